@@ -1,0 +1,400 @@
+//! The ordered parallel inflate pipeline.
+//!
+//! The calling thread scans block headers (cheap: one header per 20–64 KiB) and groups
+//! consecutive blocks into chunks of about [`Options::chunk_bytes`] uncompressed bytes. Chunks are
+//! inflated by pinned workers, each with its own reused libdeflate decompressor; finished chunks
+//! are put back in file order and handed out by [`ChunkReader`]'s iterator. At most
+//! [`Options::in_flight`] chunks are dispatched but not yet handed out, and chunk buffers given
+//! back with [`ChunkReader::recycle`] are reused, so memory stays bounded by
+//! `in_flight × chunk_bytes` whatever the file size. With one thread nothing is spawned:
+//! chunks are inflated on the calling thread.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::inflate::BlockInflater;
+use super::scan::ScanState;
+use super::{BlockInfo, Error, ErrorKind};
+use crate::io::Input;
+use crate::runtime::{default_threads, Pool};
+
+/// Settings of the parallel inflate pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    threads: usize,
+    chunk_bytes: usize,
+    in_flight: Option<usize>,
+    pin: bool,
+    release: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            threads: default_threads(),
+            chunk_bytes: 512 * 1024,
+            in_flight: None,
+            pin: true,
+            release: true,
+        }
+    }
+}
+
+impl Options {
+    /// Worker threads (default: the cores this process may use). 1 inflates on the calling thread.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// Target uncompressed bytes per chunk (default 512 KiB); a chunk ends at the first block
+    /// boundary at or past it.
+    pub fn chunk_bytes(mut self, n: usize) -> Self {
+        self.chunk_bytes = n.max(1);
+        self
+    }
+
+    /// Most chunks dispatched but not yet handed out (default: 3 per thread, at least 4).
+    pub fn in_flight(mut self, n: usize) -> Self {
+        self.in_flight = Some(n.max(1));
+        self
+    }
+
+    /// Whether workers are pinned to cores (default true).
+    pub fn pin(mut self, pin: bool) -> Self {
+        self.pin = pin;
+        self
+    }
+
+    /// Whether compressed pages already inflated are released from the resident set with
+    /// `madvise(MADV_DONTNEED)` (default true; only affects memory-mapped inputs).
+    pub fn release_consumed(mut self, release: bool) -> Self {
+        self.release = release;
+        self
+    }
+
+    /// The configured thread count.
+    pub fn thread_count(&self) -> usize {
+        self.threads
+    }
+
+    fn max_in_flight(&self) -> usize {
+        self.in_flight.unwrap_or((3 * self.threads).max(4))
+    }
+}
+
+/// A run of consecutive BGZF blocks, inflated.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    index: u64,
+    first_block: u64,
+    blocks: Vec<BlockInfo>,
+    data: Vec<u8>,
+    len: usize,
+}
+
+impl Chunk {
+    /// Sequence number of this chunk (0, 1, 2, ... in file order).
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The inflated bytes of all the chunk's blocks, concatenated.
+    pub fn data(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+
+    /// The chunk's blocks, in order.
+    pub fn blocks(&self) -> &[BlockInfo] {
+        &self.blocks
+    }
+
+    /// Block numbers (0-based, in file order) of the chunk's blocks.
+    pub fn block_range(&self) -> Range<u64> {
+        self.first_block..self.first_block + self.blocks.len() as u64
+    }
+
+    /// Compressed byte range of the chunk in the file.
+    pub fn compressed_range(&self) -> Range<u64> {
+        match (self.blocks.first(), self.blocks.last()) {
+            (Some(a), Some(b)) => a.offset..b.end(),
+            _ => 0..0,
+        }
+    }
+
+    /// BGZF virtual offset (`block offset << 16 | offset in block`) of byte `pos` of
+    /// [`data`](Self::data). A position at the end of a block is given as the start of the next
+    /// one, as htslib does; `pos` at or past the end maps to the end of the chunk.
+    pub fn virtual_offset(&self, pos: usize) -> u64 {
+        let mut start = 0usize;
+        for b in &self.blocks {
+            let end = start + b.isize as usize;
+            if pos < end {
+                return b.offset << 16 | (pos - start) as u64;
+            }
+            start = end;
+        }
+        self.compressed_range().end << 16
+    }
+}
+
+fn inflate_chunk(
+    file: &[u8],
+    inflater: &mut BlockInflater,
+    mut chunk: Chunk,
+) -> Result<Chunk, Error> {
+    let total: usize = chunk.blocks.iter().map(|b| b.isize as usize).sum();
+    if chunk.data.len() < total {
+        // Grows once per buffer; recycled buffers are reused without clearing.
+        chunk.data.resize(total, 0);
+    }
+    let mut at = 0;
+    for b in &chunk.blocks {
+        let n = b.isize as usize;
+        inflater.inflate(file, b, &mut chunk.data[at..at + n])?;
+        at += n;
+    }
+    chunk.len = total;
+    Ok(chunk)
+}
+
+type Outcome = Result<Chunk, Error>;
+
+enum Engine {
+    Inline(BlockInflater),
+    Pool(Pool<Chunk, Outcome>),
+}
+
+/// Inflates a BGZF input chunk by chunk, in parallel, yielding chunks strictly in file order.
+///
+/// This is the chunk-level entry point for decoders: each [`Chunk`] carries its bytes, its block
+/// numbers and its compressed offsets. After the first error, iteration ends.
+///
+/// ```
+/// use rawarrow::bgzf::{ChunkReader, Options};
+/// # let file = rawarrow::bgzf::compress_for_tests(&vec![b'x'; 300_000]);
+/// let input = rawarrow::io::Input::from_bytes("x.gz", file);
+/// let mut chunks = ChunkReader::new(input, Options::default().threads(2).chunk_bytes(65536));
+/// let mut total = 0;
+/// while let Some(chunk) = chunks.next() {
+///     let chunk = chunk?;
+///     total += chunk.data().iter().filter(|&&b| b == b'x').count();
+///     chunks.recycle(chunk); // reuse its buffer
+/// }
+/// assert_eq!(total, 300_000);
+/// assert_eq!(chunks.eof_marker(), Some(true));
+/// # Ok::<(), rawarrow::bgzf::Error>(())
+/// ```
+pub struct ChunkReader {
+    input: Arc<Input>,
+    path: Arc<Path>,
+    opts: Options,
+    engine: Option<Engine>,
+    scan: ScanState,
+    scan_error: Option<Error>,
+    next_block: u64,
+    dispatched: u64,
+    delivered: u64,
+    ready: BTreeMap<u64, Outcome>,
+    spare: Vec<Chunk>,
+    released: u64,
+    uncompressed: u64,
+    done: bool,
+}
+
+impl std::fmt::Debug for ChunkReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkReader")
+            .field("path", &self.path)
+            .field("opts", &self.opts)
+            .field("position", &self.scan.position())
+            .finish()
+    }
+}
+
+/// Release consumed compressed pages in steps of this many bytes.
+const RELEASE_STEP: u64 = 4 << 20;
+
+impl ChunkReader {
+    /// Starts inflating `input`. Worker threads start lazily, on the first chunk requested.
+    pub fn new(input: impl Into<Arc<Input>>, opts: Options) -> Self {
+        Self::from_offset(input, 0, opts)
+    }
+
+    /// Starts at compressed offset `offset`, which must be a block start (see
+    /// [`find_block_start`](super::find_block_start)).
+    pub fn from_offset(input: impl Into<Arc<Input>>, offset: u64, opts: Options) -> Self {
+        let input = input.into();
+        let path: Arc<Path> = input.path().into();
+        Self {
+            input,
+            path,
+            opts,
+            engine: None,
+            scan: ScanState::at(offset),
+            scan_error: None,
+            next_block: 0,
+            dispatched: 0,
+            delivered: 0,
+            ready: BTreeMap::new(),
+            spare: Vec::new(),
+            released: offset,
+            uncompressed: 0,
+            done: false,
+        }
+    }
+
+    /// The input being read.
+    pub fn input(&self) -> &Arc<Input> {
+        &self.input
+    }
+
+    /// Gives a chunk's buffers back for reuse by later chunks.
+    pub fn recycle(&mut self, chunk: Chunk) {
+        if self.spare.len() < self.opts.max_in_flight() {
+            self.spare.push(chunk);
+        }
+    }
+
+    /// Whether the file ended with the EOF marker block; `None` until the whole file is scanned.
+    pub fn eof_marker(&self) -> Option<bool> {
+        let scanned = self.scan.position() >= self.input.len() as u64 && self.scan_error.is_none();
+        scanned.then(|| self.scan.after_eof_marker())
+    }
+
+    /// Compressed bytes scanned so far (for progress reporting).
+    pub fn compressed_position(&self) -> u64 {
+        self.scan.position()
+    }
+
+    /// Uncompressed bytes handed out so far.
+    pub fn uncompressed_bytes(&self) -> u64 {
+        self.uncompressed
+    }
+
+    /// Groups the next blocks into a chunk job; `None` when the scan has nothing more.
+    fn next_job(&mut self) -> Option<Chunk> {
+        if self.scan_error.is_some() {
+            return None;
+        }
+        let mut chunk = self.spare.pop().unwrap_or_default();
+        chunk.blocks.clear();
+        chunk.len = 0;
+        let mut total = 0usize;
+        let file = self.input.bytes();
+        while total < self.opts.chunk_bytes {
+            match self.scan.next_block(file) {
+                None => break,
+                Some(Ok(b)) => {
+                    total += b.isize as usize;
+                    chunk.blocks.push(b);
+                }
+                Some(Err(e)) => {
+                    self.scan_error = Some(e.with_path(self.path.clone()));
+                    break;
+                }
+            }
+        }
+        if chunk.blocks.is_empty() {
+            self.spare.push(chunk);
+            return None;
+        }
+        chunk.index = self.dispatched;
+        chunk.first_block = self.next_block;
+        self.next_block += chunk.blocks.len() as u64;
+        self.dispatched += 1;
+        Some(chunk)
+    }
+
+    fn engine(&mut self) -> Result<&mut Engine, Error> {
+        if self.engine.is_none() {
+            let engine = if self.opts.threads <= 1 {
+                Engine::Inline(BlockInflater::new())
+            } else {
+                let input = self.input.clone();
+                let pool = Pool::spawn(
+                    self.opts.threads,
+                    self.opts.pin,
+                    |_| BlockInflater::new(),
+                    move |inflater: &mut BlockInflater, chunk: Chunk| {
+                        inflate_chunk(input.bytes(), inflater, chunk)
+                    },
+                )
+                .map_err(|_| Error::new(self.scan.position(), ErrorKind::WorkerFailed))?;
+                Engine::Pool(pool)
+            };
+            self.engine = Some(engine);
+        }
+        Ok(self.engine.as_mut().expect("engine was just set"))
+    }
+
+    fn produce(&mut self) -> Option<Outcome> {
+        let path = self.path.clone();
+        let max = self.opts.max_in_flight() as u64;
+        if let Err(e) = self.engine() {
+            return Some(Err(e.with_path(path)));
+        }
+        loop {
+            if let Some(out) = self.ready.remove(&self.delivered) {
+                return Some(out);
+            }
+            while self.dispatched - self.delivered < max {
+                let Some(job) = self.next_job() else { break };
+                match self.engine.as_mut().expect("engine started above") {
+                    Engine::Inline(inflater) => {
+                        let out = inflate_chunk(self.input.bytes(), inflater, job);
+                        return Some(out.map_err(|e| e.with_path(path)));
+                    }
+                    Engine::Pool(pool) => pool.submit(job.index, job),
+                }
+            }
+            if self.dispatched == self.delivered {
+                return self.scan_error.take().map(Err);
+            }
+            let Some(Engine::Pool(pool)) = &self.engine else {
+                unreachable!("inline chunks are returned as soon as they are dispatched")
+            };
+            match pool.recv() {
+                Some((seq, Ok(out))) => {
+                    self.ready
+                        .insert(seq, out.map_err(|e| e.with_path(path.clone())));
+                }
+                Some((_, Err(_))) | None => {
+                    let at = self.scan.position();
+                    return Some(Err(Error::new(at, ErrorKind::WorkerFailed).with_path(path)));
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for ChunkReader {
+    type Item = Result<Chunk, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let out = self.produce();
+        match &out {
+            Some(Ok(chunk)) => {
+                self.delivered += 1;
+                self.uncompressed += chunk.len as u64;
+                let end = chunk.compressed_range().end;
+                if self.opts.release && end - self.released >= RELEASE_STEP {
+                    self.input.release(self.released as usize..end as usize);
+                    self.released = end;
+                }
+            }
+            Some(Err(_)) | None => {
+                self.done = true;
+                // Stop the workers now; queued results are dropped.
+                self.engine = None;
+                self.ready.clear();
+            }
+        }
+        out
+    }
+}

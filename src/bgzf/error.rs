@@ -1,0 +1,170 @@
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// An error reading a BGZF file: what went wrong, at which compressed offset, in which file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    path: Option<Arc<Path>>,
+    offset: u64,
+    kind: ErrorKind,
+}
+
+/// What was wrong with a BGZF block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The bytes are not a gzip member (no `1f 8b` magic).
+    BadMagic {
+        /// The first bytes found (up to two).
+        found: Vec<u8>,
+    },
+    /// A gzip member without the BGZF `BC` extra subfield: plain gzip, not BGZF.
+    NotBgzf,
+    /// A gzip header field BGZF relies on is wrong.
+    BadHeader {
+        /// Which field, and how.
+        reason: &'static str,
+    },
+    /// The block size in the `BC` subfield cannot hold a gzip header, a deflate stream and the
+    /// 8-byte trailer.
+    BadBlockSize {
+        /// The total block size (`BSIZE + 1`).
+        size: u32,
+    },
+    /// The block's trailer claims more than 65,536 uncompressed bytes.
+    BadIsize {
+        /// The claimed uncompressed size.
+        isize: u32,
+    },
+    /// The block runs past the end of the file.
+    Truncated {
+        /// Bytes the block needs from its start.
+        needed: u64,
+        /// Bytes left in the file from the block's start.
+        available: u64,
+    },
+    /// The deflate stream is corrupt.
+    Inflate,
+    /// The inflated bytes' CRC32 differs from the trailer's.
+    CrcMismatch {
+        /// CRC32 stored in the trailer.
+        expected: u32,
+        /// CRC32 of the inflated bytes.
+        actual: u32,
+    },
+    /// The deflate stream inflates to a different length than the trailer's ISIZE.
+    IsizeMismatch {
+        /// ISIZE from the trailer.
+        expected: u32,
+        /// Bytes actually produced (`None`: more than `expected`).
+        actual: Option<u32>,
+    },
+    /// Bytes after the final EOF-marker block that are not a BGZF block.
+    TrailingBytes {
+        /// How many bytes follow the last block.
+        len: u64,
+    },
+    /// A worker thread failed unexpectedly (a bug, reported instead of hanging).
+    WorkerFailed,
+}
+
+impl Error {
+    pub(crate) fn new(offset: u64, kind: ErrorKind) -> Self {
+        Self {
+            path: None,
+            offset,
+            kind,
+        }
+    }
+
+    /// Attaches the file path shown in messages.
+    pub fn with_path(mut self, path: Arc<Path>) -> Self {
+        self.path = Some(path);
+        self
+    }
+
+    /// The file, when known.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Compressed byte offset of the offending block (or of the trailing bytes).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadMagic { found } => {
+                write!(
+                    f,
+                    "not a gzip/BGZF block (found bytes {found:02x?}, expected [1f, 8b])"
+                )
+            }
+            Self::NotBgzf => f.write_str(
+                "gzip member without the BGZF 'BC' extra field: plain gzip, not BGZF \
+                 (recompress with bgzip)",
+            ),
+            Self::BadHeader { reason } => write!(f, "bad BGZF block header: {reason}"),
+            Self::BadBlockSize { size } => write!(
+                f,
+                "bad BGZF block size {size} (BSIZE {}): too small for header, data and trailer",
+                size.saturating_sub(1)
+            ),
+            Self::BadIsize { isize } => {
+                write!(
+                    f,
+                    "bad ISIZE {isize}: a BGZF block holds at most 65536 bytes"
+                )
+            }
+            Self::Truncated { needed, available } => write!(
+                f,
+                "truncated BGZF block: needs {needed} bytes, only {available} left in the file"
+            ),
+            Self::Inflate => f.write_str("corrupt deflate data"),
+            Self::CrcMismatch { expected, actual } => write!(
+                f,
+                "CRC32 mismatch: trailer says {expected:08x}, data has {actual:08x}"
+            ),
+            Self::IsizeMismatch { expected, actual } => match actual {
+                Some(a) => write!(f, "ISIZE mismatch: trailer says {expected}, inflated {a}"),
+                None => write!(
+                    f,
+                    "ISIZE mismatch: trailer says {expected}, inflates to more"
+                ),
+            },
+            Self::TrailingBytes { len } => {
+                write!(
+                    f,
+                    "{len} trailing bytes after the EOF marker are not a BGZF block"
+                )
+            }
+            Self::WorkerFailed => f.write_str("an inflate worker thread failed"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = &self.path {
+            write!(f, "{}: ", p.display())?;
+        }
+        write!(f, "compressed offset {}: {}", self.offset, self.kind)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+    }
+}

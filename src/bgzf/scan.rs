@@ -1,0 +1,494 @@
+//! Block scanning: from gzip header to gzip header, no inflating.
+
+use super::{Error, ErrorKind, EOF_MARKER, MAX_BLOCK_SIZE};
+
+/// Where one BGZF block lies and how large it inflates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockInfo {
+    /// Compressed offset of the block's first byte.
+    pub offset: u64,
+    /// Total compressed size of the block (`BSIZE + 1`), at most 65,536.
+    pub size: u32,
+    /// Uncompressed size (the trailer's ISIZE), at most 65,536.
+    pub isize: u32,
+    /// Length of the gzip header: the deflate data starts at `offset + header_len`.
+    pub header_len: u16,
+}
+
+impl BlockInfo {
+    /// Compressed offset just past this block.
+    pub fn end(&self) -> u64 {
+        self.offset + u64::from(self.size)
+    }
+
+    /// The deflate stream, CRC32 and ISIZE of this block within `file`.
+    pub(crate) fn parts<'a>(&self, file: &'a [u8]) -> (&'a [u8], u32, u32) {
+        // `parse_block` proved these ranges when the block was found.
+        let start = self.offset as usize;
+        let block = &file[start..start + self.size as usize];
+        let (payload, trailer) = block.split_at(block.len() - 8);
+        let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        (&payload[usize::from(self.header_len)..], crc, self.isize)
+    }
+}
+
+const FTEXT: u8 = 1;
+const FHCRC: u8 = 2;
+const FEXTRA: u8 = 4;
+const FNAME: u8 = 8;
+const FCOMMENT: u8 = 16;
+/// Smallest deflate stream: a final fixed-Huffman block holding only end-of-block.
+const MIN_DEFLATE: usize = 2;
+
+fn le16(b: &[u8], at: usize) -> usize {
+    usize::from(u16::from_le_bytes([b[at], b[at + 1]]))
+}
+
+/// Parses and validates the BGZF block that starts at `offset` of `file`.
+///
+/// Checks every header field BGZF relies on: gzip magic, CM = 8, FLG.FEXTRA and no reserved
+/// flag bits, XLEN and the extra subfields, the `BC` subfield with SLEN = 2, a block size that
+/// holds header, data and trailer, a block that fits in the file, and ISIZE ≤ 65,536.
+///
+/// ```
+/// let file = rawarrow::bgzf::EOF_MARKER;
+/// let b = rawarrow::bgzf::parse_block(&file, 0)?;
+/// assert_eq!((b.size, b.isize), (28, 0));
+/// # Ok::<(), rawarrow::bgzf::Error>(())
+/// ```
+pub fn parse_block(file: &[u8], offset: u64) -> Result<BlockInfo, Error> {
+    let err = |kind| Error::new(offset, kind);
+    let rest = usize::try_from(offset)
+        .ok()
+        .and_then(|o| file.get(o..))
+        .unwrap_or_default();
+    let truncated = |needed: usize| {
+        err(ErrorKind::Truncated {
+            needed: needed as u64,
+            available: rest.len() as u64,
+        })
+    };
+    if rest.len() == 1 && rest[0] == 0x1f {
+        return Err(truncated(12));
+    }
+    if rest.len() < 2 || rest[..2] != [0x1f, 0x8b] {
+        return Err(err(ErrorKind::BadMagic {
+            found: rest[..rest.len().min(2)].to_vec(),
+        }));
+    }
+    if rest.len() < 12 {
+        return Err(truncated(12));
+    }
+    if rest[2] != 8 {
+        return Err(err(ErrorKind::BadHeader {
+            reason: "compression method is not deflate (CM != 8)",
+        }));
+    }
+    let flags = rest[3];
+    if flags & !(FTEXT | FHCRC | FEXTRA | FNAME | FCOMMENT) != 0 {
+        return Err(err(ErrorKind::BadHeader {
+            reason: "reserved FLG bits are set",
+        }));
+    }
+    if flags & FEXTRA == 0 {
+        return Err(err(ErrorKind::NotBgzf));
+    }
+    let xlen = le16(rest, 10);
+    let extra_end = 12 + xlen;
+    if rest.len() < extra_end {
+        return Err(truncated(extra_end));
+    }
+    let mut bsize = None;
+    let mut at = 12;
+    while at < extra_end {
+        if extra_end - at < 4 {
+            return Err(err(ErrorKind::BadHeader {
+                reason: "extra subfield header runs past XLEN",
+            }));
+        }
+        let slen = le16(rest, at + 2);
+        if at + 4 + slen > extra_end {
+            return Err(err(ErrorKind::BadHeader {
+                reason: "extra subfield runs past XLEN",
+            }));
+        }
+        if rest[at] == b'B' && rest[at + 1] == b'C' {
+            if slen != 2 {
+                return Err(err(ErrorKind::BadHeader {
+                    reason: "BC subfield length is not 2",
+                }));
+            }
+            if bsize.is_some() {
+                return Err(err(ErrorKind::BadHeader {
+                    reason: "more than one BC subfield",
+                }));
+            }
+            bsize = Some(le16(rest, at + 4));
+        }
+        at += 4 + slen;
+    }
+    let Some(bsize) = bsize else {
+        return Err(err(ErrorKind::NotBgzf));
+    };
+    let size = bsize + 1;
+    let too_small = || err(ErrorKind::BadBlockSize { size: size as u32 });
+    // Optional gzip header fields; BGZF writers never set them, but they are legal gzip.
+    let mut header_len = extra_end;
+    let body = &rest[..rest.len().min(size)];
+    for flag in [FNAME, FCOMMENT] {
+        if flags & flag != 0 {
+            let nul = body
+                .get(header_len..)
+                .and_then(|s| memchr::memchr(0, s))
+                .ok_or_else(|| {
+                    if rest.len() < size {
+                        truncated(size)
+                    } else {
+                        too_small()
+                    }
+                })?;
+            header_len += nul + 1;
+        }
+    }
+    if flags & FHCRC != 0 {
+        header_len += 2;
+    }
+    if size < header_len + MIN_DEFLATE + 8 {
+        return Err(too_small());
+    }
+    if rest.len() < size {
+        return Err(truncated(size));
+    }
+    let isize = u32::from_le_bytes([
+        rest[size - 4],
+        rest[size - 3],
+        rest[size - 2],
+        rest[size - 1],
+    ]);
+    if isize as usize > MAX_BLOCK_SIZE {
+        return Err(err(ErrorKind::BadIsize { isize }));
+    }
+    Ok(BlockInfo {
+        offset,
+        size: size as u32,
+        isize,
+        header_len: u16::try_from(header_len).map_err(|_| too_small())?,
+    })
+}
+
+/// Resumable scanning state: the position of the next block and what came before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ScanState {
+    pos: u64,
+    after_eof_marker: bool,
+    failed: bool,
+}
+
+impl ScanState {
+    pub(crate) fn at(pos: u64) -> Self {
+        Self {
+            pos,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn position(&self) -> u64 {
+        self.pos
+    }
+
+    pub(crate) fn after_eof_marker(&self) -> bool {
+        self.after_eof_marker
+    }
+
+    /// The next block of `file`, `None` at the end or after an error.
+    pub(crate) fn next_block(&mut self, file: &[u8]) -> Option<Result<BlockInfo, Error>> {
+        if self.failed || self.pos >= file.len() as u64 {
+            return None;
+        }
+        match parse_block(file, self.pos) {
+            Ok(block) => {
+                let start = self.pos as usize;
+                self.after_eof_marker = file[start..start + block.size as usize] == EOF_MARKER[..];
+                self.pos = block.end();
+                Some(Ok(block))
+            }
+            Err(e) => {
+                self.failed = true;
+                if self.after_eof_marker {
+                    let len = file.len() as u64 - self.pos;
+                    return Some(Err(Error::new(self.pos, ErrorKind::TrailingBytes { len })));
+                }
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Walks a BGZF file block by block from a starting offset, validating each header.
+///
+/// Yields each block, then stops; after the first error it yields nothing more. Bytes after
+/// an EOF-marker block that are not a block are reported as [`ErrorKind::TrailingBytes`].
+#[derive(Debug, Clone)]
+pub struct Scanner<'a> {
+    file: &'a [u8],
+    state: ScanState,
+}
+
+impl<'a> Scanner<'a> {
+    /// Scans `file` from its start.
+    pub fn new(file: &'a [u8]) -> Self {
+        Self::from_offset(file, 0)
+    }
+
+    /// Scans `file` from `offset`, which must be a block start (see [`find_block_start`]).
+    pub fn from_offset(file: &'a [u8], offset: u64) -> Self {
+        Self {
+            file,
+            state: ScanState::at(offset),
+        }
+    }
+
+    /// Compressed offset of the next block to be read.
+    pub fn position(&self) -> u64 {
+        self.state.position()
+    }
+
+    /// Whether the last block returned was the 28-byte EOF marker.
+    pub fn at_eof_marker(&self) -> bool {
+        self.state.after_eof_marker()
+    }
+}
+
+impl Iterator for Scanner<'_> {
+    type Item = Result<BlockInfo, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.state.next_block(self.file)
+    }
+}
+
+/// The block index of a whole BGZF file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlockIndex {
+    /// Every block, in file order.
+    pub blocks: Vec<BlockInfo>,
+    /// Whether the file ends with the 28-byte EOF marker. A missing marker is not an error, but
+    /// it often means the file was truncated at a block boundary: callers should warn, as
+    /// htslib does.
+    pub eof_marker: bool,
+}
+
+impl BlockIndex {
+    /// Total compressed bytes covered by the blocks.
+    pub fn compressed_bytes(&self) -> u64 {
+        self.blocks.iter().map(|b| u64::from(b.size)).sum()
+    }
+
+    /// Total uncompressed bytes.
+    pub fn uncompressed_bytes(&self) -> u64 {
+        self.blocks.iter().map(|b| u64::from(b.isize)).sum()
+    }
+}
+
+/// Builds the block index of a whole file without inflating anything.
+///
+/// ```
+/// # let file = rawarrow::bgzf::compress_for_tests(&[7u8; 100_000]);
+/// let index = rawarrow::bgzf::scan(&file)?;
+/// assert_eq!(index.uncompressed_bytes(), 100_000);
+/// assert!(index.eof_marker);
+/// # Ok::<(), rawarrow::bgzf::Error>(())
+/// ```
+pub fn scan(file: &[u8]) -> Result<BlockIndex, Error> {
+    let mut scanner = Scanner::new(file);
+    let mut blocks = Vec::with_capacity(file.len() / 16384 + 1);
+    for block in scanner.by_ref() {
+        blocks.push(block?);
+    }
+    Ok(BlockIndex {
+        blocks,
+        eof_marker: scanner.at_eof_marker(),
+    })
+}
+
+/// How many following blocks must also be valid before a candidate is accepted as a block start
+/// (fewer when the chain reaches the end of the file exactly).
+const SPLIT_CHAIN: usize = 64;
+
+/// Finds the first true block start at or after `from`, or `None` when no block starts there.
+///
+/// A candidate must pass the full header validation of [`parse_block`], and so must the chain of
+/// blocks that follows it: either up to the end of the file exactly, or for 64 blocks. A chance
+/// match inside compressed data would need dozens of consecutive, correctly linked gzip headers —
+/// something only a BGZF file stored uncompressed inside another could contain. This is what
+/// lets several workers or machines start in the middle of a file with no index.
+///
+/// ```
+/// # let file = rawarrow::bgzf::compress_for_tests(&(0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+/// let index = rawarrow::bgzf::scan(&file)?;
+/// let second = index.blocks[1].offset;
+/// assert_eq!(rawarrow::bgzf::find_block_start(&file, 1), Some(second));
+/// assert_eq!(rawarrow::bgzf::find_block_start(&file, second), Some(second));
+/// # Ok::<(), rawarrow::bgzf::Error>(())
+/// ```
+pub fn find_block_start(file: &[u8], from: u64) -> Option<u64> {
+    let start = usize::try_from(from).ok()?;
+    let haystack = file.get(start..)?;
+    memchr::memmem::find_iter(haystack, &[0x1f, 0x8b, 0x08])
+        .map(|i| (start + i) as u64)
+        .find(|&candidate| chain_is_valid(file, candidate))
+}
+
+fn chain_is_valid(file: &[u8], start: u64) -> bool {
+    let mut pos = start;
+    for _ in 0..SPLIT_CHAIN {
+        if pos == file.len() as u64 {
+            return true;
+        }
+        match parse_block(file, pos) {
+            Ok(b) => pos = b.end(),
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two_blocks() -> Vec<u8> {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 % 255) as u8).collect();
+        crate::bgzf::compress_for_tests(&data)
+    }
+
+    #[test]
+    fn eof_marker_alone() {
+        let idx = scan(&EOF_MARKER).expect("valid");
+        assert_eq!(idx.blocks.len(), 1);
+        assert!(idx.eof_marker);
+        assert_eq!(idx.uncompressed_bytes(), 0);
+    }
+
+    #[test]
+    fn empty_file_has_no_blocks_and_no_marker() {
+        let idx = scan(&[]).expect("valid");
+        assert!(idx.blocks.is_empty());
+        assert!(!idx.eof_marker);
+    }
+
+    #[test]
+    fn missing_eof_marker_is_reported_not_an_error() {
+        let mut f = two_blocks();
+        f.truncate(f.len() - 28);
+        let idx = scan(&f).expect("valid");
+        assert!(!idx.eof_marker);
+        assert_eq!(idx.uncompressed_bytes(), 100_000);
+    }
+
+    #[test]
+    fn header_field_errors() {
+        let good = two_blocks();
+        let kind_at = |f: &[u8]| scan(f).expect_err("invalid").kind().clone();
+
+        let mut f = good.clone();
+        f[2] = 7;
+        assert!(matches!(kind_at(&f), ErrorKind::BadHeader { .. }));
+
+        let mut f = good.clone();
+        f[3] = 0; // no FEXTRA: plain gzip
+        assert_eq!(kind_at(&f), ErrorKind::NotBgzf);
+
+        let mut f = good.clone();
+        f[3] = 4 | 0x20; // reserved bit
+        assert!(matches!(kind_at(&f), ErrorKind::BadHeader { .. }));
+
+        let mut f = good.clone();
+        f[12] = b'X'; // subfield is not BC
+        assert_eq!(kind_at(&f), ErrorKind::NotBgzf);
+
+        let mut f = good.clone();
+        f[14] = 3; // BC SLEN != 2 and runs past XLEN
+        assert!(matches!(kind_at(&f), ErrorKind::BadHeader { .. }));
+
+        let mut f = good.clone();
+        f[10] = 5; // XLEN shorter than the subfield
+        assert!(matches!(kind_at(&f), ErrorKind::BadHeader { .. }));
+
+        let mut f = good.clone();
+        f[16] = 20;
+        f[17] = 0;
+        assert_eq!(kind_at(&f), ErrorKind::BadBlockSize { size: 21 });
+
+        let mut f = good.clone();
+        let first = parse_block(&good, 0).expect("valid");
+        let end = first.size as usize;
+        f[end - 4..end].copy_from_slice(&65537u32.to_le_bytes());
+        assert_eq!(kind_at(&f), ErrorKind::BadIsize { isize: 65537 });
+    }
+
+    #[test]
+    fn optional_gzip_fields_are_skipped() {
+        // FNAME + FCOMMENT + FHCRC around a real deflate stream.
+        let payload = b"optional fields";
+        let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
+        let mut deflated = vec![0u8; 1024];
+        let n = c.deflate_compress(payload, &mut deflated).expect("fits");
+        let mut block = vec![
+            0x1f,
+            0x8b,
+            8,
+            4 | 8 | 16 | 2,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0xff,
+            6,
+            0,
+            b'B',
+            b'C',
+            2,
+            0,
+            0,
+            0,
+        ];
+        block.extend_from_slice(b"name\0comment\0");
+        block.extend_from_slice(&[0xaa, 0xbb]);
+        block.extend_from_slice(&deflated[..n]);
+        block.extend_from_slice(&libdeflater::crc32(payload).to_le_bytes());
+        block.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        let bsize = (block.len() - 1) as u16;
+        block[16..18].copy_from_slice(&bsize.to_le_bytes());
+        let b = parse_block(&block, 0).expect("valid");
+        assert_eq!(usize::from(b.header_len), 18 + 13 + 2);
+        let (deflate, crc, isize) = b.parts(&block);
+        assert_eq!(deflate, &deflated[..n]);
+        assert_eq!(
+            (crc, isize),
+            (libdeflater::crc32(payload), payload.len() as u32)
+        );
+    }
+
+    #[test]
+    fn trailing_garbage_after_marker() {
+        let mut f = two_blocks();
+        let end = f.len() as u64;
+        f.extend_from_slice(b"garbage!");
+        let e = scan(&f).expect_err("trailing");
+        assert_eq!(e.offset(), end);
+        assert_eq!(e.kind(), &ErrorKind::TrailingBytes { len: 8 });
+    }
+
+    #[test]
+    fn split_points_on_synthetic_file() {
+        let f = two_blocks();
+        let idx = scan(&f).expect("valid");
+        let starts: Vec<u64> = idx.blocks.iter().map(|b| b.offset).collect();
+        for from in 0..=f.len() as u64 + 3 {
+            let expect = starts.iter().copied().find(|&s| s >= from);
+            assert_eq!(find_block_start(&f, from), expect, "from {from}");
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The `rawarrow` command line (feature `cli`).
+//!
+//! Every subcommand reports failures as one line on stderr naming the file, the offset and the
+//! cause, and exits with status 1. Output files are written to a temporary file beside the
+//! destination and renamed only on success, so a failed run never leaves a partial file.
+#![forbid(unsafe_code)]
+
+mod bgzf;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Raw scientific files to Apache Arrow at memory speed.
+#[derive(Debug, Parser)]
+#[command(name = "rawarrow", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// BGZF files: parallel decompression and block indexes.
+    #[command(subcommand)]
+    Bgzf(bgzf::Command),
+}
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bgzf(cmd) => bgzf::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`| head`) is how the reader says it has enough: not an error.
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("rawarrow: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Where a command's bytes go: standard output, or a temporary file that becomes `path` only
+/// when [`Output::finish`] is called.
+enum Output {
+    Stdout(std::fs::File),
+    File {
+        tmp: tempfile::NamedTempFile,
+        path: std::path::PathBuf,
+    },
+}
+
+impl Output {
+    fn create(path: Option<&Path>) -> Result<Self> {
+        match path {
+            None => {
+                use std::os::fd::AsFd;
+                // Write to fd 1 directly: `Stdout` is line-buffered, which costs a newline scan
+                // of every chunk of binary data.
+                let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
+                Ok(Self::Stdout(std::fs::File::from(fd)))
+            }
+            Some(path) => {
+                let dir = match path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                let tmp = tempfile::Builder::new()
+                    .prefix(".rawarrow-")
+                    .suffix(".part")
+                    .tempfile_in(dir)
+                    .map_err(|e| format!("{}: cannot create output: {e}", path.display()))?;
+                Ok(Self::File {
+                    tmp,
+                    path: path.to_path_buf(),
+                })
+            }
+        }
+    }
+
+    fn writer(&mut self) -> &mut std::fs::File {
+        match self {
+            Self::Stdout(f) => f,
+            Self::File { tmp, .. } => tmp.as_file_mut(),
+        }
+    }
+
+    fn finish(self) -> Result {
+        match self {
+            Self::Stdout(mut f) => Ok(f.flush()?),
+            Self::File { tmp, path } => {
+                tmp.persist(&path)
+                    .map_err(|e| format!("{}: cannot write output: {}", path.display(), e.error))?;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Memory-mapped input.
+//!
+//! [`Input`] is a read-only view of a whole input file: a memory map of a regular file (with
+//! sequential-access advice), or bytes already in memory (tests, fuzzing, embedding). Readers
+//! borrow its bytes; the parallel pipelines share it through an [`Arc`](std::sync::Arc).
+//!
+//! This is one of the two places in the root crate that may use `unsafe` (see DESIGN.md): creating
+//! a memory map, and dropping already-consumed pages of it with `madvise(MADV_DONTNEED)` so that a
+//! long sequential read keeps a bounded resident set.
+
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use memmap2::{Advice, Mmap};
+
+/// An error opening or mapping an input file.
+#[derive(Debug)]
+pub struct OpenError {
+    path: PathBuf,
+    kind: OpenErrorKind,
+}
+
+/// What went wrong opening an input.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OpenErrorKind {
+    /// The path names a directory.
+    IsDirectory,
+    /// The path names something that is not a regular file (a FIFO, a socket, a device).
+    NotRegularFile,
+    /// The operating system refused (missing file, permission denied, ...).
+    Io(std::io::Error),
+}
+
+impl OpenError {
+    /// The path that could not be opened.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &OpenErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match &self.kind {
+            OpenErrorKind::IsDirectory => write!(f, "{path}: is a directory, not a file"),
+            OpenErrorKind::NotRegularFile => {
+                write!(f, "{path}: not a regular file (memory mapping needs one)")
+            }
+            OpenErrorKind::Io(e) => write!(f, "{path}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            OpenErrorKind::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+enum Bytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+/// A whole input file, read-only, addressable as one byte slice.
+pub struct Input {
+    path: PathBuf,
+    bytes: Bytes,
+}
+
+impl fmt::Debug for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Input")
+            .field("path", &self.path)
+            .field("len", &self.len())
+            .field("mapped", &matches!(self.bytes, Bytes::Mapped(_)))
+            .finish()
+    }
+}
+
+/// Page size used to align `madvise` ranges.
+const PAGE: usize = 4096;
+
+impl Input {
+    /// Maps a regular file read-only and advises the kernel that it will be read sequentially.
+    ///
+    /// Empty files are valid and give an empty input. Directories, FIFOs and devices are
+    /// refused with an error naming the path.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("x.bin");
+    /// std::fs::write(&path, b"hello")?;
+    /// let input = rawarrow::io::Input::open(&path)?;
+    /// assert_eq!(input.bytes(), b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        let err = |kind| OpenError {
+            path: path.clone(),
+            kind,
+        };
+        let meta = std::fs::metadata(&path).map_err(|e| err(OpenErrorKind::Io(e)))?;
+        if meta.is_dir() {
+            return Err(err(OpenErrorKind::IsDirectory));
+        }
+        if !meta.is_file() {
+            return Err(err(OpenErrorKind::NotRegularFile));
+        }
+        let file = File::open(&path).map_err(|e| err(OpenErrorKind::Io(e)))?;
+        if meta.len() == 0 {
+            return Ok(Self {
+                path,
+                bytes: Bytes::Owned(Vec::new()),
+            });
+        }
+        // SAFETY: the map is read-only and private to this process. Like every memory-mapped
+        // reader (htslib, ripgrep), we rely on the file not being truncated or rewritten
+        // while it is mapped; a concurrent truncation would raise SIGBUS, not read freed memory.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| err(OpenErrorKind::Io(e)))?;
+        // Advice is only a hint; a kernel that ignores it changes nothing we rely on.
+        let _ = map.advise(Advice::Sequential);
+        Ok(Self {
+            path,
+            bytes: Bytes::Mapped(map),
+        })
+    }
+
+    /// Wraps bytes already in memory; `path` is only used in error messages.
+    pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Self {
+        Self {
+            path: path.into(),
+            bytes: Bytes::Owned(bytes),
+        }
+    }
+
+    /// The path this input was opened from (or the name given to [`Input::from_bytes`]).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// All bytes of the input.
+    pub fn bytes(&self) -> &[u8] {
+        match &self.bytes {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    /// Whether the input has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Tells the kernel that the bytes in `range` will not be read again soon, so their pages
+    /// can leave this process's resident set. The range is shrunk inward to whole pages. Reading
+    /// those bytes again later stays correct: the pages are faulted back in from the file.
+    /// A no-op for in-memory inputs.
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        let Bytes::Mapped(map) = &self.bytes else {
+            return;
+        };
+        let start = range.start.div_ceil(PAGE) * PAGE;
+        let end = (range.end.min(map.len()) / PAGE) * PAGE;
+        if end <= start {
+            return;
+        }
+        // SAFETY: `MADV_DONTNEED` on a read-only mapping of a file only drops clean page-cache
+        // pages from our page tables; there are no private modifications to lose, and a later
+        // access re-reads the same file contents. No Rust reference observes a change.
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = Input::open(dir.path()).expect_err("directory");
+        assert!(matches!(e.kind(), OpenErrorKind::IsDirectory));
+        assert!(e.to_string().contains(&dir.path().display().to_string()));
+
+        let missing = dir.path().join("missing.bam");
+        let e = Input::open(&missing).expect_err("missing");
+        match e.kind() {
+            OpenErrorKind::Io(io) => assert_eq!(io.kind(), std::io::ErrorKind::NotFound),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(e.to_string().contains("missing.bam"));
+    }
+
+    #[test]
+    fn empty_and_mapped_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, b"").expect("write");
+        let input = Input::open(&empty).expect("empty file opens");
+        assert!(input.is_empty());
+
+        let full = dir.path().join("full");
+        let data: Vec<u8> = (0..3 * PAGE as u32 + 17).map(|i| (i * 7) as u8).collect();
+        std::fs::write(&full, &data).expect("write");
+        let input = Input::open(&full).expect("open");
+        assert_eq!(input.bytes(), &data[..]);
+        // Releasing pages must not change what is read afterwards.
+        input.release(0..input.len());
+        assert_eq!(input.bytes(), &data[..]);
+    }
+}

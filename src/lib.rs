@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+#![deny(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod bgzf;
+#[cfg(feature = "cli")]
+pub mod cli;
+#[allow(unsafe_code)] // memory mapping and madvise only; see the module docs
+pub mod io;
+pub mod runtime;
+
+/// The SIMD kernels crate, re-exported.
+pub use rawarrow_kernels as kernels;

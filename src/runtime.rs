@@ -1,0 +1,270 @@
+//! Thread runtime: CPU topology and a pool of pinned workers.
+//!
+//! [`Topology`] reads the NUMA layout from `/sys/devices/system/node/node*/cpulist` (one node
+//! holding every core when that is absent) and intersects it with the cores this process may run
+//! on. [`Pool`] starts one worker per requested thread, pins each to a distinct core — filling
+//! one NUMA node before the next, so that a worker's buffers (allocated on first touch by the
+//! worker itself) stay local — and runs jobs from a shared queue. Results come back tagged with
+//! the job's sequence number; callers restore order (see the BGZF [`ChunkReader`]).
+//!
+//! [`ChunkReader`]: crate::bgzf::ChunkReader
+#![forbid(unsafe_code)]
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+/// The cores this process may use, grouped by NUMA node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    /// Core ids per NUMA node, each list sorted; nodes without usable cores are left out.
+    pub nodes: Vec<Vec<usize>>,
+}
+
+impl Topology {
+    /// Detects the usable cores and their NUMA nodes.
+    pub fn detect() -> Self {
+        let allowed: Vec<usize> = core_affinity::get_core_ids()
+            .map(|ids| ids.into_iter().map(|c| c.id).collect())
+            .unwrap_or_default();
+        let nodes = read_numa_nodes(Path::new("/sys/devices/system/node"));
+        Self::from_parts(&allowed, nodes)
+    }
+
+    /// Combines the allowed cores with a node layout (exposed for tests).
+    pub fn from_parts(allowed: &[usize], nodes: Vec<Vec<usize>>) -> Self {
+        let mut out: Vec<Vec<usize>> = nodes
+            .into_iter()
+            .map(|cpus| cpus.into_iter().filter(|c| allowed.contains(c)).collect())
+            .filter(|v: &Vec<usize>| !v.is_empty())
+            .collect();
+        // Cores the node files did not mention (or no node files at all) form one more node.
+        let mut rest: Vec<usize> = allowed
+            .iter()
+            .copied()
+            .filter(|c| !out.iter().any(|n| n.contains(c)))
+            .collect();
+        rest.sort_unstable();
+        if !rest.is_empty() {
+            out.push(rest);
+        }
+        for n in &mut out {
+            n.sort_unstable();
+        }
+        Self { nodes: out }
+    }
+
+    /// All usable cores, node by node.
+    pub fn cores(&self) -> Vec<usize> {
+        self.nodes.iter().flatten().copied().collect()
+    }
+}
+
+/// Reads `node*/cpulist` files under `dir`; an empty list when the directory is absent.
+fn read_numa_nodes(dir: &Path) -> Vec<Vec<usize>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut nodes: Vec<(usize, Vec<usize>)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name();
+            let id: usize = name.to_str()?.strip_prefix("node")?.parse().ok()?;
+            let list = std::fs::read_to_string(e.path().join("cpulist")).ok()?;
+            Some((id, parse_cpulist(&list)?))
+        })
+        .collect();
+    nodes.sort_by_key(|(id, _)| *id);
+    nodes.into_iter().map(|(_, cpus)| cpus).collect()
+}
+
+/// Parses a Linux cpulist such as `0-3,8-11,16`. `None` when malformed.
+pub fn parse_cpulist(s: &str) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                if b < a || b - a > 1 << 16 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+/// Number of threads to use when the caller does not say: the cores this process may use.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// A job's result, or the news that the worker panicked on it.
+pub type Outcome<O> = Result<O, WorkerPanicked>;
+
+/// A worker panicked while running a job (a bug; reported instead of hanging the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerPanicked;
+
+/// A fixed set of pinned worker threads running jobs of type `J` into results of type `O`.
+///
+/// Each worker owns a state `S` built on the worker itself (so its memory is first touched on
+/// the worker's NUMA node), e.g. a reused decompressor. Dropping the pool stops and joins the
+/// workers after they finish the jobs already queued.
+pub struct Pool<J, O> {
+    jobs: Option<Sender<(u64, J)>>,
+    results: Receiver<(u64, Outcome<O>)>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl<J, O> std::fmt::Debug for Pool<J, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("threads", &self.handles.len())
+            .finish()
+    }
+}
+
+impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
+    /// Starts `threads` workers. With `pin`, worker `i` is pinned to the `i`-th core of
+    /// [`Topology::detect`] (wrapping around when there are more workers than cores).
+    pub fn spawn<S, I, F>(threads: usize, pin: bool, init: I, work: F) -> std::io::Result<Self>
+    where
+        I: Fn(usize) -> S + Send + Sync + 'static,
+        F: Fn(&mut S, J) -> O + Send + Sync + 'static,
+    {
+        let threads = threads.max(1);
+        let cores = if pin {
+            Topology::detect().cores()
+        } else {
+            Vec::new()
+        };
+        let (job_tx, job_rx) = crossbeam_channel::unbounded::<(u64, J)>();
+        let (res_tx, res_rx) = crossbeam_channel::unbounded();
+        let init = std::sync::Arc::new(init);
+        let work = std::sync::Arc::new(work);
+        let mut handles = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
+            let (job_rx, res_tx) = (job_rx.clone(), res_tx.clone());
+            let (init, work) = (init.clone(), work.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("rawarrow-{i}"))
+                .spawn(move || {
+                    if let Some(id) = core {
+                        // Pinning is best effort: a refused affinity only costs locality.
+                        let _ = core_affinity::set_for_current(core_affinity::CoreId { id });
+                    }
+                    let mut state = match catch_unwind(AssertUnwindSafe(|| init(i))) {
+                        Ok(s) => s,
+                        Err(_) => {
+                            // Answer every job this worker takes with the failure, so the
+                            // caller never waits for a result that cannot come.
+                            for (seq, _) in job_rx {
+                                let _ = res_tx.send((seq, Err(WorkerPanicked)));
+                            }
+                            return;
+                        }
+                    };
+                    for (seq, job) in job_rx {
+                        let out = catch_unwind(AssertUnwindSafe(|| work(&mut state, job)))
+                            .map_err(|_| WorkerPanicked);
+                        if res_tx.send((seq, out)).is_err() {
+                            return;
+                        }
+                    }
+                })?;
+            handles.push(handle);
+        }
+        Ok(Self {
+            jobs: Some(job_tx),
+            results: res_rx,
+            handles,
+        })
+    }
+
+    /// Number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// Queues a job with its sequence number.
+    pub fn submit(&self, seq: u64, job: J) {
+        if let Some(tx) = &self.jobs {
+            // Workers only stop when `jobs` is dropped, so the queue is open here.
+            let _ = tx.send((seq, job));
+        }
+    }
+
+    /// Waits for the next finished job, in completion order (not submission order).
+    pub fn recv(&self) -> Option<(u64, Outcome<O>)> {
+        self.results.recv().ok()
+    }
+}
+
+impl<J, O> Drop for Pool<J, O> {
+    fn drop(&mut self) {
+        self.jobs = None;
+        // Discard results nobody will read so workers never block on a full channel.
+        while self.results.try_recv().is_ok() {}
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpulists() {
+        assert_eq!(
+            parse_cpulist("0-3,8-9,12\n"),
+            Some(vec![0, 1, 2, 3, 8, 9, 12])
+        );
+        assert_eq!(parse_cpulist(""), Some(vec![]));
+        assert_eq!(parse_cpulist("3-1"), None);
+        assert_eq!(parse_cpulist("a"), None);
+    }
+
+    #[test]
+    fn topology_orders_by_node_and_respects_affinity() {
+        let t = Topology::from_parts(&[0, 1, 2, 5, 9], vec![vec![4, 5, 6, 7], vec![0, 1, 2, 3]]);
+        assert_eq!(t.nodes, vec![vec![5], vec![0, 1, 2], vec![9]]);
+        assert_eq!(t.cores(), vec![5, 0, 1, 2, 9]);
+        let single = Topology::from_parts(&[1, 0], Vec::new());
+        assert_eq!(single.nodes, vec![vec![0, 1]]);
+    }
+
+    #[test]
+    fn pool_runs_every_job_and_reports_panics() {
+        let pool: Pool<u64, u64> = Pool::spawn(
+            3,
+            true,
+            |i| i as u64,
+            |_, j: u64| {
+                assert!(j != 13, "unlucky");
+                j * 2
+            },
+        )
+        .expect("spawn");
+        for j in 0..40 {
+            pool.submit(j, j);
+        }
+        let mut got: Vec<(u64, Outcome<u64>)> =
+            (0..40).map(|_| pool.recv().expect("result")).collect();
+        got.sort_by_key(|(s, _)| *s);
+        for (seq, out) in got {
+            if seq == 13 {
+                assert_eq!(out, Err(WorkerPanicked));
+            } else {
+                assert_eq!(out, Ok(seq * 2));
+            }
+        }
+    }
+}
