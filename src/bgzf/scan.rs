@@ -311,17 +311,25 @@ pub fn scan(file: &[u8]) -> Result<BlockIndex, Error> {
     })
 }
 
-/// How many following blocks must also be valid before a candidate is accepted as a block start
-/// (fewer when the chain reaches the end of the file exactly).
-const SPLIT_CHAIN: usize = 64;
+/// Compressed bytes that the chain of valid blocks following a candidate must cover before the
+/// candidate is accepted as a block start (unless the chain reaches the end of the file first).
+///
+/// A false start can only come from gzip headers stored verbatim, i.e. BGZF data kept in
+/// *stored* (uncompressed) deflate blocks of an outer BGZF file. Such a nested chain breaks at
+/// every outer block boundary (the outer trailer and header shift it by 26 bytes), and one
+/// outer block holds at most 64 KiB, so a chain that must span four blocks' worth of bytes
+/// cannot be nested.
+const SPLIT_SPAN: u64 = 4 * MAX_BLOCK_SIZE as u64;
 
 /// Finds the first true block start at or after `from`, or `None` when no block starts there.
 ///
 /// A candidate must pass the full header validation of [`parse_block`], and so must the chain of
-/// blocks that follows it: either up to the end of the file exactly, or for 64 blocks. A chance
-/// match inside compressed data would need dozens of consecutive, correctly linked gzip headers —
-/// something only a BGZF file stored uncompressed inside another could contain. This is what
-/// lets several workers or machines start in the middle of a file with no index.
+/// blocks that follows it, either up to the end of the file exactly or over at least 256 KiB.
+/// A chance match inside deflate-compressed data would need a run of correctly linked gzip
+/// headers; gzip headers stored verbatim (BGZF inside BGZF, stored uncompressed) cannot link
+/// across the outer file's block boundaries. This is what lets several workers or machines
+/// start in the middle of a file with no index. (A file crafted to defeat it is possible, as for
+/// any index-free resynchronisation; a file written by a BGZF writer is not.)
 ///
 /// ```
 /// # let file = rawarrow::bgzf::compress_for_tests(&(0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
@@ -334,23 +342,41 @@ const SPLIT_CHAIN: usize = 64;
 pub fn find_block_start(file: &[u8], from: u64) -> Option<u64> {
     let start = usize::try_from(from).ok()?;
     let haystack = file.get(start..)?;
+    // Every position a failed chain passed through is itself a failed start (its chain is a
+    // suffix of the failed one): remember them so nested headers are not re-walked.
+    let mut failed = std::collections::HashSet::new();
     memchr::memmem::find_iter(haystack, &[0x1f, 0x8b, 0x08])
         .map(|i| (start + i) as u64)
-        .find(|&candidate| chain_is_valid(file, candidate))
+        .find(|&candidate| chain_is_valid(file, candidate, &mut failed))
 }
 
-fn chain_is_valid(file: &[u8], start: u64) -> bool {
+fn chain_is_valid(file: &[u8], start: u64, failed: &mut std::collections::HashSet<u64>) -> bool {
     let mut pos = start;
-    for _ in 0..SPLIT_CHAIN {
+    let mut visited = Vec::new();
+    let ok = loop {
         if pos == file.len() as u64 {
-            return true;
+            break true;
         }
-        match parse_block(file, pos) {
-            Ok(b) => pos = b.end(),
-            Err(_) => return false,
+        if failed.contains(&pos) {
+            break false;
         }
+        let block = parse_block(file, pos);
+        if pos - start >= SPLIT_SPAN {
+            // The span must end on a valid header too.
+            break block.is_ok();
+        }
+        match block {
+            Ok(b) => {
+                visited.push(pos);
+                pos = b.end();
+            }
+            Err(_) => break false,
+        }
+    };
+    if !ok {
+        failed.extend(visited);
     }
-    true
+    ok
 }
 
 #[cfg(test)]
