@@ -1,9 +1,56 @@
 //! rawarrow's hand-tuned SIMD kernels.
 //!
-//! Every `unsafe` SIMD routine of rawarrow lives in this crate, once per instruction set, next to a
-//! naive reference and a fast scalar version, behind a safe function that dispatches on the CPU
-//! features detected at run time. The root crate holds no SIMD code.
+//! Every `unsafe` SIMD routine of rawarrow lives in this crate, once per instruction set, next to
+//! a naive reference and a fast scalar version, behind a safe function that dispatches on the CPU
+//! features detected at run time ([`cpu`]). No kernel allocates: callers pass output buffers.
 //!
-//! The kernels themselves (sequence nibbles, quality, byte-plane unshuffle, delta decoding,
-//! TOF→m/z, onset gate, CIGAR text) are added one per module under `src/<op>/`.
-#![no_std]
+//! | module | kernel | implementations |
+//! |---|---|---|
+//! | [`seq`] | BAM 4-bit bases → ASCII | scalar, SSSE3, AVX2, AVX-512 VBMI, NEON |
+//! | [`qual`] | BAM qualities → phred+33, absent/saturation report | scalar, SSE4.1, AVX2, AVX-512 BW, NEON |
+//! | [`cigar`] | BAM CIGAR ops → SAM text, reference and query spans | scalar |
+//! | [`unshuffle`] | 4 byte planes → `u32` (timsTOF) | scalar, SSSE3, AVX2, AVX-512 VBMI, NEON |
+//! | [`delta`] | per-scan prefix sums − 1 (timsTOF) | scalar, SSE4.1, AVX2, AVX-512 F |
+//! | [`calib`] | TOF → m/z, scan → 1/K0 (`f64`) | scalar, AVX2, AVX-512 F |
+//! | [`onset`] | indices of `u8` values above a threshold | scalar, AVX2, AVX-512 BW |
+//!
+//! Each instruction-set implementation is a zero-sized token type (`Avx2`, `Avx512`, ...) whose
+//! only constructor, `new() -> Option<Self>`, proves the CPU has the features; its methods are
+//! safe. The free functions of each module dispatch to the best implementation allowed by
+//! [`cpu::level`], which the `RAWARROW_KERNELS` environment variable can cap
+//! (`scalar|ssse3|avx2|avx512|neon`) to force the slower paths in tests and benchmarks.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod calib;
+pub mod cigar;
+pub mod cpu;
+pub mod delta;
+pub mod onset;
+pub mod qual;
+pub mod seq;
+pub mod unshuffle;
+
+/// Calls through a function pointer resolved on first use and cached (memchr's `unsafe_ifunc!`):
+/// for hot, small calls where even a branch on the cached level shows.
+///
+/// `$resolve` must return only implementations whose target features are present.
+macro_rules! ifunc {
+    (unsafe fn($($arg:ident: $ty:ty),*) $(-> $ret:ty)?, $resolve:expr) => {{
+        use core::sync::atomic::{AtomicPtr, Ordering};
+        type Fn = unsafe fn($($ty),*) $(-> $ret)?;
+        static FN: AtomicPtr<()> = AtomicPtr::new(detect as Fn as *mut ());
+        unsafe fn detect($($arg: $ty),*) $(-> $ret)? {
+            let f: Fn = $resolve;
+            FN.store(f as *mut (), Ordering::Relaxed);
+            // SAFETY: the resolver returns only implementations whose features are present.
+            unsafe { f($($arg),*) }
+        }
+        let p = FN.load(Ordering::Relaxed);
+        // SAFETY: FN only ever holds `detect` or a pointer the resolver returned, both of type Fn.
+        let f = unsafe { core::mem::transmute::<*mut (), Fn>(p) };
+        // SAFETY: `f` is `detect` or an implementation whose target features are present.
+        unsafe { f($($arg),*) }
+    }};
+}
+pub(crate) use ifunc;

@@ -1,0 +1,157 @@
+//! CPU feature detection: done once, cached, and capped by `RAWARROW_KERNELS`.
+//!
+//! [`detected`] is what the hardware supports; [`level`] is what dispatch uses: the detected level
+//! capped by the environment variable `RAWARROW_KERNELS` (`scalar`, `ssse3`, `avx2`, `avx512`,
+//! or `neon`), read once on first use. Capping lets tests and benchmarks force each path on a
+//! machine that has them all. When `cfg!(target_feature = ...)` already guarantees a feature
+//! (a `-C target-cpu` build), detection short-circuits.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// An instruction-set level, ordered from least to most capable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Level {
+    /// Portable Rust, no SIMD intrinsics.
+    Scalar = 1,
+    /// x86-64 SSSE3 + SSE4.1 (128-bit), or aarch64 NEON (128-bit).
+    Simd128 = 2,
+    /// x86-64 AVX2 (256-bit) with BMI1/BMI2.
+    Avx2 = 3,
+    /// x86-64 AVX-512 F/BW/VL/VBMI (512-bit).
+    Avx512 = 4,
+}
+
+impl Level {
+    /// Name used by `RAWARROW_KERNELS` and in benchmark ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Scalar => "scalar",
+            Level::Simd128 if cfg!(target_arch = "aarch64") => "neon",
+            Level::Simd128 => "ssse3",
+            Level::Avx2 => "avx2",
+            Level::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses a `RAWARROW_KERNELS` value.
+    pub fn parse(s: &str) -> Option<Level> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "scalar" | "none" | "generic" => Some(Level::Scalar),
+            "ssse3" | "sse4.1" | "sse41" | "neon" | "simd128" => Some(Level::Simd128),
+            "avx2" => Some(Level::Avx2),
+            "avx512" | "avx-512" => Some(Level::Avx512),
+            _ => None,
+        }
+    }
+
+    fn from_u8(v: u8) -> Level {
+        match v {
+            2 => Level::Simd128,
+            3 => Level::Avx2,
+            4 => Level::Avx512,
+            _ => Level::Scalar,
+        }
+    }
+}
+
+/// Whether the CPU has the 128-bit level (x86-64: SSSE3 and SSE4.1; aarch64: NEON).
+#[inline]
+pub fn has_simd128() -> bool {
+    detected() >= Level::Simd128
+}
+
+/// Whether the CPU has AVX2 (with BMI1/BMI2 and POPCNT).
+#[inline]
+pub fn has_avx2() -> bool {
+    detected() >= Level::Avx2
+}
+
+/// Whether the CPU has AVX-512 F, BW, VL and VBMI.
+#[inline]
+pub fn has_avx512() -> bool {
+    detected() >= Level::Avx512
+}
+
+static DETECTED: AtomicU8 = AtomicU8::new(0);
+static LEVEL: AtomicU8 = AtomicU8::new(0);
+
+/// The highest level the hardware supports (detected once, then cached).
+pub fn detected() -> Level {
+    let v = DETECTED.load(Ordering::Relaxed);
+    if v != 0 {
+        return Level::from_u8(v);
+    }
+    let l = detect_hardware();
+    DETECTED.store(l as u8, Ordering::Relaxed);
+    l
+}
+
+/// The level dispatch uses: [`detected`] capped by `RAWARROW_KERNELS` (read once).
+pub fn level() -> Level {
+    let v = LEVEL.load(Ordering::Relaxed);
+    if v != 0 {
+        return Level::from_u8(v);
+    }
+    let hw = detected();
+    let cap = std::env::var("RAWARROW_KERNELS")
+        .ok()
+        .and_then(|s| Level::parse(&s))
+        .unwrap_or(Level::Avx512);
+    let l = hw.min(cap);
+    LEVEL.store(l as u8, Ordering::Relaxed);
+    l
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect_hardware() -> Level {
+    macro_rules! has {
+        ($f:tt) => {
+            cfg!(target_feature = $f) || std::arch::is_x86_feature_detected!($f)
+        };
+    }
+    if !(has!("ssse3") && has!("sse4.1")) {
+        return Level::Scalar;
+    }
+    if !(has!("avx2") && has!("bmi1") && has!("bmi2") && has!("popcnt")) {
+        return Level::Simd128;
+    }
+    if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vbmi") {
+        Level::Avx512
+    } else {
+        Level::Avx2
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+fn detect_hardware() -> Level {
+    if cfg!(target_feature = "neon") || std::arch::is_aarch64_feature_detected!("neon") {
+        Level::Simd128
+    } else {
+        Level::Scalar
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn detect_hardware() -> Level {
+    Level::Scalar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for l in [Level::Scalar, Level::Simd128, Level::Avx2, Level::Avx512] {
+            assert_eq!(Level::parse(l.name()), Some(l));
+        }
+        assert_eq!(Level::parse("bogus"), None);
+    }
+
+    #[test]
+    fn level_never_exceeds_hardware() {
+        assert!(level() <= detected());
+        assert_eq!(has_avx2(), detected() >= Level::Avx2);
+    }
+}

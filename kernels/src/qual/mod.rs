@@ -1,0 +1,107 @@
+//! BAM base qualities → SAM text (phred+33).
+//!
+//! A BAM record whose quality is absent stores `0xFF` bytes (SAM spec §4.2.3: QUAL `*`); only the
+//! first byte is tested, as htslib does, and nothing is written. Otherwise every byte `q` becomes
+//! `min(q, 93) + 33`: qualities above 93 **saturate at `~`** instead of wrapping into
+//! non-printable or non-ASCII bytes (which would also make the Arrow `Utf8` column invalid), and
+//! the result says so, so callers can warn or reject.
+//!
+//! ```
+//! use rawarrow_kernels::qual::{encode, Qual};
+//! let mut out = [0u8; 3];
+//! assert_eq!(encode(&[0, 30, 40], &mut out), Qual::Present { saturated: false });
+//! assert_eq!(&out, b"!?I");
+//! assert_eq!(encode(&[0xff, 0xff, 0xff], &mut out), Qual::Absent);
+//! assert_eq!(encode(&[94, 1, 2], &mut out), Qual::Present { saturated: true });
+//! assert_eq!(&out, b"~\"#");
+//! ```
+
+pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
+
+/// Highest quality that prints as itself (`~`).
+pub const MAX_PRINTABLE: u8 = 93;
+
+/// What [`encode`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qual {
+    /// The record has no quality (first byte `0xFF`); nothing was written.
+    Absent,
+    /// Written; `saturated` when some quality was above 93 and was written as `~`.
+    Present {
+        /// Whether any quality exceeded 93.
+        saturated: bool,
+    },
+}
+
+/// The naive reference.
+pub fn naive(qual: &[u8], out: &mut [u8]) -> Qual {
+    if qual.first() == Some(&0xff) {
+        return Qual::Absent;
+    }
+    let mut saturated = false;
+    for i in 0..qual.len() {
+        let q = qual[i];
+        if q > MAX_PRINTABLE {
+            saturated = true;
+            out[i] = MAX_PRINTABLE + 33;
+        } else {
+            out[i] = q + 33;
+        }
+    }
+    Qual::Present { saturated }
+}
+
+/// Encodes `qual` into `out` (same length) with the best implementation for this CPU.
+///
+/// # Panics
+/// If `out.len() != qual.len()`.
+#[inline]
+pub fn encode(qual: &[u8], out: &mut [u8]) -> Qual {
+    assert_eq!(qual.len(), out.len(), "quality output length");
+    if qual.first() == Some(&0xff) {
+        return Qual::Absent;
+    }
+    // SAFETY: lengths checked above.
+    let saturated = unsafe { encode_unchecked(qual, out) };
+    Qual::Present { saturated }
+}
+
+/// # Safety
+/// `qual.len() == out.len()`.
+unsafe fn encode_unchecked(qual: &[u8], out: &mut [u8]) -> bool {
+    crate::ifunc!(unsafe fn(qual: &[u8], out: &mut [u8]) -> bool, resolve())
+}
+
+fn resolve() -> unsafe fn(&[u8], &mut [u8]) -> bool {
+    use crate::cpu::{level, Level};
+    #[cfg(target_arch = "x86_64")]
+    {
+        if level() >= Level::Avx512 {
+            return x86_64::avx512::entry;
+        }
+        if level() >= Level::Avx2 {
+            return x86_64::avx2::entry;
+        }
+        if level() >= Level::Simd128 {
+            return x86_64::sse41::entry;
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if level() >= Level::Simd128 {
+            return aarch64::neon::entry;
+        }
+    }
+    let _ = level;
+    scalar_entry
+}
+
+/// # Safety
+/// Always safe; `unsafe` only to share the dispatch pointer type.
+unsafe fn scalar_entry(qual: &[u8], out: &mut [u8]) -> bool {
+    scalar::add33(qual, out)
+}

@@ -1,0 +1,2 @@
+//! aarch64 implementations.
+pub mod neon;

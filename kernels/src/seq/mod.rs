@@ -1,0 +1,77 @@
+//! BAM 4-bit sequence codes → ASCII bases.
+//!
+//! BAM packs two bases per byte, high nibble first, coded `=ACMGRSVTWYHKDBN` (SAM spec §4.2.3).
+//! [`decode`] writes `out.len()` bases from `packed`, which must hold at least
+//! `out.len().div_ceil(2)` bytes; an odd count ignores the last low nibble. Every nibble value is
+//! valid, so there is no error case.
+//!
+//! ```
+//! let mut out = [0u8; 5];
+//! rawarrow_kernels::seq::decode(&[0x12, 0x48, 0xf0], &mut out);
+//! assert_eq!(&out, b"ACGTN");
+//! ```
+
+pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
+
+/// The 16 base codes, indexed by nibble.
+pub const CODES: &[u8; 16] = b"=ACMGRSVTWYHKDBN";
+
+/// The naive reference: one base at a time, straight from the definition.
+pub fn naive(packed: &[u8], out: &mut [u8]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        let byte = packed[i / 2];
+        let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
+        *o = CODES[usize::from(nibble)];
+    }
+}
+
+/// Decodes `out.len()` bases from `packed` with the best implementation for this CPU.
+///
+/// # Panics
+/// If `packed` is shorter than `out.len().div_ceil(2)`.
+#[inline]
+pub fn decode(packed: &[u8], out: &mut [u8]) {
+    assert!(packed.len() >= out.len().div_ceil(2), "packed sequence too short");
+    // SAFETY: the length precondition of every implementation was checked above.
+    unsafe { decode_unchecked(packed, out) }
+}
+
+/// # Safety
+/// `packed.len() >= out.len().div_ceil(2)`, and the function is only reached through [`decode`].
+unsafe fn decode_unchecked(packed: &[u8], out: &mut [u8]) {
+    crate::ifunc!(unsafe fn(packed: &[u8], out: &mut [u8]), resolve())
+}
+
+fn resolve() -> unsafe fn(&[u8], &mut [u8]) {
+    use crate::cpu::{level, Level};
+    #[cfg(target_arch = "x86_64")]
+    {
+        if level() >= Level::Avx512 {
+            return x86_64::avx512::entry;
+        }
+        if level() >= Level::Avx2 {
+            return x86_64::avx2::entry;
+        }
+        if level() >= Level::Simd128 {
+            return x86_64::ssse3::entry;
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if level() >= Level::Simd128 {
+            return aarch64::neon::entry;
+        }
+    }
+    let _ = level;
+    scalar_entry
+}
+
+/// # Safety
+/// Always safe; `unsafe` only to share the dispatch pointer type.
+unsafe fn scalar_entry(packed: &[u8], out: &mut [u8]) {
+    scalar::decode(packed, out)
+}
