@@ -15,7 +15,10 @@ fn check(raw: &[u8]) {
     let got = cigar::to_text(raw, &mut out);
     match (expect, got) {
         (Ok((text, r, q)), Ok(s)) => {
-            assert_eq!(std::str::from_utf8(&out[..s.text_len]).expect("ascii"), text);
+            assert_eq!(
+                std::str::from_utf8(&out[..s.text_len]).expect("ascii"),
+                text
+            );
             assert_eq!((s.ref_len, s.query_len), (r, q));
             let spans = cigar::spans(raw).expect("valid");
             assert_eq!((spans.ref_len, spans.query_len), (r, q));
@@ -47,12 +50,17 @@ fn every_length_boundary_and_op() {
 fn undefined_ops_are_errors_with_their_index() {
     let r = raw(&[10 << 4, 3 << 4 | 9]);
     let mut out = vec![0u8; 20];
-    assert_eq!(cigar::to_text(&r, &mut out), Err(InvalidOp { index: 1, op: 9 }));
+    assert_eq!(
+        cigar::to_text(&r, &mut out),
+        Err(InvalidOp { index: 1, op: 9 })
+    );
 }
 
 #[test]
 fn many_ops_beyond_u16() {
-    let ops: Vec<u32> = (0..70_000u32).map(|i| (i % 1000 + 1) << 4 | (i % 9)).collect();
+    let ops: Vec<u32> = (0..70_000u32)
+        .map(|i| (i % 1000 + 1) << 4 | (i % 9))
+        .collect();
     check(&raw(&ops));
 }
 

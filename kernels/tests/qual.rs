@@ -38,9 +38,17 @@ macro_rules! qual_tests {
                 let (expect, sat) = reference(q);
                 let mut buf = vec![0xAAu8; q.len() + out_off + 64];
                 let got = imp(q, &mut buf[out_off..out_off + q.len()]);
-                assert_eq!(&buf[out_off..out_off + q.len()], &expect[..], "len={}", q.len());
+                assert_eq!(
+                    &buf[out_off..out_off + q.len()],
+                    &expect[..],
+                    "len={}",
+                    q.len()
+                );
                 assert_eq!(got, sat, "saturation flag, len={}", q.len());
-                assert!(buf[..out_off].iter().chain(&buf[out_off + q.len()..]).all(|&b| b == 0xAA));
+                assert!(buf[..out_off]
+                    .iter()
+                    .chain(&buf[out_off + q.len()..])
+                    .all(|&b| b == 0xAA));
             }
 
             #[test]
@@ -88,13 +96,25 @@ macro_rules! qual_tests {
 
 qual_tests!(scalar, Some(qual::scalar::add33));
 #[cfg(target_arch = "x86_64")]
-qual_tests!(sse41, qual::x86_64::sse41::Sse41::new().map(|k| move |q: &[u8], o: &mut [u8]| k.add33(q, o)));
+qual_tests!(
+    sse41,
+    qual::x86_64::sse41::Sse41::new().map(|k| move |q: &[u8], o: &mut [u8]| k.add33(q, o))
+);
 #[cfg(target_arch = "x86_64")]
-qual_tests!(avx2, qual::x86_64::avx2::Avx2::new().map(|k| move |q: &[u8], o: &mut [u8]| k.add33(q, o)));
+qual_tests!(
+    avx2,
+    qual::x86_64::avx2::Avx2::new().map(|k| move |q: &[u8], o: &mut [u8]| k.add33(q, o))
+);
 #[cfg(target_arch = "x86_64")]
-qual_tests!(avx512, qual::x86_64::avx512::Avx512::new().map(|k| move |q: &[u8], o: &mut [u8]| k.add33(q, o)));
+qual_tests!(
+    avx512,
+    qual::x86_64::avx512::Avx512::new().map(|k| move |q: &[u8], o: &mut [u8]| k.add33(q, o))
+);
 #[cfg(target_arch = "aarch64")]
-qual_tests!(neon, qual::aarch64::neon::Neon::new().map(|k| move |q: &[u8], o: &mut [u8]| k.add33(q, o)));
+qual_tests!(
+    neon,
+    qual::aarch64::neon::Neon::new().map(|k| move |q: &[u8], o: &mut [u8]| k.add33(q, o))
+);
 
 #[test]
 fn dispatch_matches_naive_including_absent() {

@@ -66,13 +66,25 @@ macro_rules! seq_tests {
 seq_tests!(scalar, Some(seq::scalar::decode));
 seq_tests!(dispatch, Some(seq::decode));
 #[cfg(target_arch = "x86_64")]
-seq_tests!(ssse3, seq::x86_64::ssse3::Ssse3::new().map(|k| move |p: &[u8], o: &mut [u8]| k.decode(p, o)));
+seq_tests!(
+    ssse3,
+    seq::x86_64::ssse3::Ssse3::new().map(|k| move |p: &[u8], o: &mut [u8]| k.decode(p, o))
+);
 #[cfg(target_arch = "x86_64")]
-seq_tests!(avx2, seq::x86_64::avx2::Avx2::new().map(|k| move |p: &[u8], o: &mut [u8]| k.decode(p, o)));
+seq_tests!(
+    avx2,
+    seq::x86_64::avx2::Avx2::new().map(|k| move |p: &[u8], o: &mut [u8]| k.decode(p, o))
+);
 #[cfg(target_arch = "x86_64")]
-seq_tests!(avx512, seq::x86_64::avx512::Avx512::new().map(|k| move |p: &[u8], o: &mut [u8]| k.decode(p, o)));
+seq_tests!(
+    avx512,
+    seq::x86_64::avx512::Avx512::new().map(|k| move |p: &[u8], o: &mut [u8]| k.decode(p, o))
+);
 #[cfg(target_arch = "aarch64")]
-seq_tests!(neon, seq::aarch64::neon::Neon::new().map(|k| move |p: &[u8], o: &mut [u8]| k.decode(p, o)));
+seq_tests!(
+    neon,
+    seq::aarch64::neon::Neon::new().map(|k| move |p: &[u8], o: &mut [u8]| k.decode(p, o))
+);
 
 #[test]
 fn naive_matches_the_spec_table() {

@@ -1,1 +1,80 @@
-//! placeholder
+//! timsTOF index → physical unit conversions over `f64` arrays.
+//!
+//! - [`tof_to_mz`]: `mz = (a + b·tof)²` — the square-root-TOF model (timsrust's boundary model
+//!   and Bruker's closed form when only C0/C1 are set, with `a`, `b` precomputed).
+//! - [`scan_to_im`]: `im = c + d·scan` — the linear 1/K0 model.
+//!
+//! Every implementation evaluates the same operations in the same order with separate multiply
+//! and add (never a fused multiply-add), so the results are **bit for bit** those of the scalar
+//! formula. `u32` → `f64` conversion is exact.
+//!
+//! ```
+//! let mut mz = [0.0; 2];
+//! rawarrow_kernels::calib::tof_to_mz(&[0, 100], 10.0, 0.5, &mut mz);
+//! assert_eq!(mz, [100.0, 3600.0]);
+//! ```
+
+pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+
+#[allow(clippy::needless_range_loop)] // deliberately the textbook loop
+/// The naive reference for [`tof_to_mz`].
+pub fn naive_mz(tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
+    for i in 0..tof.len() {
+        let x = a + b * f64::from(tof[i]);
+        out[i] = x * x;
+    }
+}
+
+#[allow(clippy::needless_range_loop)] // deliberately the textbook loop
+/// The naive reference for [`scan_to_im`].
+pub fn naive_im(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
+    for i in 0..scan.len() {
+        out[i] = c + d * f64::from(scan[i]);
+    }
+}
+
+/// `out[i] = (a + b·tof[i])²` with the best implementation for this CPU.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn tof_to_mz(tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
+    assert_eq!(tof.len(), out.len(), "m/z output length");
+    use crate::cpu::{level, Level};
+    #[cfg(target_arch = "x86_64")]
+    {
+        if level() >= Level::Avx512 {
+            // SAFETY: level() never exceeds the detected features; lengths checked above.
+            return unsafe { x86_64::avx512::mz_entry(tof, a, b, out) };
+        }
+        if level() >= Level::Avx2 {
+            // SAFETY: as above.
+            return unsafe { x86_64::avx2::mz_entry(tof, a, b, out) };
+        }
+    }
+    let _ = level;
+    scalar::tof_to_mz(tof, a, b, out)
+}
+
+/// `out[i] = c + d·scan[i]` with the best implementation for this CPU.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn scan_to_im(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
+    assert_eq!(scan.len(), out.len(), "1/K0 output length");
+    use crate::cpu::{level, Level};
+    #[cfg(target_arch = "x86_64")]
+    {
+        if level() >= Level::Avx512 {
+            // SAFETY: level() never exceeds the detected features; lengths checked above.
+            return unsafe { x86_64::avx512::im_entry(scan, c, d, out) };
+        }
+        if level() >= Level::Avx2 {
+            // SAFETY: as above.
+            return unsafe { x86_64::avx2::im_entry(scan, c, d, out) };
+        }
+    }
+    let _ = level;
+    scalar::scan_to_im(scan, c, d, out)
+}

@@ -45,7 +45,11 @@ pub struct InvalidOp {
 
 impl core::fmt::Display for InvalidOp {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "CIGAR operation {} has undefined op code {}", self.index, self.op)
+        write!(
+            f,
+            "CIGAR operation {} has undefined op code {}",
+            self.index, self.op
+        )
     }
 }
 
@@ -61,7 +65,9 @@ pub fn naive(raw: &[u8]) -> Result<(String, u64, u64), InvalidOp> {
     for (index, op) in raw.chunks_exact(4).enumerate() {
         let v = u32::from_le_bytes([op[0], op[1], op[2], op[3]]);
         let (len, code) = (v >> 4, (v & 15) as u8);
-        let letter = *OPS.get(usize::from(code)).ok_or(InvalidOp { index, op: code })?;
+        let letter = *OPS
+            .get(usize::from(code))
+            .ok_or(InvalidOp { index, op: code })?;
         text.push_str(&format!("{len}{}", letter as char));
         if "MDN=X".contains(letter as char) {
             r += u64::from(len);
@@ -122,7 +128,10 @@ fn write_decimal(mut v: u32, out: &mut [u8]) {
 /// # Panics
 /// If `out` is shorter than `MAX_TEXT_PER_OP * raw.len() / 4`.
 pub fn to_text(raw: &[u8], out: &mut [u8]) -> Result<Summary, InvalidOp> {
-    assert!(out.len() >= raw.len() / 4 * MAX_TEXT_PER_OP, "CIGAR text buffer too short");
+    assert!(
+        out.len() >= raw.len() / 4 * MAX_TEXT_PER_OP,
+        "CIGAR text buffer too short"
+    );
     let mut s = Summary::default();
     for (index, op) in raw.chunks_exact(4).enumerate() {
         let v = u32::from_le_bytes([op[0], op[1], op[2], op[3]]);

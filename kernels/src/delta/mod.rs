@@ -1,1 +1,72 @@
-//! placeholder
+//! Per-scan delta decoding (timsTOF): TOF indices are stored as differences that restart at each
+//! scan; the value is the running sum within the scan minus one.
+//!
+//! [`decode`] takes the deltas of a whole frame and the number of peaks in each scan, and writes
+//! `out[i] = (deltas[start..=i].sum() − 1)` where `start` is the first peak of `i`'s scan. Sums
+//! wrap modulo 2³² (hostile input cannot panic); real TOF indices never come near the limit.
+//!
+//! ```
+//! let deltas = [5, 1, 2, 7, 3];
+//! let mut out = [0u32; 5];
+//! rawarrow_kernels::delta::decode(&deltas, &[2, 0, 3], &mut out);
+//! assert_eq!(out, [4, 5, 1, 8, 11]);
+//! ```
+
+pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+
+#[allow(clippy::needless_range_loop)] // deliberately the textbook loop
+/// The naive reference.
+pub fn naive(deltas: &[u32], scan_peaks: &[u32], out: &mut [u32]) {
+    let mut i = 0;
+    for &n in scan_peaks {
+        let mut sum = 0u32;
+        for _ in 0..n {
+            sum = sum.wrapping_add(deltas[i]);
+            out[i] = sum.wrapping_sub(1);
+            i += 1;
+        }
+    }
+}
+
+/// Checks the shared preconditions: equal lengths and scan counts summing to that length.
+///
+/// # Panics
+/// If they do not hold.
+#[inline]
+pub(crate) fn check(deltas: &[u32], scan_peaks: &[u32], out: &[u32]) {
+    assert_eq!(deltas.len(), out.len(), "delta output length");
+    let total: u64 = scan_peaks.iter().map(|&n| u64::from(n)).sum();
+    assert_eq!(
+        total,
+        deltas.len() as u64,
+        "scan peak counts must sum to the number of deltas"
+    );
+}
+
+/// Decodes a frame's TOF deltas with the best implementation for this CPU.
+///
+/// # Panics
+/// If `out.len() != deltas.len()` or the scan counts do not sum to `deltas.len()`.
+pub fn decode(deltas: &[u32], scan_peaks: &[u32], out: &mut [u32]) {
+    check(deltas, scan_peaks, out);
+    use crate::cpu::{level, Level};
+    #[cfg(target_arch = "x86_64")]
+    {
+        if level() >= Level::Avx512 {
+            // SAFETY: level() never exceeds the detected features; preconditions checked above.
+            return unsafe { x86_64::avx512::entry(deltas, scan_peaks, out) };
+        }
+        if level() >= Level::Avx2 {
+            // SAFETY: as above.
+            return unsafe { x86_64::avx2::entry(deltas, scan_peaks, out) };
+        }
+        if level() >= Level::Simd128 {
+            // SAFETY: as above.
+            return unsafe { x86_64::sse41::entry(deltas, scan_peaks, out) };
+        }
+    }
+    let _ = level;
+    scalar::decode(deltas, scan_peaks, out)
+}

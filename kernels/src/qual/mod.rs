@@ -16,11 +16,11 @@
 //! assert_eq!(&out, b"~\"#");
 //! ```
 
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
-#[cfg(target_arch = "aarch64")]
-pub mod aarch64;
 
 /// Highest quality that prints as itself (`~`).
 pub const MAX_PRINTABLE: u8 = 93;
@@ -37,6 +37,7 @@ pub enum Qual {
     },
 }
 
+#[allow(clippy::needless_range_loop)] // deliberately the textbook loop
 /// The naive reference.
 pub fn naive(qual: &[u8], out: &mut [u8]) -> Qual {
     if qual.first() == Some(&0xff) {

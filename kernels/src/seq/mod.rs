@@ -11,11 +11,11 @@
 //! assert_eq!(&out, b"ACGTN");
 //! ```
 
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
-#[cfg(target_arch = "aarch64")]
-pub mod aarch64;
 
 /// The 16 base codes, indexed by nibble.
 pub const CODES: &[u8; 16] = b"=ACMGRSVTWYHKDBN";
@@ -35,7 +35,10 @@ pub fn naive(packed: &[u8], out: &mut [u8]) {
 /// If `packed` is shorter than `out.len().div_ceil(2)`.
 #[inline]
 pub fn decode(packed: &[u8], out: &mut [u8]) {
-    assert!(packed.len() >= out.len().div_ceil(2), "packed sequence too short");
+    assert!(
+        packed.len() >= out.len().div_ceil(2),
+        "packed sequence too short"
+    );
     // SAFETY: the length precondition of every implementation was checked above.
     unsafe { decode_unchecked(packed, out) }
 }

@@ -10,17 +10,23 @@
 //! assert_eq!(out, [0x0403_0201, 0x0807_0605]);
 //! ```
 
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
-#[cfg(target_arch = "aarch64")]
-pub mod aarch64;
 
+#[allow(clippy::needless_range_loop)] // deliberately the textbook loop
 /// The naive reference.
 pub fn naive(planes: &[u8], out: &mut [u32]) {
     let n = out.len();
     for (i, o) in out.iter_mut().enumerate() {
-        *o = u32::from_le_bytes([planes[i], planes[i + n], planes[i + 2 * n], planes[i + 3 * n]]);
+        *o = u32::from_le_bytes([
+            planes[i],
+            planes[i + n],
+            planes[i + 2 * n],
+            planes[i + 3 * n],
+        ]);
     }
 }
 
@@ -30,7 +36,11 @@ pub fn naive(planes: &[u8], out: &mut [u32]) {
 /// # Panics
 /// If `planes.len() != 4 * out.len()`.
 pub fn unshuffle(planes: &[u8], out: &mut [u32]) {
-    assert_eq!(planes.len(), 4 * out.len(), "byte planes must hold 4 bytes per value");
+    assert_eq!(
+        planes.len(),
+        4 * out.len(),
+        "byte planes must hold 4 bytes per value"
+    );
     use crate::cpu::{level, Level};
     #[cfg(target_arch = "x86_64")]
     {

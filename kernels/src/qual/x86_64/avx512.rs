@@ -46,7 +46,8 @@ fn add33(qual: &[u8], out: &mut [u8]) -> bool {
     }
     let (qual, out) = (&qual[steps * 64..], &mut out[steps * 64..]);
     if !qual.is_empty() {
-        let mask: __mmask64 = (1u64 << qual.len()) - 1; // fewer than 64 left
+        // Fewer than 64 left.
+        let mask: __mmask64 = (1u64 << qual.len()) - 1;
         // SAFETY: masked lanes are not read; the first `qual.len()` bytes exist.
         let q = unsafe { _mm512_maskz_loadu_epi8(mask, qual.as_ptr().cast()) };
         over = _mm512_or_si512(over, _mm512_subs_epu8(q, max));

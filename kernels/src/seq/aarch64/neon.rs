@@ -17,7 +17,10 @@ impl Neon {
     /// # Panics
     /// If `packed.len() < out.len().div_ceil(2)`.
     pub fn decode(self, packed: &[u8], out: &mut [u8]) {
-        assert!(packed.len() >= out.len().div_ceil(2), "packed sequence too short");
+        assert!(
+            packed.len() >= out.len().div_ceil(2),
+            "packed sequence too short"
+        );
         // SAFETY: `self` proves NEON is present.
         unsafe { decode(packed, out) }
     }
@@ -36,7 +39,11 @@ fn decode(packed: &[u8], out: &mut [u8]) {
     let table = unsafe { vld1q_u8(super::super::CODES.as_ptr()) };
     let mask = vdupq_n_u8(0x0f);
     let steps = out.len() / 32;
-    for (src, dst) in packed.chunks_exact(16).zip(out.chunks_exact_mut(32)).take(steps) {
+    for (src, dst) in packed
+        .chunks_exact(16)
+        .zip(out.chunks_exact_mut(32))
+        .take(steps)
+    {
         // SAFETY: `src` has 16 bytes.
         let x = unsafe { vld1q_u8(src.as_ptr()) };
         let hi = vqtbl1q_u8(table, vshrq_n_u8::<4>(x));

@@ -17,7 +17,10 @@ impl Avx2 {
     /// # Panics
     /// If `packed.len() < out.len().div_ceil(2)`.
     pub fn decode(self, packed: &[u8], out: &mut [u8]) {
-        assert!(packed.len() >= out.len().div_ceil(2), "packed sequence too short");
+        assert!(
+            packed.len() >= out.len().div_ceil(2),
+            "packed sequence too short"
+        );
         // SAFETY: `self` proves AVX2 is present.
         unsafe { decode(packed, out) }
     }
@@ -37,7 +40,11 @@ fn decode(packed: &[u8], out: &mut [u8]) {
     let table = _mm256_broadcastsi128_si256(t128);
     let mask = _mm256_set1_epi8(0x0f);
     let steps = out.len() / 64;
-    for (src, dst) in packed.chunks_exact(32).zip(out.chunks_exact_mut(64)).take(steps) {
+    for (src, dst) in packed
+        .chunks_exact(32)
+        .zip(out.chunks_exact_mut(64))
+        .take(steps)
+    {
         // SAFETY: `src` has 32 bytes.
         let x = unsafe { _mm256_loadu_si256(src.as_ptr().cast()) };
         let hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), mask);

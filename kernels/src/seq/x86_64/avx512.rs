@@ -19,7 +19,10 @@ impl Avx512 {
     /// # Panics
     /// If `packed.len() < out.len().div_ceil(2)`.
     pub fn decode(self, packed: &[u8], out: &mut [u8]) {
-        assert!(packed.len() >= out.len().div_ceil(2), "packed sequence too short");
+        assert!(
+            packed.len() >= out.len().div_ceil(2),
+            "packed sequence too short"
+        );
         // SAFETY: `self` proves the AVX-512 features are present.
         unsafe { decode(packed, out) }
     }
@@ -62,7 +65,11 @@ fn decode(packed: &[u8], out: &mut [u8]) {
     let table = _mm512_broadcast_i32x4(t128);
     let nib = _mm512_set1_epi8(0x0f);
     let steps = out.len() / 64;
-    for (src, dst) in packed.chunks_exact(32).zip(out.chunks_exact_mut(64)).take(steps) {
+    for (src, dst) in packed
+        .chunks_exact(32)
+        .zip(out.chunks_exact_mut(64))
+        .take(steps)
+    {
         // SAFETY: `src` has 32 bytes.
         let x = unsafe { _mm256_loadu_si256(src.as_ptr().cast()) };
         let v = step(_mm512_castsi256_si512(x), dup, table, nib);
@@ -75,8 +82,9 @@ fn decode(packed: &[u8], out: &mut [u8]) {
     }
     let packed = &packed[steps * 32..];
     let n_in = out.len().div_ceil(2);
-    let load_mask = ((1u64 << n_in) - 1) as __mmask32; // n_in <= 32
-    let store_mask: __mmask64 = (1u64 << out.len()) - 1; // out.len() < 64 here
+    // n_in <= 32 and out.len() < 64 here.
+    let load_mask = ((1u64 << n_in) - 1) as __mmask32;
+    let store_mask: __mmask64 = (1u64 << out.len()) - 1;
     // SAFETY: only the first `n_in` bytes are read (masked lanes do not fault) and
     // `packed.len() >= n_in`.
     let x = unsafe { _mm256_maskz_loadu_epi8(load_mask, packed.as_ptr().cast()) };

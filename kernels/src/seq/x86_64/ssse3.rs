@@ -17,7 +17,10 @@ impl Ssse3 {
     /// # Panics
     /// If `packed.len() < out.len().div_ceil(2)`.
     pub fn decode(self, packed: &[u8], out: &mut [u8]) {
-        assert!(packed.len() >= out.len().div_ceil(2), "packed sequence too short");
+        assert!(
+            packed.len() >= out.len().div_ceil(2),
+            "packed sequence too short"
+        );
         // SAFETY: `self` proves SSSE3/SSE4.1 are present.
         unsafe { decode(packed, out) }
     }
@@ -36,7 +39,11 @@ fn decode(packed: &[u8], out: &mut [u8]) {
     let table = unsafe { _mm_loadu_si128(super::super::CODES.as_ptr().cast()) };
     let mask = _mm_set1_epi8(0x0f);
     let steps = out.len() / 32;
-    for (src, dst) in packed.chunks_exact(16).zip(out.chunks_exact_mut(32)).take(steps) {
+    for (src, dst) in packed
+        .chunks_exact(16)
+        .zip(out.chunks_exact_mut(32))
+        .take(steps)
+    {
         // SAFETY: `src` has 16 bytes.
         let x = unsafe { _mm_loadu_si128(src.as_ptr().cast()) };
         let hi = _mm_and_si128(_mm_srli_epi16(x, 4), mask);

@@ -17,7 +17,11 @@ impl Neon {
     /// # Panics
     /// If `planes.len() != 4 * out.len()`.
     pub fn unshuffle(self, planes: &[u8], out: &mut [u32]) {
-        assert_eq!(planes.len(), 4 * out.len(), "byte planes must hold 4 bytes per value");
+        assert_eq!(
+            planes.len(),
+            4 * out.len(),
+            "byte planes must hold 4 bytes per value"
+        );
         // SAFETY: `self` proves NEON is present.
         unsafe { unshuffle(planes, out) }
     }

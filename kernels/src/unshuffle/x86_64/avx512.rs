@@ -18,7 +18,11 @@ impl Avx512 {
     /// # Panics
     /// If `planes.len() != 4 * out.len()`.
     pub fn unshuffle(self, planes: &[u8], out: &mut [u32]) {
-        assert_eq!(planes.len(), 4 * out.len(), "byte planes must hold 4 bytes per value");
+        assert_eq!(
+            planes.len(),
+            4 * out.len(),
+            "byte planes must hold 4 bytes per value"
+        );
         // SAFETY: `self` proves the features are present.
         unsafe { unshuffle(planes, out) }
     }
@@ -76,12 +80,18 @@ fn unshuffle(planes: &[u8], out: &mut [u32]) {
         // SAFETY: as above.
         let d = unsafe { _mm512_loadu_si512(p3[i..].as_ptr().cast()) };
         // ab[h] = a b byte pairs of values 32h..32h+32, likewise cd[h].
-        let ab = [_mm512_permutex2var_epi8(a, bi[0], b), _mm512_permutex2var_epi8(a, bi[1], b)];
-        let cd = [_mm512_permutex2var_epi8(c, bi[0], d), _mm512_permutex2var_epi8(c, bi[1], d)];
+        let ab = [
+            _mm512_permutex2var_epi8(a, bi[0], b),
+            _mm512_permutex2var_epi8(a, bi[1], b),
+        ];
+        let cd = [
+            _mm512_permutex2var_epi8(c, bi[0], d),
+            _mm512_permutex2var_epi8(c, bi[1], d),
+        ];
         let dst = &mut out[i..i + 64];
-        for h in 0..2 {
-            for q in 0..2 {
-                let v = _mm512_permutex2var_epi16(ab[h], wi[q], cd[h]);
+        for (h, (&ab, &cd)) in ab.iter().zip(&cd).enumerate() {
+            for (q, &wi) in wi.iter().enumerate() {
+                let v = _mm512_permutex2var_epi16(ab, wi, cd);
                 let at = 32 * h + 16 * q;
                 // SAFETY: `dst[at..]` has at least 16 values.
                 unsafe { _mm512_storeu_si512(dst[at..].as_mut_ptr().cast(), v) };

@@ -17,7 +17,11 @@ impl Ssse3 {
     /// # Panics
     /// If `planes.len() != 4 * out.len()`.
     pub fn unshuffle(self, planes: &[u8], out: &mut [u32]) {
-        assert_eq!(planes.len(), 4 * out.len(), "byte planes must hold 4 bytes per value");
+        assert_eq!(
+            planes.len(),
+            4 * out.len(),
+            "byte planes must hold 4 bytes per value"
+        );
         // SAFETY: `self` proves the features are present.
         unsafe { unshuffle(planes, out) }
     }

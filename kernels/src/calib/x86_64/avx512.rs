@@ -1,0 +1,81 @@
+//! AVX-512 F: eight values per step with the native `u32` → `f64` conversion; the tail
+//! is one masked step.
+
+use core::arch::x86_64::*;
+
+/// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
+#[derive(Debug, Clone, Copy)]
+pub struct Avx512(());
+
+impl Avx512 {
+    /// `Some` only when the CPU has the features.
+    pub fn new() -> Option<Self> {
+        crate::cpu::has_avx512().then_some(Self(()))
+    }
+
+    /// `out[i] = (a + b·tof[i])²`.
+    ///
+    /// # Panics
+    /// If the lengths differ.
+    pub fn tof_to_mz(self, tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
+        assert_eq!(tof.len(), out.len(), "m/z output length");
+        // SAFETY: `self` proves the features are present.
+        unsafe { affine::<true>(tof, a, b, out) }
+    }
+
+    /// `out[i] = c + d·scan[i]`.
+    ///
+    /// # Panics
+    /// If the lengths differ.
+    pub fn scan_to_im(self, scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
+        assert_eq!(scan.len(), out.len(), "1/K0 output length");
+        // SAFETY: `self` proves the features are present.
+        unsafe { affine::<false>(scan, c, d, out) }
+    }
+}
+
+/// # Safety
+/// The CPU must have AVX-512 F/BW/VL/VBMI; equal lengths.
+pub(crate) unsafe fn mz_entry(tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { affine::<true>(tof, a, b, out) }
+}
+
+/// # Safety
+/// The CPU must have AVX-512 F/BW/VL/VBMI; equal lengths.
+pub(crate) unsafe fn im_entry(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { affine::<false>(scan, c, d, out) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+fn affine<const SQUARE: bool>(src: &[u32], a: f64, b: f64, out: &mut [f64]) {
+    let va = _mm512_set1_pd(a);
+    let vb = _mm512_set1_pd(b);
+    let f = |x: __m512d| {
+        let x = _mm512_add_pd(va, _mm512_mul_pd(vb, x));
+        if SQUARE {
+            _mm512_mul_pd(x, x)
+        } else {
+            x
+        }
+    };
+    let steps = src.len() / 8;
+    for (s, o) in src.chunks_exact(8).zip(out.chunks_exact_mut(8)) {
+        // SAFETY: `s` has 8 values.
+        let v = unsafe { _mm256_loadu_si256(s.as_ptr().cast()) };
+        let y = f(_mm512_cvtepu32_pd(v));
+        // SAFETY: `o` has 8 values.
+        unsafe { _mm512_storeu_pd(o.as_mut_ptr(), y) };
+    }
+    let rest = src.len() - steps * 8;
+    if rest > 0 {
+        // rest < 8
+        let mask = ((1u32 << rest) - 1) as __mmask8;
+        // SAFETY: masked lanes are not read; `rest` values remain.
+        let v = unsafe { _mm256_maskz_loadu_epi32(mask, src[steps * 8..].as_ptr().cast()) };
+        let y = f(_mm512_cvtepu32_pd(v));
+        // SAFETY: only `rest` values are written.
+        unsafe { _mm512_mask_storeu_pd(out[steps * 8..].as_mut_ptr(), mask, y) };
+    }
+}

@@ -1,0 +1,4 @@
+//! x86-64 implementations.
+pub mod avx2;
+pub mod avx512;
+pub mod sse41;
