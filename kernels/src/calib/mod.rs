@@ -41,9 +41,9 @@ pub fn naive_im(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
 /// If the lengths differ.
 pub fn tof_to_mz(tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
     assert_eq!(tof.len(), out.len(), "m/z output length");
-    use crate::cpu::{level, Level};
     #[cfg(target_arch = "x86_64")]
     {
+        use crate::cpu::{level, Level};
         if level() >= Level::Avx512 {
             // SAFETY: level() never exceeds the detected features; lengths checked above.
             return unsafe { x86_64::avx512::mz_entry(tof, a, b, out) };
@@ -53,7 +53,6 @@ pub fn tof_to_mz(tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
             return unsafe { x86_64::avx2::mz_entry(tof, a, b, out) };
         }
     }
-    let _ = level;
     scalar::tof_to_mz(tof, a, b, out)
 }
 
@@ -63,9 +62,9 @@ pub fn tof_to_mz(tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
 /// If the lengths differ.
 pub fn scan_to_im(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
     assert_eq!(scan.len(), out.len(), "1/K0 output length");
-    use crate::cpu::{level, Level};
     #[cfg(target_arch = "x86_64")]
     {
+        use crate::cpu::{level, Level};
         if level() >= Level::Avx512 {
             // SAFETY: level() never exceeds the detected features; lengths checked above.
             return unsafe { x86_64::avx512::im_entry(scan, c, d, out) };
@@ -75,6 +74,5 @@ pub fn scan_to_im(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
             return unsafe { x86_64::avx2::im_entry(scan, c, d, out) };
         }
     }
-    let _ = level;
     scalar::scan_to_im(scan, c, d, out)
 }

@@ -51,9 +51,9 @@ pub(crate) fn check(deltas: &[u32], scan_peaks: &[u32], out: &[u32]) {
 /// If `out.len() != deltas.len()` or the scan counts do not sum to `deltas.len()`.
 pub fn decode(deltas: &[u32], scan_peaks: &[u32], out: &mut [u32]) {
     check(deltas, scan_peaks, out);
-    use crate::cpu::{level, Level};
     #[cfg(target_arch = "x86_64")]
     {
+        use crate::cpu::{level, Level};
         if level() >= Level::Avx512 {
             // SAFETY: level() never exceeds the detected features; preconditions checked above.
             return unsafe { x86_64::avx512::entry(deltas, scan_peaks, out) };
@@ -67,6 +67,5 @@ pub fn decode(deltas: &[u32], scan_peaks: &[u32], out: &mut [u32]) {
             return unsafe { x86_64::sse41::entry(deltas, scan_peaks, out) };
         }
     }
-    let _ = level;
     scalar::decode(deltas, scan_peaks, out)
 }

@@ -35,19 +35,17 @@ pub fn naive(values: &[u8], threshold: u8, out: &mut [u32]) -> usize {
 /// If `out.len() < values.len()` or `values.len() > u32::MAX`.
 pub fn gate(values: &[u8], threshold: u8, out: &mut [u32]) -> usize {
     check(values, out);
-    use crate::cpu::{level, Level};
     #[cfg(target_arch = "x86_64")]
     {
-        if level() >= Level::Avx512 {
-            // SAFETY: level() never exceeds the detected features; lengths checked above.
-            return unsafe { x86_64::avx512::entry(values, threshold, out) };
-        }
+        use crate::cpu::{level, Level};
+        // The AVX2 lookup-table compress also serves the AVX-512 level: `vpcompressd` is
+        // microcoded on AMD Zen 4, where the AVX-512 version measured 2x slower (BENCHMARKS.md).
+        // `x86_64::avx512::Avx512` stays available for CPUs with a fast compress.
         if level() >= Level::Avx2 {
-            // SAFETY: as above.
+            // SAFETY: level() never exceeds the detected features; lengths checked above.
             return unsafe { x86_64::avx2::entry(values, threshold, out) };
         }
     }
-    let _ = level;
     scalar::gate(values, threshold, out)
 }
 

@@ -78,9 +78,9 @@ unsafe fn encode_unchecked(qual: &[u8], out: &mut [u8]) -> bool {
 }
 
 fn resolve() -> unsafe fn(&[u8], &mut [u8]) -> bool {
-    use crate::cpu::{level, Level};
     #[cfg(target_arch = "x86_64")]
     {
+        use crate::cpu::{level, Level};
         if level() >= Level::Avx512 {
             return x86_64::avx512::entry;
         }
@@ -93,11 +93,11 @@ fn resolve() -> unsafe fn(&[u8], &mut [u8]) -> bool {
     }
     #[cfg(target_arch = "aarch64")]
     {
+        use crate::cpu::{level, Level};
         if level() >= Level::Simd128 {
             return aarch64::neon::entry;
         }
     }
-    let _ = level;
     scalar_entry
 }
 

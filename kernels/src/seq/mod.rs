@@ -50,9 +50,9 @@ unsafe fn decode_unchecked(packed: &[u8], out: &mut [u8]) {
 }
 
 fn resolve() -> unsafe fn(&[u8], &mut [u8]) {
-    use crate::cpu::{level, Level};
     #[cfg(target_arch = "x86_64")]
     {
+        use crate::cpu::{level, Level};
         if level() >= Level::Avx512 {
             return x86_64::avx512::entry;
         }
@@ -65,11 +65,11 @@ fn resolve() -> unsafe fn(&[u8], &mut [u8]) {
     }
     #[cfg(target_arch = "aarch64")]
     {
+        use crate::cpu::{level, Level};
         if level() >= Level::Simd128 {
             return aarch64::neon::entry;
         }
     }
-    let _ = level;
     scalar_entry
 }
 

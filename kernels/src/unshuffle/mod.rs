@@ -41,9 +41,9 @@ pub fn unshuffle(planes: &[u8], out: &mut [u32]) {
         4 * out.len(),
         "byte planes must hold 4 bytes per value"
     );
-    use crate::cpu::{level, Level};
     #[cfg(target_arch = "x86_64")]
     {
+        use crate::cpu::{level, Level};
         if level() >= Level::Avx512 {
             // SAFETY: level() never exceeds the detected features; lengths checked above.
             return unsafe { x86_64::avx512::entry(planes, out) };
@@ -59,12 +59,12 @@ pub fn unshuffle(planes: &[u8], out: &mut [u32]) {
     }
     #[cfg(target_arch = "aarch64")]
     {
+        use crate::cpu::{level, Level};
         if level() >= Level::Simd128 {
             // SAFETY: as above.
             return unsafe { aarch64::neon::entry(planes, out) };
         }
     }
-    let _ = level;
     scalar::unshuffle(planes, out)
 }
 

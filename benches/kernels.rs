@@ -1,0 +1,304 @@
+//! Kernel benchmarks: for each kernel, the naive reference, the fast scalar version and every
+//! instruction-set implementation this CPU has, in one criterion group per kernel and size.
+//!
+//! Run: `cargo bench --bench kernels` (add a filter such as `seq/` to run one kernel).
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use rawarrow::kernels::{calib, cigar, delta, onset, qual, seq, unshuffle};
+
+const SIZES: &[usize] = &[16, 150, 1024, 64 * 1024, 1 << 20];
+
+fn bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
+type SeqFn = Box<dyn Fn(&[u8], &mut [u8])>;
+
+fn seq_impls() -> Vec<(&'static str, SeqFn)> {
+    let mut v: Vec<(&'static str, SeqFn)> = vec![
+        ("naive", Box::new(seq::naive)),
+        ("scalar", Box::new(seq::scalar::decode)),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use seq::x86_64::*;
+        if let Some(k) = ssse3::Ssse3::new() {
+            v.push(("ssse3", Box::new(move |p, o| k.decode(p, o))));
+        }
+        if let Some(k) = avx2::Avx2::new() {
+            v.push(("avx2", Box::new(move |p, o| k.decode(p, o))));
+        }
+        if let Some(k) = avx512::Avx512::new() {
+            v.push(("avx512", Box::new(move |p, o| k.decode(p, o))));
+        }
+    }
+    v.push(("dispatch", Box::new(seq::decode)));
+    v
+}
+
+fn bench_seq(c: &mut Criterion) {
+    let impls = seq_impls();
+    let mut g = c.benchmark_group("seq");
+    for &n in SIZES {
+        let packed = bytes(n.div_ceil(2), 1);
+        let mut out = vec![0u8; n];
+        g.throughput(Throughput::Bytes(n as u64));
+        for (name, f) in &impls {
+            g.bench_with_input(BenchmarkId::new(*name, n), &n, |b, _| {
+                b.iter(|| f(black_box(&packed), &mut out))
+            });
+        }
+    }
+    g.finish();
+    // Realistic use: 10,000 reads of 150 bases, one call per read.
+    let mut g = c.benchmark_group("seq_reads_150bp");
+    let packed = bytes(75 * 10_000, 2);
+    let mut out = vec![0u8; 150 * 10_000];
+    g.throughput(Throughput::Bytes(out.len() as u64));
+    for (name, f) in &impls {
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                for (p, o) in packed.chunks_exact(75).zip(out.chunks_exact_mut(150)) {
+                    f(black_box(p), o);
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+type QualFn = Box<dyn Fn(&[u8], &mut [u8]) -> bool>;
+
+fn bench_qual(c: &mut Criterion) {
+    let mut impls: Vec<(&'static str, QualFn)> = vec![
+        (
+            "naive",
+            Box::new(|q, o| matches!(qual::naive(q, o), qual::Qual::Present { saturated: true })),
+        ),
+        ("scalar", Box::new(qual::scalar::add33)),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use qual::x86_64::*;
+        if let Some(k) = sse41::Sse41::new() {
+            impls.push(("sse41", Box::new(move |q, o| k.add33(q, o))));
+        }
+        if let Some(k) = avx2::Avx2::new() {
+            impls.push(("avx2", Box::new(move |q, o| k.add33(q, o))));
+        }
+        if let Some(k) = avx512::Avx512::new() {
+            impls.push(("avx512", Box::new(move |q, o| k.add33(q, o))));
+        }
+    }
+    let mut g = c.benchmark_group("qual");
+    for &n in SIZES {
+        let q: Vec<u8> = bytes(n, 3).iter().map(|b| b % 42).collect();
+        let mut out = vec![0u8; n];
+        g.throughput(Throughput::Bytes(n as u64));
+        for (name, f) in &impls {
+            g.bench_with_input(BenchmarkId::new(*name, n), &n, |b, _| {
+                b.iter(|| f(black_box(&q), &mut out))
+            });
+        }
+    }
+    g.finish();
+}
+
+type UnshuffleFn = Box<dyn Fn(&[u8], &mut [u32])>;
+
+fn bench_unshuffle(c: &mut Criterion) {
+    let mut impls: Vec<(&'static str, UnshuffleFn)> = vec![
+        ("naive", Box::new(unshuffle::naive)),
+        ("scalar", Box::new(unshuffle::scalar::unshuffle)),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use unshuffle::x86_64::*;
+        if let Some(k) = ssse3::Ssse3::new() {
+            impls.push(("ssse3", Box::new(move |p, o| k.unshuffle(p, o))));
+        }
+        if let Some(k) = avx2::Avx2::new() {
+            impls.push(("avx2", Box::new(move |p, o| k.unshuffle(p, o))));
+        }
+        if let Some(k) = avx512::Avx512::new() {
+            impls.push(("avx512", Box::new(move |p, o| k.unshuffle(p, o))));
+        }
+    }
+    let mut g = c.benchmark_group("unshuffle");
+    for &bytes_n in SIZES {
+        let n = bytes_n / 4;
+        let planes = bytes(4 * n, 4);
+        let mut out = vec![0u32; n];
+        g.throughput(Throughput::Bytes((4 * n) as u64));
+        for (name, f) in &impls {
+            g.bench_with_input(BenchmarkId::new(*name, 4 * n), &n, |b, _| {
+                b.iter(|| f(black_box(&planes), &mut out))
+            });
+        }
+    }
+    g.finish();
+}
+
+type DeltaFn = Box<dyn Fn(&[u32], &[u32], &mut [u32])>;
+
+fn bench_delta(c: &mut Criterion) {
+    let mut impls: Vec<(&'static str, DeltaFn)> = vec![
+        ("naive", Box::new(delta::naive)),
+        ("scalar", Box::new(delta::scalar::decode)),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use delta::x86_64::*;
+        if let Some(k) = sse41::Sse41::new() {
+            impls.push(("sse41", Box::new(move |d, s, o| k.decode(d, s, o))));
+        }
+        if let Some(k) = avx2::Avx2::new() {
+            impls.push(("avx2", Box::new(move |d, s, o| k.decode(d, s, o))));
+        }
+        if let Some(k) = avx512::Avx512::new() {
+            impls.push(("avx512", Box::new(move |d, s, o| k.decode(d, s, o))));
+        }
+    }
+    // Scans of 64 peaks, a typical timsTOF MS1 density.
+    let mut g = c.benchmark_group("delta");
+    for &bytes_n in SIZES {
+        let n = bytes_n / 4;
+        let d: Vec<u32> = bytes(n, 5).iter().map(|&b| u32::from(b)).collect();
+        let mut scans = vec![64u32; n / 64];
+        scans.push((n % 64) as u32);
+        let mut out = vec![0u32; n];
+        g.throughput(Throughput::Bytes((4 * n) as u64));
+        for (name, f) in &impls {
+            g.bench_with_input(BenchmarkId::new(*name, 4 * n), &n, |b, _| {
+                b.iter(|| f(black_box(&d), &scans, &mut out))
+            });
+        }
+    }
+    g.finish();
+}
+
+type CalibFn = Box<dyn Fn(&[u32], f64, f64, &mut [f64])>;
+
+fn bench_calib(c: &mut Criterion) {
+    let mut impls: Vec<(&'static str, CalibFn)> = vec![
+        ("naive", Box::new(calib::naive_mz)),
+        ("scalar", Box::new(calib::scalar::tof_to_mz)),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use calib::x86_64::*;
+        if let Some(k) = avx2::Avx2::new() {
+            impls.push(("avx2", Box::new(move |t, a, b, o| k.tof_to_mz(t, a, b, o))));
+        }
+        if let Some(k) = avx512::Avx512::new() {
+            impls.push((
+                "avx512",
+                Box::new(move |t, a, b, o| k.tof_to_mz(t, a, b, o)),
+            ));
+        }
+    }
+    let mut g = c.benchmark_group("tof_to_mz");
+    for &n in &[16usize, 1024, 64 * 1024, 1 << 20] {
+        let tof: Vec<u32> = bytes(4 * n, 6)
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], 0]))
+            .collect();
+        let mut out = vec![0f64; n];
+        g.throughput(Throughput::Elements(n as u64));
+        for (name, f) in &impls {
+            g.bench_with_input(BenchmarkId::new(*name, n), &n, |b, _| {
+                b.iter(|| f(black_box(&tof), 9.974_526_347, 1.013_847_1e-4, &mut out))
+            });
+        }
+    }
+    g.finish();
+}
+
+type OnsetFn = Box<dyn Fn(&[u8], u8, &mut [u32]) -> usize>;
+
+fn bench_onset(c: &mut Criterion) {
+    let mut impls: Vec<(&'static str, OnsetFn)> = vec![
+        ("naive", Box::new(onset::naive)),
+        ("scalar", Box::new(onset::scalar::gate)),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use onset::x86_64::*;
+        if let Some(k) = avx2::Avx2::new() {
+            impls.push(("avx2", Box::new(move |v, t, o| k.gate(v, t, o))));
+        }
+        if let Some(k) = avx512::Avx512::new() {
+            impls.push(("avx512", Box::new(move |v, t, o| k.gate(v, t, o))));
+        }
+    }
+    let mut g = c.benchmark_group("onset");
+    for &n in SIZES {
+        let v: Vec<u8> = bytes(n, 7).iter().map(|b| b % 128).collect();
+        let mut out = vec![0u32; n];
+        g.throughput(Throughput::Bytes(n as u64));
+        for (name, f) in &impls {
+            g.bench_with_input(BenchmarkId::new(*name, n), &n, |b, _| {
+                b.iter(|| f(black_box(&v), 96, &mut out))
+            });
+        }
+    }
+    g.finish();
+}
+
+fn bench_cigar(c: &mut Criterion) {
+    // 10,000 typical short-read CIGARs (1–5 ops).
+    let mut raw = Vec::new();
+    let mut offsets = vec![0usize];
+    for (i, b) in bytes(10_000, 8).iter().enumerate() {
+        let ops = 1 + (*b as usize % 5);
+        for k in 0..ops {
+            let len = 1 + ((i * 31 + k * 17) % 150) as u32;
+            raw.extend_from_slice(&(len << 4 | [0u32, 4, 1, 2, 0][k]).to_le_bytes());
+        }
+        offsets.push(raw.len());
+    }
+    let mut out = vec![0u8; 5 * cigar::MAX_TEXT_PER_OP];
+    let mut g = c.benchmark_group("cigar_10k_records");
+    g.throughput(Throughput::Elements(10_000));
+    g.bench_function("naive_format", |b| {
+        b.iter(|| {
+            for w in offsets.windows(2) {
+                black_box(cigar::naive(&raw[w[0]..w[1]]).expect("valid"));
+            }
+        })
+    });
+    g.bench_function("scalar", |b| {
+        b.iter(|| {
+            for w in offsets.windows(2) {
+                black_box(cigar::to_text(&raw[w[0]..w[1]], &mut out).expect("valid"));
+            }
+        })
+    });
+    g.finish();
+}
+
+mod harness {
+    #![allow(missing_docs)]
+    use super::*;
+    criterion::criterion_group!(
+        benches,
+        bench_seq,
+        bench_qual,
+        bench_unshuffle,
+        bench_delta,
+        bench_calib,
+        bench_onset,
+        bench_cigar
+    );
+}
+criterion::criterion_main!(harness::benches);
