@@ -45,7 +45,7 @@ pub(super) fn run(cmd: Command) -> Result {
     }
 }
 
-fn warn_missing_eof(path: &std::path::Path) {
+pub(super) fn warn_missing_eof(path: &std::path::Path) {
     eprintln!(
         "rawarrow: warning: {}: no BGZF EOF marker block at the end; the file may be truncated",
         path.display()

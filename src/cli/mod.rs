@@ -5,6 +5,7 @@
 //! destination and renamed only on success, so a failed run never leaves a partial file.
 #![forbid(unsafe_code)]
 
+mod bam;
 mod bgzf;
 
 use std::io::Write;
@@ -26,6 +27,9 @@ enum Command {
     /// BGZF files: parallel decompression and block indexes.
     #[command(subcommand)]
     Bgzf(bgzf::Command),
+    /// BAM files: SAM text and Arrow.
+    #[command(subcommand)]
+    Bam(bam::Command),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -33,6 +37,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bgzf(cmd) => bgzf::run(cmd),
+        Command::Bam(cmd) => bam::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,387 @@
+//! Aux fields: validation, and SAM text exactly as `samtools view` prints it.
+
+use super::error::RecordError;
+
+/// One aux field: its tag, type code and value bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field<'a> {
+    /// Two-character tag.
+    pub tag: [u8; 2],
+    /// Type code: `A c C s S i I f Z H B`.
+    pub ty: u8,
+    /// The value: fixed-size bytes, the string without its NUL, or for `B` the subtype, the
+    /// count and the elements.
+    pub value: &'a [u8],
+    /// Byte range of the whole field in the aux data.
+    pub start: usize,
+    /// End of the field in the aux data.
+    pub end: usize,
+}
+
+fn size_of(ty: u8) -> Option<usize> {
+    match ty {
+        b'A' | b'c' | b'C' => Some(1),
+        b's' | b'S' => Some(2),
+        b'i' | b'I' | b'f' => Some(4),
+        _ => None,
+    }
+}
+
+/// Reads the field at `at`; `Err` names what is malformed.
+pub(crate) fn field_at(aux: &[u8], at: usize) -> Result<Field<'_>, RecordError> {
+    let bad = |reason| RecordError::Aux { at, reason };
+    let head = aux
+        .get(at..at + 3)
+        .ok_or(bad("field shorter than tag and type"))?;
+    let (tag, ty) = ([head[0], head[1]], head[2]);
+    let body = at + 3;
+    let (value_end, end) = match ty {
+        b'Z' | b'H' => {
+            let nul =
+                memchr::memchr(0, &aux[body..]).ok_or(bad("string value not NUL-terminated"))?;
+            (body + nul, body + nul + 1)
+        }
+        b'B' => {
+            let sub = *aux.get(body).ok_or(bad("B array without subtype"))?;
+            let size = size_of(sub)
+                .filter(|_| sub != b'A')
+                .ok_or(bad("B array subtype is not one of cCsSiIf"))?;
+            let count = aux
+                .get(body + 1..body + 5)
+                .ok_or(bad("B array count runs past the record"))?;
+            let count = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as u64;
+            let len = count * size as u64;
+            let end = (body as u64 + 5)
+                .checked_add(len)
+                .filter(|&e| e <= aux.len() as u64);
+            let end = end.ok_or(bad("B array elements run past the record"))? as usize;
+            (end, end)
+        }
+        _ => {
+            let size = size_of(ty).ok_or(bad("unknown aux type code"))?;
+            let end = body + size;
+            if end > aux.len() {
+                return Err(bad("value runs past the record"));
+            }
+            (end, end)
+        }
+    };
+    Ok(Field {
+        tag,
+        ty,
+        value: &aux[body..value_end],
+        start: at,
+        end,
+    })
+}
+
+/// Iterates over well-formed aux data (validate with [`validate`] first).
+pub(crate) fn fields(aux: &[u8]) -> impl Iterator<Item = Field<'_>> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= aux.len() {
+            return None;
+        }
+        let f = field_at(aux, at).ok()?;
+        at = f.end;
+        Some(f)
+    })
+}
+
+/// Checks every field; returns the `CG:B,I` field if present.
+pub(crate) fn validate(aux: &[u8]) -> Result<Option<Field<'_>>, RecordError> {
+    let mut at = 0;
+    let mut cg = None;
+    while at < aux.len() {
+        let f = field_at(aux, at)?;
+        if f.tag == *b"CG" && f.ty == b'B' && f.value.first() == Some(&b'I') {
+            cg = Some(f);
+        }
+        at = f.end;
+    }
+    Ok(cg)
+}
+
+/// Appends `d` as C's `printf("%g")` does: what `samtools view` prints for a single `f` value.
+/// 6 significant digits, exactly rounded (ties to even), trailing zeros dropped, exponent form
+/// below 1e-4 and from 1e6.
+pub fn push_float(d: f64, out: &mut Vec<u8>) {
+    if d == 0.0 {
+        out.extend_from_slice(if d.is_sign_negative() { b"-0" } else { b"0" });
+    } else if d.is_nan() {
+        out.extend_from_slice(if d.is_sign_negative() {
+            b"-nan"
+        } else {
+            b"nan"
+        });
+    } else {
+        if d < 0.0 {
+            out.push(b'-');
+        }
+        push_g(d.abs(), out);
+    }
+}
+
+/// Appends `d` as htslib's `kputd` does: what `samtools view` prints for `B:f` array elements.
+/// 6 significant digits; in [1e-4, 999999] a fixed-point conversion that rounds by adding half a
+/// unit in the 7th digit and then truncates (so exact ties round up, unlike `%g`), trailing
+/// zeros dropped; `%g` outside that range.
+pub fn push_float_kputd(d: f64, out: &mut Vec<u8>) {
+    if d == 0.0 {
+        out.extend_from_slice(if d.is_sign_negative() { b"-0" } else { b"0" });
+        return;
+    }
+    if d.is_nan() {
+        out.extend_from_slice(if d.is_sign_negative() {
+            b"-nan"
+        } else {
+            b"nan"
+        });
+        return;
+    }
+    let mut d = d;
+    if d < 0.0 {
+        out.push(b'-');
+        d = -d;
+    }
+    if !(0.0001..=999_999.0).contains(&d) {
+        push_g(d, out);
+        return;
+    }
+    let step: u64 = match d {
+        x if x < 0.001 => 5,
+        x if x < 0.01 => 50,
+        x if x < 0.1 => 500,
+        x if x < 1.0 => 5_000,
+        x if x < 10.0 => 50_000,
+        x if x < 100.0 => 500_000,
+        x if x < 1_000.0 => 5_000_000,
+        x if x < 10_000.0 => 50_000_000,
+        x if x < 100_000.0 => 500_000_000,
+        _ => 5_000_000_000,
+    };
+    // d * 1e10 < 1e16 fits u64; `as` truncates like C's conversion.
+    let i = (d * 10_000_000_000.0) as u64 + step;
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(i).as_bytes();
+    let mut text: Vec<u8> = Vec::with_capacity(24);
+    if digits.len() <= 10 {
+        // Below 1: "0." then zeros up to 10 fractional digits, keeping 6 significant ones.
+        text.extend_from_slice(b"0.");
+        text.extend(std::iter::repeat_n(b'0', 10 - digits.len()));
+        text.extend_from_slice(&digits[..6]);
+    } else {
+        let int_len = digits.len() - 10;
+        text.extend_from_slice(&digits[..int_len]);
+        text.push(b'.');
+        text.extend_from_slice(&digits[int_len..]);
+        // 6 significant digits and the point; a 6-digit integer part loses the point.
+        text.truncate(7);
+        if text[6] == b'.' {
+            text.truncate(6);
+        }
+    }
+    if text.contains(&b'.') {
+        while text.last() == Some(&b'0') {
+            text.pop();
+        }
+        if text.last() == Some(&b'.') {
+            text.pop();
+        }
+    }
+    out.extend_from_slice(&text);
+}
+
+/// C's `%g` (precision 6) for a positive finite or infinite `d`.
+fn push_g(d: f64, out: &mut Vec<u8>) {
+    if d.is_infinite() {
+        out.extend_from_slice(b"inf");
+        return;
+    }
+    let sci = format!("{d:.5e}");
+    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` output has an exponent");
+    let exp: i32 = exp.parse().expect("`{:e}` exponent is an integer");
+    if (-4..6).contains(&exp) {
+        let fixed = format!("{d:.*}", (5 - exp) as usize);
+        out.extend_from_slice(strip_zeros(&fixed).as_bytes());
+    } else {
+        out.extend_from_slice(strip_zeros(mantissa).as_bytes());
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
+    }
+}
+
+fn strip_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+fn push_int(v: i64, out: &mut Vec<u8>) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+fn le<const N: usize>(b: &[u8]) -> [u8; N] {
+    let mut a = [0u8; N];
+    a.copy_from_slice(&b[..N]);
+    a
+}
+
+/// Appends one element of type `ty` (not `A`, `Z`, `H`, `B`) as SAM text; `f` as in a `B` array.
+fn push_scalar(ty: u8, b: &[u8], out: &mut Vec<u8>) {
+    match ty {
+        b'c' => push_int(i64::from(b[0] as i8), out),
+        b'C' => push_int(i64::from(b[0]), out),
+        b's' => push_int(i64::from(i16::from_le_bytes(le(b))), out),
+        b'S' => push_int(i64::from(u16::from_le_bytes(le(b))), out),
+        b'i' => push_int(i64::from(i32::from_le_bytes(le(b))), out),
+        b'I' => push_int(i64::from(u32::from_le_bytes(le(b))), out),
+        b'f' => push_float_kputd(f64::from(f32::from_le_bytes(le(b))), out),
+        _ => unreachable!("validated aux type"),
+    }
+}
+
+/// Appends a field as SAM text (`NM:i:3`, `XF:f:0.5`, `ZB:B:s,1,-2`).
+pub(crate) fn push_sam(f: &Field<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(&f.tag);
+    out.push(b':');
+    match f.ty {
+        b'A' => {
+            out.extend_from_slice(b"A:");
+            out.push(f.value[0]);
+        }
+        b'Z' | b'H' => {
+            out.push(f.ty);
+            out.push(b':');
+            out.extend_from_slice(f.value);
+        }
+        b'B' => {
+            let sub = f.value[0];
+            out.extend_from_slice(b"B:");
+            out.push(sub);
+            let size = size_of(sub).expect("validated subtype");
+            for e in f.value[5..].chunks_exact(size) {
+                out.push(b',');
+                push_scalar(sub, e, out);
+            }
+        }
+        b'f' => {
+            out.extend_from_slice(b"f:");
+            push_float(f64::from(f32::from_le_bytes(le(f.value))), out);
+        }
+        ty => {
+            out.extend_from_slice(b"i:");
+            push_scalar(ty, f.value, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn float(d: f64) -> String {
+        let mut v = Vec::new();
+        push_float_kputd(d, &mut v);
+        String::from_utf8(v).expect("ascii")
+    }
+
+    fn printf_g(d: f64) -> String {
+        let mut v = Vec::new();
+        push_float(d, &mut v);
+        String::from_utf8(v).expect("ascii")
+    }
+
+    #[test]
+    fn exact_ties_differ_between_f_and_b_arrays_like_samtools() {
+        // `samtools view` (htslib 1.16): XF:f:V vs ZB:B:f,V for the same float32.
+        for (v, f, b) in [
+            (123456.5, "123456", "123457"),
+            (356384.5, "356384", "356385"),
+            (12345.25, "12345.2", "12345.3"),
+            (2.5, "2.5", "2.5"),
+            (65536.5, "65536.5", "65536.5"),
+        ] {
+            assert_eq!(printf_g(v), f, "%g of {v}");
+            assert_eq!(float(v), b, "kputd of {v}");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::excessive_precision)] // the literals samtools was given
+    fn floats_like_samtools() {
+        // Pairs observed from `samtools view` (htslib 1.16) on float32 values.
+        for (v, s) in [
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (0.1f32 as f64, "0.1"),
+            (0.0001f32 as f64, "0.0001"),
+            (0.00009999f32 as f64, "9.999e-05"),
+            (0.000123456789f32 as f64, "0.000123457"),
+            (123456.7f32 as f64, "123457"),
+            (999999.4f32 as f64, "999999"),
+            (999999.6f32 as f64, "1e+06"),
+            (1234567.0, "1.23457e+06"),
+            (1e-10f32 as f64, "1e-10"),
+            (-2.5e-7f32 as f64, "-2.5e-07"),
+            (100000.0, "100000"),
+            (120.5, "120.5"),
+            (9.9999999f32 as f64, "10"),
+            (0.99999999f32 as f64, "1"),
+            (1e30f32 as f64, "1e+30"),
+            (7.0000004f32 as f64, "7"),
+            (12345.678f32 as f64, "12345.7"),
+        ] {
+            assert_eq!(float(v), s, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn malformed_fields() {
+        let bad = |aux: &[u8]| validate(aux).expect_err("malformed");
+        assert!(matches!(bad(b"NM"), RecordError::Aux { at: 0, .. }));
+        assert!(matches!(
+            bad(b"NMq\x01"),
+            RecordError::Aux {
+                reason: "unknown aux type code",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(b"NMi\x01\x00"),
+            RecordError::Aux {
+                reason: "value runs past the record",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(b"XZZabc"),
+            RecordError::Aux {
+                reason: "string value not NUL-terminated",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(b"XBBc\xff\xff\xff\x7f"),
+            RecordError::Aux {
+                reason: "B array elements run past the record",
+                ..
+            }
+        ));
+        assert!(matches!(
+            bad(b"XBBZ\x00\x00\x00\x00"),
+            RecordError::Aux { .. }
+        ));
+        assert!(matches!(
+            bad(b"NMC\x01XBBc\x02\x00\x00\x00\x01"),
+            RecordError::Aux { at: 4, .. }
+        ));
+    }
+}

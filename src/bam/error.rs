@@ -1,0 +1,280 @@
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::bgzf;
+
+/// An error reading a BAM file: the BGZF layer below, the header, or one record.
+#[derive(Debug)]
+pub struct Error {
+    path: Option<Arc<Path>>,
+    kind: ErrorKind,
+}
+
+/// What went wrong.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The compressed layer failed (it names its own compressed offset).
+    Bgzf(bgzf::Error),
+    /// The file could not be opened or mapped.
+    Open(crate::io::OpenError),
+    /// The header is malformed.
+    Header(HeaderError),
+    /// A record is malformed.
+    Record {
+        /// 0-based index of the record in the file.
+        index: u64,
+        /// BGZF virtual offset of the record's `block_size` field.
+        voffset: u64,
+        /// What was wrong.
+        error: RecordError,
+    },
+    /// The file ends inside a record.
+    TruncatedRecord {
+        /// 0-based index of the record.
+        index: u64,
+        /// Virtual offset where it starts.
+        voffset: u64,
+        /// Bytes the record needs (with its `block_size` field).
+        needed: u64,
+        /// Bytes present before the end of the file.
+        available: u64,
+    },
+    /// The stream ends inside the header.
+    TruncatedHeader,
+    /// Writing output failed.
+    Io(std::io::Error),
+    /// Arrow rejected a batch or the output (a bug or an I/O failure underneath).
+    Arrow(arrow_schema::ArrowError),
+}
+
+/// What is wrong with the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The first four bytes are not `BAM\1`.
+    BadMagic([u8; 4]),
+    /// A negative length field.
+    NegativeLength(&'static str),
+    /// A reference name is not NUL-terminated, not UTF-8, or empty.
+    BadReferenceName(u32),
+    /// The header text is not UTF-8.
+    TextNotUtf8,
+}
+
+/// What is wrong with a record (the checks htslib's `bam_read1` makes, and the aux fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// `block_size` below the 32 bytes of fixed fields.
+    BlockSizeTooSmall(u32),
+    /// `l_read_name` is 0.
+    EmptyReadName,
+    /// The read name does not end with NUL.
+    ReadNameNotTerminated,
+    /// The read name, CIGAR, sequence and quality do not fit in `block_size`.
+    FieldsOverrun {
+        /// Bytes the variable-length fields need.
+        needed: u64,
+        /// Bytes the record has for them.
+        available: u64,
+    },
+    /// `l_seq` is negative.
+    NegativeSequenceLength(i32),
+    /// `refID` is neither -1 nor a reference of the header.
+    RefIdOutOfRange(i32),
+    /// `next_refID` is neither -1 nor a reference of the header.
+    NextRefIdOutOfRange(i32),
+    /// A CIGAR operation has an undefined op code.
+    BadCigarOp {
+        /// Index of the operation.
+        index: usize,
+        /// The op code (9–15).
+        op: u8,
+    },
+    /// The CIGAR's query length differs from `l_seq` on a mapped read.
+    CigarSeqMismatch {
+        /// Query bases the CIGAR consumes.
+        cigar: u64,
+        /// `l_seq`.
+        seq: u64,
+    },
+    /// An aux field is malformed.
+    Aux {
+        /// Byte offset of the field within the aux data.
+        at: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The read name is not UTF-8 (the `qname` column is Utf8).
+    ReadNameNotUtf8,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Self { path: None, kind }
+    }
+
+    pub(crate) fn with_path(mut self, path: Arc<Path>) -> Self {
+        if self.path.is_none() {
+            self.path = Some(path);
+        }
+        self
+    }
+
+    /// The file, when known.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+}
+
+impl From<bgzf::Error> for Error {
+    fn from(e: bgzf::Error) -> Self {
+        Self::new(ErrorKind::Bgzf(e))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Self::new(ErrorKind::Io(e))
+    }
+}
+
+impl From<arrow_schema::ArrowError> for Error {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        Self::new(ErrorKind::Arrow(e))
+    }
+}
+
+impl From<crate::io::OpenError> for Error {
+    fn from(e: crate::io::OpenError) -> Self {
+        Self::new(ErrorKind::Open(e))
+    }
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadMagic(m) => write!(f, "not a BAM file: magic {m:02x?}, expected \"BAM\\1\""),
+            Self::NegativeLength(what) => write!(f, "negative {what} in the BAM header"),
+            Self::BadReferenceName(i) => {
+                write!(
+                    f,
+                    "reference {i}: name is empty, not NUL-terminated or not UTF-8"
+                )
+            }
+            Self::TextNotUtf8 => f.write_str("the SAM header text is not UTF-8"),
+        }
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BlockSizeTooSmall(n) => {
+                write!(f, "block_size {n} is below the 32 bytes of fixed fields")
+            }
+            Self::EmptyReadName => f.write_str("l_read_name is 0"),
+            Self::ReadNameNotTerminated => f.write_str("read name is not NUL-terminated"),
+            Self::FieldsOverrun { needed, available } => write!(
+                f,
+                "read name, CIGAR, sequence and quality need {needed} bytes, record has {available}"
+            ),
+            Self::NegativeSequenceLength(n) => write!(f, "negative l_seq {n}"),
+            Self::RefIdOutOfRange(id) => write!(f, "refID {id} is not a reference of the header"),
+            Self::NextRefIdOutOfRange(id) => {
+                write!(f, "next_refID {id} is not a reference of the header")
+            }
+            Self::BadCigarOp { index, op } => {
+                write!(f, "CIGAR operation {index} has undefined op code {op}")
+            }
+            Self::CigarSeqMismatch { cigar, seq } => write!(
+                f,
+                "CIGAR and query sequence lengths differ ({cigar} vs {seq})"
+            ),
+            Self::Aux { at, reason } => write!(f, "aux data at byte {at}: {reason}"),
+            Self::ReadNameNotUtf8 => f.write_str("read name is not UTF-8"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.as_deref().map(|p| p.display().to_string());
+        let prefix = |f: &mut fmt::Formatter<'_>| match &path {
+            Some(p) => write!(f, "{p}: "),
+            None => Ok(()),
+        };
+        match &self.kind {
+            ErrorKind::Bgzf(e) if e.path().is_some() => write!(f, "{e}"),
+            ErrorKind::Bgzf(e) => {
+                prefix(f)?;
+                write!(f, "{e}")
+            }
+            ErrorKind::Open(e) => write!(f, "{e}"),
+            ErrorKind::Header(e) => {
+                prefix(f)?;
+                write!(f, "BAM header: {e}")
+            }
+            ErrorKind::Record {
+                index,
+                voffset,
+                error,
+            } => {
+                prefix(f)?;
+                write!(
+                    f,
+                    "record {index} at virtual offset {voffset} (compressed offset {}, offset {} in block): {error}",
+                    voffset >> 16,
+                    voffset & 0xffff
+                )
+            }
+            ErrorKind::TruncatedRecord {
+                index,
+                voffset,
+                needed,
+                available,
+            } => {
+                prefix(f)?;
+                write!(
+                    f,
+                    "record {index} at virtual offset {voffset} (compressed offset {}) is truncated: needs {needed} bytes, the file ends after {available}",
+                    voffset >> 16
+                )
+            }
+            ErrorKind::TruncatedHeader => {
+                prefix(f)?;
+                f.write_str("the file ends inside the BAM header")
+            }
+            ErrorKind::Io(e) => {
+                prefix(f)?;
+                write!(f, "{e}")
+            }
+            ErrorKind::Arrow(e) => {
+                prefix(f)?;
+                write!(f, "Arrow: {e}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ErrorKind::Bgzf(e) => Some(e),
+            ErrorKind::Open(e) => Some(e),
+            ErrorKind::Io(e) => Some(e),
+            ErrorKind::Arrow(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+impl std::error::Error for HeaderError {}

@@ -1,0 +1,227 @@
+//! Framing: finding records by their `block_size` fields across the in-order chunk stream.
+//!
+//! Records inside a chunk are handed out as slices of the chunk, without copying. A record that
+//! crosses the end of a chunk (records may be larger than a block, or a chunk) is carried:
+//! its bytes so far are kept, and completed from the following chunks, without losing or
+//! duplicating a byte.
+
+use std::sync::Arc;
+
+use super::error::{Error, ErrorKind, RecordError};
+use super::header::Header;
+use super::record::Record;
+use crate::bgzf::{Chunk, ChunkReader, Options};
+use crate::io::Input;
+
+/// Position of a record in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located {
+    /// 0-based record index.
+    pub index: u64,
+    /// BGZF virtual offset of its `block_size` field.
+    pub voffset: u64,
+}
+
+/// Records of a BAM file, chunk by chunk, in file order.
+pub struct Records {
+    chunks: ChunkReader,
+    header: Header,
+    path: Arc<std::path::Path>,
+    /// The chunk being read, and where its unread bytes start.
+    current: Option<(Chunk, usize)>,
+    carry: Vec<u8>,
+    carry_voffset: u64,
+    index: u64,
+    done: bool,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records")
+            .field("path", &self.path)
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+fn block_size(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+impl Records {
+    /// Opens `input`, starts inflating it and reads the header.
+    pub fn new(input: impl Into<Arc<Input>>, opts: Options) -> Result<Self, Error> {
+        let input = input.into();
+        let path: Arc<std::path::Path> = input.path().into();
+        let mut chunks = ChunkReader::new(input, opts);
+        let mut buf: Vec<u8> = Vec::new();
+        let with_path = |e: Error| e.with_path(path.clone());
+        loop {
+            let Some(chunk) = chunks.next() else {
+                return Err(with_path(Error::new(ErrorKind::TruncatedHeader)));
+            };
+            let chunk = chunk.map_err(|e| with_path(e.into()))?;
+            let parsed = if buf.is_empty() {
+                super::Header::parse(chunk.data())
+            } else {
+                buf.extend_from_slice(chunk.data());
+                super::Header::parse(&buf)
+            };
+            match parsed.map_err(|e| with_path(Error::new(ErrorKind::Header(e))))? {
+                None => {
+                    if buf.is_empty() {
+                        buf.extend_from_slice(chunk.data());
+                    }
+                    chunks.recycle(chunk);
+                }
+                Some((header, used)) => {
+                    // The header ends inside this chunk: the rest of it is record data.
+                    let total = if buf.is_empty() {
+                        chunk.data().len()
+                    } else {
+                        buf.len()
+                    };
+                    let pos = chunk.data().len() - (total - used);
+                    return Ok(Self {
+                        chunks,
+                        header,
+                        path,
+                        current: Some((chunk, pos)),
+                        carry: Vec::new(),
+                        carry_voffset: 0,
+                        index: 0,
+                        done: false,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The file's header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The chunk pipeline (for progress: compressed bytes scanned).
+    pub fn chunks(&self) -> &ChunkReader {
+        &self.chunks
+    }
+
+    /// Records read so far.
+    pub fn count(&self) -> u64 {
+        self.index
+    }
+
+    fn record_error(&self, at: Located, error: RecordError) -> Error {
+        Error::new(ErrorKind::Record {
+            index: at.index,
+            voffset: at.voffset,
+            error,
+        })
+        .with_path(self.path.clone())
+    }
+
+    /// Calls `f` with every record of the next chunk, in order; `Ok(false)` once the file is
+    /// exhausted. Every record is validated before `f` sees it. `f` returning `Ok(false)` stops
+    /// early (the remaining records of the chunk are not visited).
+    pub fn next_chunk(
+        &mut self,
+        mut f: impl FnMut(&Record<'_>, Located) -> Result<bool, Error>,
+    ) -> Result<bool, Error> {
+        if self.done {
+            return Ok(false);
+        }
+        let (chunk, start) = match self.current.take() {
+            Some(c) => c,
+            None => match self.chunks.next() {
+                Some(c) => (
+                    c.map_err(|e| Error::from(e).with_path(self.path.clone()))?,
+                    0,
+                ),
+                None => {
+                    self.done = true;
+                    if !self.carry.is_empty() {
+                        let needed = if self.carry.len() >= 4 {
+                            4 + u64::from(block_size(&self.carry))
+                        } else {
+                            4
+                        };
+                        return Err(Error::new(ErrorKind::TruncatedRecord {
+                            index: self.index,
+                            voffset: self.carry_voffset,
+                            needed,
+                            available: self.carry.len() as u64,
+                        })
+                        .with_path(self.path.clone()));
+                    }
+                    return Ok(false);
+                }
+            },
+        };
+        let n_refs = self.header.references.len();
+        let data = chunk.data();
+        let mut pos = start;
+        let mut go_on = true;
+        // First complete a record carried over from earlier chunks.
+        if !self.carry.is_empty() {
+            if self.carry.len() < 4 {
+                let take = (4 - self.carry.len()).min(data.len());
+                self.carry.extend_from_slice(&data[..take]);
+                pos = take;
+            }
+            if self.carry.len() >= 4 {
+                let at = Located {
+                    index: self.index,
+                    voffset: self.carry_voffset,
+                };
+                let bs = block_size(&self.carry);
+                if bs < 32 {
+                    return Err(self.record_error(at, RecordError::BlockSizeTooSmall(bs)));
+                }
+                let missing = (4 + bs as usize) - self.carry.len();
+                let take = missing.min(data.len() - pos);
+                self.carry.extend_from_slice(&data[pos..pos + take]);
+                pos += take;
+                if take == missing {
+                    let carry = std::mem::take(&mut self.carry);
+                    let rec =
+                        Record::parse(&carry[4..], n_refs).map_err(|e| self.record_error(at, e))?;
+                    self.index += 1;
+                    go_on = f(&rec, at)?;
+                    self.carry = carry;
+                    self.carry.clear();
+                }
+            }
+        }
+        while go_on && self.carry.is_empty() && pos < data.len() {
+            let at = Located {
+                index: self.index,
+                voffset: chunk.virtual_offset(pos),
+            };
+            let rest = &data[pos..];
+            if rest.len() >= 4 {
+                let bs = block_size(rest);
+                if bs < 32 {
+                    return Err(self.record_error(at, RecordError::BlockSizeTooSmall(bs)));
+                }
+                if let Some(body) = rest.get(4..4 + bs as usize) {
+                    let rec = Record::parse(body, n_refs).map_err(|e| self.record_error(at, e))?;
+                    self.index += 1;
+                    pos += 4 + bs as usize;
+                    go_on = f(&rec, at)?;
+                    continue;
+                }
+            }
+            // The record continues in the next chunk.
+            self.carry.extend_from_slice(rest);
+            self.carry_voffset = at.voffset;
+            pos = data.len();
+        }
+        if go_on || pos >= data.len() {
+            self.chunks.recycle(chunk);
+        } else {
+            self.current = Some((chunk, pos));
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,157 @@
+//! The BAM header: magic, SAM header text, reference names and lengths.
+
+use std::sync::Arc;
+
+use super::error::HeaderError;
+
+/// One reference sequence of the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// Name (`@SQ SN`).
+    pub name: String,
+    /// Length (`@SQ LN`).
+    pub len: u32,
+}
+
+/// A parsed BAM header.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Header {
+    /// The SAM header text (`@HD`, `@SQ`, `@RG`, `@PG`, ... lines), as stored.
+    pub text: String,
+    /// The binary reference list that `refID`s index.
+    pub references: Vec<Reference>,
+}
+
+fn i32_at(b: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+impl Header {
+    /// Parses a header from the start of the uncompressed stream. `Ok(None)` means more bytes
+    /// are needed; `Ok(Some((header, n)))` means the header took the first `n` bytes.
+    pub fn parse(b: &[u8]) -> Result<Option<(Header, usize)>, HeaderError> {
+        if b.len() < 4 {
+            return Ok(None);
+        }
+        if &b[..4] != b"BAM\x01" {
+            return Err(HeaderError::BadMagic([b[0], b[1], b[2], b[3]]));
+        }
+        let Some(l_text) = i32_at(b, 4) else {
+            return Ok(None);
+        };
+        let l_text = usize::try_from(l_text).map_err(|_| HeaderError::NegativeLength("l_text"))?;
+        let Some(text) = b.get(8..8 + l_text) else {
+            return Ok(None);
+        };
+        // Text may be NUL-padded; keep what precedes the first NUL, as samtools does.
+        let text = &text[..memchr::memchr(0, text).unwrap_or(text.len())];
+        let text = std::str::from_utf8(text)
+            .map_err(|_| HeaderError::TextNotUtf8)?
+            .to_string();
+        let mut at = 8 + l_text;
+        let Some(n_ref) = i32_at(b, at) else {
+            return Ok(None);
+        };
+        let n_ref = u32::try_from(n_ref).map_err(|_| HeaderError::NegativeLength("n_ref"))?;
+        at += 4;
+        // Each reference takes at least 9 bytes: never reserve more than the data can hold.
+        let mut references =
+            Vec::with_capacity((n_ref as usize).min(b.len().saturating_sub(at) / 9));
+        for i in 0..n_ref {
+            let Some(l_name) = i32_at(b, at) else {
+                return Ok(None);
+            };
+            let l_name =
+                usize::try_from(l_name).map_err(|_| HeaderError::NegativeLength("l_name"))?;
+            let Some(name) = b.get(at + 4..at + 4 + l_name) else {
+                return Ok(None);
+            };
+            let Some(l_ref) = i32_at(b, at + 4 + l_name) else {
+                return Ok(None);
+            };
+            let len = u32::try_from(l_ref).map_err(|_| HeaderError::NegativeLength("l_ref"))?;
+            let name = match name.split_last() {
+                Some((0, name)) if !name.is_empty() => {
+                    std::str::from_utf8(name).map_err(|_| HeaderError::BadReferenceName(i))?
+                }
+                _ => return Err(HeaderError::BadReferenceName(i)),
+            };
+            references.push(Reference {
+                name: name.to_string(),
+                len,
+            });
+            at += 8 + l_name;
+        }
+        Ok(Some((Header { text, references }, at)))
+    }
+
+    /// The reference names as one shared Arrow string array (the dictionary of `rname`/`rnext`).
+    pub fn dictionary(&self) -> Arc<arrow_array::StringArray> {
+        Arc::new(
+            self.references
+                .iter()
+                .map(|r| Some(r.name.as_str()))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(text: &str, refs: &[(&str, u32)]) -> Vec<u8> {
+        let mut b = b"BAM\x01".to_vec();
+        b.extend_from_slice(&(text.len() as i32).to_le_bytes());
+        b.extend_from_slice(text.as_bytes());
+        b.extend_from_slice(&(refs.len() as i32).to_le_bytes());
+        for (n, l) in refs {
+            b.extend_from_slice(&(n.len() as i32 + 1).to_le_bytes());
+            b.extend_from_slice(n.as_bytes());
+            b.push(0);
+            b.extend_from_slice(&l.to_le_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn parses_incrementally() {
+        let b = build("@HD\tVN:1.6\n", &[("chr1", 100), ("chrM", 16569)]);
+        for cut in 0..b.len() {
+            assert_eq!(Header::parse(&b[..cut]), Ok(None), "cut {cut}");
+        }
+        let (h, n) = Header::parse(&b).expect("valid").expect("complete");
+        assert_eq!(n, b.len());
+        assert_eq!(h.text, "@HD\tVN:1.6\n");
+        assert_eq!(
+            h.references[1],
+            Reference {
+                name: "chrM".into(),
+                len: 16569
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_bad_fields() {
+        assert!(matches!(
+            Header::parse(b"BAI\x01xxxx"),
+            Err(HeaderError::BadMagic(_))
+        ));
+        let mut b = build("", &[("c", 1)]);
+        b[4..8].copy_from_slice(&(-1i32).to_le_bytes());
+        assert_eq!(
+            Header::parse(&b),
+            Err(HeaderError::NegativeLength("l_text"))
+        );
+        let mut b = build("", &[("c", 1)]);
+        let name_end = b.len() - 5;
+        b[name_end] = b'x'; // no NUL
+        assert_eq!(Header::parse(&b), Err(HeaderError::BadReferenceName(0)));
+        // A huge n_ref with no data behind it asks for more bytes, allocating nothing.
+        let mut b = build("", &[]);
+        let at = b.len() - 4;
+        b[at..].copy_from_slice(&i32::MAX.to_le_bytes());
+        assert_eq!(Header::parse(&b), Ok(None));
+    }
+}

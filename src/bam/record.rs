@@ -1,0 +1,183 @@
+//! One BAM record: validated once at the frame, then read field by field without checks.
+
+use rawarrow_kernels::cigar;
+
+use super::aux;
+use super::error::RecordError;
+
+/// Flag bit: the read is unmapped.
+pub(crate) const FLAG_UNMAPPED: u16 = 4;
+
+/// A validated view of one record (the bytes after its `block_size`).
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    data: &'a [u8],
+    name_end: usize,
+    cigar_end: usize,
+    seq_end: usize,
+    qual_end: usize,
+    /// The CIGAR to report: the stored one, or the `CG:B,I` tag's when the stored one is the
+    /// `kSmN` placeholder (SAM spec §4.2.2).
+    cigar: &'a [u8],
+    /// Aux range of the `CG` tag that supplied the CIGAR (left out of the tags).
+    cg: Option<(usize, usize)>,
+    spans: cigar::Summary,
+}
+
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+impl<'a> Record<'a> {
+    /// Validates `data` (a record without its `block_size` field) against a header with
+    /// `n_refs` references: the checks htslib's `bam_read1` makes, plus every aux field.
+    pub fn parse(data: &'a [u8], n_refs: usize) -> Result<Self, RecordError> {
+        if data.len() < 32 {
+            return Err(RecordError::BlockSizeTooSmall(data.len() as u32));
+        }
+        let l_read_name = usize::from(data[8]);
+        if l_read_name == 0 {
+            return Err(RecordError::EmptyReadName);
+        }
+        let n_cigar = usize::from(u16_at(data, 12));
+        let l_seq = i32_at(data, 16);
+        let l_seq =
+            usize::try_from(l_seq).map_err(|_| RecordError::NegativeSequenceLength(l_seq))?;
+        let needed = (l_read_name + 4 * n_cigar) as u64 + (l_seq as u64).div_ceil(2) + l_seq as u64;
+        let available = (data.len() - 32) as u64;
+        if needed > available {
+            return Err(RecordError::FieldsOverrun { needed, available });
+        }
+        let name_end = 32 + l_read_name;
+        if data[name_end - 1] != 0 {
+            return Err(RecordError::ReadNameNotTerminated);
+        }
+        if std::str::from_utf8(&data[32..name_end - 1]).is_err() {
+            return Err(RecordError::ReadNameNotUtf8);
+        }
+        let in_range = |id: i32| id == -1 || (id >= 0 && (id as usize) < n_refs);
+        let ref_id = i32_at(data, 0);
+        if !in_range(ref_id) {
+            return Err(RecordError::RefIdOutOfRange(ref_id));
+        }
+        let next_ref_id = i32_at(data, 20);
+        if !in_range(next_ref_id) {
+            return Err(RecordError::NextRefIdOutOfRange(next_ref_id));
+        }
+        let cigar_end = name_end + 4 * n_cigar;
+        let seq_end = cigar_end + l_seq.div_ceil(2);
+        let qual_end = seq_end + l_seq;
+        let cg = aux::validate(&data[qual_end..])?;
+        let stored = &data[name_end..cigar_end];
+        let bad_op = |e: cigar::InvalidOp| RecordError::BadCigarOp {
+            index: e.index,
+            op: e.op,
+        };
+        let mut spans = cigar::spans(stored).map_err(bad_op)?;
+        let (mut cigar, mut cg_range) = (stored, None);
+        // The kSmN placeholder: 2 ops, an S of the read's length, then an N.
+        if let (Some(cg), 2) = (cg, n_cigar) {
+            let op0 = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+            let op1 = u32::from_le_bytes([stored[4], stored[5], stored[6], stored[7]]);
+            if op0 & 0xf == 4 && (op0 >> 4) as usize == l_seq && op1 & 0xf == 3 {
+                let real = &cg.value[5..];
+                spans = cigar::spans(real).map_err(bad_op)?;
+                cigar = real;
+                cg_range = Some((cg.start, cg.end));
+            }
+        }
+        let flag = u16_at(data, 14);
+        if !cigar.is_empty()
+            && l_seq > 0
+            && flag & FLAG_UNMAPPED == 0
+            && spans.query_len != l_seq as u64
+        {
+            return Err(RecordError::CigarSeqMismatch {
+                cigar: spans.query_len,
+                seq: l_seq as u64,
+            });
+        }
+        Ok(Self {
+            data,
+            name_end,
+            cigar_end,
+            seq_end,
+            qual_end,
+            cigar,
+            cg: cg_range,
+            spans,
+        })
+    }
+
+    /// `refID` (-1 when unmapped).
+    pub fn ref_id(&self) -> i32 {
+        i32_at(self.data, 0)
+    }
+    /// 0-based leftmost position (-1 when none).
+    pub fn pos(&self) -> i32 {
+        i32_at(self.data, 4)
+    }
+    /// Mapping quality (255: unavailable).
+    pub fn mapq(&self) -> u8 {
+        self.data[9]
+    }
+    /// FLAG.
+    pub fn flag(&self) -> u16 {
+        u16_at(self.data, 14)
+    }
+    /// `next_refID`.
+    pub fn next_ref_id(&self) -> i32 {
+        i32_at(self.data, 20)
+    }
+    /// 0-based mate position.
+    pub fn next_pos(&self) -> i32 {
+        i32_at(self.data, 24)
+    }
+    /// Template length.
+    pub fn tlen(&self) -> i32 {
+        i32_at(self.data, 28)
+    }
+    /// Read name without its NUL (UTF-8, checked).
+    pub fn name(&self) -> &'a [u8] {
+        &self.data[32..self.name_end - 1]
+    }
+    /// Raw little-endian CIGAR ops (the real ones when the `CG` tag held them).
+    pub fn cigar_raw(&self) -> &'a [u8] {
+        self.cigar
+    }
+    /// Reference and query spans of the CIGAR.
+    pub fn spans(&self) -> cigar::Summary {
+        self.spans
+    }
+    /// Number of bases.
+    pub fn seq_len(&self) -> usize {
+        self.qual_end - self.seq_end
+    }
+    /// Packed 4-bit sequence.
+    pub fn seq_packed(&self) -> &'a [u8] {
+        &self.data[self.cigar_end..self.seq_end]
+    }
+    /// Raw qualities (phred, `0xFF`-filled when absent).
+    pub fn qual_raw(&self) -> &'a [u8] {
+        &self.data[self.seq_end..self.qual_end]
+    }
+    /// The aux data.
+    pub fn aux(&self) -> &'a [u8] {
+        &self.data[self.qual_end..]
+    }
+    /// The aux fields to report (the `CG` tag that supplied the CIGAR left out).
+    pub fn tags(&self) -> impl Iterator<Item = aux::Field<'a>> + 'a {
+        let cg = self.cg;
+        aux::fields(self.aux()).filter(move |f| Some((f.start, f.end)) != cg)
+    }
+    /// 1-based inclusive alignment end, when the read is mapped and has a CIGAR.
+    pub fn end(&self) -> Option<i64> {
+        let mapped = self.flag() & FLAG_UNMAPPED == 0 && self.pos() >= 0;
+        (mapped && !self.cigar.is_empty())
+            .then(|| i64::from(self.pos()) + self.spans.ref_len as i64)
+    }
+}

@@ -1,0 +1,80 @@
+//! SAM text for records, exactly as `samtools view` prints them.
+
+use rawarrow_kernels::{cigar, qual, seq};
+
+use super::aux;
+use super::header::Header;
+use super::record::Record;
+
+fn push_int(v: i64, out: &mut Vec<u8>) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+fn push_ref(id: i32, header: &Header, out: &mut Vec<u8>) {
+    match usize::try_from(id) {
+        Ok(i) => out.extend_from_slice(header.references[i].name.as_bytes()),
+        Err(_) => out.push(b'*'),
+    }
+}
+
+/// Grows `out` by `n` bytes and returns them for a kernel to fill.
+fn grow(out: &mut Vec<u8>, n: usize) -> &mut [u8] {
+    let at = out.len();
+    out.resize(at + n, 0);
+    &mut out[at..]
+}
+
+/// Appends the SAM text of `r`: the 11 mandatory fields and the tags, tab-separated, and a
+/// newline. Qualities above 93 are written as `~` (see the `qual` kernel).
+pub fn push_record(r: &Record<'_>, header: &Header, out: &mut Vec<u8>) {
+    out.extend_from_slice(r.name());
+    out.push(b'\t');
+    push_int(i64::from(r.flag()), out);
+    out.push(b'\t');
+    push_ref(r.ref_id(), header, out);
+    out.push(b'\t');
+    push_int(i64::from(r.pos()) + 1, out);
+    out.push(b'\t');
+    push_int(i64::from(r.mapq()), out);
+    out.push(b'\t');
+    let ops = r.cigar_raw();
+    if ops.is_empty() {
+        out.push(b'*');
+    } else {
+        let buf = grow(out, ops.len() / 4 * cigar::MAX_TEXT_PER_OP);
+        let n = cigar::to_text(ops, buf).expect("CIGAR validated").text_len;
+        let keep = out.len() - (ops.len() / 4 * cigar::MAX_TEXT_PER_OP - n);
+        out.truncate(keep);
+    }
+    out.push(b'\t');
+    if r.next_ref_id() < 0 {
+        out.push(b'*');
+    } else if r.next_ref_id() == r.ref_id() {
+        out.push(b'=');
+    } else {
+        push_ref(r.next_ref_id(), header, out);
+    }
+    out.push(b'\t');
+    push_int(i64::from(r.next_pos()) + 1, out);
+    out.push(b'\t');
+    push_int(i64::from(r.tlen()), out);
+    out.push(b'\t');
+    let n = r.seq_len();
+    if n == 0 {
+        out.extend_from_slice(b"*\t*");
+    } else {
+        seq::decode(r.seq_packed(), grow(out, n));
+        out.push(b'\t');
+        let raw = r.qual_raw();
+        if raw[0] == 0xff {
+            out.push(b'*');
+        } else {
+            qual::encode(raw, grow(out, n));
+        }
+    }
+    for f in r.tags() {
+        out.push(b'\t');
+        aux::push_sam(&f, out);
+    }
+    out.push(b'\n');
+}

@@ -1,0 +1,397 @@
+//! BAM decoding: SAM text equal to `samtools view`, and every malformed-record check.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use rawarrow::bam::{self, ErrorKind, RecordError, Records};
+use rawarrow::bgzf::Options;
+use rawarrow::io::Input;
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn gunzip_text(path: &Path) -> Vec<u8> {
+    common::oracle_decompress(&std::fs::read(path).expect("read"))
+}
+
+/// SAM text of every record, through the public API.
+fn view(input: Input, opts: Options) -> Result<(Vec<u8>, u64), bam::Error> {
+    let mut records = Records::new(input, opts)?;
+    let header = records.header().clone();
+    let mut out = Vec::new();
+    while records.next_chunk(|r, _| {
+        bam::push_sam(r, &header, &mut out);
+        Ok(true)
+    })? {}
+    Ok((out, records.count()))
+}
+
+/// (BAM, samtools view text, record count) for the repository files and the corpus.
+fn oracles() -> Vec<(PathBuf, PathBuf, Option<u64>)> {
+    let mut v = vec![
+        (data("sample.bam"), data("sample.sam.gz"), Some(4000)),
+        (data("floats.bam"), data("floats.sam.gz"), Some(2507)),
+    ];
+    for bam in common::corpus_bams() {
+        let stem = bam.with_extension("");
+        let count: u64 = std::fs::read_to_string(stem.with_extension("count"))
+            .expect("count file")
+            .trim()
+            .parse()
+            .expect("count");
+        v.push((bam.clone(), stem.with_extension("sam.gz"), Some(count)));
+    }
+    v
+}
+
+#[test]
+fn sam_text_equals_samtools_view_at_every_thread_count_and_chunk_size() {
+    for (bam, sam, count) in oracles() {
+        let expect = gunzip_text(&sam);
+        for threads in [1, 2] {
+            // Small chunks force records across chunk boundaries, large ones the fast path.
+            for chunk in [1, 70_000, 512 * 1024] {
+                let opts = Options::default().threads(threads).chunk_bytes(chunk);
+                let (got, n) = view(Input::open(&bam).expect("open"), opts).expect("valid BAM");
+                assert_eq!(
+                    Some(n),
+                    count,
+                    "{} t={threads} chunk={chunk}",
+                    bam.display()
+                );
+                if got != expect {
+                    let line = got
+                        .split(|&b| b == b'\n')
+                        .zip(expect.split(|&b| b == b'\n'))
+                        .position(|(a, b)| a != b);
+                    panic!(
+                        "{} t={threads} chunk={chunk}: first difference at line {line:?}",
+                        bam.display()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn header_matches_samtools() {
+    let mut records = Records::new(
+        Input::open(data("sample.bam")).expect("open"),
+        Options::default(),
+    )
+    .expect("valid");
+    let h = records.header().clone();
+    assert_eq!(h.references.len(), 2);
+    assert_eq!(
+        (h.references[0].name.as_str(), h.references[0].len),
+        ("chrS1", 60000)
+    );
+    assert!(
+        h.text.starts_with("@HD\tVN:1.6\tSO:coordinate\n"),
+        "{}",
+        h.text
+    );
+    assert!(h.text.contains("@RG\tID:sim1\tSM:simulated\tPL:ILLUMINA\n"));
+    while records.next_chunk(|_, _| Ok(true)).expect("valid") {}
+    for bam in common::corpus_bams() {
+        let header = Records::new(Input::open(&bam).expect("open"), Options::default())
+            .expect("valid")
+            .header()
+            .clone();
+        let expect =
+            String::from_utf8(gunzip_text(&bam.with_extension("header.sam.gz"))).expect("utf8");
+        // samtools -H prints the header text; when it has no @SQ lines it adds them from the
+        // binary reference list, so compare the lines our text holds.
+        for line in header.text.lines() {
+            assert!(
+                expect.lines().any(|l| l == line),
+                "{}: {line}",
+                bam.display()
+            );
+        }
+        for r in &header.references {
+            assert!(
+                expect.contains(&format!("SN:{}\tLN:{}", r.name, r.len)),
+                "{}: {}",
+                bam.display(),
+                r.name
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Malformed records: built by editing the decompressed sample and recompressing it.
+
+struct Raw {
+    bytes: Vec<u8>,
+    /// Offset of each record's block_size field.
+    records: Vec<usize>,
+}
+
+fn raw_sample() -> Raw {
+    let bytes = common::oracle_decompress(&std::fs::read(data("sample.bam")).expect("read"));
+    let (_, header_len) = bam::Header::parse(&bytes)
+        .expect("valid")
+        .expect("complete");
+    let mut records = Vec::new();
+    let mut at = header_len;
+    while at < bytes.len() {
+        records.push(at);
+        at += 4 + u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+    }
+    Raw { bytes, records }
+}
+
+/// Compresses `bytes` and returns the file with the virtual offset of uncompressed byte `u`.
+fn compress(bytes: &[u8], u: usize) -> (Vec<u8>, u64) {
+    let file = rawarrow::bgzf::compress_for_tests(bytes);
+    let index = rawarrow::bgzf::scan(&file).expect("valid");
+    let (block, within) = (u / 0xff00, u % 0xff00);
+    (
+        file.clone(),
+        index.blocks[block].offset << 16 | within as u64,
+    )
+}
+
+fn expect_record_error(
+    bytes: Vec<u8>,
+    record: usize,
+    at: usize,
+    check: impl Fn(&RecordError) -> bool,
+) {
+    let (file, voffset) = compress(&bytes, at);
+    for threads in [1, 2] {
+        let err = view(
+            Input::from_bytes("bad.bam", file.clone()),
+            Options::default().threads(threads).chunk_bytes(100_000),
+        )
+        .expect_err("malformed record detected");
+        match err.kind() {
+            ErrorKind::Record {
+                index,
+                voffset: v,
+                error,
+            } => {
+                assert!(check(error), "unexpected {error:?}");
+                assert_eq!(*index, record as u64);
+                assert_eq!(*v, voffset);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let text = err.to_string();
+        assert!(text.starts_with("bad.bam: record "), "{text}");
+        assert!(
+            text.contains(&format!("virtual offset {voffset}")),
+            "{text}"
+        );
+    }
+}
+
+fn i32_le(b: &mut [u8], at: usize, v: i32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+#[test]
+fn block_size_below_32() {
+    let mut r = raw_sample();
+    let k = 1234;
+    let at = r.records[k];
+    i32_le(&mut r.bytes, at, 31);
+    expect_record_error(r.bytes, k, at, |e| *e == RecordError::BlockSizeTooSmall(31));
+}
+
+#[test]
+fn empty_and_unterminated_read_names() {
+    let r = raw_sample();
+    let k = 100;
+    let at = r.records[k];
+    let mut b = r.bytes.clone();
+    b[at + 4 + 8] = 0;
+    expect_record_error(b, k, at, |e| *e == RecordError::EmptyReadName);
+    let mut b = r.bytes.clone();
+    let l_name = usize::from(b[at + 4 + 8]);
+    b[at + 4 + 32 + l_name - 1] = b'x';
+    expect_record_error(b, k, at, |e| *e == RecordError::ReadNameNotTerminated);
+}
+
+#[test]
+fn reference_ids_out_of_range() {
+    let r = raw_sample();
+    let k = 2000;
+    let at = r.records[k];
+    let mut b = r.bytes.clone();
+    i32_le(&mut b, at + 4, 2); // the header has 2 references
+    expect_record_error(b, k, at, |e| *e == RecordError::RefIdOutOfRange(2));
+    let mut b = r.bytes.clone();
+    i32_le(&mut b, at + 4 + 20, -2);
+    expect_record_error(b, k, at, |e| *e == RecordError::NextRefIdOutOfRange(-2));
+}
+
+#[test]
+fn variable_fields_overrun_the_record() {
+    let r = raw_sample();
+    let k = 7;
+    let at = r.records[k];
+    let mut b = r.bytes.clone();
+    b[at + 4 + 12..at + 4 + 14].copy_from_slice(&u16::MAX.to_le_bytes()); // n_cigar_op
+    expect_record_error(b, k, at, |e| matches!(e, RecordError::FieldsOverrun { .. }));
+    let mut b = r.bytes.clone();
+    i32_le(&mut b, at + 4 + 16, -5);
+    expect_record_error(b, k, at, |e| *e == RecordError::NegativeSequenceLength(-5));
+}
+
+#[test]
+fn cigar_ops_and_lengths() {
+    let r = raw_sample();
+    // Find a mapped record with a CIGAR.
+    let k = (0..r.records.len())
+        .find(|&k| {
+            let at = r.records[k] + 4;
+            let flag = u16::from_le_bytes([r.bytes[at + 14], r.bytes[at + 15]]);
+            let n_cigar = u16::from_le_bytes([r.bytes[at + 12], r.bytes[at + 13]]);
+            flag & 4 == 0 && n_cigar > 0
+        })
+        .expect("a mapped record");
+    let at = r.records[k];
+    let cigar_at = at + 4 + 32 + usize::from(r.bytes[at + 4 + 8]);
+    let mut b = r.bytes.clone();
+    b[cigar_at] = (b[cigar_at] & 0xf0) | 9;
+    expect_record_error(b, k, at, |e| {
+        *e == RecordError::BadCigarOp { index: 0, op: 9 }
+    });
+    let mut b = r.bytes.clone();
+    let op = u32::from_le_bytes(b[cigar_at..cigar_at + 4].try_into().expect("4 bytes"));
+    let longer = ((op >> 4) + 1) << 4 | (op & 0xf);
+    b[cigar_at..cigar_at + 4].copy_from_slice(&longer.to_le_bytes());
+    expect_record_error(b, k, at, |e| {
+        matches!(e, RecordError::CigarSeqMismatch { .. })
+    });
+}
+
+#[test]
+fn malformed_aux() {
+    let r = raw_sample();
+    let k = 3000;
+    let at = r.records[k];
+    let end = r.records[k + 1];
+    // The first tag's type code sits 3 bytes into the aux data; find the aux start.
+    let body = at + 4;
+    let l_name = usize::from(r.bytes[body + 8]);
+    let n_cigar = usize::from(u16::from_le_bytes([r.bytes[body + 12], r.bytes[body + 13]]));
+    let l_seq = u32::from_le_bytes(r.bytes[body + 16..body + 20].try_into().expect("4")) as usize;
+    let aux = body + 32 + l_name + 4 * n_cigar + l_seq.div_ceil(2) + l_seq;
+    assert!(aux + 3 < end, "record has tags");
+    let mut b = r.bytes.clone();
+    b[aux + 2] = b'q';
+    expect_record_error(b, k, at, |e| {
+        matches!(
+            e,
+            RecordError::Aux {
+                at: 0,
+                reason: "unknown aux type code"
+            }
+        )
+    });
+}
+
+#[test]
+fn truncated_record_at_eof() {
+    let r = raw_sample();
+    let k = r.records.len() - 1;
+    let at = r.records[k];
+    for cut in [at + 2, at + 10, r.bytes.len() - 1] {
+        let (file, voffset) = compress(&r.bytes[..cut], at);
+        for threads in [1, 2] {
+            let err = view(
+                Input::from_bytes("cut.bam", file.clone()),
+                Options::default().threads(threads),
+            )
+            .expect_err("truncated");
+            match err.kind() {
+                ErrorKind::TruncatedRecord {
+                    index,
+                    voffset: v,
+                    available,
+                    ..
+                } => {
+                    assert_eq!(
+                        (*index, *v, *available),
+                        (k as u64, voffset, (cut - at) as u64)
+                    );
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn record_spanning_many_blocks_and_the_last_block() {
+    // One record of ~300 kB (larger than several BGZF blocks) at the very end of the file.
+    let mut r = raw_sample();
+    let n = 300_000usize;
+    let name = b"huge\0";
+    let mut rec = Vec::new();
+    rec.extend_from_slice(&0i32.to_le_bytes()); // refID
+    rec.extend_from_slice(&10i32.to_le_bytes()); // pos
+    rec.push(name.len() as u8);
+    rec.push(60);
+    rec.extend_from_slice(&0u16.to_le_bytes());
+    rec.extend_from_slice(&1u16.to_le_bytes()); // one CIGAR op
+    rec.extend_from_slice(&0u16.to_le_bytes()); // flag
+    rec.extend_from_slice(&(n as u32).to_le_bytes());
+    rec.extend_from_slice(&(-1i32).to_le_bytes());
+    rec.extend_from_slice(&(-1i32).to_le_bytes());
+    rec.extend_from_slice(&0i32.to_le_bytes());
+    rec.extend_from_slice(name);
+    rec.extend_from_slice(&((n as u32) << 4).to_le_bytes()); // nM
+    rec.extend(std::iter::repeat_n(0x12u8, n / 2)); // ACAC...
+    rec.extend(std::iter::repeat_n(30u8, n));
+    rec.extend_from_slice(b"NMC\x05");
+    r.bytes.extend_from_slice(&(rec.len() as u32).to_le_bytes());
+    r.bytes.extend_from_slice(&rec);
+    let (file, _) = compress(&r.bytes, 0);
+    for threads in [1, 2] {
+        for chunk in [1, 100_000] {
+            let (text, count) = view(
+                Input::from_bytes("huge.bam", file.clone()),
+                Options::default().threads(threads).chunk_bytes(chunk),
+            )
+            .expect("valid");
+            assert_eq!(count, 4001);
+            let last = text[..text.len() - 1]
+                .rsplit(|&b| b == b'\n')
+                .next()
+                .expect("a line");
+            let fields: Vec<&[u8]> = last.split(|&b| b == b'\t').collect();
+            assert_eq!(fields[0], b"huge");
+            assert_eq!(fields[5], format!("{n}M").as_bytes());
+            assert_eq!(fields[9].len(), n);
+            assert!(fields[9].chunks(2).all(|p| p == b"AC"));
+            assert!(fields[10].iter().all(|&q| q == b'?'));
+            assert_eq!(fields[11], b"NM:i:5");
+        }
+    }
+}
+
+#[test]
+fn bad_magic_and_truncated_header() {
+    let r = raw_sample();
+    let mut b = r.bytes.clone();
+    b[0] = b'C';
+    let file = rawarrow::bgzf::compress_for_tests(&b);
+    let err = view(Input::from_bytes("x.bam", file), Options::default()).expect_err("bad magic");
+    assert!(
+        matches!(err.kind(), ErrorKind::Header(bam::HeaderError::BadMagic(_))),
+        "{err}"
+    );
+    let file = rawarrow::bgzf::compress_for_tests(&r.bytes[..100]);
+    let err = view(Input::from_bytes("x.bam", file), Options::default()).expect_err("truncated");
+    assert!(matches!(err.kind(), ErrorKind::TruncatedHeader), "{err}");
+}
