@@ -190,6 +190,19 @@ impl Input {
     }
 }
 
+/// Gives a finished output file the usual permissions (`rw-r--r--`) before it is renamed into
+/// place: temporary files are created private (`rw-------`).
+pub fn make_readable(file: &File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

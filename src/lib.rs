@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod arrow;
 pub mod bam;
 pub mod bgzf;
 #[cfg(feature = "cli")]

@@ -109,6 +109,8 @@ pub enum RecordError {
     },
     /// The read name is not UTF-8 (the `qname` column is Utf8).
     ReadNameNotUtf8,
+    /// A string column of the batch would exceed 2 GiB (Arrow `Utf8` offsets are 32-bit).
+    BatchTextOverflow,
 }
 
 impl Error {
@@ -200,6 +202,9 @@ impl fmt::Display for RecordError {
             ),
             Self::Aux { at, reason } => write!(f, "aux data at byte {at}: {reason}"),
             Self::ReadNameNotUtf8 => f.write_str("read name is not UTF-8"),
+            Self::BatchTextOverflow => {
+                f.write_str("a string column would exceed 2 GiB in one batch: lower the batch size")
+            }
         }
     }
 }

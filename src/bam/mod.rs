@@ -18,15 +18,19 @@
 #![forbid(unsafe_code)]
 
 mod aux;
+mod batch;
 mod error;
 mod frame;
 mod header;
+mod reader;
 mod record;
 mod sam;
 
 pub use aux::{push_float, push_float_kputd, Field};
+pub use batch::{Projection, COLUMNS};
 pub use error::{Error, ErrorKind, HeaderError, RecordError};
 pub use frame::{Located, Records};
 pub use header::{Header, Reference};
+pub use reader::{Reader, ReaderBuilder};
 pub use record::Record;
 pub use sam::push_record as push_sam;

@@ -1,23 +1,84 @@
 //! `rawarrow bam ...`
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::{Output, Result};
-use crate::bam::Records;
+use crate::arrow::{Compression, Format, IpcSink};
+use crate::bam::{Reader, Records};
 use crate::bgzf::Options;
 use crate::io::Input;
 
+/// Convert BAM files to Arrow IPC, or print them as SAM text (`rawarrow bam view`).
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(super) struct Bam {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    convert: Convert,
+}
+
 #[derive(Debug, Subcommand)]
-pub(super) enum Command {
+enum Command {
     /// Print the records as SAM text, exactly as `samtools view` prints them (no header).
     View(View),
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Codec {
+    None,
+    Lz4,
+    Zstd,
+}
+
 #[derive(Debug, Args)]
-pub(super) struct View {
+struct Convert {
+    /// Input BAM files. Several inputs with the same references go to one output (or use
+    /// --out-dir for one output each).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output Arrow IPC file (`-` for standard output). Written under a temporary name, renamed
+    /// on success.
+    #[arg(
+        short,
+        long,
+        required_unless_present = "out_dir",
+        conflicts_with = "out_dir"
+    )]
+    output: Option<PathBuf>,
+    /// Write one `NAME.arrow` per input into this folder.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Worker threads (default: the cores this process may use).
+    #[arg(short, long)]
+    threads: Option<usize>,
+    /// Comma-separated columns to decode (default all:
+    /// qname,flag,rname,pos,mapq,cigar,rnext,pnext,tlen,seq,qual,end,tags).
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Rows per record batch.
+    #[arg(long, default_value_t = 65536)]
+    batch_rows: usize,
+    /// Stop after this many records (per input).
+    #[arg(long)]
+    limit: Option<u64>,
+    /// IPC buffer compression.
+    #[arg(long, value_enum, default_value = "none")]
+    compression: Codec,
+    /// Write the IPC stream format instead of the file format.
+    #[arg(long)]
+    stream: bool,
+    /// No progress bar or summary on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct View {
     /// Input BAM file.
     input: PathBuf,
     /// Output file (default: standard output). Written under a temporary name, renamed on success.
@@ -28,19 +89,24 @@ pub(super) struct View {
     threads: Option<usize>,
 }
 
-pub(super) fn run(cmd: Command) -> Result {
-    match cmd {
-        Command::View(args) => view(args),
+pub(super) fn run(args: Bam) -> Result {
+    match args.command {
+        Some(Command::View(v)) => view(v),
+        None => convert(args.convert),
+    }
+}
+
+fn options(threads: Option<usize>) -> Options {
+    let opts = Options::default();
+    match threads {
+        Some(t) => opts.threads(t),
+        None => opts,
     }
 }
 
 fn view(args: View) -> Result {
     let input = Input::open(&args.input)?;
-    let mut opts = Options::default();
-    if let Some(t) = args.threads {
-        opts = opts.threads(t);
-    }
-    let mut records = Records::new(input, opts)?;
+    let mut records = Records::new(input, options(args.threads))?;
     let header = records.header().clone();
     let mut out = Output::create(args.output.as_deref())?;
     let mut buf = Vec::with_capacity(4 << 20);
@@ -61,4 +127,139 @@ fn view(args: View) -> Result {
         super::bgzf::warn_missing_eof(&args.input);
     }
     out.finish()
+}
+
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    done_bytes: u64,
+}
+
+impl Progress {
+    fn new(total: u64, quiet: bool) -> Self {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+                )
+                .expect("valid template"),
+            );
+            bar
+        });
+        Self { bar, done_bytes: 0 }
+    }
+
+    fn set(&self, file_pos: u64, records: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.done_bytes + file_pos);
+            bar.set_message(format!("{records} records"));
+        }
+    }
+}
+
+fn convert(args: Convert) -> Result {
+    let started = Instant::now();
+    let format = if args.stream {
+        Format::Stream
+    } else {
+        Format::File
+    };
+    let compression = match args.compression {
+        Codec::None => Compression::None,
+        Codec::Lz4 => Compression::Lz4,
+        Codec::Zstd => Compression::Zstd,
+    };
+    let inputs: Vec<Input> = args
+        .inputs
+        .iter()
+        .map(Input::open)
+        .collect::<std::result::Result<_, _>>()?;
+    let total: u64 = inputs.iter().map(|i| i.len() as u64).sum();
+    let mut progress = Progress::new(total, args.quiet);
+    let builder = || -> Result<crate::bam::ReaderBuilder> {
+        let mut b = Reader::builder()
+            .bgzf_options(options(args.threads))
+            .batch_rows(args.batch_rows);
+        if let Some(cols) = &args.columns {
+            b = b.columns(cols)?;
+        }
+        if let Some(l) = args.limit {
+            b = b.limit(l);
+        }
+        Ok(b)
+    };
+    let mut records = 0u64;
+    let mut sink: Option<IpcSink> = None;
+    let mut dictionary = None;
+    for (input, path) in inputs.into_iter().zip(&args.inputs) {
+        let mut b = builder()?;
+        if args.out_dir.is_none() {
+            if let Some(d) = &dictionary {
+                b = b.dictionary(std::sync::Arc::clone(d));
+            }
+        }
+        let mut reader = b.build(input)?;
+        dictionary.get_or_insert_with(|| reader.dictionary());
+        let schema = arrow_array::RecordBatchReader::schema(&reader);
+        let mut own_sink = match &args.out_dir {
+            Some(dir) => Some(IpcSink::create(
+                &out_path(dir, path),
+                &schema,
+                format,
+                compression,
+            )?),
+            None => None,
+        };
+        if own_sink.is_none() && sink.is_none() {
+            let out = args
+                .output
+                .as_deref()
+                .expect("clap requires --output without --out-dir");
+            sink = Some(if out == Path::new("-") {
+                IpcSink::stdout(&schema, format, compression)?
+            } else {
+                IpcSink::create(out, &schema, format, compression)?
+            });
+        }
+        while let Some(batch) = reader.next_batch()? {
+            own_sink
+                .as_mut()
+                .or(sink.as_mut())
+                .expect("a sink was created above")
+                .write(&batch)?;
+            progress.set(reader.compressed_position(), records + reader.rows());
+        }
+        records += reader.rows();
+        progress.done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if reader.eof_marker() == Some(false) && args.limit.is_none() {
+            super::bgzf::warn_missing_eof(path);
+        }
+        if let Some(s) = own_sink {
+            s.finish()?;
+        }
+    }
+    if let Some(s) = sink {
+        s.finish()?;
+    }
+    if let Some(bar) = &progress.bar {
+        bar.finish_and_clear();
+    }
+    if !args.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "rawarrow: {records} records in {secs:.3} s: {:.0} records/s, {:.1} MB/s of BAM",
+            records as f64 / secs,
+            total as f64 / secs / 1e6
+        );
+    }
+    Ok(())
+}
+
+fn out_path(dir: &Path, input: &Path) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map_or_else(|| "out".into(), |s| s.to_os_string());
+    let mut name = stem;
+    name.push(".arrow");
+    dir.join(name)
 }

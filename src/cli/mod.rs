@@ -27,9 +27,9 @@ enum Command {
     /// BGZF files: parallel decompression and block indexes.
     #[command(subcommand)]
     Bgzf(bgzf::Command),
-    /// BAM files: SAM text and Arrow.
-    #[command(subcommand)]
-    Bam(bam::Command),
+    /// BAM files to Arrow IPC (`rawarrow bam IN.bam -o OUT.arrow`), or to SAM text
+    /// (`rawarrow bam view IN.bam`).
+    Bam(bam::Bam),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -104,7 +104,9 @@ impl Output {
     fn finish(self) -> Result {
         match self {
             Self::Stdout(mut f) => Ok(f.flush()?),
-            Self::File { tmp, path } => {
+            Self::File { mut tmp, path } => {
+                tmp.as_file_mut().flush()?;
+                crate::io::make_readable(tmp.as_file())?;
                 tmp.persist(&path)
                     .map_err(|e| format!("{}: cannot write output: {}", path.display(), e.error))?;
                 Ok(())

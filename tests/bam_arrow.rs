@@ -1,0 +1,399 @@
+//! BAM → Arrow: every column checked against `samtools view` text, IPC round trips, projection,
+//! limits, and the command line.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, UInt16Type, UInt8Type};
+use arrow_array::{Array, RecordBatch, RecordBatchReader};
+use rawarrow::arrow::{Compression, Format, IpcSink};
+use rawarrow::bam::Reader;
+use rawarrow::io::Input;
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn files() -> Vec<(PathBuf, PathBuf)> {
+    let mut v = vec![
+        (data("sample.bam"), data("sample.sam.gz")),
+        (data("floats.bam"), data("floats.sam.gz")),
+    ];
+    for bam in common::corpus_bams() {
+        v.push((bam.clone(), bam.with_extension("").with_extension("sam.gz")));
+    }
+    v
+}
+
+fn read_all(path: &std::path::Path, threads: usize, batch_rows: usize) -> Vec<RecordBatch> {
+    let reader = Reader::builder()
+        .threads(threads)
+        .batch_rows(batch_rows)
+        .build(Input::open(path).expect("open"))
+        .expect("header");
+    let schema = reader.schema();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.expect("valid BAM")).collect();
+    for b in &batches {
+        assert_eq!(b.schema(), schema);
+        assert!(b.num_rows() <= batch_rows);
+    }
+    batches
+}
+
+/// 1-based inclusive end from CIGAR text: pos - 1 + reference length.
+fn end_of(pos: i64, cigar: &str) -> i64 {
+    let mut len = 0i64;
+    let mut n = 0i64;
+    for c in cigar.bytes() {
+        if c.is_ascii_digit() {
+            n = n * 10 + i64::from(c - b'0');
+        } else {
+            if b"MDN=X".contains(&c) {
+                len += n;
+            }
+            n = 0;
+        }
+    }
+    pos - 1 + len
+}
+
+fn str_at(a: &dyn Array, i: usize) -> Option<String> {
+    let s = a.as_string::<i32>();
+    s.is_valid(i).then(|| s.value(i).to_string())
+}
+
+fn dict_at(a: &dyn Array, i: usize) -> Option<String> {
+    let d = a.as_dictionary::<Int32Type>();
+    let values = d.values().as_string::<i32>();
+    d.keys()
+        .is_valid(i)
+        .then(|| values.value(d.keys().value(i) as usize).to_string())
+}
+
+fn i32_at(a: &dyn Array, i: usize) -> Option<i64> {
+    let p = a.as_primitive::<Int32Type>();
+    p.is_valid(i).then(|| i64::from(p.value(i)))
+}
+
+fn none_if<'a>(s: &'a str, null: &str) -> Option<&'a str> {
+    (s != null).then_some(s)
+}
+
+fn check_against_sam(batches: &[RecordBatch], sam: &[u8], what: &str) {
+    let text = std::str::from_utf8(sam).expect("utf8");
+    let mut lines = text.lines();
+    let mut row = 0usize;
+    for batch in batches {
+        let col = |name: &str| batch.column_by_name(name).expect("column").as_ref();
+        for i in 0..batch.num_rows() {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("{what}: more rows than samtools lines"));
+            let f: Vec<&str> = line.split('\t').collect();
+            let ctx = format!("{what} row {row}: {line}");
+            assert_eq!(
+                str_at(col("qname"), i).as_deref(),
+                none_if(f[0], "*"),
+                "qname {ctx}"
+            );
+            let flag: u16 = f[1].parse().expect("flag");
+            assert_eq!(
+                col("flag").as_primitive::<UInt16Type>().value(i),
+                flag,
+                "flag {ctx}"
+            );
+            assert_eq!(
+                dict_at(col("rname"), i).as_deref(),
+                none_if(f[2], "*"),
+                "rname {ctx}"
+            );
+            let pos: i64 = f[3].parse().expect("pos");
+            assert_eq!(
+                i32_at(col("pos"), i),
+                (pos != 0).then_some(pos),
+                "pos {ctx}"
+            );
+            let mapq = col("mapq").as_primitive::<UInt8Type>();
+            let expect_mapq: u8 = f[4].parse().expect("mapq");
+            assert_eq!(
+                mapq.is_valid(i).then(|| mapq.value(i)),
+                (expect_mapq != 255).then_some(expect_mapq),
+                "mapq {ctx}"
+            );
+            assert_eq!(
+                str_at(col("cigar"), i).as_deref(),
+                none_if(f[5], "*"),
+                "cigar {ctx}"
+            );
+            let rnext = match f[6] {
+                "=" => Some(f[2]),
+                "*" => None,
+                other => Some(other),
+            };
+            assert_eq!(dict_at(col("rnext"), i).as_deref(), rnext, "rnext {ctx}");
+            let pnext: i64 = f[7].parse().expect("pnext");
+            assert_eq!(
+                i32_at(col("pnext"), i),
+                (pnext != 0).then_some(pnext),
+                "pnext {ctx}"
+            );
+            assert_eq!(
+                i32_at(col("tlen"), i),
+                Some(f[8].parse().expect("tlen")),
+                "tlen {ctx}"
+            );
+            assert_eq!(
+                str_at(col("seq"), i).as_deref(),
+                none_if(f[9], "*"),
+                "seq {ctx}"
+            );
+            assert_eq!(
+                str_at(col("qual"), i).as_deref(),
+                none_if(f[10], "*"),
+                "qual {ctx}"
+            );
+            let end = (flag & 4 == 0 && f[5] != "*" && pos > 0).then(|| end_of(pos, f[5]));
+            assert_eq!(i32_at(col("end"), i), end, "end {ctx}");
+            assert_eq!(
+                str_at(col("tags"), i).as_deref(),
+                Some(f[11..].join("\t").as_str()),
+                "tags {ctx}"
+            );
+            row += 1;
+        }
+    }
+    assert!(
+        lines.next().is_none(),
+        "{what}: fewer rows than samtools lines"
+    );
+}
+
+#[test]
+fn every_column_equals_samtools_text() {
+    for (bam, sam) in files() {
+        let expect = common::oracle_decompress(&std::fs::read(&sam).expect("read"));
+        for threads in [1, 2] {
+            for batch_rows in [1, 7, 65536] {
+                if batch_rows == 1 && threads == 2 {
+                    continue; // batch size 1 is exercised at 1 thread; the pipeline is the same
+                }
+                let batches = read_all(&bam, threads, batch_rows);
+                check_against_sam(
+                    &batches,
+                    &expect,
+                    &format!("{} t={threads} batch={batch_rows}", bam.display()),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn row_counts_equal_samtools_count() {
+    for bam in common::corpus_bams() {
+        let count: usize = std::fs::read_to_string(bam.with_extension("count"))
+            .expect("count")
+            .trim()
+            .parse()
+            .expect("number");
+        for threads in [1, 2] {
+            for batch_rows in [1, 7, 65536] {
+                let rows: usize = read_all(&bam, threads, batch_rows)
+                    .iter()
+                    .map(RecordBatch::num_rows)
+                    .sum();
+                assert_eq!(
+                    rows,
+                    count,
+                    "{} t={threads} batch={batch_rows}",
+                    bam.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn rname_and_rnext_share_one_dictionary_across_batches() {
+    let batches = read_all(&data("sample.bam"), 2, 500);
+    assert!(batches.len() > 1);
+    let first = batches[0]
+        .column_by_name("rname")
+        .expect("rname")
+        .as_dictionary::<Int32Type>()
+        .values()
+        .clone();
+    for b in &batches {
+        for name in ["rname", "rnext"] {
+            let values = b
+                .column_by_name(name)
+                .expect("column")
+                .as_dictionary::<Int32Type>()
+                .values()
+                .clone();
+            assert!(
+                Arc::ptr_eq(&first, &values),
+                "{name}: one shared dictionary"
+            );
+        }
+    }
+}
+
+#[test]
+fn projection_and_limit() {
+    let full = read_all(&data("sample.bam"), 2, 65536);
+    let reader = Reader::builder()
+        .columns(&["pos", "qname", "flag"])
+        .expect("known columns")
+        .limit(1234)
+        .batch_rows(500)
+        .build(Input::open(data("sample.bam")).expect("open"))
+        .expect("header");
+    let names: Vec<String> = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["qname", "flag", "pos"], "schema order is kept");
+    let batches: Vec<RecordBatch> = reader.map(|b| b.expect("valid")).collect();
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    assert_eq!(rows, 1234);
+    let projected = arrow_select_concat(&batches);
+    for name in ["qname", "flag", "pos"] {
+        let whole = full[0].column_by_name(name).expect("column").slice(0, 1234);
+        assert_eq!(
+            projected.column_by_name(name).expect("column").to_data(),
+            whole.to_data(),
+            "{name}"
+        );
+    }
+    assert!(Reader::builder().columns(&["qname", "nope"]).is_err());
+}
+
+/// Concatenates batches of one schema (test helper, column by column).
+fn arrow_select_concat(batches: &[RecordBatch]) -> RecordBatch {
+    let schema = batches[0].schema();
+    let cols = (0..schema.fields().len())
+        .map(|c| {
+            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+            arrow_select::concat::concat(&parts).expect("concat")
+        })
+        .collect();
+    RecordBatch::try_new(schema, cols).expect("batch")
+}
+
+#[test]
+fn ipc_file_and_stream_round_trip_with_every_compression() {
+    let batches = read_all(&data("sample.bam"), 2, 1500);
+    let schema = batches[0].schema();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for format in [Format::File, Format::Stream] {
+        for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
+            let path = dir.path().join(format!("{format:?}-{compression:?}.arrow"));
+            let mut sink = IpcSink::create(&path, &schema, format, compression).expect("create");
+            for b in &batches {
+                sink.write(b).expect("write");
+            }
+            assert!(!path.exists(), "nothing at the destination before finish");
+            sink.finish().expect("finish");
+            let file = std::fs::File::open(&path).expect("output exists");
+            let back: Vec<RecordBatch> = match format {
+                Format::File => arrow_ipc::reader::FileReader::try_new(file, None)
+                    .expect("ipc file")
+                    .map(|b| b.expect("batch"))
+                    .collect(),
+                Format::Stream => arrow_ipc::reader::StreamReader::try_new(file, None)
+                    .expect("ipc stream")
+                    .map(|b| b.expect("batch"))
+                    .collect(),
+            };
+            assert_eq!(back, batches, "{format:?} {compression:?}");
+        }
+    }
+    // Only the finished files: no temporary files left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 6);
+}
+
+fn rawarrow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rawarrow"))
+}
+
+#[test]
+fn cli_converts_one_or_several_inputs_and_leaves_nothing_on_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("two.arrow");
+    let st = rawarrow()
+        .args(["bam", "-t", "2", "--compression", "zstd", "-o"])
+        .arg(&out)
+        .arg(data("sample.bam"))
+        .arg(data("sample.bam"))
+        .output()
+        .expect("run");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(String::from_utf8_lossy(&st.stderr).contains("8000 records"));
+    let rows: usize =
+        arrow_ipc::reader::FileReader::try_new(std::fs::File::open(&out).expect("out"), None)
+            .expect("ipc")
+            .map(|b| b.expect("batch").num_rows())
+            .sum();
+    assert_eq!(rows, 8000);
+
+    // Different references cannot share one output; --out-dir writes one file each.
+    let st = rawarrow()
+        .args(["bam", "-q", "-o"])
+        .arg(dir.path().join("mixed.arrow"))
+        .arg(data("sample.bam"))
+        .arg(data("floats.bam"))
+        .output()
+        .expect("run");
+    assert_eq!(st.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&st.stderr).contains("reference sequences differ"));
+    assert!(!dir.path().join("mixed.arrow").exists());
+    let each = dir.path().join("each");
+    std::fs::create_dir(&each).expect("mkdir");
+    let st = rawarrow()
+        .args(["bam", "-q", "--columns", "qname,seq", "--out-dir"])
+        .arg(&each)
+        .arg(data("sample.bam"))
+        .arg(data("floats.bam"))
+        .status()
+        .expect("run");
+    assert!(st.success());
+    assert!(each.join("sample.arrow").is_file() && each.join("floats.arrow").is_file());
+
+    // A corrupt record late in the file: exit 1, the error names record and offset, no output.
+    let mut raw = common::oracle_decompress(&std::fs::read(data("sample.bam")).expect("read"));
+    let at = raw.len() - 200;
+    raw[at..].fill(0xff);
+    let bad = dir.path().join("bad.bam");
+    std::fs::write(&bad, rawarrow::bgzf::compress_for_tests(&raw)).expect("write");
+    let dest = dir.path().join("bad.arrow");
+    let st = rawarrow()
+        .args(["bam", "-q", "--batch-rows", "100", "-o"])
+        .arg(&dest)
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert_eq!(st.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(err.contains("bad.bam: record 39"), "{err}");
+    assert!(err.contains("virtual offset"), "{err}");
+    assert!(!dest.exists(), "no partial output");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|n| n.to_string_lossy().contains(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
