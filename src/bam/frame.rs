@@ -13,6 +13,14 @@ use super::record::Record;
 use crate::bgzf::{Chunk, ChunkReader, Options};
 use crate::io::Input;
 
+/// Where a framed record's bytes are (without its `block_size` field).
+pub(super) enum Raw<'a> {
+    /// Inside the chunk being framed.
+    InChunk(std::ops::Range<usize>),
+    /// Assembled from several chunks.
+    Carried(&'a [u8]),
+}
+
 /// Position of a record in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Located {
@@ -121,48 +129,18 @@ impl Records {
         .with_path(self.path.clone())
     }
 
-    /// Calls `f` with every record of the next chunk, in order; `Ok(false)` once the file is
-    /// exhausted. Every record is validated before `f` sees it. `f` returning `Ok(false)` stops
-    /// early (the remaining records of the chunk are not visited).
-    pub fn next_chunk(
+    /// Frames the records of `chunk` from byte `start`: first completes a record carried over
+    /// from earlier chunks, then every record inside the chunk; a record that runs past the end
+    /// is carried. `emit` returning `Ok(false)` stops; the position reached is returned
+    /// (`data.len()` when the chunk is used up).
+    pub(super) fn frame_chunk(
         &mut self,
-        mut f: impl FnMut(&Record<'_>, Located) -> Result<bool, Error>,
-    ) -> Result<bool, Error> {
-        if self.done {
-            return Ok(false);
-        }
-        let (chunk, start) = match self.current.take() {
-            Some(c) => c,
-            None => match self.chunks.next() {
-                Some(c) => (
-                    c.map_err(|e| Error::from(e).with_path(self.path.clone()))?,
-                    0,
-                ),
-                None => {
-                    self.done = true;
-                    if !self.carry.is_empty() {
-                        let needed = if self.carry.len() >= 4 {
-                            4 + u64::from(block_size(&self.carry))
-                        } else {
-                            4
-                        };
-                        return Err(Error::new(ErrorKind::TruncatedRecord {
-                            index: self.index,
-                            voffset: self.carry_voffset,
-                            needed,
-                            available: self.carry.len() as u64,
-                        })
-                        .with_path(self.path.clone()));
-                    }
-                    return Ok(false);
-                }
-            },
-        };
-        let n_refs = self.header.references.len();
+        chunk: &Chunk,
+        start: usize,
+        mut emit: impl FnMut(Raw<'_>, Located) -> Result<bool, Error>,
+    ) -> Result<usize, Error> {
         let data = chunk.data();
         let mut pos = start;
-        let mut go_on = true;
-        // First complete a record carried over from earlier chunks.
         if !self.carry.is_empty() {
             if self.carry.len() < 4 {
                 let take = (4 - self.carry.len()).min(data.len());
@@ -183,17 +161,18 @@ impl Records {
                 self.carry.extend_from_slice(&data[pos..pos + take]);
                 pos += take;
                 if take == missing {
-                    let carry = std::mem::take(&mut self.carry);
-                    let rec =
-                        Record::parse(&carry[4..], n_refs).map_err(|e| self.record_error(at, e))?;
+                    let mut carry = std::mem::take(&mut self.carry);
                     self.index += 1;
-                    go_on = f(&rec, at)?;
+                    let go_on = emit(Raw::Carried(&carry[4..]), at)?;
+                    carry.clear();
                     self.carry = carry;
-                    self.carry.clear();
+                    if !go_on {
+                        return Ok(pos);
+                    }
                 }
             }
         }
-        while go_on && self.carry.is_empty() && pos < data.len() {
+        while self.carry.is_empty() && pos < data.len() {
             let at = Located {
                 index: self.index,
                 voffset: chunk.virtual_offset(pos),
@@ -204,11 +183,13 @@ impl Records {
                 if bs < 32 {
                     return Err(self.record_error(at, RecordError::BlockSizeTooSmall(bs)));
                 }
-                if let Some(body) = rest.get(4..4 + bs as usize) {
-                    let rec = Record::parse(body, n_refs).map_err(|e| self.record_error(at, e))?;
+                if rest.len() - 4 >= bs as usize {
                     self.index += 1;
-                    pos += 4 + bs as usize;
-                    go_on = f(&rec, at)?;
+                    let body = pos + 4;
+                    pos = body + bs as usize;
+                    if !emit(Raw::InChunk(body..pos), at)? {
+                        return Ok(pos);
+                    }
                     continue;
                 }
             }
@@ -217,10 +198,86 @@ impl Records {
             self.carry_voffset = at.voffset;
             pos = data.len();
         }
-        if go_on || pos >= data.len() {
+        Ok(pos)
+    }
+
+    /// The next inflated chunk and where its unread bytes start; `Ok(None)` at the end of the
+    /// file (an error if a record was left incomplete).
+    pub(super) fn next_raw_chunk(&mut self) -> Result<Option<(Chunk, usize)>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        if let Some(c) = self.current.take() {
+            return Ok(Some(c));
+        }
+        match self.chunks.next() {
+            Some(c) => Ok(Some((
+                c.map_err(|e| Error::from(e).with_path(self.path.clone()))?,
+                0,
+            ))),
+            None => {
+                self.done = true;
+                if self.carry.is_empty() {
+                    return Ok(None);
+                }
+                let needed = if self.carry.len() >= 4 {
+                    4 + u64::from(block_size(&self.carry))
+                } else {
+                    4
+                };
+                Err(Error::new(ErrorKind::TruncatedRecord {
+                    index: self.index,
+                    voffset: self.carry_voffset,
+                    needed,
+                    available: self.carry.len() as u64,
+                })
+                .with_path(self.path.clone()))
+            }
+        }
+    }
+
+    /// Number of references in the header (for record validation).
+    pub(super) fn n_refs(&self) -> usize {
+        self.header.references.len()
+    }
+
+    /// The file's path (for error messages).
+    pub(super) fn path(&self) -> Arc<std::path::Path> {
+        self.path.clone()
+    }
+
+    /// Calls `f` with every record of the next chunk, in order; `Ok(false)` once the file is
+    /// exhausted. Every record is validated before `f` sees it. `f` returning `Ok(false)` stops
+    /// early (the remaining records of the chunk are not visited).
+    pub fn next_chunk(
+        &mut self,
+        mut f: impl FnMut(&Record<'_>, Located) -> Result<bool, Error>,
+    ) -> Result<bool, Error> {
+        let Some((chunk, start)) = self.next_raw_chunk()? else {
+            return Ok(false);
+        };
+        let n_refs = self.n_refs();
+        let path = self.path.clone();
+        let data = chunk.data();
+        let stop = self.frame_chunk(&chunk, start, |raw, at| {
+            let body = match raw {
+                Raw::InChunk(range) => &data[range],
+                Raw::Carried(body) => body,
+            };
+            let rec = Record::parse(body, n_refs).map_err(|error| {
+                Error::new(ErrorKind::Record {
+                    index: at.index,
+                    voffset: at.voffset,
+                    error,
+                })
+                .with_path(path.clone())
+            })?;
+            f(&rec, at)
+        })?;
+        if stop >= chunk.data().len() {
             self.chunks.recycle(chunk);
         } else {
-            self.current = Some((chunk, pos));
+            self.current = Some((chunk, stop));
         }
         Ok(true)
     }

@@ -2,15 +2,20 @@
 
 use std::sync::Arc;
 
-use arrow_array::{Array, RecordBatch, RecordBatchReader};
+use std::collections::BTreeMap;
+
+use arrow_array::{Array, RecordBatch, RecordBatchReader, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 
 use super::batch::{BatchBuilder, Projection};
 use super::error::{Error, ErrorKind};
-use super::frame::Records;
+use super::frame::{Located, Raw, Records};
 use super::header::Header;
+use super::record::Record;
+use crate::bgzf::Chunk;
 use crate::bgzf::Options;
 use crate::io::Input;
+use crate::runtime::Pool;
 
 /// Settings for a [`Reader`]; see [`Reader::builder`].
 #[derive(Debug, Clone)]
@@ -88,6 +93,7 @@ impl ReaderBuilder {
     pub fn build(self, input: impl Into<Arc<Input>>) -> Result<Reader, Error> {
         let input = input.into();
         let path: Arc<std::path::Path> = input.path().into();
+        let (threads, pin) = (self.opts.thread_count(), self.opts.pins());
         let records = Records::new(input, self.opts)?;
         let dictionary = match self.dictionary {
             None => records.header().dictionary(),
@@ -108,11 +114,28 @@ impl ReaderBuilder {
                 d
             }
         };
-        let builder =
-            BatchBuilder::new(self.projection, dictionary, self.batch_rows.min(64 * 1024));
+        let builder = BatchBuilder::new(
+            self.projection,
+            dictionary.clone(),
+            self.batch_rows.min(64 * 1024),
+        );
+        let parallel = (threads > 1).then(|| Parallel {
+            threads,
+            pin,
+            projection: self.projection,
+            dictionary,
+            pool: None,
+            current: None,
+            next_seq: 0,
+            next_out: 0,
+            ready: BTreeMap::new(),
+            framing_done: false,
+            framed: 0,
+        });
         Ok(Reader {
             records,
             builder,
+            parallel,
             batch_rows: self.batch_rows,
             batch_bytes: self.batch_bytes,
             limit: self.limit,
@@ -146,6 +169,7 @@ impl ReaderBuilder {
 pub struct Reader {
     records: Records,
     builder: BatchBuilder,
+    parallel: Option<Parallel>,
     batch_rows: usize,
     batch_bytes: usize,
     limit: Option<u64>,
@@ -198,6 +222,17 @@ impl Reader {
         if self.done {
             return Ok(None);
         }
+        if self.parallel.is_some() {
+            let out = self.next_batch_parallel();
+            match &out {
+                Ok(Some(b)) => self.rows += b.num_rows() as u64,
+                Ok(None) | Err(_) => {
+                    self.done = true;
+                    self.parallel = None; // stops the decode workers
+                }
+            }
+            return out;
+        }
         let (rows_cap, bytes_cap) = (self.batch_rows, self.batch_bytes);
         let left = self.limit.map_or(u64::MAX, |l| l - self.rows);
         loop {
@@ -233,6 +268,191 @@ impl Reader {
         self.rows += self.builder.len() as u64;
         Ok(Some(self.builder.finish()?))
     }
+}
+
+/// A record of a decode job: where its bytes are, and where it was in the file.
+struct RecRef {
+    /// Index into the job's chunks, or `None` for bytes in the job's `owned` buffer.
+    chunk: Option<u32>,
+    range: std::ops::Range<usize>,
+    at: Located,
+}
+
+/// One batch's worth of framed records, decoded on a worker.
+struct Job {
+    chunks: Vec<Arc<Chunk>>,
+    recs: Vec<RecRef>,
+    owned: Vec<u8>,
+}
+
+type Decoded = Result<RecordBatch, Error>;
+
+/// Parallel decoding: the calling thread frames records (a 4-byte hop each) and groups them into
+/// batch jobs; pinned workers validate and decode each job into a record batch; batches are
+/// handed out in file order with a bounded number of jobs in flight.
+struct Parallel {
+    threads: usize,
+    pin: bool,
+    projection: Projection,
+    dictionary: Arc<StringArray>,
+    pool: Option<Pool<Job, Decoded>>,
+    /// The chunk being framed and where its unread bytes start.
+    current: Option<(Arc<Chunk>, usize)>,
+    next_seq: u64,
+    next_out: u64,
+    ready: BTreeMap<u64, Decoded>,
+    framing_done: bool,
+    framed: u64,
+}
+
+impl Reader {
+    fn next_batch_parallel(&mut self) -> Result<Option<RecordBatch>, Error> {
+        let path: Arc<std::path::Path> = self.records.path();
+        let n_refs = self.records.n_refs();
+        loop {
+            let par = self.parallel.as_mut().expect("parallel mode");
+            if let Some(out) = par.ready.remove(&par.next_out) {
+                par.next_out += 1;
+                return out.map(Some);
+            }
+            if par.pool.is_none() {
+                let (projection, dictionary, path) =
+                    (par.projection, par.dictionary.clone(), path.clone());
+                let rows = self.batch_rows.min(64 * 1024);
+                let pool = Pool::spawn(
+                    par.threads,
+                    par.pin,
+                    move |_| BatchBuilder::new(projection, dictionary.clone(), rows),
+                    move |b: &mut BatchBuilder, job: Job| decode_job(b, job, n_refs, &path),
+                )
+                .map_err(Error::from)?;
+                par.pool = Some(pool);
+            }
+            let max_in_flight = par.threads as u64 + 1;
+            while !par.framing_done && par.next_seq - par.next_out < max_in_flight {
+                let seq = par.next_seq;
+                let job = frame_job(
+                    &mut self.records,
+                    par,
+                    self.batch_rows,
+                    self.batch_bytes,
+                    self.limit,
+                );
+                match job {
+                    Ok(Some(job)) => {
+                        par.pool.as_ref().expect("pool started").submit(seq, job);
+                        par.next_seq += 1;
+                    }
+                    Ok(None) => par.framing_done = true,
+                    Err(e) => {
+                        // Delivered after every batch before it.
+                        par.ready.insert(seq, Err(e));
+                        par.next_seq += 1;
+                        par.framing_done = true;
+                    }
+                }
+            }
+            if par.ready.contains_key(&par.next_out) {
+                continue;
+            }
+            if par.next_out == par.next_seq {
+                return Ok(None);
+            }
+            match par.pool.as_ref().expect("pool started").recv() {
+                Some((seq, Ok(out))) => {
+                    par.ready.insert(seq, out);
+                }
+                Some((_, Err(_))) | None => {
+                    let e = Error::new(ErrorKind::Io(std::io::Error::other(
+                        "a decode worker thread failed",
+                    )));
+                    return Err(e.with_path(path));
+                }
+            }
+        }
+    }
+}
+
+/// Frames the next batch of records into a job; `Ok(None)` when there are no more.
+fn frame_job(
+    records: &mut Records,
+    par: &mut Parallel,
+    rows: usize,
+    bytes: usize,
+    limit: Option<u64>,
+) -> Result<Option<Job>, Error> {
+    let mut job = Job {
+        chunks: Vec::new(),
+        recs: Vec::with_capacity(rows.min(1 << 16)),
+        owned: Vec::new(),
+    };
+    let mut job_bytes = 0usize;
+    let left = limit.map_or(u64::MAX, |l| l - par.framed);
+    while job.recs.len() < rows && job_bytes < bytes && (job.recs.len() as u64) < left {
+        let (chunk, start) = match par.current.take() {
+            Some(c) => c,
+            None => match records.next_raw_chunk()? {
+                Some((c, start)) => (Arc::new(c), start),
+                None => break,
+            },
+        };
+        let index = job.chunks.len() as u32;
+        let mut used = false;
+        let stop = records.frame_chunk(&chunk, start, |raw, at| {
+            let (chunk_ref, range) = match raw {
+                Raw::InChunk(range) => {
+                    used = true;
+                    (Some(index), range)
+                }
+                Raw::Carried(body) => {
+                    let from = job.owned.len();
+                    job.owned.extend_from_slice(body);
+                    (None, from..job.owned.len())
+                }
+            };
+            job_bytes += range.len();
+            job.recs.push(RecRef {
+                chunk: chunk_ref,
+                range,
+                at,
+            });
+            Ok(job.recs.len() < rows && job_bytes < bytes && (job.recs.len() as u64) < left)
+        })?;
+        if used {
+            job.chunks.push(chunk.clone());
+        }
+        if stop < chunk.data().len() {
+            par.current = Some((chunk, stop));
+        }
+    }
+    par.framed += job.recs.len() as u64;
+    Ok((!job.recs.is_empty()).then_some(job))
+}
+
+/// Validates and decodes a job's records into one batch (on a worker).
+fn decode_job(
+    b: &mut BatchBuilder,
+    job: Job,
+    n_refs: usize,
+    path: &Arc<std::path::Path>,
+) -> Decoded {
+    let located = |at: Located, error| {
+        Error::new(ErrorKind::Record {
+            index: at.index,
+            voffset: at.voffset,
+            error,
+        })
+        .with_path(path.clone())
+    };
+    for r in &job.recs {
+        let body = match r.chunk {
+            Some(i) => &job.chunks[i as usize].data()[r.range.clone()],
+            None => &job.owned[r.range.clone()],
+        };
+        let rec = Record::parse(body, n_refs).map_err(|e| located(r.at, e))?;
+        b.push(&rec).map_err(|e| located(r.at, e))?;
+    }
+    Ok(b.finish()?)
 }
 
 impl Iterator for Reader {

@@ -80,6 +80,11 @@ impl Options {
         self.threads
     }
 
+    /// Whether workers are pinned to cores.
+    pub fn pins(&self) -> bool {
+        self.pin
+    }
+
     fn max_in_flight(&self) -> usize {
         self.in_flight.unwrap_or((3 * self.threads).max(4))
     }
