@@ -37,6 +37,20 @@ fn data_type(name: &str) -> DataType {
     }
 }
 
+const QNAME: usize = 0;
+const FLAG: usize = 1;
+const RNAME: usize = 2;
+const POS: usize = 3;
+const MAPQ: usize = 4;
+const CIGAR: usize = 5;
+const RNEXT: usize = 6;
+const PNEXT: usize = 7;
+const TLEN: usize = 8;
+const SEQ: usize = 9;
+const QUAL: usize = 10;
+const END: usize = 11;
+const TAGS: usize = 12;
+
 /// Which columns to decode (a projection keeps the schema order of [`COLUMNS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Projection([bool; 13]);
@@ -62,6 +76,12 @@ impl Projection {
             p[i] = true;
         }
         Ok(Self(p))
+    }
+
+    /// Indexed by the column constants (no name lookups on the hot path).
+    #[inline]
+    fn on(&self, column: usize) -> bool {
+        self.0[column]
     }
 
     fn has(&self, name: &str) -> bool {
@@ -287,7 +307,7 @@ impl BatchBuilder {
             + self.qual.values.len()
             + self.tags.values.len();
         let arrow = |_: ArrowError| RecordError::BatchTextOverflow;
-        if p.has("qname") {
+        if p.on(QNAME) {
             let name = r.name();
             let valid = name != b"*";
             if valid {
@@ -295,19 +315,19 @@ impl BatchBuilder {
             }
             self.qname.end_value(valid).map_err(arrow)?;
         }
-        if p.has("flag") {
+        if p.on(FLAG) {
             self.flag.push(r.flag());
         }
-        if p.has("rname") {
+        if p.on(RNAME) {
             self.rname.push((r.ref_id() >= 0).then_some(r.ref_id()));
         }
-        if p.has("pos") {
+        if p.on(POS) {
             self.pos.push((r.pos() >= 0).then(|| r.pos() + 1));
         }
-        if p.has("mapq") {
+        if p.on(MAPQ) {
             self.mapq.push((r.mapq() != 255).then_some(r.mapq()));
         }
-        if p.has("cigar") {
+        if p.on(CIGAR) {
             let ops = r.cigar_raw();
             if !ops.is_empty() {
                 let max = ops.len() / 4 * cigar::MAX_TEXT_PER_OP;
@@ -319,25 +339,25 @@ impl BatchBuilder {
             }
             self.cigar.end_value(!ops.is_empty()).map_err(arrow)?;
         }
-        if p.has("rnext") {
+        if p.on(RNEXT) {
             self.rnext
                 .push((r.next_ref_id() >= 0).then_some(r.next_ref_id()));
         }
-        if p.has("pnext") {
+        if p.on(PNEXT) {
             self.pnext
                 .push((r.next_pos() >= 0).then(|| r.next_pos() + 1));
         }
-        if p.has("tlen") {
+        if p.on(TLEN) {
             self.tlen.push(r.tlen());
         }
         let n = r.seq_len();
-        if p.has("seq") {
+        if p.on(SEQ) {
             if n > 0 {
                 seq::decode(r.seq_packed(), self.seq.grow(n));
             }
             self.seq.end_value(n > 0).map_err(arrow)?;
         }
-        if p.has("qual") {
+        if p.on(QUAL) {
             let raw = r.qual_raw();
             let present = n > 0 && raw[0] != 0xff;
             if present {
@@ -345,18 +365,21 @@ impl BatchBuilder {
             }
             self.qual.end_value(present).map_err(arrow)?;
         }
-        if p.has("end") {
+        if p.on(END) {
             self.end.push(
                 r.end()
                     .map(|e| e.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32),
             );
         }
-        if p.has("tags") {
+        if p.on(TAGS) {
             for (i, f) in r.tags().enumerate() {
                 if i > 0 {
                     self.tags.values.push(b'\t');
                 }
-                if matches!(f.ty, b'Z' | b'H') && std::str::from_utf8(f.value).is_err() {
+                if matches!(f.ty, b'Z' | b'H')
+                    && !f.value.is_ascii()
+                    && std::str::from_utf8(f.value).is_err()
+                {
                     return Err(RecordError::Aux {
                         at: f.start,
                         reason: "string value is not UTF-8",

@@ -241,6 +241,11 @@ impl Records {
         self.header.references.len()
     }
 
+    /// Gives an inflated chunk's buffers back to the pipeline.
+    pub(super) fn recycle(&mut self, chunk: Chunk) {
+        self.chunks.recycle(chunk);
+    }
+
     /// The file's path (for error messages).
     pub(super) fn path(&self) -> Arc<std::path::Path> {
         self.path.clone()

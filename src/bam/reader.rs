@@ -285,7 +285,8 @@ struct Job {
     owned: Vec<u8>,
 }
 
-type Decoded = Result<RecordBatch, Error>;
+/// A decoded batch, and the job's chunks handed back so their buffers can be reused.
+type Decoded = (Result<RecordBatch, Error>, Vec<Arc<Chunk>>);
 
 /// Parallel decoding: the calling thread frames records (a 4-byte hop each) and groups them into
 /// batch jobs; pinned workers validate and decode each job into a record batch; batches are
@@ -300,7 +301,7 @@ struct Parallel {
     current: Option<(Arc<Chunk>, usize)>,
     next_seq: u64,
     next_out: u64,
-    ready: BTreeMap<u64, Decoded>,
+    ready: BTreeMap<u64, Result<RecordBatch, Error>>,
     framing_done: bool,
     framed: u64,
 }
@@ -359,8 +360,14 @@ impl Reader {
                 return Ok(None);
             }
             match par.pool.as_ref().expect("pool started").recv() {
-                Some((seq, Ok(out))) => {
+                Some((seq, Ok((out, chunks)))) => {
                     par.ready.insert(seq, out);
+                    for c in chunks {
+                        // The last holder of a chunk gives its buffer back to the inflater.
+                        if let Ok(c) = Arc::try_unwrap(c) {
+                            self.records.recycle(c);
+                        }
+                    }
                 }
                 Some((_, Err(_))) | None => {
                     let e = Error::new(ErrorKind::Io(std::io::Error::other(
@@ -429,13 +436,23 @@ fn frame_job(
     Ok((!job.recs.is_empty()).then_some(job))
 }
 
-/// Validates and decodes a job's records into one batch (on a worker).
+/// Validates and decodes a job's records into one batch (on a worker), handing its chunks back.
 fn decode_job(
     b: &mut BatchBuilder,
     job: Job,
     n_refs: usize,
     path: &Arc<std::path::Path>,
 ) -> Decoded {
+    let batch = decode_records(b, &job, n_refs, path);
+    (batch, job.chunks)
+}
+
+fn decode_records(
+    b: &mut BatchBuilder,
+    job: &Job,
+    n_refs: usize,
+    path: &Arc<std::path::Path>,
+) -> Result<RecordBatch, Error> {
     let located = |at: Located, error| {
         Error::new(ErrorKind::Record {
             index: at.index,

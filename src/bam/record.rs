@@ -56,7 +56,8 @@ impl<'a> Record<'a> {
         if data[name_end - 1] != 0 {
             return Err(RecordError::ReadNameNotTerminated);
         }
-        if std::str::from_utf8(&data[32..name_end - 1]).is_err() {
+        let name = &data[32..name_end - 1];
+        if !name.is_ascii() && std::str::from_utf8(name).is_err() {
             return Err(RecordError::ReadNameNotUtf8);
         }
         let in_range = |id: i32| id == -1 || (id >= 0 && (id as usize) < n_refs);
