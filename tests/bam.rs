@@ -395,3 +395,46 @@ fn bad_magic_and_truncated_header() {
     let err = view(Input::from_bytes("x.bam", file), Options::default()).expect_err("truncated");
     assert!(matches!(err.kind(), ErrorKind::TruncatedHeader), "{err}");
 }
+
+/// A bad record followed, in the same batch, by a framing error (a truncated record): every
+/// thread count reports the earlier record first (found by the `bam` fuzz target).
+#[test]
+fn earlier_record_error_wins_over_later_framing_error() {
+    let r = raw_sample();
+    let k = 1;
+    let at = r.records[k];
+    let mut b = r.bytes[..r.records[3]].to_vec();
+    // Record 1: an unknown aux type code in its first tag.
+    let body = at + 4;
+    let l_name = usize::from(b[body + 8]);
+    let n_cigar = usize::from(u16::from_le_bytes([b[body + 12], b[body + 13]]));
+    let l_seq = u32::from_le_bytes(b[body + 16..body + 20].try_into().expect("4")) as usize;
+    let aux = body + 32 + l_name + 4 * n_cigar + l_seq.div_ceil(2) + l_seq;
+    b[aux + 2] = b'q';
+    // Then a record that claims more bytes than the file has.
+    b.extend_from_slice(&1_000_000u32.to_le_bytes());
+    b.extend_from_slice(&[0u8; 40]);
+    let file = rawarrow::bgzf::compress_for_tests(&b);
+    for threads in [1, 2] {
+        for batch in [1, 3, 100] {
+            let reader = rawarrow::bam::Reader::builder()
+                .threads(threads)
+                .batch_rows(batch)
+                .build(Input::from_bytes("x.bam", file.clone()))
+                .expect("header");
+            let err = reader
+                .map(|b| b.map(|_| ()))
+                .find_map(Result::err)
+                .expect("an error");
+            let text = err.to_string();
+            assert!(
+                text.contains("x.bam: record 1 at virtual offset"),
+                "t={threads} batch={batch}: {text}"
+            );
+            assert!(
+                text.contains("unknown aux type code"),
+                "t={threads} batch={batch}: {text}"
+            );
+        }
+    }
+}

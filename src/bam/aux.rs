@@ -34,6 +34,9 @@ pub(crate) fn field_at(aux: &[u8], at: usize) -> Result<Field<'_>, RecordError> 
         .get(at..at + 3)
         .ok_or(bad("field shorter than tag and type"))?;
     let (tag, ty) = ([head[0], head[1]], head[2]);
+    if !(tag[0].is_ascii_alphabetic() && tag[1].is_ascii_alphanumeric()) {
+        return Err(bad("tag name is not [A-Za-z][A-Za-z0-9]"));
+    }
     let body = at + 3;
     let (value_end, end) = match ty {
         b'Z' | b'H' => {

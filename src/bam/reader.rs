@@ -240,6 +240,7 @@ impl Reader {
             if b.len() >= rows_cap || b.bytes() >= bytes_cap || b.len() as u64 >= left {
                 break;
             }
+            let path = self.records.path();
             let more = self.records.next_chunk(|r, at| {
                 b.push(r).map_err(|error| {
                     Error::new(ErrorKind::Record {
@@ -247,6 +248,7 @@ impl Reader {
                         voffset: at.voffset,
                         error,
                     })
+                    .with_path(path.clone())
                 })?;
                 Ok(b.len() < rows_cap && b.bytes() < bytes_cap && (b.len() as u64) < left)
             });
@@ -332,22 +334,26 @@ impl Reader {
             let max_in_flight = par.threads as u64 + 1;
             while !par.framing_done && par.next_seq - par.next_out < max_in_flight {
                 let seq = par.next_seq;
-                let job = frame_job(
+                let (job, error) = frame_job(
                     &mut self.records,
                     par,
                     self.batch_rows,
                     self.batch_bytes,
                     self.limit,
                 );
-                match job {
-                    Ok(Some(job)) => {
-                        par.pool.as_ref().expect("pool started").submit(seq, job);
-                        par.next_seq += 1;
-                    }
-                    Ok(None) => par.framing_done = true,
-                    Err(e) => {
-                        // Delivered after every batch before it.
-                        par.ready.insert(seq, Err(e));
+                if let Some(job) = job {
+                    par.pool
+                        .as_ref()
+                        .expect("pool started")
+                        .submit(par.next_seq, job);
+                    par.next_seq += 1;
+                }
+                match error {
+                    None if par.next_seq == seq => par.framing_done = true,
+                    None => {}
+                    Some(e) => {
+                        // After the records framed before it, which may hold an earlier error.
+                        par.ready.insert(par.next_seq, Err(e));
                         par.next_seq += 1;
                         par.framing_done = true;
                     }
@@ -380,27 +386,33 @@ impl Reader {
     }
 }
 
-/// Frames the next batch of records into a job; `Ok(None)` when there are no more.
+/// Frames the next batch of records into a job (`None` when there are none), and the framing
+/// error that ended it, if any.
 fn frame_job(
     records: &mut Records,
     par: &mut Parallel,
     rows: usize,
     bytes: usize,
     limit: Option<u64>,
-) -> Result<Option<Job>, Error> {
+) -> (Option<Job>, Option<Error>) {
     let mut job = Job {
         chunks: Vec::new(),
         recs: Vec::with_capacity(rows.min(1 << 16)),
         owned: Vec::new(),
     };
     let mut job_bytes = 0usize;
+    let mut error = None;
     let left = limit.map_or(u64::MAX, |l| l - par.framed);
     while job.recs.len() < rows && job_bytes < bytes && (job.recs.len() as u64) < left {
         let (chunk, start) = match par.current.take() {
             Some(c) => c,
-            None => match records.next_raw_chunk()? {
-                Some((c, start)) => (Arc::new(c), start),
-                None => break,
+            None => match records.next_raw_chunk() {
+                Ok(Some((c, start))) => (Arc::new(c), start),
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
             },
         };
         let index = job.chunks.len() as u32;
@@ -424,16 +436,22 @@ fn frame_job(
                 at,
             });
             Ok(job.recs.len() < rows && job_bytes < bytes && (job.recs.len() as u64) < left)
-        })?;
+        });
         if used {
             job.chunks.push(chunk.clone());
         }
-        if stop < chunk.data().len() {
-            par.current = Some((chunk, stop));
+        match stop {
+            Ok(stop) if stop < chunk.data().len() => par.current = Some((chunk, stop)),
+            Ok(_) => {}
+            Err(e) => {
+                // The records framed before the error are still decoded (and may fail first).
+                error = Some(e);
+                break;
+            }
         }
     }
     par.framed += job.recs.len() as u64;
-    Ok((!job.recs.is_empty()).then_some(job))
+    ((!job.recs.is_empty()).then_some(job), error)
 }
 
 /// Validates and decodes a job's records into one batch (on a worker), handing its chunks back.
