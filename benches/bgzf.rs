@@ -96,13 +96,13 @@ fn bench_inflate(c: &mut Criterion) {
         });
     }
     g.bench_function("noodles_bgzf_reader", |b| {
-        b.iter(|| assert_eq!(drain(noodles_bgzf::Reader::new(file)), total))
+        b.iter(|| assert_eq!(drain(noodles_bgzf::io::Reader::new(file)), total))
     });
     let two = NonZeroUsize::new(2).expect("non-zero");
     g.bench_function("noodles_bgzf_multithreaded_t2", |b| {
         b.iter(|| {
             let src = std::io::Cursor::new(Shared(input.clone()));
-            let reader = noodles_bgzf::MultithreadedReader::with_worker_count(two, src);
+            let reader = noodles_bgzf::io::MultithreadedReader::with_worker_count(two, src);
             assert_eq!(drain(reader), total)
         })
     });

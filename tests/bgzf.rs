@@ -442,7 +442,7 @@ fn chunks_before_an_error_are_delivered_in_order() {
 // Property tests: BGZF written by independent writers.
 
 fn noodles_bgzf(data: &[u8]) -> Vec<u8> {
-    let mut w = noodles_bgzf::Writer::new(Vec::new());
+    let mut w = noodles_bgzf::io::Writer::new(Vec::new());
     w.write_all(data).expect("write");
     w.finish().expect("finish")
 }
