@@ -1,0 +1,100 @@
+//! BAM record decoding on decompressed data, per record: noodles-bam (lazy `Record` and fully
+//! decoded `RecordBuf`) vs rawarrow (`Record::parse` validation, and validation + SAM text).
+//!
+//! Input: the decompressed `$RAWARROW_BENCH_BAM` (first 64 MiB) or `tests/data/sample.bam`.
+//! Run: `cargo bench --bench bam`.
+
+use std::hint::black_box;
+use std::io::Read;
+use std::path::PathBuf;
+
+use criterion::{Criterion, Throughput};
+use noodles_sam::alignment::RecordBuf;
+use rawarrow::bam::{Header, Record};
+
+fn decompressed() -> Vec<u8> {
+    let path = std::env::var_os("RAWARROW_BENCH_BAM").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.bam"),
+        PathBuf::from,
+    );
+    let file = std::fs::read(path).expect("benchmark input");
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(&file[..])
+        .take(64 << 20)
+        .read_to_end(&mut out)
+        .expect("BGZF");
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let raw = decompressed();
+    let (header, start) = Header::parse(&raw).expect("header").expect("complete");
+    // Whole records only.
+    let mut bodies = Vec::new();
+    let mut at = start;
+    while at + 4 <= raw.len() {
+        let n = u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+        if at + 4 + n > raw.len() {
+            break;
+        }
+        bodies.push(at + 4..at + 4 + n);
+        at += 4 + n;
+    }
+    let stream = &raw[..at];
+    let n = bodies.len() as u64;
+    let refs = header.references.len();
+
+    let mut g = c.benchmark_group("bam_decode_per_record");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("noodles_bam_record_lazy", |b| {
+        b.iter(|| {
+            let mut r = noodles_bam::io::Reader::from(stream);
+            r.read_header().expect("header");
+            let mut rec = noodles_bam::Record::default();
+            let mut count = 0;
+            while r.read_record(&mut rec).expect("record") > 0 {
+                count += 1;
+            }
+            assert_eq!(count, n);
+        })
+    });
+    g.bench_function("noodles_bam_record_buf", |b| {
+        b.iter(|| {
+            let mut r = noodles_bam::io::Reader::from(stream);
+            let h = r.read_header().expect("header");
+            let mut rec = RecordBuf::default();
+            let mut count = 0;
+            while r.read_record_buf(&h, &mut rec).expect("record") > 0 {
+                count += 1;
+            }
+            assert_eq!(count, n);
+        })
+    });
+    g.bench_function("rawarrow_validate", |b| {
+        b.iter(|| {
+            for range in &bodies {
+                black_box(Record::parse(&raw[range.clone()], refs).expect("valid"));
+            }
+        })
+    });
+    let mut sam = Vec::with_capacity(raw.len() * 2);
+    g.bench_function("rawarrow_validate_and_sam_text", |b| {
+        b.iter(|| {
+            sam.clear();
+            for range in &bodies {
+                let rec = Record::parse(&raw[range.clone()], refs).expect("valid");
+                rawarrow::bam::push_sam(&rec, &header, &mut sam);
+            }
+            black_box(&sam);
+        })
+    });
+    g.finish();
+}
+
+mod harness {
+    #![allow(missing_docs)]
+    use super::*;
+    criterion::criterion_group!(benches, bench);
+}
+criterion::criterion_main!(harness::benches);
