@@ -349,6 +349,36 @@ fn cli_converts_one_or_several_inputs_and_leaves_nothing_on_failure() {
             .sum();
     assert_eq!(rows, 8000);
 
+    // Typed tag columns from the command line.
+    let tagged = dir.path().join("tagged.arrow");
+    let st = rawarrow()
+        .args([
+            "bam",
+            "-q",
+            "--tag",
+            "NM",
+            "--tag",
+            "ZB:B",
+            "--columns",
+            "qname",
+            "-o",
+        ])
+        .arg(&tagged)
+        .arg(data("sample.bam"))
+        .status()
+        .expect("run");
+    assert!(st.success());
+    let reader =
+        arrow_ipc::reader::FileReader::try_new(std::fs::File::open(&tagged).expect("out"), None)
+            .expect("ipc");
+    let names: Vec<String> = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["qname", "NM", "ZB"]);
+
     // Different references cannot share one output; --out-dir writes one file each.
     let st = rawarrow()
         .args(["bam", "-q", "-o"])
@@ -396,4 +426,133 @@ fn cli_converts_one_or_several_inputs_and_leaves_nothing_on_failure() {
         .filter(|n| n.to_string_lossy().contains(".part"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The value text of `tag` in a samtools line (after `TG:T:`), if present.
+fn sam_tag<'a>(fields: &[&'a str], tag: &str) -> Option<&'a str> {
+    fields[11..]
+        .iter()
+        .find(|f| f.starts_with(tag) && f.as_bytes()[2] == b':')
+        .map(|f| &f[5..])
+}
+
+#[test]
+fn typed_tag_columns_equal_samtools_values() {
+    use arrow_array::types::{Float32Type, Int64Type};
+    let sam = String::from_utf8(common::oracle_decompress(
+        &std::fs::read(data("sample.sam.gz")).expect("read"),
+    ))
+    .expect("utf8");
+    let lines: Vec<Vec<&str>> = sam.lines().map(|l| l.split('\t').collect()).collect();
+    for threads in [1, 2] {
+        let reader = Reader::builder()
+            .threads(threads)
+            .batch_rows(777)
+            .columns(&["qname"])
+            .expect("columns")
+            .tags(&["NM", "XF", "RG", "ZB", "XA", "ZH", "AS:Z", "YY"])
+            .expect("tags")
+            .build(Input::open(data("sample.bam")).expect("open"))
+            .expect("header");
+        let schema = reader.schema();
+        let types: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| format!("{}:{}", f.name(), f.data_type()))
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "qname:Utf8",
+                "NM:Int64",
+                "XF:Float32",
+                "RG:Utf8",
+                "ZB:List(non-null Int64)",
+                "XA:Utf8",
+                "ZH:Utf8",
+                "AS:Utf8",
+                "YY:Utf8"
+            ]
+            .map(String::from)
+            .to_vec(),
+            "{:?}",
+            schema
+        );
+        let mut row = 0;
+        for batch in reader {
+            let batch = batch.expect("valid");
+            for i in 0..batch.num_rows() {
+                let f = &lines[row];
+                let nm = batch
+                    .column_by_name("NM")
+                    .expect("NM")
+                    .as_primitive::<Int64Type>();
+                assert_eq!(
+                    nm.is_valid(i).then(|| nm.value(i)),
+                    sam_tag(f, "NM").map(|v| v.parse().expect("int")),
+                    "NM row {row}"
+                );
+                let xf = batch
+                    .column_by_name("XF")
+                    .expect("XF")
+                    .as_primitive::<Float32Type>();
+                match sam_tag(f, "XF") {
+                    None => assert!(xf.is_null(i)),
+                    Some(v) => {
+                        let expect: f64 = v.parse().expect("float");
+                        let got = f64::from(xf.value(i));
+                        assert!(
+                            (got - expect).abs() <= 1e-5 * expect.abs().max(1.0),
+                            "XF row {row}: {got} vs {v}"
+                        );
+                    }
+                }
+                for tag in ["RG", "XA", "ZH", "AS"] {
+                    assert_eq!(
+                        str_at(batch.column_by_name(tag).expect("tag").as_ref(), i).as_deref(),
+                        sam_tag(f, tag),
+                        "{tag} row {row}"
+                    );
+                }
+                assert!(batch.column_by_name("YY").expect("YY").is_null(i));
+                let zb = batch.column_by_name("ZB").expect("ZB").as_list::<i32>();
+                match sam_tag(f, "ZB") {
+                    None => assert!(zb.is_null(i)),
+                    Some(v) => {
+                        let expect: Vec<i64> =
+                            v[2..].split(',').map(|x| x.parse().expect("int")).collect();
+                        let value = zb.value(i);
+                        let got = value.as_primitive::<Int64Type>().values().to_vec();
+                        assert_eq!(got, expect, "ZB row {row}");
+                    }
+                }
+                row += 1;
+            }
+        }
+        assert_eq!(row, lines.len());
+    }
+    // A value that does not fit the requested type names the record.
+    for threads in [1, 2] {
+        let reader = Reader::builder()
+            .threads(threads)
+            .tags(&["RG:i"])
+            .expect("tags")
+            .build(Input::open(data("sample.bam")).expect("open"))
+            .expect("header");
+        let err = reader
+            .map(|b| b.map(|_| ()))
+            .find_map(Result::err)
+            .expect("type mismatch");
+        let text = err.to_string();
+        assert!(
+            text.contains("sample.bam: record 0 at virtual offset"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tag RG has type 'Z' here, but its column holds an integer"),
+            "{text}"
+        );
+    }
+    assert!(Reader::builder().tags(&["N"]).is_err());
+    assert!(Reader::builder().tags(&["NM:q"]).is_err());
 }

@@ -237,6 +237,50 @@ fn le<const N: usize>(b: &[u8]) -> [u8; N] {
     a
 }
 
+/// Appends only a field's value as SAM text: `3`, `0.5`, `text`, `s,1,-2` (for a `B` array:
+/// the subtype and the elements).
+pub(crate) fn push_value(f: &Field<'_>, out: &mut Vec<u8>) {
+    let at = out.len();
+    push_typed_value(f, out);
+    // Drop the "T:" type prefix (and "B:" of arrays), keeping the subtype of arrays.
+    out.drain(at..at + 2);
+}
+
+/// The integer value of a `c C s S i I` field.
+pub(crate) fn int_value(f: &Field<'_>) -> Option<i64> {
+    let b = f.value;
+    Some(match f.ty {
+        b'c' => i64::from(b[0] as i8),
+        b'C' => i64::from(b[0]),
+        b's' => i64::from(i16::from_le_bytes(le(b))),
+        b'S' => i64::from(u16::from_le_bytes(le(b))),
+        b'i' => i64::from(i32::from_le_bytes(le(b))),
+        b'I' => i64::from(u32::from_le_bytes(le(b))),
+        _ => return None,
+    })
+}
+
+/// The elements of a `B` array field as `i64` (integer subtypes) or `f32` (subtype `f`).
+pub(crate) fn array_elements<'a>(f: &Field<'a>) -> Option<(u8, std::slice::ChunksExact<'a, u8>)> {
+    if f.ty != b'B' {
+        return None;
+    }
+    let sub = f.value[0];
+    let size = size_of(sub)?;
+    Some((sub, f.value[5..].chunks_exact(size)))
+}
+
+/// One element of a `B` array of subtype `sub` as `i64` (`None` for `f`).
+pub(crate) fn int_element(sub: u8, b: &[u8]) -> Option<i64> {
+    int_value(&Field {
+        tag: [0, 0],
+        ty: sub,
+        value: b,
+        start: 0,
+        end: 0,
+    })
+}
+
 /// Appends one element of type `ty` (not `A`, `Z`, `H`, `B`) as SAM text; `f` as in a `B` array.
 fn push_scalar(ty: u8, b: &[u8], out: &mut Vec<u8>) {
     match ty {
@@ -255,6 +299,11 @@ fn push_scalar(ty: u8, b: &[u8], out: &mut Vec<u8>) {
 pub(crate) fn push_sam(f: &Field<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(&f.tag);
     out.push(b':');
+    push_typed_value(f, out);
+}
+
+/// Appends a field's type and value as SAM text (`i:3`, `Z:text`, `B:s,1,-2`).
+fn push_typed_value(f: &Field<'_>, out: &mut Vec<u8>) {
     match f.ty {
         b'A' => {
             out.extend_from_slice(b"A:");

@@ -195,6 +195,7 @@ struct Sizes {
 /// Builds record batches of the projected columns.
 pub(crate) struct BatchBuilder {
     proj: Projection,
+    typed: Vec<super::tags::TagColumn>,
     schema: SchemaRef,
     dictionary: Arc<StringArray>,
     rows: usize,
@@ -216,7 +217,12 @@ pub(crate) struct BatchBuilder {
 }
 
 impl BatchBuilder {
-    pub(crate) fn new(proj: Projection, dictionary: Arc<StringArray>, expect_rows: usize) -> Self {
+    pub(crate) fn new(
+        proj: Projection,
+        typed: &[([u8; 2], super::tags::TagKind)],
+        dictionary: Arc<StringArray>,
+        expect_rows: usize,
+    ) -> Self {
         let last = Sizes {
             rows: expect_rows,
             qname: expect_rows * 24,
@@ -224,9 +230,20 @@ impl BatchBuilder {
             seq: expect_rows * 150,
             tags: expect_rows * 64,
         };
+        let typed: Vec<super::tags::TagColumn> = typed
+            .iter()
+            .map(|&(tag, kind)| super::tags::TagColumn::new(tag, kind))
+            .collect();
+        let schema = {
+            let base = proj.schema();
+            let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.extend(typed.iter().map(super::tags::TagColumn::field));
+            Arc::new(Schema::new(fields))
+        };
         let mut b = Self {
             proj,
-            schema: proj.schema(),
+            typed,
+            schema,
             dictionary,
             rows: 0,
             bytes: 0,
@@ -400,6 +417,9 @@ impl BatchBuilder {
             + self.seq.values.len()
             + self.qual.values.len()
             + self.tags.values.len();
+        for t in &mut self.typed {
+            t.push(r)?;
+        }
         self.bytes += after - before;
         self.rows += 1;
         Ok(())
@@ -470,6 +490,9 @@ impl BatchBuilder {
                 _ => self.tags.finish()?,
             };
             cols.push(col);
+        }
+        for t in &mut self.typed {
+            cols.push(t.finish()?);
         }
         let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(self.rows));
         let batch = RecordBatch::try_new_with_options(self.schema.clone(), cols, &options)?;

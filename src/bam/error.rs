@@ -111,6 +111,15 @@ pub enum RecordError {
     ReadNameNotUtf8,
     /// A string column of the batch would exceed 2 GiB (Arrow `Utf8` offsets are 32-bit).
     BatchTextOverflow,
+    /// A tag requested as a typed column has a value of another type in this record.
+    TagType {
+        /// The tag.
+        tag: [u8; 2],
+        /// The column's type.
+        expected: &'static str,
+        /// The record's type code.
+        found: u8,
+    },
 }
 
 impl Error {
@@ -202,6 +211,15 @@ impl fmt::Display for RecordError {
             ),
             Self::Aux { at, reason } => write!(f, "aux data at byte {at}: {reason}"),
             Self::ReadNameNotUtf8 => f.write_str("read name is not UTF-8"),
+            Self::TagType { tag, expected, found } => write!(
+                f,
+                "tag {}{} has type '{}' here, but its column holds {expected} (request it as text: --tag {}{}:Z)",
+                char::from(tag[0]),
+                char::from(tag[1]),
+                char::from(*found),
+                char::from(tag[0]),
+                char::from(tag[1])
+            ),
             Self::BatchTextOverflow => {
                 f.write_str("a string column would exceed 2 GiB in one batch: lower the batch size")
             }

@@ -236,6 +236,33 @@ impl Records {
         }
     }
 
+    /// The column type of each tag, from its first occurrence among the records of the chunk
+    /// at hand (`None` for a tag not seen there). Reads nothing beyond that chunk.
+    pub(super) fn peek_tag_kinds(&self, tags: &[[u8; 2]]) -> Vec<Option<super::TagKind>> {
+        let mut kinds = vec![None; tags.len()];
+        let Some((chunk, mut pos)) = &self.current else {
+            return kinds;
+        };
+        let data = chunk.data();
+        while pos + 4 <= data.len() && kinds.iter().any(Option::is_none) {
+            let bs = block_size(&data[pos..]) as usize;
+            let Some(body) = data.get(pos + 4..pos + 4 + bs) else {
+                break;
+            };
+            let Ok(rec) = Record::parse(body, self.n_refs()) else {
+                break;
+            };
+            for f in rec.tags() {
+                if let Some(i) = tags.iter().position(|t| *t == f.tag) {
+                    let sub = (f.ty == b'B').then(|| f.value[0]);
+                    kinds[i].get_or_insert(super::TagKind::of(f.ty, sub));
+                }
+            }
+            pos += 4 + bs;
+        }
+        kinds
+    }
+
     /// Number of references in the header (for record validation).
     pub(super) fn n_refs(&self) -> usize {
         self.header.references.len()

@@ -25,6 +25,7 @@ mod header;
 mod reader;
 mod record;
 mod sam;
+mod tags;
 
 pub use aux::{push_float, push_float_kputd, Field};
 pub use batch::{Projection, COLUMNS};
@@ -34,3 +35,4 @@ pub use header::{Header, Reference};
 pub use reader::{Reader, ReaderBuilder};
 pub use record::Record;
 pub use sam::push_record as push_sam;
+pub use tags::{parse_spec as parse_tag_spec, TagKind};

@@ -26,6 +26,7 @@ pub struct ReaderBuilder {
     batch_bytes: usize,
     limit: Option<u64>,
     dictionary: Option<Arc<arrow_array::StringArray>>,
+    tags: Vec<([u8; 2], Option<super::TagKind>)>,
 }
 
 impl Default for ReaderBuilder {
@@ -37,6 +38,7 @@ impl Default for ReaderBuilder {
             batch_bytes: 256 << 20,
             limit: None,
             dictionary: None,
+            tags: Vec::new(),
         }
     }
 }
@@ -73,6 +75,23 @@ impl ReaderBuilder {
     pub fn batch_bytes(mut self, n: usize) -> Self {
         self.batch_bytes = n.max(1);
         self
+    }
+
+    /// Adds one typed column per tag, after the default columns, named by the tag: `"NM"`, or
+    /// `"NM:i"` with an explicit type (`i` → Int64, `f` → Float32, `Z` → Utf8, `B` → List of
+    /// Int64, `B:f` → List of Float32). Without a type, the type is that of the tag's first
+    /// occurrence in the first records (Utf8, the SAM text of the value, if it is not seen
+    /// there). Null where a record lacks the tag; a record whose value does not fit the column's
+    /// type is an error naming the record.
+    pub fn tags<S: AsRef<str>>(mut self, specs: &[S]) -> Result<Self, Error> {
+        for spec in specs {
+            let parsed = super::parse_tag_spec(spec.as_ref())
+                .map_err(|m| Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m))))?;
+            if !self.tags.iter().any(|(t, _)| *t == parsed.0) {
+                self.tags.push(parsed);
+            }
+        }
+        Ok(self)
     }
 
     /// Stop after this many records.
@@ -114,14 +133,24 @@ impl ReaderBuilder {
                 d
             }
         };
+        let wanted: Vec<[u8; 2]> = self.tags.iter().map(|(t, _)| *t).collect();
+        let seen = records.peek_tag_kinds(&wanted);
+        let typed: Vec<([u8; 2], super::TagKind)> = self
+            .tags
+            .iter()
+            .zip(seen)
+            .map(|(&(tag, kind), seen)| (tag, kind.or(seen).unwrap_or(super::TagKind::Text)))
+            .collect();
         let builder = BatchBuilder::new(
             self.projection,
+            &typed,
             dictionary.clone(),
             self.batch_rows.min(64 * 1024),
         );
         let parallel = (threads > 1).then(|| Parallel {
             threads,
             pin,
+            typed: typed.clone(),
             projection: self.projection,
             dictionary,
             pool: None,
@@ -296,6 +325,7 @@ type Decoded = (Result<RecordBatch, Error>, Vec<Arc<Chunk>>);
 struct Parallel {
     threads: usize,
     pin: bool,
+    typed: Vec<([u8; 2], super::TagKind)>,
     projection: Projection,
     dictionary: Arc<StringArray>,
     pool: Option<Pool<Job, Decoded>>,
@@ -321,11 +351,12 @@ impl Reader {
             if par.pool.is_none() {
                 let (projection, dictionary, path) =
                     (par.projection, par.dictionary.clone(), path.clone());
+                let typed = par.typed.clone();
                 let rows = self.batch_rows.min(64 * 1024);
                 let pool = Pool::spawn(
                     par.threads,
                     par.pin,
-                    move |_| BatchBuilder::new(projection, dictionary.clone(), rows),
+                    move |_| BatchBuilder::new(projection, &typed, dictionary.clone(), rows),
                     move |b: &mut BatchBuilder, job: Job| decode_job(b, job, n_refs, &path),
                 )
                 .map_err(Error::from)?;

@@ -60,6 +60,11 @@ struct Convert {
     /// qname,flag,rname,pos,mapq,cigar,rnext,pnext,tlen,seq,qual,end,tags).
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
+    /// A typed column for this aux tag, after the default columns (repeatable): `NM`, or
+    /// `NM:TYPE` with TYPE one of i (Int64), f (Float32), Z (Utf8), B (List<Int64>),
+    /// B:f (List<Float32>). Without TYPE, the tag's type in the first records decides.
+    #[arg(long = "tag", value_name = "TAG[:TYPE]")]
+    tags: Vec<String>,
     /// Rows per record batch.
     #[arg(long, default_value_t = 65536)]
     batch_rows: usize,
@@ -185,6 +190,9 @@ fn convert(args: Convert) -> Result {
         }
         if let Some(l) = args.limit {
             b = b.limit(l);
+        }
+        if !args.tags.is_empty() {
+            b = b.tags(&args.tags)?;
         }
         Ok(b)
     };
