@@ -13,6 +13,8 @@ fn batches(file: &[u8], threads: usize) -> Result<Vec<arrow_array::RecordBatch>,
     let reader = Reader::builder()
         .bgzf_options(Options::default().threads(threads).chunk_bytes(4096))
         .batch_rows(3)
+        .tags(&["NM", "XF", "ZB", "RG:i"])
+        .map_err(|e| e.to_string())?
         .build(input)
         .map_err(|e| e.to_string())?;
     reader.map(|b| b.map_err(|e| e.to_string())).collect()
