@@ -61,12 +61,8 @@ impl IpcSink {
         format: Format,
         compression: Compression,
     ) -> Result<Self, ArrowError> {
-        use std::os::fd::AsFd;
-        let fd = std::io::stdout()
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-        let writer = Self::writer(std::fs::File::from(fd), schema, format, compression)?;
+        let file = crate::io::stdout_file().map_err(|e| ArrowError::IoError(e.to_string(), e))?;
+        let writer = Self::writer(file, schema, format, compression)?;
         Ok(Self {
             writer,
             target: None,
@@ -101,17 +97,8 @@ impl IpcSink {
         format: Format,
         compression: Compression,
     ) -> Result<Self, ArrowError> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".rawarrow-")
-            .suffix(".part")
-            .tempfile_in(dir)
-            .map_err(|e| {
-                ArrowError::IoError(format!("{}: cannot create output: {e}", path.display()), e)
-            })?;
+        let tmp =
+            crate::io::temp_beside(path).map_err(|e| ArrowError::IoError(e.to_string(), e))?;
         let (file, tmp) = tmp.into_parts();
         let writer = Self::writer(file, schema, format, compression)?;
         Ok(Self {

@@ -68,30 +68,13 @@ enum Output {
 
 impl Output {
     fn create(path: Option<&Path>) -> Result<Self> {
-        match path {
-            None => {
-                use std::os::fd::AsFd;
-                // Write to fd 1 directly: `Stdout` is line-buffered, which costs a newline scan
-                // of every chunk of binary data.
-                let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
-                Ok(Self::Stdout(std::fs::File::from(fd)))
-            }
-            Some(path) => {
-                let dir = match path.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d,
-                    _ => Path::new("."),
-                };
-                let tmp = tempfile::Builder::new()
-                    .prefix(".rawarrow-")
-                    .suffix(".part")
-                    .tempfile_in(dir)
-                    .map_err(|e| format!("{}: cannot create output: {e}", path.display()))?;
-                Ok(Self::File {
-                    tmp,
-                    path: path.to_path_buf(),
-                })
-            }
-        }
+        Ok(match path {
+            None => Self::Stdout(crate::io::stdout_file()?),
+            Some(path) => Self::File {
+                tmp: crate::io::temp_beside(path)?,
+                path: path.to_path_buf(),
+            },
+        })
     }
 
     fn writer(&mut self) -> &mut std::fs::File {
