@@ -109,15 +109,16 @@ impl Projection {
     }
 }
 
+/// A Utf8 column being built: offsets, values and (unless never null) validity.
 #[derive(Default)]
-struct Strings {
+pub(super) struct Strings {
     offsets: Vec<i32>,
-    values: Vec<u8>,
-    nulls: Option<NullBufferBuilder>,
+    pub(super) values: Vec<u8>,
+    pub(super) nulls: Option<NullBufferBuilder>,
 }
 
 impl Strings {
-    fn with_capacity(rows: usize, bytes: usize) -> Self {
+    pub(super) fn with_capacity(rows: usize, bytes: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         Self {
@@ -134,7 +135,7 @@ impl Strings {
         &mut self.values[at..]
     }
 
-    fn end_value(&mut self, valid: bool) -> Result<(), ArrowError> {
+    pub(super) fn end_value(&mut self, valid: bool) -> Result<(), ArrowError> {
         let end = i32::try_from(self.values.len()).map_err(|_| {
             ArrowError::ComputeError(
                 "string column over 2 GiB in one batch: lower --batch-rows".into(),
@@ -147,7 +148,7 @@ impl Strings {
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+    pub(super) fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
         let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
         let values = Buffer::from_vec(std::mem::take(&mut self.values));
         let nulls = self.nulls.as_mut().and_then(NullBufferBuilder::finish);

@@ -7,6 +7,7 @@ use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field};
 
 use super::aux;
+use super::batch::Strings;
 use super::error::RecordError;
 use super::record::Record;
 
@@ -93,7 +94,7 @@ pub fn parse_spec(spec: &str) -> Result<([u8; 2], Option<TagKind>), String> {
 enum Values {
     Int(Vec<i64>),
     Float(Vec<f32>),
-    Text(Vec<i32>, Vec<u8>),
+    Text(Strings),
     IntList(Vec<i32>, Vec<i64>),
     FloatList(Vec<i32>, Vec<f32>),
 }
@@ -122,7 +123,7 @@ impl TagColumn {
         self.values = match self.kind {
             TagKind::Int => Values::Int(Vec::new()),
             TagKind::Float => Values::Float(Vec::new()),
-            TagKind::Text => Values::Text(vec![0], Vec::new()),
+            TagKind::Text => Values::Text(Strings::with_capacity(0, 0)),
             TagKind::IntList => Values::IntList(vec![0], Vec::new()),
             TagKind::FloatList => Values::FloatList(vec![0], Vec::new()),
         };
@@ -143,6 +144,7 @@ impl TagColumn {
     }
 
     /// Appends this record's value (null when the record lacks the tag).
+    // Text columns keep their validity in their `Strings`; the others in `self.nulls`.
     pub(crate) fn push(&mut self, r: &Record<'_>) -> Result<(), RecordError> {
         let field = r.tags().find(|f| f.tag == self.tag);
         let mismatch = |f: &aux::Field<'_>, kind: TagKind| RecordError::TagType {
@@ -154,7 +156,9 @@ impl TagColumn {
         match (&mut self.values, field) {
             (Values::Int(v), None) => v.push(0),
             (Values::Float(v), None) => v.push(0.0),
-            (Values::Text(o, v), None) => o.push(Self::offset(v.len())?),
+            (Values::Text(t), None) => t
+                .end_value(false)
+                .map_err(|_| RecordError::BatchTextOverflow)?,
             (Values::IntList(o, v), None) => o.push(Self::offset(v.len())?),
             (Values::FloatList(o, v), None) => o.push(Self::offset(v.len())?),
             (Values::Int(v), Some(f)) => {
@@ -168,7 +172,7 @@ impl TagColumn {
                     f.value[0], f.value[1], f.value[2], f.value[3],
                 ]));
             }
-            (Values::Text(o, v), Some(f)) => {
+            (Values::Text(t), Some(f)) => {
                 if matches!(f.ty, b'Z' | b'H')
                     && !f.value.is_ascii()
                     && std::str::from_utf8(f.value).is_err()
@@ -184,8 +188,9 @@ impl TagColumn {
                         reason: "character value is not ASCII",
                     });
                 }
-                aux::push_value(&f, v);
-                o.push(Self::offset(v.len())?);
+                aux::push_value(&f, &mut t.values);
+                t.end_value(true)
+                    .map_err(|_| RecordError::BatchTextOverflow)?;
             }
             (Values::IntList(o, v), Some(f)) => {
                 let (sub, elems) = aux::array_elements(&f).ok_or_else(|| mismatch(&f, kind))?;
@@ -204,7 +209,9 @@ impl TagColumn {
                 o.push(Self::offset(v.len())?);
             }
         }
-        self.nulls.append(field.is_some());
+        if !matches!(self.values, Values::Text(_)) {
+            self.nulls.append(field.is_some());
+        }
         Ok(())
     }
 
@@ -216,11 +223,7 @@ impl TagColumn {
         let array: ArrayRef = match values {
             Values::Int(v) => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls)),
             Values::Float(v) => Arc::new(Float32Array::new(ScalarBuffer::from(v), nulls)),
-            Values::Text(o, v) => Arc::new(arrow_array::StringArray::try_new(
-                OffsetBuffer::new(ScalarBuffer::from(o)),
-                arrow_buffer::Buffer::from_vec(v),
-                nulls,
-            )?),
+            Values::Text(mut t) => t.finish()?,
             Values::IntList(o, v) => Arc::new(ListArray::try_new(
                 item(DataType::Int64),
                 OffsetBuffer::new(ScalarBuffer::from(o)),
