@@ -17,7 +17,8 @@
 //! Each instruction-set implementation is a zero-sized token type (`Avx2`, `Avx512`, ...) whose
 //! only constructor, `new() -> Option<Self>`, proves the CPU has the features; its methods are
 //! safe. The free functions of each module dispatch to the best implementation allowed by
-//! [`cpu::level`], which the `RAWARROW_KERNELS` environment variable can cap
+//! [`cpu::level`] (through the tokens, or for the small hot calls of `seq` and `qual` through a
+//! cached function pointer), which the `RAWARROW_KERNELS` environment variable can cap
 //! (`scalar|ssse3|avx2|avx512|neon`) to force the slower paths in tests and benchmarks.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -30,6 +31,25 @@ pub mod onset;
 pub mod qual;
 pub mod seq;
 pub mod unshuffle;
+
+/// Declares an instruction-set token: a zero-sized proof, obtainable only through `new()`, that
+/// the CPU has the features its methods need.
+macro_rules! isa_token {
+    ($(#[$doc:meta])* $name:ident, $has:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name(());
+
+        impl $name {
+            /// `Some` only when the CPU has the features.
+            #[inline]
+            pub fn new() -> Option<Self> {
+                $has().then_some(Self(()))
+            }
+        }
+    };
+}
+pub(crate) use isa_token;
 
 /// Calls through a function pointer resolved on first use and cached (memchr's `unsafe_ifunc!`):
 /// for hot, small calls where even a branch on the cached level shows.

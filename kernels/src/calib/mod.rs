@@ -45,12 +45,14 @@ pub fn tof_to_mz(tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
     {
         use crate::cpu::{level, Level};
         if level() >= Level::Avx512 {
-            // SAFETY: level() never exceeds the detected features; lengths checked above.
-            return unsafe { x86_64::avx512::mz_entry(tof, a, b, out) };
+            if let Some(k) = x86_64::avx512::Avx512::new() {
+                return k.tof_to_mz(tof, a, b, out);
+            }
         }
         if level() >= Level::Avx2 {
-            // SAFETY: as above.
-            return unsafe { x86_64::avx2::mz_entry(tof, a, b, out) };
+            if let Some(k) = x86_64::avx2::Avx2::new() {
+                return k.tof_to_mz(tof, a, b, out);
+            }
         }
     }
     scalar::tof_to_mz(tof, a, b, out)
@@ -66,12 +68,14 @@ pub fn scan_to_im(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
     {
         use crate::cpu::{level, Level};
         if level() >= Level::Avx512 {
-            // SAFETY: level() never exceeds the detected features; lengths checked above.
-            return unsafe { x86_64::avx512::im_entry(scan, c, d, out) };
+            if let Some(k) = x86_64::avx512::Avx512::new() {
+                return k.scan_to_im(scan, c, d, out);
+            }
         }
         if level() >= Level::Avx2 {
-            // SAFETY: as above.
-            return unsafe { x86_64::avx2::im_entry(scan, c, d, out) };
+            if let Some(k) = x86_64::avx2::Avx2::new() {
+                return k.scan_to_im(scan, c, d, out);
+            }
         }
     }
     scalar::scan_to_im(scan, c, d, out)

@@ -50,21 +50,24 @@ pub(crate) fn check(deltas: &[u32], scan_peaks: &[u32], out: &[u32]) {
 /// # Panics
 /// If `out.len() != deltas.len()` or the scan counts do not sum to `deltas.len()`.
 pub fn decode(deltas: &[u32], scan_peaks: &[u32], out: &mut [u32]) {
-    check(deltas, scan_peaks, out);
+    // Every implementation checks the preconditions itself.
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu::{level, Level};
         if level() >= Level::Avx512 {
-            // SAFETY: level() never exceeds the detected features; preconditions checked above.
-            return unsafe { x86_64::avx512::entry(deltas, scan_peaks, out) };
+            if let Some(k) = x86_64::avx512::Avx512::new() {
+                return k.decode(deltas, scan_peaks, out);
+            }
         }
         if level() >= Level::Avx2 {
-            // SAFETY: as above.
-            return unsafe { x86_64::avx2::entry(deltas, scan_peaks, out) };
+            if let Some(k) = x86_64::avx2::Avx2::new() {
+                return k.decode(deltas, scan_peaks, out);
+            }
         }
         if level() >= Level::Simd128 {
-            // SAFETY: as above.
-            return unsafe { x86_64::sse41::entry(deltas, scan_peaks, out) };
+            if let Some(k) = x86_64::sse41::Sse41::new() {
+                return k.decode(deltas, scan_peaks, out);
+            }
         }
     }
     scalar::decode(deltas, scan_peaks, out)

@@ -42,8 +42,9 @@ pub fn gate(values: &[u8], threshold: u8, out: &mut [u32]) -> usize {
         // microcoded on AMD Zen 4, where the AVX-512 version measured 2x slower (BENCHMARKS.md).
         // `x86_64::avx512::Avx512` stays available for CPUs with a fast compress.
         if level() >= Level::Avx2 {
-            // SAFETY: level() never exceeds the detected features; lengths checked above.
-            return unsafe { x86_64::avx2::entry(values, threshold, out) };
+            if let Some(k) = x86_64::avx2::Avx2::new() {
+                return k.gate(values, threshold, out);
+            }
         }
     }
     scalar::gate(values, threshold, out)

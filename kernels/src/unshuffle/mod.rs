@@ -45,24 +45,28 @@ pub fn unshuffle(planes: &[u8], out: &mut [u32]) {
     {
         use crate::cpu::{level, Level};
         if level() >= Level::Avx512 {
-            // SAFETY: level() never exceeds the detected features; lengths checked above.
-            return unsafe { x86_64::avx512::entry(planes, out) };
+            if let Some(k) = x86_64::avx512::Avx512::new() {
+                return k.unshuffle(planes, out);
+            }
         }
         if level() >= Level::Avx2 {
-            // SAFETY: as above.
-            return unsafe { x86_64::avx2::entry(planes, out) };
+            if let Some(k) = x86_64::avx2::Avx2::new() {
+                return k.unshuffle(planes, out);
+            }
         }
         if level() >= Level::Simd128 {
-            // SAFETY: as above.
-            return unsafe { x86_64::ssse3::entry(planes, out) };
+            if let Some(k) = x86_64::ssse3::Ssse3::new() {
+                return k.unshuffle(planes, out);
+            }
         }
     }
     #[cfg(target_arch = "aarch64")]
     {
         use crate::cpu::{level, Level};
         if level() >= Level::Simd128 {
-            // SAFETY: as above.
-            return unsafe { aarch64::neon::entry(planes, out) };
+            if let Some(k) = aarch64::neon::Neon::new() {
+                return k.unshuffle(planes, out);
+            }
         }
     }
     scalar::unshuffle(planes, out)

@@ -3,16 +3,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
-#[derive(Debug, Clone, Copy)]
-pub struct Avx512(());
+crate::isa_token!(
+    /// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
+    Avx512,
+    crate::cpu::has_avx512
+);
 
 impl Avx512 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_avx512().then_some(Self(()))
-    }
-
     /// `out[i] = (a + b·tof[i])²`.
     ///
     /// # Panics
@@ -32,20 +29,6 @@ impl Avx512 {
         // SAFETY: `self` proves the features are present.
         unsafe { affine::<false>(scan, c, d, out) }
     }
-}
-
-/// # Safety
-/// The CPU must have AVX-512 F/BW/VL/VBMI; equal lengths.
-pub(crate) unsafe fn mz_entry(tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
-    // SAFETY: forwarded from the caller.
-    unsafe { affine::<true>(tof, a, b, out) }
-}
-
-/// # Safety
-/// The CPU must have AVX-512 F/BW/VL/VBMI; equal lengths.
-pub(crate) unsafe fn im_entry(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
-    // SAFETY: forwarded from the caller.
-    unsafe { affine::<false>(scan, c, d, out) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]

@@ -2,16 +2,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has AVX2.
-#[derive(Debug, Clone, Copy)]
-pub struct Avx2(());
+crate::isa_token!(
+    /// Proof that the CPU has AVX2.
+    Avx2,
+    crate::cpu::has_avx2
+);
 
 impl Avx2 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_avx2().then_some(Self(()))
-    }
-
     /// Decodes a frame's TOF deltas.
     ///
     /// # Panics
@@ -21,13 +18,6 @@ impl Avx2 {
         // SAFETY: `self` proves the features are present.
         unsafe { decode(deltas, scan_peaks, out) }
     }
-}
-
-/// # Safety
-/// The CPU must have AVX2; the preconditions of [`super::super::decode`] hold.
-pub(crate) unsafe fn entry(deltas: &[u32], scan_peaks: &[u32], out: &mut [u32]) {
-    // SAFETY: forwarded from the caller.
-    unsafe { decode(deltas, scan_peaks, out) }
 }
 
 #[target_feature(enable = "avx2")]

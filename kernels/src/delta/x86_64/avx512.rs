@@ -2,16 +2,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
-#[derive(Debug, Clone, Copy)]
-pub struct Avx512(());
+crate::isa_token!(
+    /// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
+    Avx512,
+    crate::cpu::has_avx512
+);
 
 impl Avx512 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_avx512().then_some(Self(()))
-    }
-
     /// Decodes a frame's TOF deltas.
     ///
     /// # Panics
@@ -21,13 +18,6 @@ impl Avx512 {
         // SAFETY: `self` proves the features are present.
         unsafe { decode(deltas, scan_peaks, out) }
     }
-}
-
-/// # Safety
-/// The CPU must have AVX-512 F/BW/VL/VBMI; the preconditions of [`super::super::decode`] hold.
-pub(crate) unsafe fn entry(deltas: &[u32], scan_peaks: &[u32], out: &mut [u32]) {
-    // SAFETY: forwarded from the caller.
-    unsafe { decode(deltas, scan_peaks, out) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]

@@ -3,16 +3,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has AVX2 (with BMI and POPCNT).
-#[derive(Debug, Clone, Copy)]
-pub struct Avx2(());
+crate::isa_token!(
+    /// Proof that the CPU has AVX2 (with BMI and POPCNT).
+    Avx2,
+    crate::cpu::has_avx2
+);
 
 impl Avx2 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_avx2().then_some(Self(()))
-    }
-
     /// Gates `values`.
     ///
     /// # Panics
@@ -22,13 +19,6 @@ impl Avx2 {
         // SAFETY: `self` proves the features are present.
         unsafe { gate(values, threshold, out) }
     }
-}
-
-/// # Safety
-/// The CPU must have AVX2/BMI/POPCNT; `out.len() >= values.len()`.
-pub(crate) unsafe fn entry(values: &[u8], threshold: u8, out: &mut [u32]) -> usize {
-    // SAFETY: forwarded from the caller.
-    unsafe { gate(values, threshold, out) }
 }
 
 /// Row `m`: the positions of the set bits of `m`, packed to the front.

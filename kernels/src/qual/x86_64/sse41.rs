@@ -2,16 +2,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has SSSE3 and SSE4.1.
-#[derive(Debug, Clone, Copy)]
-pub struct Sse41(());
+crate::isa_token!(
+    /// Proof that the CPU has SSSE3 and SSE4.1.
+    Sse41,
+    crate::cpu::has_simd128
+);
 
 impl Sse41 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_simd128().then_some(Self(()))
-    }
-
     /// Writes `min(q, 93) + 33` for every byte; returns whether any byte exceeded 93.
     ///
     /// # Panics

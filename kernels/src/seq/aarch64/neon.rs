@@ -2,16 +2,13 @@
 
 use core::arch::aarch64::*;
 
-/// Proof that the CPU has NEON.
-#[derive(Debug, Clone, Copy)]
-pub struct Neon(());
+crate::isa_token!(
+    /// Proof that the CPU has NEON.
+    Neon,
+    crate::cpu::has_simd128
+);
 
 impl Neon {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_simd128().then_some(Self(()))
-    }
-
     /// Decodes `out.len()` bases from `packed`.
     ///
     /// # Panics

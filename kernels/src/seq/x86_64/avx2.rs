@@ -2,16 +2,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has AVX2.
-#[derive(Debug, Clone, Copy)]
-pub struct Avx2(());
+crate::isa_token!(
+    /// Proof that the CPU has AVX2.
+    Avx2,
+    crate::cpu::has_avx2
+);
 
 impl Avx2 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_avx2().then_some(Self(()))
-    }
-
     /// Decodes `out.len()` bases from `packed`.
     ///
     /// # Panics

@@ -4,16 +4,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
-#[derive(Debug, Clone, Copy)]
-pub struct Avx512(());
+crate::isa_token!(
+    /// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
+    Avx512,
+    crate::cpu::has_avx512
+);
 
 impl Avx512 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_avx512().then_some(Self(()))
-    }
-
     /// Decodes `out.len()` bases from `packed`.
     ///
     /// # Panics

@@ -2,16 +2,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has SSSE3 and SSE4.1.
-#[derive(Debug, Clone, Copy)]
-pub struct Ssse3(());
+crate::isa_token!(
+    /// Proof that the CPU has SSSE3 and SSE4.1.
+    Ssse3,
+    crate::cpu::has_simd128
+);
 
 impl Ssse3 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_simd128().then_some(Self(()))
-    }
-
     /// Decodes `out.len()` bases from `packed`.
     ///
     /// # Panics

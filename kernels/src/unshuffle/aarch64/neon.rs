@@ -2,16 +2,13 @@
 
 use core::arch::aarch64::*;
 
-/// Proof that the CPU has NEON.
-#[derive(Debug, Clone, Copy)]
-pub struct Neon(());
+crate::isa_token!(
+    /// Proof that the CPU has NEON.
+    Neon,
+    crate::cpu::has_simd128
+);
 
 impl Neon {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_simd128().then_some(Self(()))
-    }
-
     /// Rebuilds `out.len()` values from `planes`.
     ///
     /// # Panics
@@ -25,13 +22,6 @@ impl Neon {
         // SAFETY: `self` proves NEON is present.
         unsafe { unshuffle(planes, out) }
     }
-}
-
-/// # Safety
-/// The CPU must have NEON; `planes.len() == 4 * out.len()`.
-pub(crate) unsafe fn entry(planes: &[u8], out: &mut [u32]) {
-    // SAFETY: forwarded from the caller.
-    unsafe { unshuffle(planes, out) }
 }
 
 #[target_feature(enable = "neon")]

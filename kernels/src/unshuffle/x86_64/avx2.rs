@@ -2,16 +2,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has AVX2.
-#[derive(Debug, Clone, Copy)]
-pub struct Avx2(());
+crate::isa_token!(
+    /// Proof that the CPU has AVX2.
+    Avx2,
+    crate::cpu::has_avx2
+);
 
 impl Avx2 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_avx2().then_some(Self(()))
-    }
-
     /// Rebuilds `out.len()` values from `planes`.
     ///
     /// # Panics
@@ -25,13 +22,6 @@ impl Avx2 {
         // SAFETY: `self` proves the features are present.
         unsafe { unshuffle(planes, out) }
     }
-}
-
-/// # Safety
-/// The CPU must have AVX2; `planes.len() == 4 * out.len()`.
-pub(crate) unsafe fn entry(planes: &[u8], out: &mut [u32]) {
-    // SAFETY: forwarded from the caller.
-    unsafe { unshuffle(planes, out) }
 }
 
 #[target_feature(enable = "avx2")]

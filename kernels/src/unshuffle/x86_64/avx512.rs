@@ -3,16 +3,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
-#[derive(Debug, Clone, Copy)]
-pub struct Avx512(());
+crate::isa_token!(
+    /// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
+    Avx512,
+    crate::cpu::has_avx512
+);
 
 impl Avx512 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_avx512().then_some(Self(()))
-    }
-
     /// Rebuilds `out.len()` values from `planes`.
     ///
     /// # Panics
@@ -26,13 +23,6 @@ impl Avx512 {
         // SAFETY: `self` proves the features are present.
         unsafe { unshuffle(planes, out) }
     }
-}
-
-/// # Safety
-/// The CPU must have AVX-512 F/BW/VL/VBMI; `planes.len() == 4 * out.len()`.
-pub(crate) unsafe fn entry(planes: &[u8], out: &mut [u32]) {
-    // SAFETY: forwarded from the caller.
-    unsafe { unshuffle(planes, out) }
 }
 
 const fn byte_index(half: usize) -> [u8; 64] {

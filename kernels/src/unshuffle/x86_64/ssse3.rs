@@ -2,16 +2,13 @@
 
 use core::arch::x86_64::*;
 
-/// Proof that the CPU has SSSE3 and SSE4.1.
-#[derive(Debug, Clone, Copy)]
-pub struct Ssse3(());
+crate::isa_token!(
+    /// Proof that the CPU has SSSE3 and SSE4.1.
+    Ssse3,
+    crate::cpu::has_simd128
+);
 
 impl Ssse3 {
-    /// `Some` only when the CPU has the features.
-    pub fn new() -> Option<Self> {
-        crate::cpu::has_simd128().then_some(Self(()))
-    }
-
     /// Rebuilds `out.len()` values from `planes`.
     ///
     /// # Panics
@@ -25,13 +22,6 @@ impl Ssse3 {
         // SAFETY: `self` proves the features are present.
         unsafe { unshuffle(planes, out) }
     }
-}
-
-/// # Safety
-/// The CPU must have SSSE3 and SSE4.1; `planes.len() == 4 * out.len()`.
-pub(crate) unsafe fn entry(planes: &[u8], out: &mut [u32]) {
-    // SAFETY: forwarded from the caller.
-    unsafe { unshuffle(planes, out) }
 }
 
 #[target_feature(enable = "ssse3,sse4.1")]
