@@ -9,6 +9,7 @@ pub mod bgzf;
 pub mod cli;
 #[allow(unsafe_code)] // memory mapping and madvise only; see the module docs
 pub mod io;
+pub mod midi;
 pub mod runtime;
 
 /// The SIMD kernels crate, re-exported.

@@ -146,3 +146,68 @@ fn missing_and_directory_inputs_are_clear_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a directory"));
 }
+
+#[test]
+fn midi_writes_notes_and_files_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let songs = dir.path().join("songs");
+    std::fs::create_dir(&songs).expect("mkdir");
+    // One good file (format 0, 96 ppq: a quarter note C4 and a chord), one corrupt file.
+    let mut good = b"MThd\0\0\0\x06\0\0\0\x01\0\x60MTrk\0\0\0\x19".to_vec();
+    good.extend(
+        b"\0\x90\x3C\x40\x60\x80\x3C\0\0\x90\x40\x50\0\x43\x50\x60\x40\0\0\x43\0\0\xFF\x2F\0",
+    );
+    std::fs::write(songs.join("a.mid"), &good).expect("write");
+    std::fs::write(songs.join("b.mid"), b"MThd\0\0\0\x06\0\x07\0\x01\0\x60").expect("write");
+    let (notes, files) = (
+        dir.path().join("notes.arrow"),
+        dir.path().join("files.arrow"),
+    );
+    let out = rawarrow()
+        .args(["midi", "-t", "2", "-o"])
+        .arg(&notes)
+        .arg("--files")
+        .arg(&files)
+        .arg(&songs)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("2 files (1 failed, 0 with warnings), 3 notes"),
+        "{stderr}"
+    );
+    let read = |p: &std::path::Path| {
+        let f = std::fs::File::open(p).expect("output exists");
+        let r = arrow_ipc::reader::FileReader::try_new(f, None).expect("IPC file");
+        r.map(|b| b.expect("batch")).collect::<Vec<_>>()
+    };
+    let n: usize = read(&notes).iter().map(|b| b.num_rows()).sum();
+    assert_eq!(n, 3);
+    let f = read(&files);
+    assert_eq!(f.len(), 1);
+    use arrow_array::cast::AsArray;
+    let err = f[0]
+        .column_by_name("error")
+        .expect("error")
+        .as_string::<i32>();
+    assert_eq!(
+        err.value(1),
+        "offset 8: unknown SMF format 7 (expected 0, 1 or 2)"
+    );
+
+    // An output folder that does not exist: a clear error, nothing left behind.
+    let bad = dir.path().join("missing/notes.arrow");
+    let out = rawarrow()
+        .args(["midi", "-o"])
+        .arg(&bad)
+        .arg(&songs)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("rawarrow: error: "), "{stderr}");
+    assert!(!dir.path().join("missing").exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
+    assert_eq!(left.len(), 3, "only songs/, notes.arrow and files.arrow");
+}

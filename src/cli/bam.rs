@@ -1,13 +1,13 @@
 //! `rawarrow bam ...`
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
-use super::{Output, Result};
-use crate::arrow::{Compression, Format, IpcSink};
+use super::{progress_bar, Codec, Output, Result};
+use crate::arrow::IpcSink;
 use crate::bam::{Reader, Records};
 use crate::bgzf::Options;
 use crate::io::Input;
@@ -26,13 +26,6 @@ pub(super) struct Bam {
 enum Command {
     /// Print the records as SAM text, exactly as `samtools view` prints them (no header).
     View(View),
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Codec {
-    None,
-    Lz4,
-    Zstd,
 }
 
 #[derive(Debug, Args)]
@@ -141,17 +134,11 @@ struct Progress {
 
 impl Progress {
     fn new(total: u64, quiet: bool) -> Self {
-        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
-                )
-                .expect("valid template"),
-            );
-            bar
-        });
-        Self { bar, done_bytes: 0 }
+        let template = "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}";
+        Self {
+            bar: progress_bar(total, template, quiet),
+            done_bytes: 0,
+        }
     }
 
     fn set(&self, file_pos: u64, records: u64) {
@@ -164,16 +151,8 @@ impl Progress {
 
 fn convert(args: Convert) -> Result {
     let started = Instant::now();
-    let format = if args.stream {
-        Format::Stream
-    } else {
-        Format::File
-    };
-    let compression = match args.compression {
-        Codec::None => Compression::None,
-        Codec::Lz4 => Compression::Lz4,
-        Codec::Zstd => Compression::Zstd,
-    };
+    let format = super::ipc_format(args.stream);
+    let compression = args.compression.into();
     let inputs: Vec<Input> = args
         .inputs
         .iter()

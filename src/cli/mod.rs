@@ -7,6 +7,7 @@
 
 mod bam;
 mod bgzf;
+mod midi;
 
 use std::io::Write;
 use std::path::Path;
@@ -30,6 +31,8 @@ enum Command {
     /// BAM files to Arrow IPC (`rawarrow bam IN.bam -o OUT.arrow`), or to SAM text
     /// (`rawarrow bam view IN.bam`).
     Bam(bam::Bam),
+    /// Standard MIDI Files (files and folders) to an Arrow `notes` table and a `files` table.
+    Midi(midi::Midi),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -38,6 +41,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bgzf(cmd) => bgzf::run(cmd),
         Command::Bam(cmd) => bam::run(cmd),
+        Command::Midi(cmd) => midi::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -52,6 +56,42 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// IPC buffer compression, as a command-line value.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Codec {
+    None,
+    Lz4,
+    Zstd,
+}
+
+impl From<Codec> for crate::arrow::Compression {
+    fn from(c: Codec) -> Self {
+        match c {
+            Codec::None => Self::None,
+            Codec::Lz4 => Self::Lz4,
+            Codec::Zstd => Self::Zstd,
+        }
+    }
+}
+
+fn ipc_format(stream: bool) -> crate::arrow::Format {
+    if stream {
+        crate::arrow::Format::Stream
+    } else {
+        crate::arrow::Format::File
+    }
+}
+
+/// A progress bar on stderr when it is a terminal and the user did not ask for quiet.
+fn progress_bar(total: u64, template: &str, quiet: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template"));
+        bar
+    })
 }
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;

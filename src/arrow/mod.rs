@@ -1,6 +1,8 @@
-//! Arrow output: IPC file or stream, optional buffer compression, written to a temporary file
-//! and renamed only on success.
-#![forbid(unsafe_code)]
+//! Arrow output: arena-backed buffers ([`arena`]), and IPC file or stream with optional buffer
+//! compression, written to a temporary file and renamed only on success.
+
+#[allow(unsafe_code)] // Buffer::from_custom_allocation and region views; see the module docs
+pub mod arena;
 
 use std::path::Path;
 

@@ -1,0 +1,64 @@
+//! MIDI parsing in memory, per file: midly (events into vectors, no pairing, no timing) vs
+//! rawarrow's parser (events + FIFO note pairing) and full analysis (plus tempo map, seconds,
+//! onsets and tempo estimate).
+//!
+//! Input: every `*.mid` under `$RAWARROW_BENCH_MIDI`, else `$RAWARROW_CORPUS/midi`, else the fuzz
+//! seeds. Run: `cargo bench --bench midi`.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{Criterion, Throughput};
+use rawarrow::midi::{smf::Parser, Analyzer, OnsetOptions};
+
+fn inputs() -> Vec<Vec<u8>> {
+    let dir = std::env::var_os("RAWARROW_BENCH_MIDI")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("RAWARROW_CORPUS").map(|c| PathBuf::from(c).join("midi")))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/midi"));
+    let paths = rawarrow::midi::list_inputs(&[dir]).expect("benchmark input");
+    paths
+        .iter()
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let files = inputs();
+    let mut g = c.benchmark_group("midi_parse_per_file");
+    g.throughput(Throughput::Elements(files.len() as u64));
+    g.bench_function("midly_parse", |b| {
+        b.iter(|| {
+            for f in &files {
+                let smf = midly::Smf::parse(f).expect("midly parses");
+                black_box(smf.tracks.len());
+            }
+        })
+    });
+    let mut parser = Parser::new();
+    g.bench_function("rawarrow_parse_and_pair", |b| {
+        b.iter(|| {
+            for f in &files {
+                parser.parse(f).expect("parses");
+                black_box(parser.notes.len());
+            }
+        })
+    });
+    let mut analyzer = Analyzer::new(OnsetOptions::default());
+    g.bench_function("rawarrow_analyze", |b| {
+        b.iter(|| {
+            for f in &files {
+                let facts = analyzer.analyze(f).expect("parses");
+                black_box((facts.tempo_bpm_estimate, analyzer.notes().len()));
+            }
+        })
+    });
+    g.finish();
+}
+
+mod harness {
+    #![allow(missing_docs)]
+    use super::*;
+    criterion::criterion_group!(benches, bench);
+}
+criterion::criterion_main!(harness::benches);

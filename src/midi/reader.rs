@@ -1,0 +1,393 @@
+//! [`Reader`]: many MIDI files in parallel on the pinned pool, batches in sorted path order.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, StringArray};
+use arrow_schema::{ArrowError, SchemaRef};
+
+use super::table::{files_batch, notes_batch, FileRow, NoteRow};
+use super::{Analyzer, OnsetOptions, ParseError};
+use crate::io::{Input, OpenError};
+use crate::runtime::{default_threads, Pool, WorkerPanicked};
+
+/// File name extensions collected when walking a folder (case-insensitive). Files named
+/// explicitly are read whatever their name.
+pub const EXTENSIONS: &[&str] = &["mid", "midi", "kar", "rmi", "smf"];
+
+/// Errors of the MIDI reader. A file that cannot be parsed is not an error of the reader: it
+/// becomes a `files` row with `error` set.
+#[derive(Debug)]
+pub enum Error {
+    /// A file could not be opened (single-file [`super::read`]).
+    Open(OpenError),
+    /// A file is not a readable SMF (single-file [`super::read`]).
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Offset and cause.
+        error: ParseError,
+    },
+    /// An input path or a folder below it could not be listed.
+    Walk {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// More files than the `file` dictionary can index (2³¹ − 1).
+    TooManyFiles(usize),
+    /// A worker thread panicked (a bug; reported instead of hanging).
+    Worker(WorkerPanicked),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Open(e) => e.fmt(f),
+            Self::Parse { path, error } => write!(f, "{}: {error}", path.display()),
+            Self::Walk { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::TooManyFiles(n) => write!(f, "{n} files: at most 2147483647 per reader"),
+            Self::Worker(_) => f.write_str("a worker thread panicked"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Open(e) => Some(e),
+            Self::Parse { error, .. } => Some(error),
+            Self::Walk { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for ArrowError {
+    fn from(e: Error) -> Self {
+        ArrowError::ExternalError(Box::new(e))
+    }
+}
+
+fn has_midi_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let werr = |source| Error::Walk {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(werr)? {
+        let entry = entry.map_err(werr)?;
+        let path = entry.path();
+        let ty = entry.file_type().map_err(werr)?;
+        if ty.is_dir() {
+            walk(&path, out)?;
+        } else if has_midi_extension(&path) && (ty.is_file() || path.is_file()) {
+            // Symbolic links are followed to files only, never into folders (no cycles).
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The files a reader would read for `inputs`: files as given, folders walked recursively for
+/// [`EXTENSIONS`]; sorted by path, duplicates removed.
+pub fn list_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    for p in inputs {
+        let p = p.as_ref();
+        let meta = std::fs::metadata(p).map_err(|source| Error::Walk {
+            path: p.to_path_buf(),
+            source,
+        })?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.to_path_buf());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Counts over the files read so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Files read (parsed or failed).
+    pub files: u64,
+    /// Notes in the `notes` batches yielded.
+    pub notes: u64,
+    /// Files with `error` set.
+    pub failed: u64,
+    /// Files read with at least one warning.
+    pub warned: u64,
+}
+
+/// Settings for a [`Reader`].
+#[derive(Debug, Clone)]
+pub struct ReaderBuilder {
+    threads: usize,
+    pin: bool,
+    files_per_batch: usize,
+    onsets: OnsetOptions,
+}
+
+impl Default for ReaderBuilder {
+    fn default() -> Self {
+        Self {
+            threads: default_threads(),
+            pin: true,
+            files_per_batch: 256,
+            onsets: OnsetOptions::default(),
+        }
+    }
+}
+
+impl ReaderBuilder {
+    /// Worker threads (default: the cores available).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// Pin workers to cores (default true).
+    pub fn pin(mut self, pin: bool) -> Self {
+        self.pin = pin;
+        self
+    }
+
+    /// Files per job and per `notes` batch (default 256).
+    pub fn files_per_batch(mut self, n: usize) -> Self {
+        self.files_per_batch = n.max(1);
+        self
+    }
+
+    /// Onset detection settings used for the tempo estimate.
+    pub fn onsets(mut self, opts: OnsetOptions) -> Self {
+        self.onsets = opts;
+        self
+    }
+
+    /// Lists `inputs` (see [`list_inputs`]) and starts reading.
+    pub fn build<P: AsRef<Path>>(self, inputs: &[P]) -> Result<Reader, Error> {
+        self.build_paths(list_inputs(inputs)?)
+    }
+
+    /// Starts reading exactly these files, in this order.
+    pub fn build_paths(self, paths: Vec<PathBuf>) -> Result<Reader, Error> {
+        if i32::try_from(paths.len()).is_err() {
+            return Err(Error::TooManyFiles(paths.len()));
+        }
+        let names: StringArray = paths.iter().map(|p| Some(p.to_string_lossy())).collect();
+        let dictionary: ArrayRef = Arc::new(names);
+        let paths: Arc<[PathBuf]> = paths.into();
+        let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
+        let pool = Pool::spawn(
+            self.threads,
+            self.pin,
+            move |_| (Analyzer::new(opts), Vec::<NoteRow>::new()),
+            move |(analyzer, rows), range: Range<usize>| {
+                rows.clear();
+                let files: Vec<FileRow> = range
+                    .map(|i| read_one(analyzer, &wpaths[i], i as i32, rows))
+                    .collect();
+                (notes_batch(rows, &wdict), files)
+            },
+        )
+        .map_err(|source| Error::Walk {
+            path: PathBuf::from("<threads>"),
+            source,
+        })?;
+        Ok(Reader {
+            paths,
+            dictionary,
+            pool,
+            files_per_batch: self.files_per_batch,
+            next_file: 0,
+            submitted: 0,
+            emitted: 0,
+            pending: BTreeMap::new(),
+            files: Vec::new(),
+            summary: Summary::default(),
+        })
+    }
+}
+
+/// Reads one file into `rows` and describes it.
+fn read_one(a: &mut Analyzer, path: &Path, key: i32, rows: &mut Vec<NoteRow>) -> FileRow {
+    let mut row = FileRow {
+        file: key,
+        ..FileRow::default()
+    };
+    let input = match Input::open(path) {
+        Ok(i) => i,
+        Err(e) => {
+            row.error = Some(format!("cannot open: {e}"));
+            return row;
+        }
+    };
+    let result = a.analyze(input.bytes());
+    if !a.warnings().is_empty() {
+        let w: Vec<String> = a.warnings().iter().map(|w| w.to_string()).collect();
+        row.warnings = Some(w.join("; "));
+    }
+    match result {
+        Err(e) => row.error = Some(e.to_string()),
+        Ok(f) => {
+            row.format = Some(f.header.format);
+            row.ppq = match f.header.division {
+                super::Division::Ppq(p) => Some(p),
+                super::Division::Smpte { .. } => None,
+            };
+            row.tracks = Some(f.tracks);
+            row.notes = a.notes().len() as u64;
+            row.duration_s = Some(f.duration_s);
+            row.tempo_bpm_meta = f.tempo_bpm_meta;
+            row.tempo_bpm_estimate = f.tempo_bpm_estimate;
+            rows.extend(
+                a.notes()
+                    .iter()
+                    .zip(a.onset_s().iter().zip(a.duration_s()))
+                    .map(|(n, (&on, &d))| NoteRow {
+                        file: key,
+                        track: n.track,
+                        channel: n.channel,
+                        pitch: n.pitch,
+                        velocity: n.velocity,
+                        onset_tick: n.onset_tick,
+                        offset_tick: n.offset_tick,
+                        onset_s: on,
+                        duration_s: d,
+                    }),
+            );
+        }
+    }
+    row
+}
+
+/// Reads many MIDI files into the `notes` table (an iterator of batches, in sorted path order)
+/// and the `files` table ([`Reader::files`]).
+///
+/// ```no_run
+/// use rawarrow::midi::Reader;
+/// let mut reader = Reader::builder().threads(2).build(&["songs/"])?;
+/// for batch in &mut reader {
+///     let batch = batch?;
+///     println!("{} notes", batch.num_rows());
+/// }
+/// let files = reader.files(); // one row per file, `error` set for corrupt ones
+/// println!("{} files, {} failed", files.num_rows(), reader.summary().failed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Reader {
+    paths: Arc<[PathBuf]>,
+    dictionary: ArrayRef,
+    pool: Pool<Range<usize>, (RecordBatch, Vec<FileRow>)>,
+    files_per_batch: usize,
+    next_file: usize,
+    submitted: u64,
+    emitted: u64,
+    pending: BTreeMap<u64, (RecordBatch, Vec<FileRow>)>,
+    files: Vec<FileRow>,
+    summary: Summary,
+}
+
+impl fmt::Debug for Reader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("files", &self.paths.len())
+            .field("summary", &self.summary)
+            .finish()
+    }
+}
+
+impl Reader {
+    /// A builder with default settings.
+    pub fn builder() -> ReaderBuilder {
+        ReaderBuilder::default()
+    }
+
+    /// The files being read, in output order.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// The dictionary of the `file` columns (every path, in order).
+    pub fn dictionary(&self) -> ArrayRef {
+        self.dictionary.clone()
+    }
+
+    /// Counts so far.
+    pub fn summary(&self) -> Summary {
+        self.summary
+    }
+
+    /// The `files` table of the files whose notes have been yielded so far (all files once the
+    /// iterator is exhausted).
+    pub fn files(&self) -> RecordBatch {
+        files_batch(&self.files, &self.dictionary)
+    }
+
+    fn submit(&mut self) {
+        let ahead = 2 * self.pool.threads() as u64;
+        while self.next_file < self.paths.len() && self.submitted - self.emitted < ahead {
+            let end = (self.next_file + self.files_per_batch).min(self.paths.len());
+            self.pool.submit(self.submitted, self.next_file..end);
+            self.submitted += 1;
+            self.next_file = end;
+        }
+    }
+
+    /// The next `notes` batch (batches of files without notes are skipped, their `files` rows
+    /// are still recorded), or `None` when every file has been read.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
+        loop {
+            self.submit();
+            if let Some((batch, files)) = self.pending.remove(&self.emitted) {
+                self.emitted += 1;
+                self.summary.files += files.len() as u64;
+                self.summary.failed += files.iter().filter(|f| f.error.is_some()).count() as u64;
+                self.summary.warned += files.iter().filter(|f| f.warnings.is_some()).count() as u64;
+                self.summary.notes += batch.num_rows() as u64;
+                self.files.extend(files);
+                if batch.num_rows() > 0 {
+                    return Ok(Some(batch));
+                }
+                continue;
+            }
+            if self.emitted == self.submitted {
+                return Ok(None);
+            }
+            match self.pool.recv() {
+                Some((seq, Ok(out))) => {
+                    self.pending.insert(seq, out);
+                }
+                Some((_, Err(e))) => return Err(Error::Worker(e)),
+                None => return Err(Error::Worker(WorkerPanicked)),
+            }
+        }
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch().map_err(ArrowError::from).transpose()
+    }
+}
+
+impl RecordBatchReader for Reader {
+    fn schema(&self) -> SchemaRef {
+        super::notes_schema()
+    }
+}

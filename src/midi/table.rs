@@ -1,0 +1,194 @@
+//! The `notes` and `files` tables (DESIGN.md schemas).
+//!
+//! `notes` batches are written column by column into one arena allocation per batch (sizes are
+//! exact: the rows are known when the batch is built). `file` is a dictionary column whose
+//! dictionary is every input path (sorted), the same array in every batch, so an IPC file holds
+//! it once.
+
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray, UInt16Array,
+    UInt64Array, UInt8Array,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+use crate::arrow::arena::{Arena, ArenaSize};
+
+fn file_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// Schema of the `notes` table: one row per note.
+pub fn notes_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("file", file_type(), false),
+            Field::new("track", DataType::UInt16, false),
+            Field::new("channel", DataType::UInt8, false),
+            Field::new("pitch", DataType::UInt8, false),
+            Field::new("velocity", DataType::UInt8, false),
+            Field::new("onset_tick", DataType::UInt64, false),
+            Field::new("offset_tick", DataType::UInt64, false),
+            Field::new("onset_s", DataType::Float64, false),
+            Field::new("duration_s", DataType::Float64, false),
+        ]))
+    })
+    .clone()
+}
+
+/// Schema of the `files` table: one row per input file. `format`, `ppq` (null for SMPTE
+/// division), `tracks` and `duration_s` are null when `error` is set; `warnings` lists what was
+/// odd (`; `-separated, each with its byte offset), null when nothing was.
+pub fn files_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("file", file_type(), false),
+            Field::new("format", DataType::UInt16, true),
+            Field::new("ppq", DataType::UInt16, true),
+            Field::new("tracks", DataType::UInt16, true),
+            Field::new("notes", DataType::UInt64, false),
+            Field::new("duration_s", DataType::Float64, true),
+            Field::new("tempo_bpm_meta", DataType::Float64, true),
+            Field::new("tempo_bpm_estimate", DataType::Float64, true),
+            Field::new("error", DataType::Utf8, true),
+            Field::new("warnings", DataType::Utf8, true),
+        ]))
+    })
+    .clone()
+}
+
+/// One note row, gathered per job before the columns are laid out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NoteRow {
+    pub(crate) file: i32,
+    pub(crate) track: u16,
+    pub(crate) channel: u8,
+    pub(crate) pitch: u8,
+    pub(crate) velocity: u8,
+    pub(crate) onset_tick: u64,
+    pub(crate) offset_tick: u64,
+    pub(crate) onset_s: f64,
+    pub(crate) duration_s: f64,
+}
+
+/// One `files` row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FileRow {
+    pub(crate) file: i32,
+    pub(crate) format: Option<u16>,
+    pub(crate) ppq: Option<u16>,
+    pub(crate) tracks: Option<u16>,
+    pub(crate) notes: u64,
+    pub(crate) duration_s: Option<f64>,
+    pub(crate) tempo_bpm_meta: Option<f64>,
+    pub(crate) tempo_bpm_estimate: Option<f64>,
+    pub(crate) error: Option<String>,
+    pub(crate) warnings: Option<String>,
+}
+
+/// Lays `rows` out as a `notes` batch in one arena allocation.
+pub(crate) fn notes_batch(rows: &[NoteRow], dictionary: &ArrayRef) -> RecordBatch {
+    let n = rows.len();
+    let mut size = ArenaSize::default();
+    size.add::<i32>(n)
+        .add::<u16>(n)
+        .add::<u8>(n)
+        .add::<u8>(n)
+        .add::<u8>(n)
+        .add::<u64>(n)
+        .add::<u64>(n)
+        .add::<f64>(n)
+        .add::<f64>(n);
+    let mut arena = Arena::new(size);
+    let mut file = arena.take::<i32>(n);
+    let mut track = arena.take::<u16>(n);
+    let mut channel = arena.take::<u8>(n);
+    let mut pitch = arena.take::<u8>(n);
+    let mut velocity = arena.take::<u8>(n);
+    let mut onset_tick = arena.take::<u64>(n);
+    let mut offset_tick = arena.take::<u64>(n);
+    let mut onset_s = arena.take::<f64>(n);
+    let mut duration_s = arena.take::<f64>(n);
+    {
+        let (f, t, c, p, v) = (
+            file.as_mut_slice(),
+            track.as_mut_slice(),
+            channel.as_mut_slice(),
+            pitch.as_mut_slice(),
+            velocity.as_mut_slice(),
+        );
+        let (on, off, os, ds) = (
+            onset_tick.as_mut_slice(),
+            offset_tick.as_mut_slice(),
+            onset_s.as_mut_slice(),
+            duration_s.as_mut_slice(),
+        );
+        for (i, r) in rows.iter().enumerate() {
+            f[i] = r.file;
+            t[i] = r.track;
+            c[i] = r.channel;
+            p[i] = r.pitch;
+            v[i] = r.velocity;
+            on[i] = r.onset_tick;
+            off[i] = r.offset_tick;
+            os[i] = r.onset_s;
+            ds[i] = r.duration_s;
+        }
+    }
+    let keys = Int32Array::new(file.into_scalar_buffer(), None);
+    // Keys index the dictionary of all inputs; the reader only writes valid indices.
+    let file = DictionaryArray::<Int32Type>::try_new(keys, dictionary.clone())
+        .expect("file keys index the path dictionary");
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(file),
+        Arc::new(UInt16Array::new(track.into_scalar_buffer(), None)),
+        Arc::new(UInt8Array::new(channel.into_scalar_buffer(), None)),
+        Arc::new(UInt8Array::new(pitch.into_scalar_buffer(), None)),
+        Arc::new(UInt8Array::new(velocity.into_scalar_buffer(), None)),
+        Arc::new(UInt64Array::new(onset_tick.into_scalar_buffer(), None)),
+        Arc::new(UInt64Array::new(offset_tick.into_scalar_buffer(), None)),
+        Arc::new(Float64Array::new(onset_s.into_scalar_buffer(), None)),
+        Arc::new(Float64Array::new(duration_s.into_scalar_buffer(), None)),
+    ];
+    RecordBatch::try_new(notes_schema(), columns).expect("columns match the notes schema")
+}
+
+/// The `files` table for `rows`.
+pub(crate) fn files_batch(rows: &[FileRow], dictionary: &ArrayRef) -> RecordBatch {
+    let keys = Int32Array::from_iter_values(rows.iter().map(|r| r.file));
+    let file = DictionaryArray::<Int32Type>::try_new(keys, dictionary.clone())
+        .expect("file keys index the path dictionary");
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(file),
+        Arc::new(rows.iter().map(|r| r.format).collect::<UInt16Array>()),
+        Arc::new(rows.iter().map(|r| r.ppq).collect::<UInt16Array>()),
+        Arc::new(rows.iter().map(|r| r.tracks).collect::<UInt16Array>()),
+        Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.notes))),
+        Arc::new(rows.iter().map(|r| r.duration_s).collect::<Float64Array>()),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.tempo_bpm_meta)
+                .collect::<Float64Array>(),
+        ),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.tempo_bpm_estimate)
+                .collect::<Float64Array>(),
+        ),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.error.as_deref())
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.warnings.as_deref())
+                .collect::<StringArray>(),
+        ),
+    ];
+    RecordBatch::try_new(files_schema(), columns).expect("columns match the files schema")
+}
