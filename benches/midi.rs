@@ -1,9 +1,10 @@
 //! MIDI parsing in memory, per file: midly (events into vectors, no pairing, no timing) vs
 //! rawarrow's parser (events + FIFO note pairing) and full analysis (plus tempo map, seconds,
-//! onsets and tempo estimate).
 //!
-//! Input: every `*.mid` under `$RAWARROW_BENCH_MIDI`, else `$RAWARROW_CORPUS/midi`, else the fuzz
-//! seeds. Run: `cargo bench --bench midi`.
+//! onsets and tempo estimate); and the whole `Reader` in process at 1 and 2 threads.
+//!
+//! Input: every MIDI file under `$RAWARROW_BENCH_MIDI`, else `$RAWARROW_CORPUS/midi`, else the
+//! fuzz seeds (the per-file group uses the first 2,000). Run: `cargo bench --bench midi`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -11,20 +12,43 @@ use std::path::PathBuf;
 use criterion::{Criterion, Throughput};
 use rawarrow::midi::{smf::Parser, Analyzer, OnsetOptions};
 
-fn inputs() -> Vec<Vec<u8>> {
+fn input_paths() -> Vec<PathBuf> {
     let dir = std::env::var_os("RAWARROW_BENCH_MIDI")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("RAWARROW_CORPUS").map(|c| PathBuf::from(c).join("midi")))
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/midi"));
-    let paths = rawarrow::midi::list_inputs(&[dir]).expect("benchmark input");
-    paths
-        .iter()
-        .map(|p| std::fs::read(p).expect("read"))
-        .collect()
+    rawarrow::midi::list_inputs(&[dir]).expect("benchmark input")
 }
 
 fn bench(c: &mut Criterion) {
-    let files = inputs();
+    let paths = input_paths();
+    // The whole reader in process (open + mmap, parse, analyze, Arrow batches, files table), as
+    // symusic is measured in process: files/s at 1 and 2 pinned threads.
+    let mut g = c.benchmark_group("midi_reader_files");
+    g.throughput(Throughput::Elements(paths.len() as u64));
+    g.sample_size(10);
+    for threads in [1, 2] {
+        g.bench_function(format!("rawarrow_reader_t{threads}"), |b| {
+            b.iter(|| {
+                let mut reader = rawarrow::midi::Reader::builder()
+                    .threads(threads)
+                    .build_paths(paths.clone())
+                    .expect("reader");
+                let mut notes = 0;
+                while let Some(batch) = reader.next_batch().expect("batch") {
+                    notes += batch.num_rows();
+                }
+                black_box((notes, reader.files().num_rows()))
+            })
+        });
+    }
+    g.finish();
+
+    let files: Vec<Vec<u8>> = paths
+        .iter()
+        .take(2000)
+        .map(|p| std::fs::read(p).expect("read"))
+        .collect();
     let mut g = c.benchmark_group("midi_parse_per_file");
     g.throughput(Throughput::Elements(files.len() as u64));
     g.bench_function("midly_parse", |b| {

@@ -19,6 +19,12 @@
 //! A note-off with no open note is ignored (counted in [`smf::Parser::unmatched_offs`]). Notes
 //! still sounding when their track ends (End-of-Track, or the last event read) end there.
 //!
+//! On the 31 corpus songs this gives 80,364 notes; pretty_midi and symusic each find 80,363.
+//! pretty_midi drops one zero-length note (`tttheme2.mid`); symusic drops one of two
+//! overlapping notes in `chuggachugga.mid` (track 6 re-triggers key 73 at tick 39,936 while the
+//! note from 35,328 still sounds, and a single note-off at 42,960 follows): rawarrow closes the
+//! older note with that note-off and ends the newer one at the End-of-Track at the same tick.
+//!
 //! ```
 //! // A format-0 file: 96 ticks per quarter, tempo 100 BPM, one quarter note C4.
 //! let mut smf = b"MThd\0\0\0\x06\0\0\0\x01\0\x60MTrk\0\0\0\x13".to_vec();
@@ -131,7 +137,7 @@ impl Analyzer {
             hint = map.segment_from(hint, n.onset_tick);
             self.onset_s.push(map.seconds_in(hint, n.onset_tick));
             self.duration_s
-                .push(map.duration(n.onset_tick, n.offset_tick));
+                .push(map.duration_in(hint, n.onset_tick, n.offset_tick));
         }
         let duration_s = p
             .track_ends

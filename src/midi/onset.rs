@@ -7,7 +7,7 @@
 //!
 //! **Tempo**: every pair of onsets at most [`HORIZON_S`] apart adds the product of their weights
 //! to a histogram of inter-onset intervals (5 ms bins, smoothed) — the autocorrelation of the
-//! onset train. A candidate beat period `P` (30–300 BPM, 0.25 % steps) scores the histogram at
+//! onset train. A candidate beat period `P` (30–300 BPM, 0.5 % steps, then 0.05 % around the best) scores the histogram at
 //! `P, 2P, 3P, 4P` (a true beat repeats at its multiples; a sub-beat only at some) plus, at half
 //! weight, at the odd multiples of `P/2` (the duple subdivision: it tells the quarter note that
 //! Set Tempo counts from a compound-meter dotted quarter), times a log-normal preference for
@@ -28,6 +28,27 @@ const MIN_BPM: f64 = 30.0;
 /// chosen on the 31-song corpus (BENCHMARKS.md); a larger held-out set may move them.
 const PREFERRED_PERIOD_S: f64 = 0.45;
 const MAX_BPM: f64 = 300.0;
+
+/// Candidate beat periods (30–300 BPM, 0.5 % apart; a finer search follows around the best)
+/// with their [`prior`] weight. Computed once.
+fn candidates() -> &'static [(f64, f64)] {
+    static C: std::sync::OnceLock<Vec<(f64, f64)>> = std::sync::OnceLock::new();
+    C.get_or_init(|| {
+        let mut v = Vec::new();
+        let mut p = 60.0 / MAX_BPM;
+        while p <= 60.0 / MIN_BPM {
+            v.push((p, prior(p)));
+            p *= 1.005;
+        }
+        v
+    })
+}
+
+/// The preference for a beat period: log-normal around [`PREFERRED_PERIOD_S`], σ = 1 octave.
+fn prior(p: f64) -> f64 {
+    let octaves = (p / PREFERRED_PERIOD_S).log2();
+    (-0.5 * octaves * octaves).exp()
+}
 
 /// Onset detection settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,6 +84,9 @@ pub struct OnsetScratch {
     gated: Vec<u32>,
     /// Onsets of the last [`OnsetScratch::detect`] call.
     pub onsets: Vec<Onset>,
+    fine: Vec<i64>,
+    weights: Vec<u64>,
+    counts: Vec<u64>,
     hist: Vec<f64>,
     smooth: Vec<f64>,
 }
@@ -99,17 +123,34 @@ impl OnsetScratch {
         if on.len() < 4 {
             return None;
         }
-        self.hist.clear();
-        self.hist.resize(BINS, 0.0);
-        for (i, a) in on.iter().enumerate() {
-            for b in &on[i + 1..] {
-                let d = b.time_s - a.time_s;
-                if d > HORIZON_S {
+        // Onset times in eighths of a bin, so the pair loop is integer-only.
+        const SUB: f64 = 8.0 / BIN_S;
+        self.fine.clear();
+        self.fine
+            .extend(on.iter().map(|o| (o.time_s * SUB + 0.5) as i64));
+        self.weights.clear();
+        self.weights.extend(on.iter().map(|o| u64::from(o.notes)));
+        let horizon = (HORIZON_S * SUB) as i64;
+        self.counts.clear();
+        self.counts.resize(horizon as usize + 1, 0);
+        // Local slices: the loop must not reload the vectors through `self` on every store.
+        let (fine, weights, counts) = (&self.fine[..], &self.weights[..], &mut self.counts[..]);
+        for i in 0..fine.len() {
+            let (qa, wa) = (fine[i], weights[i]);
+            for (&qb, &wb) in fine[i + 1..].iter().zip(&weights[i + 1..]) {
+                let d = qb - qa;
+                if d > horizon {
                     break;
                 }
-                let bin = (d / BIN_S).round() as usize;
-                self.hist[bin.min(BINS - 1)] += f64::from(a.notes) * f64::from(b.notes);
+                // 0 <= d <= horizon: in range.
+                counts[d as usize] += wa * wb;
             }
+        }
+        // Coarse bins: bin c holds the fine lags that round to it, [8c - 4, 8c + 4).
+        self.hist.clear();
+        self.hist.resize(BINS, 0.0);
+        for (d, &c) in self.counts.iter().enumerate() {
+            self.hist[(d + 4) >> 3] += c as f64;
         }
         // Smooth with a [1, 2, 3, 2, 1] kernel (±10 ms) so quantisation jitter lands together.
         self.smooth.clear();
@@ -123,50 +164,55 @@ impl OnsetScratch {
             }
         }
         let at = |t: f64| -> f64 {
-            let x = t / BIN_S;
-            let i = x.floor() as usize;
+            let x = t * (1.0 / BIN_S);
+            let i = x as usize; // t >= 0: truncation is floor
             if i + 1 >= BINS {
                 return 0.0;
             }
             let f = x - i as f64;
             self.smooth[i] * (1.0 - f) + self.smooth[i + 1] * f
         };
-        let mut best = (0.0, 0.0);
-        let mut p = 60.0 / MAX_BPM;
-        while p <= 60.0 / MIN_BPM {
-            // The beat's multiples at full weight, its duple subdivisions (odd multiples of
-            // P/2) at half weight: a compound-meter grouping (a dotted quarter) has no P/2
-            // pulse, so the quarter note that Set Tempo counts wins over it.
-            let comb: f64 = (1..=8)
+        // The beat's multiples at full weight, its duple subdivisions (odd multiples of P/2) at
+        // half weight: a compound-meter grouping (a dotted quarter) has no P/2 pulse, so the
+        // quarter note that Set Tempo counts wins over it.
+        let comb = |p: f64| -> f64 {
+            (1..=8)
                 .map(|k| (k, f64::from(k) * p / 2.0))
                 .filter(|&(_, t)| t <= HORIZON_S)
                 .map(|(k, t)| if k % 2 == 1 { 0.5 * at(t) } else { at(t) })
-                .sum();
-            let octaves = (p / PREFERRED_PERIOD_S).log2();
-            let score = comb * (-0.5 * octaves * octaves).exp();
+                .sum()
+        };
+        let mut best = (0.0, 0.0);
+        for &(p, prior) in candidates() {
+            let score = comb(p) * prior;
             if score > best.0 {
                 best = (score, p);
             }
-            p *= 1.0025;
+        }
+        // Then 0.05 % steps across the best coarse step.
+        let coarse = best.1;
+        for j in -10..=10 {
+            let p = coarse * (1.0 + 0.0005 * f64::from(j));
+            let score = comb(p) * prior(p);
+            if score > best.0 {
+                best = (score, p);
+            }
         }
         if best.0 <= 0.0 {
             return None;
         }
         // Refine: weighted mean of the intervals near the multiples of the best period.
+        // The fine histogram (0.625 ms lags) stands in for the pairs themselves.
         let p = best.1;
         let (mut sum, mut weight) = (0.0, 0.0);
-        for (i, a) in on.iter().enumerate() {
-            for b in &on[i + 1..] {
-                let d = b.time_s - a.time_s;
-                if d > 4.5 * p || d > HORIZON_S {
-                    break;
-                }
-                let k = (d / p).round();
-                if (1.0..=4.0).contains(&k) && (d - k * p).abs() <= 0.04 * k * p {
-                    let w = f64::from(a.notes) * f64::from(b.notes);
-                    sum += w * d / k;
-                    weight += w;
-                }
+        for k in 1..=4 {
+            let centre = f64::from(k) * p * SUB;
+            let lo = (centre * 0.96).ceil() as usize;
+            let hi = ((centre * 1.04).floor() as usize).min(self.counts.len() - 1);
+            for d in lo..=hi {
+                let w = self.counts[d] as f64;
+                sum += w * d as f64 / (SUB * f64::from(k));
+                weight += w;
             }
         }
         let period = if weight > 0.0 { sum / weight } else { p };

@@ -89,17 +89,24 @@ impl TempoMap {
         self.seconds_in(i, tick)
     }
 
-    /// Index of the segment holding `tick`, starting the search at `hint` (for ascending ticks:
-    /// amortised O(1)).
+    /// Index of the segment holding `tick`, searching forward from `hint` (a segment at or
+    /// before it; otherwise from the start): a few steps for nearby ticks, then binary search.
     #[inline]
-    pub fn segment_from(&self, mut hint: usize, tick: u64) -> usize {
-        if hint >= self.segments.len() || self.segments[hint].tick > tick {
-            hint = 0;
+    pub fn segment_from(&self, hint: usize, tick: u64) -> usize {
+        let segs = &self.segments;
+        let mut i = if hint < segs.len() && segs[hint].tick <= tick {
+            hint
+        } else {
+            0
+        };
+        for _ in 0..4 {
+            if i + 1 < segs.len() && segs[i + 1].tick <= tick {
+                i += 1;
+            } else {
+                return i;
+            }
         }
-        while hint + 1 < self.segments.len() && self.segments[hint + 1].tick <= tick {
-            hint += 1;
-        }
-        hint
+        i + segs[i..].partition_point(|s| s.tick <= tick) - 1
     }
 
     /// Seconds at `tick`, which lies in segment `i`.
@@ -108,12 +115,13 @@ impl TempoMap {
         self.to_seconds(self.numerator_in(i, tick))
     }
 
-    /// Seconds from `from` to `to` (`from <= to`), rounded once: exact for short notes late in
-    /// long files, where subtracting two rounded times would lose the low digits.
-    pub fn duration(&self, from: u64, to: u64) -> f64 {
-        let a = self.numerator_in(self.segment_from(0, from), from);
-        let i = self.segments.partition_point(|s| s.tick <= to) - 1;
-        self.to_seconds(self.numerator_in(i, to) - a)
+    /// Seconds from `from` (in segment `i`) to `to` (`from <= to`), rounded once: exact for
+    /// short notes late in long files, where subtracting two rounded times would lose the low
+    /// digits.
+    pub fn duration_in(&self, i: usize, from: u64, to: u64) -> f64 {
+        let a = self.numerator_in(i, from);
+        let j = self.segment_from(i, to);
+        self.to_seconds(self.numerator_in(j, to) - a)
     }
 
     #[inline]
@@ -124,6 +132,10 @@ impl TempoMap {
 
     #[inline]
     fn to_seconds(&self, num: u128) -> f64 {
+        // Both exactly representable: one correctly rounded division.
+        if num < 1 << 53 {
+            return num as u64 as f64 / self.denom as u64 as f64;
+        }
         let q = num / self.denom;
         let r = num % self.denom;
         q as f64 + r as f64 / self.denom as f64
