@@ -11,6 +11,7 @@ pub mod cli;
 pub mod io;
 pub mod midi;
 pub mod runtime;
+pub mod tdf;
 
 /// The SIMD kernels crate, re-exported.
 pub use rawarrow_kernels as kernels;

@@ -8,6 +8,7 @@
 mod bam;
 mod bgzf;
 mod midi;
+mod tdf;
 
 use std::io::Write;
 use std::path::Path;
@@ -33,6 +34,8 @@ enum Command {
     Bam(bam::Bam),
     /// Standard MIDI Files (files and folders) to an Arrow `notes` table and a `files` table.
     Midi(midi::Midi),
+    /// Bruker timsTOF `.d` folders to Arrow, one row per peak with calibrated m/z and 1/K0.
+    Tdf(tdf::Tdf),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
         Command::Bgzf(cmd) => bgzf::run(cmd),
         Command::Bam(cmd) => bam::run(cmd),
         Command::Midi(cmd) => midi::run(cmd),
+        Command::Tdf(cmd) => tdf::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

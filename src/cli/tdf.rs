@@ -1,0 +1,120 @@
+//! `rawarrow tdf ...`
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+
+use super::{progress_bar, Codec, Result};
+use crate::arrow::IpcSink;
+use crate::tdf::{Calibration, Reader};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Cal {
+    Auto,
+    Bruker,
+    Estimate,
+}
+
+/// Reads a Bruker timsTOF `.d` folder (TimsCompressionType 2) into one Arrow row per peak:
+/// frame, scan, tof, intensity, mz, mobility (1/K0), rt, ms_level, window_group, isolation_mz,
+/// isolation_width, precursor.
+#[derive(Debug, Args)]
+pub(super) struct Tdf {
+    /// The `.d` folder.
+    input: PathBuf,
+    /// Output Arrow IPC file (`-` for standard output).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Worker threads (default: the cores available).
+    #[arg(short, long)]
+    threads: Option<usize>,
+    /// Only frames of this MS level.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    ms_level: Option<u8>,
+    /// Only frames with ids in FIRST..=LAST.
+    #[arg(long, value_name = "FIRST:LAST")]
+    frames: Option<String>,
+    /// m/z and 1/K0 models: the instrument's (`bruker`, the default when the calibration tables
+    /// exist) or timsrust's boundary models (`estimate`).
+    #[arg(long, value_enum, default_value = "auto")]
+    calibration: Cal,
+    /// Only these columns, in this order (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Target rows per batch (whole frames).
+    #[arg(long, default_value_t = 1 << 20)]
+    batch_rows: usize,
+    /// IPC buffer compression.
+    #[arg(long, value_enum, default_value = "none")]
+    compression: Codec,
+    /// Write the IPC streaming format instead of the file format.
+    #[arg(long)]
+    stream: bool,
+    /// No progress bar and no summary line.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub(super) fn run(args: Tdf) -> Result {
+    let started = Instant::now();
+    let mut b = Reader::builder()
+        .batch_rows(args.batch_rows)
+        .calibration(match args.calibration {
+            Cal::Auto => Calibration::Auto,
+            Cal::Bruker => Calibration::Bruker,
+            Cal::Estimate => Calibration::Estimate,
+        });
+    if let Some(t) = args.threads {
+        b = b.threads(t);
+    }
+    if let Some(l) = args.ms_level {
+        b = b.ms_level(l);
+    }
+    if let Some(f) = &args.frames {
+        let bad = || format!("--frames {f:?}: expected FIRST:LAST, e.g. 1:100");
+        let (a, z) = f.split_once(':').ok_or_else(bad)?;
+        b = b.frame_range(
+            a.trim().parse().map_err(|_| bad())?,
+            z.trim().parse().map_err(|_| bad())?,
+        );
+    }
+    if let Some(c) = &args.columns {
+        b = b.columns(c)?;
+    }
+    let mut reader = b.build(&args.input)?;
+    let schema = arrow_array::RecordBatchReader::schema(&reader);
+    let (format, compression) = (super::ipc_format(args.stream), args.compression.into());
+    let mut sink = if args.output == Path::new("-") {
+        IpcSink::stdout(&schema, format, compression)?
+    } else {
+        IpcSink::create(&args.output, &schema, format, compression)?
+    };
+    let total = reader.expected_rows();
+    let bar = progress_bar(
+        total,
+        "{bar:40} {pos}/{len} peaks {per_sec} ETA {eta}",
+        args.quiet,
+    );
+    while let Some(batch) = reader.next_batch()? {
+        sink.write(&batch)?;
+        if let Some(bar) = &bar {
+            bar.set_position(reader.rows());
+        }
+    }
+    sink.finish()?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if !args.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "rawarrow: {} frames, {} peaks in {secs:.3} s: {:.0} peaks/s ({:?} calibration)",
+            reader.frames(),
+            reader.rows(),
+            reader.rows() as f64 / secs,
+            reader.calibration()
+        );
+    }
+    Ok(())
+}

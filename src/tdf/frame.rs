@@ -1,0 +1,155 @@
+//! One frame blob of `analysis.tdf_bin` (TimsCompressionType 2) → per-peak TOF and intensity.
+//!
+//! Layout: u32 total size (header included), u32 scan count, then one zstd frame holding
+//! `NumScans + 2·NumPeaks` u32 words stored as four byte planes. Word 0 is the scan count, words
+//! 1..NumScans−1 twice the peaks of scans 0..NumScans−2 (the last scan has the rest), then
+//! (TOF delta, intensity) pairs; a TOF index is the running sum of the deltas within its scan − 1.
+//! Every size is checked against the `Frames` row before anything is allocated or written.
+
+use rawarrow_kernels::{delta, unshuffle};
+
+use super::meta::FrameRow;
+
+/// Reusable per-worker decoding state (zstd context and buffers).
+pub struct FrameDecoder {
+    zstd: zstd::bulk::Decompressor<'static>,
+    raw: Vec<u8>,
+    words: Vec<u32>,
+    deltas: Vec<u32>,
+    /// Peaks per scan of the last decoded frame.
+    pub scan_peaks: Vec<u32>,
+}
+
+impl std::fmt::Debug for FrameDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameDecoder").finish_non_exhaustive()
+    }
+}
+
+/// Most peaks a frame may declare (4 GiB of decompressed words): an unchecked `NumPeaks` must
+/// not size an allocation.
+pub const MAX_PEAKS: u64 = 1 << 29;
+
+impl FrameDecoder {
+    /// A decoder with empty buffers.
+    pub fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            zstd: zstd::bulk::Decompressor::new()?,
+            raw: Vec::new(),
+            words: Vec::new(),
+            deltas: Vec::new(),
+            scan_peaks: Vec::new(),
+        })
+    }
+
+    /// Decodes `frame` from the whole `analysis.tdf_bin` bytes into `tof` and `intensity`
+    /// (each exactly `NumPeaks` long). Errors are `(byte offset, message)`.
+    pub fn decode(
+        &mut self,
+        bin: &[u8],
+        frame: &FrameRow,
+        tof: &mut [u32],
+        intensity: &mut [u32],
+    ) -> Result<(), (u64, String)> {
+        let at = frame.tims_id;
+        let err = |off: u64, m: String| Err((off, m));
+        let peaks = frame.num_peaks;
+        let scans = frame.num_scans;
+        if peaks > MAX_PEAKS {
+            return err(at, format!("NumPeaks {peaks} is implausible"));
+        }
+        debug_assert_eq!(tof.len() as u64, peaks);
+        let start = usize::try_from(at).unwrap_or(usize::MAX);
+        if start.checked_add(8).is_none_or(|e| e > bin.len()) {
+            return err(
+                at,
+                format!(
+                    "TimsId {at} is past the end of analysis.tdf_bin ({} bytes)",
+                    bin.len()
+                ),
+            );
+        }
+        let size = u32::from_le_bytes(bin[start..start + 4].try_into().expect("4 bytes")) as usize;
+        let header_scans = u32::from_le_bytes(bin[start + 4..start + 8].try_into().expect("4"));
+        if size < 8 || start + size > bin.len() {
+            return err(
+                at,
+                format!("blob size {size} runs past the end of analysis.tdf_bin"),
+            );
+        }
+        self.scan_peaks.clear();
+        if peaks == 0 && size == 8 {
+            self.scan_peaks.resize(scans as usize, 0);
+            return Ok(());
+        }
+        if header_scans != scans {
+            return err(
+                at + 4,
+                format!("blob has {header_scans} scans, Frames.NumScans says {scans}"),
+            );
+        }
+        if scans == 0 {
+            return err(at, "a frame with peaks but no scans".into());
+        }
+        let n_words = u64::from(scans) + 2 * peaks;
+        let expected = (n_words * 4) as usize;
+        let payload = &bin[start + 8..start + size];
+        match zstd::zstd_safe::get_frame_content_size(payload) {
+            Ok(Some(n)) if n != expected as u64 => {
+                return err(
+                    at + 8,
+                    format!(
+                        "zstd frame holds {n} bytes; NumScans {scans} and NumPeaks {peaks} need {expected}"
+                    ),
+                )
+            }
+            Err(_) => return err(at + 8, "not a zstd frame".into()),
+            _ => {}
+        }
+        self.raw.clear();
+        self.raw.reserve(expected);
+        let got = self
+            .zstd
+            .decompress_to_buffer(payload, &mut self.raw)
+            .map_err(|e| (at + 8, format!("zstd: {e}")))?;
+        if got != expected {
+            return err(
+                at + 8,
+                format!("blob decompresses to {got} bytes; NumScans {scans} and NumPeaks {peaks} need {expected}"),
+            );
+        }
+        self.words.clear();
+        self.words.resize(n_words as usize, 0);
+        unshuffle::unshuffle(&self.raw, &mut self.words);
+        if self.words[0] != scans {
+            return err(
+                at + 8,
+                format!(
+                    "blob word 0 is {}, expected the scan count {scans}",
+                    self.words[0]
+                ),
+            );
+        }
+        let mut total: u64 = 0;
+        for &w in &self.words[1..scans as usize] {
+            let n = w / 2;
+            total += u64::from(n);
+            self.scan_peaks.push(n);
+        }
+        if total > peaks {
+            return err(
+                at + 8,
+                format!("scan peak counts add up to {total}, more than NumPeaks {peaks}"),
+            );
+        }
+        self.scan_peaks.push((peaks - total) as u32);
+        let pairs = &self.words[scans as usize..];
+        self.deltas.clear();
+        self.deltas.extend(pairs.iter().step_by(2));
+        for (o, p) in intensity.iter_mut().zip(pairs.chunks_exact(2)) {
+            *o = p[1];
+        }
+        delta::decode(&self.deltas, &self.scan_peaks, tof);
+        Ok(())
+    }
+}

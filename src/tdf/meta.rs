@@ -1,0 +1,411 @@
+//! `analysis.tdf` (SQLite) metadata: global key/values, frames, calibrations, DIA windows and
+//! DDA PASEF selections. Opened read-only and immutable (the folder may be on read-only media).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::Error;
+
+/// One row of `Frames`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameRow {
+    /// Frame id (1-based).
+    pub id: u32,
+    /// Retention time in seconds.
+    pub time: f64,
+    /// 0 MS1, 2 MS/MS, 8 ddaPASEF, 9 diaPASEF, 10 PRM.
+    pub msms_type: u8,
+    /// Byte offset of the frame blob in `analysis.tdf_bin`.
+    pub tims_id: u64,
+    /// Scans in the frame.
+    pub num_scans: u32,
+    /// Peaks in the frame.
+    pub num_peaks: u64,
+    /// `MzCalibration` row id, T1, T2 (absent in files without calibration tables).
+    pub mz_calibration: Option<(i64, f64, f64)>,
+    /// `TimsCalibration` row id.
+    pub tims_calibration: Option<i64>,
+}
+
+/// A DIA isolation window: scans `[scan_begin, scan_end)` of the frames of a window group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    /// First scan.
+    pub scan_begin: u32,
+    /// One past the last scan.
+    pub scan_end: u32,
+    /// Isolation m/z.
+    pub isolation_mz: f64,
+    /// Isolation width.
+    pub isolation_width: f64,
+    /// Window group (DIA) or precursor id (DDA).
+    pub group: u32,
+}
+
+/// Everything the reader needs from `analysis.tdf`.
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    /// `GlobalMetadata` key/values.
+    pub global: HashMap<String, String>,
+    /// Frames in id order.
+    pub frames: Vec<FrameRow>,
+    /// `MzCalibration` rows by id: ModelType, DigitizerTimebase, DigitizerDelay, T1, T2, dC1,
+    /// dC2, then C0.. (5 coefficients for ModelType 1, 15 for ModelType 2).
+    pub mz_calibrations: HashMap<i64, Vec<f64>>,
+    /// `TimsCalibration` rows by id: ModelType, then C0..C9.
+    pub tims_calibrations: HashMap<i64, Vec<f64>>,
+    /// Per frame id: DIA windows (by window group) or DDA PASEF selections, sorted by scan.
+    pub windows: HashMap<u32, Vec<Window>>,
+    /// Whether the windows are DDA selections (the `group` is a precursor id).
+    pub dda: bool,
+    /// `Precursors`: id → fractional ScanNumber (DDA files).
+    pub precursor_scans: HashMap<i64, f64>,
+}
+
+fn sql_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
+    Error::Metadata {
+        path: path.to_path_buf(),
+        message: format!("{what}: {e}"),
+    }
+}
+
+fn table_columns(conn: &Connection, path: &Path, table: &str) -> Result<Vec<String>, Error> {
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA table_info({table})"))
+        .map_err(|e| sql_err(path, table, e))?;
+    let cols = stmt
+        .query_map([], |r| r.get::<_, String>(1))
+        .map_err(|e| sql_err(path, table, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| sql_err(path, table, e))?;
+    Ok(cols)
+}
+
+/// Checks that `table` exists with `columns`; `Ok(false)` when the table is absent and optional.
+fn require(
+    conn: &Connection,
+    path: &Path,
+    table: &str,
+    columns: &[&str],
+    optional: bool,
+) -> Result<bool, Error> {
+    let have = table_columns(conn, path, table)?;
+    if have.is_empty() {
+        if optional {
+            return Ok(false);
+        }
+        return Err(Error::Metadata {
+            path: path.to_path_buf(),
+            message: format!("missing table {table}"),
+        });
+    }
+    for c in columns {
+        if !have.iter().any(|h| h.eq_ignore_ascii_case(c)) {
+            return Err(Error::Metadata {
+                path: path.to_path_buf(),
+                message: format!("table {table} has no column {c}"),
+            });
+        }
+    }
+    Ok(true)
+}
+
+fn has_columns(conn: &Connection, path: &Path, table: &str, cols: &[&str]) -> Result<bool, Error> {
+    let have = table_columns(conn, path, table)?;
+    Ok(cols
+        .iter()
+        .all(|c| have.iter().any(|h| h.eq_ignore_ascii_case(c))))
+}
+
+impl Metadata {
+    /// Reads `analysis.tdf` at `path`.
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let uri = format!("file:{}?mode=ro&immutable=1", path.display());
+        let conn = Connection::open_with_flags(
+            &uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sql_err(path, "open", e))?;
+        let q = |what: &str, e| sql_err(path, what, e);
+
+        require(&conn, path, "GlobalMetadata", &["Key", "Value"], false)?;
+        let mut global = HashMap::new();
+        {
+            let mut stmt = conn
+                .prepare("SELECT Key, Value FROM GlobalMetadata")
+                .map_err(|e| q("GlobalMetadata", e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .map_err(|e| q("GlobalMetadata", e))?;
+            for row in rows {
+                let (k, v) = row.map_err(|e| q("GlobalMetadata", e))?;
+                global.insert(k, v.unwrap_or_default());
+            }
+        }
+
+        let base = ["Id", "Time", "MsMsType", "TimsId", "NumScans", "NumPeaks"];
+        require(&conn, path, "Frames", &base, false)?;
+        let calibrated = has_columns(
+            &conn,
+            path,
+            "Frames",
+            &["MzCalibration", "T1", "T2", "TimsCalibration"],
+        )?;
+        let sql = if calibrated {
+            "SELECT Id, Time, MsMsType, TimsId, NumScans, NumPeaks, MzCalibration, T1, T2, \
+             TimsCalibration FROM Frames ORDER BY Id"
+        } else {
+            "SELECT Id, Time, MsMsType, TimsId, NumScans, NumPeaks FROM Frames ORDER BY Id"
+        };
+        let mut frames = Vec::new();
+        {
+            let mut stmt = conn.prepare(sql).map_err(|e| q("Frames", e))?;
+            let mut rows = stmt.query([]).map_err(|e| q("Frames", e))?;
+            while let Some(r) = rows.next().map_err(|e| q("Frames", e))? {
+                let get_i = |i: usize| r.get::<_, i64>(i);
+                let id = get_i(0).map_err(|e| q("Frames.Id", e))?;
+                let bad = |what: &str, v: i64| Error::Metadata {
+                    path: path.to_path_buf(),
+                    message: format!("frame {id}: {what} = {v} out of range"),
+                };
+                let msms = get_i(2).map_err(|e| q("Frames.MsMsType", e))?;
+                let tims = get_i(3).map_err(|e| q("Frames.TimsId", e))?;
+                let scans = get_i(4).map_err(|e| q("Frames.NumScans", e))?;
+                let peaks = get_i(5).map_err(|e| q("Frames.NumPeaks", e))?;
+                let row = FrameRow {
+                    id: u32::try_from(id).map_err(|_| bad("Id", id))?,
+                    time: r.get::<_, f64>(1).map_err(|e| q("Frames.Time", e))?,
+                    msms_type: u8::try_from(msms).map_err(|_| bad("MsMsType", msms))?,
+                    tims_id: u64::try_from(tims).map_err(|_| bad("TimsId", tims))?,
+                    num_scans: u32::try_from(scans).map_err(|_| bad("NumScans", scans))?,
+                    num_peaks: u64::try_from(peaks).map_err(|_| bad("NumPeaks", peaks))?,
+                    mz_calibration: None,
+                    tims_calibration: None,
+                };
+                let row = if calibrated {
+                    FrameRow {
+                        mz_calibration: Some((
+                            get_i(6).map_err(|e| q("Frames.MzCalibration", e))?,
+                            r.get::<_, f64>(7).map_err(|e| q("Frames.T1", e))?,
+                            r.get::<_, f64>(8).map_err(|e| q("Frames.T2", e))?,
+                        )),
+                        tims_calibration: Some(
+                            get_i(9).map_err(|e| q("Frames.TimsCalibration", e))?,
+                        ),
+                        ..row
+                    }
+                } else {
+                    row
+                };
+                frames.push(row);
+            }
+        }
+
+        let mut mz_calibrations = HashMap::new();
+        let mz_cols = [
+            "Id",
+            "ModelType",
+            "DigitizerTimebase",
+            "DigitizerDelay",
+            "T1",
+            "T2",
+            "dC1",
+            "dC2",
+            "C0",
+            "C1",
+            "C2",
+            "C3",
+            "C4",
+        ];
+        if require(&conn, path, "MzCalibration", &mz_cols, true)? {
+            let all = table_columns(&conn, path, "MzCalibration")?;
+            let cols: Vec<String> = mz_cols
+                .iter()
+                .map(|c| c.to_string())
+                .chain(
+                    (5..15)
+                        .map(|i| format!("C{i}"))
+                        .filter(|c| all.iter().any(|h| h.eq_ignore_ascii_case(c))),
+                )
+                .collect();
+            let sql = format!("SELECT {} FROM MzCalibration", cols.join(", "));
+            let mut stmt = conn.prepare(&sql).map_err(|e| q("MzCalibration", e))?;
+            let mut rows = stmt.query([]).map_err(|e| q("MzCalibration", e))?;
+            while let Some(r) = rows.next().map_err(|e| q("MzCalibration", e))? {
+                let id: i64 = r.get(0).map_err(|e| q("MzCalibration.Id", e))?;
+                let mut v = Vec::with_capacity(cols.len() - 1);
+                for i in 1..cols.len() {
+                    v.push(
+                        r.get::<_, Option<f64>>(i)
+                            .map_err(|e| q("MzCalibration", e))?
+                            .unwrap_or(0.0),
+                    );
+                }
+                mz_calibrations.insert(id, v);
+            }
+        }
+
+        let mut tims_calibrations = HashMap::new();
+        let tims_cols = [
+            "Id",
+            "ModelType",
+            "C0",
+            "C1",
+            "C2",
+            "C3",
+            "C4",
+            "C5",
+            "C6",
+            "C7",
+            "C8",
+            "C9",
+        ];
+        if require(&conn, path, "TimsCalibration", &tims_cols, true)? {
+            let sql = format!("SELECT {} FROM TimsCalibration", tims_cols.join(", "));
+            let mut stmt = conn.prepare(&sql).map_err(|e| q("TimsCalibration", e))?;
+            let mut rows = stmt.query([]).map_err(|e| q("TimsCalibration", e))?;
+            while let Some(r) = rows.next().map_err(|e| q("TimsCalibration", e))? {
+                let id: i64 = r.get(0).map_err(|e| q("TimsCalibration.Id", e))?;
+                let mut v = Vec::with_capacity(11);
+                for i in 1..tims_cols.len() {
+                    v.push(
+                        r.get::<_, Option<f64>>(i)
+                            .map_err(|e| q("TimsCalibration", e))?
+                            .unwrap_or(0.0),
+                    );
+                }
+                tims_calibrations.insert(id, v);
+            }
+        }
+
+        let mut windows: HashMap<u32, Vec<Window>> = HashMap::new();
+        let mut dda = false;
+        let win_cols = [
+            "WindowGroup",
+            "ScanNumBegin",
+            "ScanNumEnd",
+            "IsolationMz",
+            "IsolationWidth",
+        ];
+        let has_dia = require(
+            &conn,
+            path,
+            "DiaFrameMsMsInfo",
+            &["Frame", "WindowGroup"],
+            true,
+        )? && require(&conn, path, "DiaFrameMsMsWindows", &win_cols, true)?;
+        if has_dia {
+            let mut by_group: HashMap<u32, Vec<Window>> = HashMap::new();
+            let mut stmt = conn
+                .prepare(
+                    "SELECT WindowGroup, ScanNumBegin, ScanNumEnd, IsolationMz, IsolationWidth \
+                     FROM DiaFrameMsMsWindows",
+                )
+                .map_err(|e| q("DiaFrameMsMsWindows", e))?;
+            let mut rows = stmt.query([]).map_err(|e| q("DiaFrameMsMsWindows", e))?;
+            while let Some(r) = rows.next().map_err(|e| q("DiaFrameMsMsWindows", e))? {
+                let w = window_row(r, path)?;
+                by_group.entry(w.group).or_default().push(w);
+            }
+            let mut stmt = conn
+                .prepare("SELECT Frame, WindowGroup FROM DiaFrameMsMsInfo")
+                .map_err(|e| q("DiaFrameMsMsInfo", e))?;
+            let mut rows = stmt.query([]).map_err(|e| q("DiaFrameMsMsInfo", e))?;
+            while let Some(r) = rows.next().map_err(|e| q("DiaFrameMsMsInfo", e))? {
+                let frame: i64 = r.get(0).map_err(|e| q("DiaFrameMsMsInfo.Frame", e))?;
+                let group: i64 = r.get(1).map_err(|e| q("DiaFrameMsMsInfo.WindowGroup", e))?;
+                let (Ok(frame), Ok(group)) = (u32::try_from(frame), u32::try_from(group)) else {
+                    continue;
+                };
+                if let Some(ws) = by_group.get(&group) {
+                    windows.entry(frame).or_default().extend_from_slice(ws);
+                }
+            }
+        }
+        let pasef_cols = [
+            "Frame",
+            "ScanNumBegin",
+            "ScanNumEnd",
+            "IsolationMz",
+            "IsolationWidth",
+            "Precursor",
+        ];
+        if require(&conn, path, "PasefFrameMsMsInfo", &pasef_cols, true)? {
+            dda = true;
+            let mut stmt = conn
+                .prepare(
+                    "SELECT Precursor, ScanNumBegin, ScanNumEnd, IsolationMz, IsolationWidth, \
+                     Frame FROM PasefFrameMsMsInfo",
+                )
+                .map_err(|e| q("PasefFrameMsMsInfo", e))?;
+            let mut rows = stmt.query([]).map_err(|e| q("PasefFrameMsMsInfo", e))?;
+            while let Some(r) = rows.next().map_err(|e| q("PasefFrameMsMsInfo", e))? {
+                let w = window_row(r, path)?;
+                let frame: i64 = r.get(5).map_err(|e| q("PasefFrameMsMsInfo.Frame", e))?;
+                if let Ok(frame) = u32::try_from(frame) {
+                    windows.entry(frame).or_default().push(w);
+                }
+            }
+        }
+        for ws in windows.values_mut() {
+            ws.sort_by_key(|w| w.scan_begin);
+        }
+        let mut precursor_scans = HashMap::new();
+        if require(&conn, path, "Precursors", &["Id", "ScanNumber"], true)? {
+            let mut stmt = conn
+                .prepare("SELECT Id, ScanNumber FROM Precursors")
+                .map_err(|e| q("Precursors", e))?;
+            let mut rows = stmt.query([]).map_err(|e| q("Precursors", e))?;
+            while let Some(r) = rows.next().map_err(|e| q("Precursors", e))? {
+                let id: i64 = r.get(0).map_err(|e| q("Precursors.Id", e))?;
+                let scan: Option<f64> = r.get(1).map_err(|e| q("Precursors.ScanNumber", e))?;
+                if let Some(s) = scan {
+                    precursor_scans.insert(id, s);
+                }
+            }
+        }
+        Ok(Self {
+            global,
+            frames,
+            mz_calibrations,
+            tims_calibrations,
+            windows,
+            dda,
+            precursor_scans,
+        })
+    }
+
+    /// A `GlobalMetadata` value parsed as `T`, or an error naming the key.
+    pub fn global_value<T: std::str::FromStr>(&self, path: &Path, key: &str) -> Result<T, Error> {
+        let v = self.global.get(key).ok_or_else(|| Error::Metadata {
+            path: path.to_path_buf(),
+            message: format!("GlobalMetadata has no key {key}"),
+        })?;
+        v.trim().parse().map_err(|_| Error::Metadata {
+            path: path.to_path_buf(),
+            message: format!("GlobalMetadata {key} = {v:?} is not a number"),
+        })
+    }
+}
+
+/// Reads (group, begin, end, mz, width) from the first five columns.
+fn window_row(r: &rusqlite::Row<'_>, path: &Path) -> Result<Window, Error> {
+    let e = |what: &str, e| sql_err(path, what, e);
+    let group: i64 = r.get(0).map_err(|x| e("window group", x))?;
+    let begin: i64 = r.get(1).map_err(|x| e("ScanNumBegin", x))?;
+    let end: i64 = r.get(2).map_err(|x| e("ScanNumEnd", x))?;
+    let clamp = |v: i64| v.clamp(0, i64::from(u32::MAX)) as u32;
+    Ok(Window {
+        group: clamp(group),
+        scan_begin: clamp(begin),
+        scan_end: clamp(end),
+        isolation_mz: r.get(3).map_err(|x| e("IsolationMz", x))?,
+        isolation_width: r.get(4).map_err(|x| e("IsolationWidth", x))?,
+    })
+}

@@ -1,0 +1,688 @@
+//! [`Reader`]: frames decoded in parallel on the pinned pool into arena-backed batches.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::{
+    ArrayRef, Float64Array, RecordBatch, RecordBatchOptions, RecordBatchReader, UInt32Array,
+    UInt8Array,
+};
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+
+use super::calib::{ImModel, MzModel};
+use super::frame::{FrameDecoder, MAX_PEAKS};
+use super::meta::{FrameRow, Metadata, Window};
+use super::Error;
+use crate::arrow::arena::{Arena, ArenaSize};
+use crate::io::Input;
+use crate::runtime::{default_threads, Pool};
+
+/// Column names in schema order.
+pub const COLUMNS: &[&str] = &[
+    "frame",
+    "scan",
+    "tof",
+    "intensity",
+    "mz",
+    "mobility",
+    "rt",
+    "ms_level",
+    "window_group",
+    "isolation_mz",
+    "isolation_width",
+    "precursor",
+];
+
+const FRAME: usize = 0;
+const SCAN: usize = 1;
+const TOF: usize = 2;
+const INTENSITY: usize = 3;
+const MZ: usize = 4;
+const MOBILITY: usize = 5;
+const RT: usize = 6;
+const MS_LEVEL: usize = 7;
+const WINDOW_GROUP: usize = 8;
+const ISOLATION_MZ: usize = 9;
+const ISOLATION_WIDTH: usize = 10;
+const PRECURSOR: usize = 11;
+
+/// The full schema (DESIGN.md timsTOF table plus `precursor`).
+pub fn schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        let types = [
+            DataType::UInt32,
+            DataType::UInt32,
+            DataType::UInt32,
+            DataType::UInt32,
+            DataType::Float64,
+            DataType::Float64,
+            DataType::Float64,
+            DataType::UInt8,
+            DataType::UInt32,
+            DataType::Float64,
+            DataType::Float64,
+            DataType::UInt32,
+        ];
+        let fields: Vec<Field> = COLUMNS
+            .iter()
+            .zip(types)
+            .enumerate()
+            .map(|(i, (n, t))| Field::new(*n, t, i >= WINDOW_GROUP))
+            .collect();
+        Arc::new(Schema::new(fields))
+    })
+    .clone()
+}
+
+/// Which m/z and 1/K0 models to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Calibration {
+    /// `Bruker` when `MzCalibration` and `TimsCalibration` exist, else `Estimate`.
+    #[default]
+    Auto,
+    /// The instrument's models, per frame (an error when the tables are missing).
+    Bruker,
+    /// timsrust's boundary models from `GlobalMetadata`.
+    Estimate,
+}
+
+/// Settings for a [`Reader`].
+#[derive(Debug, Clone)]
+pub struct ReaderBuilder {
+    threads: usize,
+    pin: bool,
+    calibration: Calibration,
+    ms_level: Option<u8>,
+    frames: Option<(u32, u32)>,
+    columns: Vec<usize>,
+    batch_rows: usize,
+}
+
+impl Default for ReaderBuilder {
+    fn default() -> Self {
+        Self {
+            threads: default_threads(),
+            pin: true,
+            calibration: Calibration::Auto,
+            ms_level: None,
+            frames: None,
+            columns: (0..COLUMNS.len()).collect(),
+            batch_rows: 1 << 20,
+        }
+    }
+}
+
+impl ReaderBuilder {
+    /// Worker threads (default: the cores available).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// Pin workers to cores (default true).
+    pub fn pin(mut self, pin: bool) -> Self {
+        self.pin = pin;
+        self
+    }
+
+    /// m/z and 1/K0 models.
+    pub fn calibration(mut self, c: Calibration) -> Self {
+        self.calibration = c;
+        self
+    }
+
+    /// Only frames of this MS level (1 or 2).
+    pub fn ms_level(mut self, level: u8) -> Self {
+        self.ms_level = Some(level);
+        self
+    }
+
+    /// Only frames with ids in `first..=last`.
+    pub fn frame_range(mut self, first: u32, last: u32) -> Self {
+        self.frames = Some((first, last));
+        self
+    }
+
+    /// Target rows per batch (whole frames; default 1,048,576).
+    pub fn batch_rows(mut self, n: usize) -> Self {
+        self.batch_rows = n.max(1);
+        self
+    }
+
+    /// Only these columns, in this order; an unknown name is an error listing the known ones.
+    pub fn columns<S: AsRef<str>>(mut self, names: &[S]) -> Result<Self, Error> {
+        let mut cols = Vec::new();
+        for n in names {
+            let n = n.as_ref().trim();
+            let i = COLUMNS.iter().position(|c| *c == n).ok_or_else(|| {
+                Error::Options(format!(
+                    "unknown column {n:?}; the columns are {}",
+                    COLUMNS.join(",")
+                ))
+            })?;
+            cols.push(i);
+        }
+        self.columns = cols;
+        Ok(self)
+    }
+
+    /// Opens the `.d` folder and starts decoding.
+    pub fn build(self, dir: impl AsRef<Path>) -> Result<Reader, Error> {
+        let dir = dir.as_ref();
+        let tdf = dir.join("analysis.tdf");
+        let bin_path = dir.join("analysis.tdf_bin");
+        if !dir.is_dir() {
+            return Err(Error::Open {
+                path: dir.to_path_buf(),
+                message: "not a folder (a timsTOF .d folder is expected)".into(),
+            });
+        }
+        if !tdf.is_file() {
+            return Err(Error::Open {
+                path: tdf,
+                message: "missing".into(),
+            });
+        }
+        let meta = Metadata::read(&tdf)?;
+        let compression: u32 = meta.global_value(&tdf, "TimsCompressionType")?;
+        if compression != 2 {
+            return Err(Error::Metadata {
+                path: tdf,
+                message: format!(
+                    "TimsCompressionType {compression} is not supported (only 2, zstd)"
+                ),
+            });
+        }
+        let bin = Input::open(&bin_path).map_err(|e| Error::Open {
+            path: bin_path.clone(),
+            message: e.to_string(),
+        })?;
+        let calibration = match self.calibration {
+            Calibration::Auto
+                if !meta.mz_calibrations.is_empty()
+                    && !meta.tims_calibrations.is_empty()
+                    && meta.frames.iter().all(|f| f.mz_calibration.is_some()) =>
+            {
+                Calibration::Bruker
+            }
+            Calibration::Auto => Calibration::Estimate,
+            c => c,
+        };
+        let max_scans = meta.frames.iter().map(|f| f.num_scans).max().unwrap_or(0);
+        let estimate = if calibration == Calibration::Estimate {
+            let mut lo: f64 = meta.global_value(&tdf, "MzAcqRangeLower")?;
+            let mut hi: f64 = meta.global_value(&tdf, "MzAcqRangeUpper")?;
+            if meta.global.get("AcquisitionSoftware").map(String::as_str)
+                == Some("Bruker otofControl")
+            {
+                lo -= 5.0;
+                hi += 5.0;
+            }
+            let samples: u32 = meta.global_value(&tdf, "DigitizerNumSamples")?;
+            let im_lo: f64 = meta.global_value(&tdf, "OneOverK0AcqRangeLower")?;
+            let im_hi: f64 = meta.global_value(&tdf, "OneOverK0AcqRangeUpper")?;
+            Some((
+                MzModel::estimate(lo, hi, samples),
+                ImModel::estimate(im_lo, im_hi, max_scans),
+            ))
+        } else {
+            None
+        };
+        let level_of = |t: u8| match t {
+            0 => 1u8,
+            2 | 8 | 9 | 10 => 2,
+            _ => 0,
+        };
+        let mut frames = Vec::new();
+        let mut models = Vec::new();
+        for f in &meta.frames {
+            if self.ms_level.is_some_and(|l| l != level_of(f.msms_type))
+                || self.frames.is_some_and(|(a, b)| f.id < a || f.id > b)
+            {
+                continue;
+            }
+            if f.num_peaks > MAX_PEAKS {
+                return Err(Error::Metadata {
+                    path: tdf,
+                    message: format!("frame {}: NumPeaks {} is implausible", f.id, f.num_peaks),
+                });
+            }
+            let (mz, im) = match &estimate {
+                Some((mz, im)) => (mz.clone(), *im),
+                None => {
+                    let bad = |m: String| Error::Metadata {
+                        path: tdf.clone(),
+                        message: format!("frame {}: {m}", f.id),
+                    };
+                    let (cal, t1, t2) = f.mz_calibration.ok_or_else(|| {
+                        bad("no MzCalibration (use --calibration estimate)".into())
+                    })?;
+                    let row = meta
+                        .mz_calibrations
+                        .get(&cal)
+                        .ok_or_else(|| bad(format!("MzCalibration {cal} does not exist")))?;
+                    let tims = f.tims_calibration.unwrap_or(-1);
+                    let trow = meta
+                        .tims_calibrations
+                        .get(&tims)
+                        .ok_or_else(|| bad(format!("TimsCalibration {tims} does not exist")))?;
+                    (
+                        MzModel::bruker(row, t1, t2).map_err(bad)?,
+                        ImModel::bruker(trow).map_err(bad)?,
+                    )
+                }
+            };
+            frames.push(f.clone());
+            models.push((mz, im));
+        }
+        // Precursors' 1/K0 from their fractional ScanNumber, with the first frame's model (files
+        // carry one TimsCalibration row in practice).
+        let mut precursors: Vec<(i64, f64)> = match models.first() {
+            Some((_, im)) => meta
+                .precursor_scans
+                .iter()
+                .map(|(&id, &scan)| (id, im.im(scan)))
+                .collect(),
+            None => Vec::new(),
+        };
+        precursors.sort_by_key(|p| p.0);
+        let mut want = [false; 12];
+        for &c in &self.columns {
+            want[c] = true;
+        }
+        let shared = Arc::new(Shared {
+            bin,
+            bin_path,
+            frames,
+            models,
+            windows: meta.windows,
+            dda: meta.dda,
+            want,
+            columns: self.columns.clone(),
+            schema: Arc::new(schema().project(&self.columns).expect("valid projection")),
+            precursors,
+        });
+        // Jobs: runs of whole frames of about `batch_rows` peaks.
+        let mut jobs = Vec::new();
+        let (mut start, mut rows) = (0, 0u64);
+        for (i, f) in shared.frames.iter().enumerate() {
+            rows += f.num_peaks;
+            if rows >= self.batch_rows as u64 {
+                jobs.push(start..i + 1);
+                start = i + 1;
+                rows = 0;
+            }
+        }
+        if start < shared.frames.len() {
+            jobs.push(start..shared.frames.len());
+        }
+        let wshared = shared.clone();
+        let pool = Pool::spawn(
+            self.threads,
+            self.pin,
+            |_| FrameDecoder::new().expect("zstd context"),
+            move |dec, job: Range<usize>| build_batch(&wshared, dec, job, level_of),
+        )
+        .map_err(|e| Error::Open {
+            path: dir.to_path_buf(),
+            message: format!("cannot start threads: {e}"),
+        })?;
+        Ok(Reader {
+            shared,
+            pool,
+            jobs,
+            submitted: 0,
+            emitted: 0,
+            pending: BTreeMap::new(),
+            rows: 0,
+            failed: false,
+            calibration,
+        })
+    }
+}
+
+struct Shared {
+    bin: Input,
+    bin_path: PathBuf,
+    frames: Vec<FrameRow>,
+    models: Vec<(MzModel, ImModel)>,
+    windows: HashMap<u32, Vec<Window>>,
+    dda: bool,
+    want: [bool; 12],
+    columns: Vec<usize>,
+    schema: SchemaRef,
+    precursors: Vec<(i64, f64)>,
+}
+
+/// Decodes the frames of one job into a batch.
+fn build_batch(
+    s: &Shared,
+    dec: &mut FrameDecoder,
+    job: Range<usize>,
+    level_of: impl Fn(u8) -> u8,
+) -> Result<RecordBatch, Error> {
+    let frames = &s.frames[job.clone()];
+    let n: usize = frames.iter().map(|f| f.num_peaks as usize).sum();
+    let w = &s.want;
+    let windows_wanted = w[WINDOW_GROUP] || w[ISOLATION_MZ] || w[ISOLATION_WIDTH] || w[PRECURSOR];
+    let need = |c: usize| if w[c] { n } else { 0 };
+    let mut size = ArenaSize::default();
+    size.add::<u32>(need(FRAME))
+        .add::<u32>(need(SCAN))
+        .add::<u32>(n)
+        .add::<u32>(n)
+        .add::<f64>(need(MZ))
+        .add::<f64>(need(MOBILITY))
+        .add::<f64>(need(RT))
+        .add::<u8>(need(MS_LEVEL))
+        .add::<u32>(need(WINDOW_GROUP))
+        .add::<f64>(need(ISOLATION_MZ))
+        .add::<f64>(need(ISOLATION_WIDTH))
+        .add::<u32>(need(PRECURSOR));
+    let mut arena = Arena::new(size);
+    let mut frame_c = arena.take::<u32>(need(FRAME));
+    let mut scan_c = arena.take::<u32>(need(SCAN));
+    let mut tof_c = arena.take::<u32>(n);
+    let mut int_c = arena.take::<u32>(n);
+    let mut mz_c = arena.take::<f64>(need(MZ));
+    let mut im_c = arena.take::<f64>(need(MOBILITY));
+    let mut rt_c = arena.take::<f64>(need(RT));
+    let mut lvl_c = arena.take::<u8>(need(MS_LEVEL));
+    let mut wg_c = arena.take::<u32>(need(WINDOW_GROUP));
+    let mut imz_c = arena.take::<f64>(need(ISOLATION_MZ));
+    let mut iw_c = arena.take::<f64>(need(ISOLATION_WIDTH));
+    let mut pre_c = arena.take::<u32>(need(PRECURSOR));
+    let mut valid = BooleanBufferBuilder::new(if windows_wanted { n } else { 0 });
+    let mut per_scan_im = Vec::new();
+    let mut at = 0;
+    for (k, f) in frames.iter().enumerate() {
+        let m = f.num_peaks as usize;
+        let r = at..at + m;
+        dec.decode(
+            s.bin.bytes(),
+            f,
+            &mut tof_c.as_mut_slice()[r.clone()],
+            &mut int_c.as_mut_slice()[r.clone()],
+        )
+        .map_err(|(offset, message)| Error::Frame {
+            path: s.bin_path.clone(),
+            frame: f.id,
+            offset,
+            message,
+        })?;
+        let (mz, im) = &s.models[job.start + k];
+        if w[FRAME] {
+            frame_c.as_mut_slice()[r.clone()].fill(f.id);
+        }
+        if w[RT] {
+            rt_c.as_mut_slice()[r.clone()].fill(f.time);
+        }
+        if w[MS_LEVEL] {
+            lvl_c.as_mut_slice()[r.clone()].fill(level_of(f.msms_type));
+        }
+        if w[MZ] {
+            mz.convert(
+                &tof_c.as_mut_slice()[r.clone()],
+                &mut mz_c.as_mut_slice()[r.clone()],
+            );
+        }
+        if w[MOBILITY] {
+            im.per_scan(f.num_scans, &mut per_scan_im);
+        }
+        let fw = if level_of(f.msms_type) == 2 {
+            s.windows.get(&f.id).map(Vec::as_slice).unwrap_or(&[])
+        } else {
+            &[]
+        };
+        let mut p = at;
+        for (scan, &cnt) in dec.scan_peaks.iter().enumerate() {
+            let q = p + cnt as usize;
+            if w[SCAN] {
+                scan_c.as_mut_slice()[p..q].fill(scan as u32);
+            }
+            if w[MOBILITY] {
+                im_c.as_mut_slice()[p..q].fill(per_scan_im[scan]);
+            }
+            if windows_wanted {
+                let s32 = scan as u32;
+                let i = fw.partition_point(|x| x.scan_begin <= s32);
+                let win = i.checked_sub(1).map(|i| fw[i]).filter(|x| s32 < x.scan_end);
+                valid.append_n(cnt as usize, win.is_some());
+                if let Some(x) = win {
+                    if w[WINDOW_GROUP] && !s.dda {
+                        wg_c.as_mut_slice()[p..q].fill(x.group);
+                    }
+                    if w[PRECURSOR] && s.dda {
+                        pre_c.as_mut_slice()[p..q].fill(x.group);
+                    }
+                    if w[ISOLATION_MZ] {
+                        imz_c.as_mut_slice()[p..q].fill(x.isolation_mz);
+                    }
+                    if w[ISOLATION_WIDTH] {
+                        iw_c.as_mut_slice()[p..q].fill(x.isolation_width);
+                    }
+                }
+            }
+            p = q;
+        }
+        at += m;
+    }
+    let nulls = windows_wanted.then(|| NullBuffer::new(valid.finish()));
+    let all_null = NullBuffer::new_null(n);
+    let mut cols: Vec<Option<ArrayRef>> = vec![None; 12];
+    let mut put = |i: usize, a: ArrayRef| cols[i] = Some(a);
+    if w[FRAME] {
+        put(
+            FRAME,
+            Arc::new(UInt32Array::new(frame_c.into_scalar_buffer(), None)),
+        );
+    }
+    if w[SCAN] {
+        put(
+            SCAN,
+            Arc::new(UInt32Array::new(scan_c.into_scalar_buffer(), None)),
+        );
+    }
+    if w[TOF] {
+        put(
+            TOF,
+            Arc::new(UInt32Array::new(tof_c.into_scalar_buffer(), None)),
+        );
+    }
+    if w[INTENSITY] {
+        put(
+            INTENSITY,
+            Arc::new(UInt32Array::new(int_c.into_scalar_buffer(), None)),
+        );
+    }
+    if w[MZ] {
+        put(
+            MZ,
+            Arc::new(Float64Array::new(mz_c.into_scalar_buffer(), None)),
+        );
+    }
+    if w[MOBILITY] {
+        put(
+            MOBILITY,
+            Arc::new(Float64Array::new(im_c.into_scalar_buffer(), None)),
+        );
+    }
+    if w[RT] {
+        put(
+            RT,
+            Arc::new(Float64Array::new(rt_c.into_scalar_buffer(), None)),
+        );
+    }
+    if w[MS_LEVEL] {
+        put(
+            MS_LEVEL,
+            Arc::new(UInt8Array::new(lvl_c.into_scalar_buffer(), None)),
+        );
+    }
+    let (wg_nulls, pre_nulls) = if s.dda {
+        (Some(all_null), nulls.clone())
+    } else {
+        (nulls.clone(), Some(all_null))
+    };
+    if w[WINDOW_GROUP] {
+        put(
+            WINDOW_GROUP,
+            Arc::new(UInt32Array::new(wg_c.into_scalar_buffer(), wg_nulls)),
+        );
+    }
+    if w[ISOLATION_MZ] {
+        put(
+            ISOLATION_MZ,
+            Arc::new(Float64Array::new(imz_c.into_scalar_buffer(), nulls.clone())),
+        );
+    }
+    if w[ISOLATION_WIDTH] {
+        put(
+            ISOLATION_WIDTH,
+            Arc::new(Float64Array::new(iw_c.into_scalar_buffer(), nulls)),
+        );
+    }
+    if w[PRECURSOR] {
+        put(
+            PRECURSOR,
+            Arc::new(UInt32Array::new(pre_c.into_scalar_buffer(), pre_nulls)),
+        );
+    }
+    let columns: Vec<ArrayRef> = s
+        .columns
+        .iter()
+        .map(|&c| cols[c].clone().expect("projected column built"))
+        .collect();
+    let opts = RecordBatchOptions::new().with_row_count(Some(n));
+    Ok(
+        RecordBatch::try_new_with_options(s.schema.clone(), columns, &opts)
+            .expect("columns match the schema"),
+    )
+}
+
+/// Reads the peaks of a timsTOF `.d` folder as Arrow batches, in frame order.
+///
+/// ```no_run
+/// use rawarrow::tdf::{Calibration, Reader};
+/// let reader = Reader::builder()
+///     .threads(2)
+///     .ms_level(1)
+///     .calibration(Calibration::Bruker)
+///     .columns(&["frame", "mz", "mobility", "intensity"])?
+///     .build("run.d")?;
+/// for batch in reader {
+///     println!("{} peaks", batch?.num_rows());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Reader {
+    shared: Arc<Shared>,
+    pool: Pool<Range<usize>, Result<RecordBatch, Error>>,
+    jobs: Vec<Range<usize>>,
+    submitted: usize,
+    emitted: usize,
+    pending: BTreeMap<usize, Result<RecordBatch, Error>>,
+    rows: u64,
+    failed: bool,
+    calibration: Calibration,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("frames", &self.shared.frames.len())
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl Reader {
+    /// A builder with default settings.
+    pub fn builder() -> ReaderBuilder {
+        ReaderBuilder::default()
+    }
+
+    /// The calibration in use (`Auto` resolved).
+    pub fn calibration(&self) -> Calibration {
+        self.calibration
+    }
+
+    /// Frames selected for reading.
+    pub fn frames(&self) -> usize {
+        self.shared.frames.len()
+    }
+
+    /// Peaks the selected frames declare (`Frames.NumPeaks`), i.e. the rows to come in total.
+    pub fn expected_rows(&self) -> u64 {
+        self.shared.frames.iter().map(|f| f.num_peaks).sum()
+    }
+
+    /// `(Precursors.Id, 1/K0)` of every DDA precursor, by id: the fractional `ScanNumber`
+    /// converted with the calibration in use (the first selected frame's).
+    pub fn precursor_mobilities(&self) -> &[(i64, f64)] {
+        &self.shared.precursors
+    }
+
+    /// Rows yielded so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The next batch, or `None` after the last frame; the first error ends the reading.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
+        if self.failed {
+            return Ok(None);
+        }
+        let ahead = 2 * self.pool.threads();
+        while self.submitted < self.jobs.len() && self.submitted - self.emitted < ahead {
+            self.pool
+                .submit(self.submitted as u64, self.jobs[self.submitted].clone());
+            self.submitted += 1;
+        }
+        loop {
+            if let Some(r) = self.pending.remove(&self.emitted) {
+                self.emitted += 1;
+                return match r {
+                    Ok(b) => {
+                        self.rows += b.num_rows() as u64;
+                        Ok(Some(b))
+                    }
+                    Err(e) => {
+                        self.failed = true;
+                        Err(e)
+                    }
+                };
+            }
+            if self.emitted == self.jobs.len() {
+                return Ok(None);
+            }
+            match self.pool.recv() {
+                Some((seq, Ok(r))) => {
+                    self.pending.insert(seq as usize, r);
+                }
+                _ => {
+                    self.failed = true;
+                    return Err(Error::Worker);
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch().map_err(ArrowError::from).transpose()
+    }
+}
+
+impl RecordBatchReader for Reader {
+    fn schema(&self) -> SchemaRef {
+        self.shared.schema.clone()
+    }
+}

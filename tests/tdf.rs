@@ -1,0 +1,364 @@
+//! timsTOF: our reader against timsrust on every corpus `.d`, and malformed inputs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, UInt32Type};
+use arrow_array::{Array, RecordBatch};
+use rawarrow::tdf::{Calibration, Reader};
+use timsrust::converters::ConvertableDomain;
+
+fn corpus_ds() -> Vec<PathBuf> {
+    let Some(dir) = common::corpus_dir("tdf") else {
+        eprintln!("RAWARROW_CORPUS not set: corpus .d folders skipped");
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "d"))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty());
+    v
+}
+
+fn read_all(dir: &Path, b: rawarrow::tdf::ReaderBuilder) -> RecordBatch {
+    let reader = b.build(dir).expect("open");
+    let schema = arrow_array::RecordBatchReader::schema(&reader);
+    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().expect("read");
+    arrow_select::concat::concat_batches(&schema, &batches).expect("concat")
+}
+
+fn u32s(b: &RecordBatch, c: &str) -> Vec<u32> {
+    b.column_by_name(c)
+        .expect(c)
+        .as_primitive::<UInt32Type>()
+        .values()
+        .to_vec()
+}
+
+fn f64s(b: &RecordBatch, c: &str) -> Vec<f64> {
+    b.column_by_name(c)
+        .expect(c)
+        .as_primitive::<Float64Type>()
+        .values()
+        .to_vec()
+}
+
+#[test]
+fn corpus_equals_timsrust() {
+    for d in corpus_ds() {
+        let frames = timsrust::readers::FrameReader::new(&d).expect("timsrust opens");
+        let meta = timsrust::readers::MetadataReader::new(d.join("analysis.tdf")).expect("meta");
+        for threads in [1, 2] {
+            for rows in [1, 100_000, 1 << 20] {
+                let t = read_all(
+                    &d,
+                    Reader::builder()
+                        .threads(threads)
+                        .batch_rows(rows)
+                        .calibration(Calibration::Estimate),
+                );
+                let (fid, scan, tof, int) = (
+                    u32s(&t, "frame"),
+                    u32s(&t, "scan"),
+                    u32s(&t, "tof"),
+                    u32s(&t, "intensity"),
+                );
+                let (mz, im) = (f64s(&t, "mz"), f64s(&t, "mobility"));
+                let mut row = 0;
+                for i in 0..frames.len() {
+                    let f = frames.get(i).expect("timsrust frame");
+                    for s in 0..f.scan_offsets.len() - 1 {
+                        for p in f.scan_offsets[s]..f.scan_offsets[s + 1] {
+                            assert_eq!(fid[row] as usize, f.index, "{}", d.display());
+                            assert_eq!(scan[row] as usize, s, "{} row {row}", d.display());
+                            assert_eq!(tof[row], f.tof_indices[p]);
+                            assert_eq!(int[row], f.intensities[p]);
+                            let want_mz = meta.mz_converter.convert(f.tof_indices[p]);
+                            let want_im = meta.im_converter.convert(s as f64);
+                            assert!((mz[row] - want_mz).abs() <= 1e-12 * want_mz, "{row}");
+                            assert!((im[row] - want_im).abs() <= 1e-12 * want_im.abs(), "{row}");
+                            row += 1;
+                        }
+                    }
+                }
+                assert_eq!(row, t.num_rows(), "{}", d.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn bruker_calibration_is_chosen_when_present_and_columns_project() {
+    for d in corpus_ds() {
+        let r = Reader::builder().build(&d).expect("open");
+        let has_tables = d.ends_with("DDPASEF_10seconds.d") || d.ends_with("opentims_test.d");
+        let want = if has_tables {
+            Calibration::Bruker
+        } else {
+            Calibration::Estimate
+        };
+        assert_eq!(r.calibration(), want, "{}", d.display());
+        let expected = r.expected_rows();
+        let t = read_all(
+            &d,
+            Reader::builder()
+                .ms_level(1)
+                .columns(&["mz", "frame"])
+                .expect("columns"),
+        );
+        assert_eq!(t.num_columns(), 2);
+        assert_eq!(t.schema().field(0).name(), "mz");
+        assert!(t.num_rows() as u64 <= expected);
+        let ms2 = read_all(&d, Reader::builder().ms_level(2));
+        let all = read_all(&d, Reader::builder());
+        assert_eq!(t.num_rows() + ms2.num_rows(), all.num_rows());
+        assert_eq!(all.num_rows() as u64, expected);
+        // MS1 peaks have no isolation window.
+        let lvl = all.column_by_name("ms_level").expect("ms_level");
+        let iso = all.column_by_name("isolation_mz").expect("isolation_mz");
+        for i in 0..all.num_rows() {
+            if lvl.as_primitive::<arrow_array::types::UInt8Type>().value(i) == 1 {
+                assert!(iso.is_null(i));
+            }
+        }
+    }
+}
+
+#[test]
+fn unknown_column_is_an_error() {
+    let e = Reader::builder()
+        .columns(&["mz", "nope"])
+        .expect_err("unknown");
+    assert!(e.to_string().contains("unknown column \"nope\""), "{e}");
+}
+
+/// Copies a corpus `.d` to a temporary folder for corruption.
+fn copy_d(name: &str) -> Option<tempfile::TempDir> {
+    let src = common::corpus_dir("tdf")?.join(name);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for f in ["analysis.tdf", "analysis.tdf_bin"] {
+        std::fs::copy(src.join(f), tmp.path().join(f)).expect("copy");
+        let mut p = std::fs::metadata(tmp.path().join(f))
+            .expect("meta")
+            .permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        p.set_readonly(false);
+        std::fs::set_permissions(tmp.path().join(f), p).expect("chmod");
+    }
+    Some(tmp)
+}
+
+fn sql(dir: &Path, stmt: &str) {
+    let c = rusqlite::Connection::open(dir.join("analysis.tdf")).expect("open");
+    c.execute_batch(stmt).expect("sql");
+}
+
+fn read_err(dir: &Path) -> String {
+    let r = Reader::builder().threads(2).build(dir);
+    match r {
+        Err(e) => e.to_string(),
+        Ok(r) => {
+            let res: Result<Vec<RecordBatch>, _> = r.collect();
+            res.expect_err("corrupt input must fail").to_string()
+        }
+    }
+}
+
+#[test]
+fn malformed_inputs_name_the_frame() {
+    let Some(tmp) = copy_d("test.d") else { return };
+    let d = tmp.path();
+    // TimsId past EOF.
+    sql(d, "UPDATE Frames SET TimsId = 100000 WHERE Id = 2");
+    let e = read_err(d);
+    assert!(
+        e.contains("frame 2 at offset 100000: TimsId 100000 is past the end"),
+        "{e}"
+    );
+    // NumPeaks disagreeing with the blob.
+    sql(
+        d,
+        "UPDATE Frames SET TimsId = 48 WHERE Id = 2; UPDATE Frames SET NumPeaks = 27 WHERE Id = 2",
+    );
+    let e = read_err(d);
+    assert!(
+        e.contains("frame 2 at offset 56: zstd frame holds 224 bytes"),
+        "{e}"
+    );
+    sql(d, "UPDATE Frames SET NumPeaks = 26 WHERE Id = 2");
+    // Scan count larger than the blob's.
+    sql(d, "UPDATE Frames SET NumScans = 5 WHERE Id = 3");
+    let e = read_err(d);
+    assert!(
+        e.contains("frame 3 at offset 134: blob has 4 scans, Frames.NumScans says 5"),
+        "{e}"
+    );
+    sql(d, "UPDATE Frames SET NumScans = 4 WHERE Id = 3");
+    // Truncated zstd: cut the blob's declared size.
+    let mut bin = std::fs::read(d.join("analysis.tdf_bin")).expect("bin");
+    let good = bin.clone();
+    let size = u32::from_le_bytes(bin[48..52].try_into().expect("4")) - 10;
+    bin[48..52].copy_from_slice(&size.to_le_bytes());
+    std::fs::write(d.join("analysis.tdf_bin"), &bin).expect("write");
+    let e = read_err(d);
+    assert!(e.contains("frame 2 at offset 56: zstd"), "{e}");
+    std::fs::write(d.join("analysis.tdf_bin"), &good).expect("write");
+    // Missing table and column.
+    sql(d, "ALTER TABLE Frames RENAME COLUMN NumPeaks TO Peaks");
+    let e = read_err(d);
+    assert!(
+        e.ends_with("analysis.tdf: table Frames has no column NumPeaks"),
+        "{e}"
+    );
+    sql(d, "DROP TABLE Frames");
+    let e = read_err(d);
+    assert!(e.ends_with("analysis.tdf: missing table Frames"), "{e}");
+}
+
+#[test]
+fn not_a_d_folder() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let e = Reader::builder().build(tmp.path()).expect_err("no tdf");
+    assert!(e.to_string().ends_with("analysis.tdf: missing"), "{e}");
+    let e = Reader::builder()
+        .build(tmp.path().join("x.d"))
+        .expect_err("no folder");
+    assert!(e.to_string().contains("not a folder"), "{e}");
+}
+
+// ---- against Bruker's SDK (mzML written by the TIMS SDK from the same run) ----
+
+fn b64(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let bytes: Vec<u8> = s
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for ch in bytes.chunks(4) {
+        let v: Vec<u32> = ch.iter().map(|&c| u32::from(val(c))).collect();
+        let n = v.iter().fold(0u32, |a, &x| a << 6 | x) << (6 * (4 - v.len()));
+        out.extend(&n.to_be_bytes()[1..v.len()]);
+    }
+    out
+}
+
+/// The text between `start` and `end` after `from`, and where it ends.
+fn between<'a>(s: &'a str, from: usize, start: &str, end: &str) -> Option<(&'a str, usize)> {
+    let a = s[from..].find(start)? + from + start.len();
+    let b = s[a..].find(end)? + a;
+    Some((&s[a..b], b))
+}
+
+fn attr(s: &str, name: &str) -> Option<f64> {
+    let key = format!("name=\"{name}\" value=\"");
+    between(s, 0, &key, "\"").and_then(|(v, _)| v.parse().ok())
+}
+
+#[test]
+fn bruker_calibration_matches_the_sdk() {
+    let Some(dir) = common::corpus_dir("tdf") else {
+        return;
+    };
+    let d = dir.join("DDPASEF_10seconds.d");
+    let mut xml = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(dir.join("DDPASEF_10seconds.sdk.mzml.gz")).expect("mzML"),
+        ),
+        &mut xml,
+    )
+    .expect("gunzip");
+    let reader = Reader::builder().ms_level(1).build(&d).expect("open");
+    assert_eq!(reader.calibration(), Calibration::Bruker);
+    let precursors = reader.precursor_mobilities().to_vec();
+    let t = read_all(&d, Reader::builder().ms_level(1));
+    let (frames, mz) = (u32s(&t, "frame"), f64s(&t, "mz"));
+    let rt = f64s(&t, "rt");
+    // Each frame's m/z values, sorted, and its retention time.
+    let mut per_frame: Vec<(u32, f64, Vec<f64>)> = Vec::new();
+    for i in 0..t.num_rows() {
+        if per_frame.last().is_none_or(|f| f.0 != frames[i]) {
+            per_frame.push((frames[i], rt[i], Vec::new()));
+        }
+        per_frame.last_mut().expect("frame").2.push(mz[i]);
+    }
+    per_frame
+        .iter_mut()
+        .for_each(|f| f.2.sort_by(f64::total_cmp));
+    let (mut total, mut hits, mut ms2) = (0, 0, Vec::new());
+    let mut at = 0;
+    while let Some((spectrum, end)) = between(&xml, at, "<spectrum ", "</spectrum>") {
+        at = end;
+        if attr(spectrum, "ms level") == Some(2.0) {
+            ms2.push(attr(spectrum, "inverse reduced ion mobility").expect("1/K0"));
+            continue;
+        }
+        let minutes = attr(spectrum, "scan start time").expect("rt");
+        let frame = per_frame
+            .iter()
+            .min_by(|a, b| {
+                (a.1 - minutes * 60.0)
+                    .abs()
+                    .total_cmp(&(b.1 - minutes * 60.0).abs())
+            })
+            .expect("frames");
+        let mut pos = 0;
+        while let Some((array, end)) =
+            between(spectrum, pos, "<binaryDataArray ", "</binaryDataArray>")
+        {
+            pos = end;
+            if !array.contains("m/z array") {
+                continue;
+            }
+            assert!(array.contains("no compression"));
+            let raw = b64(between(array, 0, "<binary>", "</binary>")
+                .expect("binary")
+                .0);
+            let vals: Vec<f64> = if array.contains("64-bit float") {
+                raw.chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
+                    .collect()
+            } else {
+                raw.chunks_exact(4)
+                    .map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("4"))))
+                    .collect()
+            };
+            for v in vals {
+                total += 1;
+                let ours = &frame.2;
+                let i = ours.partition_point(|&m| m < v);
+                let near = [i.wrapping_sub(1), i]
+                    .iter()
+                    .filter_map(|&j| ours.get(j))
+                    .any(|&m| (m - v).abs() <= 1e-8 * v);
+                hits += usize::from(near);
+            }
+        }
+    }
+    assert_eq!(total, 34_446, "MS1 centroids in the SDK's mzML");
+    // Centroids on a single TOF bin coincide with a raw peak's m/z (chance level: ~130).
+    assert!(hits >= 1_400, "{hits} of {total} SDK centroids hit");
+    // Every precursor's 1/K0, in precursor order.
+    assert_eq!(ms2.len(), 173);
+    assert_eq!(precursors.len(), 173);
+    for (i, (&want, (id, got))) in ms2.iter().zip(&precursors).enumerate() {
+        assert_eq!(*id, i as i64 + 1);
+        assert!(
+            (got - want).abs() <= 1e-9,
+            "precursor {id}: {got} vs SDK {want}"
+        );
+    }
+}
