@@ -211,3 +211,58 @@ fn midi_writes_notes_and_files_tables() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
     assert_eq!(left.len(), 3, "only songs/, notes.arrow and files.arrow");
 }
+
+#[cfg(unix)]
+#[test]
+fn device_outputs_are_written_not_replaced() {
+    // `-o /dev/null` must write to the device, never rename a temporary file over it. A FIFO
+    // stands in for the device (no root needed): its reader sees the bytes, and it stays a FIFO.
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("out.fifo");
+    let st = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(st.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).expect("read fifo"))
+    };
+    let st = rawarrow()
+        .args(["bgzf", "decompress", "-o"])
+        .arg(&fifo)
+        .arg(common::sample_bam())
+        .status()
+        .expect("run");
+    assert!(st.success());
+    // Checked before joining: a replaced FIFO would leave the reader blocked forever.
+    let ft = std::fs::metadata(&fifo).expect("meta").file_type();
+    assert!(ft.is_fifo(), "the FIFO was replaced");
+    let got = reader.join().expect("reader");
+    let expect = common::oracle_decompress(&std::fs::read(common::sample_bam()).expect("read"));
+    assert!(got == expect);
+    // The same through the Arrow sink.
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).expect("read fifo"))
+    };
+    let st = rawarrow()
+        .args(["bam", "-q", "--stream", "-o"])
+        .arg(&fifo)
+        .arg(common::sample_bam())
+        .status()
+        .expect("run");
+    assert!(st.success());
+    assert!(std::fs::metadata(&fifo)
+        .expect("meta")
+        .file_type()
+        .is_fifo());
+    let bytes = reader.join().expect("reader");
+    let n: usize = arrow_ipc::reader::StreamReader::try_new(&bytes[..], None)
+        .expect("stream")
+        .map(|b| b.expect("batch").num_rows())
+        .sum();
+    assert_eq!(n, 4000);
+    assert!(std::fs::metadata(&fifo)
+        .expect("meta")
+        .file_type()
+        .is_fifo());
+}

@@ -51,6 +51,41 @@ fn f64s(b: &RecordBatch, c: &str) -> Vec<f64> {
 #[test]
 fn corpus_equals_timsrust() {
     for d in corpus_ds() {
+        assert_equals_timsrust(&d);
+    }
+}
+
+#[test]
+fn generated_dataset_equals_timsrust() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path().join("synth.d");
+    let spec = rawarrow::tdf::synth::Spec {
+        frames: 23,
+        scans: 120,
+        peaks_per_frame: 3000,
+        ms1_every: 5,
+        window_groups: 3,
+        seed: 7,
+    };
+    let peaks = rawarrow::tdf::synth::write(&d, &spec).expect("generate");
+    assert!(peaks > 23 * 2000, "{peaks}");
+    assert_equals_timsrust(&d);
+    let r = Reader::builder().build(&d).expect("open");
+    assert_eq!(r.calibration(), Calibration::Bruker);
+    assert_eq!(r.expected_rows(), peaks);
+    // DIA windows: every MS2 peak of the generated frames lies in one of its group's windows.
+    let t = read_all(&d, Reader::builder().ms_level(2));
+    let wg = t.column_by_name("window_group").expect("wg");
+    assert_eq!(wg.null_count(), 0);
+    assert_eq!(
+        t.column_by_name("precursor").expect("pre").null_count(),
+        t.num_rows()
+    );
+}
+
+fn assert_equals_timsrust(d: &Path) {
+    {
+        let d = d.to_path_buf();
         let frames = timsrust::readers::FrameReader::new(&d).expect("timsrust opens");
         let meta = timsrust::readers::MetadataReader::new(d.join("analysis.tdf")).expect("meta");
         for threads in [1, 2] {

@@ -99,6 +99,18 @@ impl IpcSink {
         format: Format,
         compression: Compression,
     ) -> Result<Self, ArrowError> {
+        // A device or pipe (`/dev/null`, a FIFO) is written directly: it cannot be replaced by
+        // a rename, and there is no partial file to protect.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| ArrowError::IoError(format!("{}: {e}", path.display()), e))?;
+            return Ok(Self {
+                writer: Self::writer(file, schema, format, compression)?,
+                target: None,
+            });
+        }
         let tmp =
             crate::io::temp_beside(path).map_err(|e| ArrowError::IoError(e.to_string(), e))?;
         let (file, tmp) = tmp.into_parts();

@@ -36,6 +36,8 @@ enum Command {
     Midi(midi::Midi),
     /// Bruker timsTOF `.d` folders to Arrow, one row per peak with calibrated m/z and 1/K0.
     Tdf(tdf::Tdf),
+    /// Writes a synthetic timsTOF `.d` folder (benchmark datasets).
+    TdfGenerate(tdf::TdfGenerate),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -46,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Bam(cmd) => bam::run(cmd),
         Command::Midi(cmd) => midi::run(cmd),
         Command::Tdf(cmd) => tdf::run(cmd),
+        Command::TdfGenerate(cmd) => tdf::generate(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,6 +117,11 @@ impl Output {
     fn create(path: Option<&Path>) -> Result<Self> {
         Ok(match path {
             None => Self::Stdout(crate::io::stdout_file()?),
+            // A device or pipe (`/dev/null`, a FIFO) is written directly: renaming a temporary
+            // file over it would replace the device node.
+            Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+                Self::Stdout(std::fs::OpenOptions::new().write(true).open(path)?)
+            }
             Some(path) => Self::File {
                 tmp: crate::io::temp_beside(path)?,
                 path: path.to_path_buf(),

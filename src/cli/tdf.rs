@@ -43,7 +43,7 @@ pub(super) struct Tdf {
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
     /// Target rows per batch (whole frames).
-    #[arg(long, default_value_t = 1 << 20)]
+    #[arg(long, default_value_t = 1 << 16)]
     batch_rows: usize,
     /// IPC buffer compression.
     #[arg(long, value_enum, default_value = "none")]
@@ -116,5 +116,51 @@ pub(super) fn run(args: Tdf) -> Result {
             reader.calibration()
         );
     }
+    Ok(())
+}
+
+/// Writes a synthetic diaPASEF `.d` folder for benchmarks (realistic peak distributions, zstd
+/// frames like the instrument's, real calibration tables); timsrust reads it too.
+#[derive(Debug, Args)]
+pub(super) struct TdfGenerate {
+    /// The `.d` folder to create.
+    output: PathBuf,
+    /// Frames.
+    #[arg(long, default_value_t = 1000)]
+    frames: u32,
+    /// Scans per frame.
+    #[arg(long, default_value_t = 918)]
+    scans: u32,
+    /// Mean peaks per frame.
+    #[arg(long, default_value_t = 100_000)]
+    peaks_per_frame: u32,
+    /// One frame in N is MS1.
+    #[arg(long, default_value_t = 10)]
+    ms1_every: u32,
+    /// DIA window groups.
+    #[arg(long, default_value_t = 8)]
+    window_groups: u32,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+pub(super) fn generate(args: TdfGenerate) -> Result {
+    let started = Instant::now();
+    let spec = crate::tdf::synth::Spec {
+        frames: args.frames,
+        scans: args.scans,
+        peaks_per_frame: args.peaks_per_frame,
+        ms1_every: args.ms1_every,
+        window_groups: args.window_groups,
+        seed: args.seed,
+    };
+    let peaks = crate::tdf::synth::write(&args.output, &spec)?;
+    eprintln!(
+        "rawarrow: wrote {} frames, {peaks} peaks to {} in {:.1} s",
+        args.frames,
+        args.output.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod calib;
 pub mod frame;
 pub mod meta;
 mod reader;
+pub mod synth;
 
 use std::fmt;
 use std::path::PathBuf;

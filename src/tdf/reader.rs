@@ -111,7 +111,7 @@ impl Default for ReaderBuilder {
             ms_level: None,
             frames: None,
             columns: (0..COLUMNS.len()).collect(),
-            batch_rows: 1 << 20,
+            batch_rows: 1 << 16,
         }
     }
 }
@@ -147,7 +147,8 @@ impl ReaderBuilder {
         self
     }
 
-    /// Target rows per batch (whole frames; default 1,048,576).
+    /// Target rows per batch (whole frames; default 65,536: a batch that fits the allocator's
+    /// reuse keeps page faults out of the hot path — 1 Mi-row batches measured 4× slower).
     pub fn batch_rows(mut self, n: usize) -> Self {
         self.batch_rows = n.max(1);
         self
