@@ -243,6 +243,21 @@ fn malformed_inputs_name_the_frame() {
     let e = read_err(d);
     assert!(e.contains("frame 2 at offset 56: zstd"), "{e}");
     std::fs::write(d.join("analysis.tdf_bin"), &good).expect("write");
+    // A blob whose decompressed size is not a whole number of words (5 bytes).
+    let z = zstd::bulk::compress(b"\x04\x00\x00\x00\x01", 1).expect("zstd");
+    let mut bin = (8 + z.len() as u32).to_le_bytes().to_vec();
+    bin.extend(4u32.to_le_bytes());
+    bin.extend(&z);
+    std::fs::write(d.join("analysis.tdf_bin"), &bin).expect("write");
+    sql(d, "UPDATE Frames SET TimsId = 0 WHERE Id = 1");
+    let e = read_err(d);
+    assert!(
+        e.contains(
+            "frame 1 at offset 8: zstd frame holds 5 bytes; NumScans 4 and NumPeaks 10 need 96"
+        ),
+        "{e}"
+    );
+    std::fs::write(d.join("analysis.tdf_bin"), &good).expect("write");
     // Missing table and column.
     sql(d, "ALTER TABLE Frames RENAME COLUMN NumPeaks TO Peaks");
     let e = read_err(d);

@@ -333,6 +333,29 @@ mod tests {
         assert!((got - 1.1665195795397985).abs() < 1e-15, "{got}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// m → t → m over the calibrated range, for the quadratic (ModelType 1 with C2 and
+        /// ModelType 2's base curve) and cubic (Newton) inversions, any frame temperatures.
+        #[test]
+        fn inversion_round_trips_everywhere(
+            m in 20.0f64..3000.0,
+            c2 in -0.003f64..0.003,
+            c3 in -2e-7f64..2e-7,
+            t1 in 24.0f64..27.0,
+        ) {
+            let mut row = vec![1.0, 0.2, 25000.0, 25.5, 26.5, 20.0, 3.0];
+            row.extend([320.0, 155000.0, c2, c3, 0.0]);
+            let MzModel::Curve(c) = MzModel::bruker(&row, t1, 26.0).expect("model") else {
+                panic!("curve")
+            };
+            let s = m.sqrt();
+            let t = c.c0 + c.k * s + c.c2 * s * s + c.c3 * s * s * s;
+            let back = c.mz_at_time(t);
+            proptest::prop_assert!((back / m - 1.0).abs() < 1e-11, "{} -> {}", m, back);
+        }
+    }
+
     #[test]
     fn inversion_round_trips() {
         // Forward curve t(m) for a cubic model, then invert.
