@@ -43,14 +43,15 @@ impl FrameDecoder {
     }
 
     /// Decodes `frame` from the whole `analysis.tdf_bin` bytes into `tof` and `intensity`
-    /// (each exactly `NumPeaks` long). Errors are `(byte offset, message)`.
+    /// (each exactly `NumPeaks` long) and returns the blob's length in bytes. Errors are
+    /// `(byte offset, message)`.
     pub fn decode(
         &mut self,
         bin: &[u8],
         frame: &FrameRow,
         tof: &mut [u32],
         intensity: &mut [u32],
-    ) -> Result<(), (u64, String)> {
+    ) -> Result<usize, (u64, String)> {
         let at = frame.tims_id;
         let err = |off: u64, m: String| Err((off, m));
         let peaks = frame.num_peaks;
@@ -80,7 +81,7 @@ impl FrameDecoder {
         self.scan_peaks.clear();
         if peaks == 0 && size == 8 {
             self.scan_peaks.resize(scans as usize, 0);
-            return Ok(());
+            return Ok(size);
         }
         if header_scans != scans {
             return err(
@@ -150,6 +151,6 @@ impl FrameDecoder {
             *o = p[1];
         }
         delta::decode(&self.deltas, &self.scan_peaks, tof);
-        Ok(())
+        Ok(size)
     }
 }

@@ -403,18 +403,24 @@ fn build_batch(
     for (k, f) in frames.iter().enumerate() {
         let m = f.num_peaks as usize;
         let r = at..at + m;
-        dec.decode(
-            s.bin.bytes(),
-            f,
-            &mut tof_c.as_mut_slice()[r.clone()],
-            &mut int_c.as_mut_slice()[r.clone()],
-        )
-        .map_err(|(offset, message)| Error::Frame {
-            path: s.bin_path.clone(),
-            frame: f.id,
-            offset,
-            message,
-        })?;
+        let blob = dec
+            .decode(
+                s.bin.bytes(),
+                f,
+                &mut tof_c.as_mut_slice()[r.clone()],
+                &mut int_c.as_mut_slice()[r.clone()],
+            )
+            .map_err(|(offset, message)| Error::Frame {
+                path: s.bin_path.clone(),
+                frame: f.id,
+                offset,
+                message,
+            })?;
+        // The blob is done with: its whole pages may leave the resident set (reading them
+        // again would fault them back in from the file), so memory stays bounded by the frames
+        // in flight rather than by the file size.
+        let start = f.tims_id as usize;
+        s.bin.release(start..start + blob);
         let (mz, im) = &s.models[job.start + k];
         if w[FRAME] {
             frame_c.as_mut_slice()[r.clone()].fill(f.id);
