@@ -5,7 +5,8 @@
 //! on. [`Pool`] starts one worker per requested thread, pins each to a distinct core — filling
 //! one NUMA node before the next, so that a worker's buffers (allocated on first touch by the
 //! worker itself) stay local — and runs jobs from a shared queue. Results come back tagged with
-//! the job's sequence number; callers restore order (see the BGZF [`ChunkReader`]).
+//! the job's sequence number; [`Ordered`] restores submission order (the BGZF
+//! [`ChunkReader`] keeps its own, which also recycles chunk buffers).
 //!
 //! [`ChunkReader`]: crate::bgzf::ChunkReader
 #![forbid(unsafe_code)]
@@ -266,5 +267,106 @@ mod tests {
                 assert_eq!(out, Ok(seq * 2));
             }
         }
+    }
+}
+
+/// A [`Pool`] whose results come back in submission order.
+///
+/// Jobs are numbered as they are submitted; finished results wait in a small reorder buffer
+/// until every earlier one has been handed out. Callers bound the work in flight with
+/// [`Ordered::in_flight`].
+pub struct Ordered<J, O> {
+    pool: Pool<J, O>,
+    submitted: u64,
+    emitted: u64,
+    pending: std::collections::BTreeMap<u64, O>,
+}
+
+impl<J, O> std::fmt::Debug for Ordered<J, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ordered")
+            .field("pool", &self.pool)
+            .field("in_flight", &(self.submitted - self.emitted))
+            .finish()
+    }
+}
+
+impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
+    /// Wraps a pool that has no jobs queued yet.
+    pub fn new(pool: Pool<J, O>) -> Self {
+        Self {
+            pool,
+            submitted: 0,
+            emitted: 0,
+            pending: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
+    }
+
+    /// Jobs submitted whose results have not been handed out yet.
+    pub fn in_flight(&self) -> u64 {
+        self.submitted - self.emitted
+    }
+
+    /// Queues the next job.
+    pub fn submit(&mut self, job: J) {
+        self.pool.submit(self.submitted, job);
+        self.submitted += 1;
+    }
+
+    /// The result of the oldest job not yet handed out, waiting for it if needed; `None` when
+    /// nothing is in flight.
+    pub fn next_result(&mut self) -> Option<Outcome<O>> {
+        if self.in_flight() == 0 {
+            return None;
+        }
+        loop {
+            if let Some(out) = self.pending.remove(&self.emitted) {
+                self.emitted += 1;
+                return Some(Ok(out));
+            }
+            match self.pool.recv() {
+                Some((seq, Ok(out))) => {
+                    self.pending.insert(seq, out);
+                }
+                Some((_, Err(e))) => return Some(Err(e)),
+                None => return Some(Err(WorkerPanicked)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod ordered_tests {
+    use super::*;
+
+    #[test]
+    fn results_come_back_in_submission_order() {
+        // Early jobs sleep longest, so they finish last.
+        let pool = Pool::spawn(
+            3,
+            false,
+            |_| (),
+            |_, n: u64| {
+                std::thread::sleep(std::time::Duration::from_millis(20 - 2 * n));
+                n * n
+            },
+        )
+        .expect("spawn");
+        let mut o = Ordered::new(pool);
+        assert!(o.next_result().is_none());
+        for n in 0..8 {
+            o.submit(n);
+        }
+        assert_eq!(o.in_flight(), 8);
+        let got: Vec<u64> = std::iter::from_fn(|| o.next_result())
+            .map(|r| r.expect("ok"))
+            .collect();
+        assert_eq!(got, (0..8).map(|n| n * n).collect::<Vec<_>>());
+        assert_eq!(o.in_flight(), 0);
     }
 }

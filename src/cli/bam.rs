@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 
-use super::{progress_bar, Codec, Output, Result};
+use super::{progress_bar, Output, Result};
 use crate::arrow::IpcSink;
 use crate::bam::{Reader, Records};
 use crate::bgzf::Options;
@@ -64,15 +64,8 @@ struct Convert {
     /// Stop after this many records (per input).
     #[arg(long)]
     limit: Option<u64>,
-    /// IPC buffer compression.
-    #[arg(long, value_enum, default_value = "none")]
-    compression: Codec,
-    /// Write the IPC stream format instead of the file format.
-    #[arg(long)]
-    stream: bool,
-    /// No progress bar or summary on stderr.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    ipc: super::IpcOptions,
 }
 
 #[derive(Debug, Args)]
@@ -151,15 +144,13 @@ impl Progress {
 
 fn convert(args: Convert) -> Result {
     let started = Instant::now();
-    let format = super::ipc_format(args.stream);
-    let compression = args.compression.into();
     let inputs: Vec<Input> = args
         .inputs
         .iter()
         .map(Input::open)
         .collect::<std::result::Result<_, _>>()?;
     let total: u64 = inputs.iter().map(|i| i.len() as u64).sum();
-    let mut progress = Progress::new(total, args.quiet);
+    let mut progress = Progress::new(total, args.ipc.quiet);
     let builder = || -> Result<crate::bam::ReaderBuilder> {
         let mut b = Reader::builder()
             .bgzf_options(options(args.threads))
@@ -189,12 +180,7 @@ fn convert(args: Convert) -> Result {
         dictionary.get_or_insert_with(|| reader.dictionary());
         let schema = arrow_array::RecordBatchReader::schema(&reader);
         let mut own_sink = match &args.out_dir {
-            Some(dir) => Some(IpcSink::create(
-                &out_path(dir, path),
-                &schema,
-                format,
-                compression,
-            )?),
+            Some(dir) => Some(args.ipc.sink(&out_path(dir, path), &schema)?),
             None => None,
         };
         if own_sink.is_none() && sink.is_none() {
@@ -202,11 +188,7 @@ fn convert(args: Convert) -> Result {
                 .output
                 .as_deref()
                 .expect("clap requires --output without --out-dir");
-            sink = Some(if out == Path::new("-") {
-                IpcSink::stdout(&schema, format, compression)?
-            } else {
-                IpcSink::create(out, &schema, format, compression)?
-            });
+            sink = Some(args.ipc.sink(out, &schema)?);
         }
         while let Some(batch) = reader.next_batch()? {
             own_sink
@@ -231,7 +213,7 @@ fn convert(args: Convert) -> Result {
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
-    if !args.quiet {
+    if !args.ipc.quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
             "rawarrow: {records} records in {secs:.3} s: {:.0} records/s, {:.1} MB/s of BAM",

@@ -1,12 +1,11 @@
 //! `rawarrow midi ...`
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 
-use super::{progress_bar, Codec, Result};
-use crate::arrow::IpcSink;
+use super::{progress_bar, Result};
 use crate::midi::{list_inputs, OnsetOptions, Reader};
 
 /// Reads Standard MIDI Files (named, or found in folders by extension: .mid .midi .kar .rmi
@@ -35,24 +34,8 @@ pub(super) struct Midi {
     /// Onset detection: notes within this many milliseconds of an onset join it.
     #[arg(long, default_value_t = 30.0)]
     merge_window_ms: f64,
-    /// IPC buffer compression.
-    #[arg(long, value_enum, default_value = "none")]
-    compression: Codec,
-    /// Write the IPC streaming format instead of the file format.
-    #[arg(long)]
-    stream: bool,
-    /// No progress bar and no summary line.
-    #[arg(short, long)]
-    quiet: bool,
-}
-
-fn sink(path: &Path, schema: &arrow_schema::SchemaRef, args: &Midi) -> Result<IpcSink> {
-    let (format, compression) = (super::ipc_format(args.stream), args.compression.into());
-    Ok(if path == Path::new("-") {
-        IpcSink::stdout(schema, format, compression)?
-    } else {
-        IpcSink::create(path, schema, format, compression)?
-    })
+    #[command(flatten)]
+    ipc: super::IpcOptions,
 }
 
 pub(super) fn run(args: Midi) -> Result {
@@ -72,15 +55,15 @@ pub(super) fn run(args: Midi) -> Result {
         builder = builder.threads(t);
     }
     let mut reader = builder.build_paths(paths)?;
-    let mut notes = sink(&args.output, &crate::midi::notes_schema(), &args)?;
+    let mut notes = args.ipc.sink(&args.output, &crate::midi::notes_schema())?;
     let mut files = match &args.files {
-        Some(p) => Some(sink(p, &crate::midi::files_schema(), &args)?),
+        Some(p) => Some(args.ipc.sink(p, &crate::midi::files_schema())?),
         None => None,
     };
     let bar = progress_bar(
         total,
         "{bar:40} {pos}/{len} files {per_sec} ETA {eta} {msg}",
-        args.quiet,
+        args.ipc.quiet,
     );
     while let Some(batch) = reader.next_batch()? {
         notes.write(&batch)?;
@@ -100,7 +83,7 @@ pub(super) fn run(args: Midi) -> Result {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    if !args.quiet {
+    if !args.ipc.quiet {
         let s = reader.summary();
         let secs = started.elapsed().as_secs_f64();
         eprintln!(

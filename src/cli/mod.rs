@@ -83,11 +83,35 @@ impl From<Codec> for crate::arrow::Compression {
     }
 }
 
-fn ipc_format(stream: bool) -> crate::arrow::Format {
-    if stream {
-        crate::arrow::Format::Stream
-    } else {
-        crate::arrow::Format::File
+/// The Arrow output options every converting subcommand shares.
+#[derive(Debug, clap::Args)]
+struct IpcOptions {
+    /// IPC buffer compression.
+    #[arg(long, value_enum, default_value = "none")]
+    compression: Codec,
+    /// Write the IPC stream format instead of the file format.
+    #[arg(long)]
+    stream: bool,
+    /// No progress bar and no summary line on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+impl IpcOptions {
+    /// An IPC sink writing to `path` (`-` for standard output).
+    fn sink(&self, path: &Path, schema: &arrow_schema::SchemaRef) -> Result<crate::arrow::IpcSink> {
+        use crate::arrow::{Format, IpcSink};
+        let format = if self.stream {
+            Format::Stream
+        } else {
+            Format::File
+        };
+        let compression = self.compression.into();
+        Ok(if path == Path::new("-") {
+            IpcSink::stdout(schema, format, compression)?
+        } else {
+            IpcSink::create(path, schema, format, compression)?
+        })
     }
 }
 

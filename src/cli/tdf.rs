@@ -1,12 +1,11 @@
 //! `rawarrow tdf ...`
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
-use super::{progress_bar, Codec, Result};
-use crate::arrow::IpcSink;
+use super::{progress_bar, Result};
 use crate::tdf::{Calibration, Reader};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -45,15 +44,8 @@ pub(super) struct Tdf {
     /// Target rows per batch (whole frames).
     #[arg(long, default_value_t = 1 << 16)]
     batch_rows: usize,
-    /// IPC buffer compression.
-    #[arg(long, value_enum, default_value = "none")]
-    compression: Codec,
-    /// Write the IPC streaming format instead of the file format.
-    #[arg(long)]
-    stream: bool,
-    /// No progress bar and no summary line.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    ipc: super::IpcOptions,
 }
 
 pub(super) fn run(args: Tdf) -> Result {
@@ -84,17 +76,12 @@ pub(super) fn run(args: Tdf) -> Result {
     }
     let mut reader = b.build(&args.input)?;
     let schema = arrow_array::RecordBatchReader::schema(&reader);
-    let (format, compression) = (super::ipc_format(args.stream), args.compression.into());
-    let mut sink = if args.output == Path::new("-") {
-        IpcSink::stdout(&schema, format, compression)?
-    } else {
-        IpcSink::create(&args.output, &schema, format, compression)?
-    };
+    let mut sink = args.ipc.sink(&args.output, &schema)?;
     let total = reader.expected_rows();
     let bar = progress_bar(
         total,
         "{bar:40} {pos}/{len} peaks {per_sec} ETA {eta}",
-        args.quiet,
+        args.ipc.quiet,
     );
     while let Some(batch) = reader.next_batch()? {
         sink.write(&batch)?;
@@ -106,7 +93,7 @@ pub(super) fn run(args: Tdf) -> Result {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    if !args.quiet {
+    if !args.ipc.quiet {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
             "rawarrow: {} frames, {} peaks in {secs:.3} s: {:.0} peaks/s ({:?} calibration)",

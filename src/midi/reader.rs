@@ -1,6 +1,5 @@
 //! [`Reader`]: many MIDI files in parallel on the pinned pool, batches in sorted path order.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -12,7 +11,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 use super::table::{files_batch, notes_batch, FileRow, NoteRow};
 use super::{Analyzer, OnsetOptions, ParseError};
 use crate::io::{Input, OpenError};
-use crate::runtime::{default_threads, Pool, WorkerPanicked};
+use crate::runtime::{default_threads, Ordered, Pool, WorkerPanicked};
 
 /// File name extensions collected when walking a folder (case-insensitive). Files named
 /// explicitly are read whatever their name.
@@ -210,12 +209,9 @@ impl ReaderBuilder {
         Ok(Reader {
             paths,
             dictionary,
-            pool,
+            pool: Ordered::new(pool),
             files_per_batch: self.files_per_batch,
             next_file: 0,
-            submitted: 0,
-            emitted: 0,
-            pending: BTreeMap::new(),
             files: Vec::new(),
             summary: Summary::default(),
         })
@@ -324,12 +320,9 @@ fn read_one(
 pub struct Reader {
     paths: Arc<[PathBuf]>,
     dictionary: ArrayRef,
-    pool: Pool<Range<usize>, (RecordBatch, Vec<FileRow>)>,
+    pool: Ordered<Range<usize>, (RecordBatch, Vec<FileRow>)>,
     files_per_batch: usize,
     next_file: usize,
-    submitted: u64,
-    emitted: u64,
-    pending: BTreeMap<u64, (RecordBatch, Vec<FileRow>)>,
     files: Vec<FileRow>,
     summary: Summary,
 }
@@ -372,10 +365,9 @@ impl Reader {
 
     fn submit(&mut self) {
         let ahead = 2 * self.pool.threads() as u64;
-        while self.next_file < self.paths.len() && self.submitted - self.emitted < ahead {
+        while self.next_file < self.paths.len() && self.pool.in_flight() < ahead {
             let end = (self.next_file + self.files_per_batch).min(self.paths.len());
-            self.pool.submit(self.submitted, self.next_file..end);
-            self.submitted += 1;
+            self.pool.submit(self.next_file..end);
             self.next_file = end;
         }
     }
@@ -385,27 +377,17 @@ impl Reader {
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
         loop {
             self.submit();
-            if let Some((batch, files)) = self.pending.remove(&self.emitted) {
-                self.emitted += 1;
-                self.summary.files += files.len() as u64;
-                self.summary.failed += files.iter().filter(|f| f.error.is_some()).count() as u64;
-                self.summary.warned += files.iter().filter(|f| f.warnings.is_some()).count() as u64;
-                self.summary.notes += batch.num_rows() as u64;
-                self.files.extend(files);
-                if batch.num_rows() > 0 {
-                    return Ok(Some(batch));
-                }
-                continue;
-            }
-            if self.emitted == self.submitted {
+            let Some(out) = self.pool.next_result() else {
                 return Ok(None);
-            }
-            match self.pool.recv() {
-                Some((seq, Ok(out))) => {
-                    self.pending.insert(seq, out);
-                }
-                Some((_, Err(e))) => return Err(Error::Worker(e)),
-                None => return Err(Error::Worker(WorkerPanicked)),
+            };
+            let (batch, files) = out.map_err(Error::Worker)?;
+            self.summary.files += files.len() as u64;
+            self.summary.failed += files.iter().filter(|f| f.error.is_some()).count() as u64;
+            self.summary.warned += files.iter().filter(|f| f.warnings.is_some()).count() as u64;
+            self.summary.notes += batch.num_rows() as u64;
+            self.files.extend(files);
+            if batch.num_rows() > 0 {
+                return Ok(Some(batch));
             }
         }
     }

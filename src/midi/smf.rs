@@ -517,14 +517,13 @@ impl Parser {
                         break;
                     }
                     let ty = b[pos];
-                    let Some((len, p)) = read_vlq(b, pos + 1) else {
-                        self.warn(ev, t, WarningKind::TruncatedEvent);
-                        break;
+                    let (p, len) = match payload(b, pos + 1, end) {
+                        Ok(x) => x,
+                        Err(kind) => {
+                            self.warn(ev, t, kind);
+                            break;
+                        }
                     };
-                    if end - p < len as usize {
-                        self.warn(ev, t, WarningKind::EventPastTrackEnd);
-                        break;
-                    }
                     pos = p + len as usize;
                     tick += u64::from(delta);
                     after_meta = status != 0;
@@ -543,14 +542,13 @@ impl Parser {
                     }
                 }
                 0xF0 | 0xF7 => {
-                    let Some((len, p)) = read_vlq(b, pos) else {
-                        self.warn(ev, t, WarningKind::TruncatedEvent);
-                        break;
+                    let (p, len) = match payload(b, pos, end) {
+                        Ok(x) => x,
+                        Err(kind) => {
+                            self.warn(ev, t, kind);
+                            break;
+                        }
                     };
-                    if end - p < len as usize {
-                        self.warn(ev, t, WarningKind::EventPastTrackEnd);
-                        break;
-                    }
                     pos = p + len as usize;
                     tick += u64::from(delta);
                     after_meta = status != 0;
@@ -616,6 +614,17 @@ impl Parser {
             // The key stays in `touched`; it is reset (already empty) at the track end.
         }
     }
+}
+
+/// The length-prefixed payload of a meta or SysEx event whose length starts at `pos`: its start
+/// and length, checked to end by `end`.
+#[inline]
+fn payload(b: &[u8], pos: usize, end: usize) -> Result<(usize, u32), WarningKind> {
+    let (len, p) = read_vlq(b, pos).ok_or(WarningKind::TruncatedEvent)?;
+    if end - p < len as usize {
+        return Err(WarningKind::EventPastTrackEnd);
+    }
+    Ok((p, len))
 }
 
 /// Reads a variable-length quantity (at most 4 bytes) at `pos`; `None` when it is truncated by

@@ -240,15 +240,10 @@ impl ImModel {
 
     /// 1/K0 of scans `0..n` into `out`.
     pub fn per_scan(&self, n: u32, out: &mut Vec<f64>) {
+        // Once per scan, not per peak: a plain loop (the kernels' batch form would need a 0..n
+        // index array per frame).
         out.clear();
-        match *self {
-            Self::Linear { c, d } => {
-                out.resize(n as usize, 0.0);
-                let scans: Vec<u32> = (0..n).collect();
-                calib::scan_to_im(&scans, c, d, out);
-            }
-            Self::Bruker(_) => out.extend((0..n).map(|s| self.im(f64::from(s)))),
-        }
+        out.extend((0..n).map(|s| self.im(f64::from(s))));
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`Reader`]: frames decoded in parallel on the pinned pool into arena-backed batches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -18,7 +18,7 @@ use super::meta::{FrameRow, Metadata, Window};
 use super::Error;
 use crate::arrow::arena::{Arena, ArenaSize};
 use crate::io::Input;
-use crate::runtime::{default_threads, Pool};
+use crate::runtime::{default_threads, Ordered, Pool};
 
 /// Column names in schema order.
 pub const COLUMNS: &[&str] = &[
@@ -334,11 +334,9 @@ impl ReaderBuilder {
         })?;
         Ok(Reader {
             shared,
-            pool,
+            pool: Ordered::new(pool),
             jobs,
-            submitted: 0,
-            emitted: 0,
-            pending: BTreeMap::new(),
+            next_job: 0,
             rows: 0,
             failed: false,
             calibration,
@@ -588,11 +586,9 @@ fn build_batch(
 /// ```
 pub struct Reader {
     shared: Arc<Shared>,
-    pool: Pool<Range<usize>, Result<RecordBatch, Error>>,
+    pool: Ordered<Range<usize>, Result<RecordBatch, Error>>,
     jobs: Vec<Range<usize>>,
-    submitted: usize,
-    emitted: usize,
-    pending: BTreeMap<usize, Result<RecordBatch, Error>>,
+    next_job: usize,
     rows: u64,
     failed: bool,
     calibration: Calibration,
@@ -644,37 +640,24 @@ impl Reader {
         if self.failed {
             return Ok(None);
         }
-        let ahead = 2 * self.pool.threads();
-        while self.submitted < self.jobs.len() && self.submitted - self.emitted < ahead {
-            self.pool
-                .submit(self.submitted as u64, self.jobs[self.submitted].clone());
-            self.submitted += 1;
+        let ahead = 2 * self.pool.threads() as u64;
+        while self.next_job < self.jobs.len() && self.pool.in_flight() < ahead {
+            self.pool.submit(self.jobs[self.next_job].clone());
+            self.next_job += 1;
         }
-        loop {
-            if let Some(r) = self.pending.remove(&self.emitted) {
-                self.emitted += 1;
-                return match r {
-                    Ok(b) => {
-                        self.rows += b.num_rows() as u64;
-                        Ok(Some(b))
-                    }
-                    Err(e) => {
-                        self.failed = true;
-                        Err(e)
-                    }
-                };
+        match self.pool.next_result() {
+            None => Ok(None),
+            Some(Ok(Ok(b))) => {
+                self.rows += b.num_rows() as u64;
+                Ok(Some(b))
             }
-            if self.emitted == self.jobs.len() {
-                return Ok(None);
+            Some(Ok(Err(e))) => {
+                self.failed = true;
+                Err(e)
             }
-            match self.pool.recv() {
-                Some((seq, Ok(r))) => {
-                    self.pending.insert(seq as usize, r);
-                }
-                _ => {
-                    self.failed = true;
-                    return Err(Error::Worker);
-                }
+            Some(Err(_)) => {
+                self.failed = true;
+                Err(Error::Worker)
             }
         }
     }
