@@ -81,6 +81,52 @@ fn generated_dataset_equals_timsrust() {
         t.column_by_name("precursor").expect("pre").null_count(),
         t.num_rows()
     );
+    // Small batches reuse arena memory that held other values: every slot, null ones
+    // included, must still be written, so the bytes equal those of one fresh batch.
+    // (Each batch is dropped before the next is read, as a streaming consumer does.)
+    let fresh = read_all(&d, Reader::builder().threads(1).batch_rows(1 << 30));
+    let (u32_cols, f64_cols) = (
+        [
+            "frame",
+            "scan",
+            "tof",
+            "intensity",
+            "window_group",
+            "precursor",
+        ],
+        ["mz", "mobility", "rt", "isolation_mz", "isolation_width"],
+    );
+    let mut at = 0;
+    for batch in Reader::builder()
+        .threads(2)
+        .batch_rows(700)
+        .build(&d)
+        .expect("open")
+    {
+        let batch = batch.expect("batch");
+        let rows = at..at + batch.num_rows();
+        for c in u32_cols {
+            assert_eq!(
+                u32s(&batch, c),
+                u32s(&fresh, c)[rows.clone()],
+                "{c} {rows:?}"
+            );
+        }
+        for c in f64_cols {
+            let (a, b) = (f64s(&batch, c), f64s(&fresh, c));
+            let same = a
+                .iter()
+                .zip(&b[rows.clone()])
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{c} {rows:?}");
+        }
+        at = rows.end;
+    }
+    assert_eq!(at, fresh.num_rows());
+    let imz = fresh.column_by_name("isolation_mz").expect("imz");
+    assert!(imz.null_count() > 0 && imz.null_count() < fresh.num_rows());
+    let imz = imz.as_primitive::<Float64Type>();
+    assert!((0..imz.len()).all(|i| imz.is_valid(i) || imz.values()[i] == 0.0));
 }
 
 fn assert_equals_timsrust(d: &Path) {

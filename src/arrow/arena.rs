@@ -1,18 +1,21 @@
-//! Arena-backed Arrow buffers: one 64-byte-aligned, zeroed allocation per batch, carved into
-//! column regions that are filled in place and handed to Arrow without copying.
+//! Arena-backed Arrow buffers: one 64-byte-aligned allocation per batch, carved into column
+//! regions that are filled in place and handed to Arrow without copying; an [`ArenaPool`]
+//! recycles the allocations of batches that are gone.
 //!
 //! This is one of the documented places with `unsafe` outside `kernels/` (DESIGN.md, "Threads
 //! and memory"): turning a region into an Arrow [`Buffer`] needs
 //! [`Buffer::from_custom_allocation`], and a region's mutable view is built from its pointer.
 //! The invariants that make both sound are local to this file:
 //!
-//! * the allocation is zeroed, so every region is initialised for any [`ArrowNativeType`] (plain
-//!   integers and floats, for which all-zero bits are a valid value);
+//! * an allocation is zeroed when it is made and afterwards only holds values written through
+//!   regions, so every region is initialised for any [`ArrowNativeType`] (plain integers and
+//!   floats, for which every bit pattern is a valid value) — also when a pool recycles it;
 //! * regions never overlap (the arena hands out consecutive, 64-byte-aligned ranges and checks
 //!   the capacity), and a [`Region`] is neither `Clone` nor `Copy`, so a `&mut [T]` obtained from
 //!   it is the only reference to its bytes;
-//! * the memory is freed only when the last owner — the arena, a region or a `Buffer` made from
-//!   one — is dropped (shared `Arc`).
+//! * the memory is freed, or returned to its pool, only when the last owner — the arena, a region
+//!   or a `Buffer` made from one — is dropped (shared `Arc`); a pool hands it out again only
+//!   after that, to one arena at a time.
 //!
 //! ```
 //! use rawarrow::arrow::arena::{Arena, ArenaSize};
@@ -33,7 +36,7 @@
 use std::alloc::Layout;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use arrow_buffer::{ArrowNativeType, Buffer, ScalarBuffer};
 
@@ -71,11 +74,42 @@ impl ArenaSize {
     }
 }
 
-/// The allocation; freed when the last `Arc` to it goes.
+/// Memory obtained from the global allocator with `layout`, freed on drop.
+#[derive(Debug)]
+struct Memory {
+    ptr: NonNull<u8>,
+    layout: Layout,
+}
+
+impl Memory {
+    /// `bytes` zeroed bytes aligned to [`ALIGN`] (`bytes` > 0).
+    fn zeroed(bytes: usize) -> Self {
+        let layout = Layout::from_size_align(bytes, ALIGN).expect("valid arena layout");
+        // SAFETY: `layout` has a non-zero size (callers never ask for 0 bytes).
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        Self { ptr, layout }
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `alloc_zeroed(layout)` in `Memory::zeroed` and `Memory` is
+        // neither `Clone` nor `Copy`, so it is freed exactly once, here.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+// SAFETY: `Memory` owns plain bytes; whoever holds it decides who accesses them.
+unsafe impl Send for Memory {}
+
+/// The allocation behind an arena; when the last `Arc` to it goes, its memory returns to the
+/// pool it came from (or is freed).
 #[derive(Debug)]
 struct Block {
     ptr: NonNull<u8>,
-    layout: Option<Layout>,
+    memory: Option<Memory>,
+    pool: Option<Weak<PoolInner>>,
 }
 
 // SAFETY: `Block` only owns plain bytes; regions coordinate access (disjoint ranges).
@@ -86,44 +120,134 @@ impl std::panic::RefUnwindSafe for Block {}
 
 impl Drop for Block {
     fn drop(&mut self) {
-        if let Some(layout) = self.layout {
-            // SAFETY: `ptr` came from `alloc_zeroed(layout)` in `Arena::new` and is freed once,
-            // here, when the last owner drops the block.
-            unsafe { std::alloc::dealloc(self.ptr.as_ptr(), layout) };
+        if let (Some(memory), Some(pool)) = (self.memory.take(), self.pool.as_ref()) {
+            if let Some(pool) = pool.upgrade() {
+                pool.give_back(memory);
+            }
         }
     }
 }
 
-/// One aligned, zeroed allocation carved into regions in order.
+#[derive(Debug)]
+struct PoolInner {
+    spare: Mutex<Vec<Memory>>,
+    keep: usize,
+}
+
+impl PoolInner {
+    fn give_back(&self, memory: Memory) {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        spare.push(memory);
+        if spare.len() > self.keep {
+            // Keep the largest blocks: they serve every smaller request.
+            let smallest = (0..spare.len())
+                .min_by_key(|&i| spare[i].layout.size())
+                .expect("not empty");
+            spare.swap_remove(smallest);
+        }
+    }
+
+    /// The smallest spare block of at least `bytes`, if any.
+    fn take(&self, bytes: usize) -> Option<Memory> {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let best = (0..spare.len())
+            .filter(|&i| spare[i].layout.size() >= bytes)
+            .min_by_key(|&i| spare[i].layout.size())?;
+        Some(spare.swap_remove(best))
+    }
+}
+
+/// Recycles arena memory: an arena taken from a pool returns its allocation to the pool when
+/// the arena, its regions and every Arrow buffer made from them are dropped, so a steady stream
+/// of batches reuses a few allocations instead of zeroing and faulting in fresh pages for each.
+///
+/// Memory is zeroed once, when first allocated; a recycled arena's regions hold whatever values
+/// the previous batch wrote (valid values of plain numeric types, but unspecified): fill every
+/// element, or use [`Region::zeroed`]. Cheap to clone (shared).
+#[derive(Debug, Clone)]
+pub struct ArenaPool {
+    inner: Arc<PoolInner>,
+}
+
+impl ArenaPool {
+    /// A pool keeping at most `keep` spare allocations (the batches a pipeline holds at once:
+    /// those being built, queued and consumed).
+    pub fn new(keep: usize) -> Self {
+        Self {
+            inner: Arc::new(PoolInner {
+                spare: Mutex::new(Vec::new()),
+                keep: keep.max(1),
+            }),
+        }
+    }
+
+    /// An arena of at least `size` bytes: a spare allocation that is large enough, or a new one
+    /// with an eighth of headroom so that slightly larger batches later still fit.
+    pub fn arena(&self, size: ArenaSize) -> Arena {
+        let capacity = size.bytes();
+        if capacity == 0 {
+            return Arena::new(size);
+        }
+        let (memory, fresh) = match self.inner.take(capacity) {
+            Some(m) => (m, false),
+            None => (Memory::zeroed(round_up(capacity + capacity / 8)), true),
+        };
+        Arena {
+            block: Arc::new(Block {
+                ptr: memory.ptr,
+                memory: Some(memory),
+                pool: Some(Arc::downgrade(&self.inner)),
+            }),
+            capacity,
+            used: 0,
+            fresh,
+        }
+    }
+
+    /// Spare allocations held now.
+    pub fn spare(&self) -> usize {
+        self.inner
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+}
+
+/// One aligned allocation carved into regions in order.
 #[derive(Debug)]
 pub struct Arena {
     block: Arc<Block>,
     capacity: usize,
     used: usize,
+    /// Whether the memory is still all zero (new, not recycled).
+    fresh: bool,
 }
 
 impl Arena {
-    /// Allocates `size.bytes()` zeroed bytes aligned to [`ALIGN`] (no allocation for 0 bytes).
+    /// Allocates `size.bytes()` zeroed bytes aligned to [`ALIGN`] (no allocation for 0 bytes),
+    /// freed when the arena, its regions and their buffers are gone; see [`ArenaPool`] to
+    /// recycle them instead.
     ///
     /// # Panics
     /// If the allocation fails (like `Vec`, via `handle_alloc_error`).
     pub fn new(size: ArenaSize) -> Self {
         let capacity = size.bytes();
-        let (ptr, layout) = if capacity == 0 {
-            // A dangling pointer aligned to ALIGN: valid for zero-length slices.
-            let dangling = NonNull::new(ALIGN as *mut u8).expect("non-zero");
-            (dangling, None)
-        } else {
-            let layout = Layout::from_size_align(capacity, ALIGN).expect("valid arena layout");
-            // SAFETY: `layout` has a non-zero size.
-            let raw = unsafe { std::alloc::alloc_zeroed(layout) };
-            let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-            (ptr, Some(layout))
-        };
+        let memory = (capacity > 0).then(|| Memory::zeroed(capacity));
+        // A dangling pointer aligned to ALIGN is valid for the zero-length slices of an empty
+        // arena.
+        let ptr = memory
+            .as_ref()
+            .map_or(NonNull::new(ALIGN as *mut u8).expect("non-zero"), |m| m.ptr);
         Self {
-            block: Arc::new(Block { ptr, layout }),
+            block: Arc::new(Block {
+                ptr,
+                memory,
+                pool: None,
+            }),
             capacity,
             used: 0,
+            fresh: true,
         }
     }
 
@@ -132,7 +256,9 @@ impl Arena {
         self.capacity - self.used
     }
 
-    /// Carves the next region of `len` values of `T`, zero-initialised and 64-byte aligned.
+    /// Carves the next region of `len` values of `T`, 64-byte aligned. Its values are zero in a
+    /// new arena and unspecified (but valid) in a recycled one: write every element, or call
+    /// [`Region::zeroed`].
     ///
     /// # Panics
     /// If the arena was not sized for it (the same `add` calls as the `take` calls).
@@ -152,6 +278,7 @@ impl Arena {
             block: self.block.clone(),
             offset,
             len,
+            fresh: self.fresh,
             _t: PhantomData,
         }
     }
@@ -163,6 +290,8 @@ pub struct Region<T> {
     block: Arc<Block>,
     offset: usize,
     len: usize,
+    /// Whether the bytes are known to be zero.
+    fresh: bool,
     _t: PhantomData<T>,
 }
 
@@ -186,13 +315,33 @@ impl<T: ArrowNativeType> Region<T> {
         self.len == 0
     }
 
+    /// Sets every value to zero (free when the arena is new), and returns the values.
+    pub fn zeroed(&mut self) -> &mut [T] {
+        let fresh = std::mem::replace(&mut self.fresh, true);
+        let values = self.as_mut_slice();
+        if !fresh {
+            values.fill(T::default());
+        }
+        values
+    }
+
+    /// Keeps only the first `len` values (a region sized by an upper bound, filled to less).
+    ///
+    /// # Panics
+    /// If `len` is more than the region holds.
+    pub fn truncate(&mut self, len: usize) {
+        assert!(len <= self.len, "truncate to {len} of {} values", self.len);
+        self.len = len;
+    }
+
     /// The values, for writing in place.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         let ptr = self.ptr().cast::<T>().as_ptr();
-        // SAFETY: the range [offset, offset + len·size_of::<T>()) lies inside the zeroed
-        // allocation, is aligned to 64 ≥ align_of::<T>(), holds valid `T`s (all-zero bits are a
-        // valid ArrowNativeType, and only `T`s are written through this view), overlaps no other
-        // region, and `&mut self` makes this the only live reference to it.
+        // SAFETY: the range [offset, offset + len·size_of::<T>()) lies inside the allocation,
+        // is aligned to 64 ≥ align_of::<T>(), holds valid `T`s (the memory was zeroed when
+        // allocated and since then only plain numeric `ArrowNativeType` values — for which every
+        // bit pattern is valid — were written to it), overlaps no other region, and `&mut self`
+        // makes this the only live reference to it.
         unsafe { std::slice::from_raw_parts_mut(ptr, self.len) }
     }
 
@@ -260,5 +409,81 @@ mod tests {
         size.add::<u32>(16);
         let mut arena = Arena::new(size);
         let _ = arena.take::<u32>(17);
+    }
+
+    fn sized(n: usize) -> ArenaSize {
+        let mut size = ArenaSize::default();
+        size.add::<u64>(n);
+        size
+    }
+
+    #[test]
+    fn pool_recycles_memory_once_every_buffer_is_gone() {
+        let pool = ArenaPool::new(2);
+        let mut a = pool.arena(sized(100));
+        let mut r = a.take::<u64>(100);
+        assert!(
+            r.as_mut_slice().iter().all(|&x| x == 0),
+            "new memory is zero"
+        );
+        r.as_mut_slice().fill(7);
+        let first = r.ptr();
+        let buf = r.into_scalar_buffer();
+        drop(a);
+        assert_eq!(pool.spare(), 0, "a live buffer keeps its arena");
+        // A second arena while the first is alive gets other memory.
+        let mut b = pool.arena(sized(100));
+        assert_ne!(b.take::<u64>(1).ptr(), first);
+        drop(b);
+        assert_eq!(pool.spare(), 1);
+        assert_eq!(&buf[..], &[7; 100]);
+        drop(buf);
+        assert_eq!(pool.spare(), 2);
+        // The recycled memory still holds the old values; `zeroed` clears them.
+        let mut c = pool.arena(sized(100));
+        let mut r = c.take::<u64>(100);
+        if r.ptr() == first {
+            assert!(r.as_mut_slice().contains(&7));
+        }
+        assert!(r.zeroed().iter().all(|&x| x == 0));
+        assert_eq!(pool.spare(), 1);
+    }
+
+    #[test]
+    fn pool_serves_smaller_requests_and_keeps_the_largest() {
+        let pool = ArenaPool::new(1);
+        let big = pool.arena(sized(1000));
+        let small = pool.arena(sized(10));
+        let big_ptr = big.block.ptr;
+        drop(big);
+        drop(small); // over `keep`: the smaller one is freed
+        assert_eq!(pool.spare(), 1);
+        let again = pool.arena(sized(500));
+        assert_eq!(again.block.ptr, big_ptr);
+        assert!(again.remaining() >= 500 * 8);
+        // Larger than anything spare: new memory, with headroom.
+        let larger = pool.arena(sized(2000));
+        assert_ne!(larger.block.ptr, big_ptr);
+    }
+
+    #[test]
+    fn buffers_outlive_their_pool() {
+        let pool = ArenaPool::new(4);
+        let mut a = pool.arena(sized(3));
+        let mut r = a.take::<u64>(3);
+        r.as_mut_slice().copy_from_slice(&[1, 2, 3]);
+        let buf = r.into_scalar_buffer();
+        drop(a);
+        drop(pool);
+        assert_eq!(&buf[..], &[1, 2, 3]);
+    }
+
+    #[test]
+    fn truncate_shortens_the_buffer() {
+        let mut a = Arena::new(sized(10));
+        let mut r = a.take::<u64>(10);
+        r.as_mut_slice()[..4].copy_from_slice(&[4, 3, 2, 1]);
+        r.truncate(4);
+        assert_eq!(&r.into_scalar_buffer()[..], &[4, 3, 2, 1]);
     }
 }

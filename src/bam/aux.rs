@@ -91,6 +91,26 @@ pub(crate) fn fields(aux: &[u8]) -> impl Iterator<Item = Field<'_>> + '_ {
     })
 }
 
+/// Iterates over the fields, checking each: an error ends the iteration.
+pub(crate) fn try_fields(aux: &[u8]) -> impl Iterator<Item = Result<Field<'_>, RecordError>> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= aux.len() {
+            return None;
+        }
+        match field_at(aux, at) {
+            Ok(f) => {
+                at = f.end;
+                Some(Ok(f))
+            }
+            Err(e) => {
+                at = aux.len();
+                Some(Err(e))
+            }
+        }
+    })
+}
+
 /// Checks every field; returns the `CG:B,I` field if present.
 pub(crate) fn validate(aux: &[u8]) -> Result<Option<Field<'_>>, RecordError> {
     let mut at = 0;

@@ -1,8 +1,12 @@
-//! Arrow columns for BAM records (schema in DESIGN.md), filled record by record.
+//! Arrow columns for BAM records (schema in DESIGN.md).
 //!
-//! Buffers are sized from the previous batch (framing statistics), so a steady-state batch
-//! allocates each column once; values are written in place by the kernels and handed to Arrow
-//! without copying (`Buffer::from_vec`).
+//! A batch is sized before it is decoded: the records' fixed fields give the exact bytes of the
+//! names, bases and qualities, so every column except the rendered CIGAR and tags text lives in
+//! one arena allocation from a pool shared by the workers; the CIGAR and tags text is rendered
+//! into reused buffers and copied into a second arena once its length is known. Records are
+//! validated and decoded in blocks of [`BLOCK`], a column at a time, while their bytes are in
+//! cache; the kernels write sequence and quality straight into the arena, which is handed to
+//! Arrow without copying.
 
 use std::sync::Arc;
 
@@ -11,13 +15,16 @@ use arrow_array::{
     ArrayRef, DictionaryArray, Int32Array, PrimitiveArray, RecordBatch, StringArray, UInt16Array,
     UInt8Array,
 };
-use arrow_buffer::{Buffer, NullBuffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{
+    ArrowNativeType, Buffer, NullBuffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer,
+};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rawarrow_kernels::{cigar, qual, seq};
 
 use super::aux;
 use super::error::RecordError;
 use super::record::Record;
+use crate::arrow::arena::{Arena, ArenaPool, ArenaSize, Region};
 
 /// The columns of the default schema, in order.
 pub const COLUMNS: [&str; 13] = [
@@ -84,13 +91,6 @@ impl Projection {
         self.0[column]
     }
 
-    fn has(&self, name: &str) -> bool {
-        COLUMNS
-            .iter()
-            .position(|c| *c == name)
-            .is_some_and(|i| self.0[i])
-    }
-
     /// The Arrow schema of this projection.
     pub fn schema(&self) -> SchemaRef {
         let fields: Vec<Field> = COLUMNS
@@ -128,13 +128,6 @@ impl Strings {
         }
     }
 
-    /// Grows the values by `n` bytes for a kernel to fill.
-    fn grow(&mut self, n: usize) -> &mut [u8] {
-        let at = self.values.len();
-        self.values.resize(at + n, 0);
-        &mut self.values[at..]
-    }
-
     pub(super) fn end_value(&mut self, valid: bool) -> Result<(), ArrowError> {
         let end = i32::try_from(self.values.len()).map_err(|_| {
             ArrowError::ComputeError(
@@ -156,82 +149,253 @@ impl Strings {
     }
 }
 
-struct Prim<T> {
-    values: Vec<T>,
-    nulls: NullBufferBuilder,
+/// A validity bitmap in an arena region (bits start cleared), and how many are set.
+struct Bits {
+    bits: Region<u8>,
+    valid: usize,
 }
 
-impl<T: Copy + Default> Prim<T> {
-    fn with_capacity(rows: usize) -> Self {
-        Self {
-            values: Vec::with_capacity(rows),
-            nulls: NullBufferBuilder::new(rows),
+impl Bits {
+    fn new(arena: &mut Arena, rows: usize) -> Self {
+        let mut bits = arena.take::<u8>(rows.div_ceil(8));
+        bits.zeroed();
+        Self { bits, valid: 0 }
+    }
+
+    /// Sets the bits of rows `row0..` where `valid` yields true.
+    fn set(&mut self, row0: usize, valid: impl Iterator<Item = bool>) {
+        let bits = self.bits.as_mut_slice();
+        for (i, v) in valid.enumerate() {
+            let row = row0 + i;
+            bits[row / 8] |= u8::from(v) << (row % 8);
+            self.valid += usize::from(v);
         }
     }
-    fn push(&mut self, v: Option<T>) {
-        self.values.push(v.unwrap_or_default());
-        self.nulls.append(v.is_some());
+
+    /// `None` when every row is valid.
+    fn finish(self, rows: usize) -> Option<NullBuffer> {
+        (self.valid < rows).then(|| {
+            NullBuffer::new(arrow_buffer::BooleanBuffer::new(
+                self.bits.into_buffer(),
+                0,
+                rows,
+            ))
+        })
     }
-    fn take(&mut self) -> (ScalarBuffer<T>, Option<NullBuffer>)
-    where
-        T: arrow_buffer::ArrowNativeType,
-    {
+}
+
+/// A primitive column of one batch: values and (for nullable columns) validity.
+struct PrimCol<T> {
+    values: Region<T>,
+    bits: Option<Bits>,
+}
+
+impl<T: ArrowNativeType> PrimCol<T> {
+    fn new(arena: &mut Arena, rows: usize, nullable: bool) -> Self {
+        Self {
+            values: arena.take::<T>(rows),
+            bits: nullable.then(|| Bits::new(arena, rows)),
+        }
+    }
+
+    /// Rows `row0..row0 + recs.len()`: `get` gives the value, or `None` for null (stored as 0).
+    fn fill(&mut self, row0: usize, recs: &[Record<'_>], get: impl Fn(&Record<'_>) -> Option<T>) {
+        let out = &mut self.values.as_mut_slice()[row0..row0 + recs.len()];
+        for (o, r) in out.iter_mut().zip(recs) {
+            *o = get(r).unwrap_or_default();
+        }
+        if let Some(bits) = &mut self.bits {
+            bits.set(row0, out.iter().zip(recs).map(|(_, r)| get(r).is_some()));
+        }
+    }
+
+    fn finish(self, rows: usize) -> (ScalarBuffer<T>, Option<NullBuffer>) {
         (
-            ScalarBuffer::from(std::mem::take(&mut self.values)),
-            self.nulls.finish(),
+            self.values.into_scalar_buffer(),
+            self.bits.and_then(|b| b.finish(rows)),
         )
     }
 }
 
-/// Sizes of the last batch, to size the next one.
-#[derive(Debug, Clone, Copy, Default)]
-struct Sizes {
-    rows: usize,
-    qname: usize,
-    cigar: usize,
-    seq: usize,
-    tags: usize,
+/// Where a Utf8 column's bytes go: an arena region sized in advance, or (for text whose length
+/// is only known once rendered) a reused buffer copied into the arena at the end.
+enum TextValues {
+    Region { values: Region<u8>, at: usize },
+    Rendered,
 }
 
-/// Builds record batches of the projected columns.
+/// A Utf8 column of one batch.
+struct TextCol {
+    offsets: Region<i32>,
+    values: TextValues,
+    bits: Option<Bits>,
+}
+
+impl TextCol {
+    fn new(arena: &mut Arena, rows: usize, bytes: Option<usize>, nullable: bool) -> Self {
+        let mut offsets = arena.take::<i32>(rows + 1);
+        offsets.as_mut_slice()[0] = 0;
+        let values = match bytes {
+            Some(n) => TextValues::Region {
+                values: arena.take::<u8>(n),
+                at: 0,
+            },
+            None => TextValues::Rendered,
+        };
+        Self {
+            offsets,
+            values,
+            bits: nullable.then(|| Bits::new(arena, rows)),
+        }
+    }
+
+    /// Rows `row0..`: `put` writes a record's text into the slice it is given (exactly
+    /// `len(r)` bytes, or none for null) and says whether the value is valid.
+    fn fill(
+        &mut self,
+        row0: usize,
+        recs: &[Record<'_>],
+        len: impl Fn(&Record<'_>) -> usize,
+        put: impl Fn(&Record<'_>, &mut [u8]) -> bool,
+    ) {
+        let TextValues::Region { values, at } = &mut self.values else {
+            unreachable!("sized text column")
+        };
+        let (values, offsets) = (values.as_mut_slice(), self.offsets.as_mut_slice());
+        let mut pos = *at;
+        let mut valid = 0usize;
+        for (i, r) in recs.iter().enumerate() {
+            let n = len(r);
+            let ok = put(r, &mut values[pos..pos + n]);
+            if ok {
+                pos += n;
+            }
+            // Sizes were checked to fit in i32 before the arena was made.
+            offsets[row0 + i + 1] = pos as i32;
+            if let Some(bits) = &mut self.bits {
+                let row = row0 + i;
+                bits.bits.as_mut_slice()[row / 8] |= u8::from(ok) << (row % 8);
+                valid += usize::from(ok);
+            }
+        }
+        if let Some(bits) = &mut self.bits {
+            bits.valid += valid;
+        }
+        *at = pos;
+    }
+
+    /// Rows `row0..` of a rendered column: `render` appends a record's text to `text` and says
+    /// whether the value is valid.
+    fn render(
+        &mut self,
+        row0: usize,
+        recs: &[Record<'_>],
+        text: &mut Vec<u8>,
+        mut render: impl FnMut(&Record<'_>, &mut Vec<u8>) -> Result<bool, RecordError>,
+    ) -> Result<(), (usize, RecordError)> {
+        let offsets = self.offsets.as_mut_slice();
+        for (i, r) in recs.iter().enumerate() {
+            let ok = render(r, text).map_err(|e| (row0 + i, e))?;
+            let end = i32::try_from(text.len())
+                .map_err(|_| (row0 + i, RecordError::BatchTextOverflow))?;
+            offsets[row0 + i + 1] = end;
+            if let Some(bits) = &mut self.bits {
+                let row = row0 + i;
+                bits.bits.as_mut_slice()[row / 8] |= u8::from(ok) << (row % 8);
+                bits.valid += usize::from(ok);
+            }
+        }
+        Ok(())
+    }
+
+    /// The column; a rendered one takes its bytes from `text` (copied into `arena`).
+    fn finish(
+        self,
+        rows: usize,
+        text: Option<(&[u8], &mut Arena)>,
+    ) -> Result<ArrayRef, ArrowError> {
+        let values = match (self.values, text) {
+            (TextValues::Region { mut values, at }, _) => {
+                values.truncate(at);
+                values.into_buffer()
+            }
+            (TextValues::Rendered, Some((text, arena))) => {
+                let mut values = arena.take::<u8>(text.len());
+                values.as_mut_slice().copy_from_slice(text);
+                values.into_buffer()
+            }
+            (TextValues::Rendered, None) => unreachable!("rendered text handed over"),
+        };
+        let offsets = OffsetBuffer::new(self.offsets.into_scalar_buffer());
+        let nulls = self.bits.and_then(|b| b.finish(rows));
+        Ok(Arc::new(StringArray::try_new(offsets, values, nulls)?))
+    }
+}
+
+/// The columns of one batch being filled, each `None` unless projected.
+struct Columns {
+    qname: Option<TextCol>,
+    flag: Option<PrimCol<u16>>,
+    rname: Option<PrimCol<i32>>,
+    pos: Option<PrimCol<i32>>,
+    mapq: Option<PrimCol<u8>>,
+    cigar: Option<TextCol>,
+    rnext: Option<PrimCol<i32>>,
+    pnext: Option<PrimCol<i32>>,
+    tlen: Option<PrimCol<i32>>,
+    seq: Option<TextCol>,
+    qual: Option<TextCol>,
+    end: Option<PrimCol<i32>>,
+    tags: Option<TextCol>,
+}
+
+/// Byte totals of a batch's sized text columns, read from the records' fixed fields before
+/// they are decoded.
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    names: u64,
+    bases: u64,
+}
+
+/// Records validated and decoded together (small enough that their bytes stay in cache while
+/// every column is filled from them).
+const BLOCK: usize = 512;
+
+/// A batch that could not be built: the index of the record at fault within the batch and why,
+/// or an Arrow error.
+pub(crate) enum BuildError {
+    Record(usize, RecordError),
+    Arrow(ArrowError),
+}
+
+impl From<ArrowError> for BuildError {
+    fn from(e: ArrowError) -> Self {
+        Self::Arrow(e)
+    }
+}
+
+/// Builds record batches of the projected columns, one arena allocation per batch (from a pool
+/// shared by the reader's workers, so steady-state batches reuse memory).
 pub(crate) struct BatchBuilder {
     proj: Projection,
+    typed_spec: Vec<([u8; 2], super::tags::TagKind)>,
     typed: Vec<super::tags::TagColumn>,
     schema: SchemaRef,
     dictionary: Arc<StringArray>,
-    rows: usize,
-    bytes: usize,
-    last: Sizes,
-    qname: Strings,
-    flag: Vec<u16>,
-    rname: Prim<i32>,
-    pos: Prim<i32>,
-    mapq: Prim<u8>,
-    cigar: Strings,
-    rnext: Prim<i32>,
-    pnext: Prim<i32>,
-    tlen: Vec<i32>,
-    seq: Strings,
-    qual: Strings,
-    end: Prim<i32>,
-    tags: Strings,
+    arenas: ArenaPool,
+    /// Reused: the validated records of a block, and the rendered CIGAR and tags text.
+    cigar_text: Vec<u8>,
+    tags_text: Vec<u8>,
 }
 
 impl BatchBuilder {
     pub(crate) fn new(
         proj: Projection,
-        typed: &[([u8; 2], super::tags::TagKind)],
+        typed_spec: &[([u8; 2], super::tags::TagKind)],
         dictionary: Arc<StringArray>,
-        expect_rows: usize,
+        arenas: ArenaPool,
     ) -> Self {
-        let last = Sizes {
-            rows: expect_rows,
-            qname: expect_rows * 24,
-            cigar: expect_rows * 8,
-            seq: expect_rows * 150,
-            tags: expect_rows * 64,
-        };
-        let typed: Vec<super::tags::TagColumn> = typed
+        let typed: Vec<super::tags::TagColumn> = typed_spec
             .iter()
             .map(|&(tag, kind)| super::tags::TagColumn::new(tag, kind))
             .collect();
@@ -241,193 +405,289 @@ impl BatchBuilder {
             fields.extend(typed.iter().map(super::tags::TagColumn::field));
             Arc::new(Schema::new(fields))
         };
-        let mut b = Self {
+        Self {
             proj,
+            typed_spec: typed_spec.to_vec(),
             typed,
             schema,
             dictionary,
-            rows: 0,
-            bytes: 0,
-            last,
-            qname: Strings::default(),
-            flag: Vec::new(),
-            rname: Prim::with_capacity(0),
-            pos: Prim::with_capacity(0),
-            mapq: Prim::with_capacity(0),
-            cigar: Strings::default(),
-            rnext: Prim::with_capacity(0),
-            pnext: Prim::with_capacity(0),
-            tlen: Vec::new(),
-            seq: Strings::default(),
-            qual: Strings::default(),
-            end: Prim::with_capacity(0),
-            tags: Strings::default(),
-        };
-        b.reset();
-        b
+            arenas,
+            cigar_text: Vec::new(),
+            tags_text: Vec::new(),
+        }
     }
 
     pub(crate) fn dictionary(&self) -> Arc<StringArray> {
         self.dictionary.clone()
     }
 
+    /// A builder of the same batches (for another worker), sharing the arena pool.
+    pub(crate) fn clone_empty(&self) -> Self {
+        Self::new(
+            self.proj,
+            &self.typed_spec,
+            self.dictionary.clone(),
+            self.arenas.clone(),
+        )
+    }
+
     pub(crate) fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
 
-    fn reset(&mut self) {
-        let s = self.last;
-        let r = s.rows + s.rows / 8 + 16;
-        let grow = |n: usize| n + n / 8 + 64;
+    /// Byte totals of the records' names and bases from their fixed fields. A record whose
+    /// fixed fields do not fit its length is validated at once, for its error.
+    fn totals<'a>(
+        n: usize,
+        body: &impl Fn(usize) -> &'a [u8],
+        n_refs: usize,
+    ) -> Result<Totals, BuildError> {
+        let mut t = Totals::default();
+        for i in 0..n {
+            let b = body(i);
+            let fits = b.len() >= 32 && {
+                let l_seq = i32::from_le_bytes([b[16], b[17], b[18], b[19]]);
+                let (name, bases) = (u64::from(b[8]), u64::try_from(l_seq).unwrap_or(u64::MAX));
+                t.names += name;
+                t.bases = t.bases.saturating_add(bases);
+                32 + name + bases.saturating_mul(3) / 2 <= b.len() as u64 + 1
+            };
+            if !fits {
+                let e = Record::parse(b, n_refs)
+                    .err()
+                    .unwrap_or(RecordError::BlockSizeTooSmall(b.len() as u32));
+                return Err(BuildError::Record(i, e));
+            }
+        }
+        if t.names > i32::MAX as u64 || t.bases > i32::MAX as u64 {
+            return Err(BuildError::Record(n - 1, RecordError::BatchTextOverflow));
+        }
+        Ok(t)
+    }
+
+    /// Validates and decodes `n` records (`body(i)`: the bytes of record `i` after its
+    /// `block_size`) into one batch.
+    pub(crate) fn build<'a>(
+        &mut self,
+        n: usize,
+        body: impl Fn(usize) -> &'a [u8],
+        n_refs: usize,
+    ) -> Result<RecordBatch, BuildError> {
         let p = self.proj;
-        if p.has("qname") {
-            self.qname = Strings::with_capacity(r, grow(s.qname));
+        let t = if p.on(QNAME) || p.on(SEQ) || p.on(QUAL) {
+            Self::totals(n, &body, n_refs)?
+        } else {
+            Totals::default()
+        };
+        let (names, bases) = (t.names as usize, t.bases as usize);
+        let mut size = ArenaSize::default();
+        let bits = n.div_ceil(8);
+        let text = |size: &mut ArenaSize, on: bool, bytes: usize, nullable: bool| {
+            if on {
+                size.add::<i32>(n + 1).add::<u8>(bytes);
+                if nullable {
+                    size.add::<u8>(bits);
+                }
+            }
+        };
+        text(&mut size, p.on(QNAME), names, true);
+        text(&mut size, p.on(CIGAR), 0, true);
+        text(&mut size, p.on(SEQ), bases, true);
+        text(&mut size, p.on(QUAL), bases, true);
+        text(&mut size, p.on(TAGS), 0, false);
+        for (col, bytes, nullable) in [
+            (FLAG, 2, false),
+            (RNAME, 4, true),
+            (POS, 4, true),
+            (MAPQ, 1, true),
+            (RNEXT, 4, true),
+            (PNEXT, 4, true),
+            (TLEN, 4, false),
+            (END, 4, true),
+        ] {
+            if p.on(col) {
+                size.add::<u8>(n * bytes);
+                if nullable {
+                    size.add::<u8>(bits);
+                }
+            }
         }
-        self.flag = Vec::with_capacity(if p.has("flag") { r } else { 0 });
-        self.rname = Prim::with_capacity(if p.has("rname") { r } else { 0 });
-        self.pos = Prim::with_capacity(if p.has("pos") { r } else { 0 });
-        self.mapq = Prim::with_capacity(if p.has("mapq") { r } else { 0 });
-        if p.has("cigar") {
-            self.cigar = Strings::with_capacity(r, grow(s.cigar));
+        let mut arena = self.arenas.arena(size);
+        let a = &mut arena;
+        let mut c = Columns {
+            qname: p.on(QNAME).then(|| TextCol::new(a, n, Some(names), true)),
+            flag: p.on(FLAG).then(|| PrimCol::new(a, n, false)),
+            rname: p.on(RNAME).then(|| PrimCol::new(a, n, true)),
+            pos: p.on(POS).then(|| PrimCol::new(a, n, true)),
+            mapq: p.on(MAPQ).then(|| PrimCol::new(a, n, true)),
+            cigar: p.on(CIGAR).then(|| TextCol::new(a, n, None, true)),
+            rnext: p.on(RNEXT).then(|| PrimCol::new(a, n, true)),
+            pnext: p.on(PNEXT).then(|| PrimCol::new(a, n, true)),
+            tlen: p.on(TLEN).then(|| PrimCol::new(a, n, false)),
+            seq: p.on(SEQ).then(|| TextCol::new(a, n, Some(bases), true)),
+            qual: p.on(QUAL).then(|| TextCol::new(a, n, Some(bases), true)),
+            end: p.on(END).then(|| PrimCol::new(a, n, true)),
+            tags: p.on(TAGS).then(|| TextCol::new(a, n, None, false)),
+        };
+        self.cigar_text.clear();
+        self.tags_text.clear();
+        let mut recs: Vec<Record<'a>> = Vec::with_capacity(BLOCK.min(n));
+        let mut row0 = 0;
+        while row0 < n {
+            let k = BLOCK.min(n - row0);
+            recs.clear();
+            // With the tags column, aux fields are checked as they are rendered.
+            let check_aux = !p.on(TAGS);
+            for i in row0..row0 + k {
+                match Record::parse_with(body(i), n_refs, check_aux) {
+                    Ok(r) => recs.push(r),
+                    Err(e) => {
+                        // An earlier record of the block may have bad aux fields.
+                        let first = (row0..i)
+                            .find_map(|j| Record::parse(body(j), n_refs).err().map(|e| (j, e)));
+                        let (j, e) = first.unwrap_or((i, e));
+                        return Err(BuildError::Record(j, e));
+                    }
+                }
+            }
+            self.fill_block(&mut c, row0, &recs)
+                .map_err(|(i, e)| BuildError::Record(i, e))?;
+            for t in &mut self.typed {
+                for (i, r) in recs.iter().enumerate() {
+                    t.push(r).map_err(|e| BuildError::Record(row0 + i, e))?;
+                }
+            }
+            row0 += k;
         }
-        self.rnext = Prim::with_capacity(if p.has("rnext") { r } else { 0 });
-        self.pnext = Prim::with_capacity(if p.has("pnext") { r } else { 0 });
-        self.tlen = Vec::with_capacity(if p.has("tlen") { r } else { 0 });
-        if p.has("seq") {
-            self.seq = Strings::with_capacity(r, grow(s.seq));
-        }
-        if p.has("qual") {
-            self.qual = Strings::with_capacity(r, grow(s.seq));
-        }
-        self.end = Prim::with_capacity(if p.has("end") { r } else { 0 });
-        if p.has("tags") {
-            self.tags = Strings::with_capacity(r, grow(s.tags));
-            self.tags.nulls = None; // never null: empty text when a record has no tags
-        }
+        self.finish(c, n)
     }
 
-    /// Rows so far.
-    pub(crate) fn len(&self) -> usize {
-        self.rows
-    }
-
-    /// Approximate bytes so far (variable-length columns plus 24 per row).
-    pub(crate) fn bytes(&self) -> usize {
-        self.bytes + 24 * self.rows
-    }
-
-    /// Appends one record to the projected columns.
-    pub(crate) fn push(&mut self, r: &Record<'_>) -> Result<(), RecordError> {
-        let p = self.proj;
-        let before = self.qname.values.len()
-            + self.cigar.values.len()
-            + self.seq.values.len()
-            + self.qual.values.len()
-            + self.tags.values.len();
-        let arrow = |_: ArrowError| RecordError::BatchTextOverflow;
-        if p.on(QNAME) {
-            let name = r.name();
-            let valid = name != b"*";
-            if valid {
-                self.qname.values.extend_from_slice(name);
-            }
-            self.qname.end_value(valid).map_err(arrow)?;
-        }
-        if p.on(FLAG) {
-            self.flag.push(r.flag());
-        }
-        if p.on(RNAME) {
-            self.rname.push((r.ref_id() >= 0).then_some(r.ref_id()));
-        }
-        if p.on(POS) {
-            self.pos.push((r.pos() >= 0).then(|| r.pos() + 1));
-        }
-        if p.on(MAPQ) {
-            self.mapq.push((r.mapq() != 255).then_some(r.mapq()));
-        }
-        if p.on(CIGAR) {
-            let ops = r.cigar_raw();
-            if !ops.is_empty() {
-                let max = ops.len() / 4 * cigar::MAX_TEXT_PER_OP;
-                let at = self.cigar.values.len();
-                let n = cigar::to_text(ops, self.cigar.grow(max))
-                    .expect("CIGAR validated")
-                    .text_len;
-                self.cigar.values.truncate(at + n);
-            }
-            self.cigar.end_value(!ops.is_empty()).map_err(arrow)?;
-        }
-        if p.on(RNEXT) {
-            self.rnext
-                .push((r.next_ref_id() >= 0).then_some(r.next_ref_id()));
-        }
-        if p.on(PNEXT) {
-            self.pnext
-                .push((r.next_pos() >= 0).then(|| r.next_pos() + 1));
-        }
-        if p.on(TLEN) {
-            self.tlen.push(r.tlen());
-        }
-        let n = r.seq_len();
-        if p.on(SEQ) {
-            if n > 0 {
-                seq::decode(r.seq_packed(), self.seq.grow(n));
-            }
-            self.seq.end_value(n > 0).map_err(arrow)?;
-        }
-        if p.on(QUAL) {
-            let raw = r.qual_raw();
-            let present = n > 0 && raw[0] != 0xff;
-            if present {
-                qual::encode(raw, self.qual.grow(n));
-            }
-            self.qual.end_value(present).map_err(arrow)?;
-        }
-        if p.on(END) {
-            self.end.push(
-                r.end()
-                    .map(|e| e.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32),
+    /// Fills rows `row0..row0 + recs.len()` of every projected column, a column at a time.
+    fn fill_block(
+        &mut self,
+        c: &mut Columns,
+        row0: usize,
+        recs: &[Record<'_>],
+    ) -> Result<(), (usize, RecordError)> {
+        if let Some(col) = &mut c.qname {
+            col.fill(
+                row0,
+                recs,
+                |r| r.name().len(),
+                |r, out| {
+                    let name = r.name();
+                    let valid = name != b"*";
+                    if valid {
+                        out.copy_from_slice(name);
+                    }
+                    valid
+                },
             );
         }
-        if p.on(TAGS) {
-            for (i, f) in r.tags().enumerate() {
-                if i > 0 {
-                    self.tags.values.push(b'\t');
-                }
-                if matches!(f.ty, b'Z' | b'H')
-                    && !f.value.is_ascii()
-                    && std::str::from_utf8(f.value).is_err()
-                {
-                    return Err(RecordError::Aux {
-                        at: f.start,
-                        reason: "string value is not UTF-8",
-                    });
-                }
-                if f.ty == b'A' && !f.value[0].is_ascii() {
-                    return Err(RecordError::Aux {
-                        at: f.start,
-                        reason: "character value is not ASCII",
-                    });
-                }
-                aux::push_sam(&f, &mut self.tags.values);
-            }
-            self.tags.end_value(true).map_err(arrow)?;
+        if let Some(col) = &mut c.flag {
+            col.fill(row0, recs, |r| Some(r.flag()));
         }
-        let after = self.qname.values.len()
-            + self.cigar.values.len()
-            + self.seq.values.len()
-            + self.qual.values.len()
-            + self.tags.values.len();
-        for t in &mut self.typed {
-            t.push(r)?;
+        if let Some(col) = &mut c.rname {
+            col.fill(row0, recs, |r| (r.ref_id() >= 0).then_some(r.ref_id()));
         }
-        self.bytes += after - before;
-        self.rows += 1;
+        if let Some(col) = &mut c.pos {
+            col.fill(row0, recs, |r| (r.pos() >= 0).then(|| r.pos() + 1));
+        }
+        if let Some(col) = &mut c.mapq {
+            col.fill(row0, recs, |r| (r.mapq() != 255).then_some(r.mapq()));
+        }
+        if let Some(col) = &mut c.cigar {
+            col.render(row0, recs, &mut self.cigar_text, |r, text| {
+                let ops = r.cigar_raw();
+                if !ops.is_empty() {
+                    let at = text.len();
+                    text.resize(at + ops.len() / 4 * cigar::MAX_TEXT_PER_OP, 0);
+                    let n = cigar::to_text(ops, &mut text[at..])
+                        .expect("CIGAR validated")
+                        .text_len;
+                    text.truncate(at + n);
+                }
+                Ok(!ops.is_empty())
+            })?;
+        }
+        if let Some(col) = &mut c.rnext {
+            col.fill(row0, recs, |r| {
+                (r.next_ref_id() >= 0).then_some(r.next_ref_id())
+            });
+        }
+        if let Some(col) = &mut c.pnext {
+            col.fill(row0, recs, |r| {
+                (r.next_pos() >= 0).then(|| r.next_pos() + 1)
+            });
+        }
+        if let Some(col) = &mut c.tlen {
+            col.fill(row0, recs, |r| Some(r.tlen()));
+        }
+        if let Some(col) = &mut c.seq {
+            col.fill(
+                row0,
+                recs,
+                |r| r.seq_len(),
+                |r, out| {
+                    if !out.is_empty() {
+                        seq::decode(r.seq_packed(), out);
+                    }
+                    !out.is_empty()
+                },
+            );
+        }
+        if let Some(col) = &mut c.qual {
+            let present = |r: &Record<'_>| r.seq_len() > 0 && r.qual_raw()[0] != 0xff;
+            col.fill(
+                row0,
+                recs,
+                |r| if present(r) { r.seq_len() } else { 0 },
+                |r, out| {
+                    if present(r) {
+                        qual::encode(r.qual_raw(), out);
+                    }
+                    present(r)
+                },
+            );
+        }
+        if let Some(col) = &mut c.end {
+            col.fill(row0, recs, |r| {
+                r.end()
+                    .map(|e| e.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+            });
+        }
+        if let Some(col) = &mut c.tags {
+            col.render(row0, recs, &mut self.tags_text, |r, text| {
+                for (i, f) in r.tags_checked().enumerate() {
+                    let f = f?;
+                    if i > 0 {
+                        text.push(b'\t');
+                    }
+                    if matches!(f.ty, b'Z' | b'H')
+                        && !f.value.is_ascii()
+                        && std::str::from_utf8(f.value).is_err()
+                    {
+                        return Err(RecordError::Aux {
+                            at: f.start,
+                            reason: "string value is not UTF-8",
+                        });
+                    }
+                    if f.ty == b'A' && !f.value[0].is_ascii() {
+                        return Err(RecordError::Aux {
+                            at: f.start,
+                            reason: "character value is not ASCII",
+                        });
+                    }
+                    aux::push_sam(&f, text);
+                }
+                Ok(true)
+            })?;
+        }
         Ok(())
     }
 
-    fn dict(&self, keys: &mut Prim<i32>) -> ArrayRef {
-        let (values, nulls) = keys.take();
+    fn dict(&self, keys: PrimCol<i32>, rows: usize) -> ArrayRef {
+        let (values, nulls) = keys.finish(rows);
         let keys = PrimitiveArray::<Int32Type>::new(values, nulls);
         // Keys were range-checked against the header when the record was validated.
         Arc::new(
@@ -436,70 +696,67 @@ impl BatchBuilder {
         )
     }
 
-    /// Finishes the rows so far as a batch (the builder starts a new one).
-    pub(crate) fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let p = self.proj;
-        self.last = Sizes {
-            rows: self.rows,
-            qname: self.qname.values.len(),
-            cigar: self.cigar.values.len(),
-            seq: self.seq.values.len(),
-            tags: self.tags.values.len(),
-        };
+    /// The batch of the filled columns.
+    fn finish(&mut self, c: Columns, rows: usize) -> Result<RecordBatch, BuildError> {
+        // The rendered text columns, copied into one more arena.
+        let mut size = ArenaSize::default();
+        size.add::<u8>(self.cigar_text.len())
+            .add::<u8>(self.tags_text.len());
+        let mut text_arena = self.arenas.arena(size);
         let mut cols: Vec<ArrayRef> = Vec::new();
-        for name in COLUMNS {
-            if !p.has(name) {
-                continue;
-            }
-            let col: ArrayRef = match name {
-                "qname" => self.qname.finish()?,
-                "flag" => Arc::new(UInt16Array::new(
-                    ScalarBuffer::from(std::mem::take(&mut self.flag)),
-                    None,
-                )),
-                "rname" => {
-                    let mut k = std::mem::replace(&mut self.rname, Prim::with_capacity(0));
-                    self.dict(&mut k)
-                }
-                "pos" => {
-                    let (v, n) = self.pos.take();
-                    Arc::new(Int32Array::new(v, n))
-                }
-                "mapq" => {
-                    let (v, n) = self.mapq.take();
-                    Arc::new(UInt8Array::new(v, n))
-                }
-                "cigar" => self.cigar.finish()?,
-                "rnext" => {
-                    let mut k = std::mem::replace(&mut self.rnext, Prim::with_capacity(0));
-                    self.dict(&mut k)
-                }
-                "pnext" => {
-                    let (v, n) = self.pnext.take();
-                    Arc::new(Int32Array::new(v, n))
-                }
-                "tlen" => Arc::new(Int32Array::new(
-                    ScalarBuffer::from(std::mem::take(&mut self.tlen)),
-                    None,
-                )),
-                "seq" => self.seq.finish()?,
-                "qual" => self.qual.finish()?,
-                "end" => {
-                    let (v, n) = self.end.take();
-                    Arc::new(Int32Array::new(v, n))
-                }
-                _ => self.tags.finish()?,
-            };
-            cols.push(col);
+        let int32 = |col: PrimCol<i32>| -> ArrayRef {
+            let (v, n) = col.finish(rows);
+            Arc::new(Int32Array::new(v, n))
+        };
+        if let Some(col) = c.qname {
+            cols.push(col.finish(rows, None)?);
+        }
+        if let Some(col) = c.flag {
+            let (v, _) = col.finish(rows);
+            cols.push(Arc::new(UInt16Array::new(v, None)));
+        }
+        if let Some(col) = c.rname {
+            cols.push(self.dict(col, rows));
+        }
+        if let Some(col) = c.pos {
+            cols.push(int32(col));
+        }
+        if let Some(col) = c.mapq {
+            let (v, n) = col.finish(rows);
+            cols.push(Arc::new(UInt8Array::new(v, n)));
+        }
+        if let Some(col) = c.cigar {
+            cols.push(col.finish(rows, Some((&self.cigar_text, &mut text_arena)))?);
+        }
+        if let Some(col) = c.rnext {
+            cols.push(self.dict(col, rows));
+        }
+        if let Some(col) = c.pnext {
+            cols.push(int32(col));
+        }
+        if let Some(col) = c.tlen {
+            cols.push(int32(col));
+        }
+        if let Some(col) = c.seq {
+            cols.push(col.finish(rows, None)?);
+        }
+        if let Some(col) = c.qual {
+            cols.push(col.finish(rows, None)?);
+        }
+        if let Some(col) = c.end {
+            cols.push(int32(col));
+        }
+        if let Some(col) = c.tags {
+            cols.push(col.finish(rows, Some((&self.tags_text, &mut text_arena)))?);
         }
         for t in &mut self.typed {
             cols.push(t.finish()?);
         }
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(self.rows));
-        let batch = RecordBatch::try_new_with_options(self.schema.clone(), cols, &options)?;
-        self.rows = 0;
-        self.bytes = 0;
-        self.reset();
-        Ok(batch)
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+        Ok(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            cols,
+            &options,
+        )?)
     }
 }

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use arrow_array::{Array, RecordBatch, RecordBatchReader, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 
-use super::batch::{BatchBuilder, Projection};
+use super::batch::{BatchBuilder, BuildError, Projection};
 use super::error::{Error, ErrorKind};
 use super::frame::{Located, Raw, Records};
 use super::header::Header;
-use super::record::Record;
+use crate::arrow::arena::ArenaPool;
 use crate::bgzf::Chunk;
 use crate::bgzf::Options;
 use crate::io::Input;
@@ -141,30 +141,39 @@ impl ReaderBuilder {
             .zip(seen)
             .map(|(&(tag, kind), seen)| (tag, kind.or(seen).unwrap_or(super::TagKind::Text)))
             .collect();
-        let builder = BatchBuilder::new(
-            self.projection,
-            &typed,
-            dictionary.clone(),
-            self.batch_rows.min(64 * 1024),
-        );
-        let parallel = (threads > 1).then(|| Parallel {
-            threads,
-            pin,
-            typed: typed.clone(),
-            projection: self.projection,
-            dictionary,
-            pool: None,
-            current: None,
-            next_seq: 0,
-            next_out: 0,
-            ready: BTreeMap::new(),
-            framing_done: false,
-            framed: 0,
-        });
+        // Batches being decoded, waiting in order, and consumed, plus a spare.
+        let arenas = ArenaPool::new(2 * threads + 4);
+        let builder = BatchBuilder::new(self.projection, &typed, dictionary, arenas);
+        let (schema, dictionary) = (builder.schema(), builder.dictionary());
+        let decode = if threads > 1 {
+            let n_refs = records.n_refs();
+            let wpath = path.clone();
+            let pool = Pool::spawn(
+                threads,
+                pin,
+                move |_| builder.clone_empty(),
+                move |b: &mut BatchBuilder, job: Job| decode_job(b, job, n_refs, &wpath),
+            )
+            .map_err(|e| Error::from(e).with_path(path.clone()))?;
+            Decode::Parallel {
+                pool,
+                threads,
+                next_seq: 0,
+                next_out: 0,
+                ready: BTreeMap::new(),
+            }
+        } else {
+            Decode::Inline(Box::new(builder))
+        };
         Ok(Reader {
             records,
-            builder,
-            parallel,
+            schema,
+            dictionary,
+            decode,
+            current: None,
+            framed: 0,
+            framing_done: false,
+            pending: None,
             batch_rows: self.batch_rows,
             batch_bytes: self.batch_bytes,
             limit: self.limit,
@@ -197,13 +206,37 @@ impl ReaderBuilder {
 /// ```
 pub struct Reader {
     records: Records,
-    builder: BatchBuilder,
-    parallel: Option<Parallel>,
+    schema: SchemaRef,
+    dictionary: Arc<StringArray>,
+    decode: Decode,
+    /// The chunk being framed and where its unread bytes start.
+    current: Option<(Arc<Chunk>, usize)>,
+    /// Records framed into jobs so far.
+    framed: u64,
+    framing_done: bool,
+    /// An error found while framing, returned after the batch of the records framed before it.
+    pending: Option<Error>,
     batch_rows: usize,
     batch_bytes: usize,
     limit: Option<u64>,
     rows: u64,
     done: bool,
+}
+
+/// Where batches are decoded.
+enum Decode {
+    /// On the calling thread (one thread).
+    Inline(Box<BatchBuilder>),
+    /// On pinned workers, a bounded number of jobs in flight, handed out in file order.
+    Parallel {
+        pool: Pool<Job, Decoded>,
+        threads: usize,
+        next_seq: u64,
+        next_out: u64,
+        ready: BTreeMap<u64, Result<RecordBatch, Error>>,
+    },
+    /// Finished (the workers are stopped).
+    Done,
 }
 
 impl std::fmt::Debug for Reader {
@@ -228,7 +261,7 @@ impl Reader {
 
     /// The shared reference-name dictionary of the `rname` and `rnext` columns.
     pub fn dictionary(&self) -> Arc<arrow_array::StringArray> {
-        self.builder.dictionary()
+        self.dictionary.clone()
     }
 
     /// Records returned so far.
@@ -251,53 +284,125 @@ impl Reader {
         if self.done {
             return Ok(None);
         }
-        if self.parallel.is_some() {
-            let out = self.next_batch_parallel();
-            match &out {
-                Ok(Some(b)) => self.rows += b.num_rows() as u64,
-                Ok(None) | Err(_) => {
-                    self.done = true;
-                    self.parallel = None; // stops the decode workers
+        let out = match self.decode {
+            Decode::Inline(_) => self.next_batch_inline(),
+            Decode::Parallel { .. } => self.next_batch_parallel(),
+            Decode::Done => Ok(None),
+        };
+        match &out {
+            Ok(Some(b)) => self.rows += b.num_rows() as u64,
+            Ok(None) | Err(_) => {
+                self.done = true;
+                self.decode = Decode::Done; // stops the decode workers
+            }
+        }
+        out
+    }
+
+    /// Frames the next job unless framing is over; a framing error is kept in `pending`.
+    fn next_job(&mut self) -> Option<Job> {
+        if self.framing_done {
+            return None;
+        }
+        let (job, error) = frame_job(
+            &mut self.records,
+            &mut self.current,
+            &mut self.framed,
+            self.batch_rows,
+            self.batch_bytes,
+            self.limit,
+        );
+        if error.is_some() || job.is_none() {
+            self.framing_done = true;
+            self.pending = error;
+        }
+        job
+    }
+
+    /// Gives a decoded job's chunks back to the inflater (those no other job holds).
+    fn give_back(&mut self, chunks: Vec<Arc<Chunk>>) {
+        for c in chunks {
+            if let Ok(c) = Arc::try_unwrap(c) {
+                self.records.recycle(c);
+            }
+        }
+    }
+
+    fn next_batch_inline(&mut self) -> Result<Option<RecordBatch>, Error> {
+        let Some(job) = self.next_job() else {
+            return self.pending.take().map_or(Ok(None), Err);
+        };
+        let (n_refs, path) = (self.records.n_refs(), self.records.path());
+        let Decode::Inline(b) = &mut self.decode else {
+            unreachable!("inline decoding")
+        };
+        let (out, chunks) = decode_job(b, job, n_refs, &path);
+        self.give_back(chunks);
+        out.map(Some)
+    }
+
+    /// The calling thread frames records (a 4-byte hop each) into batch jobs; pinned workers
+    /// validate and decode each job into a record batch; batches are handed out in file order
+    /// with a bounded number of jobs in flight.
+    fn next_batch_parallel(&mut self) -> Result<Option<RecordBatch>, Error> {
+        loop {
+            let Decode::Parallel {
+                threads,
+                next_seq,
+                next_out,
+                ready,
+                ..
+            } = &mut self.decode
+            else {
+                unreachable!("parallel decoding")
+            };
+            if let Some(out) = ready.remove(next_out) {
+                *next_out += 1;
+                return out.map(Some);
+            }
+            let in_flight = *next_seq - *next_out;
+            if !self.framing_done && in_flight < *threads as u64 + 1 {
+                let job = self.next_job();
+                let pending = self.pending.take();
+                let Decode::Parallel {
+                    pool,
+                    next_seq,
+                    ready,
+                    ..
+                } = &mut self.decode
+                else {
+                    unreachable!("parallel decoding")
+                };
+                if let Some(job) = job {
+                    pool.submit(*next_seq, job);
+                    *next_seq += 1;
+                }
+                if let Some(e) = pending {
+                    // After the records framed before it, which may hold an earlier error.
+                    ready.insert(*next_seq, Err(e));
+                    *next_seq += 1;
+                }
+                continue;
+            }
+            if *next_out == *next_seq {
+                return Ok(None);
+            }
+            let Decode::Parallel { pool, ready, .. } = &mut self.decode else {
+                unreachable!("parallel decoding")
+            };
+            match pool.recv() {
+                Some((seq, Ok((out, chunks)))) => {
+                    ready.insert(seq, out);
+                    self.give_back(chunks);
+                }
+                Some((_, Err(_))) | None => {
+                    let e = Error::new(ErrorKind::Io(std::io::Error::other(
+                        "a decode worker thread failed",
+                    )));
+                    return Err(e.with_path(self.records.path()));
                 }
             }
-            return out;
         }
-        let (rows_cap, bytes_cap) = (self.batch_rows, self.batch_bytes);
-        let left = self.limit.map_or(u64::MAX, |l| l - self.rows);
-        loop {
-            let b = &mut self.builder;
-            if b.len() >= rows_cap || b.bytes() >= bytes_cap || b.len() as u64 >= left {
-                break;
-            }
-            let path = self.records.path();
-            let more = self.records.next_chunk(|r, at| {
-                b.push(r).map_err(|error| {
-                    Error::new(ErrorKind::Record {
-                        index: at.index,
-                        voffset: at.voffset,
-                        error,
-                    })
-                    .with_path(path.clone())
-                })?;
-                Ok(b.len() < rows_cap && b.bytes() < bytes_cap && (b.len() as u64) < left)
-            });
-            let more = more.inspect_err(|_| self.done = true)?;
-            if !more {
-                self.done = true;
-                break;
-            }
-        }
-        if self
-            .limit
-            .is_some_and(|l| self.rows + self.builder.len() as u64 >= l)
-        {
-            self.done = true;
-        }
-        if self.builder.len() == 0 {
-            return Ok(None);
-        }
-        self.rows += self.builder.len() as u64;
-        Ok(Some(self.builder.finish()?))
     }
 }
 
@@ -319,109 +424,12 @@ struct Job {
 /// A decoded batch, and the job's chunks handed back so their buffers can be reused.
 type Decoded = (Result<RecordBatch, Error>, Vec<Arc<Chunk>>);
 
-/// Parallel decoding: the calling thread frames records (a 4-byte hop each) and groups them into
-/// batch jobs; pinned workers validate and decode each job into a record batch; batches are
-/// handed out in file order with a bounded number of jobs in flight.
-struct Parallel {
-    threads: usize,
-    pin: bool,
-    typed: Vec<([u8; 2], super::TagKind)>,
-    projection: Projection,
-    dictionary: Arc<StringArray>,
-    pool: Option<Pool<Job, Decoded>>,
-    /// The chunk being framed and where its unread bytes start.
-    current: Option<(Arc<Chunk>, usize)>,
-    next_seq: u64,
-    next_out: u64,
-    ready: BTreeMap<u64, Result<RecordBatch, Error>>,
-    framing_done: bool,
-    framed: u64,
-}
-
-impl Reader {
-    fn next_batch_parallel(&mut self) -> Result<Option<RecordBatch>, Error> {
-        let path: Arc<std::path::Path> = self.records.path();
-        let n_refs = self.records.n_refs();
-        loop {
-            let par = self.parallel.as_mut().expect("parallel mode");
-            if let Some(out) = par.ready.remove(&par.next_out) {
-                par.next_out += 1;
-                return out.map(Some);
-            }
-            if par.pool.is_none() {
-                let (projection, dictionary, path) =
-                    (par.projection, par.dictionary.clone(), path.clone());
-                let typed = par.typed.clone();
-                let rows = self.batch_rows.min(64 * 1024);
-                let pool = Pool::spawn(
-                    par.threads,
-                    par.pin,
-                    move |_| BatchBuilder::new(projection, &typed, dictionary.clone(), rows),
-                    move |b: &mut BatchBuilder, job: Job| decode_job(b, job, n_refs, &path),
-                )
-                .map_err(Error::from)?;
-                par.pool = Some(pool);
-            }
-            let max_in_flight = par.threads as u64 + 1;
-            while !par.framing_done && par.next_seq - par.next_out < max_in_flight {
-                let seq = par.next_seq;
-                let (job, error) = frame_job(
-                    &mut self.records,
-                    par,
-                    self.batch_rows,
-                    self.batch_bytes,
-                    self.limit,
-                );
-                if let Some(job) = job {
-                    par.pool
-                        .as_ref()
-                        .expect("pool started")
-                        .submit(par.next_seq, job);
-                    par.next_seq += 1;
-                }
-                match error {
-                    None if par.next_seq == seq => par.framing_done = true,
-                    None => {}
-                    Some(e) => {
-                        // After the records framed before it, which may hold an earlier error.
-                        par.ready.insert(par.next_seq, Err(e));
-                        par.next_seq += 1;
-                        par.framing_done = true;
-                    }
-                }
-            }
-            if par.ready.contains_key(&par.next_out) {
-                continue;
-            }
-            if par.next_out == par.next_seq {
-                return Ok(None);
-            }
-            match par.pool.as_ref().expect("pool started").recv() {
-                Some((seq, Ok((out, chunks)))) => {
-                    par.ready.insert(seq, out);
-                    for c in chunks {
-                        // The last holder of a chunk gives its buffer back to the inflater.
-                        if let Ok(c) = Arc::try_unwrap(c) {
-                            self.records.recycle(c);
-                        }
-                    }
-                }
-                Some((_, Err(_))) | None => {
-                    let e = Error::new(ErrorKind::Io(std::io::Error::other(
-                        "a decode worker thread failed",
-                    )));
-                    return Err(e.with_path(path));
-                }
-            }
-        }
-    }
-}
-
 /// Frames the next batch of records into a job (`None` when there are none), and the framing
 /// error that ended it, if any.
 fn frame_job(
     records: &mut Records,
-    par: &mut Parallel,
+    current: &mut Option<(Arc<Chunk>, usize)>,
+    framed: &mut u64,
     rows: usize,
     bytes: usize,
     limit: Option<u64>,
@@ -433,9 +441,9 @@ fn frame_job(
     };
     let mut job_bytes = 0usize;
     let mut error = None;
-    let left = limit.map_or(u64::MAX, |l| l - par.framed);
+    let left = limit.map_or(u64::MAX, |l| l - *framed);
     while job.recs.len() < rows && job_bytes < bytes && (job.recs.len() as u64) < left {
-        let (chunk, start) = match par.current.take() {
+        let (chunk, start) = match current.take() {
             Some(c) => c,
             None => match records.next_raw_chunk() {
                 Ok(Some((c, start))) => (Arc::new(c), start),
@@ -472,7 +480,7 @@ fn frame_job(
             job.chunks.push(chunk.clone());
         }
         match stop {
-            Ok(stop) if stop < chunk.data().len() => par.current = Some((chunk, stop)),
+            Ok(stop) if stop < chunk.data().len() => *current = Some((chunk, stop)),
             Ok(_) => {}
             Err(e) => {
                 // The records framed before the error are still decoded (and may fail first).
@@ -481,7 +489,7 @@ fn frame_job(
             }
         }
     }
-    par.framed += job.recs.len() as u64;
+    *framed += job.recs.len() as u64;
     ((!job.recs.is_empty()).then_some(job), error)
 }
 
@@ -502,23 +510,25 @@ fn decode_records(
     n_refs: usize,
     path: &Arc<std::path::Path>,
 ) -> Result<RecordBatch, Error> {
-    let located = |at: Located, error| {
-        Error::new(ErrorKind::Record {
-            index: at.index,
-            voffset: at.voffset,
-            error,
-        })
-        .with_path(path.clone())
-    };
-    for r in &job.recs {
-        let body = match r.chunk {
-            Some(i) => &job.chunks[i as usize].data()[r.range.clone()],
+    let body = |i: usize| {
+        let r = &job.recs[i];
+        match r.chunk {
+            Some(c) => &job.chunks[c as usize].data()[r.range.clone()],
             None => &job.owned[r.range.clone()],
-        };
-        let rec = Record::parse(body, n_refs).map_err(|e| located(r.at, e))?;
-        b.push(&rec).map_err(|e| located(r.at, e))?;
-    }
-    Ok(b.finish()?)
+        }
+    };
+    b.build(job.recs.len(), body, n_refs).map_err(|e| match e {
+        BuildError::Record(i, error) => {
+            let at = job.recs[i].at;
+            Error::new(ErrorKind::Record {
+                index: at.index,
+                voffset: at.voffset,
+                error,
+            })
+            .with_path(path.clone())
+        }
+        BuildError::Arrow(e) => Error::new(ErrorKind::Arrow(e)).with_path(path.clone()),
+    })
 }
 
 impl Iterator for Reader {
@@ -533,6 +543,6 @@ impl Iterator for Reader {
 
 impl RecordBatchReader for Reader {
     fn schema(&self) -> SchemaRef {
-        self.builder.schema()
+        self.schema.clone()
     }
 }

@@ -36,6 +36,17 @@ impl<'a> Record<'a> {
     /// Validates `data` (a record without its `block_size` field) against a header with
     /// `n_refs` references: the checks htslib's `bam_read1` makes, plus every aux field.
     pub fn parse(data: &'a [u8], n_refs: usize) -> Result<Self, RecordError> {
+        Self::parse_with(data, n_refs, true)
+    }
+
+    /// [`Record::parse`], leaving the aux fields unchecked unless `check_aux` (or the CIGAR is
+    /// the `kSmN` placeholder, which needs the `CG` tag): for a caller that walks them with
+    /// [`Record::tags_checked`] anyway. Until then the record is not fully validated.
+    pub(crate) fn parse_with(
+        data: &'a [u8],
+        n_refs: usize,
+        check_aux: bool,
+    ) -> Result<Self, RecordError> {
         if data.len() < 32 {
             return Err(RecordError::BlockSizeTooSmall(data.len() as u32));
         }
@@ -72,8 +83,17 @@ impl<'a> Record<'a> {
         let cigar_end = name_end + 4 * n_cigar;
         let seq_end = cigar_end + l_seq.div_ceil(2);
         let qual_end = seq_end + l_seq;
-        let cg = aux::validate(&data[qual_end..])?;
         let stored = &data[name_end..cigar_end];
+        let placeholder = n_cigar == 2 && {
+            let op0 = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+            let op1 = u32::from_le_bytes([stored[4], stored[5], stored[6], stored[7]]);
+            op0 & 0xf == 4 && (op0 >> 4) as usize == l_seq && op1 & 0xf == 3
+        };
+        let cg = if check_aux || placeholder {
+            aux::validate(&data[qual_end..])?
+        } else {
+            None
+        };
         let bad_op = |e: cigar::InvalidOp| RecordError::BadCigarOp {
             index: e.index,
             op: e.op,
@@ -81,15 +101,11 @@ impl<'a> Record<'a> {
         let mut spans = cigar::spans(stored).map_err(bad_op)?;
         let (mut cigar, mut cg_range) = (stored, None);
         // The kSmN placeholder: 2 ops, an S of the read's length, then an N.
-        if let (Some(cg), 2) = (cg, n_cigar) {
-            let op0 = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
-            let op1 = u32::from_le_bytes([stored[4], stored[5], stored[6], stored[7]]);
-            if op0 & 0xf == 4 && (op0 >> 4) as usize == l_seq && op1 & 0xf == 3 {
-                let real = &cg.value[5..];
-                spans = cigar::spans(real).map_err(bad_op)?;
-                cigar = real;
-                cg_range = Some((cg.start, cg.end));
-            }
+        if let (Some(cg), true) = (cg, placeholder) {
+            let real = &cg.value[5..];
+            spans = cigar::spans(real).map_err(bad_op)?;
+            cigar = real;
+            cg_range = Some((cg.start, cg.end));
         }
         let flag = u16_at(data, 14);
         if !cigar.is_empty()
@@ -175,6 +191,16 @@ impl<'a> Record<'a> {
         let cg = self.cg;
         aux::fields(self.aux()).filter(move |f| Some((f.start, f.end)) != cg)
     }
+    /// [`Record::tags`], checking each field (for a record parsed without checking them): an
+    /// error ends the iteration.
+    pub(crate) fn tags_checked(
+        &self,
+    ) -> impl Iterator<Item = Result<aux::Field<'a>, RecordError>> + 'a {
+        let cg = self.cg;
+        aux::try_fields(self.aux())
+            .filter(move |f| !matches!(f, Ok(f) if Some((f.start, f.end)) == cg))
+    }
+
     /// 1-based inclusive alignment end, when the read is mapped and has a CIGAR.
     pub fn end(&self) -> Option<i64> {
         let mapped = self.flag() & FLAG_UNMAPPED == 0 && self.pos() >= 0;

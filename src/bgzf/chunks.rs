@@ -256,11 +256,11 @@ impl ChunkReader {
         &self.input
     }
 
-    /// Gives a chunk's buffers back for reuse by later chunks.
+    /// Gives a chunk's buffers back for reuse by later chunks. Every recycled chunk is kept, so
+    /// the spare buffers never outnumber the chunks the caller once held at the same time (a
+    /// BAM reader holds a batch's worth per job in flight); dropping a chunk instead frees it.
     pub fn recycle(&mut self, chunk: Chunk) {
-        if self.spare.len() < self.opts.max_in_flight() {
-            self.spare.push(chunk);
-        }
+        self.spare.push(chunk);
     }
 
     /// Whether the file ended with the EOF marker block; `None` until the whole file is scanned.

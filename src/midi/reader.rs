@@ -10,6 +10,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 
 use super::table::{files_batch, notes_batch, FileRow, NoteRow};
 use super::{Analyzer, OnsetOptions, ParseError};
+use crate::arrow::arena::ArenaPool;
 use crate::io::{Input, OpenError};
 use crate::runtime::{default_threads, Ordered, Pool, WorkerPanicked};
 
@@ -190,6 +191,8 @@ impl ReaderBuilder {
         let dictionary: ArrayRef = Arc::new(names);
         let paths: Arc<[PathBuf]> = paths.into();
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
+        // Batches in flight (2 per thread), the one being consumed and a spare.
+        let arenas = ArenaPool::new(2 * self.threads + 2);
         let pool = Pool::spawn(
             self.threads,
             self.pin,
@@ -199,7 +202,7 @@ impl ReaderBuilder {
                 let files: Vec<FileRow> = range
                     .map(|i| read_one(analyzer, &wpaths[i], i as i32, rows, buf))
                     .collect();
-                (notes_batch(rows, &wdict), files)
+                (notes_batch(rows, &wdict, &arenas), files)
             },
         )
         .map_err(|source| Error::Walk {

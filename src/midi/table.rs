@@ -14,7 +14,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::arrow::arena::{Arena, ArenaSize};
+use crate::arrow::arena::{ArenaPool, ArenaSize};
 
 fn file_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
@@ -91,7 +91,11 @@ pub(crate) struct FileRow {
 }
 
 /// Lays `rows` out as a `notes` batch in one arena allocation.
-pub(crate) fn notes_batch(rows: &[NoteRow], dictionary: &ArrayRef) -> RecordBatch {
+pub(crate) fn notes_batch(
+    rows: &[NoteRow],
+    dictionary: &ArrayRef,
+    arenas: &ArenaPool,
+) -> RecordBatch {
     let n = rows.len();
     let mut size = ArenaSize::default();
     size.add::<i32>(n)
@@ -103,7 +107,7 @@ pub(crate) fn notes_batch(rows: &[NoteRow], dictionary: &ArrayRef) -> RecordBatc
         .add::<u64>(n)
         .add::<f64>(n)
         .add::<f64>(n);
-    let mut arena = Arena::new(size);
+    let mut arena = arenas.arena(size);
     let mut file = arena.take::<i32>(n);
     let mut track = arena.take::<u16>(n);
     let mut channel = arena.take::<u8>(n);

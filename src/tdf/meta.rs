@@ -30,7 +30,7 @@ pub struct FrameRow {
 }
 
 /// A DIA isolation window: scans `[scan_begin, scan_end)` of the frames of a window group.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Window {
     /// First scan.
     pub scan_begin: u32,

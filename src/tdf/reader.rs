@@ -16,7 +16,7 @@ use super::calib::{ImModel, MzModel};
 use super::frame::{FrameDecoder, MAX_PEAKS};
 use super::meta::{FrameRow, Metadata, Window};
 use super::Error;
-use crate::arrow::arena::{Arena, ArenaSize};
+use crate::arrow::arena::{ArenaPool, ArenaSize};
 use crate::io::Input;
 use crate::runtime::{default_threads, Ordered, Pool};
 
@@ -306,6 +306,7 @@ impl ReaderBuilder {
             columns: self.columns.clone(),
             schema: Arc::new(schema().project(&self.columns).expect("valid projection")),
             precursors,
+            arenas: ArenaPool::new(2 * self.threads + 2),
         });
         // Jobs: runs of whole frames of about `batch_rows` peaks.
         let mut jobs = Vec::new();
@@ -355,6 +356,8 @@ struct Shared {
     columns: Vec<usize>,
     schema: SchemaRef,
     precursors: Vec<(i64, f64)>,
+    /// Recycled batch memory (jobs in flight, the batch being consumed, one spare).
+    arenas: ArenaPool,
 }
 
 /// Decodes the frames of one job into a batch.
@@ -382,7 +385,7 @@ fn build_batch(
         .add::<f64>(need(ISOLATION_MZ))
         .add::<f64>(need(ISOLATION_WIDTH))
         .add::<u32>(need(PRECURSOR));
-    let mut arena = Arena::new(size);
+    let mut arena = s.arenas.arena(size);
     let mut frame_c = arena.take::<u32>(need(FRAME));
     let mut scan_c = arena.take::<u32>(need(SCAN));
     let mut tof_c = arena.take::<u32>(n);
@@ -395,6 +398,12 @@ fn build_batch(
     let mut imz_c = arena.take::<f64>(need(ISOLATION_MZ));
     let mut iw_c = arena.take::<f64>(need(ISOLATION_WIDTH));
     let mut pre_c = arena.take::<u32>(need(PRECURSOR));
+    // The column that does not apply to this acquisition is all null (and all zero).
+    if s.dda {
+        wg_c.zeroed();
+    } else {
+        pre_c.zeroed();
+    }
     let mut valid = BooleanBufferBuilder::new(if windows_wanted { n } else { 0 });
     let mut per_scan_im = Vec::new();
     let mut at = 0;
@@ -457,19 +466,20 @@ fn build_batch(
                 let i = fw.partition_point(|x| x.scan_begin <= s32);
                 let win = i.checked_sub(1).map(|i| fw[i]).filter(|x| s32 < x.scan_end);
                 valid.append_n(cnt as usize, win.is_some());
-                if let Some(x) = win {
-                    if w[WINDOW_GROUP] && !s.dda {
-                        wg_c.as_mut_slice()[p..q].fill(x.group);
-                    }
-                    if w[PRECURSOR] && s.dda {
-                        pre_c.as_mut_slice()[p..q].fill(x.group);
-                    }
-                    if w[ISOLATION_MZ] {
-                        imz_c.as_mut_slice()[p..q].fill(x.isolation_mz);
-                    }
-                    if w[ISOLATION_WIDTH] {
-                        iw_c.as_mut_slice()[p..q].fill(x.isolation_width);
-                    }
+                // Null slots get zeros: recycled arena memory holds old values, and the same
+                // input should give the same bytes.
+                let x = win.unwrap_or_default();
+                if w[WINDOW_GROUP] && !s.dda {
+                    wg_c.as_mut_slice()[p..q].fill(x.group);
+                }
+                if w[PRECURSOR] && s.dda {
+                    pre_c.as_mut_slice()[p..q].fill(x.group);
+                }
+                if w[ISOLATION_MZ] {
+                    imz_c.as_mut_slice()[p..q].fill(x.isolation_mz);
+                }
+                if w[ISOLATION_WIDTH] {
+                    iw_c.as_mut_slice()[p..q].fill(x.isolation_width);
                 }
             }
             p = q;
