@@ -1,5 +1,6 @@
 //! BAM record decoding on decompressed data, per record: noodles-bam (lazy `Record` and fully
-//! decoded `RecordBuf`) vs rawarrow (`Record::parse` validation, and validation + SAM text).
+//! decoded `RecordBuf`) vs rawarrow (`Record::parse` validation, validation + SAM text, and
+//! Arrow record batches through `BatchDecoder`, all columns and a projection).
 //!
 //! Input: the decompressed `$RAWARROW_BENCH_BAM` (first 64 MiB) or `tests/data/sample.bam`.
 //! Run: `cargo bench --bench bam`.
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput};
 use noodles_sam::alignment::RecordBuf;
-use rawarrow::bam::{Header, Record};
+use rawarrow::bam::{BatchDecoder, Header, Projection, Record, COLUMNS};
 
 fn decompressed() -> Vec<u8> {
     let path = std::env::var_os("RAWARROW_BENCH_BAM").map_or_else(
@@ -89,6 +90,27 @@ fn bench(c: &mut Criterion) {
             black_box(&sam);
         })
     });
+    // The Arrow product: every column of the default schema, batches of 65,536 records.
+    let slices: Vec<&[u8]> = bodies.iter().map(|r| &raw[r.clone()]).collect();
+    for (name, columns) in [
+        ("rawarrow_arrow_all_columns", &COLUMNS[..]),
+        (
+            "rawarrow_arrow_qname_flag_pos",
+            &["qname", "flag", "pos"][..],
+        ),
+    ] {
+        let projection = Projection::of(columns).expect("columns");
+        let mut decoder = BatchDecoder::new(&header, projection);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut rows = 0;
+                for batch in slices.chunks(65536) {
+                    rows += decoder.decode(batch).expect("valid").num_rows();
+                }
+                assert_eq!(rows as u64, n);
+            })
+        });
+    }
     g.finish();
 }
 

@@ -191,6 +191,100 @@ fn expect_record_error(
             "{text}"
         );
     }
+    // The Arrow reader validates in its own order (aux fields while rendering the tags): the
+    // same record and error, with every column, and with a projection that has no tags.
+    for (threads, columns) in [(1, None), (2, None), (1, Some(["qname", "pos"]))] {
+        let err = arrow_error(file.clone(), threads, columns.as_ref().map(|c| &c[..]));
+        match err.kind() {
+            ErrorKind::Record {
+                index,
+                voffset: v,
+                error,
+            } => {
+                assert!(check(error), "arrow t={threads}: unexpected {error:?}");
+                assert_eq!((*index, *v), (record as u64, voffset), "t={threads}");
+            }
+            other => panic!("arrow t={threads}: unexpected {other:?}"),
+        }
+    }
+}
+
+/// The error of reading `file` into Arrow batches (of 700 rows), after the batches before it.
+fn arrow_error(file: Vec<u8>, threads: usize, columns: Option<&[&str]>) -> bam::Error {
+    let mut b = bam::Reader::builder()
+        .bgzf_options(Options::default().threads(threads).chunk_bytes(100_000))
+        .batch_rows(700);
+    if let Some(c) = columns {
+        b = b.columns(c).expect("columns");
+    }
+    let mut reader = b.build(Input::from_bytes("bad.bam", file)).expect("header");
+    loop {
+        match reader.next_batch() {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("malformed record not detected"),
+            Err(e) => return e,
+        }
+    }
+}
+
+/// Where record `k`'s aux data starts in `r.bytes`.
+fn aux_start(r: &Raw, k: usize) -> usize {
+    let body = r.records[k] + 4;
+    let l_name = usize::from(r.bytes[body + 8]);
+    let n_cigar = usize::from(u16::from_le_bytes([r.bytes[body + 12], r.bytes[body + 13]]));
+    let l_seq = u32::from_le_bytes(r.bytes[body + 16..body + 20].try_into().expect("4")) as usize;
+    body + 32 + l_name + 4 * n_cigar + l_seq.div_ceil(2) + l_seq
+}
+
+#[test]
+fn tag_text_that_arrow_strings_cannot_hold() {
+    // samtools prints the bytes as they are; an Arrow Utf8 column cannot hold them, so the
+    // Arrow reader names the record (with and without a bad record before it in the batch).
+    let r = raw_sample();
+    let k = 2500;
+    let aux = aux_start(&r, k);
+    let end = r.records[k + 1];
+    let rg = aux
+        + r.bytes[aux..end]
+            .windows(3)
+            .position(|w| w == b"RGZ")
+            .expect("RG:Z");
+    assert_eq!(&r.bytes[rg..rg + 8], b"RGZsim1\0");
+    for (bytes, reason) in [
+        (b"RGZ\xffim1\0", "string value is not UTF-8"),
+        // RG:A:<0xe9> and XA:A:x in the same 8 bytes.
+        (b"RGA\xe9XAAx", "character value is not ASCII"),
+    ] {
+        let mut b = r.bytes.clone();
+        b[rg..rg + 8].copy_from_slice(bytes);
+        let (file, voffset) = compress(&b, r.records[k]);
+        assert!(view(
+            Input::from_bytes("ok.bam", file.clone()),
+            Options::default()
+        )
+        .is_ok());
+        for threads in [1, 2] {
+            let err = arrow_error(file.clone(), threads, None);
+            match err.kind() {
+                ErrorKind::Record {
+                    index,
+                    voffset: v,
+                    error: RecordError::Aux { at, reason: why },
+                } => {
+                    assert_eq!((*index, *v), (k as u64, voffset));
+                    assert_eq!((*at, *why), (rg - aux, reason));
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // Without the tags column the values are never rendered: no error.
+        let mut reader = bam::Reader::builder()
+            .columns(&["qname", "seq"])
+            .expect("columns")
+            .build(Input::from_bytes("ok.bam", file))
+            .expect("header");
+        while reader.next_batch().expect("valid without tags").is_some() {}
+    }
 }
 
 fn i32_le(b: &mut [u8], at: usize, v: i32) {
@@ -280,16 +374,12 @@ fn malformed_aux() {
     let k = 3000;
     let at = r.records[k];
     let end = r.records[k + 1];
-    // The first tag's type code sits 3 bytes into the aux data; find the aux start.
-    let body = at + 4;
-    let l_name = usize::from(r.bytes[body + 8]);
-    let n_cigar = usize::from(u16::from_le_bytes([r.bytes[body + 12], r.bytes[body + 13]]));
-    let l_seq = u32::from_le_bytes(r.bytes[body + 16..body + 20].try_into().expect("4")) as usize;
-    let aux = body + 32 + l_name + 4 * n_cigar + l_seq.div_ceil(2) + l_seq;
+    // The first tag's type code sits 3 bytes into the aux data.
+    let aux = aux_start(&r, k);
     assert!(aux + 3 < end, "record has tags");
     let mut b = r.bytes.clone();
     b[aux + 2] = b'q';
-    expect_record_error(b, k, at, |e| {
+    let bad_type = |e: &RecordError| {
         matches!(
             e,
             RecordError::Aux {
@@ -297,7 +387,12 @@ fn malformed_aux() {
                 reason: "unknown aux type code"
             }
         )
-    });
+    };
+    expect_record_error(b.clone(), k, at, bad_type);
+    // A later record of the same batch with another fault (a reference id out of range, found
+    // before aux fields are walked): the earlier record's aux error is still the one reported.
+    i32_le(&mut b, r.records[k + 3] + 4, 2);
+    expect_record_error(b, k, at, bad_type);
 }
 
 #[test]

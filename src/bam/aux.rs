@@ -27,6 +27,17 @@ fn size_of(ty: u8) -> Option<usize> {
     }
 }
 
+/// The first NUL: most aux strings are short, where a plain loop beats a vectorised search's
+/// set-up; longer ones (qualities in `OQ`) go to `memchr`.
+fn nul_in(b: &[u8]) -> Option<usize> {
+    const SHORT: usize = 24;
+    match b.iter().take(SHORT).position(|&c| c == 0) {
+        Some(i) => Some(i),
+        None if b.len() > SHORT => memchr::memchr(0, &b[SHORT..]).map(|i| i + SHORT),
+        None => None,
+    }
+}
+
 /// Reads the field at `at`; `Err` names what is malformed.
 pub(crate) fn field_at(aux: &[u8], at: usize) -> Result<Field<'_>, RecordError> {
     let bad = |reason| RecordError::Aux { at, reason };
@@ -40,8 +51,7 @@ pub(crate) fn field_at(aux: &[u8], at: usize) -> Result<Field<'_>, RecordError> 
     let body = at + 3;
     let (value_end, end) = match ty {
         b'Z' | b'H' => {
-            let nul =
-                memchr::memchr(0, &aux[body..]).ok_or(bad("string value not NUL-terminated"))?;
+            let nul = nul_in(&aux[body..]).ok_or(bad("string value not NUL-terminated"))?;
             (body + nul, body + nul + 1)
         }
         b'B' => {
@@ -91,24 +101,52 @@ pub(crate) fn fields(aux: &[u8]) -> impl Iterator<Item = Field<'_>> + '_ {
     })
 }
 
-/// Iterates over the fields, checking each: an error ends the iteration.
-pub(crate) fn try_fields(aux: &[u8]) -> impl Iterator<Item = Result<Field<'_>, RecordError>> + '_ {
+/// Appends the SAM text of the fields (tab-separated) except the one spanning `skip`, checking
+/// each as it goes: what [`field_at`] checks, and that `Z`/`H` values are UTF-8 and `A` values
+/// ASCII (Arrow strings). Stops at the first bad field.
+pub(crate) fn push_sam_checked(
+    aux: &[u8],
+    skip: Option<(usize, usize)>,
+    out: &mut Vec<u8>,
+) -> Result<(), RecordError> {
     let mut at = 0;
-    std::iter::from_fn(move || {
-        if at >= aux.len() {
-            return None;
+    let mut first = true;
+    while at < aux.len() {
+        let f = field_at(aux, at)?;
+        at = f.end;
+        if skip == Some((f.start, f.end)) {
+            continue;
         }
-        match field_at(aux, at) {
-            Ok(f) => {
-                at = f.end;
-                Some(Ok(f))
-            }
-            Err(e) => {
-                at = aux.len();
-                Some(Err(e))
-            }
+        if !first {
+            out.push(b'\t');
         }
-    })
+        first = false;
+        out.extend_from_slice(&[f.tag[0], f.tag[1], b':']);
+        match f.ty {
+            b'Z' | b'H' => {
+                if !f.value.is_ascii() && std::str::from_utf8(f.value).is_err() {
+                    return Err(RecordError::Aux {
+                        at: f.start,
+                        reason: "string value is not UTF-8",
+                    });
+                }
+                out.extend_from_slice(&[f.ty, b':']);
+                out.extend_from_slice(f.value);
+            }
+            b'A' if !f.value[0].is_ascii() => {
+                return Err(RecordError::Aux {
+                    at: f.start,
+                    reason: "character value is not ASCII",
+                });
+            }
+            b'c' | b'C' | b's' | b'S' | b'i' | b'I' => {
+                out.extend_from_slice(b"i:");
+                push_int(int_value(&f).expect("integer type"), out);
+            }
+            _ => push_typed_value(&f, out),
+        }
+    }
+    Ok(())
 }
 
 /// Checks every field; returns the `CG:B,I` field if present.

@@ -359,18 +359,95 @@ struct Totals {
 
 /// Records validated and decoded together (small enough that their bytes stay in cache while
 /// every column is filled from them).
-const BLOCK: usize = 512;
+const BLOCK: usize = 256;
 
-/// A batch that could not be built: the index of the record at fault within the batch and why,
-/// or an Arrow error.
-pub(crate) enum BuildError {
+/// A batch that could not be decoded.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// A record is malformed: its index among the records given, and what is wrong.
     Record(usize, RecordError),
+    /// Arrow rejected a column (a string value that is not UTF-8).
     Arrow(ArrowError),
 }
 
-impl From<ArrowError> for BuildError {
+impl From<ArrowError> for DecodeError {
     fn from(e: ArrowError) -> Self {
         Self::Arrow(e)
+    }
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Record(i, e) => write!(f, "record {i} of the batch: {e}"),
+            Self::Arrow(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes BAM records that are already decompressed and framed into record batches of the
+/// projected columns: what [`Reader`](super::Reader) does on its workers, for callers with their
+/// own input layer. Each record is validated first (the checks of
+/// [`Record::parse`](super::Record::parse)); batches reuse their memory once dropped.
+///
+/// ```
+/// # use std::io::Read;
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+/// let mut raw = Vec::new();
+/// flate2::read::MultiGzDecoder::new(std::fs::File::open(path)?).read_to_end(&mut raw)?;
+/// let (header, mut at) = rawarrow::bam::Header::parse(&raw)?.expect("whole header");
+/// let mut records: Vec<&[u8]> = Vec::new();
+/// while at < raw.len() {
+///     let n = u32::from_le_bytes(raw[at..at + 4].try_into()?) as usize;
+///     records.push(&raw[at + 4..at + 4 + n]);
+///     at += 4 + n;
+/// }
+/// let projection = rawarrow::bam::Projection::of(&["qname", "pos", "seq"])?;
+/// let mut decoder = rawarrow::bam::BatchDecoder::new(&header, projection);
+/// let batch = decoder.decode(&records)?;
+/// assert_eq!((batch.num_rows(), batch.num_columns()), (4000, 3));
+/// // A malformed record is named by its index.
+/// let mut bad = records[7].to_vec();
+/// bad[8] = 0; // l_read_name
+/// records[7] = &bad;
+/// let err = decoder.decode(&records).unwrap_err();
+/// assert!(matches!(err, rawarrow::bam::DecodeError::Record(7, _)), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct BatchDecoder {
+    builder: BatchBuilder,
+    n_refs: usize,
+}
+
+impl std::fmt::Debug for BatchDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchDecoder")
+            .field("schema", &self.builder.schema)
+            .finish()
+    }
+}
+
+impl BatchDecoder {
+    /// A decoder for records of a file with this header.
+    pub fn new(header: &super::Header, projection: Projection) -> Self {
+        Self {
+            builder: BatchBuilder::new(projection, &[], header.dictionary(), ArenaPool::new(4)),
+            n_refs: header.references.len(),
+        }
+    }
+
+    /// The schema of the batches.
+    pub fn schema(&self) -> SchemaRef {
+        self.builder.schema()
+    }
+
+    /// One batch of `records` (each the bytes after its `block_size` field).
+    pub fn decode(&mut self, records: &[&[u8]]) -> Result<RecordBatch, DecodeError> {
+        self.builder
+            .build(records.len(), |i| records[i], self.n_refs)
     }
 }
 
@@ -441,7 +518,7 @@ impl BatchBuilder {
         n: usize,
         body: &impl Fn(usize) -> &'a [u8],
         n_refs: usize,
-    ) -> Result<Totals, BuildError> {
+    ) -> Result<Totals, DecodeError> {
         let mut t = Totals::default();
         for i in 0..n {
             let b = body(i);
@@ -456,11 +533,11 @@ impl BatchBuilder {
                 let e = Record::parse(b, n_refs)
                     .err()
                     .unwrap_or(RecordError::BlockSizeTooSmall(b.len() as u32));
-                return Err(BuildError::Record(i, e));
+                return Err(DecodeError::Record(i, e));
             }
         }
         if t.names > i32::MAX as u64 || t.bases > i32::MAX as u64 {
-            return Err(BuildError::Record(n - 1, RecordError::BatchTextOverflow));
+            return Err(DecodeError::Record(n - 1, RecordError::BatchTextOverflow));
         }
         Ok(t)
     }
@@ -472,7 +549,7 @@ impl BatchBuilder {
         n: usize,
         body: impl Fn(usize) -> &'a [u8],
         n_refs: usize,
-    ) -> Result<RecordBatch, BuildError> {
+    ) -> Result<RecordBatch, DecodeError> {
         let p = self.proj;
         let t = if p.on(QNAME) || p.on(SEQ) || p.on(QUAL) {
             Self::totals(n, &body, n_refs)?
@@ -532,12 +609,23 @@ impl BatchBuilder {
         self.cigar_text.clear();
         self.tags_text.clear();
         let mut recs: Vec<Record<'a>> = Vec::with_capacity(BLOCK.min(n));
+        // Worth it when most of each record is read: sequence, quality or tags.
+        let sweep = p.on(SEQ) || p.on(QUAL) || p.on(TAGS);
         let mut row0 = 0;
         while row0 < n {
             let k = BLOCK.min(n - row0);
             recs.clear();
             // With the tags column, aux fields are checked as they are rendered.
             let check_aux = !p.on(TAGS);
+            // One sequential sweep brings the block's bytes into cache (the hardware prefetcher
+            // follows it), so the column passes below do not each wait on memory.
+            if sweep {
+                let mut touched = 0u8;
+                for i in row0..row0 + k {
+                    touched ^= body(i).iter().step_by(64).fold(0, |a, &b| a ^ b);
+                }
+                std::hint::black_box(touched);
+            }
             for i in row0..row0 + k {
                 match Record::parse_with(body(i), n_refs, check_aux) {
                     Ok(r) => recs.push(r),
@@ -546,15 +634,15 @@ impl BatchBuilder {
                         let first = (row0..i)
                             .find_map(|j| Record::parse(body(j), n_refs).err().map(|e| (j, e)));
                         let (j, e) = first.unwrap_or((i, e));
-                        return Err(BuildError::Record(j, e));
+                        return Err(DecodeError::Record(j, e));
                     }
                 }
             }
             self.fill_block(&mut c, row0, &recs)
-                .map_err(|(i, e)| BuildError::Record(i, e))?;
+                .map_err(|(i, e)| DecodeError::Record(i, e))?;
             for t in &mut self.typed {
                 for (i, r) in recs.iter().enumerate() {
-                    t.push(r).map_err(|e| BuildError::Record(row0 + i, e))?;
+                    t.push(r).map_err(|e| DecodeError::Record(row0 + i, e))?;
                 }
             }
             row0 += k;
@@ -658,28 +746,7 @@ impl BatchBuilder {
         }
         if let Some(col) = &mut c.tags {
             col.render(row0, recs, &mut self.tags_text, |r, text| {
-                for (i, f) in r.tags_checked().enumerate() {
-                    let f = f?;
-                    if i > 0 {
-                        text.push(b'\t');
-                    }
-                    if matches!(f.ty, b'Z' | b'H')
-                        && !f.value.is_ascii()
-                        && std::str::from_utf8(f.value).is_err()
-                    {
-                        return Err(RecordError::Aux {
-                            at: f.start,
-                            reason: "string value is not UTF-8",
-                        });
-                    }
-                    if f.ty == b'A' && !f.value[0].is_ascii() {
-                        return Err(RecordError::Aux {
-                            at: f.start,
-                            reason: "character value is not ASCII",
-                        });
-                    }
-                    aux::push_sam(&f, text);
-                }
+                aux::push_sam_checked(r.aux(), r.cg_range(), text)?;
                 Ok(true)
             })?;
         }
@@ -697,7 +764,7 @@ impl BatchBuilder {
     }
 
     /// The batch of the filled columns.
-    fn finish(&mut self, c: Columns, rows: usize) -> Result<RecordBatch, BuildError> {
+    fn finish(&mut self, c: Columns, rows: usize) -> Result<RecordBatch, DecodeError> {
         // The rendered text columns, copied into one more arena.
         let mut size = ArenaSize::default();
         size.add::<u8>(self.cigar_text.len())

@@ -28,7 +28,7 @@ mod sam;
 mod tags;
 
 pub use aux::{push_float, push_float_kputd, Field};
-pub use batch::{Projection, COLUMNS};
+pub use batch::{BatchDecoder, DecodeError, Projection, COLUMNS};
 pub use error::{Error, ErrorKind, HeaderError, RecordError};
 pub use frame::{Located, Records};
 pub use header::{Header, Reference};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use arrow_array::{Array, RecordBatch, RecordBatchReader, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 
-use super::batch::{BatchBuilder, BuildError, Projection};
+use super::batch::{BatchBuilder, DecodeError, Projection};
 use super::error::{Error, ErrorKind};
 use super::frame::{Located, Raw, Records};
 use super::header::Header;
@@ -518,7 +518,7 @@ fn decode_records(
         }
     };
     b.build(job.recs.len(), body, n_refs).map_err(|e| match e {
-        BuildError::Record(i, error) => {
+        DecodeError::Record(i, error) => {
             let at = job.recs[i].at;
             Error::new(ErrorKind::Record {
                 index: at.index,
@@ -527,7 +527,7 @@ fn decode_records(
             })
             .with_path(path.clone())
         }
-        BuildError::Arrow(e) => Error::new(ErrorKind::Arrow(e)).with_path(path.clone()),
+        DecodeError::Arrow(e) => Error::new(ErrorKind::Arrow(e)).with_path(path.clone()),
     })
 }
 

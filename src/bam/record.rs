@@ -191,14 +191,9 @@ impl<'a> Record<'a> {
         let cg = self.cg;
         aux::fields(self.aux()).filter(move |f| Some((f.start, f.end)) != cg)
     }
-    /// [`Record::tags`], checking each field (for a record parsed without checking them): an
-    /// error ends the iteration.
-    pub(crate) fn tags_checked(
-        &self,
-    ) -> impl Iterator<Item = Result<aux::Field<'a>, RecordError>> + 'a {
-        let cg = self.cg;
-        aux::try_fields(self.aux())
-            .filter(move |f| !matches!(f, Ok(f) if Some((f.start, f.end)) == cg))
+    /// Byte range in the aux data of the `CG` tag that supplied the CIGAR (left out of the tags).
+    pub(crate) fn cg_range(&self) -> Option<(usize, usize)> {
+        self.cg
     }
 
     /// 1-based inclusive alignment end, when the read is mapped and has a CIGAR.
