@@ -72,6 +72,29 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
+    // What timsrust's frames hold (frame, scan, tof, intensity) plus the two conversions: the
+    // same data as the timsrust loop, materialised as Arrow columns.
+    for threads in [1, 2] {
+        g.bench_function(
+            format!("rawarrow_bruker_t{threads}_timsrust_columns"),
+            |b| {
+                b.iter(|| {
+                    let mut r = Reader::builder()
+                        .threads(threads)
+                        .calibration(Calibration::Bruker)
+                        .columns(&["frame", "scan", "tof", "intensity", "mz", "mobility"])
+                        .expect("columns")
+                        .build(&d)
+                        .expect("open");
+                    let mut n = 0;
+                    while let Some(batch) = r.next_batch().expect("batch") {
+                        n += batch.num_rows() as u64;
+                    }
+                    assert_eq!(n, peaks);
+                })
+            },
+        );
+    }
     g.finish();
 }
 

@@ -119,20 +119,24 @@ impl FrameDecoder {
                 format!("blob decompresses to {got} bytes; NumScans {scans} and NumPeaks {peaks} need {expected}"),
             );
         }
-        self.words.clear();
-        self.words.resize(n_words as usize, 0);
-        unshuffle::unshuffle(&self.raw, &mut self.words);
-        if self.words[0] != scans {
+        // Grown once; every value is overwritten by the unshuffle.
+        let n_words = n_words as usize;
+        if self.words.len() < n_words {
+            self.words.resize(n_words, 0);
+        }
+        let words = &mut self.words[..n_words];
+        unshuffle::unshuffle(&self.raw, words);
+        if words[0] != scans {
             return err(
                 at + 8,
                 format!(
                     "blob word 0 is {}, expected the scan count {scans}",
-                    self.words[0]
+                    words[0]
                 ),
             );
         }
         let mut total: u64 = 0;
-        for &w in &self.words[1..scans as usize] {
+        for &w in &words[1..scans as usize] {
             let n = w / 2;
             total += u64::from(n);
             self.scan_peaks.push(n);
@@ -144,13 +148,22 @@ impl FrameDecoder {
             );
         }
         self.scan_peaks.push((peaks - total) as u32);
-        let pairs = &self.words[scans as usize..];
-        self.deltas.clear();
-        self.deltas.extend(pairs.iter().step_by(2));
-        for (o, p) in intensity.iter_mut().zip(pairs.chunks_exact(2)) {
+        let pairs = &words[scans as usize..];
+        let n = intensity.len();
+        if self.deltas.len() < n {
+            self.deltas.resize(n, 0);
+        }
+        let deltas = &mut self.deltas[..n];
+        // One pass splits the (tof delta, intensity) pairs; intensities go straight out.
+        for ((d, o), p) in deltas
+            .iter_mut()
+            .zip(intensity.iter_mut())
+            .zip(pairs.chunks_exact(2))
+        {
+            *d = p[0];
             *o = p[1];
         }
-        delta::decode(&self.deltas, &self.scan_peaks, tof);
+        delta::decode(deltas, &self.scan_peaks, tof);
         Ok(size)
     }
 }
