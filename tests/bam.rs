@@ -328,6 +328,27 @@ fn reference_ids_out_of_range() {
 }
 
 #[test]
+fn positions_outside_the_sam_range() {
+    // 1-based SAM positions stop at 2^31 - 1 (an Int32 column holds them); below -1 is
+    // meaningless.
+    let r = raw_sample();
+    let k = 1500;
+    let at = r.records[k];
+    for (field, offset, value) in [
+        ("pos", 4, i32::MAX),
+        ("pos", 4, -2),
+        ("next_pos", 24, i32::MAX),
+        ("next_pos", 24, i32::MIN),
+    ] {
+        let mut b = r.bytes.clone();
+        i32_le(&mut b, at + 4 + offset, value);
+        expect_record_error(b, k, at, |e| {
+            *e == RecordError::PositionOutOfRange { field, value }
+        });
+    }
+}
+
+#[test]
 fn variable_fields_overrun_the_record() {
     let r = raw_sample();
     let k = 7;
@@ -363,6 +384,18 @@ fn cigar_ops_and_lengths() {
     let op = u32::from_le_bytes(b[cigar_at..cigar_at + 4].try_into().expect("4 bytes"));
     let longer = ((op >> 4) + 1) << 4 | (op & 0xf);
     b[cigar_at..cigar_at + 4].copy_from_slice(&longer.to_le_bytes());
+    expect_record_error(b.clone(), k, at, |e| {
+        matches!(e, RecordError::CigarSeqMismatch { .. })
+    });
+    // Two faults in one record, the CIGAR and an aux type code: every path reports the aux one
+    // (full validation checks aux fields first), also where aux checks are deferred.
+    let mut two = b.clone();
+    two[aux_start(&r, k) + 2] = b'q';
+    expect_record_error(two, k, at, |e| matches!(e, RecordError::Aux { at: 0, .. }));
+    // A later record whose fields overrun it (caught before decoding, when the batch is
+    // sized): the earlier CIGAR fault is still the one reported.
+    let later = r.records[k + 2] + 4;
+    i32_le(&mut b, later + 16, 1 << 24);
     expect_record_error(b, k, at, |e| {
         matches!(e, RecordError::CigarSeqMismatch { .. })
     });

@@ -512,8 +512,9 @@ impl BatchBuilder {
         self.schema.clone()
     }
 
-    /// Byte totals of the records' names and bases from their fixed fields. A record whose
-    /// fixed fields do not fit its length is validated at once, for its error.
+    /// Byte totals of the records' names and bases from their fixed fields. When a record's
+    /// fixed fields do not fit its length, the records up to it are validated for the first
+    /// error.
     fn totals<'a>(
         n: usize,
         body: &impl Fn(usize) -> &'a [u8],
@@ -530,10 +531,12 @@ impl BatchBuilder {
                 32 + name + bases.saturating_mul(3) / 2 <= b.len() as u64 + 1
             };
             if !fits {
-                let e = Record::parse(b, n_refs)
-                    .err()
-                    .unwrap_or(RecordError::BlockSizeTooSmall(b.len() as u32));
-                return Err(DecodeError::Record(i, e));
+                // The first record that fails full validation: this one, or an earlier one
+                // with another fault.
+                let first =
+                    (0..=i).find_map(|j| Record::parse(body(j), n_refs).err().map(|e| (j, e)));
+                let (j, e) = first.unwrap_or((i, RecordError::BlockSizeTooSmall(b.len() as u32)));
+                return Err(DecodeError::Record(j, e));
             }
         }
         if t.names > i32::MAX as u64 || t.bases > i32::MAX as u64 {
@@ -630,8 +633,9 @@ impl BatchBuilder {
                 match Record::parse_with(body(i), n_refs, check_aux) {
                     Ok(r) => recs.push(r),
                     Err(e) => {
-                        // An earlier record of the block may have bad aux fields.
-                        let first = (row0..i)
+                        // An earlier record of the block may have bad aux fields, or this one
+                        // (full validation checks them before the CIGAR): report as it does.
+                        let first = (row0..=i)
                             .find_map(|j| Record::parse(body(j), n_refs).err().map(|e| (j, e)));
                         let (j, e) = first.unwrap_or((i, e));
                         return Err(DecodeError::Record(j, e));

@@ -86,6 +86,14 @@ pub enum RecordError {
     RefIdOutOfRange(i32),
     /// `next_refID` is neither -1 nor a reference of the header.
     NextRefIdOutOfRange(i32),
+    /// `pos` or `next_pos` is below -1 or past the SAM range (1-based positions are at most
+    /// 2³¹ − 1, so the 0-based value is at most 2³¹ − 2).
+    PositionOutOfRange {
+        /// `"pos"` or `"next_pos"`.
+        field: &'static str,
+        /// The 0-based value.
+        value: i32,
+    },
     /// A CIGAR operation has an undefined op code.
     BadCigarOp {
         /// Index of the operation.
@@ -199,6 +207,10 @@ impl fmt::Display for RecordError {
             ),
             Self::NegativeSequenceLength(n) => write!(f, "negative l_seq {n}"),
             Self::RefIdOutOfRange(id) => write!(f, "refID {id} is not a reference of the header"),
+            Self::PositionOutOfRange { field, value } => write!(
+                f,
+                "{field} {value} is outside the SAM range -1..=2147483646 (0-based)"
+            ),
             Self::NextRefIdOutOfRange(id) => {
                 write!(f, "next_refID {id} is not a reference of the header")
             }
