@@ -78,6 +78,35 @@ fn sam_text_equals_samtools_view_at_every_thread_count_and_chunk_size() {
     }
 }
 
+/// `rawarrow bam view` (which checks aux fields while writing them) on `file`: stdout, stderr
+/// and whether it succeeded.
+fn cli_view(file: &[u8], threads: &str) -> (Vec<u8>, String, bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("in.bam");
+    std::fs::write(&path, file).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rawarrow"))
+        .args(["bam", "view", "-t", threads])
+        .arg(&path)
+        .output()
+        .expect("run rawarrow");
+    let err = String::from_utf8_lossy(&out.stderr).replace(&*path.to_string_lossy(), "in.bam");
+    (out.stdout, err, out.status.success())
+}
+
+#[test]
+fn cli_view_equals_samtools_view() {
+    for (bam, sam, _) in oracles() {
+        let expect = gunzip_text(&sam);
+        let (got, err, ok) = cli_view(&std::fs::read(&bam).expect("read"), "2");
+        assert!(ok, "{}: {err}", bam.display());
+        assert!(
+            got == expect,
+            "{}: output differs from samtools",
+            bam.display()
+        );
+    }
+}
+
 #[test]
 fn header_matches_samtools() {
     let mut records = Records::new(
@@ -191,6 +220,20 @@ fn expect_record_error(
             "{text}"
         );
     }
+    // `rawarrow bam view` checks aux fields while writing them: the same message.
+    let want = view(
+        Input::from_bytes("in.bam", file.clone()),
+        Options::default(),
+    )
+    .expect_err("malformed")
+    .to_string();
+    for threads in ["1", "2"] {
+        let (_, err, ok) = cli_view(&file, threads);
+        assert!(
+            !ok && err.contains(&want),
+            "t={threads}: {err}\nwant: {want}"
+        );
+    }
     // The Arrow reader validates in its own order (aux fields while rendering the tags): the
     // same record and error, with every column, and with a projection that has no tags.
     for (threads, columns) in [(1, None), (2, None), (1, Some(["qname", "pos"]))] {
@@ -263,6 +306,8 @@ fn tag_text_that_arrow_strings_cannot_hold() {
             Options::default()
         )
         .is_ok());
+        let (_, err, ok) = cli_view(&file, "2");
+        assert!(ok, "bam view prints the bytes as they are: {err}");
         for threads in [1, 2] {
             let err = arrow_error(file.clone(), threads, None);
             match err.kind() {

@@ -102,11 +102,13 @@ pub(crate) fn fields(aux: &[u8]) -> impl Iterator<Item = Field<'_>> + '_ {
 }
 
 /// Appends the SAM text of the fields (tab-separated) except the one spanning `skip`, checking
-/// each as it goes: what [`field_at`] checks, and that `Z`/`H` values are UTF-8 and `A` values
-/// ASCII (Arrow strings). Stops at the first bad field.
+/// each as it goes: what [`field_at`] checks and, for text that must be valid in an Arrow string
+/// (`arrow_text`), that `Z`/`H` values are UTF-8 and `A` values ASCII. Stops at the first bad
+/// field.
 pub(crate) fn push_sam_checked(
     aux: &[u8],
     skip: Option<(usize, usize)>,
+    arrow_text: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), RecordError> {
     let mut at = 0;
@@ -124,7 +126,7 @@ pub(crate) fn push_sam_checked(
         out.extend_from_slice(&[f.tag[0], f.tag[1], b':']);
         match f.ty {
             b'Z' | b'H' => {
-                if !f.value.is_ascii() && std::str::from_utf8(f.value).is_err() {
+                if arrow_text && !f.value.is_ascii() && std::str::from_utf8(f.value).is_err() {
                     return Err(RecordError::Aux {
                         at: f.start,
                         reason: "string value is not UTF-8",
@@ -133,7 +135,7 @@ pub(crate) fn push_sam_checked(
                 out.extend_from_slice(&[f.ty, b':']);
                 out.extend_from_slice(f.value);
             }
-            b'A' if !f.value[0].is_ascii() => {
+            b'A' if arrow_text && !f.value[0].is_ascii() => {
                 return Err(RecordError::Aux {
                     at: f.start,
                     reason: "character value is not ASCII",

@@ -750,7 +750,7 @@ impl BatchBuilder {
         }
         if let Some(col) = &mut c.tags {
             col.render(row0, recs, &mut self.tags_text, |r, text| {
-                aux::push_sam_checked(r.aux(), r.cg_range(), text)?;
+                aux::push_sam_checked(r.aux(), r.cg_range(), true, text)?;
                 Ok(true)
             })?;
         }

@@ -24,7 +24,7 @@ mod frame;
 mod header;
 mod reader;
 mod record;
-mod sam;
+pub(crate) mod sam;
 mod tags;
 
 pub use aux::{push_float, push_float_kputd, Field};

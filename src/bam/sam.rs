@@ -27,6 +27,37 @@ fn grow(out: &mut Vec<u8>, n: usize) -> &mut [u8] {
 /// Appends the SAM text of `r`: the 11 mandatory fields and the tags, tab-separated, and a
 /// newline. Qualities above 93 are written as `~` (see the `qual` kernel).
 pub fn push_record(r: &Record<'_>, header: &Header, out: &mut Vec<u8>) {
+    push_mandatory(r, header, out);
+    for f in r.tags() {
+        out.push(b'\t');
+        aux::push_sam(&f, out);
+    }
+    out.push(b'\n');
+}
+
+/// [`push_record`] for a record parsed without checking its aux fields
+/// ([`Record::parse_with`]): they are checked as they are written, and the first bad one is the
+/// error (the line is then incomplete).
+pub(crate) fn push_record_checked(
+    r: &Record<'_>,
+    header: &Header,
+    out: &mut Vec<u8>,
+) -> Result<(), super::RecordError> {
+    push_mandatory(r, header, out);
+    if !r.aux().is_empty() {
+        let at = out.len();
+        out.push(b'\t');
+        aux::push_sam_checked(r.aux(), r.cg_range(), false, out)?;
+        if out.len() == at + 1 {
+            out.pop(); // only the CG tag, which is not printed
+        }
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// The 11 mandatory fields, tab-separated.
+fn push_mandatory(r: &Record<'_>, header: &Header, out: &mut Vec<u8>) {
     out.extend_from_slice(r.name());
     out.push(b'\t');
     push_int(i64::from(r.flag()), out);
@@ -72,9 +103,4 @@ pub fn push_record(r: &Record<'_>, header: &Header, out: &mut Vec<u8>) {
             qual::encode(raw, grow(out, n));
         }
     }
-    for f in r.tags() {
-        out.push(b'\t');
-        aux::push_sam(&f, out);
-    }
-    out.push(b'\n');
 }

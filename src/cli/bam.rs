@@ -101,9 +101,18 @@ fn view(args: View) -> Result {
     let header = records.header().clone();
     let mut out = Output::create(args.output.as_deref())?;
     let mut buf = Vec::with_capacity(4 << 20);
+    let path: std::sync::Arc<std::path::Path> = args.input.as_path().into();
     loop {
-        let more = records.next_chunk(|r, _| {
-            crate::bam::push_sam(r, &header, &mut buf);
+        // Aux fields are checked once, as they are written.
+        let more = records.next_chunk_with(false, |r, at| {
+            crate::bam::sam::push_record_checked(r, &header, &mut buf).map_err(|error| {
+                crate::bam::Error::new(crate::bam::ErrorKind::Record {
+                    index: at.index,
+                    voffset: at.voffset,
+                    error,
+                })
+                .with_path(path.clone())
+            })?;
             Ok(true)
         })?;
         if buf.len() >= 1 << 20 || !more {
