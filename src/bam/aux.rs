@@ -27,14 +27,42 @@ fn size_of(ty: u8) -> Option<usize> {
     }
 }
 
-/// The first NUL: most aux strings are short, where a plain loop beats a vectorised search's
-/// set-up; longer ones (qualities in `OQ`) go to `memchr`.
+/// The first NUL. Most aux strings are short: eight bytes at a time as a word (one branch per
+/// word instead of one per byte) up to 32 bytes, then `memchr` (qualities in `OQ`).
 fn nul_in(b: &[u8]) -> Option<usize> {
-    const SHORT: usize = 24;
-    match b.iter().take(SHORT).position(|&c| c == 0) {
-        Some(i) => Some(i),
-        None if b.len() > SHORT => memchr::memchr(0, &b[SHORT..]).map(|i| i + SHORT),
-        None => None,
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while i + 8 <= b.len() && i < 32 {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        // The lowest set high bit marks the first zero byte (borrows only run upwards).
+        let zero = w.wrapping_sub(LO) & !w & HI;
+        if zero != 0 {
+            return Some(i + (zero.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr(0, &b[i..]).map(|j| i + j)
+}
+
+#[cfg(test)]
+#[test]
+fn nul_in_finds_the_first_nul() {
+    for len in 0..80 {
+        for at in 0..=len {
+            let mut b = vec![0x80u8; len];
+            for (k, x) in b.iter_mut().enumerate() {
+                *x = [0x80, 0x01, 0xff, b'A'][k % 4];
+            }
+            if at < len {
+                b[at] = 0;
+                if at + 1 < len {
+                    b[at + 1] = 0;
+                }
+            }
+            let want = b.iter().position(|&c| c == 0);
+            assert_eq!(nul_in(&b), want, "len {len} at {at}");
+        }
     }
 }
 
