@@ -45,27 +45,6 @@ fn nul_in(b: &[u8]) -> Option<usize> {
     memchr::memchr(0, &b[i..]).map(|j| i + j)
 }
 
-#[cfg(test)]
-#[test]
-fn nul_in_finds_the_first_nul() {
-    for len in 0..80 {
-        for at in 0..=len {
-            let mut b = vec![0x80u8; len];
-            for (k, x) in b.iter_mut().enumerate() {
-                *x = [0x80, 0x01, 0xff, b'A'][k % 4];
-            }
-            if at < len {
-                b[at] = 0;
-                if at + 1 < len {
-                    b[at + 1] = 0;
-                }
-            }
-            let want = b.iter().position(|&c| c == 0);
-            assert_eq!(nul_in(&b), want, "len {len} at {at}");
-        }
-    }
-}
-
 /// Reads the field at `at`; `Err` names what is malformed.
 pub(crate) fn field_at(aux: &[u8], at: usize) -> Result<Field<'_>, RecordError> {
     let bad = |reason| RecordError::Aux { at, reason };
@@ -426,6 +405,26 @@ fn push_typed_value(f: &Field<'_>, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_in_finds_the_first_nul() {
+        for len in 0..80 {
+            for at in 0..=len {
+                let mut b = vec![0x80u8; len];
+                for (k, x) in b.iter_mut().enumerate() {
+                    *x = [0x80, 0x01, 0xff, b'A'][k % 4];
+                }
+                if at < len {
+                    b[at] = 0;
+                    if at + 1 < len {
+                        b[at + 1] = 0;
+                    }
+                }
+                let want = b.iter().position(|&c| c == 0);
+                assert_eq!(nul_in(&b), want, "len {len} at {at}");
+            }
+        }
+    }
 
     fn float(d: f64) -> String {
         let mut v = Vec::new();
