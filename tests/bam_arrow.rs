@@ -565,3 +565,42 @@ fn typed_tag_columns_equal_samtools_values() {
     assert!(Reader::builder().tags(&["N"]).is_err());
     assert!(Reader::builder().tags(&["NM:q"]).is_err());
 }
+
+#[test]
+fn batch_decoder_equals_the_reader_on_records_framed_by_hand() {
+    for (bam, _) in files() {
+        let raw = common::oracle_decompress(&std::fs::read(&bam).expect("read"));
+        let (header, mut at) = rawarrow::bam::Header::parse(&raw)
+            .expect("header")
+            .expect("whole header");
+        let mut records: Vec<&[u8]> = Vec::new();
+        while at < raw.len() {
+            let n = u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+            records.push(&raw[at + 4..at + 4 + n]);
+            at += 4 + n;
+        }
+        for columns in [&rawarrow::bam::COLUMNS[..], &["seq", "tags", "end"][..]] {
+            let projection = rawarrow::bam::Projection::of(columns).expect("columns");
+            let mut decoder = rawarrow::bam::BatchDecoder::new(&header, projection);
+            let reader = Reader::builder()
+                .threads(2)
+                .batch_rows(777)
+                .columns(columns)
+                .expect("columns")
+                .build(Input::open(&bam).expect("open"))
+                .expect("reader");
+            assert_eq!(reader.schema(), decoder.schema());
+            let mut start = 0;
+            for batch in reader {
+                let batch = batch.expect("valid");
+                let mine = decoder
+                    .decode(&records[start..start + batch.num_rows()])
+                    .expect("valid");
+                assert_eq!(mine, batch, "{} rows {start}..", bam.display());
+                start += batch.num_rows();
+            }
+            assert_eq!(start, records.len());
+            assert_eq!(decoder.decode(&[]).expect("empty").num_rows(), 0);
+        }
+    }
+}
