@@ -21,6 +21,16 @@ fn input() -> Option<PathBuf> {
         })
 }
 
+/// Reads every batch (each dropped at once, as a streaming consumer does): the rows.
+fn rows(builder: rawarrow::tdf::ReaderBuilder, d: &std::path::Path) -> u64 {
+    let mut r = builder.build(d).expect("open");
+    let mut n = 0;
+    while let Some(batch) = r.next_batch().expect("batch") {
+        n += batch.num_rows() as u64;
+    }
+    n
+}
+
 fn bench(c: &mut Criterion) {
     let Some(d) = input() else {
         eprintln!("set RAWARROW_BENCH_TDF or RAWARROW_CORPUS");
@@ -58,16 +68,8 @@ fn bench(c: &mut Criterion) {
         for threads in [1, 2] {
             g.bench_function(format!("rawarrow_{name}_t{threads}"), |b| {
                 b.iter(|| {
-                    let mut r = Reader::builder()
-                        .threads(threads)
-                        .calibration(cal)
-                        .build(&d)
-                        .expect("open");
-                    let mut n = 0;
-                    while let Some(batch) = r.next_batch().expect("batch") {
-                        n += batch.num_rows() as u64;
-                    }
-                    assert_eq!(n, peaks);
+                    let r = Reader::builder().threads(threads).calibration(cal);
+                    assert_eq!(rows(r, &d), peaks);
                 })
             });
         }
@@ -79,18 +81,12 @@ fn bench(c: &mut Criterion) {
             format!("rawarrow_bruker_t{threads}_timsrust_columns"),
             |b| {
                 b.iter(|| {
-                    let mut r = Reader::builder()
+                    let r = Reader::builder()
                         .threads(threads)
                         .calibration(Calibration::Bruker)
                         .columns(&["frame", "scan", "tof", "intensity", "mz", "mobility"])
-                        .expect("columns")
-                        .build(&d)
-                        .expect("open");
-                    let mut n = 0;
-                    while let Some(batch) = r.next_batch().expect("batch") {
-                        n += batch.num_rows() as u64;
-                    }
-                    assert_eq!(n, peaks);
+                        .expect("columns");
+                    assert_eq!(rows(r, &d), peaks);
                 })
             },
         );

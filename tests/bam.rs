@@ -201,18 +201,7 @@ fn expect_record_error(
             Options::default().threads(threads).chunk_bytes(100_000),
         )
         .expect_err("malformed record detected");
-        match err.kind() {
-            ErrorKind::Record {
-                index,
-                voffset: v,
-                error,
-            } => {
-                assert!(check(error), "unexpected {error:?}");
-                assert_eq!(*index, record as u64);
-                assert_eq!(*v, voffset);
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_record_error(&err, &check, record, voffset, &format!("view t={threads}"));
         let text = err.to_string();
         assert!(text.starts_with("bad.bam: record "), "{text}");
         assert!(
@@ -238,17 +227,28 @@ fn expect_record_error(
     // same record and error, with every column, and with a projection that has no tags.
     for (threads, columns) in [(1, None), (2, None), (1, Some(["qname", "pos"]))] {
         let err = arrow_error(file.clone(), threads, columns.as_ref().map(|c| &c[..]));
-        match err.kind() {
-            ErrorKind::Record {
-                index,
-                voffset: v,
-                error,
-            } => {
-                assert!(check(error), "arrow t={threads}: unexpected {error:?}");
-                assert_eq!((*index, *v), (record as u64, voffset), "t={threads}");
-            }
-            other => panic!("arrow t={threads}: unexpected {other:?}"),
+        assert_record_error(&err, &check, record, voffset, &format!("arrow t={threads}"));
+    }
+}
+
+/// `err` is a record error at `record` and `voffset` that `check` accepts.
+fn assert_record_error(
+    err: &bam::Error,
+    check: &impl Fn(&RecordError) -> bool,
+    record: usize,
+    voffset: u64,
+    what: &str,
+) {
+    match err.kind() {
+        ErrorKind::Record {
+            index,
+            voffset: v,
+            error,
+        } => {
+            assert!(check(error), "{what}: unexpected {error:?}");
+            assert_eq!((*index, *v), (record as u64, voffset), "{what}");
         }
+        other => panic!("{what}: unexpected {other:?}"),
     }
 }
 
