@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use rawarrow::kernels::{calib, cigar, delta, onset, qual, seq, unshuffle};
+use rawarrow::kernels::{calib, cigar, delta, onset, qual, runs, seq, unshuffle};
 
 const SIZES: &[usize] = &[16, 150, 1024, 64 * 1024, 1 << 20];
 
@@ -187,6 +187,50 @@ fn bench_delta(c: &mut Criterion) {
     g.finish();
 }
 
+type RunsFn = Box<dyn Fn(&[u32], &[f64], &mut [f64])>;
+
+fn bench_runs(c: &mut Criterion) {
+    let mut impls: Vec<(&'static str, RunsFn)> = vec![
+        ("naive", Box::new(runs::naive::<f64>)),
+        ("scalar", Box::new(runs::scalar::expand::<f64>)),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use runs::x86_64::*;
+        if let Some(k) = avx2::Avx2::new() {
+            impls.push(("avx2", Box::new(move |c, v, o| k.expand(c, v, o))));
+        }
+        if let Some(k) = avx512::Avx512::new() {
+            impls.push(("avx512", Box::new(move |c, v, o| k.expand(c, v, o))));
+        }
+    }
+    // 1/K0 per scan over the scans' peaks (`f64`): runs of 1..=127 peaks (mean 64), the
+    // output sized like the other kernels' (bytes), kept in cache.
+    let mut g = c.benchmark_group("runs_f64");
+    for &bytes_n in &SIZES[2..] {
+        let n = bytes_n / 8;
+        let mut counts: Vec<u32> = Vec::new();
+        let mut left = n;
+        for &b in bytes(n, 7).iter().cycle() {
+            if left == 0 {
+                break;
+            }
+            let take = (usize::from(b % 127) + 1).min(left);
+            counts.push(take as u32);
+            left -= take;
+        }
+        let values: Vec<f64> = (0..counts.len()).map(|i| 0.6 + i as f64 * 1e-3).collect();
+        let mut out = vec![0.0; n];
+        g.throughput(Throughput::Bytes((8 * n) as u64));
+        for (name, f) in &impls {
+            g.bench_with_input(BenchmarkId::new(*name, 8 * n), &n, |b, _| {
+                b.iter(|| f(black_box(&counts), &values, &mut out))
+            });
+        }
+    }
+    g.finish();
+}
+
 type CalibFn = Box<dyn Fn(&[u32], f64, f64, &mut [f64])>;
 
 fn bench_calib(c: &mut Criterion) {
@@ -296,6 +340,7 @@ mod harness {
         bench_qual,
         bench_unshuffle,
         bench_delta,
+        bench_runs,
         bench_calib,
         bench_onset,
         bench_cigar

@@ -1,6 +1,7 @@
 //! timsTOF: all frames of a `.d`, every peak with m/z and 1/K0 — timsrust 0.4 (`FrameReader`
 //! `get_all`, rayon over all cores, then its converters on every peak) against rawarrow's
 //! `Reader` at 1 and 2 threads (boundary models like timsrust's, and the Bruker models).
+//! `zstd_only_t{1,2}` decompresses every frame blob and nothing else: the floor both share.
 //!
 //! Input: `$RAWARROW_BENCH_TDF` (e.g. from `rawarrow tdf-generate`), else the corpus's
 //! DDPASEF_10seconds.d. Run: `cargo bench --bench tdf`.
@@ -31,6 +32,52 @@ fn rows(builder: rawarrow::tdf::ReaderBuilder, d: &std::path::Path) -> u64 {
     n
 }
 
+/// `analysis.tdf_bin` in memory and each frame's (blob start, blob size, decompressed bytes).
+fn zstd_blobs(d: &std::path::Path) -> (Vec<u8>, Vec<(usize, usize, usize)>) {
+    let conn = rusqlite::Connection::open(d.join("analysis.tdf")).expect("sqlite");
+    let mut stmt = conn
+        .prepare("SELECT TimsId, NumScans, NumPeaks FROM Frames ORDER BY Id")
+        .expect("Frames");
+    let frames: Vec<(usize, usize, usize)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let bin = std::fs::read(d.join("analysis.tdf_bin")).expect("tdf_bin");
+    let blobs = frames
+        .into_iter()
+        .filter_map(|(at, scans, peaks)| {
+            let size = u32::from_le_bytes(bin[at..at + 4].try_into().expect("4 bytes")) as usize;
+            (size > 8).then_some((at + 8, size - 8, 4 * (scans + 2 * peaks)))
+        })
+        .collect();
+    (bin, blobs)
+}
+
+/// Decompresses every blob on `threads` threads (frames handed out in order); the blob count.
+fn zstd_all(bin: &[u8], blobs: &[(usize, usize, usize)], threads: usize) -> usize {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut z = zstd::bulk::Decompressor::new().expect("zstd");
+                let mut out = Vec::new();
+                while let Some(&(at, size, n)) =
+                    blobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    out.clear();
+                    out.reserve(n);
+                    let got = z
+                        .decompress_to_buffer(&bin[at..at + size], &mut out)
+                        .expect("zstd frame");
+                    assert_eq!(got, n);
+                }
+            });
+        }
+    });
+    next.into_inner().min(blobs.len())
+}
+
 fn bench(c: &mut Criterion) {
     let Some(d) = input() else {
         eprintln!("set RAWARROW_BENCH_TDF or RAWARROW_CORPUS");
@@ -40,6 +87,14 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("tdf_all_peaks_mz_im");
     g.throughput(Throughput::Elements(peaks));
     g.sample_size(10);
+    // The floor every reader shares: only zstd, every frame blob decompressed (file already in
+    // memory, one context per thread, nothing else done with the bytes).
+    let (bin, blobs) = zstd_blobs(&d);
+    for threads in [1, 2] {
+        g.bench_function(format!("zstd_only_t{threads}"), |b| {
+            b.iter(|| assert_eq!(zstd_all(&bin, &blobs, threads), blobs.len()))
+        });
+    }
     g.bench_function("timsrust_get_all_convert", |b| {
         b.iter(|| {
             let frames = timsrust::readers::FrameReader::new(&d).expect("timsrust");

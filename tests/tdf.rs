@@ -458,3 +458,139 @@ fn bruker_calibration_matches_the_sdk() {
         );
     }
 }
+
+/// One isolation window read straight from `analysis.tdf`: (scan begin, scan end exclusive,
+/// group or precursor, isolation m/z, isolation width).
+type SqlWindow = (u32, u32, u32, f64, f64);
+
+/// Every frame's windows from SQL: DIA through the frame's window group, DDA the PASEF rows.
+fn sql_windows(d: &Path) -> (bool, std::collections::HashMap<u32, Vec<SqlWindow>>) {
+    let conn = rusqlite::Connection::open(d.join("analysis.tdf")).expect("sqlite");
+    let has = |t: &str| {
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [t],
+            |r| r.get::<_, i64>(0),
+        )
+        .expect("sqlite_master")
+            > 0
+    };
+    let dia = "SELECT i.Frame, w.ScanNumBegin, w.ScanNumEnd, w.WindowGroup, w.IsolationMz, \
+               w.IsolationWidth FROM DiaFrameMsMsInfo i JOIN DiaFrameMsMsWindows w \
+               ON i.WindowGroup = w.WindowGroup";
+    let dda_sql = "SELECT Frame, ScanNumBegin, ScanNumEnd, Precursor, IsolationMz, \
+                   IsolationWidth FROM PasefFrameMsMsInfo";
+    // A PASEF table makes the file DDA (group = precursor); real files fill one kind only.
+    let dda = has("PasefFrameMsMsInfo");
+    let mut out: std::collections::HashMap<u32, Vec<SqlWindow>> = Default::default();
+    for (table, sql) in [("DiaFrameMsMsInfo", dia), ("PasefFrameMsMsInfo", dda_sql)] {
+        if !has(table) {
+            continue;
+        }
+        let mut stmt = conn.prepare(sql).expect("prepare");
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
+                ))
+            })
+            .expect("query");
+        for row in rows {
+            let (frame, w) = row.expect("row");
+            out.entry(frame).or_default().push(w);
+        }
+    }
+    (dda, out)
+}
+
+/// Every MS2 peak's window columns equal the window of `analysis.tdf` holding its scan, and
+/// every other peak's are null (and zero), checked peak by peak without the reader's search.
+fn assert_windows_match_sql(d: &Path) -> usize {
+    let (dda, windows) = sql_windows(d);
+    let t = read_all(d, Reader::builder().threads(2).batch_rows(5000));
+    let (frame, scan, lvl) = (
+        u32s(&t, "frame"),
+        u32s(&t, "scan"),
+        t.column_by_name("ms_level")
+            .expect("ms_level")
+            .as_primitive::<arrow_array::types::UInt8Type>()
+            .values()
+            .to_vec(),
+    );
+    let group_col = if dda { "precursor" } else { "window_group" };
+    let other = if dda { "window_group" } else { "precursor" };
+    let group = t.column_by_name(group_col).expect("group");
+    let (imz, iw) = (
+        t.column_by_name("isolation_mz").expect("imz"),
+        t.column_by_name("isolation_width").expect("iw"),
+    );
+    assert_eq!(
+        t.column_by_name(other).expect("other").null_count(),
+        t.num_rows()
+    );
+    let (gv, mv, wv) = (
+        u32s(&t, group_col),
+        f64s(&t, "isolation_mz"),
+        f64s(&t, "isolation_width"),
+    );
+    let mut in_window = 0;
+    for i in 0..t.num_rows() {
+        let hits: Vec<&SqlWindow> = if lvl[i] == 2 {
+            windows
+                .get(&frame[i])
+                .map(|ws| {
+                    ws.iter()
+                        .filter(|w| w.0 <= scan[i] && scan[i] < w.1)
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let at = format!(
+            "{} row {i} frame {} scan {}",
+            d.display(),
+            frame[i],
+            scan[i]
+        );
+        if hits.is_empty() {
+            assert!(group.is_null(i) && imz.is_null(i) && iw.is_null(i), "{at}");
+            assert_eq!((gv[i], mv[i], wv[i]), (0, 0.0, 0.0), "{at}");
+        } else {
+            in_window += 1;
+            assert!(
+                group.is_valid(i) && imz.is_valid(i) && iw.is_valid(i),
+                "{at}"
+            );
+            // Overlapping selections in one frame: any window holding the scan will do.
+            assert!(
+                hits.iter().any(|w| (w.2, w.3.to_bits(), w.4.to_bits())
+                    == (gv[i], mv[i].to_bits(), wv[i].to_bits())),
+                "{at}: {:?} not in {hits:?}",
+                (gv[i], mv[i], wv[i])
+            );
+        }
+    }
+    in_window
+}
+
+#[test]
+fn window_columns_equal_the_sql_tables() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path().join("synth.d");
+    let spec = rawarrow::tdf::synth::Spec {
+        frames: 12,
+        scans: 200,
+        peaks_per_frame: 4000,
+        ms1_every: 4,
+        window_groups: 3,
+        seed: 11,
+    };
+    rawarrow::tdf::synth::write(&d, &spec).expect("generate");
+    assert!(assert_windows_match_sql(&d) > 1000);
+    for d in corpus_ds() {
+        let n = assert_windows_match_sql(&d);
+        eprintln!("{}: {n} peaks in isolation windows", d.display());
+    }
+}

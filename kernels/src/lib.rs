@@ -12,6 +12,7 @@
 //! | [`unshuffle`] | 4 byte planes → `u32` (timsTOF) | scalar, SSSE3, AVX2, AVX-512 VBMI, NEON |
 //! | [`delta`] | per-scan prefix sums − 1 (timsTOF) | scalar, SSE4.1, AVX2, AVX-512 F |
 //! | [`calib`] | TOF → m/z, scan → 1/K0 (`f64`) | scalar, AVX2, AVX-512 F |
+//! | [`runs`] | run-length expansion (per-scan and per-frame columns) | scalar, AVX2, AVX-512 F |
 //! | [`onset`] | indices of `u8` values above a threshold | scalar, AVX2, AVX-512 BW |
 //!
 //! Each instruction-set implementation is a zero-sized token type (`Avx2`, `Avx512`, ...) whose
@@ -29,6 +30,7 @@ pub mod cpu;
 pub mod delta;
 pub mod onset;
 pub mod qual;
+pub mod runs;
 pub mod seq;
 pub mod unshuffle;
 

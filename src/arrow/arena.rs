@@ -74,29 +74,48 @@ impl ArenaSize {
     }
 }
 
-/// Memory obtained from the global allocator with `layout`, freed on drop.
+/// Memory obtained from the global allocator, freed on drop: `bytes` zeroed bytes at `ptr`,
+/// aligned to [`ALIGN`], inside the allocation `raw` of `layout`.
 #[derive(Debug)]
 struct Memory {
-    ptr: NonNull<u8>,
+    raw: NonNull<u8>,
     layout: Layout,
+    ptr: NonNull<u8>,
+    bytes: usize,
 }
 
 impl Memory {
     /// `bytes` zeroed bytes aligned to [`ALIGN`] (`bytes` > 0).
+    ///
+    /// Asked for with the allocator's natural alignment, a zeroed allocation is a `calloc`,
+    /// which takes fresh pages from the kernel as they are (already zero) where an over-aligned
+    /// one is zeroed a second time by hand; the alignment comes from over-allocating instead.
     fn zeroed(bytes: usize) -> Self {
-        let layout = Layout::from_size_align(bytes, ALIGN).expect("valid arena layout");
-        // SAFETY: `layout` has a non-zero size (callers never ask for 0 bytes).
+        let total = bytes
+            .checked_add(ALIGN)
+            .expect("arena size overflows usize");
+        let layout = Layout::from_size_align(total, 16).expect("valid arena layout");
+        // SAFETY: `layout` has a non-zero size.
         let raw = unsafe { std::alloc::alloc_zeroed(layout) };
-        let ptr = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        Self { ptr, layout }
+        let raw = NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        let skip = raw.as_ptr().align_offset(ALIGN);
+        assert!(skip < ALIGN, "u8 pointers can be aligned");
+        // `skip + bytes <= total`: the aligned range lies inside the allocation.
+        let ptr = NonNull::new(raw.as_ptr().wrapping_add(skip)).expect("inside the allocation");
+        Self {
+            raw,
+            layout,
+            ptr,
+            bytes,
+        }
     }
 }
 
 impl Drop for Memory {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from `alloc_zeroed(layout)` in `Memory::zeroed` and `Memory` is
+        // SAFETY: `raw` came from `alloc_zeroed(layout)` in `Memory::zeroed` and `Memory` is
         // neither `Clone` nor `Copy`, so it is freed exactly once, here.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) };
+        unsafe { std::alloc::dealloc(self.raw.as_ptr(), self.layout) };
     }
 }
 
@@ -141,7 +160,7 @@ impl PoolInner {
         if spare.len() > self.keep {
             // Keep the largest blocks: they serve every smaller request.
             let smallest = (0..spare.len())
-                .min_by_key(|&i| spare[i].layout.size())
+                .min_by_key(|&i| spare[i].bytes)
                 .expect("not empty");
             spare.swap_remove(smallest);
         }
@@ -151,8 +170,8 @@ impl PoolInner {
     fn take(&self, bytes: usize) -> Option<Memory> {
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
         let best = (0..spare.len())
-            .filter(|&i| spare[i].layout.size() >= bytes)
-            .min_by_key(|&i| spare[i].layout.size())?;
+            .filter(|&i| spare[i].bytes >= bytes)
+            .min_by_key(|&i| spare[i].bytes)?;
         Some(spare.swap_remove(best))
     }
 }

@@ -19,6 +19,7 @@ use super::Error;
 use crate::arrow::arena::{ArenaPool, ArenaSize};
 use crate::io::Input;
 use crate::runtime::{default_threads, Ordered, Pool};
+use rawarrow_kernels::runs;
 
 /// Column names in schema order.
 pub const COLUMNS: &[&str] = &[
@@ -326,8 +327,8 @@ impl ReaderBuilder {
         let pool = Pool::spawn(
             self.threads,
             self.pin,
-            |_| FrameDecoder::new().expect("zstd context"),
-            move |dec, job: Range<usize>| build_batch(&wshared, dec, job, level_of),
+            |_| Worker::new(),
+            move |worker, job: Range<usize>| build_batch(&wshared, worker, job, level_of),
         )
         .map_err(|e| Error::Open {
             path: dir.to_path_buf(),
@@ -360,10 +361,31 @@ struct Shared {
     arenas: ArenaPool,
 }
 
+/// A worker's reusable state: the frame decoder and per-scan values of the frame at hand.
+struct Worker {
+    dec: FrameDecoder,
+    /// 0, 1, 2, … (the `scan` column's value per scan).
+    scan_ids: Vec<u32>,
+    per_scan_im: Vec<f64>,
+    /// Window group (or precursor), isolation m/z and width per scan (zeros outside windows).
+    per_scan_window: (Vec<u32>, Vec<f64>, Vec<f64>),
+}
+
+impl Worker {
+    fn new() -> Self {
+        Self {
+            dec: FrameDecoder::new().expect("zstd context"),
+            scan_ids: Vec::new(),
+            per_scan_im: Vec::new(),
+            per_scan_window: Default::default(),
+        }
+    }
+}
+
 /// Decodes the frames of one job into a batch.
 fn build_batch(
     s: &Shared,
-    dec: &mut FrameDecoder,
+    worker: &mut Worker,
     job: Range<usize>,
     level_of: impl Fn(u8) -> u8,
 ) -> Result<RecordBatch, Error> {
@@ -405,8 +427,15 @@ fn build_batch(
         pre_c.zeroed();
     }
     let mut valid = BooleanBufferBuilder::new(if windows_wanted { n } else { 0 });
-    let mut per_scan_im = Vec::new();
+    let Worker {
+        dec,
+        scan_ids,
+        per_scan_im,
+        per_scan_window,
+    } = worker;
     let mut at = 0;
+    // The blobs of this job, released together once decoded (contiguous ones in one call).
+    let mut blobs: Option<Range<usize>> = None;
     for (k, f) in frames.iter().enumerate() {
         let m = f.num_peaks as usize;
         let r = at..at + m;
@@ -423,17 +452,22 @@ fn build_batch(
                 offset,
                 message,
             })?;
-        // The blob is done with: its whole pages may leave the resident set (reading them
-        // again would fault them back in from the file), so memory stays bounded by the frames
-        // in flight rather than by the file size.
         let start = f.tims_id as usize;
-        s.bin.release(start..start + blob);
+        match &mut blobs {
+            Some(b) if b.end == start => b.end = start + blob,
+            _ => {
+                if let Some(b) = blobs.replace(start..start + blob) {
+                    s.bin.release(b);
+                }
+            }
+        }
         let (mz, im) = &s.models[job.start + k];
+        // Per-frame values are filled, per-scan values expanded over the scans' peaks.
         if w[FRAME] {
-            frame_c.as_mut_slice()[r.clone()].fill(f.id);
+            runs::fill(f.id, &mut frame_c.as_mut_slice()[r.clone()]);
         }
         if w[RT] {
-            rt_c.as_mut_slice()[r.clone()].fill(f.time);
+            runs::fill(f.time, &mut rt_c.as_mut_slice()[r.clone()]);
         }
         if w[MS_LEVEL] {
             lvl_c.as_mut_slice()[r.clone()].fill(level_of(f.msms_type));
@@ -444,47 +478,80 @@ fn build_batch(
                 &mut mz_c.as_mut_slice()[r.clone()],
             );
         }
-        if w[MOBILITY] {
-            im.per_scan(f.num_scans, &mut per_scan_im);
+        let scans = dec.scan_peaks.len();
+        if w[SCAN] {
+            if scan_ids.len() < scans {
+                scan_ids.extend(scan_ids.len() as u32..scans as u32);
+            }
+            runs::expand(
+                &dec.scan_peaks,
+                &scan_ids[..scans],
+                &mut scan_c.as_mut_slice()[r.clone()],
+            );
         }
-        let fw = if level_of(f.msms_type) == 2 {
-            s.windows.get(&f.id).map(Vec::as_slice).unwrap_or(&[])
-        } else {
-            &[]
-        };
-        let mut p = at;
-        for (scan, &cnt) in dec.scan_peaks.iter().enumerate() {
-            let q = p + cnt as usize;
-            if w[SCAN] {
-                scan_c.as_mut_slice()[p..q].fill(scan as u32);
+        if w[MOBILITY] {
+            im.per_scan(f.num_scans, per_scan_im);
+            runs::expand(
+                &dec.scan_peaks,
+                per_scan_im,
+                &mut im_c.as_mut_slice()[r.clone()],
+            );
+        }
+        if windows_wanted {
+            let fw = if level_of(f.msms_type) == 2 {
+                s.windows.get(&f.id).map(Vec::as_slice).unwrap_or(&[])
+            } else {
+                &[]
+            };
+            // Null slots get zeros: recycled arena memory holds old values, and the same input
+            // should give the same bytes.
+            let (groups, mzs, widths) = per_scan_window;
+            groups.clear();
+            mzs.clear();
+            widths.clear();
+            if fw.is_empty() {
+                valid.append_n(m, false);
+                groups.push(0);
+                mzs.push(0.0);
+                widths.push(0.0);
+            } else {
+                for (scan, &cnt) in dec.scan_peaks.iter().enumerate() {
+                    let s32 = scan as u32;
+                    let i = fw.partition_point(|x| x.scan_begin <= s32);
+                    let win = i.checked_sub(1).map(|i| fw[i]).filter(|x| s32 < x.scan_end);
+                    valid.append_n(cnt as usize, win.is_some());
+                    let x = win.unwrap_or_default();
+                    groups.push(x.group);
+                    mzs.push(x.isolation_mz);
+                    widths.push(x.isolation_width);
+                }
             }
-            if w[MOBILITY] {
-                im_c.as_mut_slice()[p..q].fill(per_scan_im[scan]);
+            let whole = [m as u32];
+            let counts: &[u32] = if fw.is_empty() {
+                &whole
+            } else {
+                &dec.scan_peaks
+            };
+            if w[WINDOW_GROUP] && !s.dda {
+                runs::expand(counts, groups, &mut wg_c.as_mut_slice()[r.clone()]);
             }
-            if windows_wanted {
-                let s32 = scan as u32;
-                let i = fw.partition_point(|x| x.scan_begin <= s32);
-                let win = i.checked_sub(1).map(|i| fw[i]).filter(|x| s32 < x.scan_end);
-                valid.append_n(cnt as usize, win.is_some());
-                // Null slots get zeros: recycled arena memory holds old values, and the same
-                // input should give the same bytes.
-                let x = win.unwrap_or_default();
-                if w[WINDOW_GROUP] && !s.dda {
-                    wg_c.as_mut_slice()[p..q].fill(x.group);
-                }
-                if w[PRECURSOR] && s.dda {
-                    pre_c.as_mut_slice()[p..q].fill(x.group);
-                }
-                if w[ISOLATION_MZ] {
-                    imz_c.as_mut_slice()[p..q].fill(x.isolation_mz);
-                }
-                if w[ISOLATION_WIDTH] {
-                    iw_c.as_mut_slice()[p..q].fill(x.isolation_width);
-                }
+            if w[PRECURSOR] && s.dda {
+                runs::expand(counts, groups, &mut pre_c.as_mut_slice()[r.clone()]);
             }
-            p = q;
+            if w[ISOLATION_MZ] {
+                runs::expand(counts, mzs, &mut imz_c.as_mut_slice()[r.clone()]);
+            }
+            if w[ISOLATION_WIDTH] {
+                runs::expand(counts, widths, &mut iw_c.as_mut_slice()[r.clone()]);
+            }
         }
         at += m;
+    }
+    // The blobs are done with: their whole pages may leave the resident set (reading them again
+    // would fault them back in from the file), so memory stays bounded by the frames in flight
+    // rather than by the file size. One call per job: each is a TLB shootdown on every core.
+    if let Some(b) = blobs {
+        s.bin.release(b);
     }
     let nulls = windows_wanted.then(|| NullBuffer::new(valid.finish()));
     let all_null = NullBuffer::new_null(n);
