@@ -149,6 +149,60 @@ fn bench_unshuffle(c: &mut Criterion) {
     g.finish();
 }
 
+type PairsFn = Box<dyn Fn(&[u8], usize, &mut [u32], &mut [u32])>;
+
+/// A frame's (TOF delta, intensity) pairs after its 918 scan words: the one-pass split against
+/// unshuffling every word and splitting the pairs afterwards (what the reader did before).
+fn bench_pairs(c: &mut Criterion) {
+    let mut impls: Vec<(&'static str, PairsFn)> = vec![
+        ("naive", Box::new(unshuffle::naive_pairs)),
+        ("scalar", Box::new(unshuffle::scalar::pairs)),
+        (
+            "unshuffle_then_split",
+            Box::new({
+                // The word buffer is reused, as the reader's was.
+                let words = std::cell::RefCell::new(Vec::new());
+                move |p: &[u8], from: usize, e: &mut [u32], o: &mut [u32]| {
+                    let mut words = words.borrow_mut();
+                    words.resize(p.len() / 4, 0);
+                    unshuffle::unshuffle(p, &mut words);
+                    for ((e, o), w) in e
+                        .iter_mut()
+                        .zip(o.iter_mut())
+                        .zip(words[from..].chunks_exact(2))
+                    {
+                        *e = w[0];
+                        *o = w[1];
+                    }
+                }
+            }),
+        ),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use unshuffle::x86_64::*;
+        if let Some(k) = avx2::Avx2::new() {
+            impls.push(("avx2", Box::new(move |p, f, e, o| k.pairs(p, f, e, o))));
+        }
+        if let Some(k) = avx512::Avx512::new() {
+            impls.push(("avx512", Box::new(move |p, f, e, o| k.pairs(p, f, e, o))));
+        }
+    }
+    let mut g = c.benchmark_group("unshuffle_pairs");
+    for pairs in [1_000usize, 100_000] {
+        let n = 918 + 2 * pairs;
+        let planes = bytes(4 * n, 4);
+        let (mut e, mut o) = (vec![0u32; pairs], vec![0u32; pairs]);
+        g.throughput(Throughput::Bytes((4 * n) as u64));
+        for (name, f) in &impls {
+            g.bench_with_input(BenchmarkId::new(*name, 4 * n), &n, |b, _| {
+                b.iter(|| f(black_box(&planes), 918, &mut e, &mut o))
+            });
+        }
+    }
+    g.finish();
+}
+
 type DeltaFn = Box<dyn Fn(&[u32], &[u32], &mut [u32])>;
 
 fn bench_delta(c: &mut Criterion) {
@@ -339,6 +393,7 @@ mod harness {
         bench_seq,
         bench_qual,
         bench_unshuffle,
+        bench_pairs,
         bench_delta,
         bench_runs,
         bench_calib,

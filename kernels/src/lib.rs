@@ -9,7 +9,7 @@
 //! | [`seq`] | BAM 4-bit bases → ASCII | scalar, SSSE3, AVX2, AVX-512 VBMI, NEON |
 //! | [`qual`] | BAM qualities → phred+33, absent/saturation report | scalar, SSE4.1, AVX2, AVX-512 BW, NEON |
 //! | [`cigar`] | BAM CIGAR ops → SAM text, reference and query spans | scalar |
-//! | [`unshuffle`] | 4 byte planes → `u32` (timsTOF) | scalar, SSSE3, AVX2, AVX-512 VBMI, NEON |
+//! | [`unshuffle`] | 4 byte planes → `u32`, also split into pairs (timsTOF) | scalar, SSSE3, AVX2, AVX-512 VBMI, NEON (pairs: scalar, AVX2, AVX-512 VBMI) |
 //! | [`delta`] | per-scan prefix sums − 1 (timsTOF) | scalar, SSE4.1, AVX2, AVX-512 F |
 //! | [`calib`] | TOF → m/z, scan → 1/K0 (`f64`) | scalar, AVX2, AVX-512 F |
 //! | [`runs`] | run-length expansion (per-scan and per-frame columns) | scalar, AVX2, AVX-512 F |

@@ -14,7 +14,6 @@ use super::meta::FrameRow;
 pub struct FrameDecoder {
     zstd: zstd::bulk::Decompressor<'static>,
     raw: Vec<u8>,
-    words: Vec<u32>,
     deltas: Vec<u32>,
     /// Peaks per scan of the last decoded frame.
     pub scan_peaks: Vec<u32>,
@@ -36,7 +35,6 @@ impl FrameDecoder {
         Ok(Self {
             zstd: zstd::bulk::Decompressor::new()?,
             raw: Vec::new(),
-            words: Vec::new(),
             deltas: Vec::new(),
             scan_peaks: Vec::new(),
         })
@@ -119,25 +117,30 @@ impl FrameDecoder {
                 format!("blob decompresses to {got} bytes; NumScans {scans} and NumPeaks {peaks} need {expected}"),
             );
         }
-        // Grown once; every value is overwritten by the unshuffle.
+        // The scan words are read straight from the planes; the pairs are unshuffled and split
+        // in one pass, intensities straight into their column.
         let n_words = n_words as usize;
-        if self.words.len() < n_words {
-            self.words.resize(n_words, 0);
-        }
-        let words = &mut self.words[..n_words];
-        unshuffle::unshuffle(&self.raw, words);
-        if words[0] != scans {
+        let raw = &self.raw[..expected];
+        let word = |i: usize| {
+            u32::from_le_bytes([
+                raw[i],
+                raw[i + n_words],
+                raw[i + 2 * n_words],
+                raw[i + 3 * n_words],
+            ])
+        };
+        if word(0) != scans {
             return err(
                 at + 8,
                 format!(
                     "blob word 0 is {}, expected the scan count {scans}",
-                    words[0]
+                    word(0)
                 ),
             );
         }
         let mut total: u64 = 0;
-        for &w in &words[1..scans as usize] {
-            let n = w / 2;
+        for i in 1..scans as usize {
+            let n = word(i) / 2;
             total += u64::from(n);
             self.scan_peaks.push(n);
         }
@@ -148,21 +151,12 @@ impl FrameDecoder {
             );
         }
         self.scan_peaks.push((peaks - total) as u32);
-        let pairs = &words[scans as usize..];
         let n = intensity.len();
         if self.deltas.len() < n {
             self.deltas.resize(n, 0);
         }
         let deltas = &mut self.deltas[..n];
-        // One pass splits the (tof delta, intensity) pairs; intensities go straight out.
-        for ((d, o), p) in deltas
-            .iter_mut()
-            .zip(intensity.iter_mut())
-            .zip(pairs.chunks_exact(2))
-        {
-            *d = p[0];
-            *o = p[1];
-        }
+        unshuffle::pairs(raw, scans as usize, deltas, intensity);
         delta::decode(deltas, &self.scan_peaks, tof);
         Ok(size)
     }
