@@ -7,10 +7,12 @@ pub mod bam;
 pub mod bgzf;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod convert;
 #[allow(unsafe_code)] // memory mapping and madvise only; see the module docs
 pub mod io;
 pub mod midi;
 pub mod runtime;
+pub mod stream;
 pub mod tdf;
 
 /// The SIMD kernels crate, re-exported.

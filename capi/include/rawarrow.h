@@ -1,0 +1,161 @@
+/*
+ * rawarrow: BAM, Bruker timsTOF .d and Standard MIDI Files as Arrow C streams.
+ *
+ * Each open function fills a `struct ArrowArrayStream` (the Arrow C stream interface,
+ * https://arrow.apache.org/docs/format/CStreamInterface.html) that yields record batches as
+ * struct arrays. Batches are handed over without a copy: their buffers stay valid until the
+ * consumer calls each batch's `release`, whether or not the stream was released before.
+ *
+ * Errors: an open function returns RAWARROW_OK or one of the RAWARROW_ERROR_* codes and, when
+ * `error` is not NULL, stores a message naming the file, the byte offset and the cause, to be
+ * freed with rawarrow_free_error. A failure while streaming is the stream's `get_next`
+ * returning an errno value (EIO, EINVAL, ...), with the message from `get_last_error`.
+ *
+ * Options: initialise a struct with its rawarrow_*_options_init function (the defaults), then
+ * change what you need; a NULL options pointer means the defaults. String options are
+ * NUL-terminated UTF-8 and are copied; they need not outlive the call.
+ *
+ * Link: -lrawarrow_c (librawarrow_c.so), or the static librawarrow_c.a with
+ * -lpthread -ldl -lm -lgcc_s -lrt.
+ */
+#ifndef RAWARROW_H
+#define RAWARROW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The Arrow C data and stream interfaces, exactly as the Arrow specification defines them. */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+
+struct ArrowSchema {
+  const char *format;
+  const char *name;
+  const char *metadata;
+  int64_t flags;
+  int64_t n_children;
+  struct ArrowSchema **children;
+  struct ArrowSchema *dictionary;
+  void (*release)(struct ArrowSchema *);
+  void *private_data;
+};
+
+struct ArrowArray {
+  int64_t length;
+  int64_t null_count;
+  int64_t offset;
+  int64_t n_buffers;
+  int64_t n_children;
+  const void **buffers;
+  struct ArrowArray **children;
+  struct ArrowArray *dictionary;
+  void (*release)(struct ArrowArray *);
+  void *private_data;
+};
+
+#endif /* ARROW_C_DATA_INTERFACE */
+
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+
+struct ArrowArrayStream {
+  int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+  int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+  const char *(*get_last_error)(struct ArrowArrayStream *);
+  void (*release)(struct ArrowArrayStream *);
+  void *private_data;
+};
+
+#endif /* ARROW_C_STREAM_INTERFACE */
+
+/* Return codes of the open functions. */
+#define RAWARROW_OK 0
+/* An option or argument makes no sense (unknown column, zero threads, NULL path, ...). */
+#define RAWARROW_ERROR_USAGE 1
+/* The operating system refused (missing file, a folder where a file was expected, ...). */
+#define RAWARROW_ERROR_IO 2
+/* The input is not what its format says it must be. */
+#define RAWARROW_ERROR_FORMAT 3
+/* A bug: a worker thread or the library failed. */
+#define RAWARROW_ERROR_INTERNAL 4
+
+/* BAM options; the schema and the columns are those of the README ("BAM → Arrow"). */
+struct rawarrow_bam_options {
+  /* Worker threads; 0: the cores this process may use. */
+  uint32_t threads;
+  /* Rows per batch; 0: 65,536. */
+  uint32_t batch_rows;
+  /* Stop after this many records of each input; UINT64_MAX: no limit. */
+  uint64_t limit;
+  /* Comma-separated columns to decode (e.g. "qname,flag,pos"); NULL: all. */
+  const char *columns;
+  /* Comma-separated typed tag columns, TAG or TAG:TYPE (e.g. "NM:i,XF"); NULL: none. */
+  const char *tags;
+};
+
+/* timsTOF options. */
+struct rawarrow_tdf_options {
+  uint32_t threads;
+  /* Target rows per batch (whole frames); 0: 262,144. */
+  uint32_t batch_rows;
+  /* 1 or 2: only frames of that MS level; 0: all frames. */
+  uint8_t ms_level;
+  /* Only frames with ids in first_frame..=last_frame; both 0: all frames. */
+  uint32_t first_frame;
+  uint32_t last_frame;
+  /* "auto" (default when NULL), "bruker" or "estimate". */
+  const char *calibration;
+  /* Comma-separated columns, in this order; NULL: all. */
+  const char *columns;
+};
+
+/* MIDI options. */
+struct rawarrow_midi_options {
+  uint32_t threads;
+  /* Files per job and per notes batch; 0: 256. */
+  uint32_t files_per_batch;
+  /* "notes" (default when NULL) or "files". */
+  const char *table;
+  /* Onset detection: notes with velocity at or below this are ignored (default 0). */
+  uint8_t velocity_threshold;
+  /* Onset detection: notes within this many milliseconds of an onset join it (default 30). */
+  double merge_window_ms;
+};
+
+void rawarrow_bam_options_init(struct rawarrow_bam_options *options);
+void rawarrow_tdf_options_init(struct rawarrow_tdf_options *options);
+void rawarrow_midi_options_init(struct rawarrow_midi_options *options);
+
+/* BAM files (n_paths >= 1, all with the same references) as one stream. */
+int rawarrow_bam_open(const char *const *paths, size_t n_paths,
+                      const struct rawarrow_bam_options *options,
+                      struct ArrowArrayStream *out, char **error);
+
+/* A timsTOF .d folder: one row per peak. */
+int rawarrow_tdf_open(const char *path, const struct rawarrow_tdf_options *options,
+                      struct ArrowArrayStream *out, char **error);
+
+/* MIDI files and folders (walked recursively), in sorted path order. */
+int rawarrow_midi_open(const char *const *paths, size_t n_paths,
+                       const struct rawarrow_midi_options *options,
+                       struct ArrowArrayStream *out, char **error);
+
+/* Frees a message stored by an open function (NULL is allowed). */
+void rawarrow_free_error(char *error);
+
+/* The library version, e.g. "0.1.0" (static storage). */
+const char *rawarrow_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RAWARROW_H */

@@ -1,0 +1,207 @@
+//! A whole conversion in process: a [`BatchStream`] written to an output file, with progress
+//! reports and a way to stop, as the CLI converts and as the Python package's `convert_*`
+//! functions call it.
+//!
+//! The output is written under a temporary name beside the destination and renamed only when
+//! everything was written: an error, or a stop asked for by the progress hook, leaves nothing.
+//!
+//! ```
+//! use rawarrow::convert::{convert, Output};
+//! use rawarrow::stream::{BamOptions, BatchStream};
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+//! let dir = tempfile::tempdir()?;
+//! let out = dir.path().join("sample.arrow");
+//! let mut stream = BatchStream::bam(&[path], &BamOptions::default())?;
+//! let summary = convert(&mut stream, &Output::new(&out), &mut |_progress| Ok(()))?;
+//! assert_eq!(summary.rows, 4000);
+//! assert!(out.exists());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow_schema::ArrowError;
+
+use crate::arrow::{Compression, Format, IpcSink};
+use crate::stream::{BatchStream, Error, ErrorKind, Progress};
+
+/// Where and how a conversion writes.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The destination (`-` for standard output).
+    pub path: PathBuf,
+    /// The format by name (`"ipc"`/`"arrow"`/`"feather"` for the IPC file format,
+    /// `"stream"`/`"arrows"` for the IPC stream format); `None`: from the file name's
+    /// extension (`.arrow`, `.feather`, `.ipc` → file; `.arrows` → stream).
+    pub format: Option<String>,
+    /// IPC buffer compression.
+    pub compression: Compression,
+    /// For a MIDI `notes` stream: also write the `files` table to this path (same format).
+    pub midi_files: Option<PathBuf>,
+}
+
+impl Output {
+    /// An IPC output to `path`, format from its name, no compression.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            format: None,
+            compression: Compression::None,
+            midi_files: None,
+        }
+    }
+}
+
+/// What a conversion did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    /// Rows written to the main output.
+    pub rows: u64,
+    /// Batches written.
+    pub batches: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// The stream's final progress.
+    pub progress: Progress,
+}
+
+/// Compression by name: `none` (or `uncompressed`), `lz4`, `zstd`.
+pub fn compression(name: &str) -> Result<Compression, Error> {
+    match name {
+        "none" | "uncompressed" => Ok(Compression::None),
+        "lz4" => Ok(Compression::Lz4),
+        "zstd" => Ok(Compression::Zstd),
+        _ => Err(Error::new(
+            ErrorKind::Usage,
+            format!("unknown compression {name:?}; expected none, lz4 or zstd"),
+        )),
+    }
+}
+
+/// The IPC format for `path`, by the explicit name or else by the file name's extension.
+pub fn format(path: &Path, explicit: Option<&str>) -> Result<Format, Error> {
+    let usage = |m: String| Error::new(ErrorKind::Usage, m);
+    let parquet = || {
+        usage(format!(
+            "{}: Parquet output is not supported yet; write Arrow IPC (.arrow, .arrows)",
+            path.display()
+        ))
+    };
+    if let Some(name) = explicit {
+        return match name {
+            "ipc" | "arrow" | "feather" | "file" => Ok(Format::File),
+            "stream" | "arrows" => Ok(Format::Stream),
+            "parquet" => Err(parquet()),
+            _ => Err(usage(format!(
+                "unknown output format {name:?}; expected ipc or stream"
+            ))),
+        };
+    }
+    if path == Path::new("-") {
+        return Ok(Format::File);
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("arrow" | "feather" | "ipc") => Ok(Format::File),
+        Some("arrows") => Ok(Format::Stream),
+        Some("parquet") => Err(parquet()),
+        _ => Err(usage(format!(
+            "{}: cannot tell the output format from the name; name it .arrow or .arrows, or \
+             give the format (ipc, stream)",
+            path.display()
+        ))),
+    }
+}
+
+fn sink(path: &Path, schema: &arrow_schema::SchemaRef, output: &Output) -> Result<IpcSink, Error> {
+    let format = format(path, output.format.as_deref())?;
+    let sink = if path == Path::new("-") {
+        IpcSink::stdout(schema, format, output.compression)
+    } else {
+        IpcSink::create(path, schema, format, output.compression)
+    };
+    sink.map_err(|e| output_error(path, e))
+}
+
+/// An output failure, naming the destination (not the temporary file).
+fn output_error(path: &Path, e: ArrowError) -> Error {
+    let named = |m: &str| {
+        if m.starts_with(&*path.to_string_lossy()) {
+            m.to_string()
+        } else {
+            format!("{}: {m}", path.display())
+        }
+    };
+    match e {
+        ArrowError::IoError(m, io) => {
+            let m = named(&m);
+            let mut out = Error::from(io);
+            out = out.named(path, m);
+            out
+        }
+        other => {
+            let m = named(&other.to_string());
+            Error::new(ErrorKind::Io, m).named(path, String::new())
+        }
+    }
+}
+
+/// Writes every batch of `stream` to `output`. `hook` is called after every batch with the
+/// progress so far; an error it returns (such as [`Error::interrupted`]) stops the conversion,
+/// removes the temporary file and is returned.
+pub fn convert(
+    stream: &mut BatchStream,
+    output: &Output,
+    hook: &mut dyn FnMut(Progress) -> Result<(), Error>,
+) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let files = match (&output.midi_files, stream.midi_files()) {
+        (Some(p), Some(_)) => Some(p.clone()),
+        (Some(p), None) => {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "{}: a files table is only written for a MIDI notes stream",
+                    p.display()
+                ),
+            ))
+        }
+        (None, _) => None,
+    };
+    let mut main = sink(&output.path, &stream.schema(), output)?;
+    let mut files_sink = match &files {
+        Some(p) => Some(sink(p, &crate::midi::files_schema(), output)?),
+        None => None,
+    };
+    let (mut rows, mut batches) = (0u64, 0u64);
+    hook(stream.progress())?;
+    while let Some(batch) = stream.next_batch()? {
+        main.write(&batch)
+            .map_err(|e| output_error(&output.path, e))?;
+        rows += batch.num_rows() as u64;
+        batches += 1;
+        drop(batch);
+        hook(stream.progress())?;
+    }
+    if let (Some(s), Some(p)) = (&mut files_sink, &files) {
+        let table = stream
+            .midi_files()
+            .expect("checked to be a MIDI stream above");
+        s.write(&table).map_err(|e| output_error(p, e))?;
+    }
+    main.finish().map_err(|e| output_error(&output.path, e))?;
+    if let (Some(s), Some(p)) = (files_sink, &files) {
+        s.finish().map_err(|e| output_error(p, e))?;
+    }
+    Ok(Summary {
+        rows,
+        batches,
+        seconds: started.elapsed().as_secs_f64(),
+        progress: stream.progress(),
+    })
+}

@@ -1,0 +1,766 @@
+//! One entry point per format for callers that are not Rust: options as plain values, one
+//! stream type, one error type.
+//!
+//! The Python package and the C ABI are thin translations of this module: every option is
+//! checked here, every error is a [`Error`] with a [`ErrorKind`], the file, the byte offset and
+//! the record (or frame, or file) index where the input was bad, and the message the CLI prints.
+//! A [`BatchStream`] is an iterator of Arrow record batches and an
+//! [`arrow_array::RecordBatchReader`] (`Send`), so it can be exported through the Arrow C stream
+//! interface (`arrow_array::ffi_stream::FFI_ArrowArrayStream::new`) without copying: the
+//! batches' buffers are the readers' arenas, given back when the consumer drops the last one.
+//!
+//! ```
+//! use rawarrow::stream::{BamOptions, BatchStream};
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+//! let options = BamOptions { columns: Some(vec!["qname".into(), "pos".into()]), ..Default::default() };
+//! let mut stream = BatchStream::bam(&[path], &options)?;
+//! let mut rows = 0;
+//! while let Some(batch) = stream.next_batch()? {
+//!     assert_eq!(batch.num_columns(), 2);
+//!     rows += batch.num_rows();
+//! }
+//! assert_eq!(rows, 4000);
+//! assert_eq!(stream.progress().done, stream.progress().total);
+//! # Ok::<(), rawarrow::stream::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_schema::{ArrowError, SchemaRef};
+
+use crate::io::Input;
+use crate::{bam, midi, tdf};
+
+/// What kind of failure an [`Error`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An option makes no sense (unknown column, zero threads, ...): the caller's mistake.
+    Usage,
+    /// The operating system refused (missing file, a folder where a file was expected,
+    /// permission denied, a full disk).
+    Io,
+    /// The input is not what its format says it must be (the message names the file, the byte
+    /// offset and the cause).
+    Format,
+    /// The caller asked the work to stop (an interrupt).
+    Interrupted,
+    /// A worker thread failed (a bug; reported instead of hanging).
+    Worker,
+}
+
+/// An error of a [`BatchStream`] or of a conversion: its kind, where in which file, and the
+/// message the CLI prints for it.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    path: Option<PathBuf>,
+    offset: Option<u64>,
+    index: Option<u64>,
+    io: Option<std::io::ErrorKind>,
+    errno: Option<i32>,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    /// An error of `kind` with this message and nothing else known.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            path: None,
+            offset: None,
+            index: None,
+            io: None,
+            errno: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    /// The stop requested through a conversion's progress hook.
+    pub fn interrupted() -> Self {
+        Self::new(ErrorKind::Interrupted, "interrupted")
+    }
+
+    /// The same error about `path`, with `message` when it is not empty.
+    pub(crate) fn named(mut self, path: &Path, message: String) -> Self {
+        self.path = Some(path.to_path_buf());
+        if !message.is_empty() {
+            self.message = message;
+        }
+        self
+    }
+
+    fn with_source(mut self, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(e));
+        self
+    }
+
+    fn at(mut self, path: Option<&Path>, offset: Option<u64>, index: Option<u64>) -> Self {
+        self.path = path.map(Path::to_path_buf);
+        self.offset = offset;
+        self.index = index;
+        self
+    }
+
+    fn from_io(path: Option<&Path>, e: std::io::Error, message: String) -> Self {
+        let mut out = Self::new(ErrorKind::Io, message).at(path, None, None);
+        out.io = Some(e.kind());
+        out.errno = e.raw_os_error();
+        out.with_source(e)
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The file the error is about, when known.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Byte offset in that file where the bad data starts: the compressed offset of the BGZF
+    /// block for BAM, the offset in `analysis.tdf_bin` for a
+    /// timsTOF frame, the offset in the file for an SMF.
+    pub fn offset(&self) -> Option<u64> {
+        self.offset
+    }
+
+    /// 0-based index of the bad record (BAM), the frame id (timsTOF), or `None`.
+    pub fn index(&self) -> Option<u64> {
+        self.index
+    }
+
+    /// For an [`ErrorKind::Io`] error, what the operating system said.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        self.io
+    }
+
+    /// For an [`ErrorKind::Io`] error, the OS error number when there is one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.errno
+    }
+
+    /// The message alone (also what `Display` prints).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        let message = e.to_string();
+        Self::from_io(None, e, message)
+    }
+}
+
+impl From<crate::io::OpenError> for Error {
+    fn from(e: crate::io::OpenError) -> Self {
+        let message = e.to_string();
+        let path = e.path().to_path_buf();
+        let mut out = Self::new(ErrorKind::Io, message).at(Some(&path), None, None);
+        if let crate::io::OpenErrorKind::Io(io) = e.kind() {
+            out.io = Some(io.kind());
+            out.errno = io.raw_os_error();
+        }
+        out.with_source(e)
+    }
+}
+
+impl From<bam::Error> for Error {
+    fn from(e: bam::Error) -> Self {
+        if let bam::ErrorKind::Open(o) = e.kind() {
+            let mut out = Self::new(ErrorKind::Io, e.to_string()).at(Some(o.path()), None, None);
+            if let crate::io::OpenErrorKind::Io(io) = o.kind() {
+                out.io = Some(io.kind());
+                out.errno = io.raw_os_error();
+            }
+            return out.with_source(e);
+        }
+        let message = e.to_string();
+        let path = e.path().map(Path::to_path_buf);
+        let (kind, offset, index) = match e.kind() {
+            bam::ErrorKind::Io(io) => {
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                out.io = Some(io.kind());
+                out.errno = io.raw_os_error();
+                return out.with_source(e);
+            }
+            bam::ErrorKind::Bgzf(b) => match b.kind() {
+                crate::bgzf::ErrorKind::WorkerFailed => (ErrorKind::Worker, None, None),
+                _ => (ErrorKind::Format, Some(b.offset()), None),
+            },
+            bam::ErrorKind::Record { index, voffset, .. }
+            | bam::ErrorKind::TruncatedRecord { index, voffset, .. } => {
+                (ErrorKind::Format, Some(voffset >> 16), Some(*index))
+            }
+            // Rejected options and inputs that cannot share one output.
+            bam::ErrorKind::Arrow(ArrowError::InvalidArgumentError(_)) => {
+                (ErrorKind::Usage, None, None)
+            }
+            _ => (ErrorKind::Format, None, None),
+        };
+        Self::new(kind, message)
+            .at(path.as_deref(), offset, index)
+            .with_source(e)
+    }
+}
+
+impl From<tdf::Error> for Error {
+    fn from(e: tdf::Error) -> Self {
+        let message = e.to_string();
+        let out = match &e {
+            tdf::Error::Open { path, .. } => {
+                let mut out = Self::new(ErrorKind::Io, message).at(Some(path), None, None);
+                out.io = Some(std::io::ErrorKind::NotFound);
+                out
+            }
+            tdf::Error::Metadata { path, .. } => {
+                Self::new(ErrorKind::Format, message).at(Some(path), None, None)
+            }
+            tdf::Error::Frame {
+                path,
+                frame,
+                offset,
+                ..
+            } => Self::new(ErrorKind::Format, message).at(
+                Some(path),
+                Some(*offset),
+                Some(u64::from(*frame)),
+            ),
+            tdf::Error::Options(_) => Self::usage(message),
+            tdf::Error::Worker => Self::new(ErrorKind::Worker, message),
+        };
+        out.with_source(e)
+    }
+}
+
+impl From<midi::Error> for Error {
+    fn from(e: midi::Error) -> Self {
+        let message = e.to_string();
+        match e {
+            midi::Error::Open(o) => Self::from(o),
+            midi::Error::Walk { path, source } => {
+                let mut out = Self::from_io(Some(&path), source, message);
+                out.path = Some(path);
+                out
+            }
+            midi::Error::Parse {
+                ref path,
+                ref error,
+            } => {
+                let (path, offset) = (path.clone(), error.offset);
+                Self::new(ErrorKind::Format, message)
+                    .at(Some(&path), Some(offset), None)
+                    .with_source(e)
+            }
+            midi::Error::TooManyFiles(_) => Self::usage(message),
+            midi::Error::Worker(_) => Self::new(ErrorKind::Worker, message),
+        }
+    }
+}
+
+impl From<ArrowError> for Error {
+    fn from(e: ArrowError) -> Self {
+        match e {
+            ArrowError::IoError(message, io) => Self::from_io(None, io, message),
+            ArrowError::ExternalError(inner) => match inner.downcast::<Error>() {
+                Ok(ours) => *ours,
+                Err(other) => Self::new(ErrorKind::Format, other.to_string()),
+            },
+            other => Self::new(ErrorKind::Format, format!("Arrow: {other}")),
+        }
+    }
+}
+
+impl From<Error> for ArrowError {
+    fn from(mut e: Error) -> Self {
+        // The Arrow C stream hands messages over as C strings.
+        if e.message.contains('\0') {
+            e.message = e.message.replace('\0', "\\0");
+        }
+        ArrowError::ExternalError(Box::new(e))
+    }
+}
+
+fn threads(n: Option<usize>) -> Result<Option<usize>, Error> {
+    match n {
+        Some(0) => Err(Error::usage("threads must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+fn batch_rows(n: Option<usize>) -> Result<Option<usize>, Error> {
+    match n {
+        Some(0) => Err(Error::usage("batch_rows must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+/// Options of [`BatchStream::bam`]; the default reads every column on every core.
+#[derive(Debug, Clone, Default)]
+pub struct BamOptions {
+    /// Columns to decode, in schema order whatever order they are given in
+    /// (`None`: all of [`bam::COLUMNS`]).
+    pub columns: Option<Vec<String>>,
+    /// Typed tag columns: `NM`, or `NM:TYPE` (see [`bam::ReaderBuilder::tags`]).
+    pub tags: Vec<String>,
+    /// Worker threads (`None`: the cores this process may use).
+    pub threads: Option<usize>,
+    /// Rows per batch (`None`: 65,536).
+    pub batch_rows: Option<usize>,
+    /// Stop after this many records of each input.
+    pub limit: Option<u64>,
+}
+
+/// Options of [`BatchStream::tdf`].
+#[derive(Debug, Clone, Default)]
+pub struct TdfOptions {
+    /// Only frames of this MS level (1 or 2).
+    pub ms_level: Option<u8>,
+    /// Only frames with ids in `first..=last`.
+    pub frames: Option<(u32, u32)>,
+    /// The m/z and 1/K0 models.
+    pub calibration: tdf::Calibration,
+    /// Only these columns, in this order (`None`: all of [`tdf::COLUMNS`]).
+    pub columns: Option<Vec<String>>,
+    /// Worker threads (`None`: the cores this process may use).
+    pub threads: Option<usize>,
+    /// Target rows per batch, whole frames (`None`: 262,144).
+    pub batch_rows: Option<usize>,
+}
+
+/// The table a MIDI stream yields.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MidiTable {
+    /// One row per note ([`midi::notes_schema`]).
+    #[default]
+    Notes,
+    /// One row per file ([`midi::files_schema`]), yielded as one batch once every file is read.
+    Files,
+}
+
+impl std::str::FromStr for MidiTable {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "notes" => Ok(Self::Notes),
+            "files" => Ok(Self::Files),
+            _ => Err(Error::usage(format!(
+                "unknown MIDI table {s:?}; the tables are notes, files"
+            ))),
+        }
+    }
+}
+
+impl std::str::FromStr for tdf::Calibration {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "bruker" => Ok(Self::Bruker),
+            "estimate" => Ok(Self::Estimate),
+            _ => Err(Error::usage(format!(
+                "unknown calibration {s:?}; expected auto, bruker or estimate"
+            ))),
+        }
+    }
+}
+
+/// Options of [`BatchStream::midi`].
+#[derive(Debug, Clone)]
+pub struct MidiOptions {
+    /// The table to yield.
+    pub table: MidiTable,
+    /// Worker threads (`None`: the cores this process may use).
+    pub threads: Option<usize>,
+    /// Files per job and per `notes` batch (`None`: 256).
+    pub files_per_batch: Option<usize>,
+    /// Onset detection: notes with velocity at or below this are ignored.
+    pub velocity_threshold: u8,
+    /// Onset detection: notes within this many milliseconds of an onset join it.
+    pub merge_window_ms: f64,
+}
+
+impl Default for MidiOptions {
+    fn default() -> Self {
+        let onsets = midi::OnsetOptions::default();
+        Self {
+            table: MidiTable::Notes,
+            threads: None,
+            files_per_batch: None,
+            velocity_threshold: onsets.velocity_threshold,
+            merge_window_ms: onsets.merge_window_s * 1000.0,
+        }
+    }
+}
+
+/// How far a stream has got, in the input's own unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Rows yielded so far.
+    pub rows: u64,
+    /// Work done so far, in `unit`.
+    pub done: u64,
+    /// All the work, in `unit`.
+    pub total: u64,
+    /// `"bytes"` (compressed BAM bytes), `"peaks"` (timsTOF) or `"files"` (MIDI).
+    pub unit: &'static str,
+}
+
+struct BamChain {
+    options: BamOptions,
+    inputs: Vec<Arc<Input>>,
+    sizes: Vec<u64>,
+    next: usize,
+    reader: Option<bam::Reader>,
+    dictionary: Option<Arc<arrow_array::StringArray>>,
+    schema: SchemaRef,
+    done_bytes: u64,
+    rows: u64,
+    warnings: Vec<String>,
+}
+
+impl BamChain {
+    fn open(&mut self) -> Result<Option<&mut bam::Reader>, Error> {
+        if self.reader.is_none() {
+            let Some(input) = self.inputs.get(self.next).cloned() else {
+                return Ok(None);
+            };
+            let mut b = bam::Reader::builder();
+            if let Some(t) = self.options.threads {
+                b = b.threads(t);
+            }
+            if let Some(n) = self.options.batch_rows {
+                b = b.batch_rows(n);
+            }
+            if let Some(cols) = &self.options.columns {
+                b = b.columns(cols).map_err(usage)?;
+            }
+            if !self.options.tags.is_empty() {
+                b = b.tags(&self.options.tags).map_err(usage)?;
+            }
+            if let Some(l) = self.options.limit {
+                b = b.limit(l);
+            }
+            if let Some(d) = &self.dictionary {
+                b = b.dictionary(d.clone());
+            }
+            let path = input.path().to_path_buf();
+            let reader = b.build(input)?;
+            if self.next > 0 && reader.schema() != self.schema {
+                return Err(Error::usage(format!(
+                    "{}: its tag columns get other types than in the first input's first \
+                     records; give each tag's type (NM:i, XF:f, ...)",
+                    path.display()
+                ))
+                .at(Some(&path), None, None));
+            }
+            self.schema = reader.schema();
+            self.dictionary.get_or_insert_with(|| reader.dictionary());
+            self.reader = Some(reader);
+        }
+        Ok(self.reader.as_mut())
+    }
+
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
+        while let Some(reader) = self.open()? {
+            if let Some(batch) = reader.next_batch()? {
+                self.rows += batch.num_rows() as u64;
+                return Ok(Some(batch));
+            }
+            if reader.eof_marker() == Some(false) && self.options.limit.is_none() {
+                self.warnings.push(format!(
+                    "{}: no BGZF EOF marker block at the end; the file may be truncated",
+                    self.inputs[self.next].path().display()
+                ));
+            }
+            self.done_bytes += self.sizes[self.next];
+            self.next += 1;
+            self.reader = None;
+        }
+        Ok(None)
+    }
+}
+
+/// An option error from a reader builder, as a usage error.
+fn usage(e: impl Into<Error>) -> Error {
+    let mut e = e.into();
+    e.kind = ErrorKind::Usage;
+    e
+}
+
+enum Source {
+    Bam(Box<BamChain>),
+    Tdf(Box<tdf::Reader>),
+    Midi {
+        reader: Box<midi::Reader>,
+        table: MidiTable,
+        files_done: bool,
+    },
+}
+
+/// Arrow record batches from one of the readers, with its options checked and its errors as
+/// [`Error`]. An `Iterator` of `Result<RecordBatch, ArrowError>` (the errors wrap [`Error`])
+/// and a `Send` [`RecordBatchReader`].
+pub struct BatchStream {
+    source: Source,
+    schema: SchemaRef,
+    failed: bool,
+}
+
+impl fmt::Debug for BatchStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchStream")
+            .field("progress", &self.progress())
+            .finish()
+    }
+}
+
+impl BatchStream {
+    /// BAM files as one stream (batches of [`bam::Reader`], inputs one after the other). Every
+    /// input must have the same references (the `rname` dictionary is shared).
+    pub fn bam<P: AsRef<Path>>(paths: &[P], options: &BamOptions) -> Result<Self, Error> {
+        if paths.is_empty() {
+            return Err(Error::usage("no input BAM files"));
+        }
+        let mut options = options.clone();
+        options.threads = threads(options.threads)?;
+        options.batch_rows = batch_rows(options.batch_rows)?;
+        let inputs = paths
+            .iter()
+            .map(|p| Input::open(p).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sizes = inputs.iter().map(|i| i.len() as u64).collect();
+        let mut chain = BamChain {
+            options,
+            inputs,
+            sizes,
+            next: 0,
+            reader: None,
+            dictionary: None,
+            schema: Arc::new(arrow_schema::Schema::empty()),
+            done_bytes: 0,
+            rows: 0,
+            warnings: Vec::new(),
+        };
+        chain.open()?;
+        let schema = chain.schema.clone();
+        Ok(Self::new(Source::Bam(Box::new(chain)), schema))
+    }
+
+    /// A timsTOF `.d` folder ([`tdf::Reader`]).
+    pub fn tdf(path: impl AsRef<Path>, options: &TdfOptions) -> Result<Self, Error> {
+        let mut b = tdf::Reader::builder().calibration(options.calibration);
+        if let Some(t) = threads(options.threads)? {
+            b = b.threads(t);
+        }
+        if let Some(n) = batch_rows(options.batch_rows)? {
+            b = b.batch_rows(n);
+        }
+        if let Some(level) = options.ms_level {
+            if !(1..=2).contains(&level) {
+                return Err(Error::usage(format!("ms_level {level}: expected 1 or 2")));
+            }
+            b = b.ms_level(level);
+        }
+        if let Some((first, last)) = options.frames {
+            if first > last {
+                return Err(Error::usage(format!(
+                    "frames {first}:{last}: the first frame id is after the last"
+                )));
+            }
+            b = b.frame_range(first, last);
+        }
+        if let Some(cols) = &options.columns {
+            b = b.columns(cols)?;
+        }
+        let reader = b.build(path)?;
+        let schema = reader.schema();
+        Ok(Self::new(Source::Tdf(Box::new(reader)), schema))
+    }
+
+    /// MIDI files and folders (walked recursively for [`midi::EXTENSIONS`]), in sorted path
+    /// order ([`midi::Reader`]). A file that cannot be parsed is a `files` row with `error` set,
+    /// not an error of the stream.
+    pub fn midi<P: AsRef<Path>>(paths: &[P], options: &MidiOptions) -> Result<Self, Error> {
+        if paths.is_empty() {
+            return Err(Error::usage("no input MIDI files or folders"));
+        }
+        let ms = options.merge_window_ms;
+        if !(ms.is_finite() && ms >= 0.0) {
+            return Err(Error::usage(format!(
+                "merge_window_ms {ms}: expected a finite number >= 0"
+            )));
+        }
+        let mut b = midi::Reader::builder().onsets(midi::OnsetOptions {
+            velocity_threshold: options.velocity_threshold,
+            merge_window_s: ms / 1000.0,
+        });
+        if let Some(t) = threads(options.threads)? {
+            b = b.threads(t);
+        }
+        if let Some(n) = options.files_per_batch {
+            if n == 0 {
+                return Err(Error::usage("files_per_batch must be at least 1"));
+            }
+            b = b.files_per_batch(n);
+        }
+        let reader = b.build(paths)?;
+        let schema = match options.table {
+            MidiTable::Notes => midi::notes_schema(),
+            MidiTable::Files => midi::files_schema(),
+        };
+        let source = Source::Midi {
+            reader: Box::new(reader),
+            table: options.table,
+            files_done: false,
+        };
+        Ok(Self::new(source, schema))
+    }
+
+    fn new(source: Source, schema: SchemaRef) -> Self {
+        Self {
+            source,
+            schema,
+            failed: false,
+        }
+    }
+
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The next batch, `Ok(None)` at the end; after an error the stream ends.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
+        if self.failed {
+            return Ok(None);
+        }
+        // A panic is a bug, but it must not unwind into a C or Python caller (through the Arrow
+        // C stream it would abort the process): it ends the stream with an error.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.next_inner()))
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Worker,
+                    "internal error: the reader panicked (a bug)",
+                ))
+            });
+        if out.is_err() {
+            self.failed = true;
+        }
+        out
+    }
+
+    fn next_inner(&mut self) -> Result<Option<RecordBatch>, Error> {
+        match &mut self.source {
+            Source::Bam(chain) => chain.next_batch(),
+            Source::Tdf(reader) => Ok(reader.next_batch()?),
+            Source::Midi {
+                reader,
+                table: MidiTable::Notes,
+                ..
+            } => Ok(reader.next_batch()?),
+            Source::Midi {
+                reader,
+                table: MidiTable::Files,
+                files_done,
+            } => {
+                if *files_done {
+                    return Ok(None);
+                }
+                while reader.next_batch()?.is_some() {}
+                *files_done = true;
+                Ok(Some(reader.files()))
+            }
+        }
+    }
+
+    /// Rows yielded and work done so far.
+    pub fn progress(&self) -> Progress {
+        match &self.source {
+            Source::Bam(c) => Progress {
+                rows: c.rows,
+                done: c.done_bytes + c.reader.as_ref().map_or(0, |r| r.compressed_position()),
+                total: c.sizes.iter().sum(),
+                unit: "bytes",
+            },
+            Source::Tdf(r) => Progress {
+                rows: r.rows(),
+                done: r.rows(),
+                total: r.expected_rows(),
+                unit: "peaks",
+            },
+            Source::Midi { reader, table, .. } => {
+                let s = reader.summary();
+                Progress {
+                    rows: match table {
+                        MidiTable::Notes => s.notes,
+                        MidiTable::Files => s.files,
+                    },
+                    done: s.files,
+                    total: reader.paths().len() as u64,
+                    unit: "files",
+                }
+            }
+        }
+    }
+
+    /// Warnings since the last call (a BAM without its EOF marker block, ...), as the CLI
+    /// prints them.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        match &mut self.source {
+            Source::Bam(chain) => std::mem::take(&mut chain.warnings),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The MIDI `files` table of the files read so far (every file once a `notes` stream is
+    /// exhausted); `None` for other formats.
+    pub fn midi_files(&self) -> Option<RecordBatch> {
+        match &self.source {
+            Source::Midi { reader, .. } => Some(reader.files()),
+            _ => None,
+        }
+    }
+}
+
+impl Iterator for BatchStream {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch().map_err(ArrowError::from).transpose()
+    }
+}
+
+impl RecordBatchReader for BatchStream {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}

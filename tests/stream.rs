@@ -1,0 +1,309 @@
+//! `rawarrow::stream` and `rawarrow::convert`: the entry points of the Python package and the
+//! C ABI. Batches equal the format readers' own; errors carry their kind, file, offset and
+//! index; conversions leave nothing behind when they fail or are stopped.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use rawarrow::convert::{convert, Output};
+use rawarrow::io::Input;
+use rawarrow::stream::{
+    BamOptions, BatchStream, Error, ErrorKind, MidiOptions, MidiTable, TdfOptions,
+};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn collect(mut s: BatchStream) -> Result<Vec<RecordBatch>, Error> {
+    let mut out = Vec::new();
+    while let Some(b) = s.next_batch()? {
+        out.push(b);
+    }
+    Ok(out)
+}
+
+fn rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
+
+#[test]
+fn bam_stream_equals_the_reader_and_chains_inputs() {
+    let options = BamOptions {
+        batch_rows: Some(700),
+        threads: Some(2),
+        tags: vec!["NM".into()],
+        ..Default::default()
+    };
+    let sample = data("sample.bam");
+    let ours = collect(BatchStream::bam(&[&sample], &options).expect("opens")).expect("reads");
+    let reader = rawarrow::bam::Reader::builder()
+        .threads(2)
+        .batch_rows(700)
+        .tags(&["NM"])
+        .expect("valid tag")
+        .build(Input::open(&sample).expect("opens"))
+        .expect("reads the header");
+    let theirs: Vec<RecordBatch> = reader.map(|b| b.expect("valid")).collect();
+    assert_eq!(ours, theirs);
+
+    // Two inputs: one stream, the second file's batches after the first's, one dictionary.
+    let mut two = BatchStream::bam(&[&sample, &sample], &options).expect("opens");
+    let total = two.progress().total;
+    assert_eq!(total, 2 * std::fs::metadata(&sample).expect("exists").len());
+    let mut batches = Vec::new();
+    while let Some(b) = two.next_batch().expect("reads") {
+        batches.push(b);
+    }
+    assert_eq!(rows(&batches), 8000);
+    assert_eq!(batches[..theirs.len()], theirs[..]);
+    let p = two.progress();
+    assert_eq!((p.rows, p.done, p.total, p.unit), (8000, total, total, "bytes"));
+}
+
+#[test]
+fn option_errors_are_usage_errors() {
+    let sample = data("sample.bam");
+    let bad = |o: BamOptions| BatchStream::bam(&[&sample], &o).expect_err("refused");
+    let e = bad(BamOptions {
+        threads: Some(0),
+        ..Default::default()
+    });
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    assert_eq!(e.to_string(), "threads must be at least 1");
+    let e = bad(BamOptions {
+        batch_rows: Some(0),
+        ..Default::default()
+    });
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    let e = bad(BamOptions {
+        columns: Some(vec!["qname".into(), "nope".into()]),
+        ..Default::default()
+    });
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    assert!(e.to_string().contains("nope"), "{e}");
+    let e = bad(BamOptions {
+        tags: vec!["N".into()],
+        ..Default::default()
+    });
+    assert_eq!(e.kind(), ErrorKind::Usage, "{e}");
+    let none: [&str; 0] = [];
+    let e = BatchStream::bam(&none, &BamOptions::default()).expect_err("no inputs");
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    let e = "nope".parse::<MidiTable>().expect_err("unknown table");
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    let e = "nope"
+        .parse::<rawarrow::tdf::Calibration>()
+        .expect_err("unknown model");
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    let e = BatchStream::midi(
+        &[data("")],
+        &MidiOptions {
+            merge_window_ms: f64::NAN,
+            ..Default::default()
+        },
+    )
+    .expect_err("NaN window");
+    assert_eq!(e.kind(), ErrorKind::Usage);
+}
+
+#[test]
+fn open_errors_are_io_errors_naming_the_path() {
+    let missing = data("missing.bam");
+    let e = BatchStream::bam(&[&missing], &BamOptions::default()).expect_err("missing");
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert_eq!(e.path(), Some(missing.as_path()));
+    assert_eq!(e.io_kind(), Some(std::io::ErrorKind::NotFound));
+    assert_eq!(e.raw_os_error(), Some(2));
+    assert!(e.to_string().starts_with(&*missing.to_string_lossy()));
+    assert!(std::error::Error::source(&e).is_some());
+
+    let dir = data("");
+    let e = BatchStream::bam(&[&dir], &BamOptions::default()).expect_err("a folder");
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert!(e.to_string().contains("is a directory"), "{e}");
+
+    let e = BatchStream::tdf(&missing, &TdfOptions::default()).expect_err("missing");
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert_eq!(e.path(), Some(missing.as_path()));
+
+    let e = BatchStream::midi(&[&missing], &MidiOptions::default()).expect_err("missing");
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert_eq!(e.path(), Some(missing.as_path()));
+}
+
+#[test]
+fn record_errors_carry_file_offset_and_index() {
+    // Record 1234 of the sample with block_size 31.
+    let bytes = common::oracle_decompress(&std::fs::read(data("sample.bam")).expect("read"));
+    let (_, mut at) = rawarrow::bam::Header::parse(&bytes)
+        .expect("valid")
+        .expect("complete");
+    for _ in 0..1234 {
+        at += 4 + u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+    }
+    let mut bad = bytes.clone();
+    bad[at..at + 4].copy_from_slice(&31i32.to_le_bytes());
+    let file = rawarrow::bgzf::compress_for_tests(&bad);
+    let index = rawarrow::bgzf::scan(&file).expect("valid BGZF");
+    let block_offset = index.blocks[at / 0xff00].offset;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("bad.bam");
+    std::fs::write(&path, file).expect("writable");
+    for threads in [1, 2] {
+        let options = BamOptions {
+            threads: Some(threads),
+            ..Default::default()
+        };
+        let stream = BatchStream::bam(&[&path], &options).expect("the header is fine");
+        let e = collect(stream).expect_err("record 1234 is bad");
+        assert_eq!(e.kind(), ErrorKind::Format);
+        assert_eq!(e.path(), Some(path.as_path()));
+        assert_eq!(e.index(), Some(1234));
+        assert_eq!(e.offset(), Some(block_offset));
+        assert!(e.to_string().contains("record 1234 at virtual offset"), "{e}");
+    }
+
+    // A file cut in half: a BGZF error at a compressed offset.
+    let sample = std::fs::read(data("sample.bam")).expect("read");
+    std::fs::write(&path, &sample[..sample.len() / 2]).expect("writable");
+    let stream = BatchStream::bam(&[&path], &BamOptions::default()).expect("header");
+    let e = collect(stream).expect_err("truncated");
+    assert_eq!(e.kind(), ErrorKind::Format);
+    assert_eq!(e.path(), Some(path.as_path()));
+    assert!(e.offset().is_some_and(|o| o < sample.len() as u64 / 2), "{e}");
+}
+
+#[test]
+fn missing_eof_marker_is_a_warning() {
+    let sample = std::fs::read(data("sample.bam")).expect("read");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("noeof.bam");
+    std::fs::write(&path, &sample[..sample.len() - 28]).expect("writable");
+    let mut stream = BatchStream::bam(&[&path], &BamOptions::default()).expect("opens");
+    let mut n = 0;
+    while let Some(b) = stream.next_batch().expect("reads") {
+        n += b.num_rows();
+    }
+    assert_eq!(n, 4000);
+    let w = stream.take_warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("no BGZF EOF marker"), "{w:?}");
+    assert!(stream.take_warnings().is_empty());
+}
+
+#[test]
+fn midi_tables() {
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/midi");
+    let notes = collect(BatchStream::midi(&[&seeds], &MidiOptions::default()).expect("opens"))
+        .expect("reads");
+    let files = collect(
+        BatchStream::midi(
+            &[&seeds],
+            &MidiOptions {
+                table: MidiTable::Files,
+                ..Default::default()
+            },
+        )
+        .expect("opens"),
+    )
+    .expect("reads");
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].num_rows(), 5);
+    assert_eq!(files[0].schema(), rawarrow::midi::files_schema());
+    let per_file = files[0]
+        .column_by_name("notes")
+        .expect("a notes column")
+        .as_any()
+        .downcast_ref::<arrow_array::UInt64Array>()
+        .expect("UInt64")
+        .values()
+        .iter()
+        .sum::<u64>();
+    assert_eq!(rows(&notes) as u64, per_file);
+}
+
+#[test]
+fn convert_writes_only_complete_outputs() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let sample = data("sample.bam");
+    let open = || BatchStream::bam(&[&sample], &BamOptions::default()).expect("opens");
+
+    // Complete: the IPC file reads back as the stream's batches.
+    let out = dir.path().join("s.arrows");
+    let mut calls = 0;
+    let summary = convert(&mut open(), &Output::new(&out), &mut |_| {
+        calls += 1;
+        Ok(())
+    })
+    .expect("converts");
+    assert_eq!(summary.rows, 4000);
+    assert_eq!(calls as u64, summary.batches + 1);
+    let back = arrow_ipc::reader::StreamReader::try_new(std::fs::File::open(&out).expect("x"), None)
+        .expect("an IPC stream");
+    let back: Vec<RecordBatch> = back.map(|b| b.expect("valid")).collect();
+    assert_eq!(back, collect(open()).expect("reads"));
+
+    // Stopped by the hook after the first batch: an Interrupted error and no file.
+    let stopped = dir.path().join("stopped.arrow");
+    let mut seen = 0;
+    let e = convert(&mut open(), &Output::new(&stopped), &mut |p| {
+        seen += 1;
+        if p.rows > 0 {
+            Err(Error::interrupted())
+        } else {
+            Ok(())
+        }
+    })
+    .expect_err("stopped");
+    assert_eq!(e.kind(), ErrorKind::Interrupted);
+    assert_eq!(seen, 2);
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("listable")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("s.arrows")]);
+
+    // Names that say nothing about the format, and Parquet (not written yet): usage errors.
+    for name in ["x.parquet", "x.bin", "x"] {
+        let e = convert(&mut open(), &Output::new(dir.path().join(name)), &mut |_| Ok(()))
+            .expect_err("refused");
+        assert_eq!(e.kind(), ErrorKind::Usage, "{name}: {e}");
+    }
+    // A folder that does not exist: an I/O error naming the destination.
+    let nowhere = dir.path().join("no/such/folder/x.arrow");
+    let e = convert(&mut open(), &Output::new(&nowhere), &mut |_| Ok(())).expect_err("no dir");
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert_eq!(e.path(), Some(nowhere.as_path()));
+    assert!(e.to_string().starts_with(&*nowhere.to_string_lossy()), "{e}");
+}
+
+#[test]
+fn convert_midi_writes_both_tables() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/midi");
+    let mut stream = BatchStream::midi(&[&seeds], &MidiOptions::default()).expect("opens");
+    let mut output = Output::new(dir.path().join("notes.arrow"));
+    output.midi_files = Some(dir.path().join("files.arrow"));
+    let summary = convert(&mut stream, &output, &mut |_| Ok(())).expect("converts");
+    let files = arrow_ipc::reader::FileReader::try_new(
+        std::fs::File::open(dir.path().join("files.arrow")).expect("written"),
+        None,
+    )
+    .expect("an IPC file");
+    let files: Vec<RecordBatch> = files.map(|b| b.expect("valid")).collect();
+    assert_eq!(rows(&files), 5);
+    assert!(summary.rows > 0);
+
+    // A files table for a BAM stream is a usage error, and nothing is written.
+    let mut bam = BatchStream::bam(&[data("sample.bam")], &BamOptions::default()).expect("x");
+    let mut output = Output::new(dir.path().join("b.arrow"));
+    output.midi_files = Some(dir.path().join("f.arrow"));
+    let e = convert(&mut bam, &output, &mut |_| Ok(())).expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    assert!(!dir.path().join("b.arrow").exists());
+}
