@@ -138,16 +138,8 @@ fn output_error(path: &Path, e: ArrowError) -> Error {
         }
     };
     match e {
-        ArrowError::IoError(m, io) => {
-            let m = named(&m);
-            let mut out = Error::from(io);
-            out = out.named(path, m);
-            out
-        }
-        other => {
-            let m = named(&other.to_string());
-            Error::new(ErrorKind::Io, m).named(path, String::new())
-        }
+        ArrowError::IoError(m, io) => Error::from(io).named(path, named(&m)),
+        other => Error::new(ErrorKind::Io, String::new()).named(path, named(&other.to_string())),
     }
 }
 

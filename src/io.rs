@@ -202,9 +202,17 @@ pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
         .suffix(".part")
         .tempfile_in(dir)
         .map_err(|e| {
+            // tempfile names the temporary file; the user knows only the destination.
+            let os = e
+                .get_ref()
+                .and_then(|inner| inner.source())
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .and_then(std::io::Error::raw_os_error)
+                .map(std::io::Error::from_raw_os_error);
+            let cause = os.map_or_else(|| e.to_string(), |os| os.to_string());
             std::io::Error::new(
                 e.kind(),
-                format!("{}: cannot create output: {e}", path.display()),
+                format!("{}: cannot create output: {cause}", path.display()),
             )
         })
 }

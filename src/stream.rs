@@ -35,6 +35,27 @@ use arrow_schema::{ArrowError, SchemaRef};
 use crate::io::Input;
 use crate::{bam, midi, tdf};
 
+// POSIX error numbers (the same on Linux and macOS) for causes found without a system call.
+const ENOENT: i32 = 2;
+const EACCES: i32 = 13;
+const EEXIST: i32 = 17;
+const ENOTDIR: i32 = 20;
+const EISDIR: i32 = 21;
+
+/// The error number of an I/O error that carries only its kind (a message wrapped around an
+/// OS error), for the kinds that have exactly one.
+fn errno(kind: std::io::ErrorKind) -> Option<i32> {
+    use std::io::ErrorKind as K;
+    match kind {
+        K::NotFound => Some(ENOENT),
+        K::PermissionDenied => Some(EACCES),
+        K::AlreadyExists => Some(EEXIST),
+        K::NotADirectory => Some(ENOTDIR),
+        K::IsADirectory => Some(EISDIR),
+        _ => None,
+    }
+}
+
 /// What kind of failure an [`Error`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -100,6 +121,21 @@ impl Error {
         self
     }
 
+    fn set_open_cause(&mut self, kind: &crate::io::OpenErrorKind) {
+        use crate::io::OpenErrorKind;
+        match kind {
+            OpenErrorKind::Io(io) => {
+                self.io = Some(io.kind());
+                self.errno = io.raw_os_error();
+            }
+            OpenErrorKind::IsDirectory => {
+                self.io = Some(std::io::ErrorKind::IsADirectory);
+                self.errno = Some(EISDIR);
+            }
+            _ => {}
+        }
+    }
+
     fn with_source(mut self, e: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(e));
         self
@@ -115,7 +151,7 @@ impl Error {
     fn from_io(path: Option<&Path>, e: std::io::Error, message: String) -> Self {
         let mut out = Self::new(ErrorKind::Io, message).at(path, None, None);
         out.io = Some(e.kind());
-        out.errno = e.raw_os_error();
+        out.errno = e.raw_os_error().or_else(|| errno(e.kind()));
         out.with_source(e)
     }
 
@@ -183,10 +219,7 @@ impl From<crate::io::OpenError> for Error {
         let message = e.to_string();
         let path = e.path().to_path_buf();
         let mut out = Self::new(ErrorKind::Io, message).at(Some(&path), None, None);
-        if let crate::io::OpenErrorKind::Io(io) = e.kind() {
-            out.io = Some(io.kind());
-            out.errno = io.raw_os_error();
-        }
+        out.set_open_cause(e.kind());
         out.with_source(e)
     }
 }
@@ -195,10 +228,7 @@ impl From<bam::Error> for Error {
     fn from(e: bam::Error) -> Self {
         if let bam::ErrorKind::Open(o) = e.kind() {
             let mut out = Self::new(ErrorKind::Io, e.to_string()).at(Some(o.path()), None, None);
-            if let crate::io::OpenErrorKind::Io(io) = o.kind() {
-                out.io = Some(io.kind());
-                out.errno = io.raw_os_error();
-            }
+            out.set_open_cause(o.kind());
             return out.with_source(e);
         }
         let message = e.to_string();
@@ -218,9 +248,15 @@ impl From<bam::Error> for Error {
             | bam::ErrorKind::TruncatedRecord { index, voffset, .. } => {
                 (ErrorKind::Format, Some(voffset >> 16), Some(*index))
             }
-            // Rejected options and inputs that cannot share one output.
-            bam::ErrorKind::Arrow(ArrowError::InvalidArgumentError(_)) => {
-                (ErrorKind::Usage, None, None)
+            // Rejected options and inputs that cannot share one output: the reason alone.
+            bam::ErrorKind::Arrow(ArrowError::InvalidArgumentError(m)) => {
+                let message = match &path {
+                    Some(p) => format!("{}: {m}", p.display()),
+                    None => m.clone(),
+                };
+                return Self::usage(message)
+                    .at(path.as_deref(), None, None)
+                    .with_source(e);
             }
             _ => (ErrorKind::Format, None, None),
         };
@@ -236,7 +272,14 @@ impl From<tdf::Error> for Error {
         let out = match &e {
             tdf::Error::Open { path, .. } => {
                 let mut out = Self::new(ErrorKind::Io, message).at(Some(path), None, None);
-                out.io = Some(std::io::ErrorKind::NotFound);
+                // The reader names a path that is missing, or a file where a folder belongs.
+                let (io, errno) = if path.exists() {
+                    (std::io::ErrorKind::NotADirectory, ENOTDIR)
+                } else {
+                    (std::io::ErrorKind::NotFound, ENOENT)
+                };
+                out.io = Some(io);
+                out.errno = Some(errno);
                 out
             }
             tdf::Error::Metadata { path, .. } => {

@@ -62,7 +62,10 @@ fn bam_stream_equals_the_reader_and_chains_inputs() {
     assert_eq!(rows(&batches), 8000);
     assert_eq!(batches[..theirs.len()], theirs[..]);
     let p = two.progress();
-    assert_eq!((p.rows, p.done, p.total, p.unit), (8000, total, total, "bytes"));
+    assert_eq!(
+        (p.rows, p.done, p.total, p.unit),
+        (8000, total, total, "bytes")
+    );
 }
 
 #[test]
@@ -165,7 +168,10 @@ fn record_errors_carry_file_offset_and_index() {
         assert_eq!(e.path(), Some(path.as_path()));
         assert_eq!(e.index(), Some(1234));
         assert_eq!(e.offset(), Some(block_offset));
-        assert!(e.to_string().contains("record 1234 at virtual offset"), "{e}");
+        assert!(
+            e.to_string().contains("record 1234 at virtual offset"),
+            "{e}"
+        );
     }
 
     // A file cut in half: a BGZF error at a compressed offset.
@@ -175,7 +181,10 @@ fn record_errors_carry_file_offset_and_index() {
     let e = collect(stream).expect_err("truncated");
     assert_eq!(e.kind(), ErrorKind::Format);
     assert_eq!(e.path(), Some(path.as_path()));
-    assert!(e.offset().is_some_and(|o| o < sample.len() as u64 / 2), "{e}");
+    assert!(
+        e.offset().is_some_and(|o| o < sample.len() as u64 / 2),
+        "{e}"
+    );
 }
 
 #[test]
@@ -243,8 +252,9 @@ fn convert_writes_only_complete_outputs() {
     .expect("converts");
     assert_eq!(summary.rows, 4000);
     assert_eq!(calls as u64, summary.batches + 1);
-    let back = arrow_ipc::reader::StreamReader::try_new(std::fs::File::open(&out).expect("x"), None)
-        .expect("an IPC stream");
+    let back =
+        arrow_ipc::reader::StreamReader::try_new(std::fs::File::open(&out).expect("x"), None)
+            .expect("an IPC stream");
     let back: Vec<RecordBatch> = back.map(|b| b.expect("valid")).collect();
     assert_eq!(back, collect(open()).expect("reads"));
 
@@ -270,8 +280,12 @@ fn convert_writes_only_complete_outputs() {
 
     // Names that say nothing about the format, and Parquet (not written yet): usage errors.
     for name in ["x.parquet", "x.bin", "x"] {
-        let e = convert(&mut open(), &Output::new(dir.path().join(name)), &mut |_| Ok(()))
-            .expect_err("refused");
+        let e = convert(
+            &mut open(),
+            &Output::new(dir.path().join(name)),
+            &mut |_| Ok(()),
+        )
+        .expect_err("refused");
         assert_eq!(e.kind(), ErrorKind::Usage, "{name}: {e}");
     }
     // A folder that does not exist: an I/O error naming the destination.
@@ -279,7 +293,10 @@ fn convert_writes_only_complete_outputs() {
     let e = convert(&mut open(), &Output::new(&nowhere), &mut |_| Ok(())).expect_err("no dir");
     assert_eq!(e.kind(), ErrorKind::Io);
     assert_eq!(e.path(), Some(nowhere.as_path()));
-    assert!(e.to_string().starts_with(&*nowhere.to_string_lossy()), "{e}");
+    assert!(
+        e.to_string().starts_with(&*nowhere.to_string_lossy()),
+        "{e}"
+    );
 }
 
 #[test]

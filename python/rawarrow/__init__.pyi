@@ -1,0 +1,127 @@
+"""Type stubs of rawarrow (the readers are implemented in Rust, in rawarrow._rawarrow)."""
+
+import os
+from types import TracebackType
+from typing import Callable, Iterator, Literal, Optional, Sequence, Tuple, Union
+
+__version__: str
+
+PathLike = Union[str, "os.PathLike[str]"]
+Paths = Union[PathLike, Sequence[PathLike]]
+Progress = Union[None, bool, Callable[[int, int, int], object]]
+
+class FormatError(ValueError):
+    """The input is malformed. The message is the one the rawarrow CLI prints."""
+
+    path: Optional[str]
+    """The file, when known."""
+    offset: Optional[int]
+    """Byte offset of the bad data: BGZF block (BAM), analysis.tdf_bin (timsTOF), file (MIDI)."""
+    record: Optional[int]
+    """0-based record index (BAM) or frame id (timsTOF)."""
+
+class RecordBatch:
+    """One Arrow record batch (Arrow PyCapsule array interface; ``pyarrow.record_batch(b)``)."""
+
+    @property
+    def num_rows(self) -> int: ...
+    @property
+    def num_columns(self) -> int: ...
+    @property
+    def column_names(self) -> list[str]: ...
+    @property
+    def nbytes(self) -> int: ...
+    def __len__(self) -> int: ...
+    def __arrow_c_array__(self, requested_schema: object = None) -> Tuple[object, object]: ...
+    def __arrow_c_schema__(self) -> object: ...
+
+class BatchStream:
+    """Arrow record batches from a reader: iterate it, or hand it to pyarrow, polars or DuckDB
+    (Arrow PyCapsule stream interface). Read once."""
+
+    def __iter__(self) -> Iterator[RecordBatch]: ...
+    def __next__(self) -> RecordBatch: ...
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object: ...
+    def __arrow_c_schema__(self) -> object: ...
+    @property
+    def column_names(self) -> list[str]: ...
+    @property
+    def progress(self) -> Optional[Tuple[int, int, int, str]]:
+        """(rows, done, total, unit); unit is "bytes", "peaks" or "files"."""
+    def close(self) -> None: ...
+    def __enter__(self) -> "BatchStream": ...
+    def __exit__(
+        self,
+        exc_type: Optional[type],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None: ...
+
+def read_bam(
+    paths: Paths,
+    *,
+    columns: Optional[Sequence[str]] = None,
+    tags: Optional[Sequence[str]] = None,
+    threads: Optional[int] = None,
+    batch_rows: Optional[int] = None,
+    limit: Optional[int] = None,
+) -> BatchStream: ...
+def read_tdf(
+    path: PathLike,
+    *,
+    ms_level: Optional[Literal[1, 2]] = None,
+    frames: Optional[Tuple[int, int]] = None,
+    calibration: Literal["auto", "bruker", "estimate"] = "auto",
+    columns: Optional[Sequence[str]] = None,
+    threads: Optional[int] = None,
+    batch_rows: Optional[int] = None,
+) -> BatchStream: ...
+def read_midi(
+    paths: Paths,
+    *,
+    table: Literal["notes", "files"] = "notes",
+    threads: Optional[int] = None,
+    files_per_batch: Optional[int] = None,
+    velocity_threshold: int = 0,
+    merge_window_ms: float = 30.0,
+) -> BatchStream: ...
+def convert_bam(
+    inputs: Paths,
+    output: PathLike,
+    *,
+    format: Optional[Literal["ipc", "stream"]] = None,
+    compression: Optional[Literal["none", "lz4", "zstd"]] = None,
+    columns: Optional[Sequence[str]] = None,
+    tags: Optional[Sequence[str]] = None,
+    threads: Optional[int] = None,
+    batch_rows: Optional[int] = None,
+    limit: Optional[int] = None,
+    progress: Progress = None,
+) -> Tuple[int, float]: ...
+def convert_tdf(
+    input: PathLike,
+    output: PathLike,
+    *,
+    format: Optional[Literal["ipc", "stream"]] = None,
+    compression: Optional[Literal["none", "lz4", "zstd"]] = None,
+    ms_level: Optional[Literal[1, 2]] = None,
+    frames: Optional[Tuple[int, int]] = None,
+    calibration: Literal["auto", "bruker", "estimate"] = "auto",
+    columns: Optional[Sequence[str]] = None,
+    threads: Optional[int] = None,
+    batch_rows: Optional[int] = None,
+    progress: Progress = None,
+) -> Tuple[int, float]: ...
+def convert_midi(
+    inputs: Paths,
+    output: PathLike,
+    *,
+    files: Optional[PathLike] = None,
+    format: Optional[Literal["ipc", "stream"]] = None,
+    compression: Optional[Literal["none", "lz4", "zstd"]] = None,
+    threads: Optional[int] = None,
+    files_per_batch: Optional[int] = None,
+    velocity_threshold: int = 0,
+    merge_window_ms: float = 30.0,
+    progress: Progress = None,
+) -> Tuple[int, float]: ...

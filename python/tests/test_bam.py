@@ -1,0 +1,112 @@
+"""read_bam against the Rust reader (the CLI's IPC output) and samtools' text; the stream
+consumed by pyarrow, polars and DuckDB."""
+
+import collections
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import rawarrow
+from conftest import DATA, bams, cli, read_ipc, sam_records
+
+BAMS = bams()
+IDS = [b.name for b, _ in BAMS]
+
+
+@pytest.mark.parametrize("bam,sam", BAMS, ids=IDS)
+def test_read_bam_equals_the_rust_reader_and_samtools(bam, sam, tmp_path):
+    out = tmp_path / "cli.arrow"
+    cli("bam", "-q", "-t", 2, bam, "-o", out)
+    expected = read_ipc(out)
+    for threads in (1, 2):
+        stream = rawarrow.read_bam(bam, threads=threads, batch_rows=5000)
+        got = pa.RecordBatchReader.from_stream(stream).read_all()
+        assert got.equals(expected), bam
+    records = sam_records(sam)
+    assert got.num_rows == len(records)
+    count = bam.with_suffix(".count")
+    if count.exists():
+        assert got.num_rows == int(count.read_text())
+    # Spot columns against samtools' text directly.
+    qname = got.column("qname").to_pylist()
+    flag = got.column("flag").to_pylist()
+    pos = got.column("pos").to_pylist()
+    for i, f in enumerate(records):
+        assert qname[i] == (None if f[0] == "*" else f[0])
+        assert flag[i] == int(f[1])
+        assert pos[i] == (None if f[3] == "0" else int(f[3]))
+
+
+@pytest.mark.parametrize("bam,sam", BAMS, ids=IDS)
+def test_projection_and_typed_tags_equal_the_cli(bam, sam, tmp_path):
+    out = tmp_path / "cli.arrow"
+    cli("bam", "-q", bam, "-o", out, "--columns", "pos,qname,flag", "--tag", "NM", "--tag", "XF:Z")
+    expected = read_ipc(out)
+    got = pa.table(rawarrow.read_bam(bam, columns=["pos", "qname", "flag"], tags=["NM", "XF:Z"]))
+    assert got.column_names == ["qname", "flag", "pos", "NM", "XF"]
+    assert got.equals(expected)
+
+
+def test_several_paths_make_one_stream():
+    sample = DATA / "sample.bam"
+    one = pa.table(rawarrow.read_bam(sample))
+    two = pa.table(rawarrow.read_bam([sample, str(sample)], batch_rows=3000))
+    assert two.num_rows == 2 * one.num_rows
+    assert two.slice(0, one.num_rows).equals(one)
+    assert two.slice(one.num_rows).equals(one)
+    limited = pa.table(rawarrow.read_bam([sample, sample], limit=10))
+    assert limited.num_rows == 20
+
+
+def test_iteration_yields_batches_without_pyarrow_objects():
+    stream = rawarrow.read_bam(DATA / "sample.bam", batch_rows=1000, columns=["qname", "pos"])
+    assert stream.column_names == ["qname", "pos"]
+    assert stream.progress[0] == 0 and stream.progress[3] == "bytes"
+    batches = list(stream)
+    assert [len(b) for b in batches] == [1000] * 4
+    assert all(isinstance(b, rawarrow.RecordBatch) for b in batches)
+    assert batches[0].column_names == ["qname", "pos"] and batches[0].num_columns == 2
+    # The PyCapsule array interface: pyarrow and polars take a batch as it is.
+    assert pa.record_batch(batches[0]).num_rows == 1000
+    assert pl.DataFrame(batches[1]).height == 1000
+    whole = pa.table(rawarrow.read_bam(DATA / "sample.bam", columns=["qname", "pos"]))
+    assert pa.Table.from_batches([pa.record_batch(b) for b in batches]).equals(whole)
+    # Finished: iteration ends, the capsule is refused, progress is gone.
+    assert list(stream) == [] and stream.progress is None
+    with pytest.raises(ValueError, match="already read"):
+        stream.__arrow_c_stream__()
+
+
+def test_a_stream_is_read_once_and_closes():
+    stream = rawarrow.read_bam(DATA / "sample.bam")
+    pa.RecordBatchReader.from_stream(stream).read_all()
+    with pytest.raises(ValueError, match="already read"):
+        pa.RecordBatchReader.from_stream(stream)
+    with rawarrow.read_bam(DATA / "sample.bam") as s:
+        next(iter(s))
+    assert s.progress is None and list(s) == []
+    assert "rows so far" in repr(rawarrow.read_bam(DATA / "sample.bam"))
+
+
+def test_schema_capsule_matches_the_batches():
+    stream = rawarrow.read_bam(DATA / "sample.bam", tags=["NM"])
+    schema = pa.schema(stream)
+    assert schema.names[-1] == "NM" and schema.field("NM").type == pa.int64()
+    assert schema.field("rname").type == pa.dictionary(pa.int32(), pa.utf8())
+    assert pa.table(stream).schema == schema
+
+
+@pytest.mark.parametrize("bam,sam", BAMS, ids=IDS)
+def test_polars_and_duckdb_consume_the_stream(bam, sam):
+    expected = collections.Counter(None if f[2] == "*" else f[2] for f in sam_records(sam))
+    df = pl.DataFrame(rawarrow.read_bam(bam, columns=["rname", "mapq"]))
+    assert df.height == sum(expected.values())
+    assert df.schema["rname"] == pl.Categorical  # the shared reference dictionary
+    counts = dict(df.group_by("rname").len().iter_rows())
+    assert {k: v for k, v in counts.items()} == dict(expected)
+
+    s = rawarrow.read_bam(bam, columns=["rname"])
+    rows = duckdb.sql("select rname, count(*) from s group by rname").fetchall()
+    assert dict(rows) == dict(expected)

@@ -1,0 +1,127 @@
+"""convert_* in process: the CLI's output, progress, Ctrl-C, no partial files."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pyarrow as pa
+import pytest
+
+import rawarrow
+from conftest import DATA, MIDI_SEEDS, cli, read_ipc
+
+
+def test_convert_bam_equals_the_cli(tmp_path):
+    ours, theirs = tmp_path / "py.arrow", tmp_path / "cli.arrow"
+    rows, secs = rawarrow.convert_bam(DATA / "sample.bam", ours, compression="zstd", tags=["NM"])
+    cli("bam", "-q", DATA / "sample.bam", "-o", theirs, "--compression", "zstd", "--tag", "NM")
+    assert rows == 4000 and secs >= 0
+    assert read_ipc(ours).equals(read_ipc(theirs))
+    stream_out = tmp_path / "py.arrows"
+    rawarrow.convert_bam([DATA / "sample.bam"], stream_out, compression="lz4")
+    assert pa.ipc.open_stream(pa.OSFile(str(stream_out))).read_all().equals(read_ipc(theirs).drop(["NM"]))
+    named = tmp_path / "data.bin"
+    rawarrow.convert_bam(DATA / "sample.bam", named, format="stream")
+    assert pa.ipc.open_stream(pa.OSFile(str(named))).read_all().num_rows == 4000
+
+
+def test_convert_midi_writes_both_tables(tmp_path):
+    notes, files = tmp_path / "notes.arrow", tmp_path / "files.arrow"
+    rows, _ = rawarrow.convert_midi(MIDI_SEEDS, notes, files=files)
+    cli("midi", "-q", MIDI_SEEDS, "-o", tmp_path / "n.arrow", "--files", tmp_path / "f.arrow")
+    assert read_ipc(notes).equals(read_ipc(tmp_path / "n.arrow"))
+    assert read_ipc(files).equals(read_ipc(tmp_path / "f.arrow"))
+    assert rows == read_ipc(notes).num_rows
+
+
+def test_progress_callback(tmp_path):
+    calls = []
+    rawarrow.convert_bam(DATA / "sample.bam", tmp_path / "x.arrow", batch_rows=100,
+                         progress=lambda *a: calls.append(a))
+    size = (DATA / "sample.bam").stat().st_size
+    # At most ~10 a second (40 batches here, in well under a second), and the final state.
+    assert 1 <= len(calls) <= 5, calls
+    assert calls[-1] == (4000, size, size)
+    assert all(a[2] == size for a in calls)
+    assert [a[0] for a in calls] == sorted(a[0] for a in calls)
+    rawarrow.convert_bam(DATA / "sample.bam", tmp_path / "y.arrow", progress=True)  # not a tty: quiet
+
+
+def test_an_exception_in_the_callback_stops_and_leaves_nothing(tmp_path):
+    class Stop(Exception):
+        pass
+
+    def stop(*_):
+        raise Stop()
+
+    with pytest.raises(Stop):
+        rawarrow.convert_bam(DATA / "sample.bam", tmp_path / "x.arrow", progress=stop)
+    assert os.listdir(tmp_path) == []
+
+
+def test_output_errors(tmp_path):
+    with pytest.raises(ValueError, match="Parquet"):
+        rawarrow.convert_bam(DATA / "sample.bam", tmp_path / "x.parquet")
+    with pytest.raises(ValueError, match="cannot tell the output format"):
+        rawarrow.convert_bam(DATA / "sample.bam", tmp_path / "x.out")
+    with pytest.raises(ValueError, match="compression"):
+        rawarrow.convert_bam(DATA / "sample.bam", tmp_path / "x.arrow", compression="brotli")
+    with pytest.raises(FileNotFoundError) as e:
+        rawarrow.convert_bam(DATA / "sample.bam", tmp_path / "no" / "x.arrow")
+    assert e.value.filename == str(tmp_path / "no" / "x.arrow")
+    with pytest.raises(rawarrow.FormatError):
+        data = (DATA / "sample.bam").read_bytes()
+        (tmp_path / "cut.bam").write_bytes(data[: len(data) // 2])
+        rawarrow.convert_bam(tmp_path / "cut.bam", tmp_path / "x.arrow")
+    assert sorted(os.listdir(tmp_path)) == ["cut.bam"]
+
+
+CHILD = textwrap.dedent(
+    """
+    import os, sys, time, rawarrow
+    src, out, mode = sys.argv[1:]
+    tasks = lambda: len(os.listdir("/proc/self/task"))
+    before = tasks()
+    started = [False]
+    def progress(*a):
+        if not started[0]:
+            started[0] = True
+            print("started", flush=True)
+    try:
+        if mode == "convert":
+            rawarrow.convert_bam(src, out, threads=2, batch_rows=20000, progress=progress)
+        else:
+            for i, b in enumerate(rawarrow.read_bam(src, threads=2, batch_rows=20000)):
+                if i == 0:
+                    print("started", flush=True)
+        print("finished", flush=True)
+    except KeyboardInterrupt:
+        caught = time.monotonic()
+        time.sleep(0.05)
+        print(f"interrupted {caught} {tasks() - before}", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["convert", "iterate"])
+def test_ctrl_c_stops_within_a_fifth_of_a_second(big_bam, tmp_path, mode):
+    path, _ = big_bam
+    out = tmp_path / "big.arrow"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path), str(out), mode],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert child.stdout.readline().strip() == "started"
+    time.sleep(0.3)
+    sent = time.monotonic()
+    child.send_signal(signal.SIGINT)
+    line = child.stdout.readline().split()
+    child.wait(timeout=30)
+    assert line[0] == "interrupted", line
+    caught, extra_threads = float(line[1]), int(line[2])
+    assert caught - sent < 0.2, f"KeyboardInterrupt {caught - sent:.3f} s after SIGINT"
+    assert extra_threads == 0, f"{extra_threads} threads still running"
+    assert os.listdir(tmp_path) == [], "a partial output was left behind"

@@ -1,0 +1,129 @@
+"""Bad input and bad options: the documented exceptions, with path, offset and record."""
+
+import struct
+
+import pyarrow as pa
+import pytest
+
+import rawarrow
+from conftest import DATA, bam_header_length, bgzf_blocks, bgzf_compress, cli_path, inflate
+
+
+def sample_raw() -> bytes:
+    return b"".join(inflate(b) for _, b in bgzf_blocks((DATA / "sample.bam").read_bytes()))
+
+
+def test_missing_file_and_folder_are_oserrors():
+    missing = DATA / "no-such.bam"
+    with pytest.raises(FileNotFoundError) as e:
+        rawarrow.read_bam(missing)
+    assert e.value.filename == str(missing)
+    assert e.value.errno == 2
+    with pytest.raises(IsADirectoryError) as e:
+        rawarrow.read_bam(DATA)
+    assert e.value.filename == str(DATA)
+    with pytest.raises(FileNotFoundError):
+        rawarrow.read_tdf(DATA / "no-such.d")
+    with pytest.raises(NotADirectoryError):
+        rawarrow.read_tdf(DATA / "sample.bam")
+    with pytest.raises(FileNotFoundError):
+        rawarrow.read_midi([DATA / "no-such.mid"])
+
+
+def test_truncated_bam_is_a_format_error_with_path_and_offset(tmp_path):
+    data = (DATA / "sample.bam").read_bytes()
+    cut = tmp_path / "cut.bam"
+    cut.write_bytes(data[: len(data) // 2])
+    stream = rawarrow.read_bam(cut)
+    with pytest.raises(rawarrow.FormatError) as e:
+        for _ in stream:
+            pass
+    assert isinstance(e.value, ValueError)
+    assert e.value.path == str(cut)
+    assert isinstance(e.value.offset, int) and 0 < e.value.offset < len(data) // 2
+    assert str(e.value).startswith(f"{cut}: compressed offset {e.value.offset}")
+    # The same message as the CLI prints.
+    import subprocess
+
+    out = subprocess.run([str(cli_path()), "bam", "-q", str(cut), "-o", str(tmp_path / "x.arrow")],
+                         capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"rawarrow: error: {e.value}"
+    assert not (tmp_path / "x.arrow").exists()
+
+
+def test_bad_record_names_its_index(tmp_path):
+    raw = bytearray(sample_raw())
+    at = bam_header_length(raw)
+    for _ in range(1234):
+        at += 4 + struct.unpack_from("<i", raw, at)[0]
+    struct.pack_into("<i", raw, at, 31)  # block_size below the 32 fixed bytes
+    bad = tmp_path / "bad.bam"
+    bad.write_bytes(bgzf_compress(bytes(raw)))
+    for threads in (1, 2):
+        with pytest.raises(rawarrow.FormatError) as e:
+            list(rawarrow.read_bam(bad, threads=threads))
+        assert e.value.record == 1234
+        assert e.value.path == str(bad)
+        block_offsets = [o for o, _ in bgzf_blocks(bad.read_bytes())]
+        assert e.value.offset == block_offsets[at // 0xFF00]
+        assert "record 1234" in str(e.value) and "block_size" in str(e.value)
+
+
+def test_errors_through_the_c_stream_reach_pyarrow(tmp_path):
+    data = (DATA / "sample.bam").read_bytes()
+    cut = tmp_path / "cut.bam"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(pa.ArrowException, match="compressed offset"):
+        pa.RecordBatchReader.from_stream(rawarrow.read_bam(cut)).read_all()
+
+
+def test_not_bam_at_all(tmp_path):
+    sam = tmp_path / "x.bam"
+    sam.write_text("@HD\tVN:1.6\n")
+    with pytest.raises(rawarrow.FormatError) as e:
+        rawarrow.read_bam(sam)
+    assert e.value.offset == 0 and e.value.path == str(sam)
+    empty = tmp_path / "empty.bam"
+    empty.write_bytes(b"")
+    with pytest.raises(rawarrow.FormatError):
+        list(rawarrow.read_bam(empty))
+
+
+def test_bad_options_are_value_errors():
+    sample = DATA / "sample.bam"
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        rawarrow.read_bam(sample, threads=0)
+    with pytest.raises(ValueError, match="batch_rows must be at least 1"):
+        rawarrow.read_bam(sample, batch_rows=0)
+    with pytest.raises(ValueError, match="unknown BAM column \"nope\"; columns are qname,"):
+        rawarrow.read_bam(sample, columns=["qname", "nope"])
+    with pytest.raises(ValueError):
+        rawarrow.read_bam(sample, tags=["TOOLONG"])
+    with pytest.raises(ValueError, match="calibration"):
+        rawarrow.read_tdf(DATA, calibration="magic")
+    with pytest.raises(ValueError, match="ms_level"):
+        rawarrow.read_tdf(DATA, ms_level=3)
+    with pytest.raises(ValueError, match="after the last"):
+        rawarrow.read_tdf(DATA, frames=(5, 2))
+    with pytest.raises(ValueError, match="table"):
+        rawarrow.read_midi(DATA, table="chords")
+    with pytest.raises(ValueError, match="merge_window_ms"):
+        rawarrow.read_midi(DATA, merge_window_ms=-1.0)
+    with pytest.raises(ValueError, match="no input"):
+        rawarrow.read_bam([])
+    with pytest.raises(TypeError):
+        rawarrow.read_bam(42)
+    with pytest.raises(TypeError):
+        rawarrow.read_bam(sample, columns="qname")
+    with pytest.raises(OverflowError):
+        rawarrow.read_bam(sample, threads=-1)
+
+
+def test_missing_eof_marker_warns(tmp_path):
+    data = (DATA / "sample.bam").read_bytes()
+    noeof = tmp_path / "noeof.bam"
+    noeof.write_bytes(data[:-28])
+    with pytest.warns(UserWarning, match="no BGZF EOF marker"):
+        rows = sum(len(b) for b in rawarrow.read_bam(noeof))
+    assert rows == 4000
