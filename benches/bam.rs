@@ -2,7 +2,9 @@
 //! decoded `RecordBuf`) vs rawarrow (`Record::parse` validation, validation + SAM text, and
 //! Arrow record batches through `BatchDecoder`, all columns and a projection).
 //!
-//! Input: the decompressed `$RAWARROW_BENCH_BAM` (first 64 MiB) or `tests/data/sample.bam`.
+//! Input: the decompressed `$RAWARROW_BENCH_BAM` (first 64 MiB) or `tests/data/sample.bam`;
+//! with `$RAWARROW_BENCH_BAM` also the whole file through `stream::BatchStream` at 1 and 2
+//! threads (`bam_reader_whole_file`).
 //! Run: `cargo bench --bench bam`.
 
 use std::hint::black_box;
@@ -112,6 +114,48 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // The whole file through the reader, as the Python package and the C ABI run it (the
+    // baseline of BENCHMARKS.md's Python comparison): only with $RAWARROW_BENCH_BAM.
+    if let Some(path) = std::env::var_os("RAWARROW_BENCH_BAM") {
+        let mut g = c.benchmark_group("bam_reader_whole_file");
+        g.sample_size(10);
+        g.measurement_time(std::time::Duration::from_secs(20));
+        let size = std::fs::metadata(&path).expect("benchmark input").len();
+        g.throughput(Throughput::Bytes(size));
+        for threads in [1, 2] {
+            g.bench_function(format!("rawarrow_reader_t{threads}"), |b| {
+                b.iter(|| {
+                    let stream = rawarrow::stream::BatchStream::bam(
+                        &[&path],
+                        &rawarrow::stream::BamOptions {
+                            threads: Some(threads),
+                            ..Default::default()
+                        },
+                    )
+                    .expect("opens");
+                    let rows: usize = stream.map(|b| b.expect("valid").num_rows()).sum();
+                    black_box(rows)
+                })
+            });
+        }
+        g.finish();
+
+        // Finding a split's first record without an index (what every byte-range read task
+        // does once): 64 split starts spread over the file, each from its own offset.
+        let bytes = std::fs::read(&path).expect("benchmark input");
+        let starts: Vec<u64> = (1..=64).map(|k| k * size / 65).collect();
+        let mut g = c.benchmark_group("bam_split_start");
+        g.throughput(Throughput::Elements(starts.len() as u64));
+        g.bench_function("split_start_64_offsets", |b| {
+            b.iter(|| {
+                for &s in &starts {
+                    black_box(rawarrow::bam::split_start(&bytes, s, u64::MAX).expect("valid"));
+                }
+            })
+        });
+        g.finish();
+    }
 }
 
 mod harness {

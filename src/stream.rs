@@ -378,6 +378,9 @@ pub struct BamOptions {
     pub batch_rows: Option<usize>,
     /// Stop after this many records of each input.
     pub limit: Option<u64>,
+    /// Only the records that begin in BGZF blocks at compressed offsets `start..end` (one
+    /// input only; see [`bam::ReaderBuilder::byte_range`]).
+    pub byte_range: Option<(u64, u64)>,
 }
 
 /// Options of [`BatchStream::tdf`].
@@ -515,6 +518,9 @@ impl BamChain {
             if let Some(d) = &self.dictionary {
                 b = b.dictionary(d.clone());
             }
+            if let Some((start, end)) = self.options.byte_range {
+                b = b.byte_range(start, end);
+            }
             let path = input.path().to_path_buf();
             let reader = b.build(input)?;
             if self.next > 0 && reader.schema() != self.schema {
@@ -594,13 +600,32 @@ impl BatchStream {
             return Err(Error::usage("no input BAM files"));
         }
         let mut options = options.clone();
+        if let Some((start, end)) = options.byte_range {
+            if paths.len() != 1 {
+                return Err(Error::usage(
+                    "byte_range reads one input; give exactly one path",
+                ));
+            }
+            if start > end {
+                return Err(Error::usage(format!(
+                    "byte_range ({start}, {end}): the start is after the end"
+                )));
+            }
+        }
         options.threads = threads(options.threads)?;
         options.batch_rows = batch_rows(options.batch_rows)?;
         let inputs = paths
             .iter()
             .map(|p| Input::open(p).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
-        let sizes = inputs.iter().map(|i| i.len() as u64).collect();
+        // Progress counts the compressed bytes of the inputs, or of the split.
+        let sizes = inputs
+            .iter()
+            .map(|i| match options.byte_range {
+                Some((start, end)) => end.min(i.len() as u64).saturating_sub(start),
+                None => i.len() as u64,
+            })
+            .collect();
         let mut chain = BamChain {
             options,
             inputs,
@@ -748,12 +773,19 @@ impl BatchStream {
     /// Rows yielded and work done so far.
     pub fn progress(&self) -> Progress {
         match &self.source {
-            Source::Bam(c) => Progress {
-                rows: c.rows,
-                done: c.done_bytes + c.reader.as_ref().map_or(0, |r| r.compressed_position()),
-                total: c.sizes.iter().sum(),
-                unit: "bytes",
-            },
+            Source::Bam(c) => {
+                let total = c.sizes.iter().sum();
+                let (from, at) = (
+                    c.options.byte_range.map_or(0, |r| r.0),
+                    c.reader.as_ref().map_or(0, |r| r.compressed_position()),
+                );
+                Progress {
+                    rows: c.rows,
+                    done: (c.done_bytes + at.saturating_sub(from)).min(total),
+                    total,
+                    unit: "bytes",
+                }
+            }
             Source::Tdf(r) => Progress {
                 rows: r.rows(),
                 done: r.rows(),
@@ -806,4 +838,124 @@ impl RecordBatchReader for BatchStream {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
+}
+
+/// Pieces of input that readers on different machines read independently, as a cluster engine
+/// plans them (the Python package's `rawarrow.ray`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Split {
+    /// The records of a BAM file that begin in blocks at compressed offsets `start..end`
+    /// ([`BamOptions::byte_range`]).
+    Bam {
+        /// The file.
+        path: PathBuf,
+        /// First compressed offset of the range.
+        start: u64,
+        /// End of the range (exclusive).
+        end: u64,
+    },
+    /// The frames `first..=last` of a timsTOF run ([`TdfOptions::frames`]).
+    Tdf {
+        /// The `.d` folder.
+        path: PathBuf,
+        /// First frame id.
+        first: u32,
+        /// Last frame id (inclusive).
+        last: u32,
+        /// Peaks the frames declare.
+        peaks: u64,
+    },
+    /// A list of MIDI files.
+    Midi {
+        /// The files.
+        paths: Vec<PathBuf>,
+        /// Their size in bytes.
+        bytes: u64,
+    },
+}
+
+/// Byte ranges of `split_bytes` over every BAM file (at least one per file, so an empty or
+/// broken file still reports its error when read).
+pub fn plan_bam<P: AsRef<Path>>(paths: &[P], split_bytes: u64) -> Result<Vec<Split>, Error> {
+    if split_bytes == 0 {
+        return Err(Error::usage("split_bytes must be at least 1"));
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let path = p.as_ref();
+        let size = Input::open(path)?.len() as u64;
+        let mut start = 0;
+        loop {
+            let end = (start + split_bytes).min(size.max(1));
+            out.push(Split::Bam {
+                path: path.to_path_buf(),
+                start,
+                end,
+            });
+            start = end;
+            if start >= size {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Consecutive frames of a timsTOF run in groups of about `peaks_per_split` peaks (whole frames).
+pub fn plan_tdf(path: impl AsRef<Path>, peaks_per_split: u64) -> Result<Vec<Split>, Error> {
+    if peaks_per_split == 0 {
+        return Err(Error::usage("peaks_per_split must be at least 1"));
+    }
+    let path = path.as_ref();
+    let tdf = path.join("analysis.tdf");
+    if !path.is_dir() || !tdf.is_file() {
+        // The reader's own message for a missing folder or file.
+        BatchStream::tdf(path, &TdfOptions::default())?;
+    }
+    let meta = tdf::meta::Metadata::read(&tdf)?;
+    let mut out = Vec::new();
+    let mut group: Option<(u32, u32, u64)> = None;
+    for f in &meta.frames {
+        let g = group.get_or_insert((f.id, f.id, 0));
+        g.1 = f.id;
+        g.2 += f.num_peaks;
+        if g.2 >= peaks_per_split {
+            let (first, last, peaks) = *g;
+            out.push(Split::Tdf {
+                path: path.to_path_buf(),
+                first,
+                last,
+                peaks,
+            });
+            group = None;
+        }
+    }
+    if let Some((first, last, peaks)) = group {
+        out.push(Split::Tdf {
+            path: path.to_path_buf(),
+            first,
+            last,
+            peaks,
+        });
+    }
+    Ok(out)
+}
+
+/// The MIDI files of `paths` (folders walked as [`BatchStream::midi`] walks them, sorted) in
+/// groups of `files_per_split`.
+pub fn plan_midi<P: AsRef<Path>>(paths: &[P], files_per_split: usize) -> Result<Vec<Split>, Error> {
+    if files_per_split == 0 {
+        return Err(Error::usage("files_per_split must be at least 1"));
+    }
+    let files = midi::list_inputs(paths)?;
+    Ok(files
+        .chunks(files_per_split)
+        .map(|c| Split::Midi {
+            bytes: c
+                .iter()
+                .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+                .sum(),
+            paths: c.to_vec(),
+        })
+        .collect())
 }

@@ -176,13 +176,13 @@ fn split_point_never_falls_for_nested_bgzf() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let cuts: Vec<usize> = (0..tiny_data.len()).step_by(150).collect();
-    let tiny_inner = flate2_bgzf(&tiny_data, &cuts, 1);
+    let tiny_inner = common::flate2_bgzf(&tiny_data, &cuts, 1);
     assert!(bgzf::scan(&tiny_inner).expect("valid").blocks.len() > 700);
     for (name, inner) in [
         ("nested sample", &sample),
         ("nested tiny blocks", &tiny_inner),
     ] {
-        let outer = flate2_bgzf(inner, &[], 0);
+        let outer = common::flate2_bgzf(inner, &[], 0);
         let fakes = memchr::memmem::find_iter(&outer, &[0x1f, 0x8b, 0x08]).count();
         let real = bgzf::scan(&outer).expect("valid").blocks.len();
         assert!(
@@ -447,41 +447,6 @@ fn noodles_bgzf(data: &[u8]) -> Vec<u8> {
     w.finish().expect("finish")
 }
 
-/// BGZF built block by block with flate2's deflate (an independent encoder) at `level`
-/// (0 = stored), cut at the given offsets (repeated cuts make empty blocks).
-fn flate2_bgzf(data: &[u8], cuts: &[usize], level: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
-    bounds.push(data.len());
-    bounds.sort_unstable();
-    for end in bounds {
-        let piece = &data[start..end.max(start)];
-        for sub in piece
-            .chunks(0xff00)
-            .chain(std::iter::once(&[][..]).filter(|_| piece.is_empty()))
-        {
-            let mut enc =
-                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
-            enc.write_all(sub).expect("deflate");
-            let deflated = enc.finish().expect("deflate");
-            let mut crc = flate2::Crc::new();
-            crc.update(sub);
-            let bsize = (18 + deflated.len() + 8 - 1) as u16;
-            out.extend_from_slice(&[
-                0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, b'B', b'C', 2, 0,
-            ]);
-            out.extend_from_slice(&bsize.to_le_bytes());
-            out.extend_from_slice(&deflated);
-            out.extend_from_slice(&crc.sum().to_le_bytes());
-            out.extend_from_slice(&(sub.len() as u32).to_le_bytes());
-        }
-        start = end.max(start);
-    }
-    out.extend_from_slice(&bgzf::EOF_MARKER);
-    out
-}
-
 fn data_strategy() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..200_000),
@@ -509,7 +474,7 @@ proptest! {
 
     #[test]
     fn flate2_blocks_of_any_size_roundtrip(data in data_strategy(), cuts in proptest::collection::vec(any::<usize>(), 0..20), threads in 1usize..4) {
-        let file = flate2_bgzf(&data, &cuts, 1);
+        let file = common::flate2_bgzf(&data, &cuts, 1);
         let got = ours(Input::from_bytes("p", file.clone()), Options::default().threads(threads).chunk_bytes(50_000));
         prop_assert!(got.expect("valid") == data);
         // Split points over a sample of offsets equal the sequential index.

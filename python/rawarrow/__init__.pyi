@@ -65,6 +65,7 @@ def read_bam(
     threads: Optional[int] = None,
     batch_rows: Optional[int] = None,
     limit: Optional[int] = None,
+    byte_range: Optional[Tuple[int, int]] = None,
 ) -> BatchStream: ...
 def read_tdf(
     path: PathLike,

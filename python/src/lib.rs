@@ -321,6 +321,7 @@ fn bam_options(
     threads: Option<usize>,
     batch_rows: Option<usize>,
     limit: Option<u64>,
+    byte_range: Option<(u64, u64)>,
 ) -> BamOptions {
     BamOptions {
         columns,
@@ -328,6 +329,7 @@ fn bam_options(
         threads,
         batch_rows,
         limit,
+        byte_range,
     }
 }
 
@@ -390,6 +392,9 @@ fn open(
 ///     threads: worker threads (default: the cores this process may use).
 ///     batch_rows: rows per batch (default 65,536).
 ///     limit: stop after this many records of each file.
+///     byte_range: (start, end): only the records that begin in BGZF blocks at compressed
+///         offsets start..end of the one input, found without an index; the splits of any
+///         partition of a file's bytes give every record once (what rawarrow.ray plans).
 ///
 /// Schema: qname Utf8 (null for "*"), flag UInt16, rname Dictionary(Int32, Utf8) (null when
 /// unmapped), pos Int32 (1-based, null for 0), mapq UInt8 (null for 255), cigar Utf8 (the real
@@ -404,7 +409,8 @@ fn open(
 /// Raises FormatError (a ValueError with path, offset and record) for malformed input,
 /// OSError when a file cannot be opened, ValueError for a bad option.
 #[pyfunction]
-#[pyo3(signature = (paths, *, columns=None, tags=None, threads=None, batch_rows=None, limit=None))]
+#[pyo3(signature = (paths, *, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None))]
+#[allow(clippy::too_many_arguments)]
 fn read_bam(
     py: Python<'_>,
     paths: &Bound<'_, PyAny>,
@@ -413,9 +419,10 @@ fn read_bam(
     threads: Option<usize>,
     batch_rows: Option<usize>,
     limit: Option<u64>,
+    byte_range: Option<(u64, u64)>,
 ) -> PyResult<PyBatchStream> {
     let paths = self::paths(paths)?;
-    let options = bam_options(columns, tags, threads, batch_rows, limit);
+    let options = bam_options(columns, tags, threads, batch_rows, limit, byte_range);
     open(py, || Stream::bam(&paths, &options))
 }
 
@@ -646,7 +653,7 @@ fn convert_bam(
     progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(u64, f64)> {
     let paths = self::paths(inputs)?;
-    let options = bam_options(columns, tags, threads, batch_rows, limit);
+    let options = bam_options(columns, tags, threads, batch_rows, limit, None);
     let out = self::output(output, format, compression, None).map_err(|e| py_err(py, e))?;
     let s = run_convert(py, || Stream::bam(&paths, &options), out, progress)?;
     Ok((s.rows, s.seconds))
@@ -726,6 +733,73 @@ fn convert_midi(
     Ok((s.rows, s.seconds))
 }
 
+fn text(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Plans byte-range splits of BAM files: [(path, start, end)] (used by rawarrow.ray).
+#[pyfunction]
+fn _plan_bam(
+    py: Python<'_>,
+    paths: &Bound<'_, PyAny>,
+    split_bytes: u64,
+) -> PyResult<Vec<(String, u64, u64)>> {
+    let paths = self::paths(paths)?;
+    let splits = py
+        .detach(|| rawarrow::stream::plan_bam(&paths, split_bytes))
+        .map_err(|e| py_err(py, e))?;
+    Ok(splits
+        .into_iter()
+        .filter_map(|s| match s {
+            rawarrow::stream::Split::Bam { path, start, end } => Some((text(&path), start, end)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Plans frame-range splits of a timsTOF run: [(first, last, peaks)] (used by rawarrow.ray).
+#[pyfunction]
+fn _plan_tdf(
+    py: Python<'_>,
+    path: PathBuf,
+    peaks_per_split: u64,
+) -> PyResult<Vec<(u32, u32, u64)>> {
+    let splits = py
+        .detach(|| rawarrow::stream::plan_tdf(&path, peaks_per_split))
+        .map_err(|e| py_err(py, e))?;
+    Ok(splits
+        .into_iter()
+        .filter_map(|s| match s {
+            rawarrow::stream::Split::Tdf {
+                first, last, peaks, ..
+            } => Some((first, last, peaks)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Plans file-list splits of MIDI inputs: [(paths, bytes)] (used by rawarrow.ray).
+#[pyfunction]
+fn _plan_midi(
+    py: Python<'_>,
+    paths: &Bound<'_, PyAny>,
+    files_per_split: usize,
+) -> PyResult<Vec<(Vec<String>, u64)>> {
+    let paths = self::paths(paths)?;
+    let splits = py
+        .detach(|| rawarrow::stream::plan_midi(&paths, files_per_split))
+        .map_err(|e| py_err(py, e))?;
+    Ok(splits
+        .into_iter()
+        .filter_map(|s| match s {
+            rawarrow::stream::Split::Midi { paths, bytes } => {
+                Some((paths.iter().map(|p| text(p)).collect(), bytes))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
 /// BAM, Bruker timsTOF .d and Standard MIDI Files to Apache Arrow at memory speed.
 #[pymodule]
 fn _rawarrow(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -739,5 +813,8 @@ fn _rawarrow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert_bam, m)?)?;
     m.add_function(wrap_pyfunction!(convert_tdf, m)?)?;
     m.add_function(wrap_pyfunction!(convert_midi, m)?)?;
+    m.add_function(wrap_pyfunction!(_plan_bam, m)?)?;
+    m.add_function(wrap_pyfunction!(_plan_tdf, m)?)?;
+    m.add_function(wrap_pyfunction!(_plan_midi, m)?)?;
     Ok(())
 }

@@ -110,3 +110,24 @@ def test_polars_and_duckdb_consume_the_stream(bam, sam):
     s = rawarrow.read_bam(bam, columns=["rname"])
     rows = duckdb.sql("select rname, count(*) from s group by rname").fetchall()
     assert dict(rows) == dict(expected)
+
+
+def test_batches_cross_without_a_copy_and_outlive_their_stream():
+    import gc
+
+    stream = rawarrow.read_bam(DATA / "sample.bam", batch_rows=1000, columns=["qname", "pos"])
+    ours = next(iter(stream))
+    a, b = pa.record_batch(ours), pa.record_batch(ours)
+    # Two exports of one batch share the reader's memory (64-byte aligned arena regions).
+    for i in range(2):
+        ba, bb = a.column(i).buffers(), b.column(i).buffers()
+        assert [x.address for x in ba if x] == [x.address for x in bb if x]
+        assert all(x.address % 64 == 0 for x in ba if x)
+    expected = a.to_pylist()
+    # The stream and the wrapper go away; the pyarrow batch still owns its buffers.
+    stream.close()
+    del stream, ours, b
+    gc.collect()
+    for _ in range(3):  # new batches from new readers reuse freed memory if any was freed
+        pa.table(rawarrow.read_bam(DATA / "sample.bam", batch_rows=1000, columns=["qname", "pos"]))
+    assert a.to_pylist() == expected

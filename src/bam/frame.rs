@@ -41,6 +41,9 @@ pub struct Records {
     carry_voffset: u64,
     index: u64,
     done: bool,
+    /// For a byte-range split: no record starting in a block at or after this compressed
+    /// offset is read (one that starts before it is read to its end).
+    stop: Option<u64>,
 }
 
 impl std::fmt::Debug for Records {
@@ -99,10 +102,59 @@ impl Records {
                         carry_voffset: 0,
                         index: 0,
                         done: false,
+                        stop: None,
                     });
                 }
             }
         }
+    }
+
+    /// The records of the byte range `[start, end)` of `input` (see
+    /// [`ReaderBuilder::byte_range`](super::ReaderBuilder::byte_range)): the header is read from
+    /// the start of the file, a block at a time, then inflating starts at the split's first
+    /// record, found without an index (`bam::split`). Record indices count from the split's
+    /// first record.
+    pub fn split(
+        input: impl Into<Arc<Input>>,
+        opts: Options,
+        start: u64,
+        end: u64,
+    ) -> Result<Self, Error> {
+        let input = input.into();
+        let path: Arc<std::path::Path> = input.path().into();
+        let with_path = |e: Error| e.with_path(path.clone());
+        let (header, header_end) = super::split::read_header(input.bytes()).map_err(with_path)?;
+        let at = super::split::find_split_start(
+            input.bytes(),
+            header_end,
+            header.references.len(),
+            start,
+            end,
+        );
+        let (block, within, done) = match at {
+            super::split::SplitStart::At { block, within } => (block, within, false),
+            super::split::SplitStart::Empty => (input.len() as u64, 0, true),
+        };
+        let mut chunks = ChunkReader::from_offset(input, block, opts);
+        let current = if done {
+            None
+        } else {
+            match chunks.next() {
+                Some(c) => Some((c.map_err(|e| with_path(e.into()))?, within)),
+                None => None,
+            }
+        };
+        Ok(Self {
+            chunks,
+            header,
+            path,
+            done: done || current.is_none(),
+            current,
+            carry: Vec::new(),
+            carry_voffset: 0,
+            index: 0,
+            stop: Some(end),
+        })
     }
 
     /// The file's header.
@@ -177,6 +229,12 @@ impl Records {
                 index: self.index,
                 voffset: chunk.virtual_offset(pos),
             };
+            if self.stop.is_some_and(|stop| at.voffset >> 16 >= stop) {
+                // The first record of the next split: this one is complete.
+                self.done = true;
+                self.current = None;
+                return Ok(data.len());
+            }
             let rest = &data[pos..];
             if rest.len() >= 4 {
                 let bs = block_size(rest);

@@ -25,6 +25,7 @@ mod header;
 mod reader;
 mod record;
 pub(crate) mod sam;
+mod split;
 mod tags;
 
 pub use aux::{push_float, push_float_kputd, Field};
@@ -35,4 +36,5 @@ pub use header::{Header, Reference};
 pub use reader::{Reader, ReaderBuilder};
 pub use record::Record;
 pub use sam::push_record as push_sam;
+pub use split::{split_start, CHAIN as SPLIT_CHAIN};
 pub use tags::{parse_spec as parse_tag_spec, TagKind};

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 /// The BAM that ships with the repository (made by `tests/data/make_sample.py` + samtools).
@@ -51,5 +51,40 @@ pub(crate) fn oracle_decompress(bytes: &[u8]) -> Vec<u8> {
     flate2::read::MultiGzDecoder::new(bytes)
         .read_to_end(&mut out)
         .expect("oracle decodes");
+    out
+}
+
+/// BGZF built block by block with flate2's deflate (an independent encoder) at `level`
+/// (0 = stored), cut at the given offsets (repeated cuts make empty blocks).
+pub(crate) fn flate2_bgzf(data: &[u8], cuts: &[usize], level: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (data.len() + 1)).collect();
+    bounds.push(data.len());
+    bounds.sort_unstable();
+    for end in bounds {
+        let piece = &data[start..end.max(start)];
+        for sub in piece
+            .chunks(0xff00)
+            .chain(std::iter::once(&[][..]).filter(|_| piece.is_empty()))
+        {
+            let mut enc =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+            enc.write_all(sub).expect("deflate");
+            let deflated = enc.finish().expect("deflate");
+            let mut crc = flate2::Crc::new();
+            crc.update(sub);
+            let bsize = (18 + deflated.len() + 8 - 1) as u16;
+            out.extend_from_slice(&[
+                0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, b'B', b'C', 2, 0,
+            ]);
+            out.extend_from_slice(&bsize.to_le_bytes());
+            out.extend_from_slice(&deflated);
+            out.extend_from_slice(&crc.sum().to_le_bytes());
+            out.extend_from_slice(&(sub.len() as u32).to_le_bytes());
+        }
+        start = end.max(start);
+    }
+    out.extend_from_slice(&rawarrow::bgzf::EOF_MARKER);
     out
 }

@@ -1,0 +1,132 @@
+"""rawarrow.ray on a real Ray cluster: a head without CPUs and two worker nodes of one CPU each,
+on loopback (ray.cluster_utils.Cluster). The datasets must equal the single-process reads."""
+
+import collections
+
+import pyarrow as pa
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+from ray.data.datasource import ReadTask
+
+import rawarrow
+import rawarrow.ray
+from conftest import DATA, bams, bgzf_blocks, midi_inputs, repeat_bam, tdf_runs
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    for _ in range(2):
+        c.add_node(num_cpus=1)
+    c.wait_for_nodes()
+    ray.init(address=c.address, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    workers = {n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU", 0) > 0}
+    assert len(workers) == 2, ray.nodes()
+    yield workers
+    ray.shutdown()
+    c.shutdown()
+
+
+def rows(table: pa.Table) -> pa.Table:
+    """A table's rows as a multiset: dictionary columns decoded, sorted by every column (pyarrow
+    sorts lists and nulls too), so two tables compare equal when they hold the same rows."""
+    cols = []
+    for c in table.columns:
+        if pa.types.is_dictionary(c.type):
+            c = c.cast(c.type.value_type)
+        cols.append(c)
+    t = pa.table(cols, names=table.column_names).combine_chunks()
+    keys = [(n, "ascending") for n, f in zip(t.column_names, t.schema)
+            if not pa.types.is_list(f.type) and not pa.types.is_large_list(f.type)]
+    return t.sort_by(keys)
+
+
+def dataset_table(ds) -> pa.Table:
+    return pa.concat_tables([ray.get(ref) for ref in ds.to_arrow_refs()])
+
+
+class NodeRecording(rawarrow.ray.BamDatasource):
+    """The BAM datasource, with each block tagged by the node its read task ran on."""
+
+    def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
+        def tagged(task):
+            def read():
+                node = ray.get_runtime_context().get_node_id()
+                for t in task.read_fn():
+                    yield t.append_column("node", pa.array([node] * t.num_rows, pa.string()))
+            return ReadTask(read, task.metadata)
+
+        return [tagged(t) for t in super().get_read_tasks(parallelism)]
+
+
+@pytest.mark.parametrize("bam", [b for b, _ in bams()], ids=lambda b: b.name)
+def test_bam_dataset_equals_the_single_process_read(cluster, bam):
+    whole = pa.table(rawarrow.read_bam(bam))
+    size = bam.stat().st_size
+    split = max(7_919, size // 9)  # several splits per file, most starting mid-block
+    source = NodeRecording(bam, split_bytes=split)
+    ds = ray.data.read_datasource(source)
+    got = dataset_table(ds)
+    nodes = set(got.column("node").to_pylist())
+    got = got.drop(["node"])
+    assert got.num_rows == whole.num_rows
+    assert rows(got) == rows(whole)
+    assert len(source._splits) >= min(9, size // 7_919)
+    assert nodes <= cluster
+
+
+def test_read_tasks_run_on_both_worker_nodes(cluster, tmp_path):
+    big = tmp_path / "big.bam"
+    records = repeat_bam(DATA / "sample.bam", big, 24 << 20)
+    source = NodeRecording(big, columns=["qname", "flag"], split_bytes=1 << 20)
+    got = dataset_table(ray.data.read_datasource(source))
+    assert got.num_rows == records and len(source._splits) >= 24
+    nodes = collections.Counter(got.column("node").to_pylist())
+    assert set(nodes) == cluster, f"rows per node: {nodes}; workers: {cluster}"
+
+
+def test_projection_tags_and_empty_splits(cluster):
+    sample = DATA / "sample.bam"
+    whole = pa.table(rawarrow.read_bam(sample, columns=["qname", "pos"], tags=["NM"]))
+    # 7,919-byte splits: more splits than blocks, so many hold no block start at all.
+    ds = rawarrow.ray.read_bam(str(sample), columns=["qname", "pos"], tags=["NM"], split_bytes=7_919)
+    assert ds.schema().names == ["qname", "pos", "NM"]
+    got = dataset_table(ds)
+    assert rows(got) == rows(whole)
+    # One empty split alone: zero rows, the schema kept.
+    empty = rawarrow.read_bam(sample, byte_range=(100_000, 100_001), columns=["qname", "pos"])
+    t = pa.table(empty)
+    assert t.num_rows == 0 and t.column_names == ["qname", "pos"]
+    tables = list(rawarrow.ray._tables(rawarrow.read_bam(sample, byte_range=(100_000, 100_001))))
+    assert len(tables) == 1 and tables[0].num_rows == 0 and len(tables[0].schema) == 13
+
+
+def test_a_corrupt_block_reaches_the_driver_with_file_and_offset(cluster, tmp_path):
+    data = bytearray((DATA / "sample.bam").read_bytes())
+    blocks = bgzf_blocks(bytes(data))
+    offset, block = blocks[len(blocks) // 2]
+    data[offset + len(block) - 8] ^= 0xFF  # the CRC32 of a block in the middle
+    bad = tmp_path / "bad.bam"
+    bad.write_bytes(bytes(data))
+    ds = rawarrow.ray.read_bam(str(bad), split_bytes=100_000)
+    with pytest.raises(Exception) as e:
+        ds.count()
+    text = str(e.value)
+    assert str(bad) in text and f"compressed offset {offset}" in text and "CRC32" in text, text
+
+
+def test_tdf_and_midi_datasets_equal_single_process_reads(cluster, tmp_path_factory):
+    for run in tdf_runs(tmp_path_factory):
+        whole = pa.table(rawarrow.read_tdf(run))
+        peaks_per_split = max(1, whole.num_rows // 3)
+        ds = rawarrow.ray.read_tdf(str(run), peaks_per_split=peaks_per_split)
+        assert rows(dataset_table(ds)) == rows(whole), run
+    for inputs in midi_inputs():
+        whole = pa.table(rawarrow.read_midi(inputs))
+        ds = rawarrow.ray.read_midi(str(inputs), files_per_split=4)
+        got = dataset_table(ds)
+        assert rows(got) == rows(whole), inputs
+        files = dataset_table(rawarrow.ray.read_midi(str(inputs), files_per_split=4, table="files"))
+        assert rows(files) == rows(pa.table(rawarrow.read_midi(inputs, table="files")))
