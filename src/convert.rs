@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use arrow_schema::ArrowError;
 
-use crate::arrow::{Compression, Format, IpcSink};
+use crate::arrow::{Compression, OutputFormat, Sink};
 use crate::stream::{BatchStream, Error, ErrorKind, Progress};
 
 /// Where and how a conversion writes.
@@ -32,23 +32,21 @@ use crate::stream::{BatchStream, Error, ErrorKind, Progress};
 pub struct Output {
     /// The destination (`-` for standard output).
     pub path: PathBuf,
-    /// The format by name (`"ipc"`/`"arrow"`/`"feather"` for the IPC file format,
-    /// `"stream"`/`"arrows"` for the IPC stream format); `None`: from the file name's
-    /// extension (`.arrow`, `.feather`, `.ipc` → file; `.arrows` → stream).
+    /// The format by name (see [`format`]); `None`: from the file name's extension.
     pub format: Option<String>,
-    /// IPC buffer compression.
-    pub compression: Compression,
+    /// Compression (`None`: none for IPC, zstd for Parquet).
+    pub compression: Option<Compression>,
     /// For a MIDI `notes` stream: also write the `files` table to this path (same format).
     pub midi_files: Option<PathBuf>,
 }
 
 impl Output {
-    /// An IPC output to `path`, format from its name, no compression.
+    /// An output to `path`, format from its name, the format's default compression.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
             format: None,
-            compression: Compression::None,
+            compression: None,
             midi_files: None,
         }
     }
@@ -80,56 +78,77 @@ pub fn compression(name: &str) -> Result<Compression, Error> {
     }
 }
 
-/// The IPC format for `path`, by the explicit name or else by the file name's extension.
-pub fn format(path: &Path, explicit: Option<&str>) -> Result<Format, Error> {
+/// The output format for `path`: by the explicit name (`ipc`/`arrow`/`feather`/`file`,
+/// `stream`/`arrows`, `parquet`), else by the file name's extension (`.arrow`, `.feather`,
+/// `.ipc` → IPC file; `.arrows` → IPC stream; `.parquet` → Parquet). Standard output (`-`) and
+/// devices or pipes default to the IPC file format; any other name needs the explicit format.
+pub fn format(path: &Path, explicit: Option<&str>) -> Result<OutputFormat, Error> {
     let usage = |m: String| Error::new(ErrorKind::Usage, m);
-    let parquet = || {
-        usage(format!(
-            "{}: Parquet output is not supported yet; write Arrow IPC (.arrow, .arrows)",
-            path.display()
-        ))
-    };
     if let Some(name) = explicit {
-        return match name {
-            "ipc" | "arrow" | "feather" | "file" => Ok(Format::File),
-            "stream" | "arrows" => Ok(Format::Stream),
-            "parquet" => Err(parquet()),
+        return match name.to_ascii_lowercase().as_str() {
+            "ipc" | "arrow" | "feather" | "file" => Ok(OutputFormat::IpcFile),
+            "stream" | "arrows" => Ok(OutputFormat::IpcStream),
+            "parquet" => Ok(OutputFormat::Parquet),
             _ => Err(usage(format!(
-                "unknown output format {name:?}; expected ipc or stream"
+                "unknown output format {name:?}; expected ipc, stream or parquet"
             ))),
         };
-    }
-    if path == Path::new("-") {
-        return Ok(Format::File);
     }
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     match ext.as_deref() {
-        Some("arrow" | "feather" | "ipc") => Ok(Format::File),
-        Some("arrows") => Ok(Format::Stream),
-        Some("parquet") => Err(parquet()),
+        Some("arrow" | "feather" | "ipc") => Ok(OutputFormat::IpcFile),
+        Some("arrows") => Ok(OutputFormat::IpcStream),
+        Some("parquet") => Ok(OutputFormat::Parquet),
+        _ if path == Path::new("-")
+            || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) =>
+        {
+            Ok(OutputFormat::IpcFile)
+        }
         _ => Err(usage(format!(
-            "{}: cannot tell the output format from the name; name it .arrow or .arrows, or \
-             give the format (ipc, stream)",
+            "{}: cannot tell the output format from the name; name it .arrow, .arrows or \
+             .parquet, or give the format (ipc, stream, parquet)",
             path.display()
         ))),
     }
 }
 
-fn sink(path: &Path, schema: &arrow_schema::SchemaRef, output: &Output) -> Result<IpcSink, Error> {
-    let format = format(path, output.format.as_deref())?;
-    let sink = if path == Path::new("-") {
-        IpcSink::stdout(schema, format, output.compression)
-    } else {
-        IpcSink::create(path, schema, format, output.compression)
+/// Refuses an output that is one of the inputs (the same file, also through a symbolic or
+/// hard link), before anything is written.
+pub fn check_output(output: &Path, inputs: &[PathBuf]) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(out) = std::fs::metadata(output) else {
+        return Ok(()); // not there yet: it cannot be an input
     };
-    sink.map_err(|e| output_error(path, e))
+    if !out.is_file() {
+        return Ok(()); // standard output, a device or a pipe
+    }
+    for input in inputs {
+        if let Ok(m) = std::fs::metadata(input) {
+            if (m.dev(), m.ino()) == (out.dev(), out.ino()) {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    format!(
+                        "{}: the output is the input {}; choose another output name",
+                        output.display(),
+                        input.display()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sink(path: &Path, schema: &arrow_schema::SchemaRef, output: &Output) -> Result<Sink, Error> {
+    let format = format(path, output.format.as_deref())?;
+    Sink::create(path, schema, format, output.compression).map_err(|e| output_error(path, e))
 }
 
 /// An output failure, naming the destination (not the temporary file).
-fn output_error(path: &Path, e: ArrowError) -> Error {
+pub(crate) fn output_error(path: &Path, e: ArrowError) -> Error {
     let named = |m: &str| {
         if m.starts_with(&*path.to_string_lossy()) {
             m.to_string()
@@ -165,6 +184,11 @@ pub fn convert(
         }
         (None, _) => None,
     };
+    let inputs = stream.inputs();
+    check_output(&output.path, &inputs)?;
+    if let Some(p) = &files {
+        check_output(p, &inputs)?;
+    }
     let mut main = sink(&output.path, &stream.schema(), output)?;
     let mut files_sink = match &files {
         Some(p) => Some(sink(p, &crate::midi::files_schema(), output)?),

@@ -816,6 +816,19 @@ impl BatchStream {
         }
     }
 
+    /// The files this stream reads (for a timsTOF run, its `analysis.tdf` and
+    /// `analysis.tdf_bin`), so that an output is never written over one of them.
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        match &self.source {
+            Source::Bam(c) => c.inputs.iter().map(|i| i.path().to_path_buf()).collect(),
+            Source::Tdf(r) => {
+                let dir = r.folder();
+                vec![dir.join("analysis.tdf"), dir.join("analysis.tdf_bin")]
+            }
+            Source::Midi { reader, .. } => reader.paths().to_vec(),
+        }
+    }
+
     /// The MIDI `files` table of the files read so far (every file once a `notes` stream is
     /// exhausted); `None` for other formats.
     pub fn midi_files(&self) -> Option<RecordBatch> {

@@ -266,3 +266,210 @@ fn device_outputs_are_written_not_replaced() {
         .file_type()
         .is_fifo());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Outputs: Parquet, signals, outputs onto inputs, usage errors.
+
+fn ls(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn parquet_output_reads_back_as_the_ipc_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = common::sample_bam();
+    for (name, extra) in [
+        ("a.parquet", &[][..]),
+        ("b.data", &["--format", "parquet"][..]),
+    ] {
+        let st = rawarrow()
+            .args(["bam", "-q", "--tag", "NM"])
+            .arg(&sample)
+            .arg("-o")
+            .arg(dir.path().join(name))
+            .args(extra)
+            .status()
+            .expect("run");
+        assert!(st.success());
+    }
+    let st = rawarrow()
+        .args(["bam", "-q", "--tag", "NM"])
+        .arg(&sample)
+        .arg("-o")
+        .arg(dir.path().join("c.arrow"))
+        .status()
+        .expect("run");
+    assert!(st.success());
+    let ipc: Vec<arrow_array::RecordBatch> = arrow_ipc::reader::FileReader::try_new(
+        std::fs::File::open(dir.path().join("c.arrow")).expect("written"),
+        None,
+    )
+    .expect("IPC")
+    .map(|b| b.expect("valid"))
+    .collect();
+    let ipc = arrow_select::concat::concat_batches(&ipc[0].schema(), &ipc).expect("one schema");
+    for name in ["a.parquet", "b.data"] {
+        let file = std::fs::File::open(dir.path().join(name)).expect("written");
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("a Parquet file")
+            .build()
+            .expect("reader");
+        let batches: Vec<_> = reader.map(|b| b.expect("valid")).collect();
+        let got = arrow_select::concat::concat_batches(&batches[0].schema(), &batches)
+            .expect("one schema");
+        // The embedded Arrow schema brings the dictionary columns back as dictionaries.
+        assert_eq!(got.schema(), ipc.schema(), "{name}");
+        assert!(got == ipc, "{name}: Parquet differs from IPC");
+    }
+    // A name that says nothing needs --format: a usage error (exit 2), nothing written.
+    let out = rawarrow()
+        .args(["bam", "-q"])
+        .arg(&sample)
+        .arg("-o")
+        .arg(dir.path().join("x.out"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot tell the output format"));
+    assert_eq!(ls(dir.path()), ["a.parquet", "b.data", "c.arrow"]);
+}
+
+#[test]
+fn signals_leave_no_partial_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run.d");
+    let st = rawarrow()
+        .args(["tdf-generate", "--frames", "300", "--seed", "3"])
+        .arg(&run)
+        .status()
+        .expect("run");
+    assert!(st.success());
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+        let mut child = rawarrow()
+            .args(["tdf", "-q", "-t", "1", "--batch-rows", "100000"])
+            .arg(&run)
+            .arg("-o")
+            .arg(out_dir.join("peaks.parquet"))
+            .spawn()
+            .expect("spawn");
+        // Wait until the temporary output exists: the conversion is under way.
+        let started = std::time::Instant::now();
+        while ls(&out_dir).is_empty() && started.elapsed().as_secs() < 60 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!ls(&out_dir).is_empty(), "no temporary output appeared");
+        let st = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(st.success());
+        let status = child.wait().expect("the CLI exits");
+        assert_eq!(status.code(), Some(code), "SIG{signal}");
+        assert!(
+            ls(&out_dir).is_empty(),
+            "SIG{signal} left {:?}",
+            ls(&out_dir)
+        );
+    }
+}
+
+#[test]
+fn an_output_onto_an_input_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bam = dir.path().join("in.bam");
+    std::fs::copy(common::sample_bam(), &bam).expect("copy");
+    let before = std::fs::read(&bam).expect("read");
+    std::os::unix::fs::symlink(&bam, dir.path().join("sym.bam")).expect("symlink");
+    std::fs::hard_link(&bam, dir.path().join("hard.bam")).expect("hard link");
+    for out in ["in.bam", "sym.bam", "hard.bam"] {
+        for args in [&["bam", "-q"][..], &["bam", "view"][..]] {
+            let o = rawarrow()
+                .args(args)
+                .arg(&bam)
+                .arg("-o")
+                .arg(dir.path().join(out))
+                .output()
+                .expect("run");
+            assert_eq!(o.status.code(), Some(2), "{args:?} -o {out}");
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("the output is the input"),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    assert!(
+        std::fs::read(&bam).expect("read") == before,
+        "the input changed"
+    );
+    assert_eq!(ls(dir.path()), ["hard.bam", "in.bam", "sym.bam"]);
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = common::sample_bam();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["bam", "-t", "0"], "--threads"),
+        (vec!["bam", "--batch-rows", "0"], "--batch-rows"),
+        (vec!["bam", "--columns", "qname,nope"], "nope"),
+    ];
+    for (args, flag) in cases {
+        let o = rawarrow()
+            .args(&args)
+            .arg(&sample)
+            .arg("-o")
+            .arg(dir.path().join("x.arrow"))
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+    let o = rawarrow()
+        .args(["tdf", "--frames", "5:2"])
+        .arg(dir.path())
+        .arg("-o")
+        .arg(dir.path().join("x.arrow"))
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--frames 5:2"));
+    // A folder without MIDI files, and a run where every file fails: errors, said why.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let o = rawarrow()
+        .arg("midi")
+        .arg(&empty)
+        .arg("-o")
+        .arg(dir.path().join("n.arrow"))
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no MIDI files"));
+    let bad = dir.path().join("bad.mid");
+    std::fs::write(&bad, b"MThd\0\0\0\x06\0\x07\0\x01\0\x60").expect("write");
+    let o = rawarrow()
+        .args(["midi", "-q"])
+        .arg(&bad)
+        .arg("-o")
+        .arg(dir.path().join("n.arrow"))
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("bad.mid: offset 8: unknown SMF format 7"),
+        "{err}"
+    );
+    assert!(err.contains("every one of the 1 files failed"), "{err}");
+    assert!(!dir.path().join("x.arrow").exists());
+}

@@ -278,8 +278,8 @@ fn convert_writes_only_complete_outputs() {
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("s.arrows")]);
 
-    // Names that say nothing about the format, and Parquet (not written yet): usage errors.
-    for name in ["x.parquet", "x.bin", "x"] {
+    // Names that say nothing about the format: usage errors.
+    for name in ["x.bin", "x"] {
         let e = convert(
             &mut open(),
             &Output::new(dir.path().join(name)),

@@ -612,10 +612,9 @@ fn output(
     Ok(Output {
         path,
         format,
-        compression: match compression {
-            Some(c) => rawarrow::convert::compression(c)?,
-            None => rawarrow::arrow::Compression::None,
-        },
+        compression: compression
+            .map(rawarrow::convert::compression)
+            .transpose()?,
         midi_files: files,
     })
 }
@@ -624,11 +623,12 @@ fn output(
 ///
 /// Args:
 ///     inputs: a path or a sequence of paths (same references).
-///     output: the destination: .arrow/.feather/.ipc (IPC file) or .arrows (IPC stream), or any
-///         name with `format`. Written under a temporary name and renamed when complete: an
-///         error or Ctrl-C leaves nothing.
-///     format: "ipc" (file) or "stream"; default: from the output name.
-///     compression: IPC buffer compression: "none" (default), "lz4" or "zstd".
+///     output: the destination: .arrow/.feather/.ipc (IPC file), .arrows (IPC stream) or
+///         .parquet (Parquet: zstd, 1,048,576-row groups, statistics, the Arrow schema
+///         embedded), or any name with `format`. Written under a temporary name and renamed
+///         when complete: an error or Ctrl-C leaves nothing.
+///     format: "ipc" (file), "stream" or "parquet"; default: from the output name.
+///     compression: "none", "lz4" or "zstd"; default: none for IPC, zstd for Parquet.
 ///     columns, tags, threads, batch_rows, limit: as for read_bam.
 ///     progress: a callable called with (records, input bytes done, input bytes total) at most
 ///         ten times a second and once at the end, or True for a progress bar on a terminal.

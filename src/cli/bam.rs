@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 
 use super::{progress_bar, Output, Result};
-use crate::arrow::IpcSink;
+use crate::arrow::Sink;
 use crate::bam::{Reader, Records};
 use crate::bgzf::Options;
 use crate::io::Input;
@@ -47,7 +47,7 @@ struct Convert {
     #[arg(long)]
     out_dir: Option<PathBuf>,
     /// Worker threads (default: the cores this process may use).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     /// Comma-separated columns to decode (default all:
     /// qname,flag,rname,pos,mapq,cigar,rnext,pnext,tlen,seq,qual,end,tags).
@@ -59,7 +59,7 @@ struct Convert {
     #[arg(long = "tag", value_name = "TAG[:TYPE]")]
     tags: Vec<String>,
     /// Rows per record batch.
-    #[arg(long, default_value_t = 65536)]
+    #[arg(long, default_value_t = 65536, value_parser = super::at_least_one)]
     batch_rows: usize,
     /// Stop after this many records (per input).
     #[arg(long)]
@@ -76,7 +76,7 @@ struct View {
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Worker threads (default: the cores this process may use).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
 }
 
@@ -96,6 +96,9 @@ fn options(threads: Option<usize>) -> Options {
 }
 
 fn view(args: View) -> Result {
+    if let Some(out) = &args.output {
+        crate::convert::check_output(out, std::slice::from_ref(&args.input))?;
+    }
     let input = Input::open(&args.input)?;
     let mut records = Records::new(input, options(args.threads))?;
     let header = records.header().clone();
@@ -103,6 +106,7 @@ fn view(args: View) -> Result {
     let mut buf = Vec::with_capacity(4 << 20);
     let path: std::sync::Arc<std::path::Path> = args.input.as_path().into();
     loop {
+        super::check_signal()?;
         // Aux fields are checked once, as they are written.
         let more = records.next_chunk_with(false, |r, at| {
             crate::bam::sam::push_record_checked(r, &header, &mut buf).map_err(|error| {
@@ -153,6 +157,17 @@ impl Progress {
 
 fn convert(args: Convert) -> Result {
     let started = Instant::now();
+    // Checked before anything is read or written: the output is not an input, the folder exists.
+    if let Some(out) = &args.output {
+        crate::convert::check_output(out, &args.inputs)?;
+        args.ipc.format(out)?;
+    }
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for path in &args.inputs {
+            crate::convert::check_output(&out_path(dir, path, &args.ipc)?, &args.inputs)?;
+        }
+    }
     let inputs: Vec<Input> = args
         .inputs
         .iter()
@@ -164,19 +179,20 @@ fn convert(args: Convert) -> Result {
         let mut b = Reader::builder()
             .bgzf_options(options(args.threads))
             .batch_rows(args.batch_rows);
+        // Option errors are usage errors (exit 2).
         if let Some(cols) = &args.columns {
-            b = b.columns(cols)?;
+            b = b.columns(cols).map_err(crate::stream::Error::from)?;
         }
         if let Some(l) = args.limit {
             b = b.limit(l);
         }
         if !args.tags.is_empty() {
-            b = b.tags(&args.tags)?;
+            b = b.tags(&args.tags).map_err(crate::stream::Error::from)?;
         }
         Ok(b)
     };
     let mut records = 0u64;
-    let mut sink: Option<IpcSink> = None;
+    let mut sink: Option<Sink> = None;
     let mut dictionary = None;
     for (input, path) in inputs.into_iter().zip(&args.inputs) {
         let mut b = builder()?;
@@ -189,7 +205,7 @@ fn convert(args: Convert) -> Result {
         dictionary.get_or_insert_with(|| reader.dictionary());
         let schema = arrow_array::RecordBatchReader::schema(&reader);
         let mut own_sink = match &args.out_dir {
-            Some(dir) => Some(args.ipc.sink(&out_path(dir, path), &schema)?),
+            Some(dir) => Some(args.ipc.sink(&out_path(dir, path, &args.ipc)?, &schema)?),
             None => None,
         };
         if own_sink.is_none() && sink.is_none() {
@@ -200,6 +216,7 @@ fn convert(args: Convert) -> Result {
             sink = Some(args.ipc.sink(out, &schema)?);
         }
         while let Some(batch) = reader.next_batch()? {
+            super::check_signal()?;
             own_sink
                 .as_mut()
                 .or(sink.as_mut())
@@ -233,11 +250,17 @@ fn convert(args: Convert) -> Result {
     Ok(())
 }
 
-fn out_path(dir: &Path, input: &Path) -> PathBuf {
+/// `DIR/NAME.arrow` (or `.arrows`, `.parquet` after the chosen format) for input `NAME.bam`.
+fn out_path(dir: &Path, input: &Path, opts: &super::IpcOptions) -> Result<PathBuf> {
+    use crate::arrow::OutputFormat;
     let stem = input
         .file_stem()
         .map_or_else(|| "out".into(), |s| s.to_os_string());
     let mut name = stem;
-    name.push(".arrow");
-    dir.join(name)
+    name.push(match opts.format(Path::new("out.arrow"))? {
+        OutputFormat::IpcFile => ".arrow",
+        OutputFormat::IpcStream => ".arrows",
+        OutputFormat::Parquet => ".parquet",
+    });
+    Ok(dir.join(name))
 }

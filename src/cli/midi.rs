@@ -23,10 +23,10 @@ pub(super) struct Midi {
     #[arg(long)]
     files: Option<PathBuf>,
     /// Worker threads (default: the cores available).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     /// Files per job and per notes batch.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = super::at_least_one)]
     files_per_batch: usize,
     /// Onset detection: notes with velocity at or below this are ignored.
     #[arg(long, default_value_t = 0)]
@@ -44,6 +44,24 @@ pub(super) fn run(args: Midi) -> Result {
         return Err("--merge-window-ms must be a finite number >= 0".into());
     }
     let paths = list_inputs(&args.inputs)?;
+    if paths.is_empty() {
+        let names: Vec<String> = args
+            .inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        return Err(format!(
+            "no MIDI files (.mid .midi .kar .rmi .smf) in {}",
+            names.join(", ")
+        )
+        .into());
+    }
+    crate::convert::check_output(&args.output, &paths)?;
+    args.ipc.format(&args.output)?;
+    if let Some(f) = &args.files {
+        crate::convert::check_output(f, &paths)?;
+        args.ipc.format(f)?;
+    }
     let total = paths.len() as u64;
     let mut builder = Reader::builder()
         .files_per_batch(args.files_per_batch)
@@ -66,6 +84,7 @@ pub(super) fn run(args: Midi) -> Result {
         args.ipc.quiet,
     );
     while let Some(batch) = reader.next_batch()? {
+        super::check_signal()?;
         notes.write(&batch)?;
         if let Some(bar) = &bar {
             let s = reader.summary();
@@ -97,5 +116,40 @@ pub(super) fn run(args: Midi) -> Result {
             s.notes as f64 / secs
         );
     }
+    let s = reader.summary();
+    if s.failed > 0 {
+        report_failures(&reader.files(), s.failed);
+    }
+    if s.failed == s.files {
+        return Err(format!("every one of the {} files failed to parse", s.files).into());
+    }
     Ok(())
+}
+
+/// The first failed files and why, on stderr (all of them are in the files table).
+fn report_failures(files: &arrow_array::RecordBatch, failed: u64) {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    const SHOWN: usize = 5;
+    let (Some(file), Some(error)) = (files.column_by_name("file"), files.column_by_name("error"))
+    else {
+        return;
+    };
+    let file = file.as_dictionary::<arrow_array::types::Int32Type>();
+    let names = file.values().as_string::<i32>();
+    let error = error.as_string::<i32>();
+    let mut shown = 0;
+    for i in 0..files.num_rows() {
+        if error.is_valid(i) && shown < SHOWN {
+            let name = names.value(file.keys().value(i) as usize);
+            eprintln!("rawarrow: failed: {name}: {}", error.value(i));
+            shown += 1;
+        }
+    }
+    if failed > SHOWN as u64 {
+        eprintln!(
+            "rawarrow: ... and {} more failed files (the files table lists every one)",
+            failed - SHOWN as u64
+        );
+    }
 }

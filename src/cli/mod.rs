@@ -43,6 +43,7 @@ enum Command {
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    install_signal_handlers();
     let result = match cli.command {
         Command::Bgzf(cmd) => bgzf::run(cmd),
         Command::Bam(cmd) => bam::run(cmd),
@@ -54,15 +55,40 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`| head`) is how the reader says it has enough: not an error.
-            if let Some(io) = e.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
+            if is_broken_pipe(e.as_ref()) {
+                return ExitCode::SUCCESS;
+            }
+            if let Some(Interrupted(sig)) = e.downcast_ref::<Interrupted>() {
+                eprintln!("rawarrow: {}", Interrupted(*sig));
+                return ExitCode::from(128 + *sig as u8);
             }
             eprintln!("rawarrow: error: {e}");
-            ExitCode::FAILURE
+            // A usage error exits 2, as argument errors do.
+            match e.downcast_ref::<crate::stream::Error>() {
+                Some(s) if s.kind() == crate::stream::ErrorKind::Usage => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
+}
+
+/// Whether the error, or one it wraps, is a write to a closed pipe.
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        let pipe = std::io::ErrorKind::BrokenPipe;
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == pipe)
+            || e.downcast_ref::<crate::stream::Error>()
+                .is_some_and(|s| s.io_kind() == Some(pipe))
+            || matches!(e.downcast_ref::<arrow_schema::ArrowError>(),
+                Some(arrow_schema::ArrowError::IoError(_, io)) if io.kind() == pipe)
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 /// IPC buffer compression, as a command-line value.
@@ -83,14 +109,38 @@ impl From<Codec> for crate::arrow::Compression {
     }
 }
 
-/// The Arrow output options every converting subcommand shares.
+/// A count that must be at least 1 (threads, rows per batch, ...).
+fn at_least_one(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// An output file format, as a command-line value.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    /// Arrow IPC file format.
+    Ipc,
+    /// Arrow IPC stream format.
+    Stream,
+    /// Apache Parquet.
+    Parquet,
+}
+
+/// The output options every converting subcommand shares.
 #[derive(Debug, clap::Args)]
 struct IpcOptions {
-    /// IPC buffer compression.
-    #[arg(long, value_enum, default_value = "none")]
-    compression: Codec,
-    /// Write the IPC stream format instead of the file format.
-    #[arg(long)]
+    /// Output format (default: from the output name: .arrow/.feather/.ipc, .arrows, .parquet;
+    /// standard output and devices: ipc).
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+    /// Compression: IPC buffers (default none) or Parquet column chunks (default zstd).
+    #[arg(long, value_enum)]
+    compression: Option<Codec>,
+    /// Write the IPC stream format (the same as --format stream).
+    #[arg(long, conflicts_with = "format")]
     stream: bool,
     /// No progress bar and no summary line on stderr.
     #[arg(short, long)]
@@ -98,20 +148,65 @@ struct IpcOptions {
 }
 
 impl IpcOptions {
-    /// An IPC sink writing to `path` (`-` for standard output).
-    fn sink(&self, path: &Path, schema: &arrow_schema::SchemaRef) -> Result<crate::arrow::IpcSink> {
-        use crate::arrow::{Format, IpcSink};
-        let format = if self.stream {
-            Format::Stream
-        } else {
-            Format::File
+    /// The format for `path`.
+    fn format(&self, path: &Path) -> Result<crate::arrow::OutputFormat> {
+        let name = match (self.stream, self.format) {
+            (true, _) | (_, Some(FormatArg::Stream)) => Some("stream"),
+            (_, Some(FormatArg::Ipc)) => Some("ipc"),
+            (_, Some(FormatArg::Parquet)) => Some("parquet"),
+            (false, None) => None,
         };
-        let compression = self.compression.into();
-        Ok(if path == Path::new("-") {
-            IpcSink::stdout(schema, format, compression)?
-        } else {
-            IpcSink::create(path, schema, format, compression)?
-        })
+        Ok(crate::convert::format(path, name)?)
+    }
+
+    /// A sink writing to `path` (`-` for standard output).
+    fn sink(&self, path: &Path, schema: &arrow_schema::SchemaRef) -> Result<crate::arrow::Sink> {
+        let format = self.format(path)?;
+        let compression = self.compression.map(Into::into);
+        Ok(
+            crate::arrow::Sink::create(path, schema, format, compression)
+                .map_err(|e| crate::convert::output_error(path, e))?,
+        )
+    }
+}
+
+/// Set by SIGINT, SIGTERM or SIGHUP to the signal's number; converting loops check it after
+/// every batch and stop, so the temporary output file is removed and the process exits with
+/// 128 + the signal's number, as shells expect. A second Ctrl-C exits at once.
+static SIGNAL: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicUsize>> =
+    std::sync::OnceLock::new();
+
+fn install_signal_handlers() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let flag = SIGNAL.get_or_init(Default::default).clone();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        // Registration fails only for forbidden signals; these three are not.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, seen.clone());
+        let _ = signal_hook::flag::register(sig, seen.clone());
+        let _ = signal_hook::flag::register_usize(sig, flag.clone(), sig as usize);
+    }
+}
+
+/// The stop a signal asked for, as an error (checked between batches).
+#[derive(Debug)]
+struct Interrupted(usize);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted by signal {}; no output was written", self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+fn check_signal() -> Result {
+    match SIGNAL
+        .get()
+        .map(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+    {
+        Some(sig) if sig != 0 => Err(Box::new(Interrupted(sig))),
+        _ => Ok(()),
     }
 }
 

@@ -26,7 +26,7 @@ pub(super) struct Tdf {
     #[arg(short, long)]
     output: PathBuf,
     /// Worker threads (default: the cores available).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     /// Only frames of this MS level.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
@@ -42,7 +42,7 @@ pub(super) struct Tdf {
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
     /// Target rows per batch (whole frames).
-    #[arg(long, default_value_t = 1 << 18)]
+    #[arg(long, default_value_t = 1 << 18, value_parser = super::at_least_one)]
     batch_rows: usize,
     #[command(flatten)]
     ipc: super::IpcOptions,
@@ -66,14 +66,28 @@ pub(super) fn run(args: Tdf) -> Result {
     if let Some(f) = &args.frames {
         let bad = || format!("--frames {f:?}: expected FIRST:LAST, e.g. 1:100");
         let (a, z) = f.split_once(':').ok_or_else(bad)?;
-        b = b.frame_range(
+        let (first, last): (u32, u32) = (
             a.trim().parse().map_err(|_| bad())?,
             z.trim().parse().map_err(|_| bad())?,
         );
+        if first > last {
+            return Err(crate::stream::Error::new(
+                crate::stream::ErrorKind::Usage,
+                format!("--frames {f}: the first frame id is after the last"),
+            )
+            .into());
+        }
+        b = b.frame_range(first, last);
     }
     if let Some(c) = &args.columns {
-        b = b.columns(c)?;
+        b = b.columns(c).map_err(crate::stream::Error::from)?;
     }
+    let inputs = [
+        args.input.join("analysis.tdf"),
+        args.input.join("analysis.tdf_bin"),
+    ];
+    crate::convert::check_output(&args.output, &inputs)?;
+    args.ipc.format(&args.output)?;
     let mut reader = b.build(&args.input)?;
     let schema = arrow_array::RecordBatchReader::schema(&reader);
     let mut sink = args.ipc.sink(&args.output, &schema)?;
@@ -84,6 +98,7 @@ pub(super) fn run(args: Tdf) -> Result {
         args.ipc.quiet,
     );
     while let Some(batch) = reader.next_batch()? {
+        super::check_signal()?;
         sink.write(&batch)?;
         if let Some(bar) = &bar {
             bar.set_position(reader.rows());

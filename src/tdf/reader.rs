@@ -342,6 +342,7 @@ impl ReaderBuilder {
             rows: 0,
             failed: false,
             calibration,
+            folder: dir.to_path_buf(),
         })
     }
 }
@@ -669,6 +670,7 @@ pub struct Reader {
     rows: u64,
     failed: bool,
     calibration: Calibration,
+    folder: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Reader {
@@ -689,6 +691,11 @@ impl Reader {
     /// The calibration in use (`Auto` resolved).
     pub fn calibration(&self) -> Calibration {
         self.calibration
+    }
+
+    /// The `.d` folder being read.
+    pub fn folder(&self) -> &Path {
+        &self.folder
     }
 
     /// Frames selected for reading.
