@@ -523,7 +523,8 @@ impl BamChain {
             }
             let path = input.path().to_path_buf();
             let reader = b.build(input)?;
-            if self.next > 0 && reader.schema() != self.schema {
+            // Columns must agree; the schema metadata (the header) is the first input's.
+            if self.next > 0 && reader.schema().fields() != self.schema.fields() {
                 return Err(Error::usage(format!(
                     "{}: its tag columns get other types than in the first input's first \
                      records; give each tag's type (NM:i, XF:f, ...)",
@@ -531,7 +532,9 @@ impl BamChain {
                 ))
                 .at(Some(&path), None, None));
             }
-            self.schema = reader.schema();
+            if self.next == 0 {
+                self.schema = reader.schema();
+            }
             self.dictionary.get_or_insert_with(|| reader.dictionary());
             self.reader = Some(reader);
         }

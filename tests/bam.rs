@@ -611,3 +611,42 @@ fn earlier_record_error_wins_over_later_framing_error() {
         }
     }
 }
+
+/// Every batch (and so every output file) carries the header as schema metadata: the text
+/// equals samtools' `view -H` without the `@PG` lines samtools adds for itself.
+#[test]
+fn header_travels_as_schema_metadata() {
+    for bam in common::all_bams() {
+        let reader = rawarrow::bam::Reader::builder()
+            .threads(2)
+            .build(Input::open(&bam).expect("open"))
+            .expect("valid");
+        let header = reader.header().clone();
+        let schema = arrow_array::RecordBatchReader::schema(&reader);
+        let text = &schema.metadata()[rawarrow::bam::METADATA_HEADER];
+        let refs = &schema.metadata()[rawarrow::bam::METADATA_REFERENCES];
+        let expect_refs: String = header
+            .references
+            .iter()
+            .map(|r| format!("{}\t{}\n", r.name, r.len))
+            .collect();
+        assert_eq!(*refs, expect_refs);
+        assert_eq!(refs.lines().count(), header.references.len());
+        let samtools = bam.with_extension("header.sam.gz");
+        if samtools.exists() {
+            let expect = String::from_utf8(gunzip_text(&samtools)).expect("utf8");
+            // samtools adds one @PG line per leaf of the file's @PG chain, after the last @PG.
+            let added =
+                |l: &&str| l.starts_with("@PG\tID:samtools") && l.contains("CL:samtools view -H");
+            assert!(expect.lines().any(|l| added(&l)), "{}", bam.display());
+            let without: Vec<&str> = expect.lines().filter(|l| !added(l)).collect();
+            let ours: Vec<&str> = text.lines().collect();
+            assert!(ours == without, "{}: header text differs", bam.display());
+        } else {
+            assert!(text.starts_with("@HD\tVN:1.6\tSO:coordinate\n"), "{text}");
+        }
+        for batch in reader {
+            assert_eq!(batch.expect("valid").schema().metadata(), schema.metadata());
+        }
+    }
+}

@@ -315,16 +315,30 @@ fn parquet_output_reads_back_as_the_ipc_output() {
     let ipc = arrow_select::concat::concat_batches(&ipc[0].schema(), &ipc).expect("one schema");
     for name in ["a.parquet", "b.data"] {
         let file = std::fs::File::open(dir.path().join(name)).expect("written");
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("a Parquet file")
-            .build()
-            .expect("reader");
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("a Parquet file");
+        let file_schema = builder.schema().clone();
+        let reader = builder.build().expect("reader");
         let batches: Vec<_> = reader.map(|b| b.expect("valid")).collect();
         let got = arrow_select::concat::concat_batches(&batches[0].schema(), &batches)
             .expect("one schema");
-        // The embedded Arrow schema brings the dictionary columns back as dictionaries.
-        assert_eq!(got.schema(), ipc.schema(), "{name}");
-        assert!(got == ipc, "{name}: Parquet differs from IPC");
+        // The embedded Arrow schema brings the dictionary columns back as dictionaries, and
+        // the header metadata.
+        assert_eq!(got.schema().fields(), ipc.schema().fields(), "{name}");
+        for key in [
+            rawarrow::bam::METADATA_HEADER,
+            rawarrow::bam::METADATA_REFERENCES,
+        ] {
+            assert_eq!(
+                file_schema.metadata().get(key),
+                ipc.schema().metadata().get(key),
+                "{name}: {key}"
+            );
+        }
+        assert!(
+            got.columns() == ipc.columns(),
+            "{name}: Parquet differs from IPC"
+        );
     }
     // A name that says nothing needs --format: a usage error (exit 2), nothing written.
     let out = rawarrow()

@@ -131,3 +131,14 @@ def test_batches_cross_without_a_copy_and_outlive_their_stream():
     for _ in range(3):  # new batches from new readers reuse freed memory if any was freed
         pa.table(rawarrow.read_bam(DATA / "sample.bam", batch_rows=1000, columns=["qname", "pos"]))
     assert a.to_pylist() == expected
+
+
+def test_the_header_is_schema_metadata(tmp_path):
+    stream = rawarrow.read_bam(DATA / "sample.bam")
+    meta = pa.schema(stream).metadata
+    assert meta[b"rawarrow:sam_header"].startswith(b"@HD\tVN:1.6\tSO:coordinate\n")
+    assert meta[b"rawarrow:references"] == b"chrS1\t60000\nchrS2\t25000\n"
+    import pyarrow.parquet as pq
+
+    rawarrow.convert_bam(DATA / "sample.bam", tmp_path / "s.parquet")
+    assert pq.read_schema(tmp_path / "s.parquet").metadata[b"rawarrow:references"] == meta[b"rawarrow:references"]

@@ -434,7 +434,13 @@ impl BatchDecoder {
     /// A decoder for records of a file with this header.
     pub fn new(header: &super::Header, projection: Projection) -> Self {
         Self {
-            builder: BatchBuilder::new(projection, &[], header.dictionary(), ArenaPool::new(4)),
+            builder: BatchBuilder::new(
+                projection,
+                &[],
+                header.dictionary(),
+                header.metadata(),
+                ArenaPool::new(4),
+            ),
             n_refs: header.references.len(),
         }
     }
@@ -459,6 +465,7 @@ pub(crate) struct BatchBuilder {
     typed: Vec<super::tags::TagColumn>,
     schema: SchemaRef,
     dictionary: Arc<StringArray>,
+    metadata: std::collections::HashMap<String, String>,
     arenas: ArenaPool,
     /// Reused: the validated records of a block, and the rendered CIGAR and tags text.
     cigar_text: Vec<u8>,
@@ -470,6 +477,7 @@ impl BatchBuilder {
         proj: Projection,
         typed_spec: &[([u8; 2], super::tags::TagKind)],
         dictionary: Arc<StringArray>,
+        metadata: std::collections::HashMap<String, String>,
         arenas: ArenaPool,
     ) -> Self {
         let typed: Vec<super::tags::TagColumn> = typed_spec
@@ -480,7 +488,7 @@ impl BatchBuilder {
             let base = proj.schema();
             let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
             fields.extend(typed.iter().map(super::tags::TagColumn::field));
-            Arc::new(Schema::new(fields))
+            Arc::new(Schema::new_with_metadata(fields, metadata.clone()))
         };
         Self {
             proj,
@@ -488,6 +496,7 @@ impl BatchBuilder {
             typed,
             schema,
             dictionary,
+            metadata,
             arenas,
             cigar_text: Vec::new(),
             tags_text: Vec::new(),
@@ -504,6 +513,7 @@ impl BatchBuilder {
             self.proj,
             &self.typed_spec,
             self.dictionary.clone(),
+            self.metadata.clone(),
             self.arenas.clone(),
         )
     }

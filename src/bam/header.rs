@@ -4,6 +4,11 @@ use std::sync::Arc;
 
 use super::error::HeaderError;
 
+/// Schema metadata key of the SAM header text ([`Header::metadata`]).
+pub const METADATA_HEADER: &str = "rawarrow:sam_header";
+/// Schema metadata key of the reference names and lengths ([`Header::metadata`]).
+pub const METADATA_REFERENCES: &str = "rawarrow:references";
+
 /// One reference sequence of the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
@@ -83,6 +88,24 @@ impl Header {
             at += 8 + l_name;
         }
         Ok(Some((Header { text, references }, at)))
+    }
+
+    /// The header as Arrow schema metadata, on every batch of a reader and in every output
+    /// file: [`METADATA_HEADER`] holds the SAM header text as stored, [`METADATA_REFERENCES`]
+    /// one `NAME<TAB>LENGTH` line per reference, in `refID` order.
+    pub fn metadata(&self) -> std::collections::HashMap<String, String> {
+        let mut refs = String::new();
+        for r in &self.references {
+            refs.push_str(&r.name);
+            refs.push('\t');
+            refs.push_str(itoa::Buffer::new().format(r.len));
+            refs.push('\n');
+        }
+        [
+            (METADATA_HEADER.to_string(), self.text.clone()),
+            (METADATA_REFERENCES.to_string(), refs),
+        ]
+        .into()
     }
 
     /// The reference names as one shared Arrow string array (the dictionary of `rname`/`rnext`).

@@ -32,7 +32,7 @@ pub use aux::{push_float, push_float_kputd, Field};
 pub use batch::{BatchDecoder, DecodeError, Projection, COLUMNS};
 pub use error::{Error, ErrorKind, HeaderError, RecordError};
 pub use frame::{Located, Records};
-pub use header::{Header, Reference};
+pub use header::{Header, Reference, METADATA_HEADER, METADATA_REFERENCES};
 pub use reader::{Reader, ReaderBuilder};
 pub use record::Record;
 pub use sam::push_record as push_sam;

@@ -189,7 +189,8 @@ impl ReaderBuilder {
             .collect();
         // Batches being decoded, waiting in order, and consumed, plus a spare.
         let arenas = ArenaPool::new(2 * threads + 4);
-        let builder = BatchBuilder::new(self.projection, &typed, dictionary, arenas);
+        let metadata = records.header().metadata();
+        let builder = BatchBuilder::new(self.projection, &typed, dictionary, metadata, arenas);
         let (schema, dictionary) = (builder.schema(), builder.dictionary());
         let decode = if threads > 1 {
             let n_refs = records.n_refs();
