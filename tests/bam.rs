@@ -650,3 +650,66 @@ fn header_travels_as_schema_metadata() {
         }
     }
 }
+
+fn view_with(args: &[&str], path: &std::path::Path) -> Vec<u8> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rawarrow"))
+        .args(["bam", "view"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("run rawarrow");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `bam view -H` / `-h` print what `samtools view --no-PG -H` / `-h` print: the corpus header
+/// files without samtools' own @PG lines, then the records.
+#[test]
+fn view_with_header_equals_samtools() {
+    for (bam, sam, _) in oracles() {
+        let header = view_with(&["-H"], &bam);
+        let samtools = bam.with_extension("header.sam.gz");
+        if samtools.exists() {
+            let text = String::from_utf8(gunzip_text(&samtools)).expect("utf8");
+            let expect: String = text
+                .lines()
+                .filter(|l| {
+                    !(l.starts_with("@PG\tID:samtools") && l.contains("CL:samtools view -H"))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert!(header == expect.as_bytes(), "{}: -H differs", bam.display());
+        }
+        let mut with = header.clone();
+        with.extend_from_slice(&gunzip_text(&sam));
+        assert!(
+            view_with(&["-h", "-t", "2"], &bam) == with,
+            "{}: -h",
+            bam.display()
+        );
+    }
+    // A header text without @SQ lines: htslib (samtools 1.16) appends them from the binary
+    // reference list; the expected text is what samtools printed for this file.
+    let text = b"@HD\tVN:1.6\n@RG\tID:x\n";
+    let mut raw = b"BAM\x01".to_vec();
+    raw.extend_from_slice(&(text.len() as i32).to_le_bytes());
+    raw.extend_from_slice(text);
+    raw.extend_from_slice(&2i32.to_le_bytes());
+    for (name, len) in [("c1", 100i32), ("c2", 200)] {
+        raw.extend_from_slice(&(name.len() as i32 + 1).to_le_bytes());
+        raw.extend_from_slice(name.as_bytes());
+        raw.push(0);
+        raw.extend_from_slice(&len.to_le_bytes());
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nosq.bam");
+    std::fs::write(&path, rawarrow::bgzf::compress_for_tests(&raw)).expect("write");
+    assert_eq!(
+        String::from_utf8(view_with(&["-H"], &path)).expect("utf8"),
+        "@HD\tVN:1.6\n@RG\tID:x\n@SQ\tSN:c1\tLN:100\n@SQ\tSN:c2\tLN:200\n"
+    );
+}

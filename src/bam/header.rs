@@ -108,6 +108,32 @@ impl Header {
         .into()
     }
 
+    /// The header as `samtools view --no-PG -H` prints it: the stored text, ended by a newline,
+    /// then an `@SQ` line for every reference the text does not name (htslib adds them when
+    /// a file's text lacks them).
+    pub fn sam_text(&self) -> String {
+        let mut out = self.text.clone();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        let named: std::collections::HashSet<&str> = self
+            .text
+            .lines()
+            .filter(|l| l.starts_with("@SQ\t"))
+            .filter_map(|l| l.split('\t').find_map(|f| f.strip_prefix("SN:")))
+            .collect();
+        for r in &self.references {
+            if !named.contains(r.name.as_str()) {
+                out.push_str("@SQ\tSN:");
+                out.push_str(&r.name);
+                out.push_str("\tLN:");
+                out.push_str(itoa::Buffer::new().format(r.len));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// The reference names as one shared Arrow string array (the dictionary of `rname`/`rnext`).
     pub fn dictionary(&self) -> Arc<arrow_array::StringArray> {
         Arc::new(

@@ -24,7 +24,8 @@ pub(super) struct Bam {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Print the records as SAM text, exactly as `samtools view` prints them (no header).
+    /// Print the records as SAM text, exactly as `samtools view` prints them (`-h`: with the
+    /// header, `-H`: the header only, as `samtools view --no-PG` prints it).
     View(View),
 }
 
@@ -69,9 +70,19 @@ struct Convert {
 }
 
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 struct View {
     /// Input BAM file.
     input: PathBuf,
+    /// Print the header before the records (as `samtools view --no-PG -h`).
+    #[arg(short = 'h', long = "with-header")]
+    with_header: bool,
+    /// Print only the header (as `samtools view --no-PG -H`).
+    #[arg(short = 'H', long = "header-only", conflicts_with = "with_header")]
+    header_only: bool,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Output file (default: standard output). Written under a temporary name, renamed on success.
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -104,6 +115,13 @@ fn view(args: View) -> Result {
     let header = records.header().clone();
     let mut out = Output::create(args.output.as_deref())?;
     let mut buf = Vec::with_capacity(4 << 20);
+    if args.with_header || args.header_only {
+        buf.extend_from_slice(header.sam_text().as_bytes());
+        if args.header_only {
+            out.writer().write_all(&buf)?;
+            return out.finish();
+        }
+    }
     let path: std::sync::Arc<std::path::Path> = args.input.as_path().into();
     loop {
         super::check_signal()?;
