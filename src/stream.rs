@@ -542,12 +542,14 @@ impl BamChain {
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
+        // (A byte range does not own the end of the file: no warning for a split.)
+        let whole = self.options.limit.is_none() && self.options.byte_range.is_none();
         while let Some(reader) = self.open()? {
             if let Some(batch) = reader.next_batch()? {
                 self.rows += batch.num_rows() as u64;
                 return Ok(Some(batch));
             }
-            if reader.eof_marker() == Some(false) && self.options.limit.is_none() {
+            if whole && reader.eof_marker() == Some(false) {
                 self.warnings.push(format!(
                     "{}: no BGZF EOF marker block at the end; the file may be truncated",
                     self.inputs[self.next].path().display()
