@@ -45,7 +45,7 @@ enum Writer {
 pub struct IpcSink {
     writer: Writer,
     /// The temporary file and the destination; `None` when writing to standard output.
-    target: Option<(tempfile::TempPath, std::path::PathBuf)>,
+    target: Target,
 }
 
 impl std::fmt::Debug for IpcSink {
@@ -100,26 +100,9 @@ impl IpcSink {
         format: Format,
         compression: Compression,
     ) -> Result<Self, ArrowError> {
-        // A device or pipe (`/dev/null`, a FIFO) is written directly: it cannot be replaced by
-        // a rename, and there is no partial file to protect.
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(|e| ArrowError::IoError(format!("{}: {e}", path.display()), e))?;
-            return Ok(Self {
-                writer: Self::writer(file, schema, format, compression)?,
-                target: None,
-            });
-        }
-        let tmp =
-            crate::io::temp_beside(path).map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-        let (file, tmp) = tmp.into_parts();
+        let (file, target) = open_target(path)?;
         let writer = Self::writer(file, schema, format, compression)?;
-        Ok(Self {
-            writer,
-            target: Some((tmp, path.to_path_buf())),
-        })
+        Ok(Self { writer, target })
     }
 
     /// Appends a batch.
@@ -143,21 +126,44 @@ impl IpcSink {
                 w.into_inner()?
             }
         };
-        let file = file
-            .into_inner()
-            .map_err(|e| ArrowError::IoError(e.to_string(), e.into_error()))?;
-        let Some((tmp, path)) = target else {
-            return Ok(());
-        };
-        crate::io::make_readable(&file).map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-        tmp.persist(&path).map_err(|e| {
-            ArrowError::IoError(
-                format!("{}: cannot write output: {}", path.display(), e.error),
-                e.error,
-            )
-        })?;
-        Ok(())
+        commit(file, target)
     }
+}
+
+/// Where an output goes: a temporary file beside `path`, renamed to `path` by [`commit`]; or,
+/// for a device or pipe (`/dev/null`, a FIFO), the path itself (it cannot be replaced by a
+/// rename, and there is no partial file to protect).
+type Target = Option<(tempfile::TempPath, std::path::PathBuf)>;
+
+fn open_target(path: &Path) -> Result<(std::fs::File, Target), ArrowError> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| ArrowError::IoError(format!("{}: {e}", path.display()), e))?;
+        return Ok((file, None));
+    }
+    let tmp = crate::io::temp_beside(path).map_err(|e| ArrowError::IoError(e.to_string(), e))?;
+    let (file, tmp) = tmp.into_parts();
+    Ok((file, Some((tmp, path.to_path_buf()))))
+}
+
+/// Flushes a finished output and renames its temporary file to the destination.
+fn commit(out: std::io::BufWriter<std::fs::File>, target: Target) -> Result<(), ArrowError> {
+    let file = out
+        .into_inner()
+        .map_err(|e| ArrowError::IoError(e.to_string(), e.into_error()))?;
+    let Some((tmp, path)) = target else {
+        return Ok(());
+    };
+    crate::io::make_readable(&file).map_err(|e| ArrowError::IoError(e.to_string(), e))?;
+    tmp.persist(&path).map_err(|e| {
+        ArrowError::IoError(
+            format!("{}: cannot write output: {}", path.display(), e.error),
+            e.error,
+        )
+    })?;
+    Ok(())
 }
 
 /// The file format of a [`Sink`].
@@ -208,7 +214,7 @@ enum SinkInner {
     Ipc(IpcSink),
     Parquet {
         writer: parquet::arrow::ArrowWriter<std::io::BufWriter<std::fs::File>>,
-        target: Option<(tempfile::TempPath, std::path::PathBuf)>,
+        target: Target,
     },
 }
 
@@ -272,17 +278,8 @@ impl Sink {
                     let f = crate::io::stdout_file()
                         .map_err(|e| ArrowError::IoError(e.to_string(), e))?;
                     (f, None)
-                } else if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-                    let f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(path)
-                        .map_err(|e| ArrowError::IoError(format!("{}: {e}", path.display()), e))?;
-                    (f, None)
                 } else {
-                    let tmp = crate::io::temp_beside(path)
-                        .map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-                    let (file, tmp) = tmp.into_parts();
-                    (file, Some((tmp, path.to_path_buf())))
+                    open_target(path)?
                 };
                 let out = std::io::BufWriter::with_capacity(1 << 20, file);
                 let writer = parquet::arrow::ArrowWriter::try_new(out, schema.clone(), Some(props))
@@ -309,21 +306,7 @@ impl Sink {
             SinkInner::Parquet { writer, target } => {
                 // Writes the last row group and the footer.
                 let out = writer.into_inner().map_err(parquet_error)?;
-                let file = out
-                    .into_inner()
-                    .map_err(|e| ArrowError::IoError(e.to_string(), e.into_error()))?;
-                let Some((tmp, path)) = target else {
-                    return Ok(());
-                };
-                crate::io::make_readable(&file)
-                    .map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-                tmp.persist(&path).map_err(|e| {
-                    ArrowError::IoError(
-                        format!("{}: cannot write output: {}", path.display(), e.error),
-                        e.error,
-                    )
-                })?;
-                Ok(())
+                commit(out, target)
             }
         }
     }
