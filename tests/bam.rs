@@ -713,3 +713,65 @@ fn view_with_header_equals_samtools() {
         "@HD\tVN:1.6\n@RG\tID:x\n@SQ\tSN:c1\tLN:100\n@SQ\tSN:c2\tLN:200\n"
     );
 }
+
+/// Qualities above 93 print as samtools prints them in `bam view` (the byte q + 33, wrapping),
+/// while the Arrow `qual` column keeps its `~` cap.
+#[test]
+fn view_prints_high_qualities_as_samtools() {
+    let mut r = raw_sample();
+    let k = 1234;
+    let at = r.records[k] + 4;
+    let b = &r.bytes[at..];
+    let l_read_name = usize::from(b[8]);
+    let n_cigar = usize::from(u16::from_le_bytes([b[12], b[13]]));
+    let l_seq = u32::from_le_bytes([b[16], b[17], b[18], b[19]]) as usize;
+    assert!(l_seq >= 6);
+    let q = at + 32 + l_read_name + 4 * n_cigar + l_seq.div_ceil(2);
+    let high = [93u8, 94, 100, 200, 222, 250];
+    r.bytes[q..q + high.len()].copy_from_slice(&high);
+    let (file, _) = compress(&r.bytes, 0);
+    let mut expected = gunzip_text(&data("sample.sam.gz"));
+    let line_start = expected
+        .split(|&c| c == b'\n')
+        .take(k)
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
+    let fields_before = expected[line_start..]
+        .split(|&c| c == b'\t')
+        .take(10)
+        .map(|f| f.len() + 1)
+        .sum::<usize>();
+    let qual_at = line_start + fields_before;
+    for (i, &v) in high.iter().enumerate() {
+        expected[qual_at + i] = v.wrapping_add(33);
+    }
+    for threads in ["1", "2"] {
+        let (out, err, ok) = cli_view(&file, threads);
+        assert!(ok, "{err}");
+        assert!(
+            out == expected,
+            "bam view -t {threads} differs from samtools' bytes"
+        );
+    }
+    // The Arrow column: capped at '~', as documented.
+    let reader = rawarrow::bam::Reader::builder()
+        .columns(&["qual"])
+        .expect("column")
+        .build(Input::from_bytes("high.bam", file))
+        .expect("valid");
+    let mut seen = 0;
+    for batch in reader {
+        let batch = batch.expect("valid");
+        let col = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .expect("Utf8");
+        for i in 0..batch.num_rows() {
+            if seen + i == k {
+                assert!(col.value(i).starts_with("~~~~~~"), "{}", col.value(i));
+            }
+        }
+        seen += batch.num_rows();
+    }
+}

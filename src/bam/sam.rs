@@ -25,7 +25,8 @@ fn grow(out: &mut Vec<u8>, n: usize) -> &mut [u8] {
 }
 
 /// Appends the SAM text of `r`: the 11 mandatory fields and the tags, tab-separated, and a
-/// newline. Qualities above 93 are written as `~` (see the `qual` kernel).
+/// newline. Qualities above 93 are written as samtools writes them, the byte q + 33 (wrapping);
+/// only the Arrow `qual` column caps them at `~`.
 pub fn push_record(r: &Record<'_>, header: &Header, out: &mut Vec<u8>) {
     push_mandatory(r, header, out);
     for f in r.tags() {
@@ -101,7 +102,13 @@ fn push_mandatory(r: &Record<'_>, header: &Header, out: &mut Vec<u8>) {
         if raw[0] == 0xff {
             out.push(b'*');
         } else {
-            qual::encode(raw, grow(out, n));
+            let text = grow(out, n);
+            if let qual::Qual::Present { saturated: true } = qual::encode(raw, text) {
+                // samtools prints every quality as the byte q + 33 (wrapping), printable or not.
+                for (t, &q) in text.iter_mut().zip(raw) {
+                    *t = q.wrapping_add(33);
+                }
+            }
         }
     }
 }
