@@ -363,7 +363,7 @@ fn cli_converts_one_or_several_inputs_and_leaves_nothing_on_failure() {
     let st = rawarrow()
         .args([
             "bam",
-            "-q",
+            "--quiet",
             "--tag",
             "NM",
             "--tag",
@@ -390,7 +390,7 @@ fn cli_converts_one_or_several_inputs_and_leaves_nothing_on_failure() {
 
     // Different references cannot share one output; --out-dir writes one file each.
     let st = rawarrow()
-        .args(["bam", "-q", "-o"])
+        .args(["bam", "--quiet", "-o"])
         .arg(dir.path().join("mixed.arrow"))
         .arg(data("sample.bam"))
         .arg(data("floats.bam"))
@@ -402,7 +402,7 @@ fn cli_converts_one_or_several_inputs_and_leaves_nothing_on_failure() {
     let each = dir.path().join("each");
     std::fs::create_dir(&each).expect("mkdir");
     let st = rawarrow()
-        .args(["bam", "-q", "--columns", "qname,seq", "--out-dir"])
+        .args(["bam", "--quiet", "--columns", "qname,seq", "--out-dir"])
         .arg(&each)
         .arg(data("sample.bam"))
         .arg(data("floats.bam"))
@@ -419,7 +419,7 @@ fn cli_converts_one_or_several_inputs_and_leaves_nothing_on_failure() {
     std::fs::write(&bad, rawarrow::bgzf::compress_for_tests(&raw)).expect("write");
     let dest = dir.path().join("bad.arrow");
     let st = rawarrow()
-        .args(["bam", "-q", "--batch-rows", "100", "-o"])
+        .args(["bam", "--quiet", "--batch-rows", "100", "-o"])
         .arg(&dest)
         .arg(&bad)
         .output()

@@ -245,7 +245,7 @@ fn device_outputs_are_written_not_replaced() {
         std::thread::spawn(move || std::fs::read(fifo).expect("read fifo"))
     };
     let st = rawarrow()
-        .args(["bam", "-q", "--stream", "-o"])
+        .args(["bam", "--quiet", "--stream", "-o"])
         .arg(&fifo)
         .arg(common::sample_bam())
         .status()
@@ -288,7 +288,7 @@ fn parquet_output_reads_back_as_the_ipc_output() {
         ("b.data", &["--format", "parquet"][..]),
     ] {
         let st = rawarrow()
-            .args(["bam", "-q", "--tag", "NM"])
+            .args(["bam", "--quiet", "--tag", "NM"])
             .arg(&sample)
             .arg("-o")
             .arg(dir.path().join(name))
@@ -298,7 +298,7 @@ fn parquet_output_reads_back_as_the_ipc_output() {
         assert!(st.success());
     }
     let st = rawarrow()
-        .args(["bam", "-q", "--tag", "NM"])
+        .args(["bam", "--quiet", "--tag", "NM"])
         .arg(&sample)
         .arg("-o")
         .arg(dir.path().join("c.arrow"))
@@ -342,7 +342,7 @@ fn parquet_output_reads_back_as_the_ipc_output() {
     }
     // A name that says nothing needs --format: a usage error (exit 2), nothing written.
     let out = rawarrow()
-        .args(["bam", "-q"])
+        .args(["bam", "--quiet"])
         .arg(&sample)
         .arg("-o")
         .arg(dir.path().join("x.out"))
@@ -367,7 +367,7 @@ fn signals_leave_no_partial_output() {
     std::fs::create_dir(&out_dir).expect("mkdir");
     for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
         let mut child = rawarrow()
-            .args(["tdf", "-q", "-t", "1", "--batch-rows", "100000"])
+            .args(["tdf", "--quiet", "-t", "1", "--batch-rows", "100000"])
             .arg(&run)
             .arg("-o")
             .arg(out_dir.join("peaks.parquet"))
@@ -404,7 +404,7 @@ fn an_output_onto_an_input_is_refused() {
     std::os::unix::fs::symlink(&bam, dir.path().join("sym.bam")).expect("symlink");
     std::fs::hard_link(&bam, dir.path().join("hard.bam")).expect("hard link");
     for out in ["in.bam", "sym.bam", "hard.bam"] {
-        for args in [&["bam", "-q"][..], &["bam", "view"][..]] {
+        for args in [&["bam", "--quiet"][..], &["bam", "view"][..]] {
             let o = rawarrow()
                 .args(args)
                 .arg(&bam)
@@ -472,7 +472,7 @@ fn usage_errors_exit_2_and_name_the_flag() {
     let bad = dir.path().join("bad.mid");
     std::fs::write(&bad, b"MThd\0\0\0\x06\0\x07\0\x01\0\x60").expect("write");
     let o = rawarrow()
-        .args(["midi", "-q"])
+        .args(["midi", "--quiet"])
         .arg(&bad)
         .arg("-o")
         .arg(dir.path().join("n.arrow"))

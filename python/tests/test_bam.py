@@ -18,7 +18,7 @@ IDS = [b.name for b, _ in BAMS]
 @pytest.mark.parametrize("bam,sam", BAMS, ids=IDS)
 def test_read_bam_equals_the_rust_reader_and_samtools(bam, sam, tmp_path):
     out = tmp_path / "cli.arrow"
-    cli("bam", "-q", "-t", 2, bam, "-o", out)
+    cli("bam", "--quiet", "-t", 2, bam, "-o", out)
     expected = read_ipc(out)
     for threads in (1, 2):
         stream = rawarrow.read_bam(bam, threads=threads, batch_rows=5000)
@@ -42,7 +42,7 @@ def test_read_bam_equals_the_rust_reader_and_samtools(bam, sam, tmp_path):
 @pytest.mark.parametrize("bam,sam", BAMS, ids=IDS)
 def test_projection_and_typed_tags_equal_the_cli(bam, sam, tmp_path):
     out = tmp_path / "cli.arrow"
-    cli("bam", "-q", bam, "-o", out, "--columns", "pos,qname,flag", "--tag", "NM", "--tag", "XF:Z")
+    cli("bam", "--quiet", bam, "-o", out, "--columns", "pos,qname,flag", "--tag", "NM", "--tag", "XF:Z")
     expected = read_ipc(out)
     got = pa.table(rawarrow.read_bam(bam, columns=["pos", "qname", "flag"], tags=["NM", "XF:Z"]))
     assert got.column_names == ["qname", "flag", "pos", "NM", "XF"]

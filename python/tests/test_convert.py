@@ -17,7 +17,7 @@ from conftest import DATA, MIDI_SEEDS, cli, read_ipc
 def test_convert_bam_equals_the_cli(tmp_path):
     ours, theirs = tmp_path / "py.arrow", tmp_path / "cli.arrow"
     rows, secs = rawarrow.convert_bam(DATA / "sample.bam", ours, compression="zstd", tags=["NM"])
-    cli("bam", "-q", DATA / "sample.bam", "-o", theirs, "--compression", "zstd", "--tag", "NM")
+    cli("bam", "--quiet", DATA / "sample.bam", "-o", theirs, "--compression", "zstd", "--tag", "NM")
     assert rows == 4000 and secs >= 0
     assert read_ipc(ours).equals(read_ipc(theirs))
     stream_out = tmp_path / "py.arrows"
@@ -31,7 +31,7 @@ def test_convert_bam_equals_the_cli(tmp_path):
 def test_convert_midi_writes_both_tables(tmp_path):
     notes, files = tmp_path / "notes.arrow", tmp_path / "files.arrow"
     rows, _ = rawarrow.convert_midi(MIDI_SEEDS, notes, files=files)
-    cli("midi", "-q", MIDI_SEEDS, "-o", tmp_path / "n.arrow", "--files", tmp_path / "f.arrow")
+    cli("midi", "--quiet", MIDI_SEEDS, "-o", tmp_path / "n.arrow", "--files", tmp_path / "f.arrow")
     assert read_ipc(notes).equals(read_ipc(tmp_path / "n.arrow"))
     assert read_ipc(files).equals(read_ipc(tmp_path / "f.arrow"))
     assert rows == read_ipc(notes).num_rows

@@ -45,7 +45,7 @@ def test_truncated_bam_is_a_format_error_with_path_and_offset(tmp_path):
     # The same message as the CLI prints.
     import subprocess
 
-    out = subprocess.run([str(cli_path()), "bam", "-q", str(cut), "-o", str(tmp_path / "x.arrow")],
+    out = subprocess.run([str(cli_path()), "bam", "--quiet", str(cut), "-o", str(tmp_path / "x.arrow")],
                          capture_output=True, text=True)
     assert out.returncode == 1
     assert out.stderr.strip() == f"rawarrow: error: {e.value}"

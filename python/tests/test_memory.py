@@ -32,7 +32,7 @@ def test_python_peak_rss_is_within_64_mib_of_the_cli(big_bam, tmp_path):
         ["/usr/bin/env", "python3", "-c",
          "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
          "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)",
-         str(cli_path()), "bam", "-q", "-t", "2", str(path), "-o", "/dev/null"],
+         str(cli_path()), "bam", "--quiet", "-t", "2", str(path), "-o", "/dev/null"],
         capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stderr

@@ -15,7 +15,7 @@ def runs(tmp_path_factory):
 def test_read_tdf_equals_the_cli(runs, tmp_path):
     for run in runs:
         out = tmp_path / f"{run.name}.arrow"
-        cli("tdf", "-q", run, "-o", out)
+        cli("tdf", "--quiet", run, "-o", out)
         expected = read_ipc(out)
         got = pa.table(rawarrow.read_tdf(run, threads=2))
         assert got.equals(expected), run
@@ -25,7 +25,7 @@ def test_read_tdf_equals_the_cli(runs, tmp_path):
 def test_read_tdf_options_equal_the_cli(runs, tmp_path):
     for run in runs:
         out = tmp_path / f"{run.name}.arrow"
-        cli("tdf", "-q", run, "-o", out, "--ms-level", 1, "--frames", "2:30",
+        cli("tdf", "--quiet", run, "-o", out, "--ms-level", 1, "--frames", "2:30",
             "--calibration", "estimate", "--columns", "mz,frame,intensity", "--batch-rows", 5000)
         got = pa.table(rawarrow.read_tdf(run, ms_level=1, frames=(2, 30), calibration="estimate",
                                          columns=["mz", "frame", "intensity"], batch_rows=5000))
@@ -44,7 +44,7 @@ def test_tdf_progress_counts_peaks(runs):
 @pytest.mark.parametrize("inputs", midi_inputs(), ids=lambda p: p.name)
 def test_read_midi_equals_the_cli(inputs, tmp_path):
     notes, files = tmp_path / "notes.arrow", tmp_path / "files.arrow"
-    cli("midi", "-q", inputs, "-o", notes, "--files", files)
+    cli("midi", "--quiet", inputs, "-o", notes, "--files", files)
     got = pa.table(rawarrow.read_midi(inputs, files_per_batch=3))
     assert got.equals(read_ipc(notes))
     got_files = pa.table(rawarrow.read_midi([inputs], table="files"))

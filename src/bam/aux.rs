@@ -52,8 +52,10 @@ pub(crate) fn field_at(aux: &[u8], at: usize) -> Result<Field<'_>, RecordError> 
         .get(at..at + 3)
         .ok_or(bad("field shorter than tag and type"))?;
     let (tag, ty) = ([head[0], head[1]], head[2]);
-    if !(tag[0].is_ascii_alphabetic() && tag[1].is_ascii_alphanumeric()) {
-        return Err(bad("tag name is not [A-Za-z][A-Za-z0-9]"));
+    // The SAM spec asks for [A-Za-z][A-Za-z0-9]; htslib reads any printable pair (its own
+    // test files use `A!`), and so do we.
+    if !((b' '..=b'~').contains(&tag[0]) && (b' '..=b'~').contains(&tag[1])) {
+        return Err(bad("tag name is not two printable characters"));
     }
     let body = at + 3;
     let (value_end, end) = match ty {

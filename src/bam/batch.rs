@@ -693,7 +693,8 @@ impl BatchBuilder {
             col.fill(row0, recs, |r| (r.ref_id() >= 0).then_some(r.ref_id()));
         }
         if let Some(col) = &mut c.pos {
-            col.fill(row0, recs, |r| (r.pos() >= 0).then(|| r.pos() + 1));
+            // -1 is "no position"; htslib keeps values below it, so the column does too.
+            col.fill(row0, recs, |r| (r.pos() != -1).then(|| r.pos() + 1));
         }
         if let Some(col) = &mut c.mapq {
             col.fill(row0, recs, |r| (r.mapq() != 255).then_some(r.mapq()));
@@ -719,7 +720,7 @@ impl BatchBuilder {
         }
         if let Some(col) = &mut c.pnext {
             col.fill(row0, recs, |r| {
-                (r.next_pos() >= 0).then(|| r.next_pos() + 1)
+                (r.next_pos() != -1).then(|| r.next_pos() + 1)
             });
         }
         if let Some(col) = &mut c.tlen {

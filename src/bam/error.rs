@@ -43,6 +43,8 @@ pub enum ErrorKind {
     },
     /// The stream ends inside the header.
     TruncatedHeader,
+    /// The input is not BAM at all: what it is instead (SAM text, CRAM, plain gzip, empty).
+    NotBam(&'static str),
     /// Writing output failed.
     Io(std::io::Error),
     /// Arrow rejected a batch or the output (a bug or an I/O failure underneath).
@@ -86,8 +88,8 @@ pub enum RecordError {
     RefIdOutOfRange(i32),
     /// `next_refID` is neither -1 nor a reference of the header.
     NextRefIdOutOfRange(i32),
-    /// `pos` or `next_pos` is below -1 or past the SAM range (1-based positions are at most
-    /// 2³¹ − 1, so the 0-based value is at most 2³¹ − 2).
+    /// `pos` or `next_pos` is past the SAM range (1-based positions are at most 2³¹ − 1, so the
+    /// 0-based value is at most 2³¹ − 2). Values below -1 are kept, as htslib keeps them.
     PositionOutOfRange {
         /// `"pos"` or `"next_pos"`.
         field: &'static str,
@@ -180,6 +182,10 @@ impl From<crate::io::OpenError> for Error {
 impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::BadMagic(m) if m[0] == b'@' => write!(
+                f,
+                "not a BAM file: BGZF-compressed SAM text (magic {m:02x?}, expected \"BAM\\1\"; convert it with `samtools view -b`)"
+            ),
             Self::BadMagic(m) => write!(f, "not a BAM file: magic {m:02x?}, expected \"BAM\\1\""),
             Self::NegativeLength(what) => write!(f, "negative {what} in the BAM header"),
             Self::BadReferenceName(i) => {
@@ -286,6 +292,10 @@ impl fmt::Display for Error {
             ErrorKind::TruncatedHeader => {
                 prefix(f)?;
                 f.write_str("the file ends inside the BAM header")
+            }
+            ErrorKind::NotBam(what) => {
+                prefix(f)?;
+                write!(f, "offset 0: not a BAM file: {what}")
             }
             ErrorKind::Io(e) => {
                 prefix(f)?;

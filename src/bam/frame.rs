@@ -64,9 +64,12 @@ impl Records {
     pub fn new(input: impl Into<Arc<Input>>, opts: Options) -> Result<Self, Error> {
         let input = input.into();
         let path: Arc<std::path::Path> = input.path().into();
+        let with_path = |e: Error| e.with_path(path.clone());
+        if let Some(what) = super::header::sniff(input.bytes()) {
+            return Err(with_path(Error::new(ErrorKind::NotBam(what))));
+        }
         let mut chunks = ChunkReader::new(input, opts);
         let mut buf: Vec<u8> = Vec::new();
-        let with_path = |e: Error| e.with_path(path.clone());
         loop {
             let Some(chunk) = chunks.next() else {
                 return Err(with_path(Error::new(ErrorKind::TruncatedHeader)));

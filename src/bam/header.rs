@@ -31,6 +31,33 @@ fn i32_at(b: &[u8], at: usize) -> Option<i32> {
     Some(i32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// What a file that cannot be BAM is, from its first bytes: `None` when it may be BAM (a BGZF
+/// file; the header check decides), else a description for the error.
+pub(crate) fn sniff(file: &[u8]) -> Option<&'static str> {
+    if file.is_empty() {
+        return Some("the file is empty");
+    }
+    if file.starts_with(b"CRAM") {
+        return Some("it is a CRAM file (rawarrow reads BAM; convert it with `samtools view -b`)");
+    }
+    if file.starts_with(&[0x1f, 0x8b]) {
+        // BGZF: FLG.FEXTRA set and the `BC` subfield first in the extra field.
+        let bgzf = file.len() >= 18 && file[3] & 4 != 0 && &file[12..14] == b"BC";
+        return (!bgzf).then_some(
+            "it is a plain gzip file, not BGZF (BAM is BGZF-compressed; recompress with `bgzip`)",
+        );
+    }
+    let head = &file[..file.len().min(4096)];
+    let line = head.split(|&c| c == b'\n').next().unwrap_or(head);
+    let text = line
+        .iter()
+        .all(|&c| c == b'\t' || c == b'\r' || (b' '..=b'~').contains(&c));
+    if text && (line.starts_with(b"@") || line.contains(&b'\t')) {
+        return Some("it is SAM text (rawarrow reads BAM; convert it with `samtools view -b`)");
+    }
+    None
+}
+
 impl Header {
     /// Parses a header from the start of the uncompressed stream. `Ok(None)` means more bytes
     /// are needed; `Ok(Some((header, n)))` means the header took the first `n` bytes.

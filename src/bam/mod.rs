@@ -20,6 +20,7 @@
 mod aux;
 mod batch;
 mod error;
+mod filter;
 mod frame;
 mod header;
 mod reader;
@@ -31,6 +32,7 @@ mod tags;
 pub use aux::{push_float, push_float_kputd, Field};
 pub use batch::{BatchDecoder, DecodeError, Projection, COLUMNS};
 pub use error::{Error, ErrorKind, HeaderError, RecordError};
+pub use filter::{parse_flags, Filter};
 pub use frame::{Located, Records};
 pub use header::{Header, Reference, METADATA_HEADER, METADATA_REFERENCES};
 pub use reader::{Reader, ReaderBuilder};

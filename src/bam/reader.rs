@@ -9,6 +9,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 
 use super::batch::{BatchBuilder, DecodeError, Projection};
 use super::error::{Error, ErrorKind};
+use super::filter::Filter;
 use super::frame::{Located, Raw, Records};
 use super::header::Header;
 use crate::arrow::arena::ArenaPool;
@@ -28,6 +29,7 @@ pub struct ReaderBuilder {
     dictionary: Option<Arc<arrow_array::StringArray>>,
     tags: Vec<([u8; 2], Option<super::TagKind>)>,
     byte_range: Option<(u64, u64)>,
+    filter: Filter,
 }
 
 impl Default for ReaderBuilder {
@@ -41,6 +43,7 @@ impl Default for ReaderBuilder {
             dictionary: None,
             tags: Vec::new(),
             byte_range: None,
+            filter: Filter::default(),
         }
     }
 }
@@ -94,6 +97,24 @@ impl ReaderBuilder {
             }
         }
         Ok(self)
+    }
+
+    /// Keep only the records `filter` keeps (MAPQ and FLAG, as `samtools view -q/-f/-F`); the
+    /// others are checked but not decoded. A [`limit`](Self::limit) counts kept records.
+    ///
+    /// ```
+    /// use rawarrow::bam::{parse_flags, Filter, Reader};
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+    /// let reader = Reader::builder()
+    ///     .filter(Filter::default().min_mapq(30).exclude_flags(parse_flags("UNMAP")?))
+    ///     .build(rawarrow::io::Input::open(path)?)?;
+    /// let rows: usize = reader.map(|b| b.map(|b| b.num_rows())).sum::<Result<_, _>>()?;
+    /// assert!(rows > 0 && rows < 4000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// Stop after this many records.
@@ -195,11 +216,12 @@ impl ReaderBuilder {
         let decode = if threads > 1 {
             let n_refs = records.n_refs();
             let wpath = path.clone();
+            let filter = self.filter;
             let pool = Pool::spawn(
                 threads,
                 pin,
                 move |_| builder.clone_empty(),
-                move |b: &mut BatchBuilder, job: Job| decode_job(b, job, n_refs, &wpath),
+                move |b: &mut BatchBuilder, job: Job| decode_job(b, job, n_refs, filter, &wpath),
             )
             .map_err(|e| Error::from(e).with_path(path.clone()))?;
             Decode::Parallel {
@@ -224,6 +246,7 @@ impl ReaderBuilder {
             batch_rows: self.batch_rows,
             batch_bytes: self.batch_bytes,
             limit: self.limit,
+            filter: self.filter,
             rows: 0,
             done: false,
         })
@@ -266,6 +289,7 @@ pub struct Reader {
     batch_rows: usize,
     batch_bytes: usize,
     limit: Option<u64>,
+    filter: Filter,
     rows: u64,
     done: bool,
 }
@@ -331,11 +355,26 @@ impl Reader {
         if self.done {
             return Ok(None);
         }
-        let out = match self.decode {
-            Decode::Inline(_) => self.next_batch_inline(),
-            Decode::Parallel { .. } => self.next_batch_parallel(),
-            Decode::Done => Ok(None),
+        let mut out = loop {
+            let out = match self.decode {
+                Decode::Inline(_) => self.next_batch_inline(),
+                Decode::Parallel { .. } => self.next_batch_parallel(),
+                Decode::Done => Ok(None),
+            };
+            // A batch whose records the filter all dropped is not handed out.
+            if !matches!(&out, Ok(Some(b)) if b.num_rows() == 0) {
+                break out;
+            }
         };
+        if let (Ok(Some(b)), Some(limit)) = (&mut out, self.limit) {
+            // With a filter, framing does not know how many records are kept.
+            let left = usize::try_from(limit - self.rows).unwrap_or(usize::MAX);
+            if b.num_rows() >= left {
+                *b = b.slice(0, left);
+                self.framing_done = true;
+                self.decode = Decode::Done;
+            }
+        }
         match &out {
             Ok(Some(b)) => self.rows += b.num_rows() as u64,
             Ok(None) | Err(_) => {
@@ -357,7 +396,7 @@ impl Reader {
             &mut self.framed,
             self.batch_rows,
             self.batch_bytes,
-            self.limit,
+            self.limit.filter(|_| self.filter.is_all()),
         );
         if error.is_some() || job.is_none() {
             self.framing_done = true;
@@ -383,7 +422,7 @@ impl Reader {
         let Decode::Inline(b) = &mut self.decode else {
             unreachable!("inline decoding")
         };
-        let (out, chunks) = decode_job(b, job, n_refs, &path);
+        let (out, chunks) = decode_job(b, job, n_refs, self.filter, &path);
         self.give_back(chunks);
         out.map(Some)
     }
@@ -545,9 +584,10 @@ fn decode_job(
     b: &mut BatchBuilder,
     job: Job,
     n_refs: usize,
+    filter: Filter,
     path: &Arc<std::path::Path>,
 ) -> Decoded {
-    let batch = decode_records(b, &job, n_refs, path);
+    let batch = decode_records(b, &job, n_refs, filter, path);
     (batch, job.chunks)
 }
 
@@ -555,6 +595,7 @@ fn decode_records(
     b: &mut BatchBuilder,
     job: &Job,
     n_refs: usize,
+    filter: Filter,
     path: &Arc<std::path::Path>,
 ) -> Result<RecordBatch, Error> {
     let body = |i: usize| {
@@ -564,6 +605,38 @@ fn decode_records(
             None => &job.owned[r.range.clone()],
         }
     };
+    let record_error = |i: usize, error| {
+        let at = job.recs[i].at;
+        Error::new(ErrorKind::Record {
+            index: at.index,
+            voffset: at.voffset,
+            error,
+        })
+        .with_path(path.clone())
+    };
+    if !filter.is_all() {
+        // Dropped records are still checked (not their aux fields), so a filter never hides
+        // a malformed record; the first error in file order is the one returned.
+        let mut kept = Vec::with_capacity(job.recs.len());
+        let mut dropped_error = None;
+        for i in 0..job.recs.len() {
+            if filter.keeps_raw(body(i)) {
+                kept.push(i);
+            } else if let Err(e) = super::Record::parse_with(body(i), n_refs, false) {
+                dropped_error = Some((i, e));
+                break;
+            }
+        }
+        let out = b.build(kept.len(), |k| body(kept[k]), n_refs);
+        return match (out, dropped_error) {
+            (Err(DecodeError::Record(k, error)), _) => Err(record_error(kept[k], error)),
+            (Err(DecodeError::Arrow(e)), _) => {
+                Err(Error::new(ErrorKind::Arrow(e)).with_path(path.clone()))
+            }
+            (Ok(_), Some((i, error))) => Err(record_error(i, error)),
+            (Ok(batch), None) => Ok(batch),
+        };
+    }
     b.build(job.recs.len(), body, n_refs).map_err(|e| match e {
         DecodeError::Record(i, error) => {
             let at = job.recs[i].at;

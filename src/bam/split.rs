@@ -75,6 +75,9 @@ pub fn split_start(file: &[u8], start: u64, end: u64) -> Result<Option<u64>, Err
 
 /// The header, and the virtual offset of the first byte after it; reads block by block.
 pub(crate) fn read_header(file: &[u8]) -> Result<(Header, u64), Error> {
+    if let Some(what) = super::header::sniff(file) {
+        return Err(Error::new(ErrorKind::NotBam(what)));
+    }
     let mut buf = Vec::new();
     let mut offset = 0u64;
     loop {

@@ -70,10 +70,8 @@ pub fn parse_spec(spec: &str) -> Result<([u8; 2], Option<TagKind>), String> {
         .split_once(':')
         .map_or((spec, None), |(t, ty)| (t, Some(ty)));
     let b = tag.as_bytes();
-    if b.len() != 2 || !b[0].is_ascii_alphabetic() || !b[1].is_ascii_alphanumeric() {
-        return Err(format!(
-            "tag {tag:?} is not two characters [A-Za-z][A-Za-z0-9]"
-        ));
+    if b.len() != 2 || !b.iter().all(u8::is_ascii_graphic) {
+        return Err(format!("tag {tag:?} is not two printable characters"));
     }
     let kind = match ty {
         None => None,

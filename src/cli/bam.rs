@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::{progress_bar, Output, Result};
 use crate::arrow::Sink;
-use crate::bam::{Reader, Records};
+use crate::bam::{Filter, Reader, Records};
 use crate::bgzf::Options;
 use crate::io::Input;
 
@@ -40,7 +40,7 @@ struct Convert {
     #[arg(
         short,
         long,
-        required_unless_present = "out_dir",
+        required_unless_present_any = ["out_dir", "count"],
         conflicts_with = "out_dir"
     )]
     output: Option<PathBuf>,
@@ -66,7 +66,66 @@ struct Convert {
     #[arg(long)]
     limit: Option<u64>,
     #[command(flatten)]
+    select: Select,
+    #[command(flatten)]
     ipc: super::IpcOptions,
+}
+
+/// Which records to keep, as `samtools view` chooses them.
+#[derive(Debug, Args)]
+struct Select {
+    /// Keep records with MAPQ at least this (as `samtools view -q`).
+    #[arg(short = 'q', long, value_name = "INT", default_value_t = 0)]
+    min_mapq: u8,
+    /// Keep records with all these FLAG bits (decimal, 0x hex, or names such as
+    /// PAIRED,PROPER_PAIR; as `samtools view -f`).
+    #[arg(short = 'f', long, value_name = "FLAGS", value_parser = flags)]
+    require_flags: Option<u16>,
+    /// Drop records with any of these FLAG bits (as `samtools view -F`, e.g. UNMAP,SECONDARY or
+    /// 0x904).
+    #[arg(short = 'F', long, value_name = "FLAGS", value_parser = flags)]
+    exclude_flags: Option<u16>,
+    /// Print only the number of records kept (as `samtools view -c`); nothing else is decoded.
+    #[arg(short = 'c', long)]
+    count: bool,
+}
+
+fn flags(s: &str) -> std::result::Result<u16, String> {
+    crate::bam::parse_flags(s)
+}
+
+impl Select {
+    fn filter(&self) -> Filter {
+        Filter::default()
+            .min_mapq(self.min_mapq)
+            .require_flags(self.require_flags.unwrap_or(0))
+            .exclude_flags(self.exclude_flags.unwrap_or(0))
+    }
+}
+
+/// Counts the records of `inputs` that `filter` keeps (checking every record, as
+/// `samtools view -c` reads every record), and prints the total.
+fn count(inputs: &[PathBuf], threads: Option<usize>, filter: Filter) -> Result {
+    let mut n = 0u64;
+    for path in inputs {
+        let mut records = Records::new(Input::open(path)?, options(threads))?;
+        loop {
+            super::check_signal()?;
+            let more = records.next_chunk_with(false, |r, _| {
+                n += u64::from(filter.keeps(r.flag(), r.mapq()));
+                Ok(true)
+            })?;
+            if !more {
+                break;
+            }
+        }
+        if records.chunks().eof_marker() == Some(false) {
+            super::bgzf::warn_missing_eof(path);
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{n}").map_err(|e| format!("standard output: {e}"))?;
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +148,8 @@ struct View {
     /// Worker threads (default: the cores this process may use).
     #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
+    #[command(flatten)]
+    select: Select,
 }
 
 pub(super) fn run(args: Bam) -> Result {
@@ -107,6 +168,14 @@ fn options(threads: Option<usize>) -> Options {
 }
 
 fn view(args: View) -> Result {
+    if args.select.count {
+        return count(
+            std::slice::from_ref(&args.input),
+            args.threads,
+            args.select.filter(),
+        );
+    }
+    let filter = args.select.filter();
     if let Some(out) = &args.output {
         crate::convert::check_output(out, std::slice::from_ref(&args.input))?;
     }
@@ -127,6 +196,9 @@ fn view(args: View) -> Result {
         super::check_signal()?;
         // Aux fields are checked once, as they are written.
         let more = records.next_chunk_with(false, |r, at| {
+            if !filter.keeps(r.flag(), r.mapq()) {
+                return Ok(true);
+            }
             crate::bam::sam::push_record_checked(r, &header, &mut buf).map_err(|error| {
                 crate::bam::Error::new(crate::bam::ErrorKind::Record {
                     index: at.index,
@@ -174,6 +246,9 @@ impl Progress {
 }
 
 fn convert(args: Convert) -> Result {
+    if args.select.count {
+        return count(&args.inputs, args.threads, args.select.filter());
+    }
     let started = Instant::now();
     // Checked before anything is read or written: the output is not an input, the folder exists.
     if let Some(out) = &args.output {
@@ -196,7 +271,8 @@ fn convert(args: Convert) -> Result {
     let builder = || -> Result<crate::bam::ReaderBuilder> {
         let mut b = Reader::builder()
             .bgzf_options(options(args.threads))
-            .batch_rows(args.batch_rows);
+            .batch_rows(args.batch_rows)
+            .filter(args.select.filter());
         // Option errors are usage errors (exit 2).
         if let Some(cols) = &args.columns {
             b = b.columns(cols).map_err(crate::stream::Error::from)?;

@@ -143,7 +143,7 @@ struct IpcOptions {
     #[arg(long, conflicts_with = "format")]
     stream: bool,
     /// No progress bar and no summary line on stderr.
-    #[arg(short, long)]
+    #[arg(long)]
     quiet: bool,
 }
 

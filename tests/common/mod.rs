@@ -88,3 +88,53 @@ pub(crate) fn flate2_bgzf(data: &[u8], cuts: &[usize], level: u32) -> Vec<u8> {
     out.extend_from_slice(&rawarrow::bgzf::EOF_MARKER);
     out
 }
+
+/// The `samtools` command, the oracle for regions, filters, indexes and lenient records:
+/// `None` (with a note) when it is not installed. `.ci/run` installs it and sets
+/// `RAWARROW_REQUIRE_SAMTOOLS=1`, so there a missing samtools fails instead of skipping.
+pub(crate) fn samtools() -> Option<std::process::Command> {
+    let found = std::process::Command::new("samtools")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("RAWARROW_REQUIRE_SAMTOOLS").is_none(),
+            "RAWARROW_REQUIRE_SAMTOOLS is set but samtools is not installed"
+        );
+        eprintln!("samtools is not installed: the checks against it are not run");
+        return None;
+    }
+    Some(std::process::Command::new("samtools"))
+}
+
+/// Runs samtools with `args`; its standard output (panics with its stderr on failure).
+pub(crate) fn samtools_out<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<u8> {
+    let out = samtools()
+        .expect("samtools checked by the caller")
+        .args(args)
+        .output()
+        .expect("run samtools");
+    assert!(
+        out.status.success(),
+        "samtools {:?}: {}",
+        args.iter()
+            .map(|a| a.as_ref().to_owned())
+            .collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Runs the `rawarrow` binary; (stdout, stderr, success).
+pub(crate) fn rawarrow<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Vec<u8>, String, bool) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rawarrow"))
+        .args(args)
+        .output()
+        .expect("run rawarrow");
+    (
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
+}

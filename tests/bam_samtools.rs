@@ -1,0 +1,244 @@
+//! BAM the way samtools users work, with samtools itself as the oracle: filters and counts,
+//! records htslib accepts, inputs that are not BAM.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use rawarrow::bam::{parse_flags, Filter, Reader};
+use rawarrow::io::Input;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Rows the library's reader returns with `filter`.
+fn arrow_rows(path: &Path, filter: Filter, threads: usize) -> u64 {
+    let reader = Reader::builder()
+        .threads(threads)
+        .columns(&["flag", "mapq"])
+        .expect("columns")
+        .batch_rows(1000)
+        .filter(filter)
+        .build(Input::open(path).expect("open"))
+        .expect("valid BAM");
+    let mut rows = 0;
+    for batch in reader {
+        rows += batch.expect("valid").num_rows() as u64;
+    }
+    rows
+}
+
+/// `-c` with every combination of `-q`, `-f` and `-F` equals `samtools view -c`; the library's
+/// filtered reader returns as many rows; the filtered SAM text equals samtools' for some.
+#[test]
+fn filters_and_counts_equal_samtools() {
+    if common::samtools().is_none() {
+        return;
+    }
+    for bam in common::all_bams() {
+        let p = bam.to_str().expect("utf8 path");
+        let mut distinct = std::collections::BTreeSet::new();
+        for q in ["0", "1", "30", "60"] {
+            for f in ["0", "0x1", "PROPER_PAIR,READ1"] {
+                for ff in ["0", "UNMAP", "0x904"] {
+                    let args = ["-q", q, "-f", f, "-F", ff];
+                    let want = text(&common::samtools_out(
+                        &[&["view", "-c"][..], &args, &[p]].concat(),
+                    ));
+                    let (got, err, ok) =
+                        common::rawarrow(&[&["bam", "-c"][..], &args, &[p]].concat());
+                    assert!(ok, "{err}");
+                    assert_eq!(text(&got), want, "{p} {args:?}");
+                    let n: u64 = want.trim().parse().expect("count");
+                    distinct.insert(n);
+                    if q == "30" || f == "0x1" {
+                        let filter = Filter::default()
+                            .min_mapq(q.parse().expect("q"))
+                            .require_flags(parse_flags(f).expect("flags"))
+                            .exclude_flags(parse_flags(ff).expect("flags"));
+                        for threads in [1, 2] {
+                            assert_eq!(arrow_rows(&bam, filter, threads), n, "{p} {args:?}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(distinct.len() > 1, "{p}: the filters select something");
+        for args in [&["-q", "30"][..], &["-F", "0x904", "-f", "READ2"]] {
+            let want = common::samtools_out(&[&["view"][..], args, &[p]].concat());
+            let (got, err, ok) = common::rawarrow(&[&["bam", "view"][..], args, &[p]].concat());
+            assert!(ok, "{err}");
+            assert!(got == want, "{p} {args:?}: filtered text differs");
+        }
+    }
+}
+
+/// A limit counts kept records, not records read.
+#[test]
+fn limit_counts_kept_records() {
+    let filter = Filter::default().min_mapq(30);
+    let reader = Reader::builder()
+        .threads(2)
+        .batch_rows(100)
+        .filter(filter)
+        .limit(555)
+        .columns(&["mapq"])
+        .expect("columns")
+        .build(Input::open(common::sample_bam()).expect("open"))
+        .expect("valid");
+    let mut rows = 0;
+    for batch in reader {
+        let batch = batch.expect("valid");
+        let mapq = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::UInt8Array>()
+            .expect("UInt8");
+        assert!(mapq.iter().all(|q| q.is_none_or(|q| q >= 30)));
+        rows += batch.num_rows();
+    }
+    assert_eq!(rows, 555);
+}
+
+/// Records samtools prints that the SAM spec frowns on: tag names outside
+/// `[A-Za-z][A-Za-z0-9]` (htslib's own test data uses `A!`) and positions below -1 (a real file
+/// has next_pos -129,696,967). The BAM is made by samtools from SAM text (which cannot hold a
+/// negative position), then the positions are patched in its bytes.
+#[test]
+fn records_htslib_accepts() {
+    if common::samtools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sam = dir.path().join("lenient.sam");
+    std::fs::write(
+        &sam,
+        "@HD\tVN:1.6\tSO:unsorted\n@SQ\tSN:c1\tLN:1000\n\
+         r1\t0\tc1\t5\t60\t4M\t*\t0\t0\tACGT\tIIII\tA!:A:!\tZ~:i:7\t0z:Z:x y\n\
+         r2\t1\tc1\t10\t0\t4M\t=\t1\t0\tACGT\t*\t__:f:1.5\n\
+         r3\t4\t*\t0\t0\t*\t*\t2\t0\tAC\t##\n",
+    )
+    .expect("write SAM");
+    let bam = dir.path().join("lenient.bam");
+    common::samtools_out(&[
+        "view".as_ref(),
+        "-b".as_ref(),
+        "--no-PG".as_ref(),
+        "-o".as_ref(),
+        bam.as_os_str(),
+        sam.as_os_str(),
+    ]);
+    // next_pos of r2 and r3 (PNEXT 1 and 2 in the text) become -129,696,967 and -8.
+    let mut raw = common::oracle_decompress(&std::fs::read(&bam).expect("read"));
+    let (_, mut at) = rawarrow::bam::Header::parse(&raw)
+        .expect("valid")
+        .expect("complete");
+    for (i, value) in [(0, None), (1, Some(-129_696_967i32)), (2, Some(-8))] {
+        let len = u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let next_pos = at + 4 + 24;
+        let was = i32::from_le_bytes(raw[next_pos..next_pos + 4].try_into().expect("4 bytes"));
+        assert_eq!(was, i - 1, "0-based PNEXT of record {i}");
+        if let Some(v) = value {
+            raw[next_pos..next_pos + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        at += 4 + len;
+    }
+    std::fs::write(&bam, rawarrow::bgzf::compress_for_tests(&raw)).expect("write");
+    let want = common::samtools_out(&[Path::new("view"), &bam]);
+    assert!(text(&want).contains("-129696966"), "{}", text(&want));
+    for threads in ["1", "2"] {
+        let (got, err, ok) = common::rawarrow(&[
+            "bam".as_ref(),
+            "view".as_ref(),
+            "-t".as_ref(),
+            threads.as_ref(),
+            bam.as_os_str(),
+        ]);
+        assert!(ok, "{err}");
+        assert_eq!(text(&got), text(&want));
+    }
+    let reader = Reader::builder()
+        .columns(&["pnext", "tags"])
+        .expect("columns")
+        .build(Input::open(&bam).expect("open"))
+        .expect("valid");
+    let batches: Vec<_> = reader.map(|b| b.expect("valid")).collect();
+    let batch = &batches[0];
+    let pnext = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow_array::Int32Array>()
+        .expect("Int32");
+    assert_eq!(
+        pnext.iter().collect::<Vec<_>>(),
+        [None, Some(-129_696_966), Some(-7)]
+    );
+    let tags = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .expect("Utf8");
+    assert_eq!(tags.value(0), "A!:A:!\tZ~:i:7\t0z:Z:x y");
+}
+
+fn sample_sam_text() -> Vec<u8> {
+    let mut text = b"@HD\tVN:1.6\n@SQ\tSN:chrS1\tLN:100\n".to_vec();
+    text.extend_from_slice(b"r\t4\t*\t0\t0\t*\t*\t0\t0\tA\tI\n");
+    text
+}
+
+/// A SAM, CRAM, plain-gzip, bgzipped-SAM or empty input is named for what it is, with the
+/// file and offset, and nothing is written.
+#[test]
+fn inputs_that_are_not_bam() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = {
+        use std::io::Write;
+        let raw = common::oracle_decompress(&std::fs::read(common::sample_bam()).expect("read"));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&raw).expect("gzip");
+        gz.finish().expect("gzip")
+    };
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("x.sam", sample_sam_text(), "it is SAM text"),
+        ("x.cram", b"CRAM\x03\x00rest".to_vec(), "it is a CRAM file"),
+        ("x.gz", plain, "plain gzip file, not BGZF"),
+        ("empty.bam", Vec::new(), "the file is empty"),
+        (
+            "x.sam.gz",
+            rawarrow::bgzf::compress_for_tests(&sample_sam_text()),
+            "BGZF-compressed SAM text",
+        ),
+    ];
+    for (name, bytes, what) in cases {
+        let path: PathBuf = dir.path().join(name);
+        std::fs::write(&path, &bytes).expect("write");
+        let out = dir.path().join("out.arrow");
+        for args in [
+            vec!["bam", "--quiet", "-o", out.to_str().expect("utf8")],
+            vec!["bam", "view"],
+            vec!["bam", "-c"],
+        ] {
+            let mut args: Vec<&str> = args;
+            args.push(path.to_str().expect("utf8"));
+            let (_, err, ok) = common::rawarrow(&args);
+            assert!(!ok, "{name} {args:?} accepted");
+            assert!(
+                err.contains(&format!("{}:", path.display())) && err.contains(what),
+                "{name} {args:?}: {err}"
+            );
+            assert!(!out.exists(), "{name}: output written");
+        }
+        // The library says the same, for a whole file and for a byte range.
+        let e = Reader::builder()
+            .build(Input::from_bytes(name, bytes.clone()))
+            .expect_err("not BAM");
+        assert!(e.to_string().contains(what), "{e}");
+        let e = Reader::builder()
+            .byte_range(0, 10)
+            .build(Input::from_bytes(name, bytes))
+            .expect_err("not BAM");
+        assert!(e.to_string().contains(what), "{e}");
+    }
+}
