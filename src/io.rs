@@ -137,6 +137,39 @@ impl Input {
         })
     }
 
+    /// Standard input, read to its end into an unnamed temporary file (removed by the system
+    /// when the process ends) and mapped, so a piped file needs no memory of its size; its
+    /// path in messages is `-`.
+    pub fn stdin() -> Result<Self, OpenError> {
+        let path = PathBuf::from("-");
+        let err = |e| OpenError {
+            path: path.clone(),
+            kind: OpenErrorKind::Io(e),
+        };
+        let mut spool = tempfile::tempfile().map_err(err)?;
+        let len = std::io::copy(&mut std::io::stdin().lock(), &mut spool).map_err(err)?;
+        if len == 0 {
+            return Ok(Self::from_bytes(path, Vec::new()));
+        }
+        // SAFETY: the file is unnamed and private to this process (no other process can
+        // truncate or write it); the map is read-only.
+        let map = unsafe { Mmap::map(&spool) }.map_err(err)?;
+        let _ = map.advise(Advice::Sequential);
+        Ok(Self {
+            path,
+            bytes: Bytes::Mapped(map),
+        })
+    }
+
+    /// [`Input::open`], except that `-` means standard input ([`Input::stdin`]), as in samtools.
+    pub fn open_or_stdin(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        if path.as_ref().as_os_str() == "-" {
+            Self::stdin()
+        } else {
+            Self::open(path)
+        }
+    }
+
     /// Wraps bytes already in memory; `path` is only used in error messages.
     pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Self {
         Self {

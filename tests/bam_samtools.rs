@@ -242,3 +242,48 @@ fn inputs_that_are_not_bam() {
         assert!(e.to_string().contains(what), "{e}");
     }
 }
+
+/// `-` reads the BAM from standard input: the same SAM text, count and Arrow file as the path.
+#[test]
+fn stdin_equals_file_input() {
+    use std::io::Write;
+    let sample = common::sample_bam();
+    let run = |args: &[&str], stdin: bool| -> Vec<u8> {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rawarrow"));
+        cmd.args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("run rawarrow");
+        let mut pipe = child.stdin.take().expect("stdin");
+        if stdin {
+            pipe.write_all(&std::fs::read(&sample).expect("read"))
+                .expect("write stdin");
+        }
+        drop(pipe);
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let file = sample.to_str().expect("utf8");
+    for args in [
+        &["bam", "view", "-h"][..],
+        &["bam", "-c", "-q", "30"],
+        &["bam", "--quiet", "-o", "-"],
+    ] {
+        let from_file = run(&[args, &[file]].concat(), false);
+        let from_stdin = run(&[args, &["-"]].concat(), true);
+        assert!(!from_file.is_empty());
+        assert!(from_file == from_stdin, "{args:?}: standard input differs");
+    }
+    // Nothing on standard input: an error that says so.
+    let (_, err, ok) = common::rawarrow(&["bam", "view", "-"]);
+    assert!(
+        !ok && err.contains("-: offset 0: not a BAM file: the file is empty"),
+        "{err}"
+    );
+}

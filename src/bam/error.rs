@@ -43,6 +43,8 @@ pub enum ErrorKind {
     },
     /// The stream ends inside the header.
     TruncatedHeader,
+    /// A BAI/CSI index is malformed, or cannot be built (an unsorted file).
+    Index(String),
     /// The input is not BAM at all: what it is instead (SAM text, CRAM, plain gzip, empty).
     NotBam(&'static str),
     /// Writing output failed.
@@ -292,6 +294,10 @@ impl fmt::Display for Error {
             ErrorKind::TruncatedHeader => {
                 prefix(f)?;
                 f.write_str("the file ends inside the BAM header")
+            }
+            ErrorKind::Index(m) => {
+                prefix(f)?;
+                write!(f, "index: {m}")
             }
             ErrorKind::NotBam(what) => {
                 prefix(f)?;

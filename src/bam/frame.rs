@@ -41,9 +41,13 @@ pub struct Records {
     carry_voffset: u64,
     index: u64,
     done: bool,
-    /// For a byte-range split: no record starting in a block at or after this compressed
-    /// offset is read (one that starts before it is read to its end).
+    /// No record starting at or after this virtual offset is read (one that starts before it
+    /// is read to its end): a byte-range split's end (`end << 16`), an index chunk's end.
     stop: Option<u64>,
+    /// Virtual offset of the first record (just after the header).
+    header_end: u64,
+    /// Virtual offset just after the data of the last chunk handed out.
+    end: u64,
 }
 
 impl std::fmt::Debug for Records {
@@ -53,6 +57,15 @@ impl std::fmt::Debug for Records {
             .field("index", &self.index)
             .finish()
     }
+}
+
+/// The virtual offset just after the last block of `c` that holds data.
+fn data_end(c: &Chunk) -> Option<u64> {
+    c.blocks()
+        .iter()
+        .rev()
+        .find(|b| b.isize > 0)
+        .map(|b| b.end() << 16)
 }
 
 fn block_size(b: &[u8]) -> u32 {
@@ -96,7 +109,10 @@ impl Records {
                         buf.len()
                     };
                     let pos = chunk.data().len() - (total - used);
+                    let header_end = chunk.virtual_offset(pos);
                     return Ok(Self {
+                        header_end,
+                        end: data_end(&chunk).unwrap_or(header_end),
                         chunks,
                         header,
                         path,
@@ -148,10 +164,65 @@ impl Records {
             }
         };
         Ok(Self {
+            end: current
+                .as_ref()
+                .and_then(|(c, _)| data_end(c))
+                .unwrap_or(header_end),
+            header_end,
             chunks,
             header,
             path,
             done: done || current.is_none(),
+            current,
+            carry: Vec::new(),
+            carry_voffset: 0,
+            index: 0,
+            stop: Some(end.saturating_mul(1 << 16)),
+        })
+    }
+
+    /// The records of one index chunk: those starting at virtual offsets in `[start, end)`,
+    /// with `header` read before (from the same file). Small chunks are inflated on the
+    /// calling thread (no pool to start for a few blocks). Record indices count from the
+    /// chunk's first record.
+    pub(crate) fn span(
+        input: Arc<Input>,
+        opts: Options,
+        header: Header,
+        header_end: u64,
+        start: u64,
+        end: u64,
+    ) -> Result<Self, Error> {
+        let path: Arc<std::path::Path> = input.path().into();
+        let first = start >> 16;
+        let last = if end & 0xffff == 0 {
+            end >> 16
+        } else {
+            (end >> 16) + 1
+        };
+        let opts = if last.saturating_sub(first) < 1 << 20 {
+            opts.threads(1)
+        } else {
+            opts
+        };
+        let mut chunks = ChunkReader::range(input, first, last, opts);
+        let current = match chunks.next() {
+            Some(c) => Some((
+                c.map_err(|e| Error::from(e).with_path(path.clone()))?,
+                (start & 0xffff) as usize,
+            )),
+            None => None,
+        };
+        Ok(Self {
+            end: current
+                .as_ref()
+                .and_then(|(c, _)| data_end(c))
+                .unwrap_or(header_end),
+            header_end,
+            chunks,
+            header,
+            path,
+            done: current.is_none(),
             current,
             carry: Vec::new(),
             carry_voffset: 0,
@@ -168,6 +239,18 @@ impl Records {
     /// The chunk pipeline (for progress: compressed bytes scanned).
     pub fn chunks(&self) -> &ChunkReader {
         &self.chunks
+    }
+
+    /// Virtual offset of the first record, just after the header (htslib's `bgzf_tell` there).
+    pub fn header_end(&self) -> u64 {
+        self.header_end
+    }
+
+    /// Virtual offset just after the data read so far: at the end of the file, the offset
+    /// htslib's `bgzf_tell` gives after the last record (the start of the block that follows
+    /// the last block with data).
+    pub fn end_voffset(&self) -> u64 {
+        self.end
     }
 
     /// Records read so far.
@@ -232,8 +315,8 @@ impl Records {
                 index: self.index,
                 voffset: chunk.virtual_offset(pos),
             };
-            if self.stop.is_some_and(|stop| at.voffset >> 16 >= stop) {
-                // The first record of the next split: this one is complete.
+            if self.stop.is_some_and(|stop| at.voffset >= stop) {
+                // The first record of the next split or after the index chunk.
                 self.done = true;
                 self.current = None;
                 return Ok(data.len());
@@ -272,10 +355,13 @@ impl Records {
             return Ok(Some(c));
         }
         match self.chunks.next() {
-            Some(c) => Ok(Some((
-                c.map_err(|e| Error::from(e).with_path(self.path.clone()))?,
-                0,
-            ))),
+            Some(c) => {
+                let c = c.map_err(|e| Error::from(e).with_path(self.path.clone()))?;
+                if let Some(end) = data_end(&c) {
+                    self.end = end;
+                }
+                Ok(Some((c, 0)))
+            }
             None => {
                 self.done = true;
                 if self.carry.is_empty() {

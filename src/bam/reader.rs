@@ -30,6 +30,8 @@ pub struct ReaderBuilder {
     tags: Vec<([u8; 2], Option<super::TagKind>)>,
     byte_range: Option<(u64, u64)>,
     filter: Filter,
+    regions: Vec<String>,
+    index: Option<std::path::PathBuf>,
 }
 
 impl Default for ReaderBuilder {
@@ -44,6 +46,8 @@ impl Default for ReaderBuilder {
             tags: Vec::new(),
             byte_range: None,
             filter: Filter::default(),
+            regions: Vec::new(),
+            index: None,
         }
     }
 }
@@ -117,6 +121,41 @@ impl ReaderBuilder {
         self
     }
 
+    /// Read only the records overlapping these regions (samtools' syntax, see [`Region`]), in
+    /// the order given (a record in two regions comes twice, as `samtools view` without `-M`
+    /// prints it), through the file's BAI or CSI index: only the index's chunks for each region
+    /// are inflated. The index is the one [`index`](Self::index) names, else the first of
+    /// [`index_candidates`](super::index_candidates) that exists. An index older than the
+    /// file gives a warning ([`Reader::warnings`]). A [`limit`](Self::limit) counts records
+    /// kept.
+    ///
+    /// ```
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+    /// let input = rawarrow::io::Input::open(path)?;
+    /// let index = rawarrow::bam::Index::build(input, rawarrow::bam::IndexFormat::Bai, Default::default())?;
+    /// let dir = tempfile::tempdir()?;
+    /// let bai = dir.path().join("sample.bam.bai");
+    /// std::fs::write(&bai, index.to_bytes())?;
+    /// let reader = rawarrow::bam::Reader::builder()
+    ///     .regions(&["chrS1:1,001-2,000"])
+    ///     .index(&bai)
+    ///     .columns(&["pos"])?
+    ///     .build(rawarrow::io::Input::open(path)?)?;
+    /// let rows: usize = reader.map(|b| b.map(|b| b.num_rows())).sum::<Result<_, _>>()?;
+    /// assert!(rows > 0 && rows < 4000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn regions<S: AsRef<str>>(mut self, regions: &[S]) -> Self {
+        self.regions = regions.iter().map(|r| r.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// The BAI or CSI index for [`regions`](Self::regions) (default: found beside the file).
+    pub fn index(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.index = Some(path.into());
+        self
+    }
+
     /// Stop after this many records.
     pub fn limit(mut self, n: u64) -> Self {
         self.limit = Some(n);
@@ -167,9 +206,34 @@ impl ReaderBuilder {
         let (threads, pin) = (self.opts.thread_count(), self.opts.pins());
         // Tag types come from the first records of the file, for a split too.
         let wanted: Vec<[u8; 2]> = self.tags.iter().map(|(t, _)| *t).collect();
+        let usage = |m: String| {
+            Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m)))
+                .with_path(path.clone())
+        };
+        if !self.regions.is_empty() && self.byte_range.is_some() {
+            return Err(usage("regions and a byte range cannot be combined".into()));
+        }
+        let (mut spans, mut warnings, mut regions) = Default::default();
         let (records, seen) = match self.byte_range {
+            None if !self.regions.is_empty() => {
+                let records = Records::new(input.clone(), Options::default().threads(1))?;
+                let seen = records.peek_tag_kinds(&wanted);
+                let header = records.header().clone();
+                let plan = plan_regions(
+                    &path,
+                    &header,
+                    records.header_end(),
+                    &self.regions,
+                    self.index.as_deref(),
+                )?;
+                (regions, spans, warnings) = (plan.regions, plan.spans, plan.warnings);
+                let header_end = records.header_end();
+                let empty =
+                    Records::span(input.clone(), self.opts.clone(), header, header_end, 0, 0)?;
+                (empty, seen)
+            }
             None => {
-                let records = Records::new(input, self.opts)?;
+                let records = Records::new(input.clone(), self.opts.clone())?;
                 let seen = records.peek_tag_kinds(&wanted);
                 (records, seen)
             }
@@ -180,7 +244,10 @@ impl ReaderBuilder {
                 } else {
                     vec![None; wanted.len()]
                 };
-                (Records::split(input, self.opts, start, end)?, seen)
+                (
+                    Records::split(input.clone(), self.opts.clone(), start, end)?,
+                    seen,
+                )
             }
         };
         let dictionary = match self.dictionary {
@@ -217,11 +284,15 @@ impl ReaderBuilder {
             let n_refs = records.n_refs();
             let wpath = path.clone();
             let filter = self.filter;
+            let wregions = regions.clone();
             let pool = Pool::spawn(
                 threads,
                 pin,
                 move |_| builder.clone_empty(),
-                move |b: &mut BatchBuilder, job: Job| decode_job(b, job, n_refs, filter, &wpath),
+                move |b: &mut BatchBuilder, job: Job| {
+                    let region = job.region.map(|i| &wregions[i]);
+                    decode_job(b, job, n_refs, filter, region, &wpath)
+                },
             )
             .map_err(|e| Error::from(e).with_path(path.clone()))?;
             Decode::Parallel {
@@ -247,6 +318,12 @@ impl ReaderBuilder {
             batch_bytes: self.batch_bytes,
             limit: self.limit,
             filter: self.filter,
+            input,
+            opts: self.opts,
+            spans,
+            region: None,
+            regions,
+            warnings,
             rows: 0,
             done: false,
         })
@@ -290,6 +367,14 @@ pub struct Reader {
     batch_bytes: usize,
     limit: Option<u64>,
     filter: Filter,
+    input: Arc<Input>,
+    opts: Options,
+    /// Index chunks still to read: virtual offsets `[start, end)` and the region they serve.
+    spans: std::collections::VecDeque<(u64, u64, usize)>,
+    /// The region of the index chunk being framed.
+    region: Option<usize>,
+    regions: Vec<super::Region>,
+    warnings: Vec<String>,
     rows: u64,
     done: bool,
 }
@@ -333,6 +418,11 @@ impl Reader {
     /// The shared reference-name dictionary of the `rname` and `rnext` columns.
     pub fn dictionary(&self) -> Arc<arrow_array::StringArray> {
         self.dictionary.clone()
+    }
+
+    /// Warnings about the input (an index older than the file).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Records returned so far.
@@ -387,22 +477,57 @@ impl Reader {
 
     /// Frames the next job unless framing is over; a framing error is kept in `pending`.
     fn next_job(&mut self) -> Option<Job> {
-        if self.framing_done {
-            return None;
+        loop {
+            if self.framing_done {
+                return None;
+            }
+            let exact = self.filter.is_all() && self.regions.is_empty();
+            let (job, error) = frame_job(
+                &mut self.records,
+                &mut self.current,
+                &mut self.framed,
+                self.batch_rows,
+                self.batch_bytes,
+                self.limit.filter(|_| exact),
+            );
+            if let Some(e) = error {
+                self.framing_done = true;
+                self.pending = Some(e);
+            } else if job.is_none() {
+                // This index chunk is read: on to the next one.
+                match self.spans.pop_front() {
+                    Some((start, end, region)) => {
+                        let header = self.records.header().clone();
+                        let header_end = self.records.header_end();
+                        let next = Records::span(
+                            self.input.clone(),
+                            self.opts.clone(),
+                            header,
+                            header_end,
+                            start,
+                            end,
+                        );
+                        match next {
+                            Ok(r) => {
+                                self.records = r;
+                                self.current = None;
+                                self.region = Some(region);
+                            }
+                            Err(e) => {
+                                self.framing_done = true;
+                                self.pending = Some(e);
+                            }
+                        }
+                        continue;
+                    }
+                    None => self.framing_done = true,
+                }
+            }
+            return job.map(|mut j| {
+                j.region = self.region;
+                j
+            });
         }
-        let (job, error) = frame_job(
-            &mut self.records,
-            &mut self.current,
-            &mut self.framed,
-            self.batch_rows,
-            self.batch_bytes,
-            self.limit.filter(|_| self.filter.is_all()),
-        );
-        if error.is_some() || job.is_none() {
-            self.framing_done = true;
-            self.pending = error;
-        }
-        job
     }
 
     /// Gives a decoded job's chunks back to the inflater (those no other job holds).
@@ -422,7 +547,8 @@ impl Reader {
         let Decode::Inline(b) = &mut self.decode else {
             unreachable!("inline decoding")
         };
-        let (out, chunks) = decode_job(b, job, n_refs, self.filter, &path);
+        let region = job.region.map(|i| &self.regions[i]);
+        let (out, chunks) = decode_job(b, job, n_refs, self.filter, region, &path);
         self.give_back(chunks);
         out.map(Some)
     }
@@ -505,6 +631,8 @@ struct Job {
     chunks: Vec<Arc<Chunk>>,
     recs: Vec<RecRef>,
     owned: Vec<u8>,
+    /// The region its records must overlap (index into the reader's regions).
+    region: Option<usize>,
 }
 
 /// A decoded batch, and the job's chunks handed back so their buffers can be reused.
@@ -524,6 +652,7 @@ fn frame_job(
         chunks: Vec::new(),
         recs: Vec::with_capacity(rows.min(1 << 16)),
         owned: Vec::new(),
+        region: None,
     };
     let mut job_bytes = 0usize;
     let mut error = None;
@@ -585,9 +714,10 @@ fn decode_job(
     job: Job,
     n_refs: usize,
     filter: Filter,
+    region: Option<&super::Region>,
     path: &Arc<std::path::Path>,
 ) -> Decoded {
-    let batch = decode_records(b, &job, n_refs, filter, path);
+    let batch = decode_records(b, &job, n_refs, filter, region, path);
     (batch, job.chunks)
 }
 
@@ -596,6 +726,7 @@ fn decode_records(
     job: &Job,
     n_refs: usize,
     filter: Filter,
+    region: Option<&super::Region>,
     path: &Arc<std::path::Path>,
 ) -> Result<RecordBatch, Error> {
     let body = |i: usize| {
@@ -614,13 +745,19 @@ fn decode_records(
         })
         .with_path(path.clone())
     };
-    if !filter.is_all() {
+    if !filter.is_all() || region.is_some() {
         // Dropped records are still checked (not their aux fields), so a filter never hides
         // a malformed record; the first error in file order is the one returned.
         let mut kept = Vec::with_capacity(job.recs.len());
         let mut dropped_error = None;
         for i in 0..job.recs.len() {
-            if filter.keeps_raw(body(i)) {
+            let keep = filter.keeps_raw(body(i))
+                && region.is_none_or(|r| {
+                    // The alignment end needs the CIGAR (the real one when a CG tag holds it).
+                    super::Record::parse_with(body(i), n_refs, false)
+                        .map_or(true, |rec| r.overlaps(&rec))
+                });
+            if keep {
                 kept.push(i);
             } else if let Err(e) = super::Record::parse_with(body(i), n_refs, false) {
                 dropped_error = Some((i, e));
@@ -665,4 +802,80 @@ impl RecordBatchReader for Reader {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
+}
+
+/// What a region query reads: the regions parsed, the index chunks of each (virtual offsets
+/// `[start, end)` and the region's number), in the order given, and warnings about the index.
+pub(crate) struct RegionPlan {
+    pub(crate) regions: Vec<super::Region>,
+    pub(crate) spans: std::collections::VecDeque<(u64, u64, usize)>,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Parses `texts` against `header` and looks each region up in the index (`index`, or the one
+/// beside `bam`). Bad region text is a usage error.
+pub(crate) fn plan_regions(
+    bam: &Arc<std::path::Path>,
+    header: &Header,
+    header_end: u64,
+    texts: &[String],
+    index: Option<&std::path::Path>,
+) -> Result<RegionPlan, Error> {
+    let mut regions = Vec::with_capacity(texts.len());
+    for text in texts {
+        let r = super::Region::parse(text, header).map_err(|m| {
+            Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m))).with_path(bam.clone())
+        })?;
+        regions.push(r);
+    }
+    let (index, index_path) = find_index(bam, index)?;
+    let mut warnings = Vec::new();
+    if is_older(&index_path, bam) {
+        warnings.push(format!(
+            "the index file is older than the data file: {}",
+            index_path.display()
+        ));
+    }
+    let mut spans = std::collections::VecDeque::new();
+    for (i, r) in regions.iter().enumerate() {
+        let chunks = match r.tid {
+            Some(tid) => index.chunks(tid, r.beg, r.end),
+            None => vec![(index.no_coor_offset().max(header_end), u64::MAX)],
+        };
+        spans.extend(chunks.into_iter().map(|(u, v)| (u, v, i)));
+    }
+    Ok(RegionPlan {
+        regions,
+        spans,
+        warnings,
+    })
+}
+
+/// The index for region queries, and where it was found.
+fn find_index(
+    bam: &Arc<std::path::Path>,
+    explicit: Option<&std::path::Path>,
+) -> Result<(super::Index, std::path::PathBuf), Error> {
+    let candidates = match explicit {
+        Some(p) => vec![p.to_path_buf()],
+        None => super::index_candidates(bam),
+    };
+    for c in &candidates {
+        if explicit.is_some() || c.is_file() {
+            return Ok((super::Index::open(c)?, c.clone()));
+        }
+    }
+    let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+    Err(Error::new(ErrorKind::Index(format!(
+        "no index for region queries (looked for {}); make one with `rawarrow bam index {}`",
+        tried.join(", "),
+        bam.display()
+    )))
+    .with_path(bam.clone()))
+}
+
+/// Whether `index` was modified before `data` (htslib warns then).
+fn is_older(index: &std::path::Path, data: &std::path::Path) -> bool {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    matches!((modified(index), modified(data)), (Some(i), Some(d)) if i < d)
 }

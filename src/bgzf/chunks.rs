@@ -207,6 +207,8 @@ pub struct ChunkReader {
     released: u64,
     uncompressed: u64,
     done: bool,
+    /// No block starting at or after this compressed offset is read.
+    end: u64,
 }
 
 impl std::fmt::Debug for ChunkReader {
@@ -248,7 +250,16 @@ impl ChunkReader {
             released: offset,
             uncompressed: 0,
             done: false,
+            end: u64::MAX,
         }
+    }
+
+    /// Reads only the blocks that start in `start..end` (compressed offsets; `start` must be a
+    /// block start): the blocks an index chunk names, without inflating ahead of them.
+    pub fn range(input: impl Into<Arc<Input>>, start: u64, end: u64, opts: Options) -> Self {
+        let mut r = Self::from_offset(input, start, opts);
+        r.end = end;
+        r
     }
 
     /// The input being read.
@@ -289,7 +300,7 @@ impl ChunkReader {
         chunk.len = 0;
         let mut total = 0usize;
         let file = self.input.bytes();
-        while total < self.opts.chunk_bytes {
+        while total < self.opts.chunk_bytes && self.scan.position() < self.end {
             match self.scan.next_block(file) {
                 None => break,
                 Some(Ok(b)) => {

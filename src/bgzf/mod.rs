@@ -47,9 +47,16 @@ pub const MAX_BLOCK_SIZE: usize = 65536;
 /// with libdeflate. A small helper for examples, tests and fuzzing; it is not tuned.
 #[doc(hidden)]
 pub fn compress_for_tests(data: &[u8]) -> Vec<u8> {
+    compress(data, 6)
+}
+
+/// Writes `data` as BGZF on the calling thread, cut as htslib's `bgzf_write` cuts it (blocks of
+/// 65,280 input bytes, then the EOF marker), with libdeflate at `level` (1–12). For small
+/// outputs such as indexes; large data goes through a parallel writer.
+pub fn compress(data: &[u8], level: i32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut comp =
-        libdeflater::Compressor::new(libdeflater::CompressionLvl::new(6).unwrap_or_default());
+        libdeflater::Compressor::new(libdeflater::CompressionLvl::new(level).unwrap_or_default());
     let mut buf = vec![0u8; MAX_BLOCK_SIZE];
     for piece in data.chunks(0xff00) {
         let n = comp

@@ -27,14 +27,72 @@ enum Command {
     /// Print the records as SAM text, exactly as `samtools view` prints them (`-h`: with the
     /// header, `-H`: the header only, as `samtools view --no-PG` prints it).
     View(View),
+    /// Write a BAI (or CSI) index of a coordinate-sorted BAM, byte for byte what `samtools
+    /// index` (or `samtools index -c`) writes: IN.bam.bai (IN.bam.csi) unless -o says.
+    Index(IndexArgs),
+}
+
+#[derive(Debug, Args)]
+struct IndexArgs {
+    /// Input BAM file (coordinate-sorted).
+    input: PathBuf,
+    /// Write a CSI index instead of BAI (as `samtools index -c`).
+    #[arg(short = 'c', long)]
+    csi: bool,
+    /// CSI: bits of the smallest bin (as `samtools index -m`; implies --csi).
+    #[arg(short = 'm', long, value_name = "INT")]
+    min_shift: Option<u32>,
+    /// Output index file (default: IN.bam.bai, or IN.bam.csi).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Worker threads for inflating (default: the cores this process may use).
+    #[arg(short, long, value_parser = super::at_least_one)]
+    threads: Option<usize>,
+}
+
+fn index(args: IndexArgs) -> Result {
+    use crate::bam::{Index, IndexFormat};
+    let format = match (args.csi, args.min_shift) {
+        (_, Some(m)) if !(1..=30).contains(&m) => {
+            return Err(crate::stream::Error::usage(format!(
+                "--min-shift {m}: must be between 1 and 30"
+            ))
+            .into())
+        }
+        (_, Some(m)) => IndexFormat::Csi { min_shift: m },
+        (true, None) => IndexFormat::Csi { min_shift: 14 },
+        (false, None) => IndexFormat::Bai,
+    };
+    let out = args.output.clone().unwrap_or_else(|| {
+        let mut s = args.input.as_os_str().to_owned();
+        s.push(if args.csi || args.min_shift.is_some() {
+            ".csi"
+        } else {
+            ".bai"
+        });
+        PathBuf::from(s)
+    });
+    crate::convert::check_output(&out, std::slice::from_ref(&args.input))?;
+    let index = Index::build(Input::open(&args.input)?, format, options(args.threads))?;
+    super::check_signal()?;
+    let mut file = Output::create(Some(&out))?;
+    file.writer()
+        .write_all(&index.to_bytes())
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    file.finish()
 }
 
 #[derive(Debug, Args)]
 struct Convert {
-    /// Input BAM files. Several inputs with the same references go to one output (or use
-    /// --out-dir for one output each).
-    #[arg(required = true)]
+    /// Input BAM files, then regions (samtools' syntax: chr1, chr1:1,000-2,000,
+    /// {name:with:colons}:1-9, * for unplaced reads; read through the index beside each file).
+    /// Several inputs with the same references go to one output (or use --out-dir for one
+    /// output each).
+    #[arg(required = true, value_name = "IN.bam [REGION]")]
     inputs: Vec<PathBuf>,
+    /// The BAI or CSI index for regions (default: IN.bam.bai, IN.bai, IN.bam.csi or IN.csi).
+    #[arg(long, value_name = "PATH")]
+    index: Option<PathBuf>,
     /// Output Arrow IPC file (`-` for standard output). Written under a temporary name, renamed
     /// on success.
     #[arg(
@@ -103,28 +161,84 @@ impl Select {
     }
 }
 
-/// Counts the records of `inputs` that `filter` keeps (checking every record, as
-/// `samtools view -c` reads every record), and prints the total.
-fn count(inputs: &[PathBuf], threads: Option<usize>, filter: Filter) -> Result {
+/// Counts the records of `inputs` (in `regions`, if any) that `filter` keeps, checking every
+/// record read as `samtools view -c` does, and prints the total.
+fn count(
+    inputs: &[PathBuf],
+    regions: &[String],
+    index: Option<&Path>,
+    threads: Option<usize>,
+    filter: Filter,
+) -> Result {
     let mut n = 0u64;
     for path in inputs {
-        let mut records = Records::new(Input::open(path)?, options(threads))?;
-        loop {
-            super::check_signal()?;
-            let more = records.next_chunk_with(false, |r, _| {
-                n += u64::from(filter.keeps(r.flag(), r.mapq()));
-                Ok(true)
-            })?;
-            if !more {
-                break;
-            }
-        }
-        if records.chunks().eof_marker() == Some(false) {
-            super::bgzf::warn_missing_eof(path);
-        }
+        let input = std::sync::Arc::new(Input::open_or_stdin(path)?);
+        walk(input, regions, index, threads, false, |r, _| {
+            n += u64::from(filter.keeps(r.flag(), r.mapq()));
+            Ok(())
+        })?;
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{n}").map_err(|e| format!("standard output: {e}"))?;
+    Ok(())
+}
+
+/// Calls `f` with every record of `path` (aux fields checked only if `check_aux`), or, with
+/// `regions`, with the records overlapping each region in turn, read through the index.
+/// `before` runs once the header is read.
+fn walk(
+    input: std::sync::Arc<Input>,
+    regions: &[String],
+    index: Option<&Path>,
+    threads: Option<usize>,
+    check_aux: bool,
+    mut f: impl FnMut(
+        &crate::bam::Record<'_>,
+        crate::bam::Located,
+    ) -> std::result::Result<(), crate::bam::Error>,
+) -> Result {
+    let path = input.path().to_path_buf();
+    let mut records = Records::new(input.clone(), options(threads))?;
+    let mut each = |records: &mut Records, region: Option<&crate::bam::Region>| -> Result {
+        loop {
+            super::check_signal()?;
+            let more = records.next_chunk_with(check_aux, |r, at| {
+                if region.is_none_or(|g| g.overlaps(r)) {
+                    f(r, at)?;
+                }
+                Ok(true)
+            })?;
+            if !more {
+                return Ok(());
+            }
+        }
+    };
+    if regions.is_empty() {
+        each(&mut records, None)?;
+        if records.chunks().eof_marker() == Some(false) {
+            super::bgzf::warn_missing_eof(&path);
+        }
+        return Ok(());
+    }
+    let bam: std::sync::Arc<Path> = path.as_path().into();
+    let header = records.header().clone();
+    let plan = crate::bam::plan_regions(&bam, &header, records.header_end(), regions, index)
+        .map_err(crate::stream::Error::from)?;
+    for w in &plan.warnings {
+        eprintln!("rawarrow: warning: {w}");
+    }
+    drop(records);
+    for (start, end, i) in plan.spans {
+        let mut span = Records::span(
+            input.clone(),
+            options(threads),
+            header.clone(),
+            0,
+            start,
+            end,
+        )?;
+        each(&mut span, Some(&plan.regions[i]))?;
+    }
     Ok(())
 }
 
@@ -133,6 +247,12 @@ fn count(inputs: &[PathBuf], threads: Option<usize>, filter: Filter) -> Result {
 struct View {
     /// Input BAM file.
     input: PathBuf,
+    /// Regions (samtools' syntax), read through the index; records are printed region by
+    /// region, in the order given.
+    regions: Vec<String>,
+    /// The BAI or CSI index for regions (default: found beside the input).
+    #[arg(long, value_name = "PATH")]
+    index: Option<PathBuf>,
     /// Print the header before the records (as `samtools view --no-PG -h`).
     #[arg(short = 'h', long = "with-header")]
     with_header: bool,
@@ -155,6 +275,7 @@ struct View {
 pub(super) fn run(args: Bam) -> Result {
     match args.command {
         Some(Command::View(v)) => view(v),
+        Some(Command::Index(i)) => index(i),
         None => convert(args.convert),
     }
 }
@@ -171,6 +292,8 @@ fn view(args: View) -> Result {
     if args.select.count {
         return count(
             std::slice::from_ref(&args.input),
+            &args.regions,
+            args.index.as_deref(),
             args.threads,
             args.select.filter(),
         );
@@ -179,9 +302,10 @@ fn view(args: View) -> Result {
     if let Some(out) = &args.output {
         crate::convert::check_output(out, std::slice::from_ref(&args.input))?;
     }
-    let input = Input::open(&args.input)?;
-    let mut records = Records::new(input, options(args.threads))?;
-    let header = records.header().clone();
+    let input = std::sync::Arc::new(Input::open_or_stdin(&args.input)?);
+    let header = Records::new(input.clone(), Options::default().threads(1))?
+        .header()
+        .clone();
     let mut out = Output::create(args.output.as_deref())?;
     let mut buf = Vec::with_capacity(4 << 20);
     if args.with_header || args.header_only {
@@ -192,12 +316,17 @@ fn view(args: View) -> Result {
         }
     }
     let path: std::sync::Arc<std::path::Path> = args.input.as_path().into();
-    loop {
-        super::check_signal()?;
-        // Aux fields are checked once, as they are written.
-        let more = records.next_chunk_with(false, |r, at| {
+    let mut write_error = None;
+    // Aux fields are checked once, as they are written.
+    walk(
+        input,
+        &args.regions,
+        args.index.as_deref(),
+        args.threads,
+        false,
+        |r, at| {
             if !filter.keeps(r.flag(), r.mapq()) {
-                return Ok(true);
+                return Ok(());
             }
             crate::bam::sam::push_record_checked(r, &header, &mut buf).map_err(|error| {
                 crate::bam::Error::new(crate::bam::ErrorKind::Record {
@@ -207,19 +336,19 @@ fn view(args: View) -> Result {
                 })
                 .with_path(path.clone())
             })?;
-            Ok(true)
-        })?;
-        if buf.len() >= 1 << 20 || !more {
-            out.writer().write_all(&buf)?;
-            buf.clear();
-        }
-        if !more {
-            break;
-        }
+            if buf.len() >= 1 << 20 && write_error.is_none() {
+                if let Err(e) = out.writer().write_all(&buf) {
+                    write_error = Some(e);
+                }
+                buf.clear();
+            }
+            Ok(())
+        },
+    )?;
+    if let Some(e) = write_error {
+        return Err(e.into());
     }
-    if records.chunks().eof_marker() == Some(false) {
-        super::bgzf::warn_missing_eof(&args.input);
-    }
+    out.writer().write_all(&buf)?;
     out.finish()
 }
 
@@ -245,9 +374,26 @@ impl Progress {
     }
 }
 
-fn convert(args: Convert) -> Result {
+fn convert(mut args: Convert) -> Result {
+    // Positional arguments after the first: files are inputs, anything else a region.
+    let mut regions = Vec::new();
+    let mut inputs = Vec::new();
+    for (i, a) in std::mem::take(&mut args.inputs).into_iter().enumerate() {
+        if i == 0 || a.is_file() || a.as_os_str() == "-" {
+            inputs.push(a);
+        } else {
+            regions.push(a.to_string_lossy().into_owned());
+        }
+    }
+    args.inputs = inputs;
     if args.select.count {
-        return count(&args.inputs, args.threads, args.select.filter());
+        return count(
+            &args.inputs,
+            &regions,
+            args.index.as_deref(),
+            args.threads,
+            args.select.filter(),
+        );
     }
     let started = Instant::now();
     // Checked before anything is read or written: the output is not an input, the folder exists.
@@ -264,7 +410,7 @@ fn convert(args: Convert) -> Result {
     let inputs: Vec<Input> = args
         .inputs
         .iter()
-        .map(Input::open)
+        .map(Input::open_or_stdin)
         .collect::<std::result::Result<_, _>>()?;
     let total: u64 = inputs.iter().map(|i| i.len() as u64).sum();
     let mut progress = Progress::new(total, args.ipc.quiet);
@@ -272,7 +418,11 @@ fn convert(args: Convert) -> Result {
         let mut b = Reader::builder()
             .bgzf_options(options(args.threads))
             .batch_rows(args.batch_rows)
-            .filter(args.select.filter());
+            .filter(args.select.filter())
+            .regions(&regions);
+        if let Some(ix) = &args.index {
+            b = b.index(ix);
+        }
         // Option errors are usage errors (exit 2).
         if let Some(cols) = &args.columns {
             b = b.columns(cols).map_err(crate::stream::Error::from)?;
@@ -296,6 +446,9 @@ fn convert(args: Convert) -> Result {
             }
         }
         let mut reader = b.build(input)?;
+        for w in reader.warnings() {
+            eprintln!("rawarrow: warning: {w}");
+        }
         dictionary.get_or_insert_with(|| reader.dictionary());
         let schema = arrow_array::RecordBatchReader::schema(&reader);
         let mut own_sink = match &args.out_dir {
@@ -319,8 +472,8 @@ fn convert(args: Convert) -> Result {
             progress.set(reader.compressed_position(), records + reader.rows());
         }
         records += reader.rows();
-        progress.done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if reader.eof_marker() == Some(false) && args.limit.is_none() {
+        progress.done_bytes += std::fs::metadata(path).map_or(0, |m| m.len());
+        if reader.eof_marker() == Some(false) && args.limit.is_none() && regions.is_empty() {
             super::bgzf::warn_missing_eof(path);
         }
         if let Some(s) = own_sink {

@@ -1,0 +1,924 @@
+//! BAI and CSI indexes: reading them (for region queries) and building them byte for byte as
+//! `samtools index` (htslib's `hts_idx_push`/`hts_idx_finish`) does.
+//!
+//! Both formats hold, per reference, a binning index (UCSC bins: bin → chunks of virtual
+//! offsets) and a linear index (BAI: the first offset per 16 kb window; CSI: one offset per
+//! bin). htslib keeps the bins in a `khash` table and writes them in its bucket order, so a
+//! byte-identical file needs the same order: [`BinTable`] reproduces klib's open addressing
+//! (quadratic probing, growth at 77 % load, in-place rehash) exactly.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::error::{Error, ErrorKind};
+use super::frame::Records;
+use crate::bgzf::Options;
+use crate::io::Input;
+
+/// Bins closer than this (in compressed bytes) are merged into their parent (htslib's
+/// `HTS_MIN_MARKER_DIST`).
+const MIN_MARKER_DIST: u64 = 0x10000;
+
+/// Which index format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexFormat {
+    /// `.bai`: 14-bit windows, 5 levels, a linear index; references up to 2²⁹ bases.
+    Bai,
+    /// `.csi`: `min_shift`-bit windows, as many levels as the longest reference needs.
+    Csi {
+        /// Bits of the smallest bin (samtools' `-m`, default 14).
+        min_shift: u32,
+    },
+}
+
+/// One bin of a reference: its number, its linear offset (CSI) and its chunks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bin {
+    /// UCSC bin number (`depth`-level scheme), or the pseudo-bin holding the reference's
+    /// statistics.
+    pub bin: u32,
+    /// CSI: the smallest virtual offset of a record overlapping the bin (BAI: 0).
+    pub loffset: u64,
+    /// `(begin, end)` virtual offsets.
+    pub chunks: Vec<(u64, u64)>,
+}
+
+/// The index of one reference.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefIndex {
+    /// Bins in file order.
+    pub bins: Vec<Bin>,
+    /// BAI: the smallest virtual offset of a record overlapping each 16 kb window.
+    pub linear: Vec<u64>,
+}
+
+/// A BAI or CSI index in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    /// The format (and so the bin geometry).
+    pub format: IndexFormat,
+    /// Levels below the root bin (BAI: 5).
+    pub depth: u32,
+    /// CSI auxiliary data (empty for BAM indexes).
+    pub aux: Vec<u8>,
+    /// Per reference, in header order.
+    pub refs: Vec<RefIndex>,
+    /// Records without a reference (`*`), when the file says.
+    pub n_no_coor: Option<u64>,
+}
+
+fn bin_first(level: u32) -> u32 {
+    ((1u32 << (3 * level)) - 1) / 7
+}
+
+fn bin_parent(bin: u32) -> u32 {
+    (bin - 1) >> 3
+}
+
+/// The smallest bin holding `[beg, end)` (htslib's `hts_reg2bin`).
+fn reg2bin(beg: i64, end: i64, min_shift: u32, depth: u32) -> u32 {
+    let end = end - 1;
+    let mut s = min_shift;
+    let mut t = bin_first(depth) as i64;
+    for l in (1..=depth).rev() {
+        if beg >> s == end >> s {
+            return (t + (beg >> s)) as u32;
+        }
+        s += 3;
+        t -= 1 << (3 * l - 3);
+    }
+    0
+}
+
+/// The first bottom-level window of `bin` (htslib's `hts_bin_bot`).
+fn bin_bot(bin: u32, depth: u32) -> u64 {
+    let mut level = 0;
+    let mut b = bin;
+    while b != 0 {
+        level += 1;
+        b = bin_parent(b);
+    }
+    u64::from(bin - bin_first(level)) << (3 * (depth - level))
+}
+
+impl IndexFormat {
+    fn min_shift(self) -> u32 {
+        match self {
+            Self::Bai => 14,
+            Self::Csi { min_shift } => min_shift,
+        }
+    }
+}
+
+impl Index {
+    /// The pseudo-bin that holds a reference's offsets and mapped/unmapped counts.
+    fn meta_bin(&self) -> u32 {
+        bin_first(self.depth + 1) + 1
+    }
+
+    fn n_bins(&self) -> u32 {
+        bin_first(self.depth + 1)
+    }
+
+    /// Parses a `.bai` or `.csi` file (CSI is BGZF-compressed).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.starts_with(b"BAI\x01") {
+            return parse(bytes, false);
+        }
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let blocks = crate::bgzf::scan(bytes).map_err(|e| e.to_string())?;
+            let mut raw = Vec::with_capacity(blocks.uncompressed_bytes() as usize);
+            for b in &blocks.blocks {
+                raw.extend(crate::bgzf::inflate_block(bytes, b).map_err(|e| e.to_string())?);
+            }
+            if raw.starts_with(b"CSI\x01") {
+                return parse(&raw, true);
+            }
+            return Err("not a CSI index (a BGZF file without the CSI magic)".into());
+        }
+        Err(format!(
+            "not a BAI or CSI index (magic {:02x?})",
+            &bytes[..bytes.len().min(4)]
+        ))
+    }
+
+    /// Reads the index at `path`.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::new(ErrorKind::Io(e)).with_path(path.into()))?;
+        Self::from_bytes(&bytes).map_err(|m| Error::new(ErrorKind::Index(m)).with_path(path.into()))
+    }
+
+    /// Builds the index of a coordinate-sorted BAM, as `samtools index` (`format` Bai) or
+    /// `samtools index -c` (Csi) builds it: the same bytes from [`Index::to_bytes`]. Inflating
+    /// runs on `opts`' threads; records are checked as they are read.
+    pub fn build(
+        input: impl Into<Arc<Input>>,
+        format: IndexFormat,
+        opts: Options,
+    ) -> Result<Self, Error> {
+        let mut records = Records::new(input, opts)?;
+        let path = records.path();
+        let header = records.header().clone();
+        let min_shift = format.min_shift();
+        let depth = match format {
+            IndexFormat::Bai => 5,
+            IndexFormat::Csi { .. } => {
+                let longest = header.references.iter().map(|r| i64::from(r.len)).max();
+                let max_len = longest.unwrap_or(0) + 256;
+                let mut depth = 0;
+                let mut s = 1i64 << min_shift;
+                while max_len > s {
+                    depth += 1;
+                    s <<= 3;
+                }
+                depth
+            }
+        };
+        let mut b = Builder::new(header.references.len(), format, depth, records.header_end());
+        // A record's entry needs the offset after it: the start of the next one.
+        let mut prev: Option<(Entry, u64)> = None;
+        loop {
+            let more = records.next_chunk_with(false, |r, at| {
+                if let Some((e, index)) = prev.take() {
+                    b.push(e, at.voffset)
+                        .map_err(|m| index_error(&path, index, m))?;
+                }
+                let mapped = r.flag() & 4 == 0;
+                let rlen = if mapped { r.spans().ref_len as i64 } else { 0 };
+                let beg = i64::from(r.pos());
+                prev = Some((
+                    Entry {
+                        tid: r.ref_id(),
+                        beg,
+                        end: beg + rlen.max(1),
+                        mapped,
+                    },
+                    at.index,
+                ));
+                Ok(true)
+            })?;
+            if !more {
+                break;
+            }
+        }
+        let end = records.end_voffset();
+        if let Some((e, index)) = prev {
+            b.push(e, end).map_err(|m| index_error(&path, index, m))?;
+        }
+        Ok(b.finish(end))
+    }
+
+    /// The file's bytes: BAI as is (byte-identical to `samtools index`), CSI BGZF-compressed
+    /// (its uncompressed content byte-identical to `samtools index -c`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let csi = matches!(self.format, IndexFormat::Csi { .. });
+        let mut o = Vec::new();
+        let i32le = |o: &mut Vec<u8>, v: i64| o.extend_from_slice(&(v as i32).to_le_bytes());
+        if let IndexFormat::Csi { min_shift } = self.format {
+            o.extend_from_slice(b"CSI\x01");
+            i32le(&mut o, i64::from(min_shift));
+            i32le(&mut o, i64::from(self.depth));
+            i32le(&mut o, self.aux.len() as i64);
+            o.extend_from_slice(&self.aux);
+        } else {
+            o.extend_from_slice(b"BAI\x01");
+        }
+        i32le(&mut o, self.refs.len() as i64);
+        for r in &self.refs {
+            i32le(&mut o, r.bins.len() as i64);
+            for b in &r.bins {
+                o.extend_from_slice(&b.bin.to_le_bytes());
+                if csi {
+                    o.extend_from_slice(&b.loffset.to_le_bytes());
+                }
+                i32le(&mut o, b.chunks.len() as i64);
+                for &(u, v) in &b.chunks {
+                    o.extend_from_slice(&u.to_le_bytes());
+                    o.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            if !csi {
+                i32le(&mut o, r.linear.len() as i64);
+                for v in &r.linear {
+                    o.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        if let Some(n) = self.n_no_coor {
+            o.extend_from_slice(&n.to_le_bytes());
+        }
+        if csi {
+            // Level 7: what htslib (built with libdeflate, as samtools packages are) uses for
+            // an index; the deflate bytes still depend on libdeflate's version, the content
+            // does not.
+            crate::bgzf::compress(&o, 7)
+        } else {
+            o
+        }
+    }
+
+    /// The chunks that may hold records of reference `tid` overlapping the 0-based half-open
+    /// `[beg, end)`, sorted and merged (htslib's `hts_itr_query`). Empty when the reference has
+    /// no records.
+    pub fn chunks(&self, tid: usize, beg: i64, end: i64) -> Vec<(u64, u64)> {
+        let Some(r) = self.refs.get(tid) else {
+            return Vec::new();
+        };
+        let min_shift = self.format.min_shift();
+        let max = 1i64 << (min_shift + 3 * self.depth);
+        let (beg, end) = (beg.clamp(0, max), end.clamp(0, max));
+        if beg >= end {
+            return Vec::new();
+        }
+        let min_off = match self.format {
+            IndexFormat::Bai => r
+                .linear
+                .get((beg >> min_shift) as usize)
+                .copied()
+                .unwrap_or(0),
+            IndexFormat::Csi { .. } => self.csi_min_offset(r, beg),
+        };
+        let wanted = reg2bins(beg, end, min_shift, self.depth);
+        let mut chunks: Vec<(u64, u64)> = r
+            .bins
+            .iter()
+            .filter(|b| b.bin < self.n_bins() && wanted(b.bin))
+            .flat_map(|b| b.chunks.iter().copied())
+            .filter(|&(_, v)| v > min_off)
+            .collect();
+        chunks.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(chunks.len());
+        for (u, v) in chunks {
+            match merged.last_mut() {
+                Some(last) if u <= last.1 => last.1 = last.1.max(v),
+                _ => merged.push((u.max(min_off), v)),
+            }
+        }
+        merged
+    }
+
+    /// CSI: the linear offset of the bottom-level bin holding `beg`, or of the nearest bin to
+    /// its left or above it that exists (htslib's rule).
+    fn csi_min_offset(&self, r: &RefIndex, beg: i64) -> u64 {
+        let find = |bin: u32| r.bins.iter().find(|b| b.bin == bin);
+        let mut bin = bin_first(self.depth) + (beg >> self.format.min_shift()) as u32;
+        loop {
+            if let Some(b) = find(bin) {
+                return b.loffset;
+            }
+            if bin == 0 {
+                return 0;
+            }
+            let first = (bin_parent(bin) << 3) + 1;
+            bin = if bin > first {
+                bin - 1
+            } else {
+                bin_parent(bin)
+            };
+        }
+    }
+
+    /// Where records without a reference start: after every reference's records (the end
+    /// offsets in the statistics bins), or 0 when the index does not say.
+    pub fn no_coor_offset(&self) -> u64 {
+        let meta = self.meta_bin();
+        self.refs
+            .iter()
+            .flat_map(|r| r.bins.iter())
+            .filter(|b| b.bin == meta)
+            .filter_map(|b| b.chunks.first().map(|c| c.1))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Which bins may overlap `[beg, end)` (htslib's `reg2bins`), as a membership test.
+fn reg2bins(beg: i64, end: i64, min_shift: u32, depth: u32) -> impl Fn(u32) -> bool {
+    let end = end - 1;
+    let mut ranges = Vec::with_capacity(depth as usize + 1);
+    let mut s = min_shift + 3 * depth;
+    for level in 0..=depth {
+        let t = i64::from(bin_first(level));
+        ranges.push((t + (beg >> s), t + (end >> s)));
+        s = s.saturating_sub(3);
+    }
+    move |bin| {
+        let b = i64::from(bin);
+        ranges.iter().any(|&(lo, hi)| lo <= b && b <= hi)
+    }
+}
+
+fn index_error(path: &Arc<Path>, index: u64, message: String) -> Error {
+    Error::new(ErrorKind::Index(format!("record {index}: {message}"))).with_path(path.clone())
+}
+
+fn parse(b: &[u8], csi: bool) -> Result<Index, String> {
+    let mut at = 4usize;
+    let mut take = |n: usize, what: &str| -> Result<&[u8], String> {
+        let s = b
+            .get(at..at + n)
+            .ok_or_else(|| format!("offset {at}: the index ends inside {what}"))?;
+        at += n;
+        Ok(s)
+    };
+    fn i32_of(s: &[u8]) -> i32 {
+        i32::from_le_bytes(s.try_into().expect("4 bytes"))
+    }
+    fn u64_of(s: &[u8]) -> u64 {
+        u64::from_le_bytes(s.try_into().expect("8 bytes"))
+    }
+    let count =
+        |v: i32, what: &str| usize::try_from(v).map_err(|_| format!("negative {what} ({v})"));
+    let (format, depth, aux) = if csi {
+        let min_shift = i32_of(take(4, "min_shift")?);
+        let depth = i32_of(take(4, "depth")?);
+        if !(1..=30).contains(&min_shift) || !(0..=9).contains(&depth) {
+            return Err(format!(
+                "min_shift {min_shift} and depth {depth} are not a valid CSI geometry"
+            ));
+        }
+        let l_aux = count(i32_of(take(4, "l_aux")?), "l_aux")?;
+        let aux = take(l_aux, "the aux data")?.to_vec();
+        (
+            IndexFormat::Csi {
+                min_shift: min_shift as u32,
+            },
+            depth as u32,
+            aux,
+        )
+    } else {
+        (IndexFormat::Bai, 5, Vec::new())
+    };
+    let n_ref = count(i32_of(take(4, "n_ref")?), "n_ref")?;
+    let mut refs = Vec::with_capacity(n_ref.min(1 << 16));
+    for _ in 0..n_ref {
+        let n_bin = count(i32_of(take(4, "n_bin")?), "n_bin")?;
+        let mut bins = Vec::with_capacity(n_bin.min(1 << 16));
+        for _ in 0..n_bin {
+            let bin = u32::from_le_bytes(take(4, "a bin")?.try_into().expect("4 bytes"));
+            let loffset = if csi { u64_of(take(8, "loffset")?) } else { 0 };
+            let n_chunk = count(i32_of(take(4, "n_chunk")?), "n_chunk")?;
+            let raw = take(16 * n_chunk, "the chunks")?;
+            let chunks = raw
+                .chunks_exact(16)
+                .map(|c| (u64_of(&c[..8]), u64_of(&c[8..])))
+                .collect();
+            bins.push(Bin {
+                bin,
+                loffset,
+                chunks,
+            });
+        }
+        let linear = if csi {
+            Vec::new()
+        } else {
+            let n_intv = count(i32_of(take(4, "n_intv")?), "n_intv")?;
+            take(8 * n_intv, "the linear index")?
+                .chunks_exact(8)
+                .map(u64_of)
+                .collect()
+        };
+        refs.push(RefIndex { bins, linear });
+    }
+    let n_no_coor = take(8, "n_no_coor").ok().map(u64_of);
+    Ok(Index {
+        format,
+        depth,
+        aux,
+        refs,
+        n_no_coor,
+    })
+}
+
+/// The index files looked for beside `bam`, in order: `IN.bam.bai`, `IN.bai`, `IN.bam.csi`,
+/// `IN.csi`.
+pub fn index_candidates(bam: &Path) -> Vec<PathBuf> {
+    let with = |ext: &str| {
+        let mut s = bam.as_os_str().to_owned();
+        s.push(ext);
+        PathBuf::from(s)
+    };
+    vec![
+        with(".bai"),
+        bam.with_extension("bai"),
+        with(".csi"),
+        bam.with_extension("csi"),
+    ]
+}
+
+/// klib's `khash` map from bin numbers to values, with its exact bucket layout.
+struct BinTable<V> {
+    keys: Vec<u32>,
+    vals: Vec<V>,
+    /// Per bucket: bit 1 = empty, bit 0 = deleted (klib's two flag bits).
+    flags: Vec<u8>,
+    size: usize,
+    occupied: usize,
+    upper: usize,
+}
+
+const EMPTY: u8 = 2;
+const DELETED: u8 = 1;
+
+impl<V: Default> BinTable<V> {
+    fn new() -> Self {
+        Self {
+            keys: Vec::new(),
+            vals: Vec::new(),
+            flags: Vec::new(),
+            size: 0,
+            occupied: 0,
+            upper: 0,
+        }
+    }
+
+    fn buckets(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn resize(&mut self, wanted: usize) {
+        let n = wanted.next_power_of_two().max(4);
+        if self.size >= (n as f64 * 0.77 + 0.5) as usize {
+            return;
+        }
+        let old = self.buckets();
+        let mut new_flags = vec![EMPTY; n];
+        if old < n {
+            self.keys.resize(n, 0);
+            self.vals.resize_with(n, V::default);
+        }
+        let mask = n - 1;
+        for j in 0..old {
+            if self.flags[j] & (EMPTY | DELETED) != 0 {
+                continue;
+            }
+            let mut key = self.keys[j];
+            let mut val = std::mem::take(&mut self.vals[j]);
+            self.flags[j] |= DELETED;
+            loop {
+                let mut i = key as usize & mask;
+                let mut step = 0;
+                while new_flags[i] & EMPTY == 0 {
+                    step += 1;
+                    i = (i + step) & mask;
+                }
+                new_flags[i] &= !EMPTY;
+                if i < old && self.flags[i] & (EMPTY | DELETED) == 0 {
+                    // Kick out the element there and place it next.
+                    std::mem::swap(&mut key, &mut self.keys[i]);
+                    std::mem::swap(&mut val, &mut self.vals[i]);
+                    self.flags[i] |= DELETED;
+                } else {
+                    self.keys[i] = key;
+                    self.vals[i] = val;
+                    break;
+                }
+            }
+        }
+        if old > n {
+            self.keys.truncate(n);
+            self.vals.truncate(n);
+        }
+        self.flags = new_flags;
+        self.occupied = self.size;
+        self.upper = (n as f64 * 0.77 + 0.5) as usize;
+    }
+
+    /// The bucket of `key`, inserting it when absent (`kh_put`).
+    fn put(&mut self, key: u32) -> usize {
+        if self.occupied >= self.upper {
+            if self.buckets() > self.size << 1 {
+                self.resize(self.buckets() - 1);
+            } else {
+                self.resize(self.buckets() + 1);
+            }
+        }
+        let n = self.buckets();
+        let mask = n - 1;
+        let mut i = key as usize & mask;
+        let x;
+        if self.flags[i] & EMPTY != 0 {
+            x = i;
+        } else {
+            let (last, mut site, mut step) = (i, n, 0);
+            let mut found = None;
+            while self.flags[i] & EMPTY == 0
+                && (self.flags[i] & DELETED != 0 || self.keys[i] != key)
+            {
+                if self.flags[i] & DELETED != 0 {
+                    site = i;
+                }
+                step += 1;
+                i = (i + step) & mask;
+                if i == last {
+                    found = Some(site);
+                    break;
+                }
+            }
+            x = found.unwrap_or(if self.flags[i] & EMPTY != 0 && site != n {
+                site
+            } else {
+                i
+            });
+        }
+        if self.flags[x] & EMPTY != 0 {
+            self.keys[x] = key;
+            self.flags[x] = 0;
+            self.size += 1;
+            self.occupied += 1;
+        } else if self.flags[x] & DELETED != 0 {
+            self.keys[x] = key;
+            self.flags[x] = 0;
+            self.size += 1;
+        }
+        x
+    }
+
+    /// The bucket of `key` (`kh_get`).
+    fn get(&self, key: u32) -> Option<usize> {
+        let n = self.buckets();
+        if n == 0 {
+            return None;
+        }
+        let mask = n - 1;
+        let (mut i, mut step) = (key as usize & mask, 0);
+        let last = i;
+        while self.flags[i] & EMPTY == 0 && (self.flags[i] & DELETED != 0 || self.keys[i] != key) {
+            step += 1;
+            i = (i + step) & mask;
+            if i == last {
+                return None;
+            }
+        }
+        (self.flags[i] & (EMPTY | DELETED) == 0).then_some(i)
+    }
+
+    fn delete(&mut self, x: usize) {
+        if self.flags[x] & (EMPTY | DELETED) == 0 {
+            self.flags[x] |= DELETED;
+            self.size -= 1;
+        }
+    }
+
+    /// Live buckets in bucket order (`kh_begin`..`kh_end`).
+    fn live(&self) -> Vec<usize> {
+        (0..self.buckets())
+            .filter(|&i| self.flags[i] & (EMPTY | DELETED) == 0)
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct Bins {
+    loff: u64,
+    list: Vec<(u64, u64)>,
+}
+
+struct Entry {
+    tid: i32,
+    beg: i64,
+    end: i64,
+    mapped: bool,
+}
+
+/// htslib's index state while records are pushed (`hts_idx_t.z`).
+struct Builder {
+    format: IndexFormat,
+    min_shift: u32,
+    depth: u32,
+    n_bins: u32,
+    bidx: Vec<Option<BinTable<Bins>>>,
+    lidx: Vec<Vec<u64>>,
+    n_no_coor: u64,
+    last_bin: u32,
+    save_bin: u32,
+    last_coor: i64,
+    last_tid: i32,
+    save_tid: i32,
+    last_off: u64,
+    save_off: u64,
+    off_beg: u64,
+    n_mapped: u64,
+    n_unmapped: u64,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Builder {
+    fn new(n_refs: usize, format: IndexFormat, depth: u32, offset0: u64) -> Self {
+        Self {
+            format,
+            min_shift: format.min_shift(),
+            depth,
+            n_bins: bin_first(depth + 1),
+            bidx: (0..n_refs).map(|_| None).collect(),
+            lidx: vec![Vec::new(); n_refs],
+            n_no_coor: 0,
+            last_bin: NONE,
+            save_bin: NONE,
+            last_coor: i64::from(u32::MAX),
+            last_tid: -1,
+            save_tid: -1,
+            last_off: offset0,
+            save_off: offset0,
+            off_beg: offset0,
+            n_mapped: 0,
+            n_unmapped: 0,
+        }
+    }
+
+    fn meta_bin(&self) -> u32 {
+        self.n_bins + 1
+    }
+
+    fn insert(&mut self, tid: i32, bin: u32, beg: u64, end: u64) {
+        let table = self.bidx[tid as usize].get_or_insert_with(BinTable::new);
+        let x = table.put(bin);
+        table.vals[x].list.push((beg, end));
+    }
+
+    /// One record (`hts_idx_push`): `offset` is the virtual offset just after it.
+    fn push(&mut self, e: Entry, offset: u64) -> Result<(), String> {
+        let (tid, mut beg, mut end) = (e.tid, e.beg, e.end);
+        if tid < 0 {
+            (beg, end) = (-1, 0);
+        }
+        let maxpos = 1i64 << (self.min_shift + 3 * self.depth);
+        if tid >= 0 && (beg > maxpos || end > maxpos) {
+            return Err(format!(
+                "region {beg}..{end} cannot be stored in a {} index{}",
+                if self.format == IndexFormat::Bai {
+                    "BAI"
+                } else {
+                    "CSI"
+                },
+                if self.format == IndexFormat::Bai {
+                    " (try --csi)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if self.last_tid != tid || (self.last_tid >= 0 && tid < 0) {
+            if tid >= 0 && self.n_no_coor > 0 {
+                return Err("records without a reference are not all at the end (is the file coordinate-sorted?)".into());
+            }
+            if tid >= 0 && self.bidx[tid as usize].is_some() {
+                return Err(format!(
+                    "the records of reference {tid} are not together: the file is not coordinate-sorted"
+                ));
+            }
+            self.last_tid = tid;
+            self.last_bin = NONE;
+        } else if tid >= 0 && self.last_coor > beg {
+            return Err(format!(
+                "position {} follows {} on reference {tid}: the file is not coordinate-sorted",
+                beg + 1,
+                self.last_coor + 1
+            ));
+        }
+        if end < beg {
+            return Err(format!("end {end} before begin {}", beg + 1));
+        }
+        if tid >= 0 {
+            self.bidx[tid as usize].get_or_insert_with(BinTable::new);
+            beg = beg.max(0);
+            end = end.max(1);
+            let l = &mut self.lidx[tid as usize];
+            let (first, last) = (
+                (beg >> self.min_shift) as usize,
+                ((end - 1) >> self.min_shift) as usize,
+            );
+            if l.len() < last + 1 {
+                l.resize(last + 1, u64::MAX);
+            }
+            for slot in &mut l[first..=last] {
+                if *slot == u64::MAX {
+                    *slot = self.last_off;
+                }
+            }
+        } else {
+            self.n_no_coor += 1;
+        }
+        let bin = reg2bin(beg, end, self.min_shift, self.depth);
+        if self.last_bin != bin {
+            if self.save_bin != NONE {
+                self.insert(self.save_tid, self.save_bin, self.save_off, self.last_off);
+            }
+            if self.last_bin == NONE && self.save_bin != NONE {
+                let meta = self.meta_bin();
+                self.insert(self.save_tid, meta, self.off_beg, self.last_off);
+                self.insert(self.save_tid, meta, self.n_mapped, self.n_unmapped);
+                self.n_mapped = 0;
+                self.n_unmapped = 0;
+                self.off_beg = self.last_off;
+            }
+            self.save_off = self.last_off;
+            self.save_bin = bin;
+            self.last_bin = bin;
+            self.save_tid = tid;
+        }
+        if e.mapped {
+            self.n_mapped += 1;
+        } else {
+            self.n_unmapped += 1;
+        }
+        self.last_off = offset;
+        self.last_coor = beg;
+        Ok(())
+    }
+
+    /// `hts_idx_finish`, then the tables in htslib's write order.
+    fn finish(mut self, final_offset: u64) -> Index {
+        if self.save_tid >= 0 {
+            let meta = self.meta_bin();
+            self.insert(self.save_tid, self.save_bin, self.save_off, final_offset);
+            self.insert(self.save_tid, meta, self.off_beg, final_offset);
+            self.insert(self.save_tid, meta, self.n_mapped, self.n_unmapped);
+        }
+        let csi = matches!(self.format, IndexFormat::Csi { .. });
+        let mut refs = Vec::with_capacity(self.bidx.len());
+        for (table, mut linear) in self.bidx.into_iter().zip(self.lidx) {
+            // update_loff: a missing window takes the next window's offset.
+            for l in (0..linear.len().saturating_sub(1)).rev() {
+                if linear[l] == u64::MAX {
+                    linear[l] = linear[l + 1];
+                }
+            }
+            let Some(mut t) = table else {
+                refs.push(RefIndex {
+                    bins: Vec::new(),
+                    linear: if csi { Vec::new() } else { linear },
+                });
+                continue;
+            };
+            for x in t.live() {
+                let key = t.keys[x];
+                t.vals[x].loff = if key < self.n_bins {
+                    let bot = bin_bot(key, self.depth) as usize;
+                    linear.get(bot).copied().unwrap_or(0)
+                } else {
+                    0
+                };
+            }
+            compress_binning(&mut t, self.n_bins, self.depth);
+            let bins = t
+                .live()
+                .into_iter()
+                .map(|x| Bin {
+                    bin: t.keys[x],
+                    loffset: t.vals[x].loff,
+                    chunks: std::mem::take(&mut t.vals[x].list),
+                })
+                .collect();
+            refs.push(RefIndex {
+                bins,
+                linear: if csi { Vec::new() } else { linear },
+            });
+        }
+        Index {
+            format: self.format,
+            depth: self.depth,
+            aux: Vec::new(),
+            refs,
+            n_no_coor: Some(self.n_no_coor),
+        }
+    }
+}
+
+/// htslib's `compress_binning`: small bins merge into their parents, then chunks that start in
+/// the block where the previous one ends are merged.
+fn compress_binning(t: &mut BinTable<Bins>, n_bins: u32, depth: u32) {
+    for level in (1..=depth).rev() {
+        let start = bin_first(level);
+        for k in 0..t.buckets() {
+            if t.flags[k] & (EMPTY | DELETED) != 0 {
+                continue;
+            }
+            let key = t.keys[k];
+            if key >= n_bins || key < start {
+                continue;
+            }
+            if level < depth && t.vals[k].list.len() > 1 {
+                t.vals[k].list.sort_by_key(|c| c.0);
+            }
+            let list = &t.vals[k].list;
+            let span = (list[list.len() - 1].1 >> 16) - (list[0].0 >> 16);
+            if span < MIN_MARKER_DIST {
+                let Some(kp) = t.get(bin_parent(key)) else {
+                    continue;
+                };
+                let moved = std::mem::take(&mut t.vals[k].list);
+                t.vals[kp].list.extend(moved);
+                t.delete(k);
+            }
+        }
+    }
+    if let Some(k) = t.get(0) {
+        t.vals[k].list.sort_by_key(|c| c.0);
+    }
+    for k in t.live() {
+        if t.keys[k] >= n_bins {
+            continue;
+        }
+        let list = &mut t.vals[k].list;
+        let mut m = 0;
+        for l in 1..list.len() {
+            if list[m].1 >> 16 >= list[l].0 >> 16 {
+                list[m].1 = list[m].1.max(list[l].1);
+            } else {
+                m += 1;
+                list[m] = list[l];
+            }
+        }
+        list.truncate(m + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_as_the_sam_spec_computes_them() {
+        // SAM spec section 5.3: reg2bin for 0-based [beg, end).
+        assert_eq!(reg2bin(0, 1, 14, 5), 4681);
+        assert_eq!(reg2bin(16384, 16385, 14, 5), 4682);
+        assert_eq!(reg2bin(0, 16385, 14, 5), 585);
+        assert_eq!(reg2bin(0, 1 << 29, 14, 5), 0);
+        assert_eq!(reg2bin(-1, 0, 14, 5), 4680);
+        assert_eq!(bin_bot(4681, 5), 0);
+        assert_eq!(bin_bot(585, 5), 0);
+        assert_eq!(bin_bot(586, 5), 8);
+        let wanted = reg2bins(0, 16385, 14, 5);
+        assert!(wanted(0) && wanted(1) && wanted(9) && wanted(73) && wanted(585));
+        assert!(wanted(4681) && wanted(4682) && !wanted(4683) && !wanted(586));
+    }
+
+    #[test]
+    fn bin_table_keeps_every_key_through_growth_and_deletes() {
+        let mut t: BinTable<Bins> = BinTable::new();
+        let keys: Vec<u32> = (0..500).map(|i| (i * 7919) % 37449).collect();
+        for &k in &keys {
+            let x = t.put(k);
+            t.vals[x].list.push((u64::from(k), 0));
+            // Putting a present key may grow the table (klib checks the load first), but
+            // finds the key with its value.
+            let y = t.put(k);
+            assert_eq!((t.keys[y], t.vals[y].list.len()), (k, 1));
+        }
+        for &k in &keys {
+            let x = t.get(k).expect("present");
+            assert_eq!(t.vals[x].list[0].0, u64::from(k));
+        }
+        for &k in keys.iter().step_by(3) {
+            let x = t.get(k).expect("present");
+            t.delete(x);
+        }
+        for (i, &k) in keys.iter().enumerate() {
+            assert_eq!(t.get(k).is_some(), i % 3 != 0);
+        }
+        assert_eq!(t.live().len(), keys.len() - keys.len().div_ceil(3));
+    }
+}

@@ -1,0 +1,172 @@
+//! Regions in samtools' syntax, and which records overlap them.
+
+use super::header::Header;
+use super::record::Record;
+
+/// A region of the reference, resolved against a header: `chr1`, `chr1:1000`,
+/// `chr1:1,000-2,000`, `{name:with:colons}:1-9`, or `*` (records without a reference).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// The text it was parsed from.
+    pub text: String,
+    /// The reference (`None` for `*`).
+    pub tid: Option<usize>,
+    /// 0-based start (inclusive).
+    pub beg: i64,
+    /// 0-based end (exclusive); `i64::MAX` for "to the end".
+    pub end: i64,
+}
+
+/// Parses `1000`, `1,000-2,000`, `1000-`, `-2000` (1-based, inclusive) into a 0-based half-open
+/// range.
+fn parse_range(text: &str) -> Option<(i64, i64)> {
+    let num = |s: &str| -> Option<i64> {
+        let digits: String = s.chars().filter(|&c| c != ',').collect();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    };
+    let (beg, end) = match text.split_once('-') {
+        None => (num(text)?, i64::MAX),
+        Some((b, "")) => (num(b)?, i64::MAX),
+        Some(("", e)) => (1, num(e)?),
+        Some((b, e)) => (num(b)?, num(e)?),
+    };
+    // Position 0 means 1, as in htslib.
+    let beg = beg.max(1) - 1;
+    (beg < end).then_some((beg, end))
+}
+
+impl Region {
+    /// Parses `text` as samtools does, against the references of `header`. A name that is a
+    /// reference as a whole wins unless it also reads as `name:range` of another reference,
+    /// which is ambiguous (write `{name}:range` then).
+    ///
+    /// ```
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+    /// let reader = rawarrow::bam::Reader::builder().build(rawarrow::io::Input::open(path)?)?;
+    /// let r = rawarrow::bam::Region::parse("chrS1:1,001-2,000", reader.header())?;
+    /// assert_eq!((r.tid, r.beg, r.end), (Some(0), 1000, 2000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse(text: &str, header: &Header) -> Result<Self, String> {
+        let tid_of = |name: &str| header.references.iter().position(|r| r.name == name);
+        let region = |tid, (beg, end)| Self {
+            text: text.to_owned(),
+            tid: Some(tid),
+            beg,
+            end,
+        };
+        if text == "*" {
+            return Ok(Self {
+                text: text.into(),
+                tid: None,
+                beg: 0,
+                end: i64::MAX,
+            });
+        }
+        let bad_range = |r: &str| format!("region {text:?}: {r:?} is not a range (1,000-2,000)");
+        if let Some(rest) = text.strip_prefix('{') {
+            let (name, after) = rest
+                .split_once('}')
+                .ok_or_else(|| format!("region {text:?}: no closing '}}'"))?;
+            let tid = tid_of(name).ok_or_else(|| unknown(text, name))?;
+            return match after {
+                "" => Ok(region(tid, (0, i64::MAX))),
+                _ => {
+                    let r = after
+                        .strip_prefix(':')
+                        .ok_or_else(|| format!("region {text:?}: ':' expected after '}}'"))?;
+                    Ok(region(tid, parse_range(r).ok_or_else(|| bad_range(r))?))
+                }
+            };
+        }
+        let whole = tid_of(text);
+        let split = text
+            .rsplit_once(':')
+            .and_then(|(name, r)| Some((tid_of(name)?, r)));
+        match (whole, split) {
+            (Some(_), Some((_, r))) if parse_range(r).is_some() => Err(format!(
+                "region {text:?} is ambiguous: a reference name, and a range of another; write \
+                 {{{text}}} or {{NAME}}:RANGE"
+            )),
+            (Some(tid), _) => Ok(region(tid, (0, i64::MAX))),
+            (None, Some((tid, r))) => Ok(region(tid, parse_range(r).ok_or_else(|| bad_range(r))?)),
+            (None, None) => {
+                let name = text.rsplit_once(':').map_or(text, |(n, _)| n);
+                Err(unknown(text, name))
+            }
+        }
+    }
+
+    /// Whether `rec` is one `samtools view FILE REGION` prints: on the region's reference,
+    /// starting before its end and ending after its start (the end from the CIGAR's reference
+    /// span, at least one base; an unmapped record covers one base at its position). For `*`,
+    /// the records without a reference.
+    pub fn overlaps(&self, rec: &Record<'_>) -> bool {
+        let Some(tid) = self.tid else {
+            return rec.ref_id() < 0;
+        };
+        if rec.ref_id() != tid as i32 {
+            return false;
+        }
+        let beg = i64::from(rec.pos());
+        let span = if rec.flag() & 4 == 0 {
+            rec.spans().ref_len as i64
+        } else {
+            0
+        };
+        beg < self.end && beg + span.max(1) > self.beg
+    }
+}
+
+fn unknown(text: &str, name: &str) -> String {
+    format!("region {text:?}: {name:?} is not a reference of the header")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bam::Reference;
+
+    fn header(names: &[&str]) -> Header {
+        Header {
+            text: String::new(),
+            references: names
+                .iter()
+                .map(|n| Reference {
+                    name: (*n).into(),
+                    len: 1000,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn samtools_region_syntax() {
+        let h = header(&["chr1", "chr2", "HLA-A*01:01", "x:1-5", "x"]);
+        let p = |t: &str| Region::parse(t, &h).map(|r| (r.tid, r.beg, r.end));
+        assert_eq!(p("chr1"), Ok((Some(0), 0, i64::MAX)));
+        assert_eq!(p("chr2:1000"), Ok((Some(1), 999, i64::MAX)));
+        assert_eq!(p("chr2:1,000-2,000"), Ok((Some(1), 999, 2000)));
+        assert_eq!(p("chr2:-20"), Ok((Some(1), 0, 20)));
+        assert_eq!(p("chr2:5-"), Ok((Some(1), 4, i64::MAX)));
+        assert_eq!(p("chr2:0-3"), Ok((Some(1), 0, 3)));
+        assert_eq!(p("HLA-A*01:01"), Ok((Some(2), 0, i64::MAX)));
+        assert_eq!(p("HLA-A*01:01:7-9"), Ok((Some(2), 6, 9)));
+        assert_eq!(p("{x:1-5}:2-3"), Ok((Some(3), 1, 3)));
+        assert_eq!(p("{x}"), Ok((Some(4), 0, i64::MAX)));
+        assert_eq!(p("*"), Ok((None, 0, i64::MAX)));
+        assert!(p("x:1-5").expect_err("an error").contains("ambiguous"));
+        assert!(p("chr3")
+            .expect_err("an error")
+            .contains("\"chr3\" is not a reference"));
+        assert!(p("chr3:1-5")
+            .expect_err("an error")
+            .contains("\"chr3\" is not a reference"));
+        assert!(p("chr1:9-5").expect_err("an error").contains("not a range"));
+        assert!(p("chr1:a-5").expect_err("an error").contains("not a range"));
+        assert!(p("{chr1").expect_err("an error").contains("closing"));
+    }
+}
