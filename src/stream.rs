@@ -103,7 +103,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn usage(message: impl Into<String>) -> Self {
+    /// A usage error (a rejected option) with this message.
+    pub fn usage(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Usage, message)
     }
 
@@ -381,6 +382,16 @@ pub struct BamOptions {
     /// Only the records that begin in BGZF blocks at compressed offsets `start..end` (one
     /// input only; see [`bam::ReaderBuilder::byte_range`]).
     pub byte_range: Option<(u64, u64)>,
+    /// Only the records these keep (MAPQ and FLAG, as `samtools view -q/-f/-F`).
+    pub filter: bam::Filter,
+    /// Only the records overlapping these regions (samtools' syntax), through each input's
+    /// index (see [`bam::ReaderBuilder::regions`]).
+    pub regions: Vec<String>,
+    /// The index for `regions` (one input only; default: the one beside each input).
+    pub index: Option<std::path::PathBuf>,
+    /// Add a `file` column (Dictionary(Int32, Utf8): the input's path) saying where each row
+    /// came from.
+    pub with_file: bool,
 }
 
 /// Options of [`BatchStream::tdf`].
@@ -491,6 +502,8 @@ struct BamChain {
     done_bytes: u64,
     rows: u64,
     warnings: Vec<String>,
+    /// The input paths, for the `file` column.
+    files: Option<Arc<arrow_array::StringArray>>,
 }
 
 impl BamChain {
@@ -521,10 +534,19 @@ impl BamChain {
             if let Some((start, end)) = self.options.byte_range {
                 b = b.byte_range(start, end);
             }
+            b = b.filter(self.options.filter).regions(&self.options.regions);
+            if let Some(ix) = &self.options.index {
+                b = b.index(ix);
+            }
             let path = input.path().to_path_buf();
             let reader = b.build(input)?;
+            self.warnings.extend(reader.warnings().iter().cloned());
+            let schema = match &self.files {
+                Some(_) => bam::with_file_field(&reader.schema()),
+                None => reader.schema(),
+            };
             // Columns must agree; the schema metadata (the header) is the first input's.
-            if self.next > 0 && reader.schema().fields() != self.schema.fields() {
+            if self.next > 0 && schema.fields() != self.schema.fields() {
                 return Err(Error::usage(format!(
                     "{}: its tag columns get other types than in the first input's first \
                      records; give each tag's type (NM:i, XF:f, ...)",
@@ -533,7 +555,7 @@ impl BamChain {
                 .at(Some(&path), None, None));
             }
             if self.next == 0 {
-                self.schema = reader.schema();
+                self.schema = schema;
             }
             self.dictionary.get_or_insert_with(|| reader.dictionary());
             self.reader = Some(reader);
@@ -543,11 +565,16 @@ impl BamChain {
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
         // (A byte range does not own the end of the file: no warning for a split.)
-        let whole = self.options.limit.is_none() && self.options.byte_range.is_none();
+        let whole = self.options.limit.is_none()
+            && self.options.byte_range.is_none()
+            && self.options.regions.is_empty();
         while let Some(reader) = self.open()? {
             if let Some(batch) = reader.next_batch()? {
                 self.rows += batch.num_rows() as u64;
-                return Ok(Some(batch));
+                return Ok(Some(match &self.files {
+                    Some(names) => bam::with_file_column(&batch, self.next, names)?,
+                    None => batch,
+                }));
             }
             if whole && reader.eof_marker() == Some(false) {
                 self.warnings.push(format!(
@@ -617,8 +644,21 @@ impl BatchStream {
                 )));
             }
         }
+        if options.index.is_some() && paths.len() != 1 {
+            return Err(Error::usage(
+                "an index file serves one input; give exactly one path (or none: each input's own)",
+            ));
+        }
+        if !options.regions.is_empty() && options.byte_range.is_some() {
+            return Err(Error::usage("regions and byte_range cannot be combined"));
+        }
         options.threads = threads(options.threads)?;
         options.batch_rows = batch_rows(options.batch_rows)?;
+        let files = options.with_file.then(|| {
+            Arc::new(arrow_array::StringArray::from_iter_values(
+                paths.iter().map(|p| p.as_ref().display().to_string()),
+            ))
+        });
         let inputs = paths
             .iter()
             .map(|p| Input::open(p).map(Arc::new))
@@ -642,6 +682,7 @@ impl BatchStream {
             done_bytes: 0,
             rows: 0,
             warnings: Vec::new(),
+            files,
         };
         chain.open()?;
         let schema = chain.schema.clone();

@@ -99,6 +99,19 @@ struct rawarrow_bam_options {
   const char *columns;
   /* Comma-separated typed tag columns, TAG or TAG:TYPE (e.g. "NM:i,XF"); NULL: none. */
   const char *tags;
+  /* Only records with MAPQ >= min_mapq (samtools view -q; 255 passes); 0: all. */
+  uint8_t min_mapq;
+  /* Only records with all of these FLAG bits (samtools view -f); 0: all. */
+  uint16_t require_flags;
+  /* Only records with none of these FLAG bits (samtools view -F); 0: all. */
+  uint16_t exclude_flags;
+  /* n_regions regions in samtools' syntax ("chr1:1,000-2,000", "*"), read through the index
+     beside each input; NULL and 0: the whole file. */
+  const char *const *regions;
+  size_t n_regions;
+  /* The BAI or CSI index for the regions (one input only); NULL: IN.bam.bai, IN.bai,
+     IN.bam.csi or IN.csi. */
+  const char *index;
 };
 
 /* timsTOF options. */

@@ -44,6 +44,18 @@ pub struct RawarrowBamOptions {
     pub columns: *const c_char,
     /// Comma-separated tag specs or NULL.
     pub tags: *const c_char,
+    /// Minimum MAPQ (samtools view -q); 0: all.
+    pub min_mapq: u8,
+    /// FLAG bits a record must all have (samtools view -f).
+    pub require_flags: u16,
+    /// FLAG bits a record must have none of (samtools view -F).
+    pub exclude_flags: u16,
+    /// `n_regions` regions in samtools' syntax, or NULL.
+    pub regions: *const *const c_char,
+    /// Number of regions.
+    pub n_regions: usize,
+    /// The BAI/CSI index for the regions, or NULL (the one beside the input).
+    pub index: *const c_char,
 }
 
 /// `struct rawarrow_tdf_options`.
@@ -207,6 +219,12 @@ pub unsafe extern "C" fn rawarrow_bam_options_init(options: *mut RawarrowBamOpti
         limit: u64::MAX,
         columns: std::ptr::null(),
         tags: std::ptr::null(),
+        min_mapq: 0,
+        require_flags: 0,
+        exclude_flags: 0,
+        regions: std::ptr::null(),
+        n_regions: 0,
+        index: std::ptr::null(),
     };
     // SAFETY: not NULL, writable by the caller's contract.
     unsafe { options.write(defaults) };
@@ -282,6 +300,17 @@ pub unsafe extern "C" fn rawarrow_bam_open(
             o.columns = unsafe { opt_list(c.columns, "columns") }?;
             // SAFETY: as above.
             o.tags = unsafe { opt_list(c.tags, "tags") }?.unwrap_or_default();
+            o.filter = rawarrow::bam::Filter::default()
+                .min_mapq(c.min_mapq)
+                .require_flags(c.require_flags)
+                .exclude_flags(c.exclude_flags);
+            // SAFETY: the caller guarantees `n_regions` C strings at `regions` (NULL when 0).
+            o.regions = unsafe { self::paths(c.regions, c.n_regions) }?
+                .into_iter()
+                .map(|r| r.to_string_lossy().into_owned())
+                .collect();
+            // SAFETY: NULL or a valid C string.
+            o.index = unsafe { opt_str(c.index, "index") }?.map(PathBuf::from);
         }
         BatchStream::bam(&paths, &o)
     };

@@ -71,6 +71,10 @@ fn valgrind() -> bool {
 
 /// Runs the C program (under memcheck when available) and returns its standard output.
 fn run(mode: &str, path: &Path) -> String {
+    run_args(mode, path, &[])
+}
+
+fn run_args(mode: &str, path: &Path, extra: &[&str]) -> String {
     let mut cmd = if valgrind() {
         let mut c = Command::new("valgrind");
         c.args([
@@ -88,6 +92,7 @@ fn run(mode: &str, path: &Path) -> String {
     let out = cmd
         .arg(mode)
         .arg(path)
+        .args(extra)
         .output()
         .expect("the C program runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -218,4 +223,43 @@ fn midi_seeds_through_the_c_stream() {
     let files = reader.files().num_rows();
     assert!(notes > 0 && files == 5, "{notes} notes, {files} files");
     assert_eq!(out, format!("notes {notes}\nfiles {files}\n"));
+}
+
+/// MAPQ, FLAG and region options reach the reader: the same rows as the library gives.
+#[test]
+fn filters_and_regions_through_the_c_options() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bam = dir.path().join("s.bam");
+    std::fs::copy(repo().join("tests/data/sample.bam"), &bam).expect("copy");
+    let input = rawarrow::io::Input::open(&bam).expect("open");
+    let index =
+        rawarrow::bam::Index::build(input, rawarrow::bam::IndexFormat::Bai, Default::default())
+            .expect("sorted");
+    std::fs::write(dir.path().join("s.bam.bai"), index.to_bytes()).expect("write index");
+    let region = "chrS1:1,001-30,000";
+    let reader = rawarrow::bam::Reader::builder()
+        .columns(&["flag"])
+        .expect("column")
+        .filter(
+            rawarrow::bam::Filter::default()
+                .min_mapq(30)
+                .exclude_flags(0x904),
+        )
+        .regions(&[region])
+        .build(rawarrow::io::Input::open(&bam).expect("open"))
+        .expect("region query");
+    let (mut rows, mut flags) = (0usize, 0u64);
+    for b in reader {
+        let b = b.expect("valid");
+        rows += b.num_rows();
+        let f = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<arrow_array::UInt16Array>()
+            .expect("UInt16");
+        flags += f.values().iter().map(|&v| u64::from(v)).sum::<u64>();
+    }
+    assert!(rows > 100 && rows < 4000, "{rows}");
+    let out = run_args("bam-select", &bam, &[region]);
+    assert_eq!(out, format!("rows {rows}\nflags {flags}\n"));
 }

@@ -66,6 +66,12 @@ def read_bam(
     batch_rows: Optional[int] = None,
     limit: Optional[int] = None,
     byte_range: Optional[Tuple[int, int]] = None,
+    min_mapq: int = 0,
+    require_flags: Optional[Union[int, str]] = None,
+    exclude_flags: Optional[Union[int, str]] = None,
+    regions: Optional[Sequence[str]] = None,
+    index: Optional[PathLike] = None,
+    with_file: bool = False,
 ) -> BatchStream: ...
 def read_tdf(
     path: PathLike,
@@ -98,6 +104,12 @@ def convert_bam(
     batch_rows: Optional[int] = None,
     limit: Optional[int] = None,
     progress: Progress = None,
+    min_mapq: int = 0,
+    require_flags: Optional[Union[int, str]] = None,
+    exclude_flags: Optional[Union[int, str]] = None,
+    regions: Optional[Sequence[str]] = None,
+    index: Optional[PathLike] = None,
+    with_file: bool = False,
 ) -> Tuple[int, float]: ...
 def convert_tdf(
     input: PathLike,

@@ -315,22 +315,52 @@ impl PyRecordBatch {
     }
 }
 
+/// The record selection options read_bam and convert_bam share.
+struct Select {
+    min_mapq: u8,
+    require_flags: Option<String>,
+    exclude_flags: Option<String>,
+    regions: Option<Vec<String>>,
+    index: Option<PathBuf>,
+    with_file: bool,
+}
+
+/// FLAG bits given as an int or as samtools' text ("0x904", "UNMAP,SECONDARY").
+fn flags_text(v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    v.map(|v| Ok(v.str()?.to_string())).transpose()
+}
+
+#[allow(clippy::too_many_arguments)]
 fn bam_options(
+    py: Python<'_>,
     columns: Option<Vec<String>>,
     tags: Option<Vec<String>>,
     threads: Option<usize>,
     batch_rows: Option<usize>,
     limit: Option<u64>,
     byte_range: Option<(u64, u64)>,
-) -> BamOptions {
-    BamOptions {
+    select: Select,
+) -> PyResult<BamOptions> {
+    let flags = |t: &Option<String>| -> PyResult<u16> {
+        t.as_deref()
+            .map_or(Ok(0), rawarrow::bam::parse_flags)
+            .map_err(|m| py_err(py, Error::usage(m)))
+    };
+    Ok(BamOptions {
         columns,
         tags: tags.unwrap_or_default(),
         threads,
         batch_rows,
         limit,
         byte_range,
-    }
+        filter: rawarrow::bam::Filter::default()
+            .min_mapq(select.min_mapq)
+            .require_flags(flags(&select.require_flags)?)
+            .exclude_flags(flags(&select.exclude_flags)?),
+        regions: select.regions.unwrap_or_default(),
+        index: select.index,
+        with_file: select.with_file,
+    })
 }
 
 fn tdf_options(
@@ -395,6 +425,15 @@ fn open(
 ///     byte_range: (start, end): only the records that begin in BGZF blocks at compressed
 ///         offsets start..end of the one input, found without an index; the splits of any
 ///         partition of a file's bytes give every record once (what rawarrow.ray plans).
+///     min_mapq: only records with MAPQ at least this (255 passes; samtools view -q).
+///     require_flags, exclude_flags: only records with all of / none of these FLAG bits: an
+///         int, or samtools' text ("0x904", "UNMAP,SECONDARY"); samtools view -f / -F.
+///         Applied before anything else is decoded; `limit` counts records kept.
+///     regions: only records overlapping these regions, samtools' syntax ("chr1",
+///         "chr1:1,000-2,000", "{name:with:colons}:1-9", "*"), in the order given, read
+///         through the index beside each file (IN.bam.bai, IN.bai, IN.bam.csi, IN.csi).
+///     index: the BAI/CSI index for regions (one input only).
+///     with_file: add a `file` column (Dictionary(Int32, Utf8): the input's path).
 ///
 /// Schema: qname Utf8 (null for "*"), flag UInt16, rname Dictionary(Int32, Utf8) (null when
 /// unmapped), pos Int32 (1-based, null for 0), mapq UInt8 (null for 255), cigar Utf8 (the real
@@ -409,7 +448,7 @@ fn open(
 /// Raises FormatError (a ValueError with path, offset and record) for malformed input,
 /// OSError when a file cannot be opened, ValueError for a bad option.
 #[pyfunction]
-#[pyo3(signature = (paths, *, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None))]
+#[pyo3(signature = (paths, *, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false))]
 #[allow(clippy::too_many_arguments)]
 fn read_bam(
     py: Python<'_>,
@@ -420,9 +459,25 @@ fn read_bam(
     batch_rows: Option<usize>,
     limit: Option<u64>,
     byte_range: Option<(u64, u64)>,
+    min_mapq: u8,
+    require_flags: Option<&Bound<'_, PyAny>>,
+    exclude_flags: Option<&Bound<'_, PyAny>>,
+    regions: Option<Vec<String>>,
+    index: Option<PathBuf>,
+    with_file: bool,
 ) -> PyResult<PyBatchStream> {
     let paths = self::paths(paths)?;
-    let options = bam_options(columns, tags, threads, batch_rows, limit, byte_range);
+    let select = Select {
+        min_mapq,
+        require_flags: flags_text(require_flags)?,
+        exclude_flags: flags_text(exclude_flags)?,
+        regions,
+        index,
+        with_file,
+    };
+    let options = bam_options(
+        py, columns, tags, threads, batch_rows, limit, byte_range, select,
+    )?;
     open(py, || Stream::bam(&paths, &options))
 }
 
@@ -629,7 +684,8 @@ fn output(
 ///         when complete: an error or Ctrl-C leaves nothing.
 ///     format: "ipc" (file), "stream" or "parquet"; default: from the output name.
 ///     compression: "none", "lz4" or "zstd"; default: none for IPC, zstd for Parquet.
-///     columns, tags, threads, batch_rows, limit: as for read_bam.
+///     columns, tags, threads, batch_rows, limit, min_mapq, require_flags, exclude_flags,
+///         regions, index, with_file: as for read_bam.
 ///     progress: a callable called with (records, input bytes done, input bytes total) at most
 ///         ten times a second and once at the end, or True for a progress bar on a terminal.
 ///
@@ -637,7 +693,7 @@ fn output(
 /// KeyboardInterrupt within one batch, after the workers are joined and the partial file is
 /// removed; an exception raised by the progress callable stops the conversion the same way.
 #[pyfunction]
-#[pyo3(signature = (inputs, output, *, format=None, compression=None, columns=None, tags=None, threads=None, batch_rows=None, limit=None, progress=None))]
+#[pyo3(signature = (inputs, output, *, format=None, compression=None, columns=None, tags=None, threads=None, batch_rows=None, limit=None, progress=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false))]
 #[allow(clippy::too_many_arguments)]
 fn convert_bam(
     py: Python<'_>,
@@ -651,9 +707,23 @@ fn convert_bam(
     batch_rows: Option<usize>,
     limit: Option<u64>,
     progress: Option<&Bound<'_, PyAny>>,
+    min_mapq: u8,
+    require_flags: Option<&Bound<'_, PyAny>>,
+    exclude_flags: Option<&Bound<'_, PyAny>>,
+    regions: Option<Vec<String>>,
+    index: Option<PathBuf>,
+    with_file: bool,
 ) -> PyResult<(u64, f64)> {
     let paths = self::paths(inputs)?;
-    let options = bam_options(columns, tags, threads, batch_rows, limit, None);
+    let select = Select {
+        min_mapq,
+        require_flags: flags_text(require_flags)?,
+        exclude_flags: flags_text(exclude_flags)?,
+        regions,
+        index,
+        with_file,
+    };
+    let options = bam_options(py, columns, tags, threads, batch_rows, limit, None, select)?;
     let out = self::output(output, format, compression, None).map_err(|e| py_err(py, e))?;
     let s = run_convert(py, || Stream::bam(&paths, &options), out, progress)?;
     Ok((s.rows, s.seconds))

@@ -142,3 +142,33 @@ def test_the_header_is_schema_metadata(tmp_path):
 
     rawarrow.convert_bam(DATA / "sample.bam", tmp_path / "s.parquet")
     assert pq.read_schema(tmp_path / "s.parquet").metadata[b"rawarrow:references"] == meta[b"rawarrow:references"]
+
+
+def test_filters_regions_and_file_column_equal_the_cli(tmp_path):
+    """min_mapq/require_flags/exclude_flags/regions select what `rawarrow bam` selects (itself
+    checked against samtools view in the Rust tests); with_file names each row's input."""
+    bam = tmp_path / "s.bam"
+    bam.write_bytes((DATA / "sample.bam").read_bytes())
+    cli("bam", "index", bam)
+    regions = ["chrS1:1,001-30,000", "chrS1:20000-21000"]
+    out = tmp_path / "cli.arrow"
+    cli("bam", "--quiet", bam, *regions, "-q", 30, "-F", "UNMAP,SECONDARY", "-f", "0x1", "-o", out)
+    expected = read_ipc(out)
+    assert 0 < expected.num_rows < 4000
+    for flags in (("UNMAP,SECONDARY", "0x1"), (0x104, 1)):
+        got = pa.table(rawarrow.read_bam(bam, regions=regions, min_mapq=30,
+                                         exclude_flags=flags[0], require_flags=flags[1]))
+        assert got.equals(expected)
+    converted = tmp_path / "py.arrow"
+    rows, _ = rawarrow.convert_bam(bam, converted, regions=regions, min_mapq=30,
+                                   exclude_flags="UNMAP,SECONDARY", require_flags=1)
+    assert rows == expected.num_rows and read_ipc(converted).equals(expected)
+    both = pa.table(rawarrow.read_bam([DATA / "sample.bam", bam], columns=["pos"], with_file=True))
+    files = both.column("file").to_pylist()
+    assert files == [str(DATA / "sample.bam")] * 4000 + [str(bam)] * 4000
+    with pytest.raises(ValueError, match="not a FLAG name"):
+        rawarrow.read_bam(bam, exclude_flags="UNMAPPED")
+    with pytest.raises(ValueError, match="not a reference of the header"):
+        rawarrow.read_bam(bam, regions=["chrNope:1-5"])
+    with pytest.raises(rawarrow.FormatError, match="no index for region queries"):
+        rawarrow.read_bam(DATA / "sample.bam", regions=["chrS1"])

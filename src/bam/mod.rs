@@ -38,6 +38,7 @@ pub use filter::{parse_flags, Filter};
 pub use frame::{Located, Records};
 pub use header::{Header, Reference, METADATA_HEADER, METADATA_REFERENCES};
 pub use index::{index_candidates, Bin, Index, IndexFormat, RefIndex};
+#[cfg(feature = "cli")]
 pub(crate) use reader::plan_regions;
 pub use reader::{Reader, ReaderBuilder};
 pub use record::Record;
@@ -45,3 +46,57 @@ pub use region::Region;
 pub use sam::push_record as push_sam;
 pub use split::{split_start, CHAIN as SPLIT_CHAIN};
 pub use tags::{parse_spec as parse_tag_spec, TagKind};
+
+/// Name of the column [`with_file_column`] adds.
+pub const FILE_COLUMN: &str = "file";
+
+/// `schema` with the `file` column (Dictionary(Int32, Utf8), not null) appended.
+pub fn with_file_field(schema: &arrow_schema::SchemaRef) -> arrow_schema::SchemaRef {
+    use arrow_schema::{DataType, Field};
+    let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
+    let ty = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    fields.push(std::sync::Arc::new(Field::new(FILE_COLUMN, ty, false)));
+    std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ))
+}
+
+/// `batch` with a `file` column saying every row came from input `file` of `names` (one
+/// dictionary shared by every batch, as the IPC file format requires).
+///
+/// ```
+/// use std::sync::Arc;
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+/// let mut reader = rawarrow::bam::Reader::builder()
+///     .columns(&["pos"])?
+///     .build(rawarrow::io::Input::open(path)?)?;
+/// let names = Arc::new(arrow_array::StringArray::from(vec!["a.bam", "b.bam"]));
+/// let batch = reader.next_batch()?.expect("a batch");
+/// let tagged = rawarrow::bam::with_file_column(&batch, 1, &names)?;
+/// assert_eq!(tagged.schema().field(1).name(), "file");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn with_file_column(
+    batch: &arrow_array::RecordBatch,
+    file: usize,
+    names: &std::sync::Arc<arrow_array::StringArray>,
+) -> Result<arrow_array::RecordBatch, arrow_schema::ArrowError> {
+    let key = i32::try_from(file)
+        .ok()
+        .filter(|&k| (k as usize) < arrow_array::Array::len(names.as_ref()))
+        .ok_or_else(|| {
+            arrow_schema::ArrowError::InvalidArgumentError(format!(
+                "input {file} is not one of the {} file names",
+                arrow_array::Array::len(names.as_ref())
+            ))
+        })?;
+    let keys = arrow_array::Int32Array::from(vec![key; batch.num_rows()]);
+    let column = arrow_array::DictionaryArray::<arrow_array::types::Int32Type>::try_new(
+        keys,
+        names.clone(),
+    )?;
+    let mut columns = batch.columns().to_vec();
+    columns.push(std::sync::Arc::new(column));
+    arrow_array::RecordBatch::try_new(with_file_field(&batch.schema()), columns)
+}

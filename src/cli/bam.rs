@@ -123,6 +123,10 @@ struct Convert {
     /// Stop after this many records (per input).
     #[arg(long)]
     limit: Option<u64>,
+    /// Add a `file` column (Dictionary(Int32, Utf8): the input's path, as given) saying which
+    /// input each row came from.
+    #[arg(long)]
+    with_file: bool,
     #[command(flatten)]
     select: Select,
     #[command(flatten)]
@@ -435,10 +439,15 @@ fn convert(mut args: Convert) -> Result {
         }
         Ok(b)
     };
+    let files = args.with_file.then(|| {
+        std::sync::Arc::new(arrow_array::StringArray::from_iter_values(
+            args.inputs.iter().map(|p| p.display().to_string()),
+        ))
+    });
     let mut records = 0u64;
     let mut sink: Option<Sink> = None;
     let mut dictionary = None;
-    for (input, path) in inputs.into_iter().zip(&args.inputs) {
+    for (i, (input, path)) in inputs.into_iter().zip(&args.inputs).enumerate() {
         let mut b = builder()?;
         if args.out_dir.is_none() {
             if let Some(d) = &dictionary {
@@ -450,7 +459,10 @@ fn convert(mut args: Convert) -> Result {
             eprintln!("rawarrow: warning: {w}");
         }
         dictionary.get_or_insert_with(|| reader.dictionary());
-        let schema = arrow_array::RecordBatchReader::schema(&reader);
+        let mut schema = arrow_array::RecordBatchReader::schema(&reader);
+        if files.is_some() {
+            schema = crate::bam::with_file_field(&schema);
+        }
         let mut own_sink = match &args.out_dir {
             Some(dir) => Some(args.ipc.sink(&out_path(dir, path, &args.ipc)?, &schema)?),
             None => None,
@@ -462,8 +474,11 @@ fn convert(mut args: Convert) -> Result {
                 .expect("clap requires --output without --out-dir");
             sink = Some(args.ipc.sink(out, &schema)?);
         }
-        while let Some(batch) = reader.next_batch()? {
+        while let Some(mut batch) = reader.next_batch()? {
             super::check_signal()?;
+            if let Some(names) = &files {
+                batch = crate::bam::with_file_column(&batch, i, names)?;
+            }
             own_sink
                 .as_mut()
                 .or(sink.as_mut())

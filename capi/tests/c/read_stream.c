@@ -104,6 +104,43 @@ static int bam(const char *path) {
   return 0;
 }
 
+/* Filters and a region pushed through the options: prints the rows and their FLAG sum. */
+static int bam_select(const char *path, const char *region) {
+  struct rawarrow_bam_options options;
+  rawarrow_bam_options_init(&options);
+  options.threads = 2;
+  options.columns = "flag,mapq";
+  options.min_mapq = 30;
+  options.exclude_flags = 0x904;
+  const char *regions[] = {region};
+  options.regions = regions;
+  options.n_regions = 1;
+  struct ArrowArrayStream stream;
+  char *error = NULL;
+  const char *paths[] = {path};
+  if (rawarrow_bam_open(paths, 1, &options, &stream, &error) != RAWARROW_OK) {
+    fprintf(stderr, "open failed: %s\n", error);
+    rawarrow_free_error(error);
+    return 1;
+  }
+  int64_t rows = 0;
+  uint64_t flags = 0;
+  for (;;) {
+    struct ArrowArray batch;
+    if (stream.get_next(&stream, &batch) != 0) {
+      fprintf(stderr, "get_next: %s\n", stream.get_last_error(&stream));
+      return 1;
+    }
+    if (batch.release == NULL) break;
+    rows += batch.length;
+    flags += sum_flags(batch.children[0]);
+    batch.release(&batch);
+  }
+  stream.release(&stream);
+  printf("rows %" PRId64 "\nflags %" PRIu64 "\n", rows, flags);
+  return 0;
+}
+
 static int bam_error(const char *path) {
   struct ArrowArrayStream stream;
   char *error = NULL;
@@ -158,8 +195,9 @@ static int64_t count_rows(const char *path, const char *table) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 4 && strcmp(argv[1], "bam-select") == 0) return bam_select(argv[2], argv[3]);
   if (argc != 3) {
-    fprintf(stderr, "usage: read_stream bam|bam-error|midi PATH\n");
+    fprintf(stderr, "usage: read_stream bam|bam-error|midi PATH | bam-select PATH REGION\n");
     return 2;
   }
   if (strcmp(rawarrow_version(), "") == 0) return 2;
