@@ -44,6 +44,12 @@ pub struct Records {
     /// No record starting at or after this virtual offset is read (one that starts before it
     /// is read to its end): a byte-range split's end (`end << 16`), an index chunk's end.
     stop: Option<u64>,
+    /// For a region query on sorted data: the region's reference and 0-based end. The first
+    /// record on another reference or starting at or after the end ends the query (htslib's
+    /// iterator stops there too).
+    region_end: Option<(i32, i64)>,
+    /// Reading index chunks ([`Records::spans`]).
+    spans: Option<SpanState>,
     /// Virtual offset of the first record (just after the header).
     header_end: u64,
     /// Virtual offset just after the data of the last chunk handed out.
@@ -57,6 +63,28 @@ impl std::fmt::Debug for Records {
             .field("index", &self.index)
             .finish()
     }
+}
+
+/// One index chunk to read: records starting at virtual offsets `[start, end)`, for region
+/// number `region`; `stop_past` ends the region at the first record on another reference or
+/// starting at or after the 0-based end.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) region: usize,
+    pub(crate) stop_past: Option<(i32, i64)>,
+}
+
+/// Where [`Records::spans`] is.
+struct SpanState {
+    spans: Vec<Span>,
+    /// The span being read.
+    at: Option<usize>,
+    /// The span being read has ended (its end offset, or a record past its region).
+    finished: bool,
+    /// A region whose remaining spans are skipped (a record past it was reached).
+    skip_region: Option<usize>,
 }
 
 /// The virtual offset just after the last block of `c` that holds data.
@@ -111,6 +139,8 @@ impl Records {
                     let pos = chunk.data().len() - (total - used);
                     let header_end = chunk.virtual_offset(pos);
                     return Ok(Self {
+                        spans: None,
+                        region_end: None,
                         header_end,
                         end: data_end(&chunk).unwrap_or(header_end),
                         chunks,
@@ -164,6 +194,8 @@ impl Records {
             }
         };
         Ok(Self {
+            spans: None,
+            region_end: None,
             end: current
                 .as_ref()
                 .and_then(|(c, _)| data_end(c))
@@ -181,54 +213,62 @@ impl Records {
         })
     }
 
-    /// The records of one index chunk: those starting at virtual offsets in `[start, end)`,
-    /// with `header` read before (from the same file). Small chunks are inflated on the
-    /// calling thread (no pool to start for a few blocks). Record indices count from the
-    /// chunk's first record.
-    pub(crate) fn span(
+    /// The records of index chunks, one after the other: for each [`Span`], those starting at
+    /// virtual offsets in `[start, end)`, and with `stop_past`, only until a record past the
+    /// region (then the rest of that region's spans are skipped). `header` was read before,
+    /// from the same file. The blocks of all spans go through one inflating pipeline, so later
+    /// spans are inflated on the workers while earlier ones are framed. Record indices count
+    /// from the first span's first record.
+    pub(crate) fn spans(
         input: Arc<Input>,
         opts: Options,
         header: Header,
         header_end: u64,
-        start: u64,
-        end: u64,
+        spans: Vec<Span>,
     ) -> Result<Self, Error> {
         let path: Arc<std::path::Path> = input.path().into();
-        let first = start >> 16;
-        let last = if end & 0xffff == 0 {
-            end >> 16
-        } else {
-            (end >> 16) + 1
-        };
-        let opts = if last.saturating_sub(first) < 1 << 20 {
-            opts.threads(1)
-        } else {
-            opts
-        };
-        let mut chunks = ChunkReader::range(input, first, last, opts);
-        let current = match chunks.next() {
-            Some(c) => Some((
-                c.map_err(|e| Error::from(e).with_path(path.clone()))?,
-                (start & 0xffff) as usize,
-            )),
-            None => None,
-        };
+        let ranges: Vec<(u64, u64)> = spans
+            .iter()
+            .map(|s| {
+                let last = if s.end & 0xffff == 0 {
+                    s.end >> 16
+                } else {
+                    (s.end >> 16) + 1
+                };
+                (s.start >> 16, last)
+            })
+            .collect();
+        // One block per chunk, few ahead: a region that ends early (at its first record past its end)
+        // leaves little inflated for nothing.
+        let ahead = opts.thread_count();
+        let opts = opts.chunk_bytes(1).in_flight(ahead);
+        let chunks = ChunkReader::ranges(input, &ranges, opts);
         Ok(Self {
-            end: current
-                .as_ref()
-                .and_then(|(c, _)| data_end(c))
-                .unwrap_or(header_end),
+            region_end: None,
+            end: header_end,
             header_end,
             chunks,
             header,
             path,
-            done: current.is_none(),
-            current,
+            done: spans.is_empty(),
+            current: None,
             carry: Vec::new(),
             carry_voffset: 0,
             index: 0,
-            stop: Some(end),
+            stop: None,
+            spans: Some(SpanState {
+                spans,
+                at: None,
+                finished: false,
+                skip_region: None,
+            }),
         })
+    }
+
+    /// The region of the span being read (see [`Records::spans`]).
+    pub(crate) fn region(&self) -> Option<usize> {
+        let s = self.spans.as_ref()?;
+        s.at.map(|i| s.spans[i].region)
     }
 
     /// The file's header.
@@ -239,6 +279,34 @@ impl Records {
     /// The chunk pipeline (for progress: compressed bytes scanned).
     pub fn chunks(&self) -> &ChunkReader {
         &self.chunks
+    }
+
+    /// Reading stops at the split's or index chunk's end, or (`past`) at a record past the
+    /// region; with spans, reading goes on with the next span.
+    fn end_span(&mut self, past: bool) {
+        self.current = None;
+        match &mut self.spans {
+            None => self.done = true,
+            Some(s) => {
+                s.finished = true;
+                if past {
+                    s.skip_region = s.at.map(|i| s.spans[i].region);
+                    if let Some(r) = s.skip_region {
+                        let spans = &s.spans;
+                        self.chunks.skip_ranges(|i| spans[i].region == r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the record with these bytes (after `block_size`) ends a region query.
+    fn beyond(&self, body: &[u8]) -> bool {
+        self.region_end.is_some_and(|(tid, end)| {
+            let ref_id = i32::from_le_bytes([body[0], body[1], body[2], body[3]]);
+            let pos = i32::from_le_bytes([body[4], body[5], body[6], body[7]]);
+            ref_id != tid || i64::from(pos) >= end
+        })
     }
 
     /// Virtual offset of the first record, just after the header (htslib's `bgzf_tell` there).
@@ -299,6 +367,11 @@ impl Records {
                 self.carry.extend_from_slice(&data[pos..pos + take]);
                 pos += take;
                 if take == missing {
+                    if self.beyond(&self.carry[4..]) {
+                        self.carry.clear();
+                        self.end_span(true);
+                        return Ok(data.len());
+                    }
                     let mut carry = std::mem::take(&mut self.carry);
                     self.index += 1;
                     let go_on = emit(Raw::Carried(&carry[4..]), at)?;
@@ -317,8 +390,7 @@ impl Records {
             };
             if self.stop.is_some_and(|stop| at.voffset >= stop) {
                 // The first record of the next split or after the index chunk.
-                self.done = true;
-                self.current = None;
+                self.end_span(false);
                 return Ok(data.len());
             }
             let rest = &data[pos..];
@@ -328,6 +400,10 @@ impl Records {
                     return Err(self.record_error(at, RecordError::BlockSizeTooSmall(bs)));
                 }
                 if rest.len() - 4 >= bs as usize {
+                    if self.beyond(&rest[4..]) {
+                        self.end_span(true);
+                        return Ok(data.len());
+                    }
                     self.index += 1;
                     let body = pos + 4;
                     pos = body + bs as usize;
@@ -354,33 +430,55 @@ impl Records {
         if let Some(c) = self.current.take() {
             return Ok(Some(c));
         }
-        match self.chunks.next() {
-            Some(c) => {
-                let c = c.map_err(|e| Error::from(e).with_path(self.path.clone()))?;
-                if let Some(end) = data_end(&c) {
-                    self.end = end;
-                }
-                Ok(Some((c, 0)))
+        while let Some(c) = self.chunks.next() {
+            let c = c.map_err(|e| Error::from(e).with_path(self.path.clone()))?;
+            if let Some(end) = data_end(&c) {
+                self.end = end;
             }
-            None => {
-                self.done = true;
-                if self.carry.is_empty() {
-                    return Ok(None);
+            let Some(s) = &mut self.spans else {
+                return Ok(Some((c, 0)));
+            };
+            if s.at != Some(c.range()) {
+                // The first chunk of the next span.
+                if !self.carry.is_empty() {
+                    // The index chunk ended inside a record.
+                    return Err(self.truncated());
                 }
-                let needed = if self.carry.len() >= 4 {
-                    4 + u64::from(block_size(&self.carry))
-                } else {
-                    4
-                };
-                Err(Error::new(ErrorKind::TruncatedRecord {
-                    index: self.index,
-                    voffset: self.carry_voffset,
-                    needed,
-                    available: self.carry.len() as u64,
-                })
-                .with_path(self.path.clone()))
+                let span = s.spans[c.range()];
+                s.at = Some(c.range());
+                s.finished = s.skip_region == Some(span.region);
+                self.stop = Some(span.end);
+                self.region_end = span.stop_past;
+                if !s.finished {
+                    return Ok(Some((c, (span.start & 0xffff) as usize)));
+                }
+            } else if !s.finished {
+                return Ok(Some((c, 0)));
             }
+            // The rest of a span that has ended.
+            self.chunks.recycle(c);
         }
+        self.done = true;
+        if self.carry.is_empty() {
+            return Ok(None);
+        }
+        Err(self.truncated())
+    }
+
+    /// The error for the record being carried when its bytes end.
+    fn truncated(&self) -> Error {
+        let needed = if self.carry.len() >= 4 {
+            4 + u64::from(block_size(&self.carry))
+        } else {
+            4
+        };
+        Error::new(ErrorKind::TruncatedRecord {
+            index: self.index,
+            voffset: self.carry_voffset,
+            needed,
+            available: self.carry.len() as u64,
+        })
+        .with_path(self.path.clone())
     }
 
     /// The column type of each tag, from its first occurrence among the records of the chunk
@@ -444,9 +542,20 @@ impl Records {
         check_aux: bool,
         mut f: impl FnMut(&Record<'_>, Located) -> Result<bool, Error>,
     ) -> Result<bool, Error> {
+        self.next_chunk_in(check_aux, |r, at, _| f(r, at))
+    }
+
+    /// [`Records::next_chunk_with`], also telling `f` the region the record is read for
+    /// ([`Records::spans`]).
+    pub(crate) fn next_chunk_in(
+        &mut self,
+        check_aux: bool,
+        mut f: impl FnMut(&Record<'_>, Located, Option<usize>) -> Result<bool, Error>,
+    ) -> Result<bool, Error> {
         let Some((chunk, start)) = self.next_raw_chunk()? else {
             return Ok(false);
         };
+        let region = self.region();
         let n_refs = self.n_refs();
         let path = self.path.clone();
         let data = chunk.data();
@@ -472,7 +581,7 @@ impl Records {
                 })
                 .with_path(path.clone())
             })?;
-            f(&rec, at)
+            f(&rec, at, region)
         })?;
         if stop >= chunk.data().len() {
             self.chunks.recycle(chunk);

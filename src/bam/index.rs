@@ -122,8 +122,15 @@ impl Index {
 
     /// Parses a `.bai` or `.csi` file (CSI is BGZF-compressed).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        Self::parse_refs(bytes, &|_| true)
+    }
+
+    /// [`Index::from_bytes`], keeping the bins of only the references `keep` accepts (the
+    /// others are checked and skipped, and left empty): a region query on a large index
+    /// allocates nothing for the references it does not touch.
+    pub fn parse_refs(bytes: &[u8], keep: &dyn Fn(usize) -> bool) -> Result<Self, String> {
         if bytes.starts_with(b"BAI\x01") {
-            return parse(bytes, false);
+            return parse(bytes, false, keep);
         }
         if bytes.starts_with(&[0x1f, 0x8b]) {
             let blocks = crate::bgzf::scan(bytes).map_err(|e| e.to_string())?;
@@ -132,7 +139,7 @@ impl Index {
                 raw.extend(crate::bgzf::inflate_block(bytes, b).map_err(|e| e.to_string())?);
             }
             if raw.starts_with(b"CSI\x01") {
-                return parse(&raw, true);
+                return parse(&raw, true, keep);
             }
             return Err("not a CSI index (a BGZF file without the CSI magic)".into());
         }
@@ -144,9 +151,15 @@ impl Index {
 
     /// Reads the index at `path`.
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::new(ErrorKind::Io(e)).with_path(path.into()))?;
-        Self::from_bytes(&bytes).map_err(|m| Error::new(ErrorKind::Index(m)).with_path(path.into()))
+        Self::open_refs(path, &|_| true)
+    }
+
+    /// Reads the index at `path`, keeping only the references `keep` accepts (see
+    /// [`Index::parse_refs`]).
+    pub fn open_refs(path: &Path, keep: &dyn Fn(usize) -> bool) -> Result<Self, Error> {
+        let input = Input::open(path).map_err(|e| Error::new(ErrorKind::Open(e)))?;
+        Self::parse_refs(input.bytes(), keep)
+            .map_err(|m| Error::new(ErrorKind::Index(m)).with_path(path.into()))
     }
 
     /// Builds the index of a coordinate-sorted BAM, as `samtools index` (`format` Bai) or
@@ -353,7 +366,7 @@ fn index_error(path: &Arc<Path>, index: u64, message: String) -> Error {
     Error::new(ErrorKind::Index(format!("record {index}: {message}"))).with_path(path.clone())
 }
 
-fn parse(b: &[u8], csi: bool) -> Result<Index, String> {
+fn parse(b: &[u8], csi: bool, keep: &dyn Fn(usize) -> bool) -> Result<Index, String> {
     let mut at = 4usize;
     let mut take = |n: usize, what: &str| -> Result<&[u8], String> {
         let s = b
@@ -392,32 +405,37 @@ fn parse(b: &[u8], csi: bool) -> Result<Index, String> {
     };
     let n_ref = count(i32_of(take(4, "n_ref")?), "n_ref")?;
     let mut refs = Vec::with_capacity(n_ref.min(1 << 16));
-    for _ in 0..n_ref {
+    for r in 0..n_ref {
+        let kept = keep(r);
         let n_bin = count(i32_of(take(4, "n_bin")?), "n_bin")?;
-        let mut bins = Vec::with_capacity(n_bin.min(1 << 16));
+        let mut bins = Vec::with_capacity(if kept { n_bin.min(1 << 16) } else { 0 });
         for _ in 0..n_bin {
             let bin = u32::from_le_bytes(take(4, "a bin")?.try_into().expect("4 bytes"));
             let loffset = if csi { u64_of(take(8, "loffset")?) } else { 0 };
             let n_chunk = count(i32_of(take(4, "n_chunk")?), "n_chunk")?;
             let raw = take(16 * n_chunk, "the chunks")?;
-            let chunks = raw
-                .chunks_exact(16)
-                .map(|c| (u64_of(&c[..8]), u64_of(&c[8..])))
-                .collect();
-            bins.push(Bin {
-                bin,
-                loffset,
-                chunks,
-            });
+            if kept {
+                let chunks = raw
+                    .chunks_exact(16)
+                    .map(|c| (u64_of(&c[..8]), u64_of(&c[8..])))
+                    .collect();
+                bins.push(Bin {
+                    bin,
+                    loffset,
+                    chunks,
+                });
+            }
         }
         let linear = if csi {
             Vec::new()
         } else {
             let n_intv = count(i32_of(take(4, "n_intv")?), "n_intv")?;
-            take(8 * n_intv, "the linear index")?
-                .chunks_exact(8)
-                .map(u64_of)
-                .collect()
+            let raw = take(8 * n_intv, "the linear index")?;
+            if kept {
+                raw.chunks_exact(8).map(u64_of).collect()
+            } else {
+                Vec::new()
+            }
         };
         refs.push(RefIndex { bins, linear });
     }

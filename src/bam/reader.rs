@@ -203,7 +203,7 @@ impl ReaderBuilder {
     pub fn build(self, input: impl Into<Arc<Input>>) -> Result<Reader, Error> {
         let input = input.into();
         let path: Arc<std::path::Path> = input.path().into();
-        let (threads, pin) = (self.opts.thread_count(), self.opts.pins());
+        let (mut threads, pin) = (self.opts.thread_count(), self.opts.pins());
         // Tag types come from the first records of the file, for a split too.
         let wanted: Vec<[u8; 2]> = self.tags.iter().map(|(t, _)| *t).collect();
         let usage = |m: String| {
@@ -213,10 +213,15 @@ impl ReaderBuilder {
         if !self.regions.is_empty() && self.byte_range.is_some() {
             return Err(usage("regions and a byte range cannot be combined".into()));
         }
-        let (mut spans, mut warnings, mut regions) = Default::default();
+        let (mut warnings, mut regions) = (Vec::new(), Vec::new());
         let (records, seen) = match self.byte_range {
             None if !self.regions.is_empty() => {
-                let records = Records::new(input.clone(), Options::default().threads(1))?;
+                // The header, a block at a time; a full first chunk only when tag types are
+                // inferred from it (so a region query infers what a whole-file read does).
+                let infer = self.tags.iter().any(|(_, kind)| kind.is_none());
+                let first = Options::default().threads(1);
+                let first = if infer { first } else { first.chunk_bytes(1) };
+                let records = Records::new(input.clone(), first)?;
                 let seen = records.peek_tag_kinds(&wanted);
                 let header = records.header().clone();
                 let plan = plan_regions(
@@ -226,11 +231,18 @@ impl ReaderBuilder {
                     &self.regions,
                     self.index.as_deref(),
                 )?;
-                (regions, spans, warnings) = (plan.regions, plan.spans, plan.warnings);
                 let header_end = records.header_end();
-                let empty =
-                    Records::span(input.clone(), self.opts.clone(), header, header_end, 0, 0)?;
-                (empty, seen)
+                // A small query is read on the calling thread: starting workers and inflating
+                // ahead costs more than the few blocks it needs.
+                let opts = if plan.is_small() {
+                    threads = 1;
+                    self.opts.clone().threads(1)
+                } else {
+                    self.opts.clone()
+                };
+                (regions, warnings) = (plan.regions, plan.warnings);
+                let spans = Records::spans(input.clone(), opts, header, header_end, plan.spans)?;
+                (spans, seen)
             }
             None => {
                 let records = Records::new(input.clone(), self.opts.clone())?;
@@ -290,8 +302,7 @@ impl ReaderBuilder {
                 pin,
                 move |_| builder.clone_empty(),
                 move |b: &mut BatchBuilder, job: Job| {
-                    let region = job.region.map(|i| &wregions[i]);
-                    decode_job(b, job, n_refs, filter, region, &wpath)
+                    decode_job(b, job, n_refs, filter, &wregions, &wpath)
                 },
             )
             .map_err(|e| Error::from(e).with_path(path.clone()))?;
@@ -318,10 +329,6 @@ impl ReaderBuilder {
             batch_bytes: self.batch_bytes,
             limit: self.limit,
             filter: self.filter,
-            input,
-            opts: self.opts,
-            spans,
-            region: None,
             regions,
             warnings,
             rows: 0,
@@ -367,12 +374,7 @@ pub struct Reader {
     batch_bytes: usize,
     limit: Option<u64>,
     filter: Filter,
-    input: Arc<Input>,
-    opts: Options,
-    /// Index chunks still to read: virtual offsets `[start, end)` and the region they serve.
-    spans: std::collections::VecDeque<(u64, u64, usize)>,
-    /// The region of the index chunk being framed.
-    region: Option<usize>,
+    /// The regions of a region query (records say which one they are read for).
     regions: Vec<super::Region>,
     warnings: Vec<String>,
     rows: u64,
@@ -477,57 +479,25 @@ impl Reader {
 
     /// Frames the next job unless framing is over; a framing error is kept in `pending`.
     fn next_job(&mut self) -> Option<Job> {
-        loop {
-            if self.framing_done {
-                return None;
-            }
-            let exact = self.filter.is_all() && self.regions.is_empty();
-            let (job, error) = frame_job(
-                &mut self.records,
-                &mut self.current,
-                &mut self.framed,
-                self.batch_rows,
-                self.batch_bytes,
-                self.limit.filter(|_| exact),
-            );
-            if let Some(e) = error {
-                self.framing_done = true;
-                self.pending = Some(e);
-            } else if job.is_none() {
-                // This index chunk is read: on to the next one.
-                match self.spans.pop_front() {
-                    Some((start, end, region)) => {
-                        let header = self.records.header().clone();
-                        let header_end = self.records.header_end();
-                        let next = Records::span(
-                            self.input.clone(),
-                            self.opts.clone(),
-                            header,
-                            header_end,
-                            start,
-                            end,
-                        );
-                        match next {
-                            Ok(r) => {
-                                self.records = r;
-                                self.current = None;
-                                self.region = Some(region);
-                            }
-                            Err(e) => {
-                                self.framing_done = true;
-                                self.pending = Some(e);
-                            }
-                        }
-                        continue;
-                    }
-                    None => self.framing_done = true,
-                }
-            }
-            return job.map(|mut j| {
-                j.region = self.region;
-                j
-            });
+        if self.framing_done {
+            return None;
         }
+        let mut job = Job::new(self.batch_rows);
+        let exact = self.filter.is_all() && self.regions.is_empty();
+        let error = frame_job(
+            &mut job,
+            &mut self.records,
+            &mut self.current,
+            &mut self.framed,
+            self.batch_rows,
+            self.batch_bytes,
+            self.limit.filter(|_| exact),
+        );
+        if error.is_some() || job.recs.is_empty() {
+            self.framing_done = true;
+            self.pending = error;
+        }
+        (!job.recs.is_empty()).then_some(job)
     }
 
     /// Gives a decoded job's chunks back to the inflater (those no other job holds).
@@ -547,8 +517,7 @@ impl Reader {
         let Decode::Inline(b) = &mut self.decode else {
             unreachable!("inline decoding")
         };
-        let region = job.region.map(|i| &self.regions[i]);
-        let (out, chunks) = decode_job(b, job, n_refs, self.filter, region, &path);
+        let (out, chunks) = decode_job(b, job, n_refs, self.filter, &self.regions, &path);
         self.give_back(chunks);
         out.map(Some)
     }
@@ -624,39 +593,51 @@ struct RecRef {
     chunk: Option<u32>,
     range: std::ops::Range<usize>,
     at: Located,
+    /// The region it must overlap (an index into the reader's regions), or [`NO_REGION`].
+    region: u32,
 }
+
+/// [`RecRef::region`] of a record read without regions.
+const NO_REGION: u32 = u32::MAX;
 
 /// One batch's worth of framed records, decoded on a worker.
 struct Job {
     chunks: Vec<Arc<Chunk>>,
     recs: Vec<RecRef>,
     owned: Vec<u8>,
-    /// The region its records must overlap (index into the reader's regions).
-    region: Option<usize>,
+    /// Bytes of the records framed so far.
+    bytes: usize,
+}
+
+impl Job {
+    fn new(rows: usize) -> Self {
+        Self {
+            chunks: Vec::new(),
+            recs: Vec::with_capacity(rows.min(1 << 16)),
+            owned: Vec::new(),
+            bytes: 0,
+        }
+    }
 }
 
 /// A decoded batch, and the job's chunks handed back so their buffers can be reused.
 type Decoded = (Result<RecordBatch, Error>, Vec<Arc<Chunk>>);
 
-/// Frames the next batch of records into a job (`None` when there are none), and the framing
-/// error that ended it, if any.
+/// Frames records of `records` into `job` until it holds `rows` records or `bytes` bytes, the
+/// limit is reached, or `records` has no more; returns the framing error that ended it, if any.
 fn frame_job(
+    job: &mut Job,
     records: &mut Records,
     current: &mut Option<(Arc<Chunk>, usize)>,
     framed: &mut u64,
     rows: usize,
     bytes: usize,
     limit: Option<u64>,
-) -> (Option<Job>, Option<Error>) {
-    let mut job = Job {
-        chunks: Vec::new(),
-        recs: Vec::with_capacity(rows.min(1 << 16)),
-        owned: Vec::new(),
-        region: None,
-    };
-    let mut job_bytes = 0usize;
+) -> Option<Error> {
+    let first = job.recs.len();
+    let mut job_bytes = job.bytes;
     let mut error = None;
-    let left = limit.map_or(u64::MAX, |l| l - *framed);
+    let left = limit.map_or(u64::MAX, |l| (l - *framed).saturating_add(first as u64));
     while job.recs.len() < rows && job_bytes < bytes && (job.recs.len() as u64) < left {
         let (chunk, start) = match current.take() {
             Some(c) => c,
@@ -670,6 +651,7 @@ fn frame_job(
             },
         };
         let index = job.chunks.len() as u32;
+        let region = records.region().map_or(NO_REGION, |r| r as u32);
         let mut used = false;
         let stop = records.frame_chunk(&chunk, start, |raw, at| {
             let (chunk_ref, range) = match raw {
@@ -688,6 +670,7 @@ fn frame_job(
                 chunk: chunk_ref,
                 range,
                 at,
+                region,
             });
             Ok(job.recs.len() < rows && job_bytes < bytes && (job.recs.len() as u64) < left)
         });
@@ -704,8 +687,9 @@ fn frame_job(
             }
         }
     }
-    *framed += job.recs.len() as u64;
-    ((!job.recs.is_empty()).then_some(job), error)
+    *framed += (job.recs.len() - first) as u64;
+    job.bytes = job_bytes;
+    error
 }
 
 /// Validates and decodes a job's records into one batch (on a worker), handing its chunks back.
@@ -714,10 +698,10 @@ fn decode_job(
     job: Job,
     n_refs: usize,
     filter: Filter,
-    region: Option<&super::Region>,
+    regions: &[super::Region],
     path: &Arc<std::path::Path>,
 ) -> Decoded {
-    let batch = decode_records(b, &job, n_refs, filter, region, path);
+    let batch = decode_records(b, &job, n_refs, filter, regions, path);
     (batch, job.chunks)
 }
 
@@ -726,7 +710,7 @@ fn decode_records(
     job: &Job,
     n_refs: usize,
     filter: Filter,
-    region: Option<&super::Region>,
+    regions: &[super::Region],
     path: &Arc<std::path::Path>,
 ) -> Result<RecordBatch, Error> {
     let body = |i: usize| {
@@ -745,14 +729,14 @@ fn decode_records(
         })
         .with_path(path.clone())
     };
-    if !filter.is_all() || region.is_some() {
+    if !filter.is_all() || !regions.is_empty() {
         // Dropped records are still checked (not their aux fields), so a filter never hides
         // a malformed record; the first error in file order is the one returned.
         let mut kept = Vec::with_capacity(job.recs.len());
         let mut dropped_error = None;
         for i in 0..job.recs.len() {
             let keep = filter.keeps_raw(body(i))
-                && region.is_none_or(|r| {
+                && regions.get(job.recs[i].region as usize).is_none_or(|r| {
                     // The alignment end needs the CIGAR (the real one when a CG tag holds it).
                     super::Record::parse_with(body(i), n_refs, false)
                         .map_or(true, |rec| r.overlaps(&rec))
@@ -808,7 +792,7 @@ impl RecordBatchReader for Reader {
 /// `[start, end)` and the region's number), in the order given, and warnings about the index.
 pub(crate) struct RegionPlan {
     pub(crate) regions: Vec<super::Region>,
-    pub(crate) spans: std::collections::VecDeque<(u64, u64, usize)>,
+    pub(crate) spans: Vec<super::frame::Span>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -828,7 +812,12 @@ pub(crate) fn plan_regions(
         })?;
         regions.push(r);
     }
-    let (index, index_path) = find_index(bam, index)?;
+    // Only the references the regions name are parsed (all of them for `*`, which needs
+    // every reference's end offset).
+    let all = regions.iter().any(|r| r.tid.is_none());
+    let wanted: std::collections::HashSet<usize> = regions.iter().filter_map(|r| r.tid).collect();
+    let keep = |r: usize| all || wanted.contains(&r);
+    let (index, index_path) = find_index(bam, index, &keep)?;
     let mut warnings = Vec::new();
     if is_older(&index_path, bam) {
         warnings.push(format!(
@@ -836,13 +825,20 @@ pub(crate) fn plan_regions(
             index_path.display()
         ));
     }
-    let mut spans = std::collections::VecDeque::new();
+    let mut spans = Vec::new();
     for (i, r) in regions.iter().enumerate() {
         let chunks = match r.tid {
             Some(tid) => index.chunks(tid, r.beg, r.end),
             None => vec![(index.no_coor_offset().max(header_end), u64::MAX)],
         };
-        spans.extend(chunks.into_iter().map(|(u, v)| (u, v, i)));
+        // On sorted data the region ends at the first record past it (as htslib's iterator).
+        let stop_past = r.tid.map(|t| (t as i32, r.end));
+        spans.extend(chunks.into_iter().map(|(start, end)| super::frame::Span {
+            start,
+            end,
+            region: i,
+            stop_past,
+        }));
     }
     Ok(RegionPlan {
         regions,
@@ -851,10 +847,24 @@ pub(crate) fn plan_regions(
     })
 }
 
+impl RegionPlan {
+    /// Whether the index chunks span less than 16 MiB of compressed data (counting a typical
+    /// 32 KiB block for each chunk's last block).
+    pub(crate) fn is_small(&self) -> bool {
+        let bytes: u64 = self
+            .spans
+            .iter()
+            .map(|s| (s.end >> 16).saturating_sub(s.start >> 16) + (32 << 10))
+            .fold(0, u64::saturating_add);
+        bytes < 16 << 20
+    }
+}
+
 /// The index for region queries, and where it was found.
 fn find_index(
     bam: &Arc<std::path::Path>,
     explicit: Option<&std::path::Path>,
+    keep: &dyn Fn(usize) -> bool,
 ) -> Result<(super::Index, std::path::PathBuf), Error> {
     let candidates = match explicit {
         Some(p) => vec![p.to_path_buf()],
@@ -862,7 +872,7 @@ fn find_index(
     };
     for c in &candidates {
         if explicit.is_some() || c.is_file() {
-            return Ok((super::Index::open(c)?, c.clone()));
+            return Ok((super::Index::open_refs(c, keep)?, c.clone()));
         }
     }
     let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();

@@ -98,9 +98,16 @@ pub struct Chunk {
     blocks: Vec<BlockInfo>,
     data: Vec<u8>,
     len: usize,
+    range: usize,
 }
 
 impl Chunk {
+    /// Which of the reader's ranges its blocks come from ([`ChunkReader::ranges`]; 0 for a
+    /// reader of one range or of the whole file).
+    pub fn range(&self) -> usize {
+        self.range
+    }
+
     /// Sequence number of this chunk (0, 1, 2, ... in file order).
     pub fn index(&self) -> u64 {
         self.index
@@ -209,6 +216,9 @@ pub struct ChunkReader {
     done: bool,
     /// No block starting at or after this compressed offset is read.
     end: u64,
+    /// The ranges after the current one (number, start, end), and the current one's number.
+    ranges: std::collections::VecDeque<(usize, u64, u64)>,
+    range: usize,
 }
 
 impl std::fmt::Debug for ChunkReader {
@@ -251,7 +261,34 @@ impl ChunkReader {
             uncompressed: 0,
             done: false,
             end: u64::MAX,
+            ranges: std::collections::VecDeque::new(),
+            range: 0,
         }
+    }
+
+    /// Reads the blocks that start in each of `ranges` (compressed offsets `[start, end)`,
+    /// each `start` a block start), one range after the other; a chunk never mixes blocks of
+    /// two ranges, and [`Chunk::range`] says whose it is. Blocks of later ranges are inflated
+    /// on the workers while earlier ones are consumed: the chunks of an index query.
+    pub fn ranges(input: impl Into<Arc<Input>>, ranges: &[(u64, u64)], opts: Options) -> Self {
+        let (start, end) = ranges.first().copied().unwrap_or((0, 0));
+        let mut r = Self::range(input, start, end, opts);
+        r.ranges = ranges
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, &(s, e))| (i, s, e))
+            .collect();
+        r
+    }
+
+    /// Drops the ranges `skip` names (by number) from what is still to be read: the rest of
+    /// the current one and any later one. Chunks already dispatched still come.
+    pub fn skip_ranges(&mut self, skip: impl Fn(usize) -> bool) {
+        if skip(self.range) {
+            self.end = 0;
+        }
+        self.ranges.retain(|&(i, _, _)| !skip(i));
     }
 
     /// Reads only the blocks that start in `start..end` (compressed offsets; `start` must be a
@@ -259,6 +296,8 @@ impl ChunkReader {
     pub fn range(input: impl Into<Arc<Input>>, start: u64, end: u64, opts: Options) -> Self {
         let mut r = Self::from_offset(input, start, opts);
         r.end = end;
+        // Ranges may be read again or out of order: their pages are not released.
+        r.opts.release = false;
         r
     }
 
@@ -300,6 +339,16 @@ impl ChunkReader {
         chunk.len = 0;
         let mut total = 0usize;
         let file = self.input.bytes();
+        // The next range when this one is used up (a chunk holds blocks of one range only).
+        while self.scan.position() >= self.end {
+            let Some((i, start, end)) = self.ranges.pop_front() else {
+                break;
+            };
+            self.scan = ScanState::at(start);
+            self.end = end;
+            self.range = i;
+        }
+        chunk.range = self.range;
         while total < self.opts.chunk_bytes && self.scan.position() < self.end {
             match self.scan.next_block(file) {
                 None => break,

@@ -202,28 +202,21 @@ fn walk(
     ) -> std::result::Result<(), crate::bam::Error>,
 ) -> Result {
     let path = input.path().to_path_buf();
-    let mut records = Records::new(input.clone(), options(threads))?;
-    let mut each = |records: &mut Records, region: Option<&crate::bam::Region>| -> Result {
+    if regions.is_empty() {
+        let mut records = Records::new(input.clone(), options(threads))?;
         loop {
             super::check_signal()?;
-            let more = records.next_chunk_with(check_aux, |r, at| {
-                if region.is_none_or(|g| g.overlaps(r)) {
-                    f(r, at)?;
-                }
-                Ok(true)
-            })?;
-            if !more {
-                return Ok(());
+            if !records.next_chunk_with(check_aux, |r, at| f(r, at).map(|()| true))? {
+                break;
             }
         }
-    };
-    if regions.is_empty() {
-        each(&mut records, None)?;
         if records.chunks().eof_marker() == Some(false) {
             super::bgzf::warn_missing_eof(&path);
         }
         return Ok(());
     }
+    // The header a block at a time, then the index chunks of every region.
+    let records = Records::new(input.clone(), Options::default().threads(1).chunk_bytes(1))?;
     let bam: std::sync::Arc<Path> = path.as_path().into();
     let header = records.header().clone();
     let plan = crate::bam::plan_regions(&bam, &header, records.header_end(), regions, index)
@@ -231,17 +224,21 @@ fn walk(
     for w in &plan.warnings {
         eprintln!("rawarrow: warning: {w}");
     }
+    let header_end = records.header_end();
     drop(records);
-    for (start, end, i) in plan.spans {
-        let mut span = Records::span(
-            input.clone(),
-            options(threads),
-            header.clone(),
-            0,
-            start,
-            end,
-        )?;
-        each(&mut span, Some(&plan.regions[i]))?;
+    let threads = if plan.is_small() { Some(1) } else { threads };
+    let mut spans = Records::spans(input, options(threads), header, header_end, plan.spans)?;
+    loop {
+        super::check_signal()?;
+        let more = spans.next_chunk_in(check_aux, |r, at, region| {
+            if region.is_none_or(|g| plan.regions[g].overlaps(r)) {
+                f(r, at)?;
+            }
+            Ok(true)
+        })?;
+        if !more {
+            break;
+        }
     }
     Ok(())
 }
@@ -307,7 +304,7 @@ fn view(args: View) -> Result {
         crate::convert::check_output(out, std::slice::from_ref(&args.input))?;
     }
     let input = std::sync::Arc::new(Input::open_or_stdin(&args.input)?);
-    let header = Records::new(input.clone(), Options::default().threads(1))?
+    let header = Records::new(input.clone(), Options::default().threads(1).chunk_bytes(1))?
         .header()
         .clone();
     let mut out = Output::create(args.output.as_deref())?;
