@@ -858,7 +858,14 @@ impl BatchStream {
     pub fn take_warnings(&mut self) -> Vec<String> {
         match &mut self.source {
             Source::Bam(chain) => std::mem::take(&mut chain.warnings),
-            _ => Vec::new(),
+            Source::Tdf(r) => {
+                let folder = r.folder().display().to_string();
+                r.take_warnings()
+                    .into_iter()
+                    .map(|w| format!("{folder}: {w}"))
+                    .collect()
+            }
+            Source::Midi { .. } => Vec::new(),
         }
     }
 

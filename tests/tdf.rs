@@ -594,3 +594,125 @@ fn window_columns_equal_the_sql_tables() {
         eprintln!("{}: {n} peaks in isolation windows", d.display());
     }
 }
+
+/// A generated run with one damage applied to `analysis.tdf`.
+fn damaged(stmt: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path().join("run.d");
+    let spec = rawarrow::tdf::synth::Spec {
+        frames: 6,
+        scans: 40,
+        peaks_per_frame: 300,
+        ms1_every: 3,
+        window_groups: 2,
+        seed: 11,
+    };
+    rawarrow::tdf::synth::write(&d, &spec).expect("generate");
+    sql(&d, stmt);
+    tmp
+}
+
+fn open_err(stmt: &str, calibration: Calibration) -> String {
+    let tmp = damaged(stmt);
+    let r = Reader::builder()
+        .threads(2)
+        .calibration(calibration)
+        .build(tmp.path().join("run.d"));
+    match r {
+        Err(e) => e.to_string(),
+        Ok(r) => {
+            let res: Result<Vec<RecordBatch>, _> = r.collect();
+            res.expect_err("damaged metadata must fail").to_string()
+        }
+    }
+}
+
+/// Damaged metadata is an error naming table, row and column (or key), never a column of NaN,
+/// infinities or shifted m/z.
+#[test]
+fn damaged_metadata_is_an_error_not_garbage() {
+    use Calibration::{Bruker, Estimate};
+    let cases: [(&str, Calibration, &str); 10] = [
+        (
+            "UPDATE GlobalMetadata SET Value = '-5' WHERE Key = 'MzAcqRangeLower'",
+            Estimate,
+            "GlobalMetadata MzAcqRangeLower = -5 is not a positive finite number",
+        ),
+        (
+            "UPDATE GlobalMetadata SET Value = 'nan' WHERE Key = 'OneOverK0AcqRangeLower'",
+            Estimate,
+            "GlobalMetadata OneOverK0AcqRangeLower = NaN is not a positive finite number",
+        ),
+        (
+            "UPDATE GlobalMetadata SET Value = '5000' WHERE Key = 'MzAcqRangeLower'",
+            Estimate,
+            "MzAcqRangeLower = 5000 is not below MzAcqRangeUpper",
+        ),
+        (
+            "UPDATE GlobalMetadata SET Value = '0' WHERE Key = 'DigitizerNumSamples'",
+            Estimate,
+            "GlobalMetadata DigitizerNumSamples = 0",
+        ),
+        (
+            "UPDATE MzCalibration SET C1 = 1e300",
+            Bruker,
+            "is not a plausible calibration",
+        ),
+        (
+            "UPDATE MzCalibration SET T1 = NULL",
+            Bruker,
+            "MzCalibration row Id=1: T1 is NULL",
+        ),
+        (
+            "UPDATE Frames SET T1 = NULL WHERE Id = 2",
+            Bruker,
+            "Frames row Id=2: T1 is NULL",
+        ),
+        ("UPDATE TimsCalibration SET C3 = 1e9", Bruker, "1/K0"),
+        (
+            "UPDATE Frames SET MsMsType = 99 WHERE Id = 3",
+            Bruker,
+            "Frames row Id=3: MsMsType = 99 is not a known scan mode",
+        ),
+        (
+            "UPDATE GlobalMetadata SET Value = '10' WHERE Key = 'DigitizerNumSamples'",
+            Estimate,
+            "is beyond the digitizer's 10 samples (DigitizerNumSamples)",
+        ),
+    ];
+    for (stmt, calibration, want) in cases {
+        let e = open_err(stmt, calibration);
+        assert!(e.contains(want), "{stmt}: {e}");
+        assert!(e.contains("analysis.tdf"), "{stmt}: names the file: {e}");
+    }
+}
+
+/// A diaPASEF run whose window tables are empty reads, with a warning naming the tables.
+#[test]
+fn pasef_frames_without_windows_warn() {
+    let tmp = damaged("DELETE FROM DiaFrameMsMsWindows");
+    let d = tmp.path().join("run.d");
+    let r = Reader::builder().build(&d).expect("readable");
+    assert!(
+        r.warnings()
+            .iter()
+            .any(|w| w.contains("diaPASEF frames, but DiaFrameMsMsInfo/DiaFrameMsMsWindows")),
+        "{:?}",
+        r.warnings()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rawarrow"))
+        .args(["tdf", "--quiet", "-o", "/dev/null"])
+        .arg(&d)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.contains("warning") && err.contains("diaPASEF"),
+        "{err}"
+    );
+    let intact = damaged("SELECT 1");
+    let r = Reader::builder()
+        .build(intact.path().join("run.d"))
+        .expect("readable");
+    assert!(r.warnings().is_empty(), "{:?}", r.warnings());
+}

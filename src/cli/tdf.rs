@@ -89,6 +89,9 @@ pub(super) fn run(args: Tdf) -> Result {
     crate::convert::check_output(&args.output, &inputs)?;
     args.ipc.format(&args.output)?;
     let mut reader = b.build(&args.input)?;
+    for w in reader.warnings() {
+        eprintln!("rawarrow: warning: {}: {w}", args.input.display());
+    }
     let schema = arrow_array::RecordBatchReader::schema(&reader);
     let mut sink = args.ipc.sink(&args.output, &schema)?;
     let total = reader.expected_rows();

@@ -181,7 +181,16 @@ impl Metadata {
                 let row = FrameRow {
                     id: u32::try_from(id).map_err(|_| bad("Id", id))?,
                     time: r.get::<_, f64>(1).map_err(|e| q("Frames.Time", e))?,
-                    msms_type: u8::try_from(msms).map_err(|_| bad("MsMsType", msms))?,
+                    msms_type: u8::try_from(msms)
+                        .ok()
+                        .filter(|t| matches!(t, 0 | 2 | 8 | 9 | 10))
+                        .ok_or_else(|| Error::Metadata {
+                            path: path.to_path_buf(),
+                            message: format!(
+                                "Frames row Id={id}: MsMsType = {msms} is not a known scan mode \
+                                 (0 MS1, 2 MS/MS, 8 ddaPASEF, 9 diaPASEF, 10 PRM)"
+                            ),
+                        })?,
                     tims_id: u64::try_from(tims).map_err(|_| bad("TimsId", tims))?,
                     num_scans: u32::try_from(scans).map_err(|_| bad("NumScans", scans))?,
                     num_peaks: u64::try_from(peaks).map_err(|_| bad("NumPeaks", peaks))?,
@@ -192,8 +201,20 @@ impl Metadata {
                     FrameRow {
                         mz_calibration: Some((
                             get_i(6).map_err(|e| q("Frames.MzCalibration", e))?,
-                            r.get::<_, f64>(7).map_err(|e| q("Frames.T1", e))?,
-                            r.get::<_, f64>(8).map_err(|e| q("Frames.T2", e))?,
+                            calibration_value(
+                                "Frames",
+                                id,
+                                "T1",
+                                r.get::<_, Option<f64>>(7).map_err(|e| q("Frames.T1", e))?,
+                                path,
+                            )?,
+                            calibration_value(
+                                "Frames",
+                                id,
+                                "T2",
+                                r.get::<_, Option<f64>>(8).map_err(|e| q("Frames.T2", e))?,
+                                path,
+                            )?,
                         )),
                         tims_calibration: Some(
                             get_i(9).map_err(|e| q("Frames.TimsCalibration", e))?,
@@ -240,12 +261,11 @@ impl Metadata {
             while let Some(r) = rows.next().map_err(|e| q("MzCalibration", e))? {
                 let id: i64 = r.get(0).map_err(|e| q("MzCalibration.Id", e))?;
                 let mut v = Vec::with_capacity(cols.len() - 1);
-                for i in 1..cols.len() {
-                    v.push(
-                        r.get::<_, Option<f64>>(i)
-                            .map_err(|e| q("MzCalibration", e))?
-                            .unwrap_or(0.0),
-                    );
+                for (i, col) in cols.iter().enumerate().skip(1) {
+                    let value = r
+                        .get::<_, Option<f64>>(i)
+                        .map_err(|e| q("MzCalibration", e))?;
+                    v.push(calibration_value("MzCalibration", id, col, value, path)?);
                 }
                 mz_calibrations.insert(id, v);
             }
@@ -273,12 +293,11 @@ impl Metadata {
             while let Some(r) = rows.next().map_err(|e| q("TimsCalibration", e))? {
                 let id: i64 = r.get(0).map_err(|e| q("TimsCalibration.Id", e))?;
                 let mut v = Vec::with_capacity(11);
-                for i in 1..tims_cols.len() {
-                    v.push(
-                        r.get::<_, Option<f64>>(i)
-                            .map_err(|e| q("TimsCalibration", e))?
-                            .unwrap_or(0.0),
-                    );
+                for (i, col) in tims_cols.iter().enumerate().skip(1) {
+                    let value = r
+                        .get::<_, Option<f64>>(i)
+                        .map_err(|e| q("TimsCalibration", e))?;
+                    v.push(calibration_value("TimsCalibration", id, col, value, path)?);
                 }
                 tims_calibrations.insert(id, v);
             }
@@ -381,6 +400,18 @@ impl Metadata {
         })
     }
 
+    /// A `GlobalMetadata` number that must be finite and positive, or an error naming the key.
+    pub fn global_positive(&self, path: &Path, key: &str) -> Result<f64, Error> {
+        let v: f64 = self.global_value(path, key)?;
+        if v.is_finite() && v > 0.0 {
+            return Ok(v);
+        }
+        Err(Error::Metadata {
+            path: path.to_path_buf(),
+            message: format!("GlobalMetadata {key} = {v} is not a positive finite number"),
+        })
+    }
+
     /// A `GlobalMetadata` value parsed as `T`, or an error naming the key.
     pub fn global_value<T: std::str::FromStr>(&self, path: &Path, key: &str) -> Result<T, Error> {
         let v = self.global.get(key).ok_or_else(|| Error::Metadata {
@@ -391,6 +422,28 @@ impl Metadata {
             path: path.to_path_buf(),
             message: format!("GlobalMetadata {key} = {v:?} is not a number"),
         })
+    }
+}
+
+/// A calibration value: present and finite, or an error naming table, row and column (a NULL
+/// would otherwise shift every m/z or 1/K0 without a word).
+fn calibration_value(
+    table: &str,
+    id: i64,
+    column: &str,
+    value: Option<f64>,
+    path: &Path,
+) -> Result<f64, Error> {
+    match value {
+        Some(v) if v.is_finite() => Ok(v),
+        Some(v) => Err(Error::Metadata {
+            path: path.to_path_buf(),
+            message: format!("{table} row Id={id}: {column} = {v} is not a finite number"),
+        }),
+        None => Err(Error::Metadata {
+            path: path.to_path_buf(),
+            message: format!("{table} row Id={id}: {column} is NULL"),
+        }),
     }
 }
 

@@ -216,17 +216,30 @@ impl ReaderBuilder {
         };
         let max_scans = meta.frames.iter().map(|f| f.num_scans).max().unwrap_or(0);
         let estimate = if calibration == Calibration::Estimate {
-            let mut lo: f64 = meta.global_value(&tdf, "MzAcqRangeLower")?;
-            let mut hi: f64 = meta.global_value(&tdf, "MzAcqRangeUpper")?;
+            let mut lo = meta.global_positive(&tdf, "MzAcqRangeLower")?;
+            let mut hi = meta.global_positive(&tdf, "MzAcqRangeUpper")?;
+            let im_lo = meta.global_positive(&tdf, "OneOverK0AcqRangeLower")?;
+            let im_hi = meta.global_positive(&tdf, "OneOverK0AcqRangeUpper")?;
+            for (what, a, b) in [("MzAcqRange", lo, hi), ("OneOverK0AcqRange", im_lo, im_hi)] {
+                if a >= b {
+                    return Err(Error::Metadata {
+                        path: tdf,
+                        message: format!(
+                            "GlobalMetadata {what}Lower = {a} is not below {what}Upper = {b}"
+                        ),
+                    });
+                }
+            }
             if meta.global.get("AcquisitionSoftware").map(String::as_str)
                 == Some("Bruker otofControl")
             {
                 lo -= 5.0;
                 hi += 5.0;
             }
-            let samples: u32 = meta.global_value(&tdf, "DigitizerNumSamples")?;
-            let im_lo: f64 = meta.global_value(&tdf, "OneOverK0AcqRangeLower")?;
-            let im_hi: f64 = meta.global_value(&tdf, "OneOverK0AcqRangeUpper")?;
+            let samples = digitizer_samples(&meta, &tdf)?.ok_or_else(|| Error::Metadata {
+                path: tdf.clone(),
+                message: "GlobalMetadata has no key DigitizerNumSamples".into(),
+            })?;
             Some((
                 MzModel::estimate(lo, hi, samples),
                 ImModel::estimate(im_lo, im_hi, max_scans),
@@ -234,6 +247,8 @@ impl ReaderBuilder {
         } else {
             None
         };
+        let samples = digitizer_samples(&meta, &tdf)?;
+        let warnings = window_warnings(&meta);
         let level_of = |t: u8| match t {
             0 => 1u8,
             2 | 8 | 9 | 10 => 2,
@@ -272,10 +287,14 @@ impl ReaderBuilder {
                         .tims_calibrations
                         .get(&tims)
                         .ok_or_else(|| bad(format!("TimsCalibration {tims} does not exist")))?;
-                    (
+                    let (mz, im) = (
                         MzModel::bruker(row, t1, t2).map_err(bad)?,
                         ImModel::bruker(trow).map_err(bad)?,
-                    )
+                    );
+                    plausible(&mz, &im, samples, f.num_scans).map_err(|m| {
+                        bad(format!("MzCalibration {cal}/TimsCalibration {tims}: {m}"))
+                    })?;
+                    (mz, im)
                 }
             };
             frames.push(f.clone());
@@ -308,6 +327,7 @@ impl ReaderBuilder {
             schema: Arc::new(schema().project(&self.columns).expect("valid projection")),
             precursors,
             arenas: ArenaPool::new(2 * self.threads + 2),
+            samples,
         });
         // Jobs: runs of whole frames of about `batch_rows` peaks.
         let mut jobs = Vec::new();
@@ -343,8 +363,77 @@ impl ReaderBuilder {
             failed: false,
             calibration,
             folder: dir.to_path_buf(),
+            warnings,
         })
     }
+}
+
+/// `GlobalMetadata` DigitizerNumSamples (`None` when absent): a positive integer.
+fn digitizer_samples(meta: &Metadata, tdf: &Path) -> Result<Option<u32>, Error> {
+    if !meta.global.contains_key("DigitizerNumSamples") {
+        return Ok(None);
+    }
+    let n: u32 = meta.global_value(tdf, "DigitizerNumSamples")?;
+    if n == 0 {
+        return Err(Error::Metadata {
+            path: tdf.to_path_buf(),
+            message: "GlobalMetadata DigitizerNumSamples = 0".into(),
+        });
+    }
+    Ok(Some(n))
+}
+
+/// Plausible m/z (0 to 100,000 over the digitizer's range, rising) and 1/K0 (0 to 10 over the
+/// frame's scans) from a frame's models: a damaged calibration row is an error, not a column of
+/// NaN, infinities or 1e305.
+fn plausible(mz: &MzModel, im: &ImModel, samples: Option<u32>, scans: u32) -> Result<(), String> {
+    let last = samples.map_or(400_000, |n| n - 1);
+    let (a, b) = (mz.mz(0), mz.mz(last));
+    let ok = |v: f64| v.is_finite() && v > 0.0 && v < 100_000.0;
+    if !(ok(a) && ok(b) && a < b) {
+        return Err(format!(
+            "m/z {a} at TOF index 0 and {b} at {last} is not a plausible calibration \
+             (expected rising values between 0 and 100,000)"
+        ));
+    }
+    let (c, d) = (im.im(0.0), im.im(f64::from(scans)));
+    let ok = |v: f64| v.is_finite() && v > 0.0 && v < 10.0;
+    if !(ok(c) && ok(d)) {
+        return Err(format!(
+            "1/K0 {c} at scan 0 and {d} at scan {scans} is not a plausible calibration \
+             (expected values between 0 and 10)"
+        ));
+    }
+    Ok(())
+}
+
+/// Warnings for PASEF frames whose window or precursor table is missing or empty (their
+/// `window_group`/`precursor` columns are null).
+fn window_warnings(meta: &Metadata) -> Vec<String> {
+    let mut out = Vec::new();
+    for (kind, name, tables) in [
+        (9u8, "diaPASEF", "DiaFrameMsMsInfo/DiaFrameMsMsWindows"),
+        (8, "ddaPASEF", "PasefFrameMsMsInfo"),
+    ] {
+        let frames: Vec<u32> = meta
+            .frames
+            .iter()
+            .filter(|f| f.msms_type == kind)
+            .map(|f| f.id)
+            .collect();
+        let without = frames
+            .iter()
+            .filter(|id| meta.windows.get(id).is_none_or(Vec::is_empty))
+            .count();
+        if !frames.is_empty() && without == frames.len() {
+            out.push(format!(
+                "{} {name} frames, but {tables} gives none of them a window: their \
+                 window_group/precursor and isolation columns are null",
+                frames.len()
+            ));
+        }
+    }
+    out
 }
 
 struct Shared {
@@ -360,6 +449,8 @@ struct Shared {
     precursors: Vec<(i64, f64)>,
     /// Recycled batch memory (jobs in flight, the batch being consumed, one spare).
     arenas: ArenaPool,
+    /// DigitizerNumSamples: every TOF index is below it.
+    samples: Option<u32>,
 }
 
 /// A worker's reusable state: the frame decoder and per-scan values of the frame at hand.
@@ -453,6 +544,26 @@ fn build_batch(
                 offset,
                 message,
             })?;
+        if let Some(n) = s.samples {
+            // A damaged blob (zstd has no checksum here) can decode to impossible indices.
+            let tof = &tof_c.as_mut_slice()[r.clone()];
+            if tof.iter().copied().max().is_some_and(|m| m >= n) {
+                let (i, t) = tof
+                    .iter()
+                    .enumerate()
+                    .find(|(_, &t)| t >= n)
+                    .expect("max >= n");
+                return Err(Error::Frame {
+                    path: s.bin_path.clone(),
+                    frame: f.id,
+                    offset: f.tims_id,
+                    message: format!(
+                        "peak {i}: TOF index {t} is beyond the digitizer's {n} samples \
+                         (DigitizerNumSamples)"
+                    ),
+                });
+            }
+        }
         let start = f.tims_id as usize;
         match &mut blobs {
             Some(b) if b.end == start => b.end = start + blob,
@@ -671,6 +782,7 @@ pub struct Reader {
     failed: bool,
     calibration: Calibration,
     folder: std::path::PathBuf,
+    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Reader {
@@ -686,6 +798,16 @@ impl Reader {
     /// A builder with default settings.
     pub fn builder() -> ReaderBuilder {
         ReaderBuilder::default()
+    }
+
+    /// Warnings about the run found at open (PASEF frames without windows).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The warnings, handed over once.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// The calibration in use (`Auto` resolved).

@@ -184,9 +184,11 @@ pub fn write(dir: &Path, spec: &Spec) -> Result<u64, Error> {
             // Geometric gaps that spread the scan's peaks over the TOF range.
             let mean_gap = f64::from(NUM_SAMPLES - 1) / (f64::from(c) + 1.0);
             let mut tof = 0u32;
-            for _ in 0..c {
+            for k in 0..c {
                 let gap = (1.0 + (-rng.unit().max(1e-12).ln()) * (mean_gap - 1.0)).max(1.0) as u32;
-                let gap = gap.min(NUM_SAMPLES - 1 - tof.min(NUM_SAMPLES - 2)).max(1);
+                // Every index stays below DigitizerNumSamples, with room for the peaks left.
+                let room = (NUM_SAMPLES - 2 - (c - 1 - k)).saturating_sub(tof);
+                let gap = gap.min(room).max(1);
                 tof += gap;
                 // Mostly small counts, a heavy tail.
                 let u = rng.unit().max(1e-12);
