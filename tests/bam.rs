@@ -559,9 +559,58 @@ fn bad_magic_and_truncated_header() {
         matches!(err.kind(), ErrorKind::Header(bam::HeaderError::BadMagic(_))),
         "{err}"
     );
+    assert_eq!(err.header_offset(), Some(0));
     let file = rawarrow::bgzf::compress_for_tests(&r.bytes[..100]);
-    let err = view(Input::from_bytes("x.bam", file), Options::default()).expect_err("truncated");
+    let err =
+        view(Input::from_bytes("x.bam", file.clone()), Options::default()).expect_err("truncated");
     assert!(matches!(err.kind(), ErrorKind::TruncatedHeader), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("x.bam: the file ends inside the BAM header, after 100 uncompressed bytes"),
+        "{err}"
+    );
+    // The byte-range reader says the same.
+    let err = bam::Reader::builder()
+        .byte_range(0, 10)
+        .build(Input::from_bytes("x.bam", file))
+        .expect_err("truncated");
+    assert!(
+        err.to_string().contains("after 100 uncompressed bytes"),
+        "{err}"
+    );
+    // Each faulty field is named with its offset in the uncompressed stream.
+    let l_text = i32::from_le_bytes(r.bytes[4..8].try_into().expect("4")) as usize;
+    let first_ref = 8 + l_text + 4;
+    let l_name = i32::from_le_bytes(r.bytes[first_ref..first_ref + 4].try_into().expect("4"));
+    let cases: [(usize, &[u8], String); 4] = [
+        (
+            4,
+            &(-1i32).to_le_bytes(),
+            "offset 4: negative l_text".into(),
+        ),
+        (
+            8,
+            &[0xff],
+            "offset 8: the SAM header text is not UTF-8".into(),
+        ),
+        (
+            first_ref + 4,
+            b"\xff",
+            format!("offset {}: reference 0", first_ref + 4),
+        ),
+        (
+            first_ref + 4 + l_name as usize,
+            &(-7i32).to_le_bytes(),
+            format!("offset {}: negative l_ref", first_ref + 4 + l_name as usize),
+        ),
+    ];
+    for (at, patch, want) in cases {
+        let mut b = r.bytes.clone();
+        b[at..at + patch.len()].copy_from_slice(patch);
+        let file = rawarrow::bgzf::compress_for_tests(&b);
+        let err = view(Input::from_bytes("x.bam", file), Options::default()).expect_err("bad");
+        assert!(err.to_string().contains(&want), "want {want:?}: {err}");
+    }
 }
 
 /// A bad record followed, in the same batch, by a framing error (a truncated record): every

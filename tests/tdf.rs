@@ -240,7 +240,12 @@ fn sql(dir: &Path, stmt: &str) {
 }
 
 fn read_err(dir: &Path) -> String {
-    let r = Reader::builder().threads(2).build(dir);
+    read_err_with(dir, Reader::builder().threads(2))
+}
+
+/// The error of opening or reading `dir` with `b` (which must fail).
+fn read_err_with(dir: &Path, b: rawarrow::tdf::ReaderBuilder) -> String {
+    let r = b.build(dir);
     match r {
         Err(e) => e.to_string(),
         Ok(r) => {
@@ -614,17 +619,8 @@ fn damaged(stmt: &str) -> tempfile::TempDir {
 
 fn open_err(stmt: &str, calibration: Calibration) -> String {
     let tmp = damaged(stmt);
-    let r = Reader::builder()
-        .threads(2)
-        .calibration(calibration)
-        .build(tmp.path().join("run.d"));
-    match r {
-        Err(e) => e.to_string(),
-        Ok(r) => {
-            let res: Result<Vec<RecordBatch>, _> = r.collect();
-            res.expect_err("damaged metadata must fail").to_string()
-        }
-    }
+    let b = Reader::builder().threads(2).calibration(calibration);
+    read_err_with(&tmp.path().join("run.d"), b)
 }
 
 /// Damaged metadata is an error naming table, row and column (or key), never a column of NaN,

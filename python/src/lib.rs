@@ -325,9 +325,29 @@ struct Select {
     with_file: bool,
 }
 
-/// FLAG bits given as an int or as samtools' text ("0x904", "UNMAP,SECONDARY").
-fn flags_text(v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
-    v.map(|v| Ok(v.str()?.to_string())).transpose()
+impl Select {
+    /// FLAG bits come as an int or as samtools' text ("0x904", "UNMAP,SECONDARY"); the
+    /// library parses both.
+    fn new(
+        min_mapq: u8,
+        require_flags: Option<&Bound<'_, PyAny>>,
+        exclude_flags: Option<&Bound<'_, PyAny>>,
+        regions: Option<Vec<String>>,
+        index: Option<PathBuf>,
+        with_file: bool,
+    ) -> PyResult<Self> {
+        let text = |v: Option<&Bound<'_, PyAny>>| -> PyResult<Option<String>> {
+            v.map(|v| Ok(v.str()?.to_string())).transpose()
+        };
+        Ok(Self {
+            min_mapq,
+            require_flags: text(require_flags)?,
+            exclude_flags: text(exclude_flags)?,
+            regions,
+            index,
+            with_file,
+        })
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -467,14 +487,14 @@ fn read_bam(
     with_file: bool,
 ) -> PyResult<PyBatchStream> {
     let paths = self::paths(paths)?;
-    let select = Select {
+    let select = Select::new(
         min_mapq,
-        require_flags: flags_text(require_flags)?,
-        exclude_flags: flags_text(exclude_flags)?,
+        require_flags,
+        exclude_flags,
         regions,
         index,
         with_file,
-    };
+    )?;
     let options = bam_options(
         py, columns, tags, threads, batch_rows, limit, byte_range, select,
     )?;
@@ -715,14 +735,14 @@ fn convert_bam(
     with_file: bool,
 ) -> PyResult<(u64, f64)> {
     let paths = self::paths(inputs)?;
-    let select = Select {
+    let select = Select::new(
         min_mapq,
-        require_flags: flags_text(require_flags)?,
-        exclude_flags: flags_text(exclude_flags)?,
+        require_flags,
+        exclude_flags,
         regions,
         index,
         with_file,
-    };
+    )?;
     let options = bam_options(py, columns, tags, threads, batch_rows, limit, None, select)?;
     let out = self::output(output, format, compression, None).map_err(|e| py_err(py, e))?;
     let s = run_convert(py, || Stream::bam(&paths, &options), out, progress)?;

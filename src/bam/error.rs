@@ -9,6 +9,8 @@ use crate::bgzf;
 pub struct Error {
     path: Option<Arc<Path>>,
     kind: ErrorKind,
+    /// For header errors: the offset in the uncompressed stream.
+    offset: Option<u64>,
 }
 
 /// What went wrong.
@@ -136,7 +138,35 @@ pub enum RecordError {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Self {
-        Self { path: None, kind }
+        Self {
+            path: None,
+            kind,
+            offset: None,
+        }
+    }
+
+    /// A header error at `offset` of the uncompressed stream.
+    pub(crate) fn header(error: HeaderError, offset: u64) -> Self {
+        Self {
+            path: None,
+            kind: ErrorKind::Header(error),
+            offset: Some(offset),
+        }
+    }
+
+    /// The file ended inside the header after `available` uncompressed bytes.
+    pub(crate) fn truncated_header(available: u64) -> Self {
+        Self {
+            path: None,
+            kind: ErrorKind::TruncatedHeader,
+            offset: Some(available),
+        }
+    }
+
+    /// For header errors, the offset of the field at fault in the uncompressed stream (for a
+    /// truncated header, how many bytes there were).
+    pub fn header_offset(&self) -> Option<u64> {
+        self.offset
     }
 
     pub(crate) fn with_path(mut self, path: Arc<Path>) -> Self {
@@ -263,7 +293,10 @@ impl fmt::Display for Error {
             ErrorKind::Open(e) => write!(f, "{e}"),
             ErrorKind::Header(e) => {
                 prefix(f)?;
-                write!(f, "BAM header: {e}")
+                match self.offset {
+                    Some(o) => write!(f, "BAM header at uncompressed offset {o}: {e}"),
+                    None => write!(f, "BAM header: {e}"),
+                }
             }
             ErrorKind::Record {
                 index,
@@ -293,7 +326,13 @@ impl fmt::Display for Error {
             }
             ErrorKind::TruncatedHeader => {
                 prefix(f)?;
-                f.write_str("the file ends inside the BAM header")
+                match self.offset {
+                    Some(o) => write!(
+                        f,
+                        "the file ends inside the BAM header, after {o} uncompressed bytes"
+                    ),
+                    None => f.write_str("the file ends inside the BAM header"),
+                }
             }
             ErrorKind::Index(m) => {
                 prefix(f)?;

@@ -113,16 +113,17 @@ impl Records {
         let mut buf: Vec<u8> = Vec::new();
         loop {
             let Some(chunk) = chunks.next() else {
-                return Err(with_path(Error::new(ErrorKind::TruncatedHeader)));
+                let seen = chunks.uncompressed_bytes();
+                return Err(with_path(Error::truncated_header(seen)));
             };
             let chunk = chunk.map_err(|e| with_path(e.into()))?;
             let parsed = if buf.is_empty() {
-                super::Header::parse(chunk.data())
+                super::Header::parse_located(chunk.data())
             } else {
                 buf.extend_from_slice(chunk.data());
-                super::Header::parse(&buf)
+                super::Header::parse_located(&buf)
             };
-            match parsed.map_err(|e| with_path(Error::new(ErrorKind::Header(e))))? {
+            match parsed.map_err(|(e, at)| with_path(Error::header(e, at)))? {
                 None => {
                     if buf.is_empty() {
                         buf.extend_from_slice(chunk.data());

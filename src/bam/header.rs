@@ -62,29 +62,36 @@ impl Header {
     /// Parses a header from the start of the uncompressed stream. `Ok(None)` means more bytes
     /// are needed; `Ok(Some((header, n)))` means the header took the first `n` bytes.
     pub fn parse(b: &[u8]) -> Result<Option<(Header, usize)>, HeaderError> {
+        Self::parse_located(b).map_err(|(e, _)| e)
+    }
+
+    /// [`Header::parse`], with the offset in the uncompressed stream of the field at fault.
+    pub fn parse_located(b: &[u8]) -> Result<Option<(Header, usize)>, (HeaderError, u64)> {
         if b.len() < 4 {
             return Ok(None);
         }
         if &b[..4] != b"BAM\x01" {
-            return Err(HeaderError::BadMagic([b[0], b[1], b[2], b[3]]));
+            return Err((HeaderError::BadMagic([b[0], b[1], b[2], b[3]]), 0));
         }
         let Some(l_text) = i32_at(b, 4) else {
             return Ok(None);
         };
-        let l_text = usize::try_from(l_text).map_err(|_| HeaderError::NegativeLength("l_text"))?;
+        let l_text =
+            usize::try_from(l_text).map_err(|_| (HeaderError::NegativeLength("l_text"), 4))?;
         let Some(text) = b.get(8..8 + l_text) else {
             return Ok(None);
         };
         // Text may be NUL-padded; keep what precedes the first NUL, as samtools does.
         let text = &text[..memchr::memchr(0, text).unwrap_or(text.len())];
         let text = std::str::from_utf8(text)
-            .map_err(|_| HeaderError::TextNotUtf8)?
+            .map_err(|e| (HeaderError::TextNotUtf8, 8 + e.valid_up_to() as u64))?
             .to_string();
         let mut at = 8 + l_text;
         let Some(n_ref) = i32_at(b, at) else {
             return Ok(None);
         };
-        let n_ref = u32::try_from(n_ref).map_err(|_| HeaderError::NegativeLength("n_ref"))?;
+        let n_ref =
+            u32::try_from(n_ref).map_err(|_| (HeaderError::NegativeLength("n_ref"), at as u64))?;
         at += 4;
         // Each reference takes at least 9 bytes: never reserve more than the data can hold.
         let mut references =
@@ -93,20 +100,26 @@ impl Header {
             let Some(l_name) = i32_at(b, at) else {
                 return Ok(None);
             };
-            let l_name =
-                usize::try_from(l_name).map_err(|_| HeaderError::NegativeLength("l_name"))?;
+            let l_name = usize::try_from(l_name)
+                .map_err(|_| (HeaderError::NegativeLength("l_name"), at as u64))?;
             let Some(name) = b.get(at + 4..at + 4 + l_name) else {
                 return Ok(None);
             };
             let Some(l_ref) = i32_at(b, at + 4 + l_name) else {
                 return Ok(None);
             };
-            let len = u32::try_from(l_ref).map_err(|_| HeaderError::NegativeLength("l_ref"))?;
+            let len = u32::try_from(l_ref).map_err(|_| {
+                (
+                    HeaderError::NegativeLength("l_ref"),
+                    (at + 4 + l_name) as u64,
+                )
+            })?;
+            let bad_name = (HeaderError::BadReferenceName(i), (at + 4) as u64);
             let name = match name.split_last() {
                 Some((0, name)) if !name.is_empty() => {
-                    std::str::from_utf8(name).map_err(|_| HeaderError::BadReferenceName(i))?
+                    std::str::from_utf8(name).map_err(|_| bad_name)?
                 }
-                _ => return Err(HeaderError::BadReferenceName(i)),
+                _ => return Err(bad_name),
             };
             references.push(Reference {
                 name: name.to_string(),

@@ -759,15 +759,7 @@ fn decode_records(
         };
     }
     b.build(job.recs.len(), body, n_refs).map_err(|e| match e {
-        DecodeError::Record(i, error) => {
-            let at = job.recs[i].at;
-            Error::new(ErrorKind::Record {
-                index: at.index,
-                voffset: at.voffset,
-                error,
-            })
-            .with_path(path.clone())
-        }
+        DecodeError::Record(i, error) => record_error(i, error),
         DecodeError::Arrow(e) => Error::new(ErrorKind::Arrow(e)).with_path(path.clone()),
     })
 }

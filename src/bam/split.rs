@@ -82,14 +82,14 @@ pub(crate) fn read_header(file: &[u8]) -> Result<(Header, u64), Error> {
     let mut offset = 0u64;
     loop {
         if offset >= file.len() as u64 {
-            return Err(Error::new(ErrorKind::TruncatedHeader));
+            return Err(Error::truncated_header(buf.len() as u64));
         }
         let block = parse_block(file, offset)?;
         let data = inflate_block(file, &block)?;
         let before = buf.len();
         buf.extend_from_slice(&data);
         if let Some((header, used)) =
-            Header::parse(&buf).map_err(|e| Error::new(ErrorKind::Header(e)))?
+            Header::parse_located(&buf).map_err(|(e, at)| Error::header(e, at))?
         {
             let within = (used - before) as u64;
             // A header that ends exactly at the end of a block: the records start in the next.
