@@ -25,6 +25,7 @@ use std::time::Instant;
 use arrow_schema::ArrowError;
 
 use crate::arrow::{Compression, OutputFormat, Sink};
+use crate::stats::Phase;
 use crate::stream::{BatchStream, Error, ErrorKind, Progress};
 
 /// Where and how a conversion writes.
@@ -53,7 +54,7 @@ impl Output {
 }
 
 /// What a conversion did.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     /// Rows written to the main output.
     pub rows: u64,
@@ -63,6 +64,9 @@ pub struct Summary {
     pub seconds: f64,
     /// The stream's final progress.
     pub progress: Progress,
+    /// Phases, CPU per thread, bytes and memory of the conversion (the stream was opened
+    /// before, so `open` covers only the outputs).
+    pub stats: crate::stats::Stats,
 }
 
 /// Compression by name: `none` (or `uncompressed`), `lz4`, `zstd`.
@@ -196,14 +200,20 @@ pub fn convert(
     };
     let (mut rows, mut batches) = (0u64, 0u64);
     hook(stream.progress())?;
+    let mut rec = crate::stats::Recorder::new();
+    rec.phase(Phase::Read);
     while let Some(batch) = stream.next_batch()? {
+        rec.phase(Phase::Write);
         main.write(&batch)
             .map_err(|e| output_error(&output.path, e))?;
         rows += batch.num_rows() as u64;
         batches += 1;
         drop(batch);
+        rec.sample();
         hook(stream.progress())?;
+        rec.phase(Phase::Read);
     }
+    rec.phase(Phase::Finish);
     if let (Some(s), Some(p)) = (&mut files_sink, &files) {
         let table = stream
             .midi_files()
@@ -214,10 +224,17 @@ pub fn convert(
     if let (Some(s), Some(p)) = (files_sink, &files) {
         s.finish().map_err(|e| output_error(p, e))?;
     }
+    let input_bytes = stream
+        .inputs()
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
     Ok(Summary {
         rows,
         batches,
         seconds: started.elapsed().as_secs_f64(),
         progress: stream.progress(),
+        stats: rec.finish(rows, input_bytes, Some(&output.path)),
     })
 }

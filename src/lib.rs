@@ -12,6 +12,7 @@ pub mod convert;
 pub mod io;
 pub mod midi;
 pub mod runtime;
+pub mod stats;
 pub mod stream;
 pub mod tdf;
 

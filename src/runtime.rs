@@ -138,6 +138,22 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
         I: Fn(usize) -> S + Send + Sync + 'static,
         F: Fn(&mut S, J) -> O + Send + Sync + 'static,
     {
+        Self::spawn_named("rawarrow", threads, pin, init, work)
+    }
+
+    /// [`Pool::spawn`], the workers named `ROLE-i` (`inflate-0`, `decode-1`, ...): what
+    /// profilers and [`crate::stats`] show per thread.
+    pub fn spawn_named<S, I, F>(
+        role: &str,
+        threads: usize,
+        pin: bool,
+        init: I,
+        work: F,
+    ) -> std::io::Result<Self>
+    where
+        I: Fn(usize) -> S + Send + Sync + 'static,
+        F: Fn(&mut S, J) -> O + Send + Sync + 'static,
+    {
         let threads = threads.max(1);
         let cores = if pin {
             Topology::detect().cores()
@@ -154,8 +170,10 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
             let (job_rx, res_tx) = (job_rx.clone(), res_tx.clone());
             let (init, work) = (init.clone(), work.clone());
             let handle = std::thread::Builder::new()
-                .name(format!("rawarrow-{i}"))
+                .name(format!("{role}-{i}"))
                 .spawn(move || {
+                    // Its CPU time is recorded when it stops, for a run's statistics.
+                    let _cpu = crate::stats::ExitRecord;
                     if let Some(id) = core {
                         // Pinning is best effort: a refused affinity only costs locality.
                         let _ = core_affinity::set_for_current(core_affinity::CoreId { id });

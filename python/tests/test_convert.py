@@ -169,3 +169,35 @@ def test_parquet_equals_ipc_for_every_format(tmp_path, tmp_path_factory):
     assert pq.read_table(tmp_path / "f.parquet").num_rows == 5
     # LZ4_RAW, which pyarrow names "LZ4".
     assert pq.ParquetFile(tmp_path / "f.parquet").metadata.row_group(0).column(0).compression == "LZ4"
+
+
+def _check_stats(path, rows, output, roles):
+    import json
+    s = json.loads(path.read_text())
+    assert s["rows"] == rows > 0
+    assert s["output_bytes"] == output.stat().st_size
+    assert s["input_bytes"] > 0
+    phases = sum(s["phases"].values())
+    assert abs(phases - s["wall_seconds"]) <= 0.1 * s["wall_seconds"], s
+    assert s["peak_rss_bytes"] > 1 << 20
+    by_role = s["cpu_seconds_by_role"]
+    assert set(roles) <= set(by_role), by_role
+    assert abs(sum(t["cpu_seconds"] for t in s["threads"]) - s["cpu_seconds"]) < 1e-3
+    assert s["calling_thread_cpu_seconds"] == pytest.approx(by_role["main"])
+    return s
+
+
+def test_stats_json_for_every_format(tmp_path):
+    """--stats: rows equal the output's, phases add up to the wall time, every role's CPU."""
+    bam_out, st = tmp_path / "b.parquet", tmp_path / "b.json"
+    cli("bam", "--quiet", "-t", 2, DATA / "sample.bam", "-o", bam_out, "--stats", st)
+    import pyarrow.parquet as pq
+    _check_stats(st, pq.read_table(bam_out).num_rows, bam_out, ["main", "inflate", "decode"])
+    run = tmp_path / "gen.d"
+    cli("tdf-generate", run, "--frames", 20, "--peaks-per-frame", 2000, "--scans", 100, "--seed", 3)
+    tdf_out, st = tmp_path / "t.arrow", tmp_path / "t.json"
+    cli("tdf", "--quiet", "-t", 2, run, "-o", tdf_out, "--stats", st)
+    _check_stats(st, read_ipc(tdf_out).num_rows, tdf_out, ["main", "frames"])
+    midi_out, st = tmp_path / "m.arrow", tmp_path / "m.json"
+    cli("midi", "--quiet", "-t", 2, MIDI_SEEDS, "-o", midi_out, "--stats", st)
+    _check_stats(st, read_ipc(midi_out).num_rows, midi_out, ["main", "midi"])

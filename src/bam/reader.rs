@@ -297,7 +297,8 @@ impl ReaderBuilder {
             let wpath = path.clone();
             let filter = self.filter;
             let wregions = regions.clone();
-            let pool = Pool::spawn(
+            let pool = Pool::spawn_named(
+                "decode",
                 threads,
                 pin,
                 move |_| builder.clone_empty(),

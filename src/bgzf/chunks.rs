@@ -379,7 +379,8 @@ impl ChunkReader {
                 Engine::Inline(BlockInflater::new())
             } else {
                 let input = self.input.clone();
-                let pool = Pool::spawn(
+                let pool = Pool::spawn_named(
+                    "inflate",
                     self.opts.threads,
                     self.opts.pin,
                     |_| BlockInflater::new(),

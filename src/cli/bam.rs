@@ -11,6 +11,7 @@ use crate::arrow::Sink;
 use crate::bam::{Filter, Reader, Records};
 use crate::bgzf::Options;
 use crate::io::Input;
+use crate::stats::Phase;
 
 /// Convert BAM files to Arrow IPC, or print them as SAM text (`rawarrow bam view`).
 #[derive(Debug, Args)]
@@ -397,6 +398,7 @@ fn convert(mut args: Convert) -> Result {
         );
     }
     let started = Instant::now();
+    let mut stats = args.ipc.recorder();
     // Checked before anything is read or written: the output is not an input, the folder exists.
     if let Some(out) = &args.output {
         crate::convert::check_output(out, &args.inputs)?;
@@ -471,7 +473,9 @@ fn convert(mut args: Convert) -> Result {
                 .expect("clap requires --output without --out-dir");
             sink = Some(args.ipc.sink(out, &schema)?);
         }
+        stats.phase(Phase::Read);
         while let Some(mut batch) = reader.next_batch()? {
+            stats.phase(Phase::Write);
             super::check_signal()?;
             if let Some(names) = &files {
                 batch = crate::bam::with_file_column(&batch, i, names)?;
@@ -482,7 +486,10 @@ fn convert(mut args: Convert) -> Result {
                 .expect("a sink was created above")
                 .write(&batch)?;
             progress.set(reader.compressed_position(), records + reader.rows());
+            stats.sample();
+            stats.phase(Phase::Read);
         }
+        stats.phase(Phase::Finish);
         records += reader.rows();
         progress.done_bytes += std::fs::metadata(path).map_or(0, |m| m.len());
         if reader.eof_marker() == Some(false) && args.limit.is_none() && regions.is_empty() {
@@ -495,6 +502,12 @@ fn convert(mut args: Convert) -> Result {
     if let Some(s) = sink {
         s.finish()?;
     }
+    let out = match (&args.output, &args.out_dir) {
+        (Some(o), _) => o.clone(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => PathBuf::new(),
+    };
+    stats.write(args.ipc.stats.as_deref(), records, total, &out)?;
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }

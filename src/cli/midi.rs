@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{progress_bar, Result};
 use crate::midi::{list_inputs, OnsetOptions, Reader};
+use crate::stats::Phase;
 
 /// Reads Standard MIDI Files (named, or found in folders by extension: .mid .midi .kar .rmi
 /// .smf) in parallel; writes one `notes` table in sorted path order and, with --files, a
@@ -72,6 +73,12 @@ pub(super) fn run(args: Midi) -> Result {
     if let Some(t) = args.threads {
         builder = builder.threads(t);
     }
+    let mut stats = args.ipc.recorder();
+    let input_bytes: u64 = paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
     let mut reader = builder.build_paths(paths)?;
     let mut notes = args.ipc.sink(&args.output, &crate::midi::notes_schema())?;
     let mut files = match &args.files {
@@ -83,7 +90,9 @@ pub(super) fn run(args: Midi) -> Result {
         "{bar:40} {pos}/{len} files {per_sec} ETA {eta} {msg}",
         args.ipc.quiet,
     );
+    stats.phase(Phase::Read);
     while let Some(batch) = reader.next_batch()? {
+        stats.phase(Phase::Write);
         super::check_signal()?;
         notes.write(&batch)?;
         if let Some(bar) = &bar {
@@ -91,7 +100,10 @@ pub(super) fn run(args: Midi) -> Result {
             bar.set_position(s.files);
             bar.set_message(format!("{} notes, {} failed", s.notes, s.failed));
         }
+        stats.sample();
+        stats.phase(Phase::Read);
     }
+    stats.phase(Phase::Finish);
     if let Some(f) = &mut files {
         f.write(&reader.files())?;
     }
@@ -99,6 +111,9 @@ pub(super) fn run(args: Midi) -> Result {
     if let Some(f) = files {
         f.finish()?;
     }
+    let rows = reader.summary().notes;
+    let path = args.ipc.stats.clone();
+    stats.write(path.as_deref(), rows, input_bytes, &args.output)?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

@@ -11,7 +11,7 @@ mod midi;
 mod tdf;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -145,9 +145,48 @@ struct IpcOptions {
     /// No progress bar and no summary line on stderr.
     #[arg(long)]
     quiet: bool,
+    /// Write run statistics here as JSON: bytes in and out, rows, wall time per phase (open,
+    /// read, write, finish), CPU seconds per thread and role, peak memory.
+    #[arg(long, value_name = "PATH")]
+    stats: Option<PathBuf>,
+}
+
+/// The `--stats` recorder of a run (nothing is measured without `--stats`).
+struct Stats(Option<crate::stats::Recorder>);
+
+impl Stats {
+    fn phase(&mut self, phase: crate::stats::Phase) {
+        if let Some(r) = &mut self.0 {
+            r.phase(phase);
+        }
+    }
+
+    fn sample(&mut self) {
+        if let Some(r) = &mut self.0 {
+            r.sample();
+        }
+    }
+
+    /// Writes the JSON to `path` (under a temporary name, renamed when complete).
+    fn write(self, path: Option<&Path>, rows: u64, input_bytes: u64, output: &Path) -> Result {
+        let (Some(r), Some(path)) = (self.0, path) else {
+            return Ok(());
+        };
+        let json = r.finish(rows, input_bytes, Some(output)).to_json();
+        let mut out = Output::create(Some(path))?;
+        out.writer()
+            .write_all(json.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        out.finish()
+    }
 }
 
 impl IpcOptions {
+    /// A recorder, started now, when `--stats` asks for one.
+    fn recorder(&self) -> Stats {
+        Stats(self.stats.as_ref().map(|_| crate::stats::Recorder::new()))
+    }
+
     /// The format for `path`.
     fn format(&self, path: &Path) -> Result<crate::arrow::OutputFormat> {
         let name = match (self.stream, self.format) {

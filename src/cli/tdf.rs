@@ -6,6 +6,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 
 use super::{progress_bar, Result};
+use crate::stats::Phase;
 use crate::tdf::{Calibration, Reader};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -88,6 +89,7 @@ pub(super) fn run(args: Tdf) -> Result {
     ];
     crate::convert::check_output(&args.output, &inputs)?;
     args.ipc.format(&args.output)?;
+    let mut stats = args.ipc.recorder();
     let mut reader = b.build(&args.input)?;
     for w in reader.warnings() {
         eprintln!("rawarrow: warning: {}: {w}", args.input.display());
@@ -100,14 +102,26 @@ pub(super) fn run(args: Tdf) -> Result {
         "{bar:40} {pos}/{len} peaks {per_sec} ETA {eta}",
         args.ipc.quiet,
     );
+    stats.phase(Phase::Read);
     while let Some(batch) = reader.next_batch()? {
+        stats.phase(Phase::Write);
         super::check_signal()?;
         sink.write(&batch)?;
         if let Some(bar) = &bar {
             bar.set_position(reader.rows());
         }
+        stats.sample();
+        stats.phase(Phase::Read);
     }
+    stats.phase(Phase::Finish);
     sink.finish()?;
+    let input_bytes = inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let path = args.ipc.stats.clone();
+    stats.write(path.as_deref(), reader.rows(), input_bytes, &args.output)?;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

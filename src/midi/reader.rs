@@ -193,7 +193,8 @@ impl ReaderBuilder {
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
         // Batches in flight (2 per thread), the one being consumed and a spare.
         let arenas = ArenaPool::new(2 * self.threads + 2);
-        let pool = Pool::spawn(
+        let pool = Pool::spawn_named(
+            "midi",
             self.threads,
             self.pin,
             move |_| (Analyzer::new(opts), Vec::<NoteRow>::new(), Vec::<u8>::new()),

@@ -344,7 +344,8 @@ impl ReaderBuilder {
             jobs.push(start..shared.frames.len());
         }
         let wshared = shared.clone();
-        let pool = Pool::spawn(
+        let pool = Pool::spawn_named(
+            "frames",
             self.threads,
             self.pin,
             |_| Worker::new(),
