@@ -249,6 +249,8 @@ impl From<bam::Error> for Error {
             | bam::ErrorKind::TruncatedRecord { index, voffset, .. } => {
                 (ErrorKind::Format, Some(voffset >> 16), Some(*index))
             }
+            // What the input is instead, from its first bytes.
+            bam::ErrorKind::NotBam(_) => (ErrorKind::Format, Some(0), None),
             // Rejected options and inputs that cannot share one output: the reason alone.
             bam::ErrorKind::Arrow(ArrowError::InvalidArgumentError(m)) => {
                 let message = match &path {

@@ -230,6 +230,14 @@ fn inputs_that_are_not_bam() {
             );
             assert!(!out.exists(), "{name}: output written");
         }
+        // The stream (Python, C) locates it at offset 0 of the file (a bgzipped SAM at the
+        // header's uncompressed offset 0, in the message).
+        let e =
+            rawarrow::stream::BatchStream::bam(&[&path], &Default::default()).expect_err("not BAM");
+        assert_eq!(e.path(), Some(path.as_path()), "{e}");
+        if !name.ends_with(".sam.gz") {
+            assert_eq!(e.offset(), Some(0), "{e}");
+        }
         // The library says the same, for a whole file and for a byte range.
         let e = Reader::builder()
             .build(Input::from_bytes(name, bytes.clone()))

@@ -84,6 +84,7 @@ def test_not_bam_at_all(tmp_path):
     with pytest.raises(rawarrow.FormatError) as e:
         rawarrow.read_bam(sam)
     assert e.value.offset == 0 and e.value.path == str(sam)
+    assert "it is SAM text" in str(e.value)
     empty = tmp_path / "empty.bam"
     empty.write_bytes(b"")
     with pytest.raises(rawarrow.FormatError):
