@@ -736,17 +736,19 @@ fn decode_records(
         let mut kept = Vec::with_capacity(job.recs.len());
         let mut dropped_error = None;
         for i in 0..job.recs.len() {
-            let keep = filter.keeps_raw(body(i))
-                && regions.get(job.recs[i].region as usize).is_none_or(|r| {
-                    // The alignment end needs the CIGAR (the real one when a CG tag holds it).
-                    super::Record::parse_with(body(i), n_refs, false)
-                        .map_or(true, |rec| r.overlaps(&rec))
-                });
-            if keep {
+            let parsed = || super::Record::parse_with(body(i), n_refs, false);
+            if !filter.keeps_raw(body(i)) {
+                if let Err(e) = parsed() {
+                    dropped_error = Some((i, e));
+                    break;
+                }
+                continue;
+            }
+            // The alignment end needs the CIGAR (the real one when a CG tag holds it); a
+            // record that does not parse is kept, so decoding reports its error in order.
+            let region = regions.get(job.recs[i].region as usize);
+            if region.is_none_or(|r| parsed().map_or(true, |rec| r.overlaps(&rec))) {
                 kept.push(i);
-            } else if let Err(e) = super::Record::parse_with(body(i), n_refs, false) {
-                dropped_error = Some((i, e));
-                break;
             }
         }
         let out = b.build(kept.len(), |k| body(kept[k]), n_refs);
