@@ -541,8 +541,8 @@ impl BamChain {
                 b = b.index(ix);
             }
             let path = input.path().to_path_buf();
-            let reader = b.build(input)?;
-            self.warnings.extend(reader.warnings().iter().cloned());
+            let mut reader = b.build(input)?;
+            self.warnings.extend(reader.take_warnings());
             let schema = match &self.files {
                 Some(_) => bam::with_file_field(&reader.schema()),
                 None => reader.schema(),
@@ -578,12 +578,15 @@ impl BamChain {
                     None => batch,
                 }));
             }
-            if whole && reader.eof_marker() == Some(false) {
+            let late = reader.take_warnings();
+            let no_marker = reader.eof_marker() == Some(false);
+            if whole && no_marker {
                 self.warnings.push(format!(
                     "{}: no BGZF EOF marker block at the end; the file may be truncated",
                     self.inputs[self.next].path().display()
                 ));
             }
+            self.warnings.extend(late);
             self.done_bytes += self.sizes[self.next];
             self.next += 1;
             self.reader = None;

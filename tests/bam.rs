@@ -345,18 +345,97 @@ fn block_size_below_32() {
     expect_record_error(r.bytes, k, at, |e| *e == RecordError::BlockSizeTooSmall(31));
 }
 
+/// `l_read_name` 0 is an error; a name without its NUL is read as htslib patches it (every
+/// byte is the name), with one warning naming the first such record; a name that is not UTF-8
+/// is printed as bytes by SAM text, refused only by the Utf8 `qname` column.
 #[test]
-fn empty_and_unterminated_read_names() {
+fn empty_unterminated_and_binary_read_names() {
     let r = raw_sample();
     let k = 100;
     let at = r.records[k];
     let mut b = r.bytes.clone();
     b[at + 4 + 8] = 0;
     expect_record_error(b, k, at, |e| *e == RecordError::EmptyReadName);
+
+    let l_name = usize::from(r.bytes[at + 4 + 8]);
+    let name = r.bytes[at + 4 + 32..at + 4 + 32 + l_name - 1].to_vec();
     let mut b = r.bytes.clone();
-    let l_name = usize::from(b[at + 4 + 8]);
-    b[at + 4 + 32 + l_name - 1] = b'x';
-    expect_record_error(b, k, at, |e| *e == RecordError::ReadNameNotTerminated);
+    for j in [k, k + 7] {
+        let at = r.records[j];
+        let l = usize::from(b[at + 4 + 8]);
+        b[at + 4 + 32 + l - 1] = b'x';
+    }
+    let (file, _) = compress(&b, at);
+    let (sam, _) = view(
+        Input::from_bytes("nul.bam", file.clone()),
+        Options::default(),
+    )
+    .expect("read");
+    let mut want = name.clone();
+    want.extend_from_slice(b"x\t");
+    assert!(
+        sam.windows(want.len()).any(|w| w == want),
+        "the name keeps every byte"
+    );
+    for threads in [1, 2] {
+        let mut reader = bam::Reader::builder()
+            .threads(threads)
+            .batch_rows(64)
+            .columns(&["qname"])
+            .expect("columns")
+            .build(Input::from_bytes("nul.bam", file.clone()))
+            .expect("header");
+        let mut names = Vec::new();
+        while let Some(batch) = reader.next_batch().expect("read") {
+            let col = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+                .expect("Utf8");
+            names.extend(col.iter().map(|n| n.map(str::to_string)));
+        }
+        let mut got = name.clone();
+        got.push(b'x');
+        assert_eq!(names[k].as_deref().map(str::as_bytes), Some(&got[..]));
+        let w = reader.take_warnings();
+        assert!(
+            w.len() == 1
+                && w[0].contains("2 record(s)")
+                && w[0].contains(&format!("the first is record {k};")),
+            "t={threads}: {w:?}"
+        );
+    }
+
+    let mut b = r.bytes.clone();
+    b[at + 4 + 32] = 0xff;
+    let (file, voffset) = compress(&b, at);
+    let (sam, n) = view(
+        Input::from_bytes("bin.bam", file.clone()),
+        Options::default(),
+    )
+    .expect("read");
+    assert_eq!(n, r.records.len() as u64);
+    let mut want = vec![0xff];
+    want.extend_from_slice(&name[1..]);
+    assert!(
+        sam.windows(want.len()).any(|w| w == want),
+        "SAM text keeps the bytes"
+    );
+    for threads in [1, 2] {
+        let e = arrow_error(file.clone(), threads, Some(&["qname", "flag"]));
+        assert!(
+            matches!(e.kind(), ErrorKind::Record { index, voffset: v, error: RecordError::ReadNameNotUtf8 } if *index == k as u64 && *v == voffset),
+            "{e}"
+        );
+        // Without the qname column the name is never decoded.
+        let mut reader = bam::Reader::builder()
+            .threads(threads)
+            .columns(&["flag"])
+            .expect("columns")
+            .build(Input::from_bytes("bin.bam", file.clone()))
+            .expect("header");
+        while reader.next_batch().expect("no qname, no error").is_some() {}
+    }
 }
 
 #[test]
@@ -581,7 +660,6 @@ fn bad_magic_and_truncated_header() {
     // Each faulty field is named with its offset in the uncompressed stream.
     let l_text = i32::from_le_bytes(r.bytes[4..8].try_into().expect("4")) as usize;
     let first_ref = 8 + l_text + 4;
-    let l_name = i32::from_le_bytes(r.bytes[first_ref..first_ref + 4].try_into().expect("4"));
     let cases: [(usize, &[u8], String); 4] = [
         (
             4,
@@ -599,9 +677,9 @@ fn bad_magic_and_truncated_header() {
             format!("offset {}: reference 0", first_ref + 4),
         ),
         (
-            first_ref + 4 + l_name as usize,
+            first_ref,
             &(-7i32).to_le_bytes(),
-            format!("offset {}: negative l_ref", first_ref + 4 + l_name as usize),
+            format!("offset {first_ref}: negative l_name"),
         ),
     ];
     for (at, patch, want) in cases {

@@ -276,9 +276,7 @@ fn corrupt_deflate_data() {
         |k| {
             matches!(
                 k,
-                ErrorKind::Inflate
-                    | ErrorKind::CrcMismatch { .. }
-                    | ErrorKind::IsizeMismatch { .. }
+                ErrorKind::Inflate | ErrorKind::CrcMismatch { .. } | ErrorKind::BlockTooLarge
             )
         },
     );
@@ -323,47 +321,181 @@ fn block_size_below_minimum() {
     }
 }
 
+/// ISIZE that disagrees with the data, or exceeds 64 KiB: htslib ignores it (the CRC32 still
+/// guards the data), so the data is read, the block records its true length, and a warning
+/// names the first such block.
 #[test]
-fn wrong_isize() {
+fn wrong_isize_is_ignored_as_htslib_does() {
     let (bytes, index) = sample_bytes();
+    let expect = common::oracle_decompress(&bytes);
     let b = index.blocks[4];
     let at = (b.end() - 4) as usize;
-    let mut smaller = bytes.clone();
-    smaller[at..at + 4].copy_from_slice(&(b.isize - 1).to_le_bytes());
-    expect_error(
-        &Corrupt {
-            bytes: smaller,
-            offset: b.offset,
-        },
-        |k| {
-            *k == ErrorKind::IsizeMismatch {
-                expected: b.isize - 1,
-                actual: None,
+    for stated in [b.isize - 1, b.isize + 1, 70_000, 0] {
+        let mut bad = bytes.clone();
+        bad[at..at + 4].copy_from_slice(&stated.to_le_bytes());
+        for threads in [1, 2] {
+            let opts = Options::default().threads(threads).chunk_bytes(100_000);
+            let mut chunks = ChunkReader::new(Input::from_bytes("isize.bam", bad.clone()), opts);
+            let mut got = Vec::new();
+            let mut sizes = Vec::new();
+            while let Some(c) = chunks.next() {
+                let c = c.expect("read as htslib reads it");
+                got.extend_from_slice(c.data());
+                sizes.extend(c.blocks().iter().map(|b| b.isize));
+                chunks.recycle(c);
             }
-        },
-    );
-    let mut larger = bytes.clone();
-    larger[at..at + 4].copy_from_slice(&(b.isize + 1).to_le_bytes());
+            assert!(got == expect, "ISIZE {stated} t={threads}");
+            let truth: Vec<u32> = index.blocks.iter().map(|b| b.isize).collect();
+            assert_eq!(sizes, truth, "blocks record their inflated length");
+            let w = chunks.take_warnings();
+            assert_eq!(w.len(), 1, "{w:?}");
+            let want = format!(
+                "compressed offset {} (ISIZE {stated}, inflated {})",
+                b.offset, b.isize
+            );
+            assert!(w[0].contains("isize.bam") && w[0].contains(&want), "{w:?}");
+        }
+    }
+    // A block that inflates past 64 KiB is an error (htslib's buffer is 64 KiB too).
+    let big = vec![b'a'; 70_000];
+    let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
+    let mut deflated = vec![0u8; 1 << 17];
+    let n = c.deflate_compress(&big, &mut deflated).expect("fits");
+    let mut block = vec![
+        0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, b'B', b'C', 2, 0, 0, 0,
+    ];
+    block.extend_from_slice(&deflated[..n]);
+    block.extend_from_slice(&libdeflater::crc32(&big).to_le_bytes());
+    block.extend_from_slice(&(big.len() as u32).to_le_bytes());
+    let bsize = (block.len() - 1) as u16;
+    block[16..18].copy_from_slice(&bsize.to_le_bytes());
     expect_error(
         &Corrupt {
-            bytes: larger,
-            offset: b.offset,
+            bytes: block,
+            offset: 0,
         },
-        |k| {
-            *k == ErrorKind::IsizeMismatch {
-                expected: b.isize + 1,
-                actual: Some(b.isize),
+        |k| *k == ErrorKind::BlockTooLarge,
+    );
+}
+
+/// Header fields htslib does not look at: reserved FLG bits are read as any block.
+#[test]
+fn reserved_flag_bits_are_ignored() {
+    let (mut bytes, index) = sample_bytes();
+    let expect = common::oracle_decompress(&bytes);
+    for b in &index.blocks[2..5] {
+        bytes[b.offset as usize + 3] |= 0xe0;
+    }
+    for threads in [1, 2] {
+        let opts = Options::default().threads(threads).chunk_bytes(100_000);
+        let got = ours(Input::from_bytes("flg.bam", bytes.clone()), opts).expect("read");
+        assert!(got == expect, "t={threads}");
+    }
+    // Split discovery trusts only strict headers: it skips those blocks.
+    assert_eq!(
+        bgzf::find_block_start(&bytes, index.blocks[2].offset),
+        Some(index.blocks[5].offset)
+    );
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+/// Gzip members that are not BGZF (plain gzip, a `BC` subfield of another length, subfields
+/// that run past XLEN) are inflated sequentially, as htslib reads them, with a warning; before,
+/// between and after them BGZF blocks are inflated in parallel as usual. Block-level APIs
+/// refuse them.
+#[test]
+fn plain_gzip_members_are_read_sequentially() {
+    let (bytes, index) = sample_bytes();
+    let plain = common::oracle_decompress(&bytes);
+    let whole = gzip(&plain);
+    // BGZF blocks 0..3, block 3's data as a plain gzip member, the rest BGZF again.
+    let b3 = index.blocks[3];
+    let (before, after) = (b3.offset as usize, b3.end() as usize);
+    let start3: usize = index.blocks[..3].iter().map(|b| b.isize as usize).sum();
+    let mut mixed = bytes[..before].to_vec();
+    mixed.extend_from_slice(&gzip(&plain[start3..start3 + b3.isize as usize]));
+    mixed.extend_from_slice(&bytes[after..]);
+    // Block 3 with its BC subfield claiming 3 bytes (past XLEN): gzip readers skip the extra
+    // field whole.
+    let mut slen = bytes.clone();
+    slen[before + 14] = 3;
+    // A plain gzip member after the EOF marker (files concatenated).
+    let mut appended = bytes.clone();
+    appended.extend_from_slice(&gzip(b"more"));
+    let mut expect_appended = plain.clone();
+    expect_appended.extend_from_slice(b"more");
+    for (name, file, expect, first) in [
+        ("whole", &whole, &plain, 0),
+        ("mixed", &mixed, &plain, b3.offset),
+        ("slen", &slen, &plain, b3.offset),
+        ("appended", &appended, &expect_appended, bytes.len() as u64),
+    ] {
+        for threads in [1, 2] {
+            for chunk in [1, 100_000] {
+                let opts = Options::default().threads(threads).chunk_bytes(chunk);
+                let mut chunks = ChunkReader::new(Input::from_bytes("m.gz", file.clone()), opts);
+                let mut got = Vec::new();
+                let mut members = 0;
+                while let Some(c) = chunks.next() {
+                    let c = c.expect("read");
+                    got.extend_from_slice(c.data());
+                    members += usize::from(c.plain_gzip_member().is_some());
+                    chunks.recycle(c);
+                }
+                assert!(&got == expect, "{name} t={threads} chunk={chunk}");
+                assert!(members > 0, "{name}");
+                let w = chunks.take_warnings();
+                assert!(
+                    w.len() == 1
+                        && w[0].contains(&format!("the first at compressed offset {first},")),
+                    "{name}: {w:?}"
+                );
+                // The file ends in BGZF's EOF marker only where BGZF comes last.
+                let marker = (name != "whole" && name != "appended").then_some(true);
+                assert_eq!(chunks.eof_marker(), marker, "{name}");
             }
-        },
+        }
+        assert_eq!(
+            bgzf::scan(file).expect_err("not all BGZF").kind(),
+            &ErrorKind::NotBgzf,
+            "{name}"
+        );
+    }
+    // Ranges (index chunks, splits) address blocks: a plain member there is an error.
+    let r = ChunkReader::range(
+        Input::from_bytes("m.gz", mixed.clone()),
+        0,
+        mixed.len() as u64,
+        Options::default().threads(1),
     );
-    let mut huge = bytes;
-    huge[at..at + 4].copy_from_slice(&70_000u32.to_le_bytes());
+    let e = r.filter_map(Result::err).next().expect("refused");
+    assert_eq!((e.kind(), e.offset()), (&ErrorKind::NotBgzf, b3.offset));
+    // A damaged or truncated plain member is an error at its offset.
+    let mut damaged = whole.clone();
+    let n = damaged.len();
+    damaged[n - 6] ^= 1; // the CRC32
+    let cut = whole[..whole.len() / 2].to_vec();
+    for (file, what) in [(damaged, "crc"), (cut, "truncated")] {
+        expect_error(
+            &Corrupt {
+                bytes: file,
+                offset: 0,
+            },
+            |k| matches!(k, ErrorKind::Gzip { reason } if reason.to_lowercase().contains(what) || what == "crc"),
+        );
+    }
+    // Not gzip at all is still an error.
     expect_error(
         &Corrupt {
-            bytes: huge,
-            offset: b.offset,
+            bytes: plain[..1000].to_vec(),
+            offset: 0,
         },
-        |k| *k == ErrorKind::BadIsize { isize: 70_000 },
+        |k| matches!(k, ErrorKind::BadMagic { .. }),
     );
 }
 
@@ -388,30 +520,6 @@ fn bad_magic_in_the_middle() {
         &Corrupt {
             bytes,
             offset: b.offset,
-        },
-        |k| matches!(k, ErrorKind::BadMagic { .. }),
-    );
-}
-
-#[test]
-fn plain_gzip_is_not_bgzf() {
-    let (bytes, _) = sample_bytes();
-    let plain = common::oracle_decompress(&bytes);
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(&plain).expect("gzip");
-    let gz = enc.finish().expect("gzip");
-    expect_error(
-        &Corrupt {
-            bytes: gz,
-            offset: 0,
-        },
-        |k| *k == ErrorKind::NotBgzf,
-    );
-    // And a file that is not gzip at all.
-    expect_error(
-        &Corrupt {
-            bytes: plain[..1000].to_vec(),
-            offset: 0,
         },
         |k| matches!(k, ErrorKind::BadMagic { .. }),
     );

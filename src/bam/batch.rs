@@ -470,6 +470,8 @@ pub(crate) struct BatchBuilder {
     /// Reused: the validated records of a block, and the rendered CIGAR and tags text.
     cigar_text: Vec<u8>,
     tags_text: Vec<u8>,
+    /// Rows of the last batch whose read name lacked its NUL (htslib keeps every byte).
+    pub(crate) unterminated: Vec<usize>,
 }
 
 impl BatchBuilder {
@@ -500,6 +502,7 @@ impl BatchBuilder {
             arenas,
             cigar_text: Vec::new(),
             tags_text: Vec::new(),
+            unterminated: Vec::new(),
         }
     }
 
@@ -621,6 +624,7 @@ impl BatchBuilder {
         };
         self.cigar_text.clear();
         self.tags_text.clear();
+        self.unterminated.clear();
         let mut recs: Vec<Record<'a>> = Vec::with_capacity(BLOCK.min(n));
         // Worth it when most of each record is read: sequence, quality or tags.
         let sweep = p.on(SEQ) || p.on(QUAL) || p.on(TAGS);
@@ -641,7 +645,17 @@ impl BatchBuilder {
             }
             for i in row0..row0 + k {
                 match Record::parse_with(body(i), n_refs, check_aux) {
-                    Ok(r) => recs.push(r),
+                    Ok(r) => {
+                        if r.name_unterminated() {
+                            self.unterminated.push(i);
+                        }
+                        // The qname column is Utf8; SAM text prints any bytes.
+                        let name = r.name();
+                        if p.on(QNAME) && !name.is_ascii() && std::str::from_utf8(name).is_err() {
+                            return Err(DecodeError::Record(i, RecordError::ReadNameNotUtf8));
+                        }
+                        recs.push(r)
+                    }
                     Err(e) => {
                         // An earlier record of the block may have bad aux fields, or this one
                         // (full validation checks them before the CIGAR): report as it does.

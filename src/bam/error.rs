@@ -63,7 +63,7 @@ pub enum HeaderError {
     BadMagic([u8; 4]),
     /// A negative length field.
     NegativeLength(&'static str),
-    /// A reference name is not NUL-terminated, not UTF-8, or empty.
+    /// A reference name is not UTF-8, or `l_name` is 0.
     BadReferenceName(u32),
     /// The header text is not UTF-8.
     TextNotUtf8,
@@ -216,14 +216,14 @@ impl fmt::Display for HeaderError {
         match self {
             Self::BadMagic(m) if m[0] == b'@' => write!(
                 f,
-                "not a BAM file: BGZF-compressed SAM text (magic {m:02x?}, expected \"BAM\\1\"; convert it with `samtools view -b`)"
+                "not a BAM file: gzip-compressed SAM text (magic {m:02x?}, expected \"BAM\\1\"; convert it with `samtools view -b`)"
             ),
             Self::BadMagic(m) => write!(f, "not a BAM file: magic {m:02x?}, expected \"BAM\\1\""),
             Self::NegativeLength(what) => write!(f, "negative {what} in the BAM header"),
             Self::BadReferenceName(i) => {
                 write!(
                     f,
-                    "reference {i}: name is empty, not NUL-terminated or not UTF-8"
+                    "reference {i}: l_name is 0 or the name is not UTF-8"
                 )
             }
             Self::TextNotUtf8 => f.write_str("the SAM header text is not UTF-8"),

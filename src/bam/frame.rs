@@ -54,6 +54,49 @@ pub struct Records {
     header_end: u64,
     /// Virtual offset just after the data of the last chunk handed out.
     end: u64,
+    /// Records whose read name lacked its NUL (shared with the decode workers).
+    repairs: Arc<NameRepairs>,
+    /// The first plain gzip (not BGZF) member read, by compressed offset.
+    plain_member: Option<u64>,
+}
+
+/// Records whose read name lacked its NUL, which htslib patches silently: how many, and the
+/// first one's index. Counted wherever records are parsed, reported as one warning.
+#[derive(Debug)]
+pub(crate) struct NameRepairs {
+    count: std::sync::atomic::AtomicU64,
+    first: std::sync::atomic::AtomicU64,
+}
+
+impl Default for NameRepairs {
+    fn default() -> Self {
+        Self {
+            count: 0.into(),
+            first: u64::MAX.into(),
+        }
+    }
+}
+
+impl NameRepairs {
+    pub(crate) fn note(&self, index: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.count.fetch_add(1, Relaxed);
+        self.first.fetch_min(index, Relaxed);
+    }
+
+    /// The warning for what was counted since the last call.
+    fn take_warning(&self, path: &std::path::Path) -> Option<String> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.count.swap(0, Relaxed);
+        let first = self.first.swap(u64::MAX, Relaxed);
+        (n > 0).then(|| {
+            format!(
+                "{}: {n} record(s) whose read name lacks its NUL terminator, the first is \
+                 record {first}; every l_read_name byte is kept as the name, as htslib does",
+                path.display()
+            )
+        })
+    }
 }
 
 impl std::fmt::Debug for Records {
@@ -139,6 +182,7 @@ impl Records {
                     };
                     let pos = chunk.data().len() - (total - used);
                     let header_end = chunk.virtual_offset(pos);
+                    let chunk_member = chunk.plain_gzip_member();
                     return Ok(Self {
                         spans: None,
                         region_end: None,
@@ -153,6 +197,8 @@ impl Records {
                         index: 0,
                         done: false,
                         stop: None,
+                        repairs: Arc::default(),
+                        plain_member: chunk_member,
                     });
                 }
             }
@@ -211,6 +257,8 @@ impl Records {
             carry_voffset: 0,
             index: 0,
             stop: Some(end.saturating_mul(1 << 16)),
+            repairs: Arc::default(),
+            plain_member: None,
         })
     }
 
@@ -257,6 +305,8 @@ impl Records {
             carry_voffset: 0,
             index: 0,
             stop: None,
+            repairs: Arc::default(),
+            plain_member: None,
             spans: Some(SpanState {
                 spans,
                 at: None,
@@ -280,6 +330,24 @@ impl Records {
     /// The chunk pipeline (for progress: compressed bytes scanned).
     pub fn chunks(&self) -> &ChunkReader {
         &self.chunks
+    }
+
+    /// What was read leniently since the last call, as htslib reads it: plain gzip members,
+    /// BGZF blocks with a wrong ISIZE, read names without their NUL. One line per kind.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        let mut out = self.chunks.take_warnings();
+        out.extend(self.repairs.take_warning(&self.path));
+        out
+    }
+
+    /// The counter of repaired read names, for decode workers.
+    pub(crate) fn name_repairs(&self) -> Arc<NameRepairs> {
+        self.repairs.clone()
+    }
+
+    /// The compressed offset of the first plain gzip (not BGZF) member read so far.
+    pub fn plain_gzip_member(&self) -> Option<u64> {
+        self.plain_member
     }
 
     /// Reading stops at the split's or index chunk's end, or (`past`) at a record past the
@@ -433,6 +501,7 @@ impl Records {
         }
         while let Some(c) = self.chunks.next() {
             let c = c.map_err(|e| Error::from(e).with_path(self.path.clone()))?;
+            self.plain_member = self.plain_member.or(c.plain_gzip_member());
             if let Some(end) = data_end(&c) {
                 self.end = end;
             }
@@ -559,6 +628,7 @@ impl Records {
         let region = self.region();
         let n_refs = self.n_refs();
         let path = self.path.clone();
+        let repairs = self.repairs.clone();
         let data = chunk.data();
         // The chunk was inflated on another core: one sequential sweep (which the hardware
         // prefetcher follows) brings it into this core's cache before records are parsed,
@@ -582,6 +652,9 @@ impl Records {
                 })
                 .with_path(path.clone())
             })?;
+            if rec.name_unterminated() {
+                repairs.note(at.index);
+            }
             f(&rec, at, region)
         })?;
         if stop >= chunk.data().len() {

@@ -41,11 +41,8 @@ pub(crate) fn sniff(file: &[u8]) -> Option<&'static str> {
         return Some("it is a CRAM file (rawarrow reads BAM; convert it with `samtools view -b`)");
     }
     if file.starts_with(&[0x1f, 0x8b]) {
-        // BGZF: FLG.FEXTRA set and the `BC` subfield first in the extra field.
-        let bgzf = file.len() >= 18 && file[3] & 4 != 0 && &file[12..14] == b"BC";
-        return (!bgzf).then_some(
-            "it is a plain gzip file, not BGZF (BAM is BGZF-compressed; recompress with `bgzip`)",
-        );
+        // BGZF, or plain gzip that htslib (and the reader) inflates sequentially.
+        return None;
     }
     let head = &file[..file.len().min(4096)];
     let line = head.split(|&c| c == b'\n').next().unwrap_or(head);
@@ -108,19 +105,16 @@ impl Header {
             let Some(l_ref) = i32_at(b, at + 4 + l_name) else {
                 return Ok(None);
             };
-            let len = u32::try_from(l_ref).map_err(|_| {
-                (
-                    HeaderError::NegativeLength("l_ref"),
-                    (at + 4 + l_name) as u64,
-                )
-            })?;
+            // htslib reads l_ref as unsigned (a negative one is a huge length, not an error),
+            // and patches a name without its NUL; only l_name 0 is refused.
+            let len = l_ref as u32;
             let bad_name = (HeaderError::BadReferenceName(i), (at + 4) as u64);
             let name = match name.split_last() {
-                Some((0, name)) if !name.is_empty() => {
-                    std::str::from_utf8(name).map_err(|_| bad_name)?
-                }
-                _ => return Err(bad_name),
+                Some((0, name)) => name,
+                Some(_) => name,
+                None => return Err(bad_name),
             };
+            let name = std::str::from_utf8(name).map_err(|_| bad_name)?;
             references.push(Reference {
                 name: name.to_string(),
                 len,
@@ -235,7 +229,17 @@ mod tests {
         );
         let mut b = build("", &[("c", 1)]);
         let name_end = b.len() - 5;
-        b[name_end] = b'x'; // no NUL
+        b[name_end] = b'x'; // no NUL: patched as htslib does
+        let (h, _) = Header::parse(&b).expect("valid").expect("complete");
+        assert_eq!(h.references[0].name, "cx");
+        let mut b = build("", &[("c", 1)]);
+        let n = b.len();
+        b[n - 4..].copy_from_slice(&(-5i32).to_le_bytes()); // l_ref read as unsigned
+        let (h, _) = Header::parse(&b).expect("valid").expect("complete");
+        assert_eq!(h.references[0].len, -5i32 as u32);
+        let mut b = build("", &[("c", 1)]);
+        let n = b.len();
+        b[n - 10..n - 6].copy_from_slice(&0i32.to_le_bytes()); // l_name 0
         assert_eq!(Header::parse(&b), Err(HeaderError::BadReferenceName(0)));
         // A huge n_ref with no data behind it asks for more bytes, allocating nothing.
         let mut b = build("", &[]);

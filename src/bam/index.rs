@@ -211,6 +211,11 @@ impl Index {
                 ));
                 Ok(true)
             })?;
+            // Virtual offsets address BGZF blocks: plain gzip members have none.
+            if let Some(at) = records.plain_gzip_member() {
+                let e = crate::bgzf::Error::new(at, crate::bgzf::ErrorKind::NotBgzf);
+                return Err(Error::from(e).with_path(path));
+            }
             if !more {
                 break;
             }

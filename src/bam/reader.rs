@@ -297,13 +297,14 @@ impl ReaderBuilder {
             let wpath = path.clone();
             let filter = self.filter;
             let wregions = regions.clone();
+            let repairs = records.name_repairs();
             let pool = Pool::spawn_named(
                 "decode",
                 threads,
                 pin,
                 move |_| builder.clone_empty(),
                 move |b: &mut BatchBuilder, job: Job| {
-                    decode_job(b, job, n_refs, filter, &wregions, &wpath)
+                    decode_job(b, job, n_refs, filter, &wregions, &wpath, &repairs)
                 },
             )
             .map_err(|e| Error::from(e).with_path(path.clone()))?;
@@ -423,9 +424,19 @@ impl Reader {
         self.dictionary.clone()
     }
 
-    /// Warnings about the input (an index older than the file).
+    /// Warnings known when the reader was built (an index older than the file).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Every warning not taken yet: those of [`warnings`](Self::warnings), then what was read
+    /// leniently so far, as htslib reads it (plain gzip members, BGZF blocks whose ISIZE
+    /// disagrees with the data, read names without their NUL), one line per kind. Call it
+    /// after the last batch for the whole file's.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        let mut out = std::mem::take(&mut self.warnings);
+        out.extend(self.records.take_warnings());
+        out
     }
 
     /// Records returned so far.
@@ -518,7 +529,8 @@ impl Reader {
         let Decode::Inline(b) = &mut self.decode else {
             unreachable!("inline decoding")
         };
-        let (out, chunks) = decode_job(b, job, n_refs, self.filter, &self.regions, &path);
+        let repairs = self.records.name_repairs();
+        let (out, chunks) = decode_job(b, job, n_refs, self.filter, &self.regions, &path, &repairs);
         self.give_back(chunks);
         out.map(Some)
     }
@@ -701,8 +713,9 @@ fn decode_job(
     filter: Filter,
     regions: &[super::Region],
     path: &Arc<std::path::Path>,
+    repairs: &super::frame::NameRepairs,
 ) -> Decoded {
-    let batch = decode_records(b, &job, n_refs, filter, regions, path);
+    let batch = decode_records(b, &job, n_refs, filter, regions, path, repairs);
     (batch, job.chunks)
 }
 
@@ -713,6 +726,7 @@ fn decode_records(
     filter: Filter,
     regions: &[super::Region],
     path: &Arc<std::path::Path>,
+    repairs: &super::frame::NameRepairs,
 ) -> Result<RecordBatch, Error> {
     let body = |i: usize| {
         let r = &job.recs[i];
@@ -752,6 +766,9 @@ fn decode_records(
             }
         }
         let out = b.build(kept.len(), |k| body(kept[k]), n_refs);
+        for &k in &b.unterminated {
+            repairs.note(job.recs[kept[k]].at.index);
+        }
         return match (out, dropped_error) {
             (Err(DecodeError::Record(k, error)), _) => Err(record_error(kept[k], error)),
             (Err(DecodeError::Arrow(e)), _) => {
@@ -761,7 +778,11 @@ fn decode_records(
             (Ok(batch), None) => Ok(batch),
         };
     }
-    b.build(job.recs.len(), body, n_refs).map_err(|e| match e {
+    let out = b.build(job.recs.len(), body, n_refs);
+    for &i in &b.unterminated {
+        repairs.note(job.recs[i].at.index);
+    }
+    out.map_err(|e| match e {
         DecodeError::Record(i, error) => record_error(i, error),
         DecodeError::Arrow(e) => Error::new(ErrorKind::Arrow(e)).with_path(path.clone()),
     })

@@ -13,6 +13,8 @@ pub(crate) const FLAG_UNMAPPED: u16 = 4;
 pub struct Record<'a> {
     data: &'a [u8],
     name_end: usize,
+    /// The read name's length without its NUL (all `l_read_name` bytes when the NUL is missing).
+    name_len: usize,
     cigar_end: usize,
     seq_end: usize,
     qual_end: usize,
@@ -64,13 +66,9 @@ impl<'a> Record<'a> {
             return Err(RecordError::FieldsOverrun { needed, available });
         }
         let name_end = 32 + l_read_name;
-        if data[name_end - 1] != 0 {
-            return Err(RecordError::ReadNameNotTerminated);
-        }
-        let name = &data[32..name_end - 1];
-        if !name.is_ascii() && std::str::from_utf8(name).is_err() {
-            return Err(RecordError::ReadNameNotUtf8);
-        }
+        // htslib patches a missing NUL (every `l_read_name` byte is then the name); the name's
+        // encoding is not checked here (SAM text prints its bytes; the Arrow column checks UTF-8).
+        let name_len = l_read_name - usize::from(data[name_end - 1] == 0);
         let in_range = |id: i32| id == -1 || (id >= 0 && (id as usize) < n_refs);
         let ref_id = i32_at(data, 0);
         if !in_range(ref_id) {
@@ -128,6 +126,7 @@ impl<'a> Record<'a> {
         Ok(Self {
             data,
             name_end,
+            name_len,
             cigar_end,
             seq_end,
             qual_end,
@@ -165,9 +164,14 @@ impl<'a> Record<'a> {
     pub fn tlen(&self) -> i32 {
         i32_at(self.data, 28)
     }
-    /// Read name without its NUL (UTF-8, checked).
+    /// Read name without its NUL; not checked to be UTF-8 (htslib does not check it either).
     pub fn name(&self) -> &'a [u8] {
-        &self.data[32..self.name_end - 1]
+        &self.data[32..32 + self.name_len]
+    }
+    /// Whether the read name lacked its NUL (htslib then keeps all `l_read_name` bytes as the
+    /// name, and so does this reader; readers count these records and warn).
+    pub fn name_unterminated(&self) -> bool {
+        self.name_len == self.name_end - 32
     }
     /// Raw little-endian CIGAR ops (the real ones when the `CG` tag held them).
     pub fn cigar_raw(&self) -> &'a [u8] {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::inflate::BlockInflater;
 use super::scan::ScanState;
-use super::{BlockInfo, Error, ErrorKind};
+use super::{BlockInfo, Error, ErrorKind, MAX_BLOCK_SIZE};
 use crate::io::Input;
 use crate::runtime::{default_threads, Pool};
 
@@ -99,6 +99,10 @@ pub struct Chunk {
     data: Vec<u8>,
     len: usize,
     range: usize,
+    /// Blocks whose ISIZE disagreed with their data, and the first: offset, stated, inflated.
+    isize_mismatch: (u64, Option<(u64, u32, u32)>),
+    /// The compressed offset of the plain gzip member these bytes come from (no blocks).
+    member: Option<u64>,
 }
 
 impl Chunk {
@@ -128,11 +132,18 @@ impl Chunk {
         self.first_block..self.first_block + self.blocks.len() as u64
     }
 
+    /// The compressed offset of the plain gzip member (not BGZF) whose bytes these are, read
+    /// sequentially as htslib reads such members; such a chunk has no blocks, and its bytes
+    /// have no virtual offsets (an index cannot address them).
+    pub fn plain_gzip_member(&self) -> Option<u64> {
+        self.member
+    }
+
     /// Compressed byte range of the chunk in the file.
     pub fn compressed_range(&self) -> Range<u64> {
         match (self.blocks.first(), self.blocks.last()) {
             (Some(a), Some(b)) => a.offset..b.end(),
-            _ => 0..0,
+            _ => self.member.map_or(0..0, |m| m..m),
         }
     }
 
@@ -157,19 +168,68 @@ fn inflate_chunk(
     inflater: &mut BlockInflater,
     mut chunk: Chunk,
 ) -> Result<Chunk, Error> {
+    // Each block inflates into room for the largest one, so an ISIZE that disagrees with the
+    // data (htslib ignores ISIZE) costs nothing; the block then records its true length.
     let total: usize = chunk.blocks.iter().map(|b| b.isize as usize).sum();
-    if chunk.data.len() < total {
+    let room = total + MAX_BLOCK_SIZE;
+    if chunk.data.len() < room {
         // Grows once per buffer; recycled buffers are reused without clearing.
-        chunk.data.resize(total, 0);
+        chunk.data.resize(room, 0);
     }
     let mut at = 0;
-    for b in &chunk.blocks {
-        let n = b.isize as usize;
-        inflater.inflate(file, b, &mut chunk.data[at..at + n])?;
+    for b in &mut chunk.blocks {
+        if chunk.data.len() < at + MAX_BLOCK_SIZE {
+            chunk.data.resize(at + MAX_BLOCK_SIZE, 0);
+        }
+        let n = inflater.inflate(file, b, &mut chunk.data[at..at + MAX_BLOCK_SIZE])?;
+        if n != b.isize as usize {
+            let first = chunk.isize_mismatch.1;
+            let this = (b.offset, trailer_isize(file, b), n as u32);
+            chunk.isize_mismatch = (chunk.isize_mismatch.0 + 1, first.or(Some(this)));
+            b.isize = n as u32;
+        }
         at += n;
     }
-    chunk.len = total;
+    chunk.len = at;
     Ok(chunk)
+}
+
+/// The ISIZE a block's trailer states.
+fn trailer_isize(file: &[u8], b: &BlockInfo) -> u32 {
+    let end = b.end() as usize;
+    u32::from_le_bytes([file[end - 4], file[end - 3], file[end - 2], file[end - 1]])
+}
+
+/// The input from a byte offset on, as a [`BufRead`](std::io::BufRead) for a gzip decoder.
+struct Tail {
+    input: Arc<Input>,
+    pos: usize,
+}
+
+impl std::io::Read for Tail {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = self.input.bytes().get(self.pos..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for Tail {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        Ok(self.input.bytes().get(self.pos..).unwrap_or_default())
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+    }
+}
+
+/// A plain gzip member being inflated on the calling thread.
+struct Member {
+    start: u64,
+    decoder: flate2::bufread::GzDecoder<Tail>,
 }
 
 type Outcome = Result<Chunk, Error>;
@@ -219,6 +279,16 @@ pub struct ChunkReader {
     /// The ranges after the current one (number, start, end), and the current one's number.
     ranges: std::collections::VecDeque<(usize, u64, u64)>,
     range: usize,
+    /// A plain gzip member found by the scan, waiting for the chunks before it.
+    member_at: Option<u64>,
+    /// The plain gzip member being inflated.
+    member: Option<Member>,
+    /// Whether the last member read was plain gzip (no EOF marker block to expect).
+    ended_plain: bool,
+    /// Plain gzip members read, and the first one's offset.
+    members: (u64, u64),
+    /// Blocks whose ISIZE disagreed with their data, and the first one.
+    mismatches: (u64, Option<(u64, u32, u32)>),
 }
 
 impl std::fmt::Debug for ChunkReader {
@@ -263,6 +333,11 @@ impl ChunkReader {
             end: u64::MAX,
             ranges: std::collections::VecDeque::new(),
             range: 0,
+            member_at: None,
+            member: None,
+            ended_plain: false,
+            members: (0, 0),
+            mismatches: (0, None),
         }
     }
 
@@ -313,10 +388,40 @@ impl ChunkReader {
         self.spare.push(chunk);
     }
 
-    /// Whether the file ended with the EOF marker block; `None` until the whole file is scanned.
+    /// Whether the file ended with the EOF marker block; `None` until the whole file is scanned,
+    /// and when it ends with a plain gzip member (which has no EOF marker to expect).
     pub fn eof_marker(&self) -> Option<bool> {
-        let scanned = self.scan.position() >= self.input.len() as u64 && self.scan_error.is_none();
+        let scanned = self.scan.position() >= self.input.len() as u64
+            && self.scan_error.is_none()
+            && self.member.is_none()
+            && self.member_at.is_none()
+            && !self.ended_plain;
         scanned.then(|| self.scan.after_eof_marker())
+    }
+
+    /// What was read leniently so far, as htslib reads it, and is worth a warning: plain gzip
+    /// members (inflated sequentially, not in parallel) and blocks whose ISIZE disagrees with
+    /// their data. Each kind is reported once, with a count; the list is emptied.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let path = self.path.display();
+        if let (n @ 1.., first) = self.members {
+            out.push(format!(
+                "{path}: {n} plain gzip member(s), the first at compressed offset {first}, \
+                 not BGZF: read sequentially on one thread (recompress with bgzip for \
+                 parallel reading and indexing)"
+            ));
+        }
+        if let (n @ 1.., Some((at, stated, inflated))) = self.mismatches {
+            out.push(format!(
+                "{path}: {n} BGZF block(s) whose ISIZE disagrees with the data, the first at \
+                 compressed offset {at} (ISIZE {stated}, inflated {inflated}); the data, \
+                 checked by its CRC32, is used as htslib uses it"
+            ));
+        }
+        self.members = (0, 0);
+        self.mismatches = (0, None);
+        out
     }
 
     /// Compressed bytes scanned so far (for progress reporting).
@@ -331,12 +436,14 @@ impl ChunkReader {
 
     /// Groups the next blocks into a chunk job; `None` when the scan has nothing more.
     fn next_job(&mut self) -> Option<Chunk> {
-        if self.scan_error.is_some() {
+        if self.scan_error.is_some() || self.member_at.is_some() || self.member.is_some() {
             return None;
         }
         let mut chunk = self.spare.pop().unwrap_or_default();
         chunk.blocks.clear();
         chunk.len = 0;
+        chunk.isize_mismatch = (0, None);
+        chunk.member = None;
         let mut total = 0usize;
         let file = self.input.bytes();
         // The next range when this one is used up (a chunk holds blocks of one range only).
@@ -355,6 +462,14 @@ impl ChunkReader {
                 Some(Ok(b)) => {
                     total += b.isize as usize;
                     chunk.blocks.push(b);
+                    self.ended_plain = false;
+                }
+                // A gzip member that is not BGZF: htslib reads it as plain gzip, and so does a
+                // whole-file read, once the chunks before it are delivered. Block-addressed
+                // reads (byte ranges, index chunks) cannot.
+                Some(Err(e)) if *e.kind() == ErrorKind::NotBgzf && self.end == u64::MAX => {
+                    self.member_at = Some(e.offset());
+                    break;
                 }
                 Some(Err(e)) => {
                     self.scan_error = Some(e.with_path(self.path.clone()));
@@ -417,6 +532,9 @@ impl ChunkReader {
                 }
             }
             if self.dispatched == self.delivered {
+                if self.member_at.is_some() || self.member.is_some() {
+                    return Some(self.member_chunk().map_err(|e| e.with_path(path)));
+                }
                 return self.scan_error.take().map(Err);
             }
             let Some(Engine::Pool(pool)) = &self.engine else {
@@ -436,6 +554,75 @@ impl ChunkReader {
     }
 }
 
+impl ChunkReader {
+    /// The next chunk of the plain gzip member at hand, inflated on the calling thread; when the
+    /// member ends, scanning resumes after it (the next member may be BGZF again).
+    fn member_chunk(&mut self) -> Outcome {
+        let mut member = match (self.member.take(), self.member_at.take()) {
+            (Some(m), _) => m,
+            (None, Some(start)) => {
+                let first = if self.members.0 == 0 {
+                    start
+                } else {
+                    self.members.1
+                };
+                self.members = (self.members.0 + 1, first);
+                let tail = Tail {
+                    input: self.input.clone(),
+                    pos: start as usize,
+                };
+                Member {
+                    start,
+                    decoder: flate2::bufread::GzDecoder::new(tail),
+                }
+            }
+            (None, None) => unreachable!("called with a member at hand"),
+        };
+        let mut chunk = self.spare.pop().unwrap_or_default();
+        chunk.blocks.clear();
+        chunk.isize_mismatch = (0, None);
+        let want = self.opts.chunk_bytes.max(MAX_BLOCK_SIZE);
+        if chunk.data.len() < want {
+            chunk.data.resize(want, 0);
+        }
+        let mut len = 0;
+        let ended = loop {
+            match std::io::Read::read(&mut member.decoder, &mut chunk.data[len..want]) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    len += n;
+                    if len == want {
+                        break false;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let reason = match e.kind() {
+                        std::io::ErrorKind::UnexpectedEof => "truncated member".to_string(),
+                        _ => e.to_string(),
+                    };
+                    self.scan_error = None;
+                    return Err(Error::new(member.start, ErrorKind::Gzip { reason }));
+                }
+            }
+        };
+        chunk.len = len;
+        chunk.member = Some(member.start);
+        chunk.range = self.range;
+        chunk.index = self.dispatched;
+        chunk.first_block = self.next_block;
+        self.dispatched += 1;
+        if ended {
+            let end = member.decoder.into_inner().pos as u64;
+            self.scan = ScanState::at(end);
+            self.ended_plain = true;
+        } else {
+            self.member = Some(member);
+        }
+        Ok(chunk)
+    }
+}
+
 impl Iterator for ChunkReader {
     type Item = Result<Chunk, Error>;
 
@@ -447,6 +634,10 @@ impl Iterator for ChunkReader {
         match &out {
             Some(Ok(chunk)) => {
                 self.delivered += 1;
+                if let (k @ 1.., first) = chunk.isize_mismatch {
+                    let (n, seen) = self.mismatches;
+                    self.mismatches = (n + k, seen.or(first));
+                }
                 self.uncompressed += chunk.len as u64;
                 let end = chunk.compressed_range().end;
                 if self.opts.release && end - self.released >= RELEASE_STEP {

@@ -19,8 +19,18 @@ pub enum ErrorKind {
         /// The first bytes found (up to two).
         found: Vec<u8>,
     },
-    /// A gzip member without the BGZF `BC` extra subfield: plain gzip, not BGZF.
+    /// A gzip member without a well-formed BGZF `BC` extra subfield: plain gzip, not BGZF.
+    /// Readers inflate such members sequentially, as htslib does; block-level APIs ([`scan`],
+    /// split discovery, byte ranges and index queries) refuse them.
+    ///
+    /// [`scan`]: super::scan
     NotBgzf,
+    /// A plain gzip member (read sequentially) is corrupt, truncated or fails its CRC32/ISIZE
+    /// check.
+    Gzip {
+        /// What the gzip decoder reported.
+        reason: String,
+    },
     /// A gzip header field BGZF relies on is wrong.
     BadHeader {
         /// Which field, and how.
@@ -31,11 +41,6 @@ pub enum ErrorKind {
     BadBlockSize {
         /// The total block size (`BSIZE + 1`).
         size: u32,
-    },
-    /// The block's trailer claims more than 65,536 uncompressed bytes.
-    BadIsize {
-        /// The claimed uncompressed size.
-        isize: u32,
     },
     /// The block runs past the end of the file.
     Truncated {
@@ -53,13 +58,9 @@ pub enum ErrorKind {
         /// CRC32 of the inflated bytes.
         actual: u32,
     },
-    /// The deflate stream inflates to a different length than the trailer's ISIZE.
-    IsizeMismatch {
-        /// ISIZE from the trailer.
-        expected: u32,
-        /// Bytes actually produced (`None`: more than `expected`).
-        actual: Option<u32>,
-    },
+    /// The deflate stream inflates to more than the 65,536 bytes a BGZF block may hold (a
+    /// trailer's ISIZE that merely disagrees with the data is ignored, as htslib ignores it).
+    BlockTooLarge,
     /// Bytes after the final EOF-marker block that are not a BGZF block.
     TrailingBytes {
         /// How many bytes follow the last block.
@@ -110,21 +111,16 @@ impl fmt::Display for ErrorKind {
                 )
             }
             Self::NotBgzf => f.write_str(
-                "gzip member without the BGZF 'BC' extra field: plain gzip, not BGZF \
+                "gzip member without a valid BGZF 'BC' extra field: plain gzip, not BGZF \
                  (recompress with bgzip)",
             ),
+            Self::Gzip { reason } => write!(f, "plain gzip member: {reason}"),
             Self::BadHeader { reason } => write!(f, "bad BGZF block header: {reason}"),
             Self::BadBlockSize { size } => write!(
                 f,
                 "bad BGZF block size {size} (BSIZE {}): too small for header, data and trailer",
                 size.saturating_sub(1)
             ),
-            Self::BadIsize { isize } => {
-                write!(
-                    f,
-                    "bad ISIZE {isize}: a BGZF block holds at most 65536 bytes"
-                )
-            }
             Self::Truncated { needed, available } => write!(
                 f,
                 "truncated BGZF block: needs {needed} bytes, only {available} left in the file"
@@ -134,13 +130,9 @@ impl fmt::Display for ErrorKind {
                 f,
                 "CRC32 mismatch: trailer says {expected:08x}, data has {actual:08x}"
             ),
-            Self::IsizeMismatch { expected, actual } => match actual {
-                Some(a) => write!(f, "ISIZE mismatch: trailer says {expected}, inflated {a}"),
-                None => write!(
-                    f,
-                    "ISIZE mismatch: trailer says {expected}, inflates to more"
-                ),
-            },
+            Self::BlockTooLarge => {
+                f.write_str("the block inflates to more than 65536 bytes, the BGZF maximum")
+            }
             Self::TrailingBytes { len } => {
                 write!(
                     f,

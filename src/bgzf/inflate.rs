@@ -1,6 +1,6 @@
-//! Inflating one block with libdeflate, verifying ISIZE and CRC32.
+//! Inflating one block with libdeflate, verifying its CRC32.
 
-use super::{BlockInfo, Error, ErrorKind};
+use super::{BlockInfo, Error, ErrorKind, MAX_BLOCK_SIZE};
 
 /// A reusable libdeflate decompressor for BGZF blocks (one per worker thread).
 pub struct BlockInflater {
@@ -27,36 +27,38 @@ impl BlockInflater {
         }
     }
 
-    /// Inflates `block` of `file` into `out`, whose length must be the block's ISIZE, and checks
-    /// that the deflate stream produced exactly ISIZE bytes whose CRC32 matches the trailer.
-    pub fn inflate(&mut self, file: &[u8], block: &BlockInfo, out: &mut [u8]) -> Result<(), Error> {
-        debug_assert_eq!(out.len(), block.isize as usize);
+    /// Inflates `block` of `file` into `out` and checks the CRC32 of what it produced;
+    /// returns the inflated length. `out` should hold [`MAX_BLOCK_SIZE`] bytes: the trailer's
+    /// ISIZE is not trusted (htslib ignores it too), only the 64 KiB limit of a block is.
+    pub fn inflate(
+        &mut self,
+        file: &[u8],
+        block: &BlockInfo,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         let err = |kind| Error::new(block.offset, kind);
-        let (deflate, crc, isize) = block.parts(file);
-        match self.inner.deflate_decompress(deflate, out) {
-            Ok(n) if n == isize as usize => {}
-            Ok(n) => {
-                return Err(err(ErrorKind::IsizeMismatch {
-                    expected: isize,
-                    actual: Some(n as u32),
-                }))
-            }
+        let (deflate, crc, _) = block.parts(file);
+        let room = out.len().min(MAX_BLOCK_SIZE);
+        let out = &mut out[..room];
+        let n = match self.inner.deflate_decompress(deflate, out) {
+            Ok(n) => n,
             Err(libdeflater::DecompressionError::InsufficientSpace) => {
-                return Err(err(ErrorKind::IsizeMismatch {
-                    expected: isize,
-                    actual: None,
+                return Err(err(if out.len() == MAX_BLOCK_SIZE {
+                    ErrorKind::BlockTooLarge
+                } else {
+                    ErrorKind::Inflate
                 }))
             }
             Err(libdeflater::DecompressionError::BadData) => return Err(err(ErrorKind::Inflate)),
-        }
-        let actual = libdeflater::crc32(out);
+        };
+        let actual = libdeflater::crc32(&out[..n]);
         if actual != crc {
             return Err(err(ErrorKind::CrcMismatch {
                 expected: crc,
                 actual,
             }));
         }
-        Ok(())
+        Ok(n)
     }
 }
 
@@ -69,7 +71,8 @@ impl BlockInflater {
 /// # Ok::<(), rawarrow::bgzf::Error>(())
 /// ```
 pub fn inflate_block(file: &[u8], block: &BlockInfo) -> Result<Vec<u8>, Error> {
-    let mut out = vec![0; block.isize as usize];
-    BlockInflater::new().inflate(file, block, &mut out)?;
+    let mut out = vec![0; MAX_BLOCK_SIZE];
+    let n = BlockInflater::new().inflate(file, block, &mut out)?;
+    out.truncate(n);
     Ok(out)
 }

@@ -9,7 +9,8 @@ pub struct BlockInfo {
     pub offset: u64,
     /// Total compressed size of the block (`BSIZE + 1`), at most 65,536.
     pub size: u32,
-    /// Uncompressed size (the trailer's ISIZE), at most 65,536.
+    /// Uncompressed size: the trailer's ISIZE capped at 65,536 when scanned, the inflated length
+    /// in a [`Chunk`](super::Chunk) (htslib ignores ISIZE, and so do the readers).
     pub isize: u32,
     /// Length of the gzip header: the deflate data starts at `offset + header_len`.
     pub header_len: u16,
@@ -32,11 +33,12 @@ impl BlockInfo {
     }
 }
 
-const FTEXT: u8 = 1;
 const FHCRC: u8 = 2;
 const FEXTRA: u8 = 4;
 const FNAME: u8 = 8;
 const FCOMMENT: u8 = 16;
+/// FLG bits 5–7, reserved by RFC 1952; htslib ignores them, split discovery refuses them.
+const FRESERVED: u8 = 0xe0;
 /// Smallest deflate stream: a final fixed-Huffman block holding only end-of-block.
 const MIN_DEFLATE: usize = 2;
 
@@ -46,9 +48,15 @@ fn le16(b: &[u8], at: usize) -> usize {
 
 /// Parses and validates the BGZF block that starts at `offset` of `file`.
 ///
-/// Checks every header field BGZF relies on: gzip magic, CM = 8, FLG.FEXTRA and no reserved
-/// flag bits, XLEN and the extra subfields, the `BC` subfield with SLEN = 2, a block size that
-/// holds header, data and trailer, a block that fits in the file, and ISIZE ≤ 65,536.
+/// Checks every header field BGZF relies on: gzip magic, CM = 8, FLG.FEXTRA, XLEN and the extra
+/// subfields, the `BC` subfield with SLEN = 2, a block size that holds header, data and trailer,
+/// and a block that fits in the file. A gzip member without a well-formed `BC` subfield is
+/// [`ErrorKind::NotBgzf`] (readers inflate it as plain gzip, as htslib does).
+///
+/// What htslib ignores is accepted: reserved FLG bits, and an ISIZE that disagrees with the
+/// data or exceeds 65,536 (the inflated length is what counts; [`BlockInfo::isize`] is capped
+/// at 65,536 and corrected when the block is inflated). Split discovery
+/// ([`find_block_start`]) stays strict about both.
 ///
 /// ```
 /// let file = rawarrow::bgzf::EOF_MARKER;
@@ -85,11 +93,6 @@ pub fn parse_block(file: &[u8], offset: u64) -> Result<BlockInfo, Error> {
         }));
     }
     let flags = rest[3];
-    if flags & !(FTEXT | FHCRC | FEXTRA | FNAME | FCOMMENT) != 0 {
-        return Err(err(ErrorKind::BadHeader {
-            reason: "reserved FLG bits are set",
-        }));
-    }
     if flags & FEXTRA == 0 {
         return Err(err(ErrorKind::NotBgzf));
     }
@@ -101,27 +104,18 @@ pub fn parse_block(file: &[u8], offset: u64) -> Result<BlockInfo, Error> {
     let mut bsize = None;
     let mut at = 12;
     while at < extra_end {
+        // Subfields that run past XLEN, a BC of another length or a second BC: not a BGZF
+        // header, but still a gzip member (gzip readers skip the extra field whole).
         if extra_end - at < 4 {
-            return Err(err(ErrorKind::BadHeader {
-                reason: "extra subfield header runs past XLEN",
-            }));
+            return Err(err(ErrorKind::NotBgzf));
         }
         let slen = le16(rest, at + 2);
         if at + 4 + slen > extra_end {
-            return Err(err(ErrorKind::BadHeader {
-                reason: "extra subfield runs past XLEN",
-            }));
+            return Err(err(ErrorKind::NotBgzf));
         }
         if rest[at] == b'B' && rest[at + 1] == b'C' {
-            if slen != 2 {
-                return Err(err(ErrorKind::BadHeader {
-                    reason: "BC subfield length is not 2",
-                }));
-            }
-            if bsize.is_some() {
-                return Err(err(ErrorKind::BadHeader {
-                    reason: "more than one BC subfield",
-                }));
+            if slen != 2 || bsize.is_some() {
+                return Err(err(ErrorKind::NotBgzf));
             }
             bsize = Some(le16(rest, at + 4));
         }
@@ -165,13 +159,10 @@ pub fn parse_block(file: &[u8], offset: u64) -> Result<BlockInfo, Error> {
         rest[size - 2],
         rest[size - 1],
     ]);
-    if isize as usize > MAX_BLOCK_SIZE {
-        return Err(err(ErrorKind::BadIsize { isize }));
-    }
     Ok(BlockInfo {
         offset,
         size: size as u32,
-        isize,
+        isize: isize.min(MAX_BLOCK_SIZE as u32),
         header_len: u16::try_from(header_len).map_err(|_| too_small())?,
     })
 }
@@ -214,7 +205,8 @@ impl ScanState {
             }
             Err(e) => {
                 self.failed = true;
-                if self.after_eof_marker {
+                // A gzip member after the EOF marker is read as gzip (concatenated files).
+                if self.after_eof_marker && *e.kind() != ErrorKind::NotBgzf {
                     let len = file.len() as u64 - self.pos;
                     return Some(Err(Error::new(self.pos, ErrorKind::TrailingBytes { len })));
                 }
@@ -350,6 +342,22 @@ pub fn find_block_start(file: &[u8], from: u64) -> Option<u64> {
         .find(|&candidate| chain_is_valid(file, candidate, &mut failed))
 }
 
+/// `b` when its header has no reserved FLG bits and its ISIZE is at most 65,536.
+fn strict(file: &[u8], b: BlockInfo) -> Result<BlockInfo, Error> {
+    let at = b.offset as usize;
+    let end = b.end() as usize;
+    let isize = u32::from_le_bytes([file[end - 4], file[end - 3], file[end - 2], file[end - 1]]);
+    if file[at + 3] & FRESERVED != 0 || isize as usize > MAX_BLOCK_SIZE {
+        return Err(Error::new(
+            b.offset,
+            ErrorKind::BadHeader {
+                reason: "not strict",
+            },
+        ));
+    }
+    Ok(b)
+}
+
 fn chain_is_valid(file: &[u8], start: u64, failed: &mut std::collections::HashSet<u64>) -> bool {
     let mut pos = start;
     let mut visited = Vec::new();
@@ -360,7 +368,9 @@ fn chain_is_valid(file: &[u8], start: u64, failed: &mut std::collections::HashSe
         if failed.contains(&pos) {
             break false;
         }
-        let block = parse_block(file, pos);
+        // What htslib tolerates (reserved FLG bits, a wrong ISIZE) is not a block start here:
+        // resynchronising from an arbitrary offset trusts only well-formed headers.
+        let block = parse_block(file, pos).and_then(|b| strict(file, b));
         if pos - start >= SPLIT_SPAN {
             // The span must end on a valid header too.
             break block.is_ok();
@@ -426,31 +436,36 @@ mod tests {
         assert_eq!(kind_at(&f), ErrorKind::NotBgzf);
 
         let mut f = good.clone();
-        f[3] = 4 | 0x20; // reserved bit
-        assert!(matches!(kind_at(&f), ErrorKind::BadHeader { .. }));
+        f[3] = 4 | 0x20; // a reserved bit: htslib ignores it, so does the scan
+        assert_eq!(scan(&f).expect("accepted").blocks.len(), 3);
+        // but split discovery does not start at such a block.
+        assert_ne!(find_block_start(&f, 0), Some(0));
 
         let mut f = good.clone();
         f[12] = b'X'; // subfield is not BC
         assert_eq!(kind_at(&f), ErrorKind::NotBgzf);
 
         let mut f = good.clone();
-        f[14] = 3; // BC SLEN != 2 and runs past XLEN
-        assert!(matches!(kind_at(&f), ErrorKind::BadHeader { .. }));
+        f[14] = 3; // BC SLEN != 2 and runs past XLEN: a gzip member, not BGZF
+        assert_eq!(kind_at(&f), ErrorKind::NotBgzf);
 
         let mut f = good.clone();
         f[10] = 5; // XLEN shorter than the subfield
-        assert!(matches!(kind_at(&f), ErrorKind::BadHeader { .. }));
+        assert_eq!(kind_at(&f), ErrorKind::NotBgzf);
 
         let mut f = good.clone();
         f[16] = 20;
         f[17] = 0;
         assert_eq!(kind_at(&f), ErrorKind::BadBlockSize { size: 21 });
 
+        // ISIZE over 64 KiB: capped (the inflated length is what counts, as in htslib); split
+        // discovery does not start there.
         let mut f = good.clone();
         let first = parse_block(&good, 0).expect("valid");
         let end = first.size as usize;
         f[end - 4..end].copy_from_slice(&65537u32.to_le_bytes());
-        assert_eq!(kind_at(&f), ErrorKind::BadIsize { isize: 65537 });
+        assert_eq!(parse_block(&f, 0).expect("accepted").isize, 65536);
+        assert_ne!(find_block_start(&f, 0), Some(0));
     }
 
     #[test]

@@ -214,6 +214,7 @@ fn walk(
         if records.chunks().eof_marker() == Some(false) {
             super::bgzf::warn_missing_eof(&path);
         }
+        warn_all(records.take_warnings());
         return Ok(());
     }
     // The header a block at a time, then the index chunks of every region.
@@ -241,7 +242,14 @@ fn walk(
             break;
         }
     }
+    warn_all(spans.take_warnings());
     Ok(())
+}
+
+fn warn_all(warnings: Vec<String>) {
+    for w in warnings {
+        eprintln!("rawarrow: warning: {w}");
+    }
 }
 
 #[derive(Debug, Args)]
@@ -454,9 +462,7 @@ fn convert(mut args: Convert) -> Result {
             }
         }
         let mut reader = b.build(input)?;
-        for w in reader.warnings() {
-            eprintln!("rawarrow: warning: {w}");
-        }
+        warn_all(reader.take_warnings());
         dictionary.get_or_insert_with(|| reader.dictionary());
         let mut schema = arrow_array::RecordBatchReader::schema(&reader);
         if files.is_some() {
@@ -495,6 +501,7 @@ fn convert(mut args: Convert) -> Result {
         if reader.eof_marker() == Some(false) && args.limit.is_none() && regions.is_empty() {
             super::bgzf::warn_missing_eof(path);
         }
+        warn_all(reader.take_warnings());
         if let Some(s) = own_sink {
             s.finish()?;
         }

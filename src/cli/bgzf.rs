@@ -68,6 +68,9 @@ fn decompress(args: Decompress) -> Result {
     if chunks.eof_marker() == Some(false) {
         warn_missing_eof(&args.input);
     }
+    for w in chunks.take_warnings() {
+        eprintln!("rawarrow: warning: {w}");
+    }
     out.finish()
 }
 

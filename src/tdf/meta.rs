@@ -130,9 +130,15 @@ impl Metadata {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| sql_err(path, "open", e))?;
+        Self::from_connection(&conn, path)
+    }
+
+    /// [`Metadata::read`] from an open SQLite connection (an in-memory database in tests and
+    /// fuzzing); `path` names the file in errors.
+    pub fn from_connection(conn: &Connection, path: &Path) -> Result<Self, Error> {
         let q = |what: &str, e| sql_err(path, what, e);
 
-        require(&conn, path, "GlobalMetadata", &["Key", "Value"], false)?;
+        require(conn, path, "GlobalMetadata", &["Key", "Value"], false)?;
         let mut global = HashMap::new();
         {
             let mut stmt = conn
@@ -150,9 +156,9 @@ impl Metadata {
         }
 
         let base = ["Id", "Time", "MsMsType", "TimsId", "NumScans", "NumPeaks"];
-        require(&conn, path, "Frames", &base, false)?;
+        require(conn, path, "Frames", &base, false)?;
         let calibrated = has_columns(
-            &conn,
+            conn,
             path,
             "Frames",
             &["MzCalibration", "T1", "T2", "TimsCalibration"],
@@ -244,8 +250,8 @@ impl Metadata {
             "C3",
             "C4",
         ];
-        if require(&conn, path, "MzCalibration", &mz_cols, true)? {
-            let all = table_columns(&conn, path, "MzCalibration")?;
+        if require(conn, path, "MzCalibration", &mz_cols, true)? {
+            let all = table_columns(conn, path, "MzCalibration")?;
             let cols: Vec<String> = mz_cols
                 .iter()
                 .map(|c| c.to_string())
@@ -286,7 +292,7 @@ impl Metadata {
             "C8",
             "C9",
         ];
-        if require(&conn, path, "TimsCalibration", &tims_cols, true)? {
+        if require(conn, path, "TimsCalibration", &tims_cols, true)? {
             let sql = format!("SELECT {} FROM TimsCalibration", tims_cols.join(", "));
             let mut stmt = conn.prepare(&sql).map_err(|e| q("TimsCalibration", e))?;
             let mut rows = stmt.query([]).map_err(|e| q("TimsCalibration", e))?;
@@ -313,12 +319,12 @@ impl Metadata {
             "IsolationWidth",
         ];
         let has_dia = require(
-            &conn,
+            conn,
             path,
             "DiaFrameMsMsInfo",
             &["Frame", "WindowGroup"],
             true,
-        )? && require(&conn, path, "DiaFrameMsMsWindows", &win_cols, true)?;
+        )? && require(conn, path, "DiaFrameMsMsWindows", &win_cols, true)?;
         if has_dia {
             let mut by_group: HashMap<u32, Vec<Window>> = HashMap::new();
             let mut stmt = conn
@@ -355,7 +361,7 @@ impl Metadata {
             "IsolationWidth",
             "Precursor",
         ];
-        if require(&conn, path, "PasefFrameMsMsInfo", &pasef_cols, true)? {
+        if require(conn, path, "PasefFrameMsMsInfo", &pasef_cols, true)? {
             dda = true;
             let mut stmt = conn
                 .prepare(
@@ -376,7 +382,7 @@ impl Metadata {
             ws.sort_by_key(|w| w.scan_begin);
         }
         let mut precursor_scans = HashMap::new();
-        if require(&conn, path, "Precursors", &["Id", "ScanNumber"], true)? {
+        if require(conn, path, "Precursors", &["Id", "ScanNumber"], true)? {
             let mut stmt = conn
                 .prepare("SELECT Id, ScanNumber FROM Precursors")
                 .map_err(|e| q("Precursors", e))?;

@@ -190,6 +190,19 @@ impl ReaderBuilder {
             });
         }
         let meta = Metadata::read(&tdf)?;
+        let bin = Input::open(&bin_path).map_err(|e| Error::Open {
+            path: bin_path.clone(),
+            message: e.to_string(),
+        })?;
+        self.build_from_parts(dir, meta, bin)
+    }
+
+    /// Builds the reader of the run in `dir` from its metadata, already read, and its
+    /// `analysis.tdf_bin` bytes: every check [`build`](Self::build) makes on the metadata is
+    /// made here (tests and fuzzing hand in metadata from an in-memory database).
+    pub fn build_from_parts(self, dir: &Path, meta: Metadata, bin: Input) -> Result<Reader, Error> {
+        let tdf = dir.join("analysis.tdf");
+        let bin_path = dir.join("analysis.tdf_bin");
         let compression: u32 = meta.global_value(&tdf, "TimsCompressionType")?;
         if compression != 2 {
             return Err(Error::Metadata {
@@ -199,10 +212,6 @@ impl ReaderBuilder {
                 ),
             });
         }
-        let bin = Input::open(&bin_path).map_err(|e| Error::Open {
-            path: bin_path.clone(),
-            message: e.to_string(),
-        })?;
         let calibration = match self.calibration {
             Calibration::Auto
                 if !meta.mz_calibrations.is_empty()
