@@ -201,9 +201,11 @@ fn run(args: &[&std::ffi::OsStr]) -> (Vec<u8>, String, bool) {
 /// Files samtools reads that bend the BGZF and BAM rules (each made here from the sample BAM):
 /// plain gzip members (the whole file, one member among BGZF blocks, a `BC` subfield longer
 /// than XLEN), reserved FLG bits, ISIZE that disagrees with the data or exceeds 64 KiB, read
-/// names without their NUL or not UTF-8, a negative `l_ref`. `bam view` prints exactly what
-/// `samtools view` prints, `-c` counts the same, the Arrow reader reads them (except the
-/// binary name its Utf8 column cannot hold), and what htslib repairs or ignores is a warning.
+/// names without their NUL or not UTF-8, a negative `l_ref`, tag names that are not printable,
+/// a position of 2³¹ − 1, header text that is not UTF-8. `bam view` prints exactly what
+/// `samtools view` prints, `-c` counts the same, the Arrow reader reads them (except what its
+/// Utf8 and Int32 columns cannot hold, refused naming the record), and what htslib repairs or
+/// ignores is a warning.
 #[test]
 fn files_htslib_reads() {
     if common::samtools().is_none() {
@@ -262,6 +264,29 @@ fn files_htslib_reads() {
     let mut binary = raw.clone();
     binary[records[5] + 4 + 32] = 0xe9;
     cases.push(("binary", rawarrow::bgzf::compress_for_tests(&binary), None));
+    // The aux data of record 9 (its first tag's name patched).
+    let aux_of = |k: usize| {
+        let at = records[k] + 4;
+        let n_cigar = u16::from_le_bytes([raw[at + 12], raw[at + 13]]) as usize;
+        let l_seq = u32::from_le_bytes(raw[at + 16..at + 20].try_into().expect("4")) as usize;
+        at + 32 + usize::from(raw[at + 8]) + 4 * n_cigar + l_seq.div_ceil(2) + l_seq
+    };
+    let mut tag1 = raw.clone();
+    tag1[aux_of(9)] = 0x01;
+    cases.push(("tag1", rawarrow::bgzf::compress_for_tests(&tag1), None));
+    let mut tag2 = raw.clone();
+    tag2[aux_of(9) + 1] = 0xe9;
+    cases.push(("tag2", rawarrow::bgzf::compress_for_tests(&tag2), None));
+    let mut pos = raw.clone();
+    pos[records[11] + 8..records[11] + 12].copy_from_slice(&i32::MAX.to_le_bytes());
+    cases.push(("pos", rawarrow::bgzf::compress_for_tests(&pos), None));
+    let mut htext = raw.clone();
+    htext[9] = 0xe9; // the 'H' of "@HD"
+    cases.push((
+        "htext",
+        rawarrow::bgzf::compress_for_tests(&htext),
+        Some("not UTF-8"),
+    ));
     let mut lref = raw.clone();
     let l_text = u32::from_le_bytes(raw[4..8].try_into().expect("4")) as usize;
     let l_name = u32::from_le_bytes(raw[12 + l_text..16 + l_text].try_into().expect("4")) as usize;
@@ -295,7 +320,8 @@ fn files_htslib_reads() {
                 got == want,
                 "{name} t={threads}: SAM text differs from samtools"
             );
-            match warning {
+            // (Header text is printed as stored: only the Arrow output warns about it.)
+            match warning.filter(|_| name != "htext") {
                 Some(w) => assert!(err.contains("warning") && err.contains(w), "{name}: {err}"),
                 None => assert!(!err.contains("warning"), "{name}: {err}"),
             }
@@ -317,10 +343,21 @@ fn files_htslib_reads() {
             out.as_os_str(),
             p,
         ]);
-        if name == "binary" {
+        let refused = match name {
+            "binary" => Some("record 5 at virtual offset"),
+            "tag2" => Some("record 9 at virtual offset"),
+            "pos" => Some("record 11 at virtual offset"),
+            _ => None,
+        };
+        if let Some(want) = refused {
+            let why = [
+                "read name is not UTF-8",
+                "tag name is not ASCII",
+                "does not fit the Int32",
+            ];
             assert!(
-                !ok && err.contains("read name is not UTF-8") && err.contains("record 5"),
-                "{err}"
+                !ok && err.contains(want) && why.iter().any(|w| err.contains(w)),
+                "{name}: {err}"
             );
             assert!(!out.exists(), "nothing written");
         } else {
@@ -450,4 +487,72 @@ fn stdin_equals_file_input() {
         !ok && err.contains("-: offset 0: not a BAM file: the file is empty"),
         "{err}"
     );
+}
+
+/// The header as `samtools view -h` prints it, byte for byte: text without its final newline,
+/// NUL padding, `@SQ` lines added only when the text has none (lengths as signed numbers), text
+/// whose `@SQ` names disagree with the binary list (none added), empty text.
+#[test]
+fn header_text_as_samtools_prints_it() {
+    if common::samtools().is_none() {
+        return;
+    }
+    let bam = |text: &[u8], len: i32| {
+        let mut b = b"BAM\x01".to_vec();
+        b.extend_from_slice(&(text.len() as i32).to_le_bytes());
+        b.extend_from_slice(text);
+        b.extend_from_slice(&1i32.to_le_bytes());
+        b.extend_from_slice(&3i32.to_le_bytes());
+        b.extend_from_slice(b"c1\0");
+        b.extend_from_slice(&len.to_le_bytes());
+        // One unmapped record named r1.
+        let mut body = Vec::new();
+        for v in [-1i32, -1] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        body.extend_from_slice(&[3, 0, 0x48, 0x12, 0, 0, 4, 0]);
+        for v in [0i32, -1, -1, 0] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        body.extend_from_slice(b"r1\0");
+        b.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        b.extend_from_slice(&body);
+        rawarrow::bgzf::compress_for_tests(&b)
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[u8], i32); 6] = [
+        (b"@HD\tVN:1.6", 10),
+        (b"@HD\tVN:1.6\n\0\0\0", 10),
+        (b"@HD\tVN:1.6\n@SQ\tSN:other\tLN:5\n", 10),
+        (b"@HD\tVN:1.6\n", -3),
+        (b"", 10),
+        (b"@HD\tVN:1.6\n@CO\tx@SQ\tnot a line start\n", 7),
+    ];
+    for (i, (text, len)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("h{i}.bam"));
+        std::fs::write(&path, bam(text, len)).expect("write");
+        let want = common::samtools_out(&[
+            "view".as_ref(),
+            "-h".as_ref(),
+            "--no-PG".as_ref(),
+            path.as_os_str(),
+        ]);
+        let (got, err, ok) = run(&[
+            "bam".as_ref(),
+            "view".as_ref(),
+            "-h".as_ref(),
+            path.as_os_str(),
+        ]);
+        assert!(ok, "{i}: {err}");
+        assert!(
+            got == want,
+            "case {i}: {:?}\nsamtools: {:?}",
+            text_of(&got),
+            text_of(&want)
+        );
+    }
+}
+
+fn text_of(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }

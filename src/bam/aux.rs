@@ -45,6 +45,10 @@ fn nul_in(b: &[u8]) -> Option<usize> {
     memchr::memchr(0, &b[i..]).map(|j| i + j)
 }
 
+/// The smallest aux field: tag, type and one byte. Fewer bytes left at the end of a record are
+/// ignored, as htslib ignores them (its readers stop when fewer than 4 bytes remain).
+const MIN_FIELD: usize = 4;
+
 /// Reads the field at `at`; `Err` names what is malformed.
 pub(crate) fn field_at(aux: &[u8], at: usize) -> Result<Field<'_>, RecordError> {
     let bad = |reason| RecordError::Aux { at, reason };
@@ -52,11 +56,9 @@ pub(crate) fn field_at(aux: &[u8], at: usize) -> Result<Field<'_>, RecordError> 
         .get(at..at + 3)
         .ok_or(bad("field shorter than tag and type"))?;
     let (tag, ty) = ([head[0], head[1]], head[2]);
-    // The SAM spec asks for [A-Za-z][A-Za-z0-9]; htslib reads any printable pair (its own
-    // test files use `A!`), and so do we.
-    if !((b' '..=b'~').contains(&tag[0]) && (b' '..=b'~').contains(&tag[1])) {
-        return Err(bad("tag name is not two printable characters"));
-    }
+    // The SAM spec asks for [A-Za-z][A-Za-z0-9]; htslib reads any two bytes (its own test
+    // files use `A!`) and prints them as they are, and so do we (the Arrow `tags` column
+    // needs them ASCII).
     let body = at + 3;
     let (value_end, end) = match ty {
         b'Z' | b'H' => {
@@ -101,7 +103,7 @@ pub(crate) fn field_at(aux: &[u8], at: usize) -> Result<Field<'_>, RecordError> 
 pub(crate) fn fields(aux: &[u8]) -> impl Iterator<Item = Field<'_>> + '_ {
     let mut at = 0;
     std::iter::from_fn(move || {
-        if at >= aux.len() {
+        if aux.len() - at < MIN_FIELD {
             return None;
         }
         let f = field_at(aux, at).ok()?;
@@ -122,7 +124,7 @@ pub(crate) fn push_sam_checked(
 ) -> Result<(), RecordError> {
     let mut at = 0;
     let mut first = true;
-    while at < aux.len() {
+    while aux.len() - at >= MIN_FIELD {
         let f = field_at(aux, at)?;
         at = f.end;
         if skip == Some((f.start, f.end)) {
@@ -132,6 +134,12 @@ pub(crate) fn push_sam_checked(
             out.push(b'\t');
         }
         first = false;
+        if arrow_text && !(f.tag[0].is_ascii() && f.tag[1].is_ascii()) {
+            return Err(RecordError::Aux {
+                at: f.start,
+                reason: "tag name is not ASCII",
+            });
+        }
         out.extend_from_slice(&[f.tag[0], f.tag[1], b':']);
         match f.ty {
             b'Z' | b'H' => {
@@ -164,7 +172,7 @@ pub(crate) fn push_sam_checked(
 pub(crate) fn validate(aux: &[u8]) -> Result<Option<Field<'_>>, RecordError> {
     let mut at = 0;
     let mut cg = None;
-    while at < aux.len() {
+    while aux.len() - at >= MIN_FIELD {
         let f = field_at(aux, at)?;
         if f.tag == *b"CG" && f.ty == b'B' && f.value.first() == Some(&b'I') {
             cg = Some(f);
@@ -487,7 +495,10 @@ mod tests {
     #[test]
     fn malformed_fields() {
         let bad = |aux: &[u8]| validate(aux).expect_err("malformed");
-        assert!(matches!(bad(b"NM"), RecordError::Aux { at: 0, .. }));
+        // Fewer than 4 bytes left are ignored, as htslib ignores them.
+        assert_eq!(validate(b"NM"), Ok(None));
+        assert_eq!(validate(b"NMC\x01XZ"), Ok(None));
+        assert!(matches!(bad(b"NMi\x01"), RecordError::Aux { at: 0, .. }));
         assert!(matches!(
             bad(b"NMq\x01"),
             RecordError::Aux {

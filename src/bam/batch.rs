@@ -654,6 +654,16 @@ impl BatchBuilder {
                         if p.on(QNAME) && !name.is_ascii() && std::str::from_utf8(name).is_err() {
                             return Err(DecodeError::Record(i, RecordError::ReadNameNotUtf8));
                         }
+                        // 1-based positions in Int32 columns (htslib prints 2147483648).
+                        for (on, field, value) in [
+                            (p.on(POS), "pos", r.pos()),
+                            (p.on(PNEXT), "next_pos", r.next_pos()),
+                        ] {
+                            if on && value == i32::MAX {
+                                let e = RecordError::PositionOutOfRange { field, value };
+                                return Err(DecodeError::Record(i, e));
+                            }
+                        }
                         recs.push(r)
                     }
                     Err(e) => {

@@ -65,8 +65,6 @@ pub enum HeaderError {
     NegativeLength(&'static str),
     /// A reference name is not UTF-8, or `l_name` is 0.
     BadReferenceName(u32),
-    /// The header text is not UTF-8.
-    TextNotUtf8,
 }
 
 /// What is wrong with a record (the checks htslib's `bam_read1` makes, and the aux fields).
@@ -92,8 +90,8 @@ pub enum RecordError {
     RefIdOutOfRange(i32),
     /// `next_refID` is neither -1 nor a reference of the header.
     NextRefIdOutOfRange(i32),
-    /// `pos` or `next_pos` is past the SAM range (1-based positions are at most 2³¹ − 1, so the
-    /// 0-based value is at most 2³¹ − 2). Values below -1 are kept, as htslib keeps them.
+    /// `pos` or `next_pos` is 2³¹ − 1 (0-based): its 1-based value does not fit the Int32
+    /// `pos`/`pnext` column (SAM text prints it, as htslib does). Values below -1 are kept.
     PositionOutOfRange {
         /// `"pos"` or `"next_pos"`.
         field: &'static str,
@@ -226,7 +224,6 @@ impl fmt::Display for HeaderError {
                     "reference {i}: l_name is 0 or the name is not UTF-8"
                 )
             }
-            Self::TextNotUtf8 => f.write_str("the SAM header text is not UTF-8"),
         }
     }
 }
@@ -247,7 +244,7 @@ impl fmt::Display for RecordError {
             Self::RefIdOutOfRange(id) => write!(f, "refID {id} is not a reference of the header"),
             Self::PositionOutOfRange { field, value } => write!(
                 f,
-                "{field} {value} is outside the SAM range -1..=2147483646 (0-based)"
+                "{field} {value} (0-based) does not fit the Int32 column as a 1-based position"
             ),
             Self::NextRefIdOutOfRange(id) => {
                 write!(f, "next_refID {id} is not a reference of the header")
@@ -329,7 +326,8 @@ impl fmt::Display for Error {
                 match self.offset {
                     Some(o) => write!(
                         f,
-                        "the file ends inside the BAM header, after {o} uncompressed bytes"
+                        "BAM header at uncompressed offset {o}: the file ends inside the \
+                         BAM header"
                     ),
                     None => f.write_str("the file ends inside the BAM header"),
                 }

@@ -25,6 +25,11 @@ pub struct Header {
     pub text: String,
     /// The binary reference list that `refID`s index.
     pub references: Vec<Reference>,
+    /// The `l_text` bytes as stored (NUL padding included): what `samtools view -H` prints.
+    stored: Vec<u8>,
+    /// When the text is not UTF-8 (htslib reads any bytes): the offset of the first bad byte in
+    /// the uncompressed stream; `text` is then the lossy conversion (U+FFFD replacements).
+    not_utf8_at: Option<u64>,
 }
 
 fn i32_at(b: &[u8], at: usize) -> Option<i32> {
@@ -78,11 +83,16 @@ impl Header {
         let Some(text) = b.get(8..8 + l_text) else {
             return Ok(None);
         };
-        // Text may be NUL-padded; keep what precedes the first NUL, as samtools does.
+        let stored = text.to_vec();
+        // Text may be NUL-padded; `text` keeps what precedes the first NUL.
         let text = &text[..memchr::memchr(0, text).unwrap_or(text.len())];
-        let text = std::str::from_utf8(text)
-            .map_err(|e| (HeaderError::TextNotUtf8, 8 + e.valid_up_to() as u64))?
-            .to_string();
+        let (text, not_utf8_at) = match std::str::from_utf8(text) {
+            Ok(t) => (t.to_string(), None),
+            Err(e) => (
+                String::from_utf8_lossy(text).into_owned(),
+                Some(8 + e.valid_up_to() as u64),
+            ),
+        };
         let mut at = 8 + l_text;
         let Some(n_ref) = i32_at(b, at) else {
             return Ok(None);
@@ -121,7 +131,13 @@ impl Header {
             });
             at += 8 + l_name;
         }
-        Ok(Some((Header { text, references }, at)))
+        let header = Header {
+            text,
+            references,
+            stored,
+            not_utf8_at,
+        };
+        Ok(Some((header, at)))
     }
 
     /// The header as Arrow schema metadata, on every batch of a reader and in every output
@@ -142,30 +158,55 @@ impl Header {
         .into()
     }
 
-    /// The header as `samtools view --no-PG -H` prints it: the stored text, ended by a newline,
-    /// then an `@SQ` line for every reference the text does not name (htslib adds them when
-    /// a file's text lacks them).
-    pub fn sam_text(&self) -> String {
-        let mut out = self.text.clone();
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
+    /// A header from its text and references.
+    pub fn new(text: String, references: Vec<Reference>) -> Self {
+        Self {
+            stored: text.clone().into_bytes(),
+            text,
+            references,
+            not_utf8_at: None,
         }
-        let named: std::collections::HashSet<&str> = self
-            .text
-            .lines()
-            .filter(|l| l.starts_with("@SQ\t"))
-            .filter_map(|l| l.split('\t').find_map(|f| f.strip_prefix("SN:")))
-            .collect();
-        for r in &self.references {
-            if !named.contains(r.name.as_str()) {
-                out.push_str("@SQ\tSN:");
-                out.push_str(&r.name);
-                out.push_str("\tLN:");
-                out.push_str(itoa::Buffer::new().format(r.len));
-                out.push('\n');
+    }
+
+    /// Where the stored text stops being UTF-8 (its offset in the uncompressed stream), when it
+    /// does: [`text`](Self::text) then holds it with U+FFFD replacements, and
+    /// [`sam_bytes`](Self::sam_bytes) the bytes as stored.
+    pub fn text_not_utf8_at(&self) -> Option<u64> {
+        self.not_utf8_at
+    }
+
+    /// The header exactly as `samtools view --no-PG -H` prints it: the stored `l_text` bytes
+    /// (NUL padding included), a newline written over the first NUL (or added) when the text
+    /// before it does not end with one, then, only when no line of that text starts with
+    /// `@SQ<TAB>`, an `@SQ` line per reference (its length as htslib prints it, a signed
+    /// 32-bit number).
+    pub fn sam_bytes(&self) -> Vec<u8> {
+        let mut out = self.stored.clone();
+        let first_nul = memchr::memchr(0, &out).unwrap_or(out.len());
+        let text = &self.stored[..first_nul];
+        if first_nul > 0 && text[first_nul - 1] != b'\n' {
+            if first_nul < out.len() {
+                out[first_nul] = b'\n';
+            } else {
+                out.push(b'\n');
+            }
+        }
+        let has_sq = text.starts_with(b"@SQ\t") || memchr::memmem::find(text, b"\n@SQ\t").is_some();
+        if !has_sq {
+            for r in &self.references {
+                out.extend_from_slice(b"@SQ\tSN:");
+                out.extend_from_slice(r.name.as_bytes());
+                out.extend_from_slice(b"\tLN:");
+                out.extend_from_slice(itoa::Buffer::new().format(r.len as i32).as_bytes());
+                out.push(b'\n');
             }
         }
         out
+    }
+
+    /// [`sam_bytes`](Self::sam_bytes) as text (lossy where the stored text is not UTF-8).
+    pub fn sam_text(&self) -> String {
+        String::from_utf8_lossy(&self.sam_bytes()).into_owned()
     }
 
     /// The reference names as one shared Arrow string array (the dictionary of `rname`/`rnext`).
@@ -206,6 +247,7 @@ mod tests {
         let (h, n) = Header::parse(&b).expect("valid").expect("complete");
         assert_eq!(n, b.len());
         assert_eq!(h.text, "@HD\tVN:1.6\n");
+        assert_eq!(h.text_not_utf8_at(), None);
         assert_eq!(
             h.references[1],
             Reference {

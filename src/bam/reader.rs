@@ -262,6 +262,13 @@ impl ReaderBuilder {
                 )
             }
         };
+        if let Some(at) = records.header().text_not_utf8_at() {
+            warnings.push(format!(
+                "{}: the SAM header text is not UTF-8 from uncompressed offset {at}: the Arrow \
+                 metadata holds it with U+FFFD replacements (`bam view -h` prints it as stored)",
+                path.display()
+            ));
+        }
         let dictionary = match self.dictionary {
             None => records.header().dictionary(),
             Some(d) => {

@@ -78,13 +78,6 @@ impl<'a> Record<'a> {
         if !in_range(next_ref_id) {
             return Err(RecordError::NextRefIdOutOfRange(next_ref_id));
         }
-        for (field, at) in [("pos", 4), ("next_pos", 24)] {
-            let value = i32_at(data, at);
-            // htslib keeps any value below -1 too (a real file has next_pos -129,696,967).
-            if value == i32::MAX {
-                return Err(RecordError::PositionOutOfRange { field, value });
-            }
-        }
         let cigar_end = name_end + 4 * n_cigar;
         let seq_end = cigar_end + l_seq.div_ceil(2);
         let qual_end = seq_end + l_seq;

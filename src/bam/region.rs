@@ -131,16 +131,16 @@ mod tests {
     use crate::bam::Reference;
 
     fn header(names: &[&str]) -> Header {
-        Header {
-            text: String::new(),
-            references: names
+        Header::new(
+            String::new(),
+            names
                 .iter()
                 .map(|n| Reference {
                     name: (*n).into(),
                     len: 1000,
                 })
                 .collect(),
-        }
+        )
     }
 
     #[test]

@@ -33,12 +33,10 @@ impl BlockInfo {
     }
 }
 
-const FHCRC: u8 = 2;
 const FEXTRA: u8 = 4;
-const FNAME: u8 = 8;
-const FCOMMENT: u8 = 16;
-/// FLG bits 5–7, reserved by RFC 1952; htslib ignores them, split discovery refuses them.
-const FRESERVED: u8 = 0xe0;
+/// FLG bits other than FEXTRA: htslib ignores them in a BGZF block, split discovery refuses
+/// them.
+const FOTHER: u8 = !FEXTRA;
 /// Smallest deflate stream: a final fixed-Huffman block holding only end-of-block.
 const MIN_DEFLATE: usize = 2;
 
@@ -53,7 +51,8 @@ fn le16(b: &[u8], at: usize) -> usize {
 /// and a block that fits in the file. A gzip member without a well-formed `BC` subfield is
 /// [`ErrorKind::NotBgzf`] (readers inflate it as plain gzip, as htslib does).
 ///
-/// What htslib ignores is accepted: reserved FLG bits, and an ISIZE that disagrees with the
+/// What htslib ignores is accepted: FLG bits other than FEXTRA (FNAME, FCOMMENT and FHCRC are
+/// not part of a BGZF header, so no such field is skipped), and an ISIZE that disagrees with the
 /// data or exceeds 65,536 (the inflated length is what counts; [`BlockInfo::isize`] is capped
 /// at 65,536 and corrected when the block is inflated). Split discovery
 /// ([`find_block_start`]) stays strict about both.
@@ -126,27 +125,10 @@ pub fn parse_block(file: &[u8], offset: u64) -> Result<BlockInfo, Error> {
     };
     let size = bsize + 1;
     let too_small = || err(ErrorKind::BadBlockSize { size: size as u32 });
-    // Optional gzip header fields; BGZF writers never set them, but they are legal gzip.
-    let mut header_len = extra_end;
-    let body = &rest[..rest.len().min(size)];
-    for flag in [FNAME, FCOMMENT] {
-        if flags & flag != 0 {
-            let nul = body
-                .get(header_len..)
-                .and_then(|s| memchr::memchr(0, s))
-                .ok_or_else(|| {
-                    if rest.len() < size {
-                        truncated(size)
-                    } else {
-                        too_small()
-                    }
-                })?;
-            header_len += nul + 1;
-        }
-    }
-    if flags & FHCRC != 0 {
-        header_len += 2;
-    }
+    // The deflate data follows the extra field. FNAME, FCOMMENT and FHCRC are not part of the
+    // BGZF header (SAM spec §4.1): htslib ignores those flag bits in a BGZF block, and so do we
+    // (a damaged flag byte then costs nothing).
+    let header_len = extra_end;
     if size < header_len + MIN_DEFLATE + 8 {
         return Err(too_small());
     }
@@ -342,12 +324,12 @@ pub fn find_block_start(file: &[u8], from: u64) -> Option<u64> {
         .find(|&candidate| chain_is_valid(file, candidate, &mut failed))
 }
 
-/// `b` when its header has no reserved FLG bits and its ISIZE is at most 65,536.
+/// `b` when its header sets no FLG bit but FEXTRA and its ISIZE is at most 65,536.
 fn strict(file: &[u8], b: BlockInfo) -> Result<BlockInfo, Error> {
     let at = b.offset as usize;
     let end = b.end() as usize;
     let isize = u32::from_le_bytes([file[end - 4], file[end - 3], file[end - 2], file[end - 1]]);
-    if file[at + 3] & FRESERVED != 0 || isize as usize > MAX_BLOCK_SIZE {
+    if file[at + 3] & FOTHER != 0 || isize as usize > MAX_BLOCK_SIZE {
         return Err(Error::new(
             b.offset,
             ErrorKind::BadHeader {
@@ -469,46 +451,22 @@ mod tests {
     }
 
     #[test]
-    fn optional_gzip_fields_are_skipped() {
-        // FNAME + FCOMMENT + FHCRC around a real deflate stream.
-        let payload = b"optional fields";
-        let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
-        let mut deflated = vec![0u8; 1024];
-        let n = c.deflate_compress(payload, &mut deflated).expect("fits");
-        let mut block = vec![
-            0x1f,
-            0x8b,
-            8,
-            4 | 8 | 16 | 2,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0xff,
-            6,
-            0,
-            b'B',
-            b'C',
-            2,
-            0,
-            0,
-            0,
-        ];
-        block.extend_from_slice(b"name\0comment\0");
-        block.extend_from_slice(&[0xaa, 0xbb]);
-        block.extend_from_slice(&deflated[..n]);
-        block.extend_from_slice(&libdeflater::crc32(payload).to_le_bytes());
-        block.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        let bsize = (block.len() - 1) as u16;
-        block[16..18].copy_from_slice(&bsize.to_le_bytes());
-        let b = parse_block(&block, 0).expect("valid");
-        assert_eq!(usize::from(b.header_len), 18 + 13 + 2);
-        let (deflate, crc, isize) = b.parts(&block);
-        assert_eq!(deflate, &deflated[..n]);
+    fn other_flag_bits_are_ignored_as_htslib_does() {
+        // FNAME + FCOMMENT + FHCRC set on a real block: the deflate data still follows the
+        // extra field.
+        let payload = b"flags";
+        let mut f = crate::bgzf::compress_for_tests(payload);
+        f[3] = 4 | 8 | 16 | 2;
+        let b = parse_block(&f, 0).expect("valid");
+        assert_eq!(usize::from(b.header_len), 18);
         assert_eq!(
-            (crc, isize),
-            (libdeflater::crc32(payload), payload.len() as u32)
+            crate::bgzf::inflate_block(&f, &b).expect("inflates"),
+            payload
+        );
+        assert_eq!(
+            find_block_start(&f, 0),
+            Some(b.end()),
+            "split discovery stays strict"
         );
     }
 

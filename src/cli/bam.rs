@@ -319,7 +319,7 @@ fn view(args: View) -> Result {
     let mut out = Output::create(args.output.as_deref())?;
     let mut buf = Vec::with_capacity(4 << 20);
     if args.with_header || args.header_only {
-        buf.extend_from_slice(header.sam_text().as_bytes());
+        buf.extend_from_slice(&header.sam_bytes());
         if args.header_only {
             out.writer().write_all(&buf)?;
             return out.finish();
