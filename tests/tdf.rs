@@ -628,7 +628,18 @@ fn open_err(stmt: &str, calibration: Calibration) -> String {
 #[test]
 fn damaged_metadata_is_an_error_not_garbage() {
     use Calibration::{Bruker, Estimate};
-    let cases: [(&str, Calibration, &str); 10] = [
+    let cases: [(&str, Calibration, &str); 12] = [
+        // Ordered and positive but implausible ranges (found by the tdf_meta fuzz target).
+        (
+            "UPDATE GlobalMetadata SET Value = '45.6' WHERE Key = 'OneOverK0AcqRangeUpper'",
+            Estimate,
+            "GlobalMetadata MzAcqRange/OneOverK0AcqRange: 1/K0",
+        ),
+        (
+            "UPDATE GlobalMetadata SET Value = '1e9' WHERE Key = 'MzAcqRangeUpper'",
+            Estimate,
+            "GlobalMetadata MzAcqRange/OneOverK0AcqRange: m/z",
+        ),
         (
             "UPDATE GlobalMetadata SET Value = '-5' WHERE Key = 'MzAcqRangeLower'",
             Estimate,

@@ -16,7 +16,9 @@ fn naive(blob: &[u8], scans: u32, peaks: u64) -> Option<(Vec<u32>, Vec<u32>)> {
     let raw = zstd::bulk::decompress(blob.get(8..size)?, want).ok()?;
     let n = raw.len() / 4;
     let word = |i: usize| u32::from_le_bytes([raw[i], raw[n + i], raw[2 * n + i], raw[3 * n + i]]);
-    let mut counts: Vec<u64> = (1..scans as usize).map(|k| u64::from(word(k) / 2)).collect();
+    let mut counts: Vec<u64> = (1..scans as usize)
+        .map(|k| u64::from(word(k) / 2))
+        .collect();
     counts.push(peaks - counts.iter().sum::<u64>());
     let (mut tof, mut int, mut p) = (Vec::new(), Vec::new(), 0usize);
     for c in counts {

@@ -249,10 +249,15 @@ impl ReaderBuilder {
                 path: tdf.clone(),
                 message: "GlobalMetadata has no key DigitizerNumSamples".into(),
             })?;
-            Some((
+            let (mz, im) = (
                 MzModel::estimate(lo, hi, samples),
                 ImModel::estimate(im_lo, im_hi, max_scans),
-            ))
+            );
+            plausible(&mz, &im, Some(samples), max_scans).map_err(|m| Error::Metadata {
+                path: tdf.clone(),
+                message: format!("GlobalMetadata MzAcqRange/OneOverK0AcqRange: {m}"),
+            })?;
+            Some((mz, im))
         } else {
             None
         };
