@@ -101,7 +101,9 @@ pub fn parse_cpulist(s: &str) -> Option<Vec<usize>> {
 
 /// Number of threads to use when the caller does not say: the cores this process may use.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    // `available_parallelism` reads the cgroup quota files on Linux: asked once per process.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// A job's result, or the news that the worker panicked on it.

@@ -916,3 +916,27 @@ fn view_prints_high_qualities_as_samtools() {
         seen += batch.num_rows();
     }
 }
+
+/// A column fault (a read name the Utf8 column cannot hold) after a record with a bad aux
+/// field: the earlier record's fault is the error, as the SAM path reports it (found by the
+/// `bam` fuzz target).
+#[test]
+fn earlier_aux_fault_wins_over_a_later_column_fault() {
+    let r = raw_sample();
+    let (k, j) = (20, 21);
+    let mut b = r.bytes.clone();
+    b[r.records[j] + 4 + 32] = 0xff; // record 21's name: not UTF-8
+    let at = r.records[k] + 4;
+    let n_cigar = u16::from_le_bytes([b[at + 12], b[at + 13]]) as usize;
+    let l_seq = u32::from_le_bytes(b[at + 16..at + 20].try_into().expect("4")) as usize;
+    let aux = at + 32 + usize::from(b[at + 8]) + 4 * n_cigar + l_seq.div_ceil(2) + l_seq;
+    b[aux + 2] = b'q'; // record 20's first aux type code
+    let (file, voffset) = compress(&b, r.records[k]);
+    for threads in [1, 2] {
+        let e = arrow_error(file.clone(), threads, None);
+        assert!(
+            matches!(e.kind(), ErrorKind::Record { index, voffset: v, error: RecordError::Aux { reason: "unknown aux type code", .. } } if *index == k as u64 && *v == voffset),
+            "t={threads}: {e}"
+        );
+    }
+}

@@ -71,7 +71,10 @@ fn inflate(file: &[u8], threads: usize) -> Result<Vec<u8>, String> {
 fn bam_seeds_agree_across_thread_counts() {
     let mut checked = 0;
     for path in inputs("bam") {
-        let bytes = std::fs::read(&path).expect("read seed");
+        // (A running fuzzer replaces corpus files as it reduces them.)
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
         let Some((&mode, rest)) = bytes.split_first() else {
             continue;
         };
@@ -92,7 +95,10 @@ fn bam_seeds_agree_across_thread_counts() {
 fn bgzf_seeds_agree_across_thread_counts() {
     let mut checked = 0;
     for path in inputs("bgzf") {
-        let bytes = std::fs::read(&path).expect("read seed");
+        // (A running fuzzer replaces corpus files as it reduces them.)
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
         let Some((&mode, rest)) = bytes.split_first() else {
             continue;
         };

@@ -474,6 +474,25 @@ pub(crate) struct BatchBuilder {
     pub(crate) unterminated: Vec<usize>,
 }
 
+/// What a valid record holds that a projected column cannot: a read name that is not UTF-8
+/// (the Utf8 `qname`; SAM text prints any bytes) or a position of 2³¹ − 1 (the Int32 `pos` and
+/// `pnext` hold 1-based values; htslib prints 2147483648).
+fn column_fault_of(r: &Record<'_>, p: Projection) -> Option<RecordError> {
+    let name = r.name();
+    if p.on(QNAME) && !name.is_ascii() && std::str::from_utf8(name).is_err() {
+        return Some(RecordError::ReadNameNotUtf8);
+    }
+    for (on, field, value) in [
+        (p.on(POS), "pos", r.pos()),
+        (p.on(PNEXT), "next_pos", r.next_pos()),
+    ] {
+        if on && value == i32::MAX {
+            return Some(RecordError::PositionOutOfRange { field, value });
+        }
+    }
+    None
+}
+
 impl BatchBuilder {
     pub(crate) fn new(
         proj: Projection,
@@ -643,26 +662,18 @@ impl BatchBuilder {
                 }
                 std::hint::black_box(touched);
             }
+            // A value only an Arrow column refuses (its record is still valid): reported once
+            // the records before it are filled, so an earlier fault found while filling wins.
+            let mut column_fault = None;
             for i in row0..row0 + k {
                 match Record::parse_with(body(i), n_refs, check_aux) {
                     Ok(r) => {
+                        if let Some(e) = column_fault_of(&r, p) {
+                            column_fault = Some(DecodeError::Record(i, e));
+                            break;
+                        }
                         if r.name_unterminated() {
                             self.unterminated.push(i);
-                        }
-                        // The qname column is Utf8; SAM text prints any bytes.
-                        let name = r.name();
-                        if p.on(QNAME) && !name.is_ascii() && std::str::from_utf8(name).is_err() {
-                            return Err(DecodeError::Record(i, RecordError::ReadNameNotUtf8));
-                        }
-                        // 1-based positions in Int32 columns (htslib prints 2147483648).
-                        for (on, field, value) in [
-                            (p.on(POS), "pos", r.pos()),
-                            (p.on(PNEXT), "next_pos", r.next_pos()),
-                        ] {
-                            if on && value == i32::MAX {
-                                let e = RecordError::PositionOutOfRange { field, value };
-                                return Err(DecodeError::Record(i, e));
-                            }
                         }
                         recs.push(r)
                     }
@@ -683,12 +694,16 @@ impl BatchBuilder {
                     t.push(r).map_err(|e| DecodeError::Record(row0 + i, e))?;
                 }
             }
+            if let Some(e) = column_fault {
+                return Err(e);
+            }
             row0 += k;
         }
         self.finish(c, n)
     }
 
-    /// Fills rows `row0..row0 + recs.len()` of every projected column, a column at a time.
+    /// Fills rows `row0..row0 + recs.len()` of every projected column, a column at a time (the
+    /// rows of a block that ends early at a column fault are never handed out).
     fn fill_block(
         &mut self,
         c: &mut Columns,
