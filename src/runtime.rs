@@ -290,23 +290,36 @@ mod tests {
     }
 }
 
-/// A [`Pool`] whose results come back in submission order.
+/// Jobs run in submission order: on a [`Pool`], or inline on the calling thread.
 ///
 /// Jobs are numbered as they are submitted; finished results wait in a small reorder buffer
 /// until every earlier one has been handed out. Callers bound the work in flight with
-/// [`Ordered::in_flight`].
+/// [`Ordered::in_flight`]. Built with one thread ([`Ordered::spawn_named`]), no thread is
+/// started: each job runs on the calling thread when its result is asked for (a panic in it
+/// is the caller's, not a [`WorkerPanicked`]).
 pub struct Ordered<J, O> {
-    pool: Pool<J, O>,
+    engine: Engine<J, O>,
     submitted: u64,
     emitted: u64,
     pending: std::collections::BTreeMap<u64, O>,
 }
 
+/// A job runner on the calling thread: the worker's state and work, as one closure.
+type Inline<J, O> = Box<dyn FnMut(J) -> O + Send>;
+
+enum Engine<J, O> {
+    Pool(Pool<J, O>),
+    Inline(Inline<J, O>, std::collections::VecDeque<J>),
+}
+
 impl<J, O> std::fmt::Debug for Ordered<J, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ordered")
-            .field("pool", &self.pool)
-            .field("in_flight", &(self.submitted - self.emitted))
+        let mut d = f.debug_struct("Ordered");
+        match &self.engine {
+            Engine::Pool(pool) => d.field("pool", pool),
+            Engine::Inline(..) => d.field("pool", &"inline"),
+        };
+        d.field("in_flight", &(self.submitted - self.emitted))
             .finish()
     }
 }
@@ -314,17 +327,49 @@ impl<J, O> std::fmt::Debug for Ordered<J, O> {
 impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
     /// Wraps a pool that has no jobs queued yet.
     pub fn new(pool: Pool<J, O>) -> Self {
+        Self::with(Engine::Pool(pool))
+    }
+
+    fn with(engine: Engine<J, O>) -> Self {
         Self {
-            pool,
+            engine,
             submitted: 0,
             emitted: 0,
             pending: std::collections::BTreeMap::new(),
         }
     }
 
-    /// Number of worker threads.
+    /// A pool of `threads` workers named after `role` (see [`Pool::spawn_named`]), or with one
+    /// thread, the same work run inline on the calling thread.
+    pub fn spawn_named<S, I, F>(
+        role: &str,
+        threads: usize,
+        pin: bool,
+        init: I,
+        work: F,
+    ) -> std::io::Result<Self>
+    where
+        S: Send + 'static,
+        I: Fn(usize) -> S + Send + Sync + 'static,
+        F: Fn(&mut S, J) -> O + Send + Sync + 'static,
+    {
+        if threads <= 1 {
+            let mut state = init(0);
+            let run = move |job: J| work(&mut state, job);
+            return Ok(Self::with(Engine::Inline(
+                Box::new(run),
+                std::collections::VecDeque::new(),
+            )));
+        }
+        Ok(Self::new(Pool::spawn_named(role, threads, pin, init, work)?))
+    }
+
+    /// Number of worker threads (1 when inline).
     pub fn threads(&self) -> usize {
-        self.pool.threads()
+        match &self.engine {
+            Engine::Pool(pool) => pool.threads(),
+            Engine::Inline(..) => 1,
+        }
     }
 
     /// Jobs submitted whose results have not been handed out yet.
@@ -334,7 +379,10 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
 
     /// Queues the next job.
     pub fn submit(&mut self, job: J) {
-        self.pool.submit(self.submitted, job);
+        match &mut self.engine {
+            Engine::Pool(pool) => pool.submit(self.submitted, job),
+            Engine::Inline(_, queue) => queue.push_back(job),
+        }
         self.submitted += 1;
     }
 
@@ -349,12 +397,19 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
                 self.emitted += 1;
                 return Some(Ok(out));
             }
-            match self.pool.recv() {
-                Some((seq, Ok(out))) => {
-                    self.pending.insert(seq, out);
+            match &mut self.engine {
+                Engine::Inline(run, queue) => {
+                    let job = queue.pop_front().expect("a job is in flight");
+                    self.emitted += 1;
+                    return Some(Ok(run(job)));
                 }
-                Some((_, Err(e))) => return Some(Err(e)),
-                None => return Some(Err(WorkerPanicked)),
+                Engine::Pool(pool) => match pool.recv() {
+                    Some((seq, Ok(out))) => {
+                        self.pending.insert(seq, out);
+                    }
+                    Some((_, Err(e))) => return Some(Err(e)),
+                    None => return Some(Err(WorkerPanicked)),
+                },
             }
         }
     }
@@ -363,6 +418,31 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
 #[cfg(test)]
 mod ordered_tests {
     use super::*;
+
+    #[test]
+    fn one_thread_runs_inline_in_order() {
+        let caller = std::thread::current().id();
+        let mut o = Ordered::spawn_named(
+            "test",
+            1,
+            false,
+            |_| 0u64,
+            move |count: &mut u64, n: u64| {
+                assert_eq!(std::thread::current().id(), caller, "runs on the calling thread");
+                *count += 1;
+                (n * n, *count)
+            },
+        )
+        .expect("inline");
+        assert_eq!(o.threads(), 1);
+        for n in 0..5 {
+            o.submit(n);
+        }
+        for n in 0..5 {
+            assert_eq!(o.next_result(), Some(Ok((n * n, n + 1))));
+        }
+        assert_eq!(o.next_result(), None);
+    }
 
     #[test]
     fn results_come_back_in_submission_order() {

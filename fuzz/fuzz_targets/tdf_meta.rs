@@ -103,11 +103,16 @@ fn text(v: &Value) -> Value {
     }
 }
 
-fn database(s: &mut Src) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_in_memory()?;
-    conn.execute_batch(SCHEMA)?;
+/// The tables, emptied: one in-memory database per fuzzing thread, created once.
+fn database(s: &mut Src, conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "DELETE FROM GlobalMetadata; DELETE FROM Frames; DELETE FROM MzCalibration;
+         DELETE FROM TimsCalibration; DELETE FROM DiaFrameMsMsWindows;
+         DELETE FROM DiaFrameMsMsInfo;",
+    )?;
     let insert = |sql: &str, values: Vec<Value>| {
-        conn.execute(sql, rusqlite::params_from_iter(values))
+        conn.prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(values))
             .map(|_| ())
     };
     let global = [
@@ -199,7 +204,7 @@ fn database(s: &mut Src) -> rusqlite::Result<Connection> {
             window,
         )?;
     }
-    Ok(conn)
+    Ok(())
 }
 
 fn column<'a>(b: &'a arrow_array::RecordBatch, name: &str) -> Option<&'a Float64Array> {
@@ -215,13 +220,21 @@ fuzz_target!(|bytes: &[u8]| {
         1 => Calibration::Bruker,
         _ => Calibration::Estimate,
     };
-    let Ok(conn) = database(&mut s) else {
+    thread_local! {
+        static CONN: Connection = {
+            let conn = Connection::open_in_memory().expect("in-memory database");
+            conn.execute_batch(SCHEMA).expect("schema");
+            conn
+        };
+    }
+    let meta = CONN.with(|conn| {
+        database(&mut s, conn).ok()?;
+        Metadata::from_connection(conn, &Path::new("fuzz.d").join("analysis.tdf")).ok()
+    });
+    let Some(meta) = meta else {
         return;
     };
     let dir = Path::new("fuzz.d");
-    let Ok(meta) = Metadata::from_connection(&conn, &dir.join("analysis.tdf")) else {
-        return;
-    };
     let bin = Input::from_bytes("fuzz.d/analysis.tdf_bin", bin().to_vec());
     let Ok(mut reader) = Reader::builder()
         .threads(1)

@@ -12,7 +12,7 @@ use super::table::{files_batch, notes_batch, FileRow, NoteRow};
 use super::{Analyzer, OnsetOptions, ParseError};
 use crate::arrow::arena::ArenaPool;
 use crate::io::{Input, OpenError};
-use crate::runtime::{default_threads, Ordered, Pool, WorkerPanicked};
+use crate::runtime::{default_threads, Ordered, WorkerPanicked};
 
 /// File name extensions collected when walking a folder (case-insensitive). Files named
 /// explicitly are read whatever their name.
@@ -193,7 +193,7 @@ impl ReaderBuilder {
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
         // Batches in flight (2 per thread), the one being consumed and a spare.
         let arenas = ArenaPool::new(2 * self.threads + 2);
-        let pool = Pool::spawn_named(
+        let pool = Ordered::spawn_named(
             "midi",
             self.threads,
             self.pin,
@@ -213,7 +213,7 @@ impl ReaderBuilder {
         Ok(Reader {
             paths,
             dictionary,
-            pool: Ordered::new(pool),
+            pool,
             files_per_batch: self.files_per_batch,
             next_file: 0,
             files: Vec::new(),

@@ -18,7 +18,7 @@ use super::meta::{FrameRow, Metadata, Window};
 use super::Error;
 use crate::arrow::arena::{ArenaPool, ArenaSize};
 use crate::io::Input;
-use crate::runtime::{default_threads, Ordered, Pool};
+use crate::runtime::{default_threads, Ordered};
 use rawarrow_kernels::runs;
 
 /// Column names in schema order.
@@ -358,7 +358,7 @@ impl ReaderBuilder {
             jobs.push(start..shared.frames.len());
         }
         let wshared = shared.clone();
-        let pool = Pool::spawn_named(
+        let pool = Ordered::spawn_named(
             "frames",
             self.threads,
             self.pin,
@@ -371,7 +371,7 @@ impl ReaderBuilder {
         })?;
         Ok(Reader {
             shared,
-            pool: Ordered::new(pool),
+            pool,
             jobs,
             next_job: 0,
             rows: 0,
