@@ -361,7 +361,9 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
                 std::collections::VecDeque::new(),
             )));
         }
-        Ok(Self::new(Pool::spawn_named(role, threads, pin, init, work)?))
+        Ok(Self::new(Pool::spawn_named(
+            role, threads, pin, init, work,
+        )?))
     }
 
     /// Number of worker threads (1 when inline).
@@ -428,7 +430,11 @@ mod ordered_tests {
             false,
             |_| 0u64,
             move |count: &mut u64, n: u64| {
-                assert_eq!(std::thread::current().id(), caller, "runs on the calling thread");
+                assert_eq!(
+                    std::thread::current().id(),
+                    caller,
+                    "runs on the calling thread"
+                );
                 *count += 1;
                 (n * n, *count)
             },
