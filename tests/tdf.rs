@@ -628,7 +628,14 @@ fn open_err(stmt: &str, calibration: Calibration) -> String {
 #[test]
 fn damaged_metadata_is_an_error_not_garbage() {
     use Calibration::{Bruker, Estimate};
-    let cases: [(&str, Calibration, &str); 12] = [
+    let cases: [(&str, Calibration, &str); 13] = [
+        // m/z rising from TOF index 0 to the last but falling to 0 in between (the curve's
+        // root changes sign; found by the tdf_meta fuzz target).
+        (
+            "UPDATE MzCalibration SET C0 = 26000",
+            Bruker,
+            "is not a plausible calibration",
+        ),
         // Ordered and positive but implausible ranges (found by the tdf_meta fuzz target).
         (
             "UPDATE GlobalMetadata SET Value = '45.6' WHERE Key = 'OneOverK0AcqRangeUpper'",

@@ -182,6 +182,25 @@ impl MzModel {
             Self::Curve(c) => c.mz(i),
         }
     }
+
+    /// Whether m/z rises over TOF indices `0..=last` with no dip between the samples checked:
+    /// the root `s = √(m + C4)` of the curve must not change sign inside the range (a square
+    /// then falls before it rises), and 257 evenly spaced indices (both ends included) must give
+    /// strictly rising values.
+    pub fn rises_over(&self, last: u32) -> bool {
+        let root_keeps_sign = match self {
+            Self::Linear { a, b, .. } => *a >= 0.0 && a + b * f64::from(last) >= 0.0,
+            Self::Curve(c) => c.delay - c.c0 >= 0.0 && c.timebase > 0.0,
+        };
+        let mut prev = f64::NEG_INFINITY;
+        root_keeps_sign
+            && (0..=256u64).all(|k| {
+                let m = self.mz((u64::from(last) * k / 256) as u32);
+                let up = m > prev || (k > 0 && last < 256 && m == prev);
+                prev = m;
+                up
+            })
+    }
 }
 
 /// How 1/K0 is computed from the scan number.

@@ -405,7 +405,7 @@ fn plausible(mz: &MzModel, im: &ImModel, samples: Option<u32>, scans: u32) -> Re
     let last = samples.map_or(400_000, |n| n - 1);
     let (a, b) = (mz.mz(0), mz.mz(last));
     let ok = |v: f64| v.is_finite() && v > 0.0 && v < 100_000.0;
-    if !(ok(a) && ok(b) && a < b) {
+    if !(ok(a) && ok(b) && a < b && mz.rises_over(last)) {
         return Err(format!(
             "m/z {a} at TOF index 0 and {b} at {last} is not a plausible calibration \
              (expected rising values between 0 and 100,000)"
