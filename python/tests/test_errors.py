@@ -128,3 +128,17 @@ def test_missing_eof_marker_warns(tmp_path):
     with pytest.warns(UserWarning, match="no BGZF EOF marker"):
         rows = sum(len(b) for b in rawarrow.read_bam(noeof))
     assert rows == 4000
+
+
+def test_plain_gzip_bam_reads_with_a_warning(tmp_path):
+    # htslib reads a plain-gzip BAM (sequentially): so does rawarrow, with a warning, and the
+    # rows are those of the BGZF file.
+    import gzip
+
+    raw = gzip.decompress((DATA / "sample.bam").read_bytes())
+    plain = tmp_path / "plain.bam"
+    plain.write_bytes(gzip.compress(raw))
+    want = pa.table(rawarrow.read_bam(DATA / "sample.bam"))
+    with pytest.warns(UserWarning, match="plain gzip member"):
+        got = pa.Table.from_batches([pa.record_batch(b) for b in rawarrow.read_bam(plain)])
+    assert got.equals(want)
