@@ -511,10 +511,12 @@ fn cigar_ops_and_lengths() {
         .expect("a mapped record");
     let at = r.records[k];
     let cigar_at = at + 4 + 32 + usize::from(r.bytes[at + 4 + 8]);
+    // An undefined op code (htslib prints `B`/`?`) consumes nothing: the query length no longer
+    // matches the sequence.
     let mut b = r.bytes.clone();
     b[cigar_at] = (b[cigar_at] & 0xf0) | 9;
     expect_record_error(b, k, at, |e| {
-        *e == RecordError::BadCigarOp { index: 0, op: 9 }
+        matches!(e, RecordError::CigarSeqMismatch { .. })
     });
     let mut b = r.bytes.clone();
     let op = u32::from_le_bytes(b[cigar_at..cigar_at + 4].try_into().expect("4 bytes"));
@@ -691,9 +693,9 @@ fn bad_magic_and_truncated_header() {
             format!("offset {}: negative n_ref", first_ref - 4),
         ),
         (
-            first_ref + 4,
-            b"\xff",
-            format!("offset {}: reference 0", first_ref + 4),
+            first_ref,
+            &0i32.to_le_bytes(),
+            format!("offset {}: reference 0: l_name is 0", first_ref + 4),
         ),
         (
             first_ref,

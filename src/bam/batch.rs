@@ -744,9 +744,7 @@ impl BatchBuilder {
                 if !ops.is_empty() {
                     let at = text.len();
                     text.resize(at + ops.len() / 4 * cigar::MAX_TEXT_PER_OP, 0);
-                    let n = cigar::to_text(ops, &mut text[at..])
-                        .expect("CIGAR validated")
-                        .text_len;
+                    let n = cigar::to_text(ops, &mut text[at..]).text_len;
                     text.truncate(at + n);
                 }
                 Ok(!ops.is_empty())

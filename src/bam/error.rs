@@ -63,7 +63,7 @@ pub enum HeaderError {
     BadMagic([u8; 4]),
     /// A negative length field.
     NegativeLength(&'static str),
-    /// A reference name is not UTF-8, or `l_name` is 0.
+    /// A reference's `l_name` is 0.
     BadReferenceName(u32),
 }
 
@@ -97,13 +97,6 @@ pub enum RecordError {
         field: &'static str,
         /// The 0-based value.
         value: i32,
-    },
-    /// A CIGAR operation has an undefined op code.
-    BadCigarOp {
-        /// Index of the operation.
-        index: usize,
-        /// The op code (9–15).
-        op: u8,
     },
     /// The CIGAR's query length differs from `l_seq` on a mapped read.
     CigarSeqMismatch {
@@ -221,7 +214,7 @@ impl fmt::Display for HeaderError {
             Self::BadReferenceName(i) => {
                 write!(
                     f,
-                    "reference {i}: l_name is 0 or the name is not UTF-8"
+                    "reference {i}: l_name is 0"
                 )
             }
         }
@@ -248,9 +241,6 @@ impl fmt::Display for RecordError {
             ),
             Self::NextRefIdOutOfRange(id) => {
                 write!(f, "next_refID {id} is not a reference of the header")
-            }
-            Self::BadCigarOp { index, op } => {
-                write!(f, "CIGAR operation {index} has undefined op code {op}")
             }
             Self::CigarSeqMismatch { cigar, seq } => write!(
                 f,

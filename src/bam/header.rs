@@ -30,6 +30,8 @@ pub struct Header {
     /// When the text is not UTF-8 (htslib reads any bytes): the offset of the first bad byte in
     /// the uncompressed stream; `text` is then the lossy conversion (U+FFFD replacements).
     not_utf8_at: Option<u64>,
+    /// The names that are not UTF-8, as stored, by reference index (their `name` is lossy).
+    raw_names: std::collections::BTreeMap<usize, Vec<u8>>,
 }
 
 fn i32_at(b: &[u8], at: usize) -> Option<i32> {
@@ -103,6 +105,7 @@ impl Header {
         // Each reference takes at least 9 bytes: never reserve more than the data can hold.
         let mut references =
             Vec::with_capacity((n_ref as usize).min(b.len().saturating_sub(at) / 9));
+        let mut raw_names = std::collections::BTreeMap::new();
         for i in 0..n_ref {
             let Some(l_name) = i32_at(b, at) else {
                 return Ok(None);
@@ -116,19 +119,22 @@ impl Header {
                 return Ok(None);
             };
             // htslib reads l_ref as unsigned (a negative one is a huge length, not an error),
-            // and patches a name without its NUL; only l_name 0 is refused.
+            // and patches a name without its NUL; only l_name 0 is refused. A name that is not
+            // UTF-8 is printed as stored ([`Header::reference_name_bytes`]).
             let len = l_ref as u32;
-            let bad_name = (HeaderError::BadReferenceName(i), (at + 4) as u64);
-            let name = match name.split_last() {
-                Some((0, name)) => name,
-                Some(_) => name,
-                None => return Err(bad_name),
+            if l_name == 0 {
+                return Err((HeaderError::BadReferenceName(i), (at + 4) as u64));
+            }
+            // The name is a C string to htslib: what precedes the first NUL (if any).
+            let name = &name[..memchr::memchr(0, name).unwrap_or(name.len())];
+            let name = match std::str::from_utf8(name) {
+                Ok(n) => n.to_string(),
+                Err(_) => {
+                    raw_names.insert(references.len(), name.to_vec());
+                    String::from_utf8_lossy(name).into_owned()
+                }
             };
-            let name = std::str::from_utf8(name).map_err(|_| bad_name)?;
-            references.push(Reference {
-                name: name.to_string(),
-                len,
-            });
+            references.push(Reference { name, len });
             at += 8 + l_name;
         }
         let header = Header {
@@ -136,6 +142,7 @@ impl Header {
             references,
             stored,
             not_utf8_at,
+            raw_names,
         };
         Ok(Some((header, at)))
     }
@@ -165,6 +172,7 @@ impl Header {
             text,
             references,
             not_utf8_at: None,
+            raw_names: std::collections::BTreeMap::new(),
         }
     }
 
@@ -173,6 +181,21 @@ impl Header {
     /// [`sam_bytes`](Self::sam_bytes) the bytes as stored.
     pub fn text_not_utf8_at(&self) -> Option<u64> {
         self.not_utf8_at
+    }
+
+    /// Reference `i`'s name as stored (as htslib prints it, whatever its encoding).
+    pub fn reference_name_bytes(&self, i: usize) -> &[u8] {
+        match self.raw_names.get(&i) {
+            Some(raw) => raw,
+            None => self.references[i].name.as_bytes(),
+        }
+    }
+
+    /// How many reference names are not UTF-8 (their [`Reference::name`] has U+FFFD
+    /// replacements), and the first one's index.
+    pub fn reference_names_not_utf8(&self) -> Option<(usize, usize)> {
+        let first = *self.raw_names.keys().next()?;
+        Some((self.raw_names.len(), first))
     }
 
     /// The header exactly as `samtools view --no-PG -H` prints it: the stored `l_text` bytes
@@ -193,9 +216,9 @@ impl Header {
         }
         let has_sq = text.starts_with(b"@SQ\t") || memchr::memmem::find(text, b"\n@SQ\t").is_some();
         if !has_sq {
-            for r in &self.references {
+            for (i, r) in self.references.iter().enumerate() {
                 out.extend_from_slice(b"@SQ\tSN:");
-                out.extend_from_slice(r.name.as_bytes());
+                out.extend_from_slice(self.reference_name_bytes(i));
                 out.extend_from_slice(b"\tLN:");
                 out.extend_from_slice(itoa::Buffer::new().format(r.len as i32).as_bytes());
                 out.push(b'\n');

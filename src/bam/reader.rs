@@ -269,6 +269,14 @@ impl ReaderBuilder {
                 path.display()
             ));
         }
+        if let Some((n, first)) = records.header().reference_names_not_utf8() {
+            warnings.push(format!(
+                "{}: {n} reference name(s) in the BAM header are not UTF-8, the first is \
+                 reference {first}: the rname/rnext dictionary holds them with U+FFFD \
+                 replacements (`bam view` prints them as stored)",
+                path.display()
+            ));
+        }
         let dictionary = match self.dictionary {
             None => records.header().dictionary(),
             Some(d) => {

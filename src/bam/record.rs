@@ -92,16 +92,13 @@ impl<'a> Record<'a> {
         } else {
             None
         };
-        let bad_op = |e: cigar::InvalidOp| RecordError::BadCigarOp {
-            index: e.index,
-            op: e.op,
-        };
-        let mut spans = cigar::spans(stored).map_err(bad_op)?;
+        // Op codes 9–15 are kept as htslib keeps them (printed `B`/`?`, consuming nothing).
+        let mut spans = cigar::spans(stored);
         let (mut cigar, mut cg_range) = (stored, None);
         // The kSmN placeholder: 2 ops, an S of the read's length, then an N.
         if let (Some(cg), true) = (cg, placeholder) {
             let real = &cg.value[5..];
-            spans = cigar::spans(real).map_err(bad_op)?;
+            spans = cigar::spans(real);
             cigar = real;
             cg_range = Some((cg.start, cg.end));
         }

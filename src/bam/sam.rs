@@ -12,7 +12,7 @@ fn push_int(v: i64, out: &mut Vec<u8>) {
 
 fn push_ref(id: i32, header: &Header, out: &mut Vec<u8>) {
     match usize::try_from(id) {
-        Ok(i) => out.extend_from_slice(header.references[i].name.as_bytes()),
+        Ok(i) => out.extend_from_slice(header.reference_name_bytes(i)),
         Err(_) => out.push(b'*'),
     }
 }
@@ -75,7 +75,7 @@ fn push_mandatory(r: &Record<'_>, header: &Header, out: &mut Vec<u8>) {
         out.push(b'*');
     } else {
         let buf = grow(out, ops.len() / 4 * cigar::MAX_TEXT_PER_OP);
-        let n = cigar::to_text(ops, buf).expect("CIGAR validated").text_len;
+        let n = cigar::to_text(ops, buf).text_len;
         let keep = out.len() - (ops.len() / 4 * cigar::MAX_TEXT_PER_OP - n);
         out.truncate(keep);
     }

@@ -3,22 +3,22 @@
 //! BAM stores each operation as a little-endian `u32`: `length << 4 | op`, op indexing
 //! `MIDNSHP=X`. [`to_text`] writes the SAM text (`123M28S`) and returns how many reference bases
 //! (`M D N = X`) and query bases (`M I S = X`) the CIGAR spans — the `end` column and the
-//! CIGAR/SEQ length check come from these. Op codes 9–15 are not defined by the SAM spec and are
-//! reported as errors. Scalar on purpose: a two-digits-at-a-time integer formatter leaves the
+//! CIGAR/SEQ length check come from these. Op codes 9–15 are not defined by the SAM spec: as
+//! htslib does, 9 is written `B`, 10–15 `?`, and none of them consumes bases. Scalar on purpose: a two-digits-at-a-time integer formatter leaves the
 //! loop dominated by the data-dependent digit count, where SIMD does not pay.
 //!
 //! ```
 //! let ops: Vec<u8> = [(5u32 << 4) | 4, (95 << 4), (2 << 4) | 2]
 //!     .iter().flat_map(|v| v.to_le_bytes()).collect();
 //! let mut text = [0u8; rawarrow_kernels::cigar::MAX_TEXT_PER_OP * 3];
-//! let s = rawarrow_kernels::cigar::to_text(&ops, &mut text)?;
+//! let s = rawarrow_kernels::cigar::to_text(&ops, &mut text);
 //! assert_eq!(&text[..s.text_len], b"5S95M2D");
 //! assert_eq!((s.ref_len, s.query_len), (97, 100));
-//! # Ok::<(), rawarrow_kernels::cigar::InvalidOp>(())
 //! ```
 
-/// SAM letters of the op codes 0–8.
-pub const OPS: &[u8; 9] = b"MIDNSHP=X";
+/// SAM letters of the op codes 0–15: `MIDNSHP=X`, then htslib's letters for the undefined
+/// codes (`B` for 9, `?` for 10–15).
+pub const OPS: &[u8; 16] = b"MIDNSHP=XB??????";
 
 /// Most text bytes one operation can need: 9 digits (lengths are < 2^28) and the letter.
 pub const MAX_TEXT_PER_OP: usize = 10;
@@ -34,40 +34,17 @@ pub struct Summary {
     pub query_len: u64,
 }
 
-/// An op code outside `MIDNSHP=X`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvalidOp {
-    /// Index of the operation in the CIGAR.
-    pub index: usize,
-    /// Its op code (9–15).
-    pub op: u8,
-}
-
-impl core::fmt::Display for InvalidOp {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "CIGAR operation {} has undefined op code {}",
-            self.index, self.op
-        )
-    }
-}
-
-impl std::error::Error for InvalidOp {}
-
 const CONSUMES_REF: u16 = 0b1_1000_1101; // M D N = X
 const CONSUMES_QUERY: u16 = 0b1_1001_0011; // M I S = X
 
 /// The naive reference: `format!` per operation.
-pub fn naive(raw: &[u8]) -> Result<(String, u64, u64), InvalidOp> {
+pub fn naive(raw: &[u8]) -> (String, u64, u64) {
     let mut text = String::new();
     let (mut r, mut q) = (0u64, 0u64);
-    for (index, op) in raw.chunks_exact(4).enumerate() {
+    for op in raw.chunks_exact(4) {
         let v = u32::from_le_bytes([op[0], op[1], op[2], op[3]]);
         let (len, code) = (v >> 4, (v & 15) as u8);
-        let letter = *OPS
-            .get(usize::from(code))
-            .ok_or(InvalidOp { index, op: code })?;
+        let letter = OPS[usize::from(code)];
         text.push_str(&format!("{len}{}", letter as char));
         if "MDN=X".contains(letter as char) {
             r += u64::from(len);
@@ -76,7 +53,7 @@ pub fn naive(raw: &[u8]) -> Result<(String, u64, u64), InvalidOp> {
             q += u64::from(len);
         }
     }
-    Ok((text, r, q))
+    (text, r, q)
 }
 
 static DIGIT_PAIRS: [[u8; 2]; 100] = {
@@ -127,18 +104,16 @@ fn write_decimal(mut v: u32, out: &mut [u8]) {
 ///
 /// # Panics
 /// If `out` is shorter than `MAX_TEXT_PER_OP * raw.len() / 4`.
-pub fn to_text(raw: &[u8], out: &mut [u8]) -> Result<Summary, InvalidOp> {
+pub fn to_text(raw: &[u8], out: &mut [u8]) -> Summary {
     assert!(
         out.len() >= raw.len() / 4 * MAX_TEXT_PER_OP,
         "CIGAR text buffer too short"
     );
     let mut s = Summary::default();
-    for (index, op) in raw.chunks_exact(4).enumerate() {
+    for op in raw.chunks_exact(4) {
         let v = u32::from_le_bytes([op[0], op[1], op[2], op[3]]);
         let (len, code) = (v >> 4, (v & 15) as u8);
-        let Some(&letter) = OPS.get(usize::from(code)) else {
-            return Err(InvalidOp { index, op: code });
-        };
+        let letter = OPS[usize::from(code)];
         let n = digits(len);
         write_decimal(len, &mut out[s.text_len..s.text_len + n]);
         out[s.text_len + n] = letter;
@@ -147,21 +122,18 @@ pub fn to_text(raw: &[u8], out: &mut [u8]) -> Result<Summary, InvalidOp> {
         s.ref_len += u64::from(len) * u64::from(CONSUMES_REF & bit != 0);
         s.query_len += u64::from(len) * u64::from(CONSUMES_QUERY & bit != 0);
     }
-    Ok(s)
+    s
 }
 
 /// Only the spans, without text (for the `end` column when the CIGAR text is not requested).
-pub fn spans(raw: &[u8]) -> Result<Summary, InvalidOp> {
+pub fn spans(raw: &[u8]) -> Summary {
     let mut s = Summary::default();
-    for (index, op) in raw.chunks_exact(4).enumerate() {
+    for op in raw.chunks_exact(4) {
         let v = u32::from_le_bytes([op[0], op[1], op[2], op[3]]);
         let (len, code) = (v >> 4, (v & 15) as u8);
-        if code > 8 {
-            return Err(InvalidOp { index, op: code });
-        }
         let bit = 1u16 << code;
         s.ref_len += u64::from(len) * u64::from(CONSUMES_REF & bit != 0);
         s.query_len += u64::from(len) * u64::from(CONSUMES_QUERY & bit != 0);
     }
-    Ok(s)
+    s
 }
