@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use arrow_schema::ArrowError;
 
-use crate::arrow::{Compression, OutputFormat, Sink};
+use crate::arrow::{Compression, OutputFormat, Sink, SinkOptions};
 use crate::stats::Phase;
 use crate::stream::{BatchStream, Error, ErrorKind, Progress};
 
@@ -39,6 +39,9 @@ pub struct Output {
     pub compression: Option<Compression>,
     /// For a MIDI `notes` stream: also write the `files` table to this path (same format).
     pub midi_files: Option<PathBuf>,
+    /// Threads encoding and writing the output (see [`crate::arrow::SinkOptions::threads`]);
+    /// `None`: the cores this process may use.
+    pub threads: Option<usize>,
 }
 
 impl Output {
@@ -49,6 +52,7 @@ impl Output {
             format: None,
             compression: None,
             midi_files: None,
+            threads: None,
         }
     }
 }
@@ -147,8 +151,13 @@ pub fn check_output(output: &Path, inputs: &[PathBuf]) -> Result<(), Error> {
 }
 
 fn sink(path: &Path, schema: &arrow_schema::SchemaRef, output: &Output) -> Result<Sink, Error> {
-    let format = format(path, output.format.as_deref())?;
-    Sink::create(path, schema, format, output.compression).map_err(|e| output_error(path, e))
+    let options = SinkOptions {
+        format: format(path, output.format.as_deref())?,
+        compression: output.compression,
+        threads: output.threads,
+        ..Default::default()
+    };
+    Sink::with_options(path, schema, &options).map_err(|e| output_error(path, e))
 }
 
 /// An output failure, naming the destination (not the temporary file).

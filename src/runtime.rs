@@ -225,6 +225,11 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
     pub fn recv(&self) -> Option<(u64, Outcome<O>)> {
         self.results.recv().ok()
     }
+
+    /// A finished job if one is waiting, without blocking.
+    pub fn try_recv(&self) -> Option<(u64, Outcome<O>)> {
+        self.results.try_recv().ok()
+    }
 }
 
 impl<J, O> Drop for Pool<J, O> {
@@ -388,6 +393,25 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
         self.submitted += 1;
     }
 
+    /// The result of the oldest job not yet handed out if it is already finished (inline: the
+    /// oldest job, run now); `None` when it is not finished yet or nothing is in flight.
+    pub fn try_next_result(&mut self) -> Option<Outcome<O>> {
+        if self.in_flight() == 0 {
+            return None;
+        }
+        if let Engine::Pool(pool) = &self.engine {
+            while !self.pending.contains_key(&self.emitted) {
+                match pool.try_recv()? {
+                    (seq, Ok(out)) => {
+                        self.pending.insert(seq, out);
+                    }
+                    (_, Err(e)) => return Some(Err(e)),
+                }
+            }
+        }
+        self.next_result()
+    }
+
     /// The result of the oldest job not yet handed out, waiting for it if needed; `None` when
     /// nothing is in flight.
     pub fn next_result(&mut self) -> Option<Outcome<O>> {
@@ -448,6 +472,48 @@ mod ordered_tests {
             assert_eq!(o.next_result(), Some(Ok((n * n, n + 1))));
         }
         assert_eq!(o.next_result(), None);
+    }
+
+    #[test]
+    fn try_next_result_waits_for_nothing_and_keeps_the_order() {
+        // Job 0 waits for a signal; job 1 finishes at once but must not overtake it.
+        let (go, wait) = crossbeam_channel::bounded::<()>(1);
+        let pool = Pool::spawn(
+            2,
+            false,
+            move |_| wait.clone(),
+            |wait: &mut crossbeam_channel::Receiver<()>, n: u64| {
+                if n == 0 {
+                    wait.recv().expect("signal");
+                }
+                n + 10
+            },
+        )
+        .expect("spawn");
+        let mut o = Ordered::new(pool);
+        assert_eq!(o.try_next_result(), None, "nothing in flight");
+        o.submit(0);
+        o.submit(1);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(o.try_next_result(), None, "job 0 is not finished");
+        assert_eq!(o.in_flight(), 2);
+        go.send(()).expect("signal");
+        assert_eq!(o.next_result(), Some(Ok(10)));
+        let mut got = None;
+        while got.is_none() {
+            got = o.try_next_result();
+        }
+        assert_eq!(got, Some(Ok(11)));
+        assert_eq!(o.in_flight(), 0);
+
+        let mut inline =
+            Ordered::spawn_named("t", 1, false, |_| (), |_, n: u64| n * 3).expect("inline");
+        inline.submit(5);
+        assert_eq!(
+            inline.try_next_result(),
+            Some(Ok(15)),
+            "inline jobs run when asked"
+        );
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! The pipeline overlaps its stages, so phases are measured where the calling thread spends
 //! its time: `open` (reading headers and metadata, starting nothing else), `read` (waiting for
 //! the next finished batch: inflating and decoding happen on the workers meanwhile), `write`
-//! (encoding and writing each batch) and `finish` (the output's footer and rename). They add
-//! up to the wall time. Where the CPU went is per thread: the calling thread, and each worker
-//! by role (`inflate`, `decode`, `frames` for timsTOF, `midi`), from the kernel's per-thread
+//! (handing each batch to the output's writer thread, or with one thread encoding and writing
+//! it) and `finish` (the last batches, the output's footer and rename). They add up to the wall
+//! time. Where the CPU went is per thread: the calling thread, and each worker by role
+//! (`inflate`, `decode`, `frames` for timsTOF, `midi`, `encode`, `write`), from the kernel's per-thread
 //! run time (`/proc/self/task/*/schedstat`, sampled after every batch, so a worker that has
 //! already stopped keeps its last figure).
 
@@ -69,9 +70,10 @@ pub struct Stats {
     pub open_seconds: f64,
     /// Waiting for batches (inflate and decode on the workers).
     pub read_seconds: f64,
-    /// Encoding and writing batches.
+    /// Handing batches to the output's writer thread (with one thread: encoding and writing
+    /// them).
     pub write_seconds: f64,
-    /// Finishing the output (footer, flush, rename).
+    /// Finishing the output (the batches still in flight, footer, flush, rename).
     pub finish_seconds: f64,
     /// CPU time per thread: the calling thread first, then workers by name.
     pub threads: Vec<ThreadCpu>,

@@ -683,6 +683,7 @@ fn output(
     format: Option<String>,
     compression: Option<&str>,
     files: Option<PathBuf>,
+    threads: Option<usize>,
 ) -> Result<Output, Error> {
     Ok(Output {
         path,
@@ -691,6 +692,7 @@ fn output(
             .map(rawarrow::convert::compression)
             .transpose()?,
         midi_files: files,
+        threads,
     })
 }
 
@@ -744,7 +746,8 @@ fn convert_bam(
         with_file,
     )?;
     let options = bam_options(py, columns, tags, threads, batch_rows, limit, None, select)?;
-    let out = self::output(output, format, compression, None).map_err(|e| py_err(py, e))?;
+    let out =
+        self::output(output, format, compression, None, threads).map_err(|e| py_err(py, e))?;
     let s = run_convert(py, || Stream::bam(&paths, &options), out, progress)?;
     Ok((s.rows, s.seconds))
 }
@@ -777,7 +780,8 @@ fn convert_tdf(
 ) -> PyResult<(u64, f64)> {
     let options = tdf_options(ms_level, frames, calibration, columns, threads, batch_rows)
         .map_err(|e| py_err(py, e))?;
-    let out = self::output(output, format, compression, None).map_err(|e| py_err(py, e))?;
+    let out =
+        self::output(output, format, compression, None, threads).map_err(|e| py_err(py, e))?;
     let s = run_convert(py, || Stream::tdf(&input, &options), out, progress)?;
     Ok((s.rows, s.seconds))
 }
@@ -818,7 +822,8 @@ fn convert_midi(
         merge_window_ms,
     )
     .map_err(|e| py_err(py, e))?;
-    let out = self::output(output, format, compression, files).map_err(|e| py_err(py, e))?;
+    let out =
+        self::output(output, format, compression, files, threads).map_err(|e| py_err(py, e))?;
     let s = run_convert(py, || Stream::midi(&paths, &options), out, progress)?;
     Ok((s.rows, s.seconds))
 }

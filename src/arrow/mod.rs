@@ -1,14 +1,17 @@
 //! Arrow output: arena-backed buffers ([`arena`]), and the output files: IPC file or stream with
-//! optional buffer compression ([`IpcSink`]) or Parquet ([`Sink`] writes either), written to a
-//! temporary file and renamed only on success.
+//! optional buffer compression, or Parquet ([`Sink`] writes either, [`IpcSink`] IPC only),
+//! written to a temporary file and renamed only on success, encoded on worker threads
+//! ([`encode`]).
 
 #[allow(unsafe_code)] // Buffer::from_custom_allocation and region views; see the module docs
 pub mod arena;
+pub mod encode;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_ipc::writer::{FileWriter, IpcWriteOptions, StreamWriter};
+use arrow_ipc::writer::{FileWriter, StreamWriter};
 use arrow_ipc::CompressionType;
 use arrow_schema::{ArrowError, SchemaRef};
 
@@ -34,27 +37,12 @@ pub enum Format {
     Stream,
 }
 
-enum Writer {
-    File(FileWriter<std::io::BufWriter<std::fs::File>>),
-    Stream(StreamWriter<std::io::BufWriter<std::fs::File>>),
-}
-
-/// Writes record batches to `path` through a temporary file in the same folder; the file appears
-/// under its name only when [`IpcSink::finish`] succeeds. Dropping the sink unfinished (an error
-/// upstream) deletes the temporary file.
-pub struct IpcSink {
-    writer: Writer,
-    /// The temporary file and the destination; `None` when writing to standard output.
-    target: Target,
-}
-
-impl std::fmt::Debug for IpcSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IpcSink")
-            .field("path", &self.target.as_ref().map(|t| &t.1))
-            .finish()
-    }
-}
+/// Writes record batches to `path` as Arrow IPC (file or stream), through a temporary file in
+/// the same folder; the file appears under its name only when [`IpcSink::finish`] succeeds.
+/// Dropping the sink unfinished (an error upstream) deletes the temporary file. Encoding and
+/// writing run as [`Sink`] runs them (a [`Sink`] for IPC output with the default threads).
+#[derive(Debug)]
+pub struct IpcSink(Sink);
 
 impl IpcSink {
     /// Starts writing `schema` to standard output (nothing to rename; a failure may leave
@@ -64,33 +52,7 @@ impl IpcSink {
         format: Format,
         compression: Compression,
     ) -> Result<Self, ArrowError> {
-        let file = crate::io::stdout_file().map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-        let writer = Self::writer(file, schema, format, compression)?;
-        Ok(Self {
-            writer,
-            target: None,
-        })
-    }
-
-    fn writer(
-        file: std::fs::File,
-        schema: &SchemaRef,
-        format: Format,
-        compression: Compression,
-    ) -> Result<Writer, ArrowError> {
-        let out = std::io::BufWriter::with_capacity(1 << 20, file);
-        let codec = match compression {
-            Compression::None => None,
-            Compression::Lz4 => Some(CompressionType::LZ4_FRAME),
-            Compression::Zstd => Some(CompressionType::ZSTD),
-        };
-        let options = IpcWriteOptions::default().try_with_compression(codec)?;
-        Ok(match format {
-            Format::File => Writer::File(FileWriter::try_new_with_options(out, schema, options)?),
-            Format::Stream => {
-                Writer::Stream(StreamWriter::try_new_with_options(out, schema, options)?)
-            }
-        })
+        Self::create(Path::new("-"), schema, format, compression)
     }
 
     /// Starts writing `schema` to `path`.
@@ -100,33 +62,21 @@ impl IpcSink {
         format: Format,
         compression: Compression,
     ) -> Result<Self, ArrowError> {
-        let (file, target) = open_target(path)?;
-        let writer = Self::writer(file, schema, format, compression)?;
-        Ok(Self { writer, target })
+        let format = match format {
+            Format::File => OutputFormat::IpcFile,
+            Format::Stream => OutputFormat::IpcStream,
+        };
+        Ok(Self(Sink::create(path, schema, format, Some(compression))?))
     }
 
     /// Appends a batch.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
-        match &mut self.writer {
-            Writer::File(w) => w.write(batch),
-            Writer::Stream(w) => w.write(batch),
-        }
+        self.0.write(batch)
     }
 
     /// Writes the footer, flushes, and renames the temporary file to the destination.
     pub fn finish(self) -> Result<(), ArrowError> {
-        let Self { writer, target } = self;
-        let file = match writer {
-            Writer::File(mut w) => {
-                w.finish()?;
-                w.into_inner()?
-            }
-            Writer::Stream(mut w) => {
-                w.finish()?;
-                w.into_inner()?
-            }
-        };
-        commit(file, target)
+        self.0.finish()
     }
 }
 
@@ -183,6 +133,22 @@ pub enum OutputFormat {
 /// it pays (a writer falls back to plain encoding for a column whose dictionary grows too large).
 pub const PARQUET_ROW_GROUP_ROWS: usize = 1 << 20;
 
+/// How a [`Sink`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SinkOptions {
+    /// The file format.
+    pub format: OutputFormat,
+    /// Compression; `None` means none for IPC and zstd for Parquet.
+    pub compression: Option<Compression>,
+    /// Threads for encoding and writing. `Some(1)`: the calling thread encodes and writes each
+    /// batch in [`Sink::write`]. More: a writer thread and this many encoding workers do it
+    /// (see [`encode`]), and [`Sink::write`] only hands the batch over. `None`: the cores this
+    /// process may use.
+    pub threads: Option<usize>,
+    /// Rows per Parquet row group; `None`: [`PARQUET_ROW_GROUP_ROWS`].
+    pub parquet_row_group_rows: Option<usize>,
+}
+
 /// Writes record batches to `path` (or standard output for `-`) as Arrow IPC or Parquet,
 /// through a temporary file in the same folder that becomes `path` only when
 /// [`Sink::finish`] succeeds; dropping an unfinished sink deletes it.
@@ -190,6 +156,13 @@ pub const PARQUET_ROW_GROUP_ROWS: usize = 1 << 20;
 /// Parquet files get zstd compression unless told otherwise, [`PARQUET_ROW_GROUP_ROWS`]-row
 /// groups, column statistics, dictionary encoding, and the Arrow schema (with its metadata)
 /// embedded, so pyarrow, polars and DuckDB read back the same types (dictionary columns too).
+///
+/// With more than one thread (the default on a machine with more than one core), IPC buffer
+/// compression and Parquet column encoding run on worker threads and a writer thread writes
+/// the bytes, in order ([`encode`]): the calling thread only hands batches over. The output is
+/// the same file either way (byte for byte for IPC; for Parquet the same row groups, pages
+/// and values). An error on the writer thread is returned by the next [`Sink::write`] or by
+/// [`Sink::finish`].
 ///
 /// ```
 /// use rawarrow::arrow::{Compression, OutputFormat, Sink};
@@ -208,29 +181,32 @@ pub const PARQUET_ROW_GROUP_ROWS: usize = 1 << 20;
 /// ```
 pub struct Sink {
     inner: SinkInner,
+    schema: SchemaRef,
+    /// The temporary file and the destination; `None` for standard output or a device.
+    target: Target,
 }
 
 enum SinkInner {
-    Ipc(IpcSink),
-    Parquet {
-        writer: parquet::arrow::ArrowWriter<std::io::BufWriter<std::fs::File>>,
-        target: Target,
-    },
+    Ipc(Box<encode::IpcWriter>),
+    Parquet(Box<parquet::arrow::ArrowWriter<encode::Out>>),
+    Background(encode::Background),
 }
 
 impl std::fmt::Debug for Sink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.inner {
-            SinkInner::Ipc(s) => s.fmt(f),
-            SinkInner::Parquet { target, .. } => f
-                .debug_struct("Sink")
-                .field("parquet", &target.as_ref().map(|t| &t.1))
-                .finish(),
-        }
+        let mode = match &self.inner {
+            SinkInner::Ipc(_) => "IPC on the calling thread",
+            SinkInner::Parquet(_) => "Parquet on the calling thread",
+            SinkInner::Background(_) => "on a writer thread",
+        };
+        f.debug_struct("Sink")
+            .field("path", &self.target.as_ref().map(|t| &t.1))
+            .field("mode", &mode)
+            .finish()
     }
 }
 
-fn parquet_error(e: parquet::errors::ParquetError) -> ArrowError {
+pub(crate) fn parquet_error(e: parquet::errors::ParquetError) -> ArrowError {
     match e {
         parquet::errors::ParquetError::External(inner) => {
             match inner.downcast::<std::io::Error>() {
@@ -243,71 +219,174 @@ fn parquet_error(e: parquet::errors::ParquetError) -> ArrowError {
 }
 
 impl Sink {
-    /// Starts writing `schema` to `path` (`-`: standard output) in `format`; `compression`
-    /// `None` means none for IPC and zstd for Parquet.
+    /// Starts writing `schema` to `path` (`-`: standard output) in `format`, encoding on as
+    /// many threads as this process may use; `compression` `None` means none for IPC and zstd
+    /// for Parquet.
     pub fn create(
         path: &Path,
         schema: &SchemaRef,
         format: OutputFormat,
         compression: Option<Compression>,
     ) -> Result<Self, ArrowError> {
-        let ipc = |f: Format| {
-            let c = compression.unwrap_or(Compression::None);
-            if path == Path::new("-") {
-                IpcSink::stdout(schema, f, c)
-            } else {
-                IpcSink::create(path, schema, f, c)
-            }
-        };
-        let inner = match format {
-            OutputFormat::IpcFile => SinkInner::Ipc(ipc(Format::File)?),
-            OutputFormat::IpcStream => SinkInner::Ipc(ipc(Format::Stream)?),
-            OutputFormat::Parquet => {
-                use parquet::basic::{Compression as Pc, ZstdLevel};
-                let codec = match compression.unwrap_or(Compression::Zstd) {
-                    Compression::None => Pc::UNCOMPRESSED,
-                    Compression::Lz4 => Pc::LZ4_RAW,
-                    Compression::Zstd => Pc::ZSTD(ZstdLevel::default()),
-                };
-                let props = parquet::file::properties::WriterProperties::builder()
-                    .set_compression(codec)
-                    .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
-                    .set_created_by(concat!("rawarrow ", env!("CARGO_PKG_VERSION")).into())
-                    .build();
-                let (file, target) = if path == Path::new("-") {
-                    let f = crate::io::stdout_file()
-                        .map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-                    (f, None)
-                } else {
-                    open_target(path)?
-                };
-                let out = std::io::BufWriter::with_capacity(1 << 20, file);
-                let writer = parquet::arrow::ArrowWriter::try_new(out, schema.clone(), Some(props))
-                    .map_err(parquet_error)?;
-                SinkInner::Parquet { writer, target }
-            }
-        };
-        Ok(Self { inner })
+        Self::with_options(
+            path,
+            schema,
+            &SinkOptions {
+                format,
+                compression,
+                ..Default::default()
+            },
+        )
     }
 
-    /// Appends a batch.
+    /// Starts writing `schema` to `path` (`-`: standard output) as `options` say.
+    pub fn with_options(
+        path: &Path,
+        schema: &SchemaRef,
+        options: &SinkOptions,
+    ) -> Result<Self, ArrowError> {
+        let threads = match options.threads {
+            Some(0) => {
+                return Err(ArrowError::InvalidArgumentError(
+                    "a sink needs at least one thread".into(),
+                ))
+            }
+            Some(n) => n,
+            None => crate::runtime::default_threads(),
+        };
+        let (file, target) = if path == Path::new("-") {
+            let f = crate::io::stdout_file().map_err(|e| ArrowError::IoError(e.to_string(), e))?;
+            (f, None)
+        } else {
+            open_target(path)?
+        };
+        let out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let background = |e: Box<dyn encode::Encode>| -> Result<SinkInner, ArrowError> {
+            Ok(SinkInner::Background(encode::Background::spawn(e)?))
+        };
+        let inner = match options.format {
+            OutputFormat::IpcFile | OutputFormat::IpcStream => {
+                let file = options.format == OutputFormat::IpcFile;
+                let codec = match options.compression.unwrap_or(Compression::None) {
+                    Compression::None => None,
+                    Compression::Lz4 => Some(CompressionType::LZ4_FRAME),
+                    Compression::Zstd => Some(CompressionType::ZSTD),
+                };
+                let ipc = encode::ipc_options(codec)?;
+                if codec.is_some() && threads > 1 {
+                    background(Box::new(encode::IpcEncoded::new(
+                        out, schema, ipc, file, threads,
+                    )?))?
+                } else {
+                    let writer = if file {
+                        encode::IpcWriter::File(FileWriter::try_new_with_options(out, schema, ipc)?)
+                    } else {
+                        encode::IpcWriter::Stream(StreamWriter::try_new_with_options(
+                            out, schema, ipc,
+                        )?)
+                    };
+                    if threads > 1 {
+                        background(Box::new(writer))?
+                    } else {
+                        SinkInner::Ipc(Box::new(writer))
+                    }
+                }
+            }
+            OutputFormat::Parquet => {
+                let rows = options
+                    .parquet_row_group_rows
+                    .unwrap_or(PARQUET_ROW_GROUP_ROWS);
+                if rows == 0 {
+                    return Err(ArrowError::InvalidArgumentError(
+                        "a Parquet row group needs at least one row".into(),
+                    ));
+                }
+                let props = parquet_properties(options.compression, rows);
+                if threads > 1 {
+                    background(Box::new(encode::ParquetEncoded::new(
+                        out, schema, props, threads,
+                    )?))?
+                } else {
+                    let writer =
+                        parquet::arrow::ArrowWriter::try_new(out, schema.clone(), Some(props))
+                            .map_err(parquet_error)?;
+                    SinkInner::Parquet(Box::new(writer))
+                }
+            }
+        };
+        Ok(Self {
+            inner,
+            schema: schema.clone(),
+            target,
+        })
+    }
+
+    /// Appends a batch (with a writer thread: hands it over, waiting while a few batches are
+    /// still being encoded).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        self.check(batch)?;
         match &mut self.inner {
-            SinkInner::Ipc(s) => s.write(batch),
-            SinkInner::Parquet { writer, .. } => writer.write(batch).map_err(parquet_error),
+            SinkInner::Ipc(w) => w.write(batch),
+            SinkInner::Parquet(w) => w.write(batch).map_err(parquet_error),
+            SinkInner::Background(b) => b.write(batch),
         }
+    }
+
+    /// Refuses a batch whose columns are not those of the output's schema (arrow-rs's IPC
+    /// writers would write it, making a file no reader can read).
+    fn check(&self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        let fields = self.schema.fields();
+        if Arc::ptr_eq(&batch.schema(), &self.schema) {
+            return Ok(());
+        }
+        if batch.num_columns() != fields.len() {
+            return Err(ArrowError::SchemaError(format!(
+                "a batch of {} columns cannot be written to an output of {} columns",
+                batch.num_columns(),
+                fields.len()
+            )));
+        }
+        for (i, (field, column)) in fields.iter().zip(batch.columns()).enumerate() {
+            if field.data_type() != column.data_type() {
+                return Err(ArrowError::SchemaError(format!(
+                    "column {i} (`{}`) of a batch is {}, the output's schema says {}",
+                    field.name(),
+                    column.data_type(),
+                    field.data_type()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Finishes the file (IPC footer, Parquet row groups and footer), flushes it and renames
     /// it to its destination.
     pub fn finish(self) -> Result<(), ArrowError> {
-        match self.inner {
-            SinkInner::Ipc(s) => s.finish(),
-            SinkInner::Parquet { writer, target } => {
-                // Writes the last row group and the footer.
-                let out = writer.into_inner().map_err(parquet_error)?;
-                commit(out, target)
-            }
-        }
+        let out = match self.inner {
+            SinkInner::Ipc(w) => w.finish()?,
+            // Writes the last row group and the footer.
+            SinkInner::Parquet(w) => w.into_inner().map_err(parquet_error)?,
+            SinkInner::Background(b) => b.finish()?,
+        };
+        commit(out, self.target)
     }
+}
+
+/// Parquet writer properties: `compression` (zstd when `None`), row groups of `rows` rows,
+/// rawarrow as the writer.
+fn parquet_properties(
+    compression: Option<Compression>,
+    rows: usize,
+) -> parquet::file::properties::WriterProperties {
+    use parquet::basic::{Compression as Pc, ZstdLevel};
+    let codec = match compression.unwrap_or(Compression::Zstd) {
+        Compression::None => Pc::UNCOMPRESSED,
+        Compression::Lz4 => Pc::LZ4_RAW,
+        Compression::Zstd => Pc::ZSTD(ZstdLevel::default()),
+    };
+    parquet::file::properties::WriterProperties::builder()
+        .set_compression(codec)
+        .set_max_row_group_row_count(Some(rows))
+        .set_created_by(concat!("rawarrow ", env!("CARGO_PKG_VERSION")).into())
+        .build()
 }

@@ -106,7 +106,8 @@ struct Convert {
     /// Write one `NAME.arrow` per input into this folder.
     #[arg(long)]
     out_dir: Option<PathBuf>,
-    /// Worker threads (default: the cores this process may use).
+    /// Worker threads for each stage: inflating, decoding, and encoding the output (with more
+    /// than one, a writer thread writes it; default: the cores this process may use).
     #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     /// Comma-separated columns to decode (default all:
@@ -469,7 +470,11 @@ fn convert(mut args: Convert) -> Result {
             schema = crate::bam::with_file_field(&schema);
         }
         let mut own_sink = match &args.out_dir {
-            Some(dir) => Some(args.ipc.sink(&out_path(dir, path, &args.ipc)?, &schema)?),
+            Some(dir) => Some(args.ipc.sink(
+                &out_path(dir, path, &args.ipc)?,
+                &schema,
+                args.threads,
+            )?),
             None => None,
         };
         if own_sink.is_none() && sink.is_none() {
@@ -477,7 +482,7 @@ fn convert(mut args: Convert) -> Result {
                 .output
                 .as_deref()
                 .expect("clap requires --output without --out-dir");
-            sink = Some(args.ipc.sink(out, &schema)?);
+            sink = Some(args.ipc.sink(out, &schema, args.threads)?);
         }
         stats.phase(Phase::Read);
         while let Some(mut batch) = reader.next_batch()? {

@@ -23,7 +23,8 @@ pub(super) struct Midi {
     /// Also write the files table (one row per input file) to this Arrow IPC file.
     #[arg(long)]
     files: Option<PathBuf>,
-    /// Worker threads (default: the cores available).
+    /// Worker threads for reading and for encoding the output (with more than one, a writer
+    /// thread writes it; default: the cores available).
     #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     /// Files per job and per notes batch.
@@ -80,9 +81,14 @@ pub(super) fn run(args: Midi) -> Result {
         .map(|m| m.len())
         .sum();
     let mut reader = builder.build_paths(paths)?;
-    let mut notes = args.ipc.sink(&args.output, &crate::midi::notes_schema())?;
+    let mut notes = args
+        .ipc
+        .sink(&args.output, &crate::midi::notes_schema(), args.threads)?;
     let mut files = match &args.files {
-        Some(p) => Some(args.ipc.sink(p, &crate::midi::files_schema())?),
+        Some(p) => Some(
+            args.ipc
+                .sink(p, &crate::midi::files_schema(), args.threads)?,
+        ),
         None => None,
     };
     let bar = progress_bar(

@@ -198,14 +198,22 @@ impl IpcOptions {
         Ok(crate::convert::format(path, name)?)
     }
 
-    /// A sink writing to `path` (`-` for standard output).
-    fn sink(&self, path: &Path, schema: &arrow_schema::SchemaRef) -> Result<crate::arrow::Sink> {
-        let format = self.format(path)?;
-        let compression = self.compression.map(Into::into);
-        Ok(
-            crate::arrow::Sink::create(path, schema, format, compression)
-                .map_err(|e| crate::convert::output_error(path, e))?,
-        )
+    /// A sink writing to `path` (`-` for standard output), encoding on `threads` threads
+    /// (`-t`; default: the cores this process may use).
+    fn sink(
+        &self,
+        path: &Path,
+        schema: &arrow_schema::SchemaRef,
+        threads: Option<usize>,
+    ) -> Result<crate::arrow::Sink> {
+        let options = crate::arrow::SinkOptions {
+            format: self.format(path)?,
+            compression: self.compression.map(Into::into),
+            threads,
+            ..Default::default()
+        };
+        Ok(crate::arrow::Sink::with_options(path, schema, &options)
+            .map_err(|e| crate::convert::output_error(path, e))?)
     }
 }
 

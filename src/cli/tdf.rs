@@ -26,7 +26,8 @@ pub(super) struct Tdf {
     /// Output Arrow IPC file (`-` for standard output).
     #[arg(short, long)]
     output: PathBuf,
-    /// Worker threads (default: the cores available).
+    /// Worker threads for reading and for encoding the output (with more than one, a writer
+    /// thread writes it; default: the cores available).
     #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     /// Only frames of this MS level.
@@ -95,7 +96,7 @@ pub(super) fn run(args: Tdf) -> Result {
         eprintln!("rawarrow: warning: {}: {w}", args.input.display());
     }
     let schema = arrow_array::RecordBatchReader::schema(&reader);
-    let mut sink = args.ipc.sink(&args.output, &schema)?;
+    let mut sink = args.ipc.sink(&args.output, &schema, args.threads)?;
     let total = reader.expected_rows();
     let bar = progress_bar(
         total,
