@@ -706,6 +706,9 @@ fn output(
 ///         when complete: an error or Ctrl-C leaves nothing.
 ///     format: "ipc" (file), "stream" or "parquet"; default: from the output name.
 ///     compression: "none", "lz4" or "zstd"; default: none for IPC, zstd for Parquet.
+///     threads: also the output's encoding workers (with more than one, IPC compression and
+///         Parquet column chunks are encoded on them and a writer thread writes the file; the
+///         bytes are those one thread writes).
 ///     columns, tags, threads, batch_rows, limit, min_mapq, require_flags, exclude_flags,
 ///         regions, index, with_file: as for read_bam.
 ///     progress: a callable called with (records, input bytes done, input bytes total) at most

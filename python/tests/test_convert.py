@@ -171,6 +171,17 @@ def test_parquet_equals_ipc_for_every_format(tmp_path, tmp_path_factory):
     assert pq.ParquetFile(tmp_path / "f.parquet").metadata.row_group(0).column(0).compression == "LZ4"
 
 
+def test_encoding_threads_write_the_bytes_one_thread_writes(tmp_path):
+    """Encoding on workers and a writer thread changes nothing in the file."""
+    for name, kw in [("a.parquet", {}), ("a.arrow", {"compression": "lz4"}),
+                     ("a.arrows", {"compression": "zstd"})]:
+        one, many = tmp_path / f"1{name}", tmp_path / f"4{name}"
+        rawarrow.convert_bam(DATA / "sample.bam", one, threads=1, batch_rows=300, **kw)
+        rawarrow.convert_bam(DATA / "sample.bam", many, threads=4, batch_rows=300, **kw)
+        assert one.read_bytes() == many.read_bytes(), name
+        assert one.stat().st_size > 100_000
+
+
 def _check_stats(path, rows, output, roles):
     import json
     s = json.loads(path.read_text())
@@ -192,7 +203,9 @@ def test_stats_json_for_every_format(tmp_path):
     bam_out, st = tmp_path / "b.parquet", tmp_path / "b.json"
     cli("bam", "--quiet", "-t", 2, DATA / "sample.bam", "-o", bam_out, "--stats", st)
     import pyarrow.parquet as pq
-    _check_stats(st, pq.read_table(bam_out).num_rows, bam_out, ["main", "inflate", "decode"])
+    s = _check_stats(st, pq.read_table(bam_out).num_rows, bam_out,
+                     ["main", "inflate", "decode", "encode", "write"])
+    assert s["threads"][0]["name"] == "main"
     run = tmp_path / "gen.d"
     cli("tdf-generate", run, "--frames", 20, "--peaks-per-frame", 2000, "--scans", 100, "--seed", 3)
     tdf_out, st = tmp_path / "t.arrow", tmp_path / "t.json"
