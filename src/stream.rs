@@ -465,6 +465,8 @@ pub struct MidiOptions {
     pub velocity_threshold: u8,
     /// Onset detection: notes within this many milliseconds of an onset join it.
     pub merge_window_ms: f64,
+    /// Key profile of `files.key_estimate`.
+    pub key_profile: midi::KeyProfile,
 }
 
 impl Default for MidiOptions {
@@ -476,6 +478,7 @@ impl Default for MidiOptions {
             files_per_batch: None,
             velocity_threshold: onsets.velocity_threshold,
             merge_window_ms: onsets.merge_window_s * 1000.0,
+            key_profile: midi::KeyProfile::default(),
         }
     }
 }
@@ -738,10 +741,12 @@ impl BatchStream {
                 "merge_window_ms {ms}: expected a finite number >= 0"
             )));
         }
-        let mut b = midi::Reader::builder().onsets(midi::OnsetOptions {
-            velocity_threshold: options.velocity_threshold,
-            merge_window_s: ms / 1000.0,
-        });
+        let mut b = midi::Reader::builder()
+            .onsets(midi::OnsetOptions {
+                velocity_threshold: options.velocity_threshold,
+                merge_window_s: ms / 1000.0,
+            })
+            .key_profile(options.key_profile);
         if let Some(t) = threads(options.threads)? {
             b = b.threads(t);
         }

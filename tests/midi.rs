@@ -63,6 +63,7 @@ enum Ev {
     On(u8, u8, u8),
     Off(u8, u8, u8),
     Other(u8, u8),
+    Program(u8, u8),
     Tempo(u32),
     Text(Vec<u8>),
     SysEx(Vec<u8>),
@@ -74,6 +75,7 @@ fn ev_strategy() -> impl Strategy<Value = Ev> {
         6 => (0u8..3, 58u8..62, 0u8..128).prop_map(|(c, k, v)| Ev::On(c, k, v)),
         4 => (0u8..3, 58u8..62, 0u8..128).prop_map(|(c, k, v)| Ev::Off(c, k, v)),
         2 => (0u8..16, 0u8..6).prop_map(|(c, w)| Ev::Other(c, w)),
+        1 => (0u8..3, 0u8..128).prop_map(|(c, p)| Ev::Program(c, p)),
         1 => (0u32..(1 << 24)).prop_map(Ev::Tempo),
         1 => proptest::collection::vec(any::<u8>(), 0..20).prop_map(Ev::Text),
         1 => proptest::collection::vec(0u8..0x80, 0..20).prop_map(Ev::SysEx),
@@ -158,6 +160,12 @@ fn kind(ev: &Ev) -> K<'_> {
                     key: u7::new(60),
                     vel: u7::new(9),
                 },
+            },
+        ),
+        Ev::Program(c, p) => midi(
+            *c,
+            MidiMessage::ProgramChange {
+                program: u7::new(*p),
             },
         ),
         Ev::Tempo(t) => K::Meta(MetaMessage::Tempo(u24::new(*t))),
@@ -279,6 +287,68 @@ proptest! {
         if let Err(e) = compare(&song, &want) {
             prop_assert!(false, "{}", e);
         }
+    }
+}
+
+/// A format-1 file: one track per channel, each note `(channel, pitch, onset, length)` in ticks
+/// (notes of a track sorted by onset), with a Program Change per channel first.
+fn notes_file(notes: &[(u8, u8, u32, u32)], programs: &[u8; 4]) -> Vec<u8> {
+    let mut tracks = Vec::new();
+    for ch in 0..4u8 {
+        let mut events: Vec<(u32, [u8; 3])> = vec![(0, [0xC0 | ch, programs[usize::from(ch)], 0])];
+        for &(c, pitch, on, len) in notes.iter().filter(|n| n.0 == ch) {
+            events.push((on, [0x90 | c, pitch, 100]));
+            events.push((on + len, [0x80 | c, pitch, 0]));
+        }
+        events.sort_by_key(|e| (e.0, e.1[0] & 0xF0 == 0x90)); // offs before ons at a tick
+        let mut body = Vec::new();
+        let mut last = 0;
+        for (tick, ev) in events {
+            vlq(tick - last, &mut body);
+            last = tick;
+            let n = if ev[0] & 0xF0 == 0xC0 { 2 } else { 3 };
+            body.extend(&ev[..n]);
+        }
+        body.extend(EOT);
+        tracks.push(body);
+    }
+    let refs: Vec<&[u8]> = tracks.iter().map(|t| t.as_slice()).collect();
+    smf(1, 4, 480, &refs)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Transposing every note by k semitones moves the estimated key by k (same mode, same
+    /// correlation: the 24 correlations only rotate); the programs do not matter.
+    #[test]
+    fn transposing_moves_the_key(
+        notes in proptest::collection::vec((0u8..3, 30u8..90, 0u32..5000, 0u32..960), 8..80),
+        k in -12i8..=12,
+        programs in proptest::array::uniform4(0u8..128),
+    ) {
+        let a = midi::parse(&notes_file(&notes, &programs)).expect("parses");
+        let moved: Vec<_> = notes.iter().map(|&(c, p, on, len)| (c, p.wrapping_add_signed(k), on, len)).collect();
+        let b = midi::parse(&notes_file(&moved, &[0; 4])).expect("parses");
+        match (a.music.key, b.music.key) {
+            (Some(x), Some(y)) => {
+                prop_assert_eq!(y.tonic, ((i16::from(x.tonic) + i16::from(k)).rem_euclid(12)) as u8);
+                prop_assert_eq!(x.minor, y.minor);
+                prop_assert!((x.correlation - y.correlation).abs() < 1e-9);
+            }
+            (None, None) => {}
+            other => prop_assert!(false, "{:?}", other),
+        }
+        // Every note carries its track's program.
+        for n in &a.notes {
+            prop_assert_eq!(n.program, programs[usize::from(n.channel)]);
+        }
+        prop_assert_eq!(a.music.programs.iter().count(), {
+            let mut used: Vec<u8> = notes.iter().map(|n| programs[usize::from(n.0)]).collect();
+            used.sort_unstable();
+            used.dedup();
+            used.len()
+        });
     }
 }
 

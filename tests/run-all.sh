@@ -15,7 +15,8 @@ venv="$PWD/target/venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check maturin pytest pyarrow polars duckdb "ray[data]"
+"$venv/bin/pip" install --quiet --disable-pip-version-check maturin pytest pyarrow polars duckdb "ray[data]" \
+  music21 pretty_midi mido
 rm -rf target/wheels
 "$venv/bin/maturin" build --release --quiet -m python/Cargo.toml -o target/wheels
 "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/rawarrow-*.whl

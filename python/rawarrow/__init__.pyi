@@ -91,6 +91,7 @@ def read_midi(
     files_per_batch: Optional[int] = None,
     velocity_threshold: int = 0,
     merge_window_ms: float = 30.0,
+    key_profile: Literal["krumhansl", "aarden", "temperley"] = "krumhansl",
 ) -> BatchStream: ...
 def convert_bam(
     inputs: Paths,
@@ -136,5 +137,6 @@ def convert_midi(
     files_per_batch: Optional[int] = None,
     velocity_threshold: int = 0,
     merge_window_ms: float = 30.0,
+    key_profile: Literal["krumhansl", "aarden", "temperley"] = "krumhansl",
     progress: Progress = None,
 ) -> Tuple[int, float]: ...

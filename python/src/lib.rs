@@ -407,6 +407,7 @@ fn midi_options(
     files_per_batch: Option<usize>,
     velocity_threshold: u8,
     merge_window_ms: f64,
+    key_profile: &str,
 ) -> Result<MidiOptions, Error> {
     Ok(MidiOptions {
         table: table.parse::<MidiTable>()?,
@@ -414,6 +415,7 @@ fn midi_options(
         files_per_batch,
         velocity_threshold,
         merge_window_ms,
+        key_profile: key_profile.parse().map_err(Error::usage)?,
     })
 }
 
@@ -547,14 +549,21 @@ fn read_tdf(
 ///     files_per_batch: files per job and per notes batch (default 256).
 ///     velocity_threshold: onset detection ignores notes at or below this velocity.
 ///     merge_window_ms: onset detection merges notes within this many milliseconds.
+///     key_profile: "krumhansl" (music21's analyze('krumhansl')), "aarden" or "temperley".
 ///
 /// notes: file Dictionary(Int32, Utf8), track UInt16, channel, pitch, velocity UInt8,
-/// onset_tick, offset_tick UInt64, onset_s, duration_s Float64.
+/// onset_tick, offset_tick UInt64, onset_s, duration_s Float64, program UInt8 (the channel's
+/// program at the onset, per track as pretty_midi keeps it), is_drum Boolean (channel 10).
 /// files: file, format, ppq (null for SMPTE), tracks, notes, duration_s, tempo_bpm_meta,
-/// tempo_bpm_estimate, error (null when parsed), warnings (null when nothing was odd).
+/// tempo_bpm_estimate, error (null when parsed), warnings (null when nothing was odd),
+/// key_estimate ("E- major", as music21 spells keys), key_confidence (the correlation),
+/// key_signature_meta, time_signature ("3/4", the first), time_signature_changes,
+/// programs List<UInt8>, has_drums, pitch_min, pitch_max, note_density (notes/s),
+/// max_polyphony.
 /// A corrupt file is a files row with error set; it never stops the stream.
 #[pyfunction]
-#[pyo3(signature = (paths, *, table="notes", threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0))]
+#[pyo3(signature = (paths, *, table="notes", threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, key_profile="krumhansl"))]
+#[allow(clippy::too_many_arguments)]
 fn read_midi(
     py: Python<'_>,
     paths: &Bound<'_, PyAny>,
@@ -563,6 +572,7 @@ fn read_midi(
     files_per_batch: Option<usize>,
     velocity_threshold: u8,
     merge_window_ms: f64,
+    key_profile: &str,
 ) -> PyResult<PyBatchStream> {
     let paths = self::paths(paths)?;
     let options = midi_options(
@@ -571,6 +581,7 @@ fn read_midi(
         files_per_batch,
         velocity_threshold,
         merge_window_ms,
+        key_profile,
     )
     .map_err(|e| py_err(py, e))?;
     open(py, || Stream::midi(&paths, &options))
@@ -797,11 +808,12 @@ fn convert_tdf(
 ///     output: the notes table's destination; format, compression and progress as for
 ///         convert_bam (progress reports (notes, files done, files)).
 ///     files: also write the files table (one row per file) to this path.
-///     threads, files_per_batch, velocity_threshold, merge_window_ms: as for read_midi.
+///     threads, files_per_batch, velocity_threshold, merge_window_ms, key_profile: as for
+///         read_midi.
 ///
 /// Returns (notes written, seconds).
 #[pyfunction]
-#[pyo3(signature = (inputs, output, *, files=None, format=None, compression=None, threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, progress=None))]
+#[pyo3(signature = (inputs, output, *, files=None, format=None, compression=None, threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, key_profile="krumhansl", progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn convert_midi(
     py: Python<'_>,
@@ -814,6 +826,7 @@ fn convert_midi(
     files_per_batch: Option<usize>,
     velocity_threshold: u8,
     merge_window_ms: f64,
+    key_profile: &str,
     progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(u64, f64)> {
     let paths = self::paths(inputs)?;
@@ -823,6 +836,7 @@ fn convert_midi(
         files_per_batch,
         velocity_threshold,
         merge_window_ms,
+        key_profile,
     )
     .map_err(|e| py_err(py, e))?;
     let out =

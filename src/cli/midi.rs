@@ -36,6 +36,11 @@ pub(super) struct Midi {
     /// Onset detection: notes within this many milliseconds of an onset join it.
     #[arg(long, default_value_t = 30.0)]
     merge_window_ms: f64,
+    /// Key profile for `files.key_estimate`: krumhansl (Krumhansl–Kessler, as music21's
+    /// `analyze('krumhansl')`), aarden (Aarden–Essen, music21's default `analyze('key')`) or
+    /// temperley (Kostka–Payne).
+    #[arg(long, default_value = "krumhansl")]
+    key_profile: crate::midi::KeyProfile,
     #[command(flatten)]
     ipc: super::IpcOptions,
 }
@@ -70,7 +75,8 @@ pub(super) fn run(args: Midi) -> Result {
         .onsets(OnsetOptions {
             velocity_threshold: args.velocity_threshold,
             merge_window_s: args.merge_window_ms / 1000.0,
-        });
+        })
+        .key_profile(args.key_profile);
     if let Some(t) = args.threads {
         builder = builder.threads(t);
     }

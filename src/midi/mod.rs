@@ -39,15 +39,20 @@
 //! # Ok::<(), rawarrow::midi::ParseError>(())
 //! ```
 
+pub mod analysis;
 pub mod onset;
 mod reader;
 pub mod smf;
 mod table;
 pub mod tempo;
 
+pub use analysis::{Key, KeyProfile, Music};
 pub use onset::{Onset, OnsetOptions, OnsetScratch};
 pub use reader::{list_inputs, Error, Reader, ReaderBuilder, Summary, EXTENSIONS};
-pub use smf::{Division, Header, Note, ParseError, ParseErrorKind, Tempo, Warning, WarningKind};
+pub use smf::{
+    Division, Header, KeySignature, Note, ParseError, ParseErrorKind, Tempo, TimeSignature,
+    Warning, WarningKind,
+};
 pub use table::{files_schema, notes_schema};
 pub use tempo::TempoMap;
 
@@ -65,6 +70,8 @@ pub struct Facts {
     pub tempo_bpm_meta: Option<f64>,
     /// BPM estimated from the onsets ([`OnsetScratch::estimate_tempo`]).
     pub tempo_bpm_estimate: Option<f64>,
+    /// Key, meter, instruments, drums, range, polyphony ([`analysis`]).
+    pub music: Music,
 }
 
 /// Reusable per-worker state: parses a file, sorts and times its notes, detects onsets and
@@ -76,6 +83,8 @@ pub struct Analyzer {
     sorted_tempos: Vec<Tempo>,
     onset: OnsetScratch,
     options: OnsetOptions,
+    profile: KeyProfile,
+    music: analysis::MusicScratch,
     onset_s: Vec<f64>,
     duration_s: Vec<f64>,
     by_time: Vec<(f64, u8)>,
@@ -90,6 +99,12 @@ impl Analyzer {
             options,
             ..Self::default()
         }
+    }
+
+    /// Estimates keys with `profile` (default: Krumhansl–Kessler).
+    pub fn with_key_profile(mut self, profile: KeyProfile) -> Self {
+        self.profile = profile;
+        self
     }
 
     /// Analyzes one file's bytes. On success [`Analyzer::notes`], [`Analyzer::onset_s`],
@@ -165,6 +180,14 @@ impl Analyzer {
         }
         self.onset.detect(&self.times, &self.vels, &self.options);
         let tempo_bpm_estimate = self.onset.estimate_tempo();
+        let music = Music::of(
+            &p.notes,
+            per_track,
+            &p.time_signatures,
+            &p.key_signatures,
+            self.profile,
+            &mut self.music,
+        );
         Ok(Facts {
             header,
             tracks: tracks as u16,
@@ -173,6 +196,7 @@ impl Analyzer {
                 .filter(|t| t.us_per_quarter > 0)
                 .map(|t| 60_000_000.0 / f64::from(t.us_per_quarter)),
             tempo_bpm_estimate,
+            music,
         })
     }
 
@@ -230,6 +254,8 @@ pub struct Song {
     pub tempo_bpm_meta: Option<f64>,
     /// Estimated BPM.
     pub tempo_bpm_estimate: Option<f64>,
+    /// Key, meter, instruments, drums, range, polyphony.
+    pub music: Music,
     /// What was odd about the file.
     pub warnings: Vec<Warning>,
 }
@@ -249,6 +275,7 @@ pub fn parse(bytes: &[u8]) -> Result<Song, ParseError> {
         length_s: facts.duration_s,
         tempo_bpm_meta: facts.tempo_bpm_meta,
         tempo_bpm_estimate: facts.tempo_bpm_estimate,
+        music: facts.music,
         warnings: a.warnings().to_vec(),
     })
 }

@@ -9,7 +9,7 @@ use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 
 use super::table::{files_batch, notes_batch, FileRow, NoteRow};
-use super::{Analyzer, OnsetOptions, ParseError};
+use super::{Analyzer, KeyProfile, OnsetOptions, ParseError};
 use crate::arrow::arena::ArenaPool;
 use crate::io::{Input, OpenError};
 use crate::runtime::{default_threads, Ordered, WorkerPanicked};
@@ -139,6 +139,7 @@ pub struct ReaderBuilder {
     pin: bool,
     files_per_batch: usize,
     onsets: OnsetOptions,
+    key_profile: KeyProfile,
 }
 
 impl Default for ReaderBuilder {
@@ -148,6 +149,7 @@ impl Default for ReaderBuilder {
             pin: true,
             files_per_batch: 256,
             onsets: OnsetOptions::default(),
+            key_profile: KeyProfile::default(),
         }
     }
 }
@@ -177,6 +179,13 @@ impl ReaderBuilder {
         self
     }
 
+    /// The key profile of `files.key_estimate` (default Krumhansl–Kessler; see
+    /// [`super::analysis`]).
+    pub fn key_profile(mut self, profile: KeyProfile) -> Self {
+        self.key_profile = profile;
+        self
+    }
+
     /// Lists `inputs` (see [`list_inputs`]) and starts reading.
     pub fn build<P: AsRef<Path>>(self, inputs: &[P]) -> Result<Reader, Error> {
         self.build_paths(list_inputs(inputs)?)
@@ -191,13 +200,17 @@ impl ReaderBuilder {
         let dictionary: ArrayRef = Arc::new(names);
         let paths: Arc<[PathBuf]> = paths.into();
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
+        let profile = self.key_profile;
         // Batches in flight (2 per thread), the one being consumed and a spare.
         let arenas = ArenaPool::new(2 * self.threads + 2);
         let pool = Ordered::spawn_named(
             "midi",
             self.threads,
             self.pin,
-            move |_| (Analyzer::new(opts), Vec::<NoteRow>::new(), Vec::<u8>::new()),
+            move |_| {
+                let analyzer = Analyzer::new(opts).with_key_profile(profile);
+                (analyzer, Vec::<NoteRow>::new(), Vec::<u8>::new())
+            },
             move |(analyzer, rows, buf), range: Range<usize>| {
                 rows.clear();
                 let files: Vec<FileRow> = range
@@ -286,6 +299,8 @@ fn read_one(
             row.duration_s = Some(f.duration_s);
             row.tempo_bpm_meta = f.tempo_bpm_meta;
             row.tempo_bpm_estimate = f.tempo_bpm_estimate;
+            row.music = Some(f.music);
+            row.note_density = (f.duration_s > 0.0).then(|| row.notes as f64 / f.duration_s);
             rows.extend(
                 a.notes()
                     .iter()
@@ -300,6 +315,7 @@ fn read_one(
                         offset_tick: n.offset_tick,
                         onset_s: on,
                         duration_s: d,
+                        program: n.program,
                     }),
             );
         }

@@ -65,6 +65,36 @@ pub struct Note {
     pub onset_tick: u64,
     /// Tick of the matching note-off, or of the end of the track when never released.
     pub offset_tick: u64,
+    /// The General MIDI program of the note's channel at its note-on: the last Program Change
+    /// on that channel earlier in the same track, 0 when there was none (as pretty_midi keeps
+    /// programs: per track and channel).
+    pub program: u8,
+}
+
+/// A Time Signature meta event (`FF 58`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeSignature {
+    /// Absolute tick.
+    pub tick: u64,
+    /// Track it was found in.
+    pub track: u16,
+    /// Beats per bar.
+    pub numerator: u8,
+    /// The beat unit as a power of two (2: quarter notes).
+    pub denominator_power: u8,
+}
+
+/// A Key Signature meta event (`FF 59`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySignature {
+    /// Absolute tick.
+    pub tick: u64,
+    /// Track it was found in.
+    pub track: u16,
+    /// Sharps (positive) or flats (negative), -7..=7 when valid.
+    pub sharps: i8,
+    /// 0 major, 1 minor.
+    pub mode: u8,
 }
 
 /// A Set Tempo event.
@@ -234,6 +264,10 @@ pub struct Parser {
     pub notes: Vec<Note>,
     /// Set Tempo events of the last file, in track order then file order.
     pub tempos: Vec<Tempo>,
+    /// Time Signature events of the last file, in track order then file order.
+    pub time_signatures: Vec<TimeSignature>,
+    /// Key Signature events of the last file, in track order then file order.
+    pub key_signatures: Vec<KeySignature>,
     /// Tick of each track's end (its End-of-Track, or its last event).
     pub track_ends: Vec<u64>,
     /// Warnings about the last file.
@@ -285,6 +319,8 @@ impl Parser {
         Self {
             notes: Vec::new(),
             tempos: Vec::new(),
+            time_signatures: Vec::new(),
+            key_signatures: Vec::new(),
             track_ends: Vec::new(),
             warnings: Vec::new(),
             unmatched_offs: 0,
@@ -298,6 +334,8 @@ impl Parser {
     fn clear(&mut self) {
         self.notes.clear();
         self.tempos.clear();
+        self.time_signatures.clear();
+        self.key_signatures.clear();
         self.track_ends.clear();
         self.warnings.clear();
         self.unmatched_offs = 0;
@@ -445,6 +483,7 @@ impl Parser {
         let mut after_meta = false;
         let mut warned_across = false;
         let mut ended = false;
+        let mut programs = [0u8; 16];
         let t = Some(track);
         while pos < end {
             let ev = pos;
@@ -506,8 +545,12 @@ impl Parser {
                     after_meta = false;
                     let key = usize::from(st & 0x0F) << 7 | usize::from(d1);
                     match st & 0xF0 {
-                        0x90 if d2 > 0 => self.note_on(track, key, d2, tick),
+                        0x90 if d2 > 0 => {
+                            let program = programs[usize::from(st & 0x0F)];
+                            self.note_on(track, key, d2, program, tick);
+                        }
                         0x80 | 0x90 => self.note_off(key, tick),
+                        0xC0 => programs[usize::from(st & 0x0F)] = d1,
                         _ => {}
                     }
                 }
@@ -538,6 +581,20 @@ impl Parser {
                             us_per_quarter: u32::from_be_bytes([0, b[p], b[p + 1], b[p + 2]]),
                         }),
                         0x51 => self.warn(ev, t, WarningKind::TempoLength(len)),
+                        // The standard's length is 4 (the last two bytes, MIDI clocks per
+                        // metronome click and 32nd notes per quarter, are not used here).
+                        0x58 if len >= 2 => self.time_signatures.push(TimeSignature {
+                            tick,
+                            track,
+                            numerator: b[p],
+                            denominator_power: b[p + 1],
+                        }),
+                        0x59 if len == 2 => self.key_signatures.push(KeySignature {
+                            tick,
+                            track,
+                            sharps: b[p] as i8,
+                            mode: b[p + 1],
+                        }),
                         _ => {}
                     }
                 }
@@ -578,7 +635,7 @@ impl Parser {
     }
 
     #[inline]
-    fn note_on(&mut self, track: u16, key: usize, velocity: u8, tick: u64) {
+    fn note_on(&mut self, track: u16, key: usize, velocity: u8, program: u8, tick: u64) {
         let idx = self.notes.len() as u32;
         self.notes.push(Note {
             track,
@@ -587,6 +644,7 @@ impl Parser {
             velocity,
             onset_tick: tick,
             offset_tick: tick,
+            program,
         });
         self.next.push(NONE);
         let tail = self.tail[key];

@@ -7,20 +7,30 @@
 
 use std::sync::{Arc, OnceLock};
 
+use arrow_array::builder::{ListBuilder, UInt8Builder};
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray, UInt16Array,
-    UInt64Array, UInt8Array,
+    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
+    UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
+use arrow_buffer::BooleanBuffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
+use super::analysis::DRUM_CHANNEL;
+use super::Music;
 use crate::arrow::arena::{ArenaPool, ArenaSize};
 
 fn file_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-/// Schema of the `notes` table: one row per note.
+fn programs_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::UInt8, false)))
+}
+
+/// Schema of the `notes` table: one row per note. `program` is the General MIDI program of the
+/// note's channel at its onset (see [`super::Note::program`]), `is_drum` whether it is on the
+/// drum channel (channel 10).
 pub fn notes_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
@@ -34,6 +44,8 @@ pub fn notes_schema() -> SchemaRef {
             Field::new("offset_tick", DataType::UInt64, false),
             Field::new("onset_s", DataType::Float64, false),
             Field::new("duration_s", DataType::Float64, false),
+            Field::new("program", DataType::UInt8, false),
+            Field::new("is_drum", DataType::Boolean, false),
         ]))
     })
     .clone()
@@ -41,7 +53,9 @@ pub fn notes_schema() -> SchemaRef {
 
 /// Schema of the `files` table: one row per input file. `format`, `ppq` (null for SMPTE
 /// division), `tracks` and `duration_s` are null when `error` is set; `warnings` lists what was
-/// odd (`; `-separated, each with its byte offset), null when nothing was.
+/// odd (`; `-separated, each with its byte offset), null when nothing was. The musical columns
+/// after them ([`super::analysis`]) are null for a file that could not be read, and where the
+/// file has nothing to say (no pitched notes, no meta event).
 pub fn files_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
@@ -56,6 +70,17 @@ pub fn files_schema() -> SchemaRef {
             Field::new("tempo_bpm_estimate", DataType::Float64, true),
             Field::new("error", DataType::Utf8, true),
             Field::new("warnings", DataType::Utf8, true),
+            Field::new("key_estimate", DataType::Utf8, true),
+            Field::new("key_confidence", DataType::Float64, true),
+            Field::new("key_signature_meta", DataType::Utf8, true),
+            Field::new("time_signature", DataType::Utf8, true),
+            Field::new("time_signature_changes", DataType::UInt32, true),
+            Field::new("programs", programs_type(), true),
+            Field::new("has_drums", DataType::Boolean, true),
+            Field::new("pitch_min", DataType::UInt8, true),
+            Field::new("pitch_max", DataType::UInt8, true),
+            Field::new("note_density", DataType::Float64, true),
+            Field::new("max_polyphony", DataType::UInt32, true),
         ]))
     })
     .clone()
@@ -73,6 +98,7 @@ pub(crate) struct NoteRow {
     pub(crate) offset_tick: u64,
     pub(crate) onset_s: f64,
     pub(crate) duration_s: f64,
+    pub(crate) program: u8,
 }
 
 /// One `files` row.
@@ -88,6 +114,8 @@ pub(crate) struct FileRow {
     pub(crate) tempo_bpm_estimate: Option<f64>,
     pub(crate) error: Option<String>,
     pub(crate) warnings: Option<String>,
+    pub(crate) music: Option<super::Music>,
+    pub(crate) note_density: Option<f64>,
 }
 
 /// Lays `rows` out as a `notes` batch in one arena allocation.
@@ -106,7 +134,8 @@ pub(crate) fn notes_batch(
         .add::<u64>(n)
         .add::<u64>(n)
         .add::<f64>(n)
-        .add::<f64>(n);
+        .add::<f64>(n)
+        .add::<u8>(n);
     let mut arena = arenas.arena(size);
     let mut file = arena.take::<i32>(n);
     let mut track = arena.take::<u16>(n);
@@ -117,6 +146,7 @@ pub(crate) fn notes_batch(
     let mut offset_tick = arena.take::<u64>(n);
     let mut onset_s = arena.take::<f64>(n);
     let mut duration_s = arena.take::<f64>(n);
+    let mut program = arena.take::<u8>(n);
     {
         let (f, t, c, p, v) = (
             file.as_mut_slice(),
@@ -131,6 +161,7 @@ pub(crate) fn notes_batch(
             onset_s.as_mut_slice(),
             duration_s.as_mut_slice(),
         );
+        let pr = program.as_mut_slice();
         for (i, r) in rows.iter().enumerate() {
             f[i] = r.file;
             t[i] = r.track;
@@ -141,8 +172,13 @@ pub(crate) fn notes_batch(
             off[i] = r.offset_tick;
             os[i] = r.onset_s;
             ds[i] = r.duration_s;
+            pr[i] = r.program;
         }
     }
+    let channel = UInt8Array::new(channel.into_scalar_buffer(), None);
+    // From the contiguous channel column (a compare per byte), not from the rows.
+    let channels: &[u8] = &channel.values()[..n];
+    let is_drum = BooleanBuffer::collect_bool(n, |i| channels[i] == DRUM_CHANNEL);
     let keys = Int32Array::new(file.into_scalar_buffer(), None);
     // Keys index the dictionary of all inputs; the reader only writes valid indices.
     let file = DictionaryArray::<Int32Type>::try_new(keys, dictionary.clone())
@@ -150,13 +186,15 @@ pub(crate) fn notes_batch(
     let columns: Vec<ArrayRef> = vec![
         Arc::new(file),
         Arc::new(UInt16Array::new(track.into_scalar_buffer(), None)),
-        Arc::new(UInt8Array::new(channel.into_scalar_buffer(), None)),
+        Arc::new(channel),
         Arc::new(UInt8Array::new(pitch.into_scalar_buffer(), None)),
         Arc::new(UInt8Array::new(velocity.into_scalar_buffer(), None)),
         Arc::new(UInt64Array::new(onset_tick.into_scalar_buffer(), None)),
         Arc::new(UInt64Array::new(offset_tick.into_scalar_buffer(), None)),
         Arc::new(Float64Array::new(onset_s.into_scalar_buffer(), None)),
         Arc::new(Float64Array::new(duration_s.into_scalar_buffer(), None)),
+        Arc::new(UInt8Array::new(program.into_scalar_buffer(), None)),
+        Arc::new(BooleanArray::new(is_drum, None)),
     ];
     RecordBatch::try_new(notes_schema(), columns).expect("columns match the notes schema")
 }
@@ -166,7 +204,7 @@ pub(crate) fn files_batch(rows: &[FileRow], dictionary: &ArrayRef) -> RecordBatc
     let keys = Int32Array::from_iter_values(rows.iter().map(|r| r.file));
     let file = DictionaryArray::<Int32Type>::try_new(keys, dictionary.clone())
         .expect("file keys index the path dictionary");
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         Arc::new(file),
         Arc::new(rows.iter().map(|r| r.format).collect::<UInt16Array>()),
         Arc::new(rows.iter().map(|r| r.ppq).collect::<UInt16Array>()),
@@ -194,5 +232,62 @@ pub(crate) fn files_batch(rows: &[FileRow], dictionary: &ArrayRef) -> RecordBatc
                 .collect::<StringArray>(),
         ),
     ];
+    let music = |f: &dyn Fn(&Music) -> Option<_>| -> Vec<Option<_>> {
+        rows.iter().map(|r| r.music.as_ref().and_then(f)).collect()
+    };
+    let key = music(&|m| m.key.map(|k| k.name().to_owned()));
+    let confidence = rows
+        .iter()
+        .map(|r| r.music.and_then(|m| m.key).map(|k| k.correlation));
+    let signature = music(&|m| m.key_signature.and_then(|k| k.name()).map(str::to_owned));
+    let meter = music(&|m| m.time_signature.and_then(|t| t.name()));
+    let mut programs = ListBuilder::new(UInt8Builder::new()).with_field(Arc::new(Field::new(
+        "item",
+        DataType::UInt8,
+        false,
+    )));
+    for r in rows {
+        match &r.music {
+            Some(m) => {
+                programs.values().extend(m.programs.iter().map(Some));
+                programs.append(true);
+            }
+            None => programs.append(false),
+        }
+    }
+    let range = |f: fn((u8, u8)) -> u8| -> UInt8Array {
+        rows.iter()
+            .map(|r| r.music.and_then(|m| m.pitch_range).map(f))
+            .collect()
+    };
+    columns.extend([
+        Arc::new(key.into_iter().collect::<StringArray>()) as ArrayRef,
+        Arc::new(confidence.collect::<Float64Array>()),
+        Arc::new(signature.into_iter().collect::<StringArray>()),
+        Arc::new(meter.into_iter().collect::<StringArray>()),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.music.map(|m| m.time_signature_changes))
+                .collect::<UInt32Array>(),
+        ),
+        Arc::new(programs.finish()),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.music.map(|m| m.has_drums))
+                .collect::<BooleanArray>(),
+        ),
+        Arc::new(range(|r| r.0)),
+        Arc::new(range(|r| r.1)),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.note_density)
+                .collect::<Float64Array>(),
+        ),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.music.map(|m| m.max_polyphony))
+                .collect::<UInt32Array>(),
+        ),
+    ]);
     RecordBatch::try_new(files_schema(), columns).expect("columns match the files schema")
 }

@@ -20,6 +20,8 @@ pub(crate) struct OracleNote {
     pub(crate) offset_tick: u64,
     pub(crate) onset_s: f64,
     pub(crate) duration_s: f64,
+    /// The channel's last Program Change earlier in this track (0 without one).
+    pub(crate) program: u8,
 }
 
 /// A whole file as the oracle sees it.
@@ -97,6 +99,7 @@ pub(crate) fn oracle(bytes: &[u8]) -> Result<OracleSong, midly::Error> {
         let ti = ti as u16;
         let mut notes: Vec<OracleNote> = Vec::new();
         let mut open: HashMap<(u8, u8), VecDeque<usize>> = HashMap::new();
+        let mut programs: HashMap<u8, u8> = HashMap::new();
         let mut tick = 0u64;
         for ev in track {
             tick += u64::from(ev.delta.as_int());
@@ -106,6 +109,10 @@ pub(crate) fn oracle(bytes: &[u8]) -> Result<OracleSong, midly::Error> {
                     let (key, on_vel) = match message {
                         MidiMessage::NoteOn { key, vel } => (key.as_int(), vel.as_int()),
                         MidiMessage::NoteOff { key, .. } => (key.as_int(), 0),
+                        MidiMessage::ProgramChange { program } => {
+                            programs.insert(ch, program.as_int());
+                            continue;
+                        }
                         _ => continue,
                     };
                     let queue = open.entry((ch, key)).or_default();
@@ -120,6 +127,7 @@ pub(crate) fn oracle(bytes: &[u8]) -> Result<OracleSong, midly::Error> {
                             offset_tick: tick,
                             onset_s: 0.0,
                             duration_s: 0.0,
+                            program: programs.get(&ch).copied().unwrap_or(0),
                         });
                     } else if let Some(i) = queue.pop_front() {
                         notes[i].offset_tick = tick;
@@ -205,7 +213,8 @@ pub(crate) fn compare(song: &rawarrow::midi::Song, want: &OracleSong) -> Result<
             && n.pitch == w.pitch
             && n.velocity == w.velocity
             && n.onset_tick == w.onset_tick
-            && n.offset_tick == w.offset_tick;
+            && n.offset_tick == w.offset_tick
+            && n.program == w.program;
         if !same
             || !close(song.onset_s[i], w.onset_s)
             || !close_at(song.duration_s[i], w.duration_s, w.onset_s + w.duration_s)
