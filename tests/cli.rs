@@ -210,6 +210,95 @@ fn midi_writes_notes_and_files_tables() {
     assert!(!dir.path().join("missing").exists());
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
     assert_eq!(left.len(), 3, "only songs/, notes.arrow and files.arrow");
+
+    // --from-list, from a file (CRLF, an empty line, a missing file) and from standard input;
+    // the positional inputs are optional then, and add to the list.
+    let missing = songs.join("gone.mid");
+    let list = dir.path().join("list.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "{}\r\n\n{}\n",
+            songs.join("a.mid").display(),
+            missing.display()
+        ),
+    )
+    .expect("write");
+    let listed_files = dir.path().join("listed.arrow");
+    let out = rawarrow()
+        .args(["midi", "--quiet", "-o"])
+        .arg(dir.path().join("listed_notes.arrow"))
+        .arg("--files")
+        .arg(&listed_files)
+        .arg("--from-list")
+        .arg(&list)
+        .arg(songs.join("b.mid"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let f = read(&listed_files);
+    let names = f[0].column_by_name("file").expect("file");
+    let names = arrow_cast_strings(names);
+    let expected: Vec<String> = [songs.join("a.mid"), songs.join("b.mid"), missing.clone()]
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert_eq!(names, expected, "sorted, every listed path a row");
+    let err = f[0]
+        .column_by_name("error")
+        .expect("error")
+        .as_string::<i32>();
+    assert!(arrow_array::Array::is_null(err, 0));
+    assert!(err.value(2).starts_with("cannot open"), "{}", err.value(2));
+    let mut child = rawarrow()
+        .args(["midi", "--quiet", "-o"])
+        .arg(dir.path().join("stdin.arrow"))
+        .args(["--from-list", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write as _;
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{}", songs.join("a.mid").display()).expect("write");
+    drop(stdin);
+    let out = child.wait_with_output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n: usize = read(&dir.path().join("stdin.arrow"))
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(n, 3);
+    let out = rawarrow()
+        .args(["midi", "-o", "x.arrow", "--from-list"])
+        .arg(dir.path().join("no-such-list"))
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("cannot read the list of files"),
+        "{stderr}"
+    );
+}
+
+/// The strings of a dictionary column of paths.
+fn arrow_cast_strings(column: &arrow_array::ArrayRef) -> Vec<String> {
+    use arrow_array::cast::AsArray;
+    let dict = column.as_dictionary::<arrow_array::types::Int32Type>();
+    let values = dict.values().as_string::<i32>();
+    dict.keys()
+        .values()
+        .iter()
+        .map(|&k| values.value(k as usize).to_owned())
+        .collect()
 }
 
 #[cfg(unix)]

@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{progress_bar, Result};
-use crate::midi::{list_inputs, OnsetOptions, Reader};
+use crate::midi::{list_inputs, read_list, OnsetOptions, Reader};
 use crate::stats::Phase;
 
 /// Reads Standard MIDI Files (named, or found in folders by extension: .mid .midi .kar .rmi
@@ -15,8 +15,12 @@ use crate::stats::Phase;
 #[derive(Debug, Args)]
 pub(super) struct Midi {
     /// Files and folders (folders are walked recursively).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_list")]
     inputs: Vec<PathBuf>,
+    /// Also read the files listed in FILE, one path per line (`-`: standard input); a listed
+    /// file that cannot be read is a `files` row with `error` set, not a stop.
+    #[arg(long, value_name = "FILE")]
+    from_list: Option<PathBuf>,
     /// Output Arrow IPC file for the notes table (`-` for standard output).
     #[arg(short, long)]
     output: PathBuf,
@@ -50,13 +54,25 @@ pub(super) fn run(args: Midi) -> Result {
     if !(args.merge_window_ms >= 0.0 && args.merge_window_ms.is_finite()) {
         return Err("--merge-window-ms must be a finite number >= 0".into());
     }
-    let paths = list_inputs(&args.inputs)?;
+    let mut paths = list_inputs(&args.inputs)?;
+    if let Some(list) = &args.from_list {
+        let listed = if list.as_os_str() == "-" {
+            read_list(std::io::stdin().lock())
+        } else {
+            std::fs::File::open(list).and_then(|f| read_list(std::io::BufReader::new(f)))
+        }
+        .map_err(|e| format!("{}: cannot read the list of files: {e}", list.display()))?;
+        paths.extend(listed);
+        paths.sort();
+        paths.dedup();
+    }
     if paths.is_empty() {
-        let names: Vec<String> = args
+        let mut names: Vec<String> = args
             .inputs
             .iter()
             .map(|p| p.display().to_string())
             .collect();
+        names.extend(args.from_list.iter().map(|p| p.display().to_string()));
         return Err(format!(
             "no MIDI files (.mid .midi .kar .rmi .smf) in {}",
             names.join(", ")

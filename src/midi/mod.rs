@@ -48,7 +48,7 @@ pub mod tempo;
 
 pub use analysis::{Key, KeyProfile, Music};
 pub use onset::{Onset, OnsetOptions, OnsetScratch};
-pub use reader::{list_inputs, Error, Reader, ReaderBuilder, Summary, EXTENSIONS};
+pub use reader::{list_inputs, read_list, Error, Reader, ReaderBuilder, Summary, EXTENSIONS};
 pub use smf::{
     Division, Header, KeySignature, Note, ParseError, ParseErrorKind, Tempo, TimeSignature,
     Warning, WarningKind,

@@ -119,6 +119,35 @@ pub fn list_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Error> 
     Ok(out)
 }
 
+/// Reads a list of files, one path per line (as a catalogue hands paths over): a trailing
+/// `\r` is dropped, empty lines are skipped, bytes are taken as they are (paths need not be
+/// UTF-8). The paths are not checked here: one that cannot be read becomes a `files` row with
+/// `error` set, as any unreadable file does.
+///
+/// ```
+/// let list = b"songs/a.mid\r\n\nsongs/b.mid\n";
+/// let paths = rawarrow::midi::read_list(&list[..])?;
+/// assert_eq!(paths, ["songs/a.mid", "songs/b.mid"].map(std::path::PathBuf::from));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_list(mut list: impl std::io::BufRead) -> std::io::Result<Vec<PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = Vec::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if list.read_until(b'\n', &mut line)? == 0 {
+            return Ok(out);
+        }
+        let mut path = line.as_slice();
+        path = path.strip_suffix(b"\n").unwrap_or(path);
+        path = path.strip_suffix(b"\r").unwrap_or(path);
+        if !path.is_empty() {
+            out.push(PathBuf::from(std::ffi::OsStr::from_bytes(path)));
+        }
+    }
+}
+
 /// Counts over the files read so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
