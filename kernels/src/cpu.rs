@@ -1,8 +1,8 @@
 //! CPU feature detection: done once, cached, and capped by `RAWARROW_KERNELS`.
 //!
 //! [`detected`] is what the hardware supports; [`level`] is what dispatch uses: the detected level
-//! capped by the environment variable `RAWARROW_KERNELS` (`scalar`, `ssse3`, `avx2`, `avx512`,
-//! or `neon`), read once on first use. Capping lets tests and benchmarks force each path on a
+//! capped by the environment variable `RAWARROW_KERNELS` (`scalar`, `ssse3`, `avx2`,
+//! `avx512bw`, `avx512`, or `neon`), read once on first use. Capping lets tests and benchmarks force each path on a
 //! machine that has them all. When `cfg!(target_feature = ...)` already guarantees a feature
 //! (a `-C target-cpu` build), detection short-circuits.
 
@@ -18,8 +18,12 @@ pub enum Level {
     Simd128 = 2,
     /// x86-64 AVX2 (256-bit) with BMI1/BMI2.
     Avx2 = 3,
-    /// x86-64 AVX-512 F/BW/VL/VBMI (512-bit).
-    Avx512 = 4,
+    /// x86-64 AVX-512 F/BW/VL without VBMI (Skylake-SP, Cascade Lake): the 512-bit kernels that
+    /// need no byte permutes (quality, delta, runs, calibration, onsets).
+    Avx512Bw = 4,
+    /// x86-64 AVX-512 F/BW/VL/VBMI (Ice Lake and later, Zen 4): every 512-bit kernel, the
+    /// sequence decoder and the unshuffle too.
+    Avx512 = 5,
 }
 
 impl Level {
@@ -30,6 +34,7 @@ impl Level {
             Level::Simd128 if cfg!(target_arch = "aarch64") => "neon",
             Level::Simd128 => "ssse3",
             Level::Avx2 => "avx2",
+            Level::Avx512Bw => "avx512bw",
             Level::Avx512 => "avx512",
         }
     }
@@ -40,7 +45,8 @@ impl Level {
             "scalar" | "none" | "generic" => Some(Level::Scalar),
             "ssse3" | "sse4.1" | "sse41" | "neon" | "simd128" => Some(Level::Simd128),
             "avx2" => Some(Level::Avx2),
-            "avx512" | "avx-512" => Some(Level::Avx512),
+            "avx512bw" | "avx512-bw" => Some(Level::Avx512Bw),
+            "avx512" | "avx-512" | "avx512vbmi" => Some(Level::Avx512),
             _ => None,
         }
     }
@@ -49,7 +55,8 @@ impl Level {
         match v {
             2 => Level::Simd128,
             3 => Level::Avx2,
-            4 => Level::Avx512,
+            4 => Level::Avx512Bw,
+            5 => Level::Avx512,
             _ => Level::Scalar,
         }
     }
@@ -65,6 +72,12 @@ pub fn has_simd128() -> bool {
 #[inline]
 pub fn has_avx2() -> bool {
     detected() >= Level::Avx2
+}
+
+/// Whether the CPU has AVX-512 F, BW and VL.
+#[inline]
+pub fn has_avx512bw() -> bool {
+    detected() >= Level::Avx512Bw
 }
 
 /// Whether the CPU has AVX-512 F, BW, VL and VBMI.
@@ -116,10 +129,13 @@ fn detect_hardware() -> Level {
     if !(has!("avx2") && has!("bmi1") && has!("bmi2") && has!("popcnt")) {
         return Level::Simd128;
     }
-    if has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vbmi") {
+    if !(has!("avx512f") && has!("avx512bw") && has!("avx512vl")) {
+        return Level::Avx2;
+    }
+    if has!("avx512vbmi") {
         Level::Avx512
     } else {
-        Level::Avx2
+        Level::Avx512Bw
     }
 }
 
@@ -143,8 +159,15 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for l in [Level::Scalar, Level::Simd128, Level::Avx2, Level::Avx512] {
+        for l in [
+            Level::Scalar,
+            Level::Simd128,
+            Level::Avx2,
+            Level::Avx512Bw,
+            Level::Avx512,
+        ] {
             assert_eq!(Level::parse(l.name()), Some(l));
+            assert_eq!(Level::from_u8(l as u8), l);
         }
         assert_eq!(Level::parse("bogus"), None);
     }
@@ -153,5 +176,31 @@ mod tests {
     fn level_never_exceeds_hardware() {
         assert!(level() <= detected());
         assert_eq!(has_avx2(), detected() >= Level::Avx2);
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod dispatch_tests {
+    use super::*;
+
+    /// Each kernel asks for the features it uses: at the AVX-512 F/BW level (a Cascade Lake, or
+    /// `RAWARROW_KERNELS=avx512bw` on a newer CPU) the F/BW kernels dispatch to their AVX-512
+    /// code and the VBMI kernels to AVX2; with VBMI, everything to AVX-512.
+    #[test]
+    fn kernels_dispatch_by_their_own_features() {
+        type Seq = unsafe fn(&[u8], &mut [u8]);
+        type Qual = unsafe fn(&[u8], &mut [u8]) -> bool;
+        let seq = crate::seq::resolve() as usize;
+        let qual = crate::qual::resolve() as usize;
+        let qual512 = crate::qual::x86_64::avx512::entry as Qual as usize;
+        let seq512 = crate::seq::x86_64::avx512::entry as Seq as usize;
+        let seq256 = crate::seq::x86_64::avx2::entry as Seq as usize;
+        match level() {
+            Level::Avx512 => assert_eq!((seq, qual), (seq512, qual512)),
+            Level::Avx512Bw => assert_eq!((seq, qual), (seq256, qual512)),
+            _ => assert!(seq != seq512 && qual != qual512),
+        }
+        assert!(Level::Avx2 < Level::Avx512Bw && Level::Avx512Bw < Level::Avx512);
+        assert_eq!(has_avx512bw(), detected() >= Level::Avx512Bw);
     }
 }

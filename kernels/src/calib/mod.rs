@@ -44,7 +44,7 @@ pub fn tof_to_mz(tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu::{level, Level};
-        if level() >= Level::Avx512 {
+        if level() >= Level::Avx512Bw {
             if let Some(k) = x86_64::avx512::Avx512::new() {
                 return k.tof_to_mz(tof, a, b, out);
             }
@@ -67,7 +67,7 @@ pub fn scan_to_im(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu::{level, Level};
-        if level() >= Level::Avx512 {
+        if level() >= Level::Avx512Bw {
             if let Some(k) = x86_64::avx512::Avx512::new() {
                 return k.scan_to_im(scan, c, d, out);
             }

@@ -54,7 +54,7 @@ pub fn decode(deltas: &[u32], scan_peaks: &[u32], out: &mut [u32]) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu::{level, Level};
-        if level() >= Level::Avx512 {
+        if level() >= Level::Avx512Bw {
             if let Some(k) = x86_64::avx512::Avx512::new() {
                 return k.decode(deltas, scan_peaks, out);
             }

@@ -77,11 +77,11 @@ unsafe fn encode_unchecked(qual: &[u8], out: &mut [u8]) -> bool {
     crate::ifunc!(unsafe fn(qual: &[u8], out: &mut [u8]) -> bool, resolve())
 }
 
-fn resolve() -> unsafe fn(&[u8], &mut [u8]) -> bool {
+pub(crate) fn resolve() -> unsafe fn(&[u8], &mut [u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu::{level, Level};
-        if level() >= Level::Avx512 {
+        if level() >= Level::Avx512Bw {
             return x86_64::avx512::entry;
         }
         if level() >= Level::Avx2 {

@@ -89,7 +89,7 @@ pub fn expand<T: Lane>(counts: &[u32], values: &[T], out: &mut [T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu::{level, Level};
-        if level() >= Level::Avx512 {
+        if level() >= Level::Avx512Bw {
             if let Some(k) = x86_64::avx512::Avx512::new() {
                 return k.expand(counts, values, out);
             }

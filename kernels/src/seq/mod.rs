@@ -49,7 +49,7 @@ unsafe fn decode_unchecked(packed: &[u8], out: &mut [u8]) {
     crate::ifunc!(unsafe fn(packed: &[u8], out: &mut [u8]), resolve())
 }
 
-fn resolve() -> unsafe fn(&[u8], &mut [u8]) {
+pub(crate) fn resolve() -> unsafe fn(&[u8], &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu::{level, Level};

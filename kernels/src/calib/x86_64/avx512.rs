@@ -4,9 +4,9 @@
 use core::arch::x86_64::*;
 
 crate::isa_token!(
-    /// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
+    /// Proof that the CPU has AVX-512 F/BW/VL (no VBMI needed).
     Avx512,
-    crate::cpu::has_avx512
+    crate::cpu::has_avx512bw
 );
 
 impl Avx512 {
@@ -31,7 +31,7 @@ impl Avx512 {
     }
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn affine<const SQUARE: bool>(src: &[u32], a: f64, b: f64, out: &mut [f64]) {
     let va = _mm512_set1_pd(a);
     let vb = _mm512_set1_pd(b);

@@ -5,9 +5,9 @@
 use core::arch::x86_64::*;
 
 crate::isa_token!(
-    /// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
+    /// Proof that the CPU has AVX-512 F/BW/VL (no VBMI needed).
     Avx512,
-    crate::cpu::has_avx512
+    crate::cpu::has_avx512bw
 );
 
 impl Avx512 {
@@ -22,7 +22,7 @@ impl Avx512 {
     }
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn gate(values: &[u8], threshold: u8, out: &mut [u32]) -> usize {
     let t = _mm512_set1_epi8(threshold as i8);
     let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);

@@ -3,9 +3,9 @@
 use core::arch::x86_64::*;
 
 crate::isa_token!(
-    /// Proof that the CPU has AVX-512 F/BW/VL/VBMI.
+    /// Proof that the CPU has AVX-512 F/BW/VL (no VBMI needed).
     Avx512,
-    crate::cpu::has_avx512
+    crate::cpu::has_avx512bw
 );
 
 impl Avx512 {
@@ -21,13 +21,13 @@ impl Avx512 {
 }
 
 /// # Safety
-/// The CPU must have AVX-512 F/BW/VL/VBMI; `qual.len() == out.len()`.
+/// The CPU must have AVX-512 F/BW/VL; `qual.len() == out.len()`.
 pub(crate) unsafe fn entry(qual: &[u8], out: &mut [u8]) -> bool {
     // SAFETY: forwarded from the caller.
     unsafe { add33(qual, out) }
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn add33(qual: &[u8], out: &mut [u8]) -> bool {
     let max = _mm512_set1_epi8(super::super::MAX_PRINTABLE as i8);
     let offset = _mm512_set1_epi8(33);
