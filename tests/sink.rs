@@ -124,6 +124,16 @@ fn worker_threads_write_the_bytes_the_calling_thread_writes() {
     }
 }
 
+/// LZ4 output in `format` on `threads` threads.
+fn lz4(format: OutputFormat, threads: usize) -> SinkOptions {
+    SinkOptions {
+        format,
+        compression: Some(Compression::Lz4),
+        threads: Some(threads),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn empty_outputs_are_valid_files() {
     let batches = bam_batches(97);
@@ -132,12 +142,7 @@ fn empty_outputs_are_valid_files() {
     for format in FORMATS {
         for threads in [1, 2] {
             let path = dir.path().join(format!("{format:?}-{threads}"));
-            let options = SinkOptions {
-                format,
-                compression: Some(Compression::Lz4),
-                threads: Some(threads),
-                ..Default::default()
-            };
+            let options = lz4(format, threads);
             write(&path, &schema, &[], &options).expect("empty");
             assert!(read_back(&path, format).iter().all(|b| b.num_rows() == 0));
         }
@@ -277,12 +282,7 @@ fn a_batch_of_another_schema_is_refused_and_a_dropped_sink_leaves_nothing() {
     for format in FORMATS {
         for threads in [1, 2] {
             let path = dir.path().join(format!("{format:?}-{threads}"));
-            let options = SinkOptions {
-                format,
-                compression: Some(Compression::Lz4),
-                threads: Some(threads),
-                ..Default::default()
-            };
+            let options = lz4(format, threads);
             let mut sink = Sink::with_options(&path, &schema, &options).expect("create");
             sink.write(&batches[0]).expect("first batch");
             // Refused at once or by a later call; never a file.
