@@ -218,22 +218,6 @@ fn unknown_column_is_an_error() {
     assert!(e.to_string().contains("unknown column \"nope\""), "{e}");
 }
 
-/// Copies a corpus `.d` to a temporary folder for corruption.
-fn copy_d(name: &str) -> Option<tempfile::TempDir> {
-    let src = common::corpus_dir("tdf")?.join(name);
-    let tmp = tempfile::tempdir().expect("tempdir");
-    for f in ["analysis.tdf", "analysis.tdf_bin"] {
-        std::fs::copy(src.join(f), tmp.path().join(f)).expect("copy");
-        let mut p = std::fs::metadata(tmp.path().join(f))
-            .expect("meta")
-            .permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        p.set_readonly(false);
-        std::fs::set_permissions(tmp.path().join(f), p).expect("chmod");
-    }
-    Some(tmp)
-}
-
 fn sql(dir: &Path, stmt: &str) {
     let c = rusqlite::Connection::open(dir.join("analysis.tdf")).expect("open");
     c.execute_batch(stmt).expect("sql");
@@ -257,42 +241,86 @@ fn read_err_with(dir: &Path, b: rawarrow::tdf::ReaderBuilder) -> String {
 
 #[test]
 fn malformed_inputs_name_the_frame() {
-    let Some(tmp) = copy_d("test.d") else { return };
-    let d = tmp.path();
+    // A generated run (so this always runs); every expected offset and size is read back from
+    // its own tables.
+    let tmp = damaged("SELECT 1");
+    let d = &tmp.path().join("run.d");
+    let row = |id: u32| -> (u64, u64, u64) {
+        let c = rusqlite::Connection::open(d.join("analysis.tdf")).expect("open");
+        c.query_row(
+            "SELECT TimsId, NumScans, NumPeaks FROM Frames WHERE Id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("frame row")
+    };
+    let (t2, s2, p2) = row(2);
+    let (t3, s3, _) = row(3);
+    assert!(p2 > 0 && s3 > 0);
+    let bin_len = std::fs::metadata(d.join("analysis.tdf_bin"))
+        .expect("bin")
+        .len();
     // TimsId past EOF.
-    sql(d, "UPDATE Frames SET TimsId = 100000 WHERE Id = 2");
+    let past = bin_len + 1000;
+    sql(
+        d,
+        &format!("UPDATE Frames SET TimsId = {past} WHERE Id = 2"),
+    );
     let e = read_err(d);
     assert!(
-        e.contains("frame 2 at offset 100000: TimsId 100000 is past the end"),
+        e.contains(&format!(
+            "frame 2 at offset {past}: TimsId {past} is past the end"
+        )),
         "{e}"
     );
     // NumPeaks disagreeing with the blob.
     sql(
         d,
-        "UPDATE Frames SET TimsId = 48 WHERE Id = 2; UPDATE Frames SET NumPeaks = 27 WHERE Id = 2",
+        &format!(
+            "UPDATE Frames SET TimsId = {t2}, NumPeaks = {} WHERE Id = 2",
+            p2 + 1
+        ),
     );
     let e = read_err(d);
-    assert!(
-        e.contains("frame 2 at offset 56: zstd frame holds 224 bytes"),
-        "{e}"
+    let (holds, need) = (4 * (s2 + 2 * p2), 4 * (s2 + 2 * p2 + 2));
+    let want = format!(
+        "frame 2 at offset {}: zstd frame holds {holds} bytes; NumScans {s2} and NumPeaks {} need {need}",
+        t2 + 8,
+        p2 + 1
     );
-    sql(d, "UPDATE Frames SET NumPeaks = 26 WHERE Id = 2");
+    assert!(e.contains(&want), "{e}");
+    sql(
+        d,
+        &format!("UPDATE Frames SET NumPeaks = {p2} WHERE Id = 2"),
+    );
     // Scan count larger than the blob's.
-    sql(d, "UPDATE Frames SET NumScans = 5 WHERE Id = 3");
-    let e = read_err(d);
-    assert!(
-        e.contains("frame 3 at offset 134: blob has 4 scans, Frames.NumScans says 5"),
-        "{e}"
+    sql(
+        d,
+        &format!("UPDATE Frames SET NumScans = {} WHERE Id = 3", s3 + 1),
     );
-    sql(d, "UPDATE Frames SET NumScans = 4 WHERE Id = 3");
+    let e = read_err(d);
+    let want = format!(
+        "frame 3 at offset {}: blob has {s3} scans, Frames.NumScans says {}",
+        t3 + 4,
+        s3 + 1
+    );
+    assert!(e.contains(&want), "{e}");
+    sql(
+        d,
+        &format!("UPDATE Frames SET NumScans = {s3} WHERE Id = 3"),
+    );
     // Truncated zstd: cut the blob's declared size.
     let mut bin = std::fs::read(d.join("analysis.tdf_bin")).expect("bin");
     let good = bin.clone();
-    let size = u32::from_le_bytes(bin[48..52].try_into().expect("4")) - 10;
-    bin[48..52].copy_from_slice(&size.to_le_bytes());
+    let at = t2 as usize;
+    let size = u32::from_le_bytes(bin[at..at + 4].try_into().expect("4")) - 10;
+    bin[at..at + 4].copy_from_slice(&size.to_le_bytes());
     std::fs::write(d.join("analysis.tdf_bin"), &bin).expect("write");
     let e = read_err(d);
-    assert!(e.contains("frame 2 at offset 56: zstd"), "{e}");
+    assert!(
+        e.contains(&format!("frame 2 at offset {}: zstd", t2 + 8)),
+        "{e}"
+    );
     std::fs::write(d.join("analysis.tdf_bin"), &good).expect("write");
     // A blob whose decompressed size is not a whole number of words (5 bytes).
     let z = zstd::bulk::compress(b"\x04\x00\x00\x00\x01", 1).expect("zstd");
@@ -300,7 +328,10 @@ fn malformed_inputs_name_the_frame() {
     bin.extend(4u32.to_le_bytes());
     bin.extend(&z);
     std::fs::write(d.join("analysis.tdf_bin"), &bin).expect("write");
-    sql(d, "UPDATE Frames SET TimsId = 0 WHERE Id = 1");
+    sql(
+        d,
+        "UPDATE Frames SET TimsId = 0, NumScans = 4, NumPeaks = 10 WHERE Id = 1",
+    );
     let e = read_err(d);
     assert!(
         e.contains(
