@@ -58,9 +58,9 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(e.as_ref()) {
                 return ExitCode::SUCCESS;
             }
-            if let Some(Interrupted(sig)) = e.downcast_ref::<Interrupted>() {
-                eprintln!("rawarrow: {}", Interrupted(*sig));
-                return ExitCode::from(128 + *sig as u8);
+            if let Some(stop) = e.downcast_ref::<Interrupted>() {
+                eprintln!("rawarrow: {stop}");
+                return ExitCode::from(128 + stop.0 as u8);
             }
             eprintln!("rawarrow: error: {e}");
             // A usage error exits 2, as argument errors do.
@@ -237,22 +237,27 @@ fn install_signal_handlers() {
 
 /// The stop a signal asked for, as an error (checked between batches).
 #[derive(Debug)]
-struct Interrupted(usize);
+struct Interrupted(usize, &'static str);
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "interrupted by signal {}; no output was written", self.0)
+        write!(f, "interrupted by signal {}; {}", self.0, self.1)
     }
 }
 
 impl std::error::Error for Interrupted {}
 
 fn check_signal() -> Result {
+    check_signal_then("no output was written")
+}
+
+/// [`check_signal`], saying what became of the output.
+fn check_signal_then(outcome: &'static str) -> Result {
     match SIGNAL
         .get()
         .map(|s| s.load(std::sync::atomic::Ordering::Relaxed))
     {
-        Some(sig) if sig != 0 => Err(Box::new(Interrupted(sig))),
+        Some(sig) if sig != 0 => Err(Box::new(Interrupted(sig, outcome))),
         _ => Ok(()),
     }
 }

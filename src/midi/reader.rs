@@ -424,21 +424,38 @@ impl Reader {
     /// The next `notes` batch (batches of files without notes are skipped, their `files` rows
     /// are still recorded), or `None` when every file has been read.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
-        loop {
-            self.submit();
-            let Some(out) = self.pool.next_result() else {
-                return Ok(None);
-            };
-            let (batch, files) = out.map_err(Error::Worker)?;
-            self.summary.files += files.len() as u64;
-            self.summary.failed += files.iter().filter(|f| f.error.is_some()).count() as u64;
-            self.summary.warned += files.iter().filter(|f| f.warnings.is_some()).count() as u64;
-            self.summary.notes += batch.num_rows() as u64;
+        while let Some((batch, files)) = self.next_rows()? {
             self.files.extend(files);
             if batch.num_rows() > 0 {
                 return Ok(Some(batch));
             }
         }
+        Ok(None)
+    }
+
+    /// The next job's `notes` batch (possibly empty) and its `files` rows (one per file of the
+    /// job, [`files_schema`](super::files_schema)), or `None` when every file has been read:
+    /// what a sink that commits files and notes together (the PostgreSQL sink) needs.
+    pub fn next_job(&mut self) -> Result<Option<(RecordBatch, RecordBatch)>, Error> {
+        let Some((batch, files)) = self.next_rows()? else {
+            return Ok(None);
+        };
+        let table = files_batch(&files, &self.dictionary);
+        self.files.extend(files);
+        Ok(Some((batch, table)))
+    }
+
+    fn next_rows(&mut self) -> Result<Option<(RecordBatch, Vec<FileRow>)>, Error> {
+        self.submit();
+        let Some(out) = self.pool.next_result() else {
+            return Ok(None);
+        };
+        let (batch, files) = out.map_err(Error::Worker)?;
+        self.summary.files += files.len() as u64;
+        self.summary.failed += files.iter().filter(|f| f.error.is_some()).count() as u64;
+        self.summary.warned += files.iter().filter(|f| f.warnings.is_some()).count() as u64;
+        self.summary.notes += batch.num_rows() as u64;
+        Ok(Some((batch, files)))
     }
 }
 
