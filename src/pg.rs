@@ -25,7 +25,7 @@ use arrow_array::types::{
     Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
     UInt64Type, UInt8Type,
 };
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch};
 use arrow_schema::{DataType, SchemaRef};
 
 /// A PostgreSQL sink failure: what was being done, and the server's or the network's cause.
@@ -224,7 +224,7 @@ pub fn encode(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), String> {
     out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     out.extend_from_slice(&0i32.to_be_bytes()); // flags
     out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
-    let columns: Vec<Column<'_>> = batch
+    let columns: Vec<_> = batch
         .columns()
         .iter()
         .map(Column::new)
@@ -232,25 +232,35 @@ pub fn encode(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), String> {
     let n = i16::try_from(columns.len()).map_err(|_| "more than 32,767 columns".to_string())?;
     for row in 0..batch.num_rows() {
         out.extend_from_slice(&n.to_be_bytes());
-        for c in &columns {
-            c.write(row, out)?;
+        for (c, nulls) in &columns {
+            if nulls.is_some_and(|n| n.is_null(row)) {
+                out.extend_from_slice(&(-1i32).to_be_bytes());
+            } else {
+                c.write(row, out)?;
+            }
         }
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
     Ok(())
 }
 
-/// A column resolved once to its value encoder.
+/// A column resolved once to its typed array (no downcast per value).
 enum Column<'a> {
-    Int2(&'a ArrayRef, fn(&ArrayRef, usize) -> i16),
-    Int4(&'a ArrayRef, fn(&ArrayRef, usize) -> i32),
-    Int8(&'a ArrayRef, fn(&ArrayRef, usize) -> Result<i64, String>),
-    Float4(&'a ArrayRef),
-    Float8(&'a ArrayRef),
-    Bool(&'a ArrayRef),
-    Text(&'a ArrayRef),
-    Dict(&'a ArrayRef),
-    Int2Array(&'a ArrayRef),
+    I8(&'a PrimitiveArray<Int8Type>),
+    U8(&'a PrimitiveArray<UInt8Type>),
+    I16(&'a PrimitiveArray<Int16Type>),
+    U16(&'a PrimitiveArray<UInt16Type>),
+    I32(&'a PrimitiveArray<Int32Type>),
+    U32(&'a PrimitiveArray<UInt32Type>),
+    I64(&'a PrimitiveArray<Int64Type>),
+    U64(&'a PrimitiveArray<UInt64Type>),
+    F32(&'a PrimitiveArray<Float32Type>),
+    F64(&'a PrimitiveArray<Float64Type>),
+    Bool(&'a arrow_array::BooleanArray),
+    Text(&'a arrow_array::StringArray),
+    LargeText(&'a arrow_array::LargeStringArray),
+    Dict(&'a PrimitiveArray<Int32Type>, &'a arrow_array::StringArray),
+    Int2Array(&'a arrow_array::ListArray),
 }
 
 fn field(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -259,76 +269,61 @@ fn field(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 impl<'a> Column<'a> {
-    fn new(a: &'a ArrayRef) -> Result<Self, String> {
-        Ok(match a.data_type() {
-            DataType::Int8 => Self::Int2(a, |a, i| a.as_primitive::<Int8Type>().value(i).into()),
-            DataType::UInt8 => Self::Int2(a, |a, i| a.as_primitive::<UInt8Type>().value(i).into()),
-            DataType::Int16 => Self::Int2(a, |a, i| a.as_primitive::<Int16Type>().value(i)),
-            DataType::UInt16 => {
-                Self::Int4(a, |a, i| a.as_primitive::<UInt16Type>().value(i).into())
-            }
-            DataType::Int32 => Self::Int4(a, |a, i| a.as_primitive::<Int32Type>().value(i)),
-            DataType::UInt32 => {
-                Self::Int8(a, |a, i| Ok(a.as_primitive::<UInt32Type>().value(i).into()))
-            }
-            DataType::Int64 => Self::Int8(a, |a, i| Ok(a.as_primitive::<Int64Type>().value(i))),
-            DataType::UInt64 => Self::Int8(a, |a, i| {
-                let v = a.as_primitive::<UInt64Type>().value(i);
-                i64::try_from(v).map_err(|_| format!("{v} does not fit a bigint"))
-            }),
-            DataType::Float32 => Self::Float4(a),
-            DataType::Float64 => Self::Float8(a),
-            DataType::Boolean => Self::Bool(a),
-            DataType::Utf8 | DataType::LargeUtf8 => Self::Text(a),
+    fn new(a: &'a ArrayRef) -> Result<(Self, Option<&'a arrow_buffer::NullBuffer>), String> {
+        let c = match a.data_type() {
+            DataType::Int8 => Self::I8(a.as_primitive()),
+            DataType::UInt8 => Self::U8(a.as_primitive()),
+            DataType::Int16 => Self::I16(a.as_primitive()),
+            DataType::UInt16 => Self::U16(a.as_primitive()),
+            DataType::Int32 => Self::I32(a.as_primitive()),
+            DataType::UInt32 => Self::U32(a.as_primitive()),
+            DataType::Int64 => Self::I64(a.as_primitive()),
+            DataType::UInt64 => Self::U64(a.as_primitive()),
+            DataType::Float32 => Self::F32(a.as_primitive()),
+            DataType::Float64 => Self::F64(a.as_primitive()),
+            DataType::Boolean => Self::Bool(a.as_boolean()),
+            DataType::Utf8 => Self::Text(a.as_string::<i32>()),
+            DataType::LargeUtf8 => Self::LargeText(a.as_string::<i64>()),
             DataType::Dictionary(k, v)
                 if **k == DataType::Int32 && matches!(**v, DataType::Utf8) =>
             {
-                Self::Dict(a)
+                let d = a.as_dictionary::<Int32Type>();
+                Self::Dict(d.keys(), d.values().as_string::<i32>())
             }
-            DataType::List(f) if f.data_type() == &DataType::UInt8 => Self::Int2Array(a),
+            DataType::List(f) if f.data_type() == &DataType::UInt8 => Self::Int2Array(a.as_list()),
             other => return Err(format!("no PostgreSQL encoding for {other}")),
-        })
-    }
-
-    fn array(&self) -> &ArrayRef {
-        match self {
-            Self::Int2(a, _)
-            | Self::Int4(a, _)
-            | Self::Int8(a, _)
-            | Self::Float4(a)
-            | Self::Float8(a)
-            | Self::Bool(a)
-            | Self::Text(a)
-            | Self::Dict(a)
-            | Self::Int2Array(a) => a,
-        }
+        };
+        Ok((c, a.nulls()))
     }
 
     fn write(&self, i: usize, out: &mut Vec<u8>) -> Result<(), String> {
-        if self.array().is_null(i) {
-            out.extend_from_slice(&(-1i32).to_be_bytes());
-            return Ok(());
-        }
         match self {
-            Self::Int2(a, f) => field(out, &f(a, i).to_be_bytes()),
-            Self::Int4(a, f) => field(out, &f(a, i).to_be_bytes()),
-            Self::Int8(a, f) => field(out, &f(a, i)?.to_be_bytes()),
-            Self::Float4(a) => field(out, &a.as_primitive::<Float32Type>().value(i).to_be_bytes()),
-            Self::Float8(a) => field(out, &a.as_primitive::<Float64Type>().value(i).to_be_bytes()),
-            Self::Bool(a) => field(out, &[u8::from(a.as_boolean().value(i))]),
-            Self::Text(a) => match a.data_type() {
-                DataType::LargeUtf8 => field(out, a.as_string::<i64>().value(i).as_bytes()),
-                _ => field(out, a.as_string::<i32>().value(i).as_bytes()),
-            },
-            Self::Dict(a) => {
-                let d = a.as_dictionary::<Int32Type>();
-                let k = d.keys().value(i);
-                let values = d.values().as_string::<i32>();
+            Self::I8(a) => field(out, &i16::from(a.value(i)).to_be_bytes()),
+            Self::U8(a) => field(out, &i16::from(a.value(i)).to_be_bytes()),
+            Self::I16(a) => field(out, &a.value(i).to_be_bytes()),
+            Self::U16(a) => field(out, &i32::from(a.value(i)).to_be_bytes()),
+            Self::I32(a) => field(out, &a.value(i).to_be_bytes()),
+            Self::U32(a) => field(out, &i64::from(a.value(i)).to_be_bytes()),
+            Self::I64(a) => field(out, &a.value(i).to_be_bytes()),
+            Self::U64(a) => {
+                let v = a.value(i);
+                let v = i64::try_from(v).map_err(|_| format!("{v} does not fit a bigint"))?;
+                field(out, &v.to_be_bytes());
+            }
+            Self::F32(a) => field(out, &a.value(i).to_be_bytes()),
+            Self::F64(a) => field(out, &a.value(i).to_be_bytes()),
+            Self::Bool(a) => field(out, &[u8::from(a.value(i))]),
+            Self::Text(a) => field(out, a.value(i).as_bytes()),
+            Self::LargeText(a) => field(out, a.value(i).as_bytes()),
+            Self::Dict(keys, values) => {
+                let k = keys.value(i);
                 let k = usize::try_from(k).map_err(|_| format!("dictionary key {k}"))?;
+                if k >= values.len() {
+                    return Err(format!("dictionary key {k} past {} values", values.len()));
+                }
                 field(out, values.value(k).as_bytes());
             }
-            Self::Int2Array(a) => {
-                let list = a.as_list::<i32>();
+            Self::Int2Array(list) => {
                 let items = list.value(i);
                 let items = items.as_primitive::<UInt8Type>();
                 let mut body = Vec::with_capacity(20 + 6 * items.len());
