@@ -102,16 +102,21 @@ impl Server {
         Some(server)
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// A server binary, run as the `postgres` user when we are root (initdb refuses root).
+    fn command(&self, tool: &str) -> Command {
         let exe = self.bin.join(tool);
-        let mut cmd = if self.root {
+        if self.root {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&exe);
             c
         } else {
             Command::new(&exe)
-        };
-        let out = cmd
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self
+            .command(tool)
             .args(args)
             .current_dir(self.dir.path())
             .output()
@@ -139,15 +144,8 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let data = self.dir.path().join("data");
-        let exe = self.bin.join("pg_ctl");
-        let mut cmd = if self.root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        let _ = cmd
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data.to_string_lossy(), "-m", "immediate", "stop"])
             .output();
     }
