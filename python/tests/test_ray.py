@@ -16,9 +16,14 @@ from conftest import DATA, bams, bgzf_blocks, midi_inputs, repeat_bam, tdf_runs
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    # Object stores large enough for the biggest dataset (a 9 M-peak run, pulled whole into the
+    # driver's node) so nothing spills to a disk that a CI machine may have nearly filled.
+    store = 1 << 30
+    c = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "object_store_memory": store,
+        "_system_config": {"local_fs_capacity_threshold": 0.99}})
     for _ in range(2):
-        c.add_node(num_cpus=1)
+        c.add_node(num_cpus=1, object_store_memory=store)
     c.wait_for_nodes()
     ray.init(address=c.address, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
