@@ -139,7 +139,7 @@ pub(super) fn run(args: Tdf) -> Result {
     Ok(())
 }
 
-/// Writes a synthetic diaPASEF `.d` folder for benchmarks (realistic peak distributions, zstd
+/// Writes a synthetic diaPASEF (or, with --dda, ddaPASEF) `.d` folder for benchmarks (realistic peak distributions, zstd
 /// frames like the instrument's, real calibration tables); timsrust reads it too.
 #[derive(Debug, Args)]
 pub(super) struct TdfGenerate {
@@ -163,6 +163,9 @@ pub(super) struct TdfGenerate {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// A ddaPASEF run (precursors isolated in PASEF cycles) instead of diaPASEF.
+    #[arg(long)]
+    dda: bool,
 }
 
 pub(super) fn generate(args: TdfGenerate) -> Result {
@@ -174,6 +177,7 @@ pub(super) fn generate(args: TdfGenerate) -> Result {
         ms1_every: args.ms1_every,
         window_groups: args.window_groups,
         seed: args.seed,
+        dda: args.dda,
     };
     let peaks = crate::tdf::synth::write(&args.output, &spec)?;
     eprintln!(

@@ -44,6 +44,65 @@ pub struct Window {
     pub group: u32,
 }
 
+/// One row of `Precursors` (ddaPASEF): an ion the instrument picked in an MS1 frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrecursorRow {
+    /// `Id`.
+    pub id: u32,
+    /// `Parent`: the MS1 frame it was found in.
+    pub parent: u32,
+    /// `MonoisotopicMz` (NULL when no isotope pattern was found).
+    pub mz_monoisotopic: Option<f64>,
+    /// `LargestPeakMz`.
+    pub mz_largest_peak: f64,
+    /// `AverageMz`.
+    pub mz_average: Option<f64>,
+    /// `Charge` (NULL when unknown).
+    pub charge: Option<u8>,
+    /// `ScanNumber`: the intensity-weighted mean scan, fractional.
+    pub scan: f64,
+    /// `Intensity`.
+    pub intensity: Option<f64>,
+}
+
+/// One row of `PasefFrameMsMsInfo`: scans `[scan_begin, scan_end)` of an MS2 frame isolate one
+/// precursor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PasefRow {
+    /// `Frame`.
+    pub frame: u32,
+    /// `Precursor`.
+    pub precursor: u32,
+    /// `ScanNumBegin`.
+    pub scan_begin: u32,
+    /// `ScanNumEnd` (exclusive).
+    pub scan_end: u32,
+    /// `IsolationMz`.
+    pub isolation_mz: f64,
+    /// `IsolationWidth`.
+    pub isolation_width: f64,
+    /// `CollisionEnergy` (eV; NaN when the column is absent).
+    pub collision_energy: f64,
+}
+
+/// One row of `DiaFrameMsMsWindows`: scans `[scan_begin, scan_end)` of the frames of a window
+/// group isolate one m/z window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiaWindowRow {
+    /// `WindowGroup`.
+    pub group: u32,
+    /// `ScanNumBegin`.
+    pub scan_begin: u32,
+    /// `ScanNumEnd` (exclusive).
+    pub scan_end: u32,
+    /// `IsolationMz`.
+    pub isolation_mz: f64,
+    /// `IsolationWidth`.
+    pub isolation_width: f64,
+    /// `CollisionEnergy` (eV; NaN when the column is absent).
+    pub collision_energy: f64,
+}
+
 /// Everything the reader needs from `analysis.tdf`.
 #[derive(Debug, Clone)]
 pub struct Metadata {
@@ -58,10 +117,17 @@ pub struct Metadata {
     pub tims_calibrations: HashMap<i64, Vec<f64>>,
     /// Per frame id: DIA windows (by window group) or DDA PASEF selections, sorted by scan.
     pub windows: HashMap<u32, Vec<Window>>,
-    /// Whether the windows are DDA selections (the `group` is a precursor id).
+    /// Whether the run is ddaPASEF (MsMsType 8 frames or PASEF rows): the windows are DDA
+    /// selections and their `group` is a precursor id.
     pub dda: bool,
-    /// `Precursors`: id → fractional ScanNumber (DDA files).
-    pub precursor_scans: HashMap<i64, f64>,
+    /// `Precursors` by id (ddaPASEF; empty otherwise).
+    pub precursors: Vec<PrecursorRow>,
+    /// `PasefFrameMsMsInfo` by (precursor, frame) (ddaPASEF; empty otherwise).
+    pub pasef: Vec<PasefRow>,
+    /// `DiaFrameMsMsWindows` by (group, scan) (diaPASEF; empty otherwise).
+    pub dia_windows: Vec<DiaWindowRow>,
+    /// `DiaFrameMsMsInfo`: (frame, window group), by frame.
+    pub dia_frames: Vec<(u32, u32)>,
 }
 
 fn sql_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
@@ -309,91 +375,38 @@ impl Metadata {
             }
         }
 
+        let (dia_windows, dia_frames) = read_dia(conn, path)?;
+        let pasef = read_pasef(conn, path)?;
+        let precursors = read_precursors(conn, path)?;
+        // ddaPASEF by its frames or its PASEF rows (runs carry the other mode's tables empty).
+        let dda = !pasef.is_empty() || frames.iter().any(|f| f.msms_type == 8);
         let mut windows: HashMap<u32, Vec<Window>> = HashMap::new();
-        let mut dda = false;
-        let win_cols = [
-            "WindowGroup",
-            "ScanNumBegin",
-            "ScanNumEnd",
-            "IsolationMz",
-            "IsolationWidth",
-        ];
-        let has_dia = require(
-            conn,
-            path,
-            "DiaFrameMsMsInfo",
-            &["Frame", "WindowGroup"],
-            true,
-        )? && require(conn, path, "DiaFrameMsMsWindows", &win_cols, true)?;
-        if has_dia {
-            let mut by_group: HashMap<u32, Vec<Window>> = HashMap::new();
-            let mut stmt = conn
-                .prepare(
-                    "SELECT WindowGroup, ScanNumBegin, ScanNumEnd, IsolationMz, IsolationWidth \
-                     FROM DiaFrameMsMsWindows",
-                )
-                .map_err(|e| q("DiaFrameMsMsWindows", e))?;
-            let mut rows = stmt.query([]).map_err(|e| q("DiaFrameMsMsWindows", e))?;
-            while let Some(r) = rows.next().map_err(|e| q("DiaFrameMsMsWindows", e))? {
-                let w = window_row(r, path)?;
-                by_group.entry(w.group).or_default().push(w);
-            }
-            let mut stmt = conn
-                .prepare("SELECT Frame, WindowGroup FROM DiaFrameMsMsInfo")
-                .map_err(|e| q("DiaFrameMsMsInfo", e))?;
-            let mut rows = stmt.query([]).map_err(|e| q("DiaFrameMsMsInfo", e))?;
-            while let Some(r) = rows.next().map_err(|e| q("DiaFrameMsMsInfo", e))? {
-                let frame: i64 = r.get(0).map_err(|e| q("DiaFrameMsMsInfo.Frame", e))?;
-                let group: i64 = r.get(1).map_err(|e| q("DiaFrameMsMsInfo.WindowGroup", e))?;
-                let (Ok(frame), Ok(group)) = (u32::try_from(frame), u32::try_from(group)) else {
-                    continue;
-                };
-                if let Some(ws) = by_group.get(&group) {
-                    windows.entry(frame).or_default().extend_from_slice(ws);
-                }
+        let mut by_group: HashMap<u32, Vec<Window>> = HashMap::new();
+        for w in &dia_windows {
+            by_group.entry(w.group).or_default().push(Window {
+                scan_begin: w.scan_begin,
+                scan_end: w.scan_end,
+                isolation_mz: w.isolation_mz,
+                isolation_width: w.isolation_width,
+                group: w.group,
+            });
+        }
+        for &(frame, group) in &dia_frames {
+            if let Some(ws) = by_group.get(&group) {
+                windows.entry(frame).or_default().extend_from_slice(ws);
             }
         }
-        let pasef_cols = [
-            "Frame",
-            "ScanNumBegin",
-            "ScanNumEnd",
-            "IsolationMz",
-            "IsolationWidth",
-            "Precursor",
-        ];
-        if require(conn, path, "PasefFrameMsMsInfo", &pasef_cols, true)? {
-            dda = true;
-            let mut stmt = conn
-                .prepare(
-                    "SELECT Precursor, ScanNumBegin, ScanNumEnd, IsolationMz, IsolationWidth, \
-                     Frame FROM PasefFrameMsMsInfo",
-                )
-                .map_err(|e| q("PasefFrameMsMsInfo", e))?;
-            let mut rows = stmt.query([]).map_err(|e| q("PasefFrameMsMsInfo", e))?;
-            while let Some(r) = rows.next().map_err(|e| q("PasefFrameMsMsInfo", e))? {
-                let w = window_row(r, path)?;
-                let frame: i64 = r.get(5).map_err(|e| q("PasefFrameMsMsInfo.Frame", e))?;
-                if let Ok(frame) = u32::try_from(frame) {
-                    windows.entry(frame).or_default().push(w);
-                }
-            }
+        for p in &pasef {
+            windows.entry(p.frame).or_default().push(Window {
+                scan_begin: p.scan_begin,
+                scan_end: p.scan_end,
+                isolation_mz: p.isolation_mz,
+                isolation_width: p.isolation_width,
+                group: p.precursor,
+            });
         }
         for ws in windows.values_mut() {
             ws.sort_by_key(|w| w.scan_begin);
-        }
-        let mut precursor_scans = HashMap::new();
-        if require(conn, path, "Precursors", &["Id", "ScanNumber"], true)? {
-            let mut stmt = conn
-                .prepare("SELECT Id, ScanNumber FROM Precursors")
-                .map_err(|e| q("Precursors", e))?;
-            let mut rows = stmt.query([]).map_err(|e| q("Precursors", e))?;
-            while let Some(r) = rows.next().map_err(|e| q("Precursors", e))? {
-                let id: i64 = r.get(0).map_err(|e| q("Precursors.Id", e))?;
-                let scan: Option<f64> = r.get(1).map_err(|e| q("Precursors.ScanNumber", e))?;
-                if let Some(s) = scan {
-                    precursor_scans.insert(id, s);
-                }
-            }
         }
         Ok(Self {
             global,
@@ -402,7 +415,10 @@ impl Metadata {
             tims_calibrations,
             windows,
             dda,
-            precursor_scans,
+            precursors,
+            pasef,
+            dia_windows,
+            dia_frames,
         })
     }
 
@@ -453,18 +469,188 @@ fn calibration_value(
     }
 }
 
-/// Reads (group, begin, end, mz, width) from the first five columns.
-fn window_row(r: &rusqlite::Row<'_>, path: &Path) -> Result<Window, Error> {
-    let e = |what: &str, e| sql_err(path, what, e);
-    let group: i64 = r.get(0).map_err(|x| e("window group", x))?;
-    let begin: i64 = r.get(1).map_err(|x| e("ScanNumBegin", x))?;
-    let end: i64 = r.get(2).map_err(|x| e("ScanNumEnd", x))?;
-    let clamp = |v: i64| v.clamp(0, i64::from(u32::MAX)) as u32;
-    Ok(Window {
-        group: clamp(group),
-        scan_begin: clamp(begin),
-        scan_end: clamp(end),
-        isolation_mz: r.get(3).map_err(|x| e("IsolationMz", x))?,
-        isolation_width: r.get(4).map_err(|x| e("IsolationWidth", x))?,
+/// A table's rows, each made by `row` from the selected columns.
+fn rows<T>(
+    conn: &Connection,
+    path: &Path,
+    table: &str,
+    sql: &str,
+    mut row: impl FnMut(&rusqlite::Row<'_>) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let mut stmt = conn.prepare(sql).map_err(|e| sql_err(path, table, e))?;
+    let mut rows = stmt.query([]).map_err(|e| sql_err(path, table, e))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(|e| sql_err(path, table, e))? {
+        out.push(row(r)?);
+    }
+    Ok(out)
+}
+
+/// Column `i` of `r` as `T`, or an error naming `table.column`.
+fn get<T: rusqlite::types::FromSql>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    path: &Path,
+    table: &str,
+    column: &str,
+) -> Result<T, Error> {
+    r.get(i)
+        .map_err(|e| sql_err(path, &format!("{table}.{column}"), e))
+}
+
+/// An id, scan number or window group: a non-negative integer that fits 32 bits.
+fn get_u32(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    path: &Path,
+    table: &str,
+    column: &str,
+) -> Result<u32, Error> {
+    let v: i64 = get(r, i, path, table, column)?;
+    u32::try_from(v).map_err(|_| Error::Metadata {
+        path: path.to_path_buf(),
+        message: format!("{table}.{column} = {v} is out of range"),
+    })
+}
+
+/// `CollisionEnergy` when `table` has it, else NaN.
+fn energy_column(conn: &Connection, path: &Path, table: &str) -> Result<&'static str, Error> {
+    Ok(if has_columns(conn, path, table, &["CollisionEnergy"])? {
+        "CollisionEnergy"
+    } else {
+        "NULL"
+    })
+}
+
+/// `DiaFrameMsMsWindows` by (group, scan) and `DiaFrameMsMsInfo` by frame (empty without them).
+/// `DiaFrameMsMsWindows` rows and `DiaFrameMsMsInfo` (frame, window group) pairs.
+type DiaTables = (Vec<DiaWindowRow>, Vec<(u32, u32)>);
+
+fn read_dia(conn: &Connection, path: &Path) -> Result<DiaTables, Error> {
+    let win_cols = [
+        "WindowGroup",
+        "ScanNumBegin",
+        "ScanNumEnd",
+        "IsolationMz",
+        "IsolationWidth",
+    ];
+    let t = "DiaFrameMsMsWindows";
+    if !(require(
+        conn,
+        path,
+        "DiaFrameMsMsInfo",
+        &["Frame", "WindowGroup"],
+        true,
+    )? && require(conn, path, t, &win_cols, true)?)
+    {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let sql = format!(
+        "SELECT WindowGroup, ScanNumBegin, ScanNumEnd, IsolationMz, IsolationWidth, {} FROM {t}",
+        energy_column(conn, path, t)?
+    );
+    let mut windows = rows(conn, path, t, &sql, |r| {
+        Ok(DiaWindowRow {
+            group: get_u32(r, 0, path, t, "WindowGroup")?,
+            scan_begin: get_u32(r, 1, path, t, "ScanNumBegin")?,
+            scan_end: get_u32(r, 2, path, t, "ScanNumEnd")?,
+            isolation_mz: get(r, 3, path, t, "IsolationMz")?,
+            isolation_width: get(r, 4, path, t, "IsolationWidth")?,
+            collision_energy: get::<Option<f64>>(r, 5, path, t, "CollisionEnergy")?
+                .unwrap_or(f64::NAN),
+        })
+    })?;
+    windows.sort_by_key(|w| (w.group, w.scan_begin, w.scan_end));
+    let t = "DiaFrameMsMsInfo";
+    let mut frames = rows(
+        conn,
+        path,
+        t,
+        "SELECT Frame, WindowGroup FROM DiaFrameMsMsInfo",
+        |r| {
+            Ok((
+                get_u32(r, 0, path, t, "Frame")?,
+                get_u32(r, 1, path, t, "WindowGroup")?,
+            ))
+        },
+    )?;
+    frames.sort_unstable();
+    Ok((windows, frames))
+}
+
+/// `PasefFrameMsMsInfo` by (precursor, frame, scan) (empty without it).
+fn read_pasef(conn: &Connection, path: &Path) -> Result<Vec<PasefRow>, Error> {
+    let t = "PasefFrameMsMsInfo";
+    let cols = [
+        "Frame",
+        "ScanNumBegin",
+        "ScanNumEnd",
+        "IsolationMz",
+        "IsolationWidth",
+        "Precursor",
+    ];
+    if !require(conn, path, t, &cols, true)? {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT Frame, ScanNumBegin, ScanNumEnd, IsolationMz, IsolationWidth, Precursor, {} \
+         FROM {t}",
+        energy_column(conn, path, t)?
+    );
+    let mut out = rows(conn, path, t, &sql, |r| {
+        Ok(PasefRow {
+            frame: get_u32(r, 0, path, t, "Frame")?,
+            scan_begin: get_u32(r, 1, path, t, "ScanNumBegin")?,
+            scan_end: get_u32(r, 2, path, t, "ScanNumEnd")?,
+            isolation_mz: get(r, 3, path, t, "IsolationMz")?,
+            isolation_width: get(r, 4, path, t, "IsolationWidth")?,
+            precursor: get_u32(r, 5, path, t, "Precursor")?,
+            collision_energy: get::<Option<f64>>(r, 6, path, t, "CollisionEnergy")?
+                .unwrap_or(f64::NAN),
+        })
+    })?;
+    out.sort_by_key(|p| (p.precursor, p.frame, p.scan_begin));
+    Ok(out)
+}
+
+/// `Precursors` by id (empty without it).
+fn read_precursors(conn: &Connection, path: &Path) -> Result<Vec<PrecursorRow>, Error> {
+    let t = "Precursors";
+    let cols = [
+        "Id",
+        "LargestPeakMz",
+        "AverageMz",
+        "MonoisotopicMz",
+        "Charge",
+        "ScanNumber",
+        "Intensity",
+        "Parent",
+    ];
+    if !require(conn, path, t, &cols, true)? {
+        return Ok(Vec::new());
+    }
+    let sql = format!("SELECT {} FROM {t} ORDER BY Id", cols.join(", "));
+    rows(conn, path, t, &sql, |r| {
+        let id = get_u32(r, 0, path, t, "Id")?;
+        let bad = |what: &str| Error::Metadata {
+            path: path.to_path_buf(),
+            message: format!("{t} row Id={id}: {what}"),
+        };
+        let charge: Option<i64> = get(r, 4, path, t, "Charge")?;
+        let scan: Option<f64> = get(r, 5, path, t, "ScanNumber")?;
+        Ok(PrecursorRow {
+            id,
+            mz_largest_peak: get(r, 1, path, t, "LargestPeakMz")?,
+            mz_average: get(r, 2, path, t, "AverageMz")?,
+            mz_monoisotopic: get(r, 3, path, t, "MonoisotopicMz")?,
+            charge: charge
+                .map(|c| u8::try_from(c).map_err(|_| bad(&format!("Charge = {c} is out of range"))))
+                .transpose()?,
+            scan: scan
+                .filter(|s| s.is_finite())
+                .ok_or_else(|| bad("ScanNumber is NULL or not finite"))?,
+            intensity: get(r, 6, path, t, "Intensity")?,
+            parent: get_u32(r, 7, path, t, "Parent")?,
+        })
     })
 }

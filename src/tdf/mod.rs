@@ -18,11 +18,16 @@ pub mod frame;
 pub mod meta;
 mod reader;
 pub mod synth;
+mod tables;
 
 use std::fmt;
 use std::path::PathBuf;
 
 pub use reader::{schema, Calibration, Reader, ReaderBuilder, COLUMNS};
+pub use tables::{
+    precursors_schema, spectra_schema, windows_schema, Table, PRECURSOR_COLUMNS, SPECTRUM_COLUMNS,
+    WINDOW_COLUMNS,
+};
 
 /// Errors of the timsTOF reader; each names the file and, for frame data, the frame id and the
 /// byte offset in `analysis.tdf_bin`.

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::{
@@ -15,6 +16,7 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use super::calib::{ImModel, MzModel};
 use super::frame::{FrameDecoder, MAX_PEAKS};
 use super::meta::{FrameRow, Metadata, Window};
+use super::tables::{self, Bounds, Precursor, SpectrumWorker, Table};
 use super::Error;
 use crate::arrow::arena::{ArenaPool, ArenaSize};
 use crate::io::Input;
@@ -92,6 +94,14 @@ pub enum Calibration {
 }
 
 /// Settings for a [`Reader`].
+///
+/// **Slices** select rows by inclusive ranges `[lo, hi]` and are applied before anything is
+/// converted: `rt` (seconds) drops whole frames before they are decompressed, `mobility` (1/K0)
+/// drops the scans of each frame outside the range, `mz` drops peaks outside the TOF bounds
+/// found once per frame by bisection of its (rising) m/z model. For the peaks table the result
+/// equals the full table filtered by `lo <= value <= hi` on `rt`, `mobility` and `mz`. For the
+/// precursors and spectra tables they select precursors by their `rt`, `mobility` and m/z
+/// (monoisotopic, else the largest peak's) and `frame_range` by the parent frame.
 #[derive(Debug, Clone)]
 pub struct ReaderBuilder {
     threads: usize,
@@ -99,8 +109,13 @@ pub struct ReaderBuilder {
     calibration: Calibration,
     ms_level: Option<u8>,
     frames: Option<(u32, u32)>,
-    columns: Vec<usize>,
+    columns: Option<Vec<String>>,
     batch_rows: usize,
+    table: Table,
+    rt: Bounds,
+    mobility: Bounds,
+    mz: Bounds,
+    centroid: Option<u32>,
 }
 
 impl Default for ReaderBuilder {
@@ -111,10 +126,25 @@ impl Default for ReaderBuilder {
             calibration: Calibration::Auto,
             ms_level: None,
             frames: None,
-            columns: (0..COLUMNS.len()).collect(),
+            columns: None,
             batch_rows: 1 << 18,
+            table: Table::Peaks,
+            rt: None,
+            mobility: None,
+            mz: None,
+            centroid: None,
         }
     }
+}
+
+/// A checked slice range.
+fn bounds(what: &str, lo: f64, hi: f64) -> Result<Bounds, Error> {
+    if lo.is_nan() || hi.is_nan() || lo > hi {
+        return Err(Error::Options(format!(
+            "{what} {lo}:{hi}: expected LOW:HIGH with LOW <= HIGH"
+        )));
+    }
+    Ok(Some((lo, hi)))
 }
 
 impl ReaderBuilder {
@@ -155,21 +185,66 @@ impl ReaderBuilder {
         self
     }
 
-    /// Only these columns, in this order; an unknown name is an error listing the known ones.
+    /// Only these columns, in this order; an unknown name (for the table chosen, checked when
+    /// the reader is built) is an error listing the known ones.
     pub fn columns<S: AsRef<str>>(mut self, names: &[S]) -> Result<Self, Error> {
-        let mut cols = Vec::new();
-        for n in names {
-            let n = n.as_ref().trim();
-            let i = COLUMNS.iter().position(|c| *c == n).ok_or_else(|| {
-                Error::Options(format!(
-                    "unknown column {n:?}; the columns are {}",
-                    COLUMNS.join(",")
-                ))
-            })?;
-            cols.push(i);
-        }
-        self.columns = cols;
+        self.columns = Some(
+            names
+                .iter()
+                .map(|n| n.as_ref().trim().to_string())
+                .collect(),
+        );
         Ok(self)
+    }
+
+    /// The table to read (default: peaks).
+    pub fn table(mut self, table: Table) -> Self {
+        self.table = table;
+        self
+    }
+
+    /// Only frames (or precursors) with retention times in `[lo, hi]` seconds.
+    pub fn rt(mut self, lo: f64, hi: f64) -> Result<Self, Error> {
+        self.rt = bounds("rt", lo, hi)?;
+        Ok(self)
+    }
+
+    /// Only scans (or precursors) with 1/K0 in `[lo, hi]`.
+    pub fn mobility(mut self, lo: f64, hi: f64) -> Result<Self, Error> {
+        self.mobility = bounds("mobility", lo, hi)?;
+        Ok(self)
+    }
+
+    /// Only peaks (or precursors) with m/z in `[lo, hi]`.
+    pub fn mz(mut self, lo: f64, hi: f64) -> Result<Self, Error> {
+        self.mz = bounds("mz", lo, hi)?;
+        Ok(self)
+    }
+
+    /// Spectra smoothed and centroided over `window` TOF indices as timsrust does (its default
+    /// is 1); without it, spectra are the summed raw peaks.
+    pub fn centroid(mut self, window: u32) -> Self {
+        self.centroid = Some(window);
+        self
+    }
+
+    /// Column indices of the chosen table.
+    fn projection(&self) -> Result<Vec<usize>, Error> {
+        let known = self.table.columns();
+        let Some(names) = &self.columns else {
+            return Ok((0..known.len()).collect());
+        };
+        names
+            .iter()
+            .map(|n| {
+                known.iter().position(|c| c == n).ok_or_else(|| {
+                    Error::Options(format!(
+                        "unknown column {n:?}; the columns are {}",
+                        known.join(",")
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// Opens the `.d` folder and starts decoding.
@@ -263,123 +338,237 @@ impl ReaderBuilder {
         };
         let samples = digitizer_samples(&meta, &tdf)?;
         let warnings = window_warnings(&meta);
-        let level_of = |t: u8| match t {
-            0 => 1u8,
-            2 | 8 | 9 | 10 => 2,
-            _ => 0,
-        };
-        let mut frames = Vec::new();
-        let mut models = Vec::new();
-        for f in &meta.frames {
-            if self.ms_level.is_some_and(|l| l != level_of(f.msms_type))
-                || self.frames.is_some_and(|(a, b)| f.id < a || f.id > b)
-            {
-                continue;
-            }
-            if f.num_peaks > MAX_PEAKS {
-                return Err(Error::Metadata {
-                    path: tdf,
-                    message: format!("frame {}: NumPeaks {} is implausible", f.id, f.num_peaks),
-                });
-            }
-            let (mz, im) = match &estimate {
-                Some((mz, im)) => (mz.clone(), *im),
-                None => {
-                    let bad = |m: String| Error::Metadata {
-                        path: tdf.clone(),
-                        message: format!("frame {}: {m}", f.id),
-                    };
-                    let (cal, t1, t2) = f.mz_calibration.ok_or_else(|| {
-                        bad("no MzCalibration (use --calibration estimate)".into())
-                    })?;
-                    let row = meta
-                        .mz_calibrations
-                        .get(&cal)
-                        .ok_or_else(|| bad(format!("MzCalibration {cal} does not exist")))?;
-                    let tims = f.tims_calibration.unwrap_or(-1);
-                    let trow = meta
-                        .tims_calibrations
-                        .get(&tims)
-                        .ok_or_else(|| bad(format!("TimsCalibration {tims} does not exist")))?;
-                    let (mz, im) = (
-                        MzModel::bruker(row, t1, t2).map_err(bad)?,
-                        ImModel::bruker(trow).map_err(bad)?,
-                    );
-                    plausible(&mz, &im, samples, f.num_scans).map_err(|m| {
-                        bad(format!("MzCalibration {cal}/TimsCalibration {tims}: {m}"))
-                    })?;
-                    (mz, im)
-                }
-            };
-            frames.push(f.clone());
-            models.push((mz, im));
-        }
-        // Precursors' 1/K0 from their fractional ScanNumber, with the first frame's model (files
-        // carry one TimsCalibration row in practice).
-        let mut precursors: Vec<(i64, f64)> = match models.first() {
-            Some((_, im)) => meta
-                .precursor_scans
-                .iter()
-                .map(|(&id, &scan)| (id, im.im(scan)))
-                .collect(),
-            None => Vec::new(),
-        };
-        precursors.sort_by_key(|p| p.0);
-        let mut want = [false; 12];
-        for &c in &self.columns {
-            want[c] = true;
-        }
-        let shared = Arc::new(Shared {
-            bin,
-            bin_path,
-            frames,
-            models,
-            windows: meta.windows,
-            dda: meta.dda,
-            want,
-            columns: self.columns.clone(),
-            schema: Arc::new(schema().project(&self.columns).expect("valid projection")),
-            precursors,
-            arenas: ArenaPool::new(2 * self.threads + 2),
+        let columns = self.projection()?;
+        let models = Models {
+            estimate,
             samples,
-        });
-        // Jobs: runs of whole frames of about `batch_rows` peaks.
-        let mut jobs = Vec::new();
-        let (mut start, mut rows) = (0, 0u64);
-        for (i, f) in shared.frames.iter().enumerate() {
-            rows += f.num_peaks;
-            if rows >= self.batch_rows as u64 {
-                jobs.push(start..i + 1);
-                start = i + 1;
-                rows = 0;
-            }
+            tdf: tdf.clone(),
+        };
+        if self.table != Table::Peaks && self.ms_level.is_some() {
+            return Err(Error::Options(
+                "ms_level selects frames of the peaks table only".into(),
+            ));
         }
-        if start < shared.frames.len() {
-            jobs.push(start..shared.frames.len());
-        }
-        let wshared = shared.clone();
-        let pool = Ordered::spawn_named(
-            "frames",
-            self.threads,
-            self.pin,
-            |_| Worker::new(),
-            move |worker, job: Range<usize>| build_batch(&wshared, worker, job, level_of),
-        )
-        .map_err(|e| Error::Open {
-            path: dir.to_path_buf(),
-            message: format!("cannot start threads: {e}"),
-        })?;
-        Ok(Reader {
-            shared,
-            pool,
-            jobs,
+        let mut reader = Reader {
+            shared: Arc::new(Shared {
+                bin,
+                bin_path,
+                frames: Vec::new(),
+                models: Vec::new(),
+                windows: HashMap::new(),
+                dda: meta.dda,
+                want: [false; 12],
+                schema: Arc::new(
+                    self.table
+                        .schema()
+                        .project(&columns)
+                        .expect("valid projection"),
+                ),
+                columns,
+                arenas: ArenaPool::new(2 * self.threads + 2),
+                samples,
+                slice: Slice {
+                    mobility: self.mobility,
+                    mz: self.mz,
+                },
+                decoded: AtomicU64::new(0),
+                spectra: None,
+            }),
+            pool: None,
+            jobs: Vec::new(),
             next_job: 0,
             rows: 0,
             failed: false,
             calibration,
             folder: dir.to_path_buf(),
             warnings,
-        })
+            ready: None,
+            expected: 0,
+        };
+        let shared = Arc::get_mut(&mut reader.shared).expect("not shared yet");
+        match self.table {
+            Table::Peaks => {
+                let level_of = level_of;
+                for f in &meta.frames {
+                    if self.ms_level.is_some_and(|l| l != level_of(f.msms_type))
+                        || self.frames.is_some_and(|(a, b)| f.id < a || f.id > b)
+                        || self.rt.is_some_and(|(a, b)| !(a <= f.time && f.time <= b))
+                    {
+                        continue;
+                    }
+                    if f.num_peaks > MAX_PEAKS {
+                        return Err(Error::Metadata {
+                            path: tdf,
+                            message: format!(
+                                "frame {}: NumPeaks {} is implausible",
+                                f.id, f.num_peaks
+                            ),
+                        });
+                    }
+                    shared.models.push(models.of(&meta, f)?);
+                    shared.frames.push(f.clone());
+                }
+                for &c in &shared.columns {
+                    shared.want[c] = true;
+                }
+                shared.windows = meta.windows;
+                // Jobs: runs of whole frames of about `batch_rows` peaks.
+                let (mut start, mut rows) = (0, 0u64);
+                for (i, f) in shared.frames.iter().enumerate() {
+                    rows += f.num_peaks;
+                    if rows >= self.batch_rows as u64 {
+                        reader.jobs.push(start..i + 1);
+                        start = i + 1;
+                        rows = 0;
+                    }
+                }
+                if start < shared.frames.len() {
+                    reader.jobs.push(start..shared.frames.len());
+                }
+                reader.expected = shared.frames.iter().map(|f| f.num_peaks).sum();
+            }
+            Table::Precursors | Table::Spectra => {
+                let spectra = self.table == Table::Spectra;
+                let precursors = tables::precursors(
+                    &meta,
+                    &tdf,
+                    tables::Selection {
+                        frames: self.frames,
+                        rt: self.rt,
+                        mobility: self.mobility,
+                        mz: self.mz,
+                    },
+                    spectra,
+                    |f| models.of(&meta, f),
+                )?;
+                reader.expected = precursors.len() as u64;
+                if spectra {
+                    let mz_models = precursors
+                        .iter()
+                        .map(|p| {
+                            let i = p.first_ms2.expect("spectra keep precursors with frames");
+                            models.of(&meta, &meta.frames[i]).map(|m| m.0)
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    // 64 precursors per job: the precursors of a PASEF cycle share its MS2
+                    // frames, and a job decodes each frame it needs once.
+                    let per_job = 64usize;
+                    let n = precursors.len();
+                    reader.jobs = (0..n)
+                        .step_by(per_job)
+                        .map(|s| s..(s + per_job).min(n))
+                        .collect();
+                    shared.spectra = Some(SpectraState {
+                        meta,
+                        precursors,
+                        models: mz_models,
+                        centroid: self.centroid,
+                    });
+                } else {
+                    let batch = tables::precursors_batch(&meta, &precursors)
+                        .project(&shared.columns)
+                        .expect("valid projection");
+                    reader.ready = Some(batch);
+                }
+            }
+            Table::Windows => {
+                if self.rt.is_some() || self.mobility.is_some() || self.mz.is_some() {
+                    return Err(Error::Options(
+                        "rt, mobility and mz slices apply to peaks, precursors and spectra, \
+                         not to windows"
+                            .into(),
+                    ));
+                }
+                let batch = tables::windows_batch(&meta, &tdf, |f| models.of(&meta, f))?
+                    .project(&shared.columns)
+                    .expect("valid projection");
+                reader.expected = batch.num_rows() as u64;
+                reader.ready = Some(batch);
+            }
+        }
+        if !reader.jobs.is_empty() {
+            let wshared = reader.shared.clone();
+            let pool = Ordered::spawn_named(
+                if self.table == Table::Spectra {
+                    "spectra"
+                } else {
+                    "frames"
+                },
+                self.threads,
+                self.pin,
+                |_| Worker::new(),
+                move |worker, job: Range<usize>| match &wshared.spectra {
+                    Some(sp) => tables::spectra_batch(
+                        &tables::SpectraJob {
+                            meta: &sp.meta,
+                            bin: wshared.bin.bytes(),
+                            bin_path: &wshared.bin_path,
+                            precursors: &sp.precursors,
+                            models: &sp.models,
+                            centroid: sp.centroid,
+                            columns: &wshared.columns,
+                            schema: &wshared.schema,
+                        },
+                        &mut worker.spectra,
+                        job,
+                    ),
+                    None => build_batch(&wshared, worker, job, level_of),
+                },
+            )
+            .map_err(|e| Error::Open {
+                path: dir.to_path_buf(),
+                message: format!("cannot start threads: {e}"),
+            })?;
+            reader.pool = Some(pool);
+        }
+        Ok(reader)
+    }
+}
+
+/// MS level of a frame's `MsMsType`: 1, 2, or 0 when unknown.
+fn level_of(t: u8) -> u8 {
+    match t {
+        0 => 1,
+        2 | 8 | 9 | 10 => 2,
+        _ => 0,
+    }
+}
+
+/// The m/z and 1/K0 models of frames: the run's estimate, or each frame's calibration rows.
+struct Models {
+    estimate: Option<(MzModel, ImModel)>,
+    samples: Option<u32>,
+    tdf: PathBuf,
+}
+
+impl Models {
+    fn of(&self, meta: &Metadata, f: &FrameRow) -> Result<(MzModel, ImModel), Error> {
+        if let Some((mz, im)) = &self.estimate {
+            return Ok((mz.clone(), *im));
+        }
+        let bad = |m: String| Error::Metadata {
+            path: self.tdf.clone(),
+            message: format!("frame {}: {m}", f.id),
+        };
+        let (cal, t1, t2) = f
+            .mz_calibration
+            .ok_or_else(|| bad("no MzCalibration (use --calibration estimate)".into()))?;
+        let row = meta
+            .mz_calibrations
+            .get(&cal)
+            .ok_or_else(|| bad(format!("MzCalibration {cal} does not exist")))?;
+        let tims = f.tims_calibration.unwrap_or(-1);
+        let trow = meta
+            .tims_calibrations
+            .get(&tims)
+            .ok_or_else(|| bad(format!("TimsCalibration {tims} does not exist")))?;
+        let (mz, im) = (
+            MzModel::bruker(row, t1, t2).map_err(bad)?,
+            ImModel::bruker(trow).map_err(bad)?,
+        );
+        plausible(&mz, &im, self.samples, f.num_scans)
+            .map_err(|m| bad(format!("MzCalibration {cal}/TimsCalibration {tims}: {m}")))?;
+        Ok((mz, im))
     }
 }
 
@@ -461,11 +650,36 @@ struct Shared {
     want: [bool; 12],
     columns: Vec<usize>,
     schema: SchemaRef,
-    precursors: Vec<(i64, f64)>,
     /// Recycled batch memory (jobs in flight, the batch being consumed, one spare).
     arenas: ArenaPool,
     /// DigitizerNumSamples: every TOF index is below it.
     samples: Option<u32>,
+    /// The mobility and m/z slices of the peaks table (rt is applied to the frame list).
+    slice: Slice,
+    /// Frames decompressed so far.
+    decoded: AtomicU64,
+    /// What the spectra table's jobs read.
+    spectra: Option<SpectraState>,
+}
+
+struct SpectraState {
+    meta: Metadata,
+    precursors: Vec<Precursor>,
+    /// m/z model per precursor.
+    models: Vec<MzModel>,
+    centroid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slice {
+    mobility: Bounds,
+    mz: Bounds,
+}
+
+impl Slice {
+    fn any(&self) -> bool {
+        self.mobility.is_some() || self.mz.is_some()
+    }
 }
 
 /// A worker's reusable state: the frame decoder and per-scan values of the frame at hand.
@@ -476,6 +690,7 @@ struct Worker {
     per_scan_im: Vec<f64>,
     /// Window group (or precursor), isolation m/z and width per scan (zeros outside windows).
     per_scan_window: (Vec<u32>, Vec<f64>, Vec<f64>),
+    spectra: SpectrumWorker,
 }
 
 impl Worker {
@@ -485,8 +700,79 @@ impl Worker {
             scan_ids: Vec::new(),
             per_scan_im: Vec::new(),
             per_scan_window: Default::default(),
+            spectra: SpectrumWorker::new().expect("zstd context"),
         }
     }
+}
+
+/// The TOF indices `[lo, hi]` whose m/z lies in `[a, b]` under a model that rises over
+/// `0..=last`, found by bisection; indices past `last` are tested one by one.
+fn tof_bounds(mz: &MzModel, (a, b): (f64, f64), last: u32) -> (u32, u32) {
+    // First index in 0..=last+1 whose m/z satisfies `above`.
+    let first = |above: &dyn Fn(f64) -> bool| {
+        let (mut lo, mut hi) = (0u64, u64::from(last) + 1);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if above(mz.mz(mid as u32)) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        lo
+    };
+    let lo = first(&|m| m >= a);
+    let hi_excl = first(&|m| m > b);
+    if lo >= hi_excl {
+        return (1, 0);
+    }
+    (lo as u32, (hi_excl - 1) as u32)
+}
+
+/// Keeps the peaks of the frame just decoded (`tof`/`intensity`, counts per scan in
+/// `scan_peaks`) whose scan's 1/K0 and whose m/z lie in the slice; returns how many remain
+/// (moved to the front, `scan_peaks` updated).
+fn slice_frame(
+    slice: &Slice,
+    mz: &MzModel,
+    im: &ImModel,
+    samples: Option<u32>,
+    scan_peaks: &mut [u32],
+    tof: &mut [u32],
+    intensity: &mut [u32],
+) -> usize {
+    let last = samples.map_or(399_999, |n| n - 1);
+    let tofs = slice.mz.map(|b| (tof_bounds(mz, b, last), b));
+    let tof_ok = |t: u32| match tofs {
+        None => true,
+        Some(((lo, hi), (a, b))) if t > last => {
+            let m = mz.mz(t);
+            lo <= hi && a <= m && m <= b
+        }
+        Some(((lo, hi), _)) => lo <= t && t <= hi,
+    };
+    let (mut from, mut to) = (0usize, 0usize);
+    for (scan, count) in scan_peaks.iter_mut().enumerate() {
+        let c = *count as usize;
+        let scan_ok = slice.mobility.is_none_or(|(a, b)| {
+            let v = im.im(scan as f64);
+            a <= v && v <= b
+        });
+        let mut kept = 0;
+        if scan_ok {
+            for p in from..from + c {
+                if tof_ok(tof[p]) {
+                    tof[to] = tof[p];
+                    intensity[to] = intensity[p];
+                    to += 1;
+                    kept += 1;
+                }
+            }
+        }
+        from += c;
+        *count = kept;
+    }
+    to
 }
 
 /// Decodes the frames of one job into a batch.
@@ -539,13 +825,14 @@ fn build_batch(
         scan_ids,
         per_scan_im,
         per_scan_window,
+        ..
     } = worker;
     let mut at = 0;
     // The blobs of this job, released together once decoded (contiguous ones in one call).
     let mut blobs: Option<Range<usize>> = None;
     for (k, f) in frames.iter().enumerate() {
-        let m = f.num_peaks as usize;
-        let r = at..at + m;
+        let mut m = f.num_peaks as usize;
+        let mut r = at..at + m;
         let blob = dec
             .decode(
                 s.bin.bytes(),
@@ -588,7 +875,20 @@ fn build_batch(
                 }
             }
         }
+        s.decoded.fetch_add(1, Ordering::Relaxed);
         let (mz, im) = &s.models[job.start + k];
+        if s.slice.any() {
+            m = slice_frame(
+                &s.slice,
+                mz,
+                im,
+                s.samples,
+                &mut dec.scan_peaks,
+                &mut tof_c.as_mut_slice()[r.clone()],
+                &mut int_c.as_mut_slice()[r.clone()],
+            );
+            r = at..at + m;
+        }
         // Per-frame values are filled, per-scan values expanded over the scans' peaks.
         if w[FRAME] {
             runs::fill(f.id, &mut frame_c.as_mut_slice()[r.clone()]);
@@ -681,55 +981,78 @@ fn build_batch(
         s.bin.release(b);
     }
     let nulls = windows_wanted.then(|| NullBuffer::new(valid.finish()));
-    let all_null = NullBuffer::new_null(n);
+    // Slices kept `at` of the `n` peaks the frames declare.
+    let rows = at;
+    let all_null = NullBuffer::new_null(rows);
     let mut cols: Vec<Option<ArrayRef>> = vec![None; 12];
     let mut put = |i: usize, a: ArrayRef| cols[i] = Some(a);
     if w[FRAME] {
         put(
             FRAME,
-            Arc::new(UInt32Array::new(frame_c.into_scalar_buffer(), None)),
+            Arc::new(UInt32Array::new(
+                cut(frame_c.into_scalar_buffer(), rows),
+                None,
+            )),
         );
     }
     if w[SCAN] {
         put(
             SCAN,
-            Arc::new(UInt32Array::new(scan_c.into_scalar_buffer(), None)),
+            Arc::new(UInt32Array::new(
+                cut(scan_c.into_scalar_buffer(), rows),
+                None,
+            )),
         );
     }
     if w[TOF] {
         put(
             TOF,
-            Arc::new(UInt32Array::new(tof_c.into_scalar_buffer(), None)),
+            Arc::new(UInt32Array::new(
+                cut(tof_c.into_scalar_buffer(), rows),
+                None,
+            )),
         );
     }
     if w[INTENSITY] {
         put(
             INTENSITY,
-            Arc::new(UInt32Array::new(int_c.into_scalar_buffer(), None)),
+            Arc::new(UInt32Array::new(
+                cut(int_c.into_scalar_buffer(), rows),
+                None,
+            )),
         );
     }
     if w[MZ] {
         put(
             MZ,
-            Arc::new(Float64Array::new(mz_c.into_scalar_buffer(), None)),
+            Arc::new(Float64Array::new(
+                cut(mz_c.into_scalar_buffer(), rows),
+                None,
+            )),
         );
     }
     if w[MOBILITY] {
         put(
             MOBILITY,
-            Arc::new(Float64Array::new(im_c.into_scalar_buffer(), None)),
+            Arc::new(Float64Array::new(
+                cut(im_c.into_scalar_buffer(), rows),
+                None,
+            )),
         );
     }
     if w[RT] {
         put(
             RT,
-            Arc::new(Float64Array::new(rt_c.into_scalar_buffer(), None)),
+            Arc::new(Float64Array::new(
+                cut(rt_c.into_scalar_buffer(), rows),
+                None,
+            )),
         );
     }
     if w[MS_LEVEL] {
         put(
             MS_LEVEL,
-            Arc::new(UInt8Array::new(lvl_c.into_scalar_buffer(), None)),
+            Arc::new(UInt8Array::new(cut(lvl_c.into_scalar_buffer(), rows), None)),
         );
     }
     let (wg_nulls, pre_nulls) = if s.dda {
@@ -740,25 +1063,37 @@ fn build_batch(
     if w[WINDOW_GROUP] {
         put(
             WINDOW_GROUP,
-            Arc::new(UInt32Array::new(wg_c.into_scalar_buffer(), wg_nulls)),
+            Arc::new(UInt32Array::new(
+                cut(wg_c.into_scalar_buffer(), rows),
+                wg_nulls,
+            )),
         );
     }
     if w[ISOLATION_MZ] {
         put(
             ISOLATION_MZ,
-            Arc::new(Float64Array::new(imz_c.into_scalar_buffer(), nulls.clone())),
+            Arc::new(Float64Array::new(
+                cut(imz_c.into_scalar_buffer(), rows),
+                nulls.clone(),
+            )),
         );
     }
     if w[ISOLATION_WIDTH] {
         put(
             ISOLATION_WIDTH,
-            Arc::new(Float64Array::new(iw_c.into_scalar_buffer(), nulls)),
+            Arc::new(Float64Array::new(
+                cut(iw_c.into_scalar_buffer(), rows),
+                nulls,
+            )),
         );
     }
     if w[PRECURSOR] {
         put(
             PRECURSOR,
-            Arc::new(UInt32Array::new(pre_c.into_scalar_buffer(), pre_nulls)),
+            Arc::new(UInt32Array::new(
+                cut(pre_c.into_scalar_buffer(), rows),
+                pre_nulls,
+            )),
         );
     }
     let columns: Vec<ArrayRef> = s
@@ -766,11 +1101,23 @@ fn build_batch(
         .iter()
         .map(|&c| cols[c].clone().expect("projected column built"))
         .collect();
-    let opts = RecordBatchOptions::new().with_row_count(Some(n));
+    let opts = RecordBatchOptions::new().with_row_count(Some(rows));
     Ok(
         RecordBatch::try_new_with_options(s.schema.clone(), columns, &opts)
             .expect("columns match the schema"),
     )
+}
+
+/// The first `rows` values of a column (all of them unless a slice dropped peaks).
+fn cut<T: arrow_buffer::ArrowNativeType>(
+    b: arrow_buffer::ScalarBuffer<T>,
+    rows: usize,
+) -> arrow_buffer::ScalarBuffer<T> {
+    if b.len() == rows {
+        b
+    } else {
+        b.slice(0, rows)
+    }
 }
 
 /// Reads the peaks of a timsTOF `.d` folder as Arrow batches, in frame order.
@@ -790,7 +1137,7 @@ fn build_batch(
 /// ```
 pub struct Reader {
     shared: Arc<Shared>,
-    pool: Ordered<Range<usize>, Result<RecordBatch, Error>>,
+    pool: Option<Ordered<Range<usize>, Result<RecordBatch, Error>>>,
     jobs: Vec<Range<usize>>,
     next_job: usize,
     rows: u64,
@@ -798,6 +1145,10 @@ pub struct Reader {
     calibration: Calibration,
     folder: std::path::PathBuf,
     warnings: Vec<String>,
+    /// The precursors or windows table, built at open and yielded once.
+    ready: Option<RecordBatch>,
+    /// Rows to come in total (at most, for sliced peaks).
+    expected: u64,
 }
 
 impl std::fmt::Debug for Reader {
@@ -835,20 +1186,21 @@ impl Reader {
         &self.folder
     }
 
-    /// Frames selected for reading.
+    /// Frames selected for reading (peaks table; after the rt slice).
     pub fn frames(&self) -> usize {
         self.shared.frames.len()
     }
 
-    /// Peaks the selected frames declare (`Frames.NumPeaks`), i.e. the rows to come in total.
-    pub fn expected_rows(&self) -> u64 {
-        self.shared.frames.iter().map(|f| f.num_peaks).sum()
+    /// Frames decompressed so far (frames outside the rt slice never are).
+    pub fn frames_decoded(&self) -> u64 {
+        self.shared.decoded.load(Ordering::Relaxed)
     }
 
-    /// `(Precursors.Id, 1/K0)` of every DDA precursor, by id: the fractional `ScanNumber`
-    /// converted with the calibration in use (the first selected frame's).
-    pub fn precursor_mobilities(&self) -> &[(i64, f64)] {
-        &self.shared.precursors
+    /// The rows to come in total: the peaks the selected frames declare (`Frames.NumPeaks`; an
+    /// upper bound when mobility or m/z slices drop peaks), or the precursors, spectra or
+    /// windows.
+    pub fn expected_rows(&self) -> u64 {
+        self.expected
     }
 
     /// Rows yielded so far.
@@ -856,17 +1208,24 @@ impl Reader {
         self.rows
     }
 
-    /// The next batch, or `None` after the last frame; the first error ends the reading.
+    /// The next batch, or `None` after the last one; the first error ends the reading.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
         if self.failed {
             return Ok(None);
         }
-        let ahead = 2 * self.pool.threads() as u64;
-        while self.next_job < self.jobs.len() && self.pool.in_flight() < ahead {
-            self.pool.submit(self.jobs[self.next_job].clone());
+        if let Some(b) = self.ready.take() {
+            self.rows += b.num_rows() as u64;
+            return Ok(Some(b));
+        }
+        let Some(pool) = &mut self.pool else {
+            return Ok(None);
+        };
+        let ahead = 2 * pool.threads() as u64;
+        while self.next_job < self.jobs.len() && pool.in_flight() < ahead {
+            pool.submit(self.jobs[self.next_job].clone());
             self.next_job += 1;
         }
-        match self.pool.next_result() {
+        match pool.next_result() {
             None => Ok(None),
             Some(Ok(Ok(b))) => {
                 self.rows += b.num_rows() as u64;

@@ -1,10 +1,13 @@
-//! A generator of realistic diaPASEF `.d` folders for benchmarks and tests.
+//! A generator of realistic diaPASEF and ddaPASEF `.d` folders for benchmarks and tests.
 //!
 //! The layout is the instrument's: `analysis.tdf` with `GlobalMetadata`, `Frames` (every column
 //! timsrust and rawarrow read), `MzCalibration` (ModelType 1, coefficients of a real run),
-//! `TimsCalibration` (ModelType 2), `DiaFrameMsMsInfo`, `DiaFrameMsMsWindows`; and
-//! `analysis.tdf_bin` with one zstd blob per frame in the TimsCompressionType 2 layout. One
-//! frame in `ms1_every` is MS1; the others cycle through the DIA window groups. Peaks follow
+//! `TimsCalibration` (ModelType 2), `DiaFrameMsMsInfo` and `DiaFrameMsMsWindows` (DIA) or
+//! `Precursors` and `PasefFrameMsMsInfo` (DDA); and `analysis.tdf_bin` with one zstd blob per
+//! frame in the TimsCompressionType 2 layout. One frame in `ms1_every` is MS1; in DIA the others
+//! cycle through the window groups, in DDA each MS1 frame picks `scans / 40` precursors (at most
+//! 12) at disjoint scan ranges and every MS2 frame up to the next MS1 frame isolates all of them,
+//! as a PASEF cycle does. Peaks follow
 //! what real frames show: more of them in the middle of the mobility ramp (a bell over the
 //! scans), sorted TOF indices with geometric gaps inside each scan, and intensities that are
 //! mostly small counts with a heavy tail. Deterministic for a given seed.
@@ -31,6 +34,8 @@ pub struct Spec {
     pub window_groups: u32,
     /// Random seed.
     pub seed: u64,
+    /// ddaPASEF (precursors) instead of diaPASEF (window groups).
+    pub dda: bool,
 }
 
 impl Default for Spec {
@@ -42,6 +47,7 @@ impl Default for Spec {
             ms1_every: 10,
             window_groups: 8,
             seed: 1,
+            dda: false,
         }
     }
 }
@@ -94,7 +100,13 @@ pub fn write(dir: &Path, spec: &Spec) -> Result<u64, Error> {
          CREATE TABLE DiaFrameMsMsWindowGroups (Id INTEGER PRIMARY KEY);
          CREATE TABLE DiaFrameMsMsWindows (WindowGroup INTEGER, ScanNumBegin INTEGER,
            ScanNumEnd INTEGER, IsolationMz REAL, IsolationWidth REAL, CollisionEnergy REAL);
-         CREATE TABLE DiaFrameMsMsInfo (Frame INTEGER PRIMARY KEY, WindowGroup INTEGER);",
+         CREATE TABLE DiaFrameMsMsInfo (Frame INTEGER PRIMARY KEY, WindowGroup INTEGER);
+         CREATE TABLE Precursors (Id INTEGER PRIMARY KEY, LargestPeakMz REAL, AverageMz REAL,
+           MonoisotopicMz REAL, Charge INTEGER, ScanNumber REAL, Intensity REAL,
+           Parent INTEGER);
+         CREATE TABLE PasefFrameMsMsInfo (Frame INTEGER, ScanNumBegin INTEGER,
+           ScanNumEnd INTEGER, IsolationMz REAL, IsolationWidth REAL, CollisionEnergy REAL,
+           Precursor INTEGER, PRIMARY KEY (Frame, ScanNumBegin));",
     )
     .map_err(sql)?;
     let tx = conn.transaction().map_err(sql)?;
@@ -128,7 +140,7 @@ pub fn write(dir: &Path, spec: &Spec) -> Result<u64, Error> {
     )
     .map_err(sql)?;
     let groups = spec.window_groups.max(1);
-    for g in 1..=groups {
+    for g in (1..=groups).filter(|_| !spec.dda) {
         tx.execute(
             "INSERT INTO DiaFrameMsMsWindowGroups VALUES (?1)",
             params![g],
@@ -154,6 +166,9 @@ pub fn write(dir: &Path, spec: &Spec) -> Result<u64, Error> {
     let mut counts = vec![0u32; scans as usize];
     let mut words: Vec<u32> = Vec::new();
     let mut planes: Vec<u8> = Vec::new();
+    // DDA: the precursors of the current cycle, (id, scan begin, scan end, isolation m/z).
+    let mut cycle: Vec<(u32, u32, u32, f64)> = Vec::new();
+    let mut next_precursor = 1u32;
     for f in 1..=spec.frames {
         let ms1 = (f - 1) % spec.ms1_every.max(1) == 0;
         // MS2 frames hold fewer peaks, as on the instrument.
@@ -213,9 +228,13 @@ pub fn write(dir: &Path, spec: &Spec) -> Result<u64, Error> {
             .and_then(|_| out.write_all(&scans.to_le_bytes()))
             .and_then(|_| out.write_all(&z))
             .map_err(|e| io_err(&bin_path, e))?;
-        let msms = if ms1 { 0 } else { 9 };
+        let msms = match (ms1, spec.dda) {
+            (true, _) => 0,
+            (false, true) => 8,
+            (false, false) => 9,
+        };
         tx.execute(
-            "INSERT INTO Frames VALUES (?1, ?2, '+', 9, ?3, ?4, ?5, ?6, ?7, ?8, 1, 25.84, 27.0, \
+            "INSERT INTO Frames VALUES (?1, ?2, '+', ?9, ?3, ?4, ?5, ?6, ?7, ?8, 1, 25.84, 27.0, \
              1, 1, 100.0, 100.0)",
             params![
                 f,
@@ -225,11 +244,54 @@ pub fn write(dir: &Path, spec: &Spec) -> Result<u64, Error> {
                 max_int as i64,
                 sum_int as i64,
                 scans,
-                peaks as i64
+                peaks as i64,
+                // ScanMode: the acquisition (timsrust tells DDA from DIA by it).
+                if spec.dda { 8 } else { 9 }
             ],
         )
         .map_err(sql)?;
-        if !ms1 {
+        if spec.dda && ms1 {
+            cycle.clear();
+            let n = (scans / 40).clamp(1, 12);
+            for j in 0..n {
+                let (b, e) = (j * scans / n + 2, (j + 1) * scans / n - 2);
+                let mono = 300.0 + 1200.0 * rng.unit();
+                let charge = 1 + (rng.next() % 4) as i64;
+                // One precursor in seven without an isotope pattern, as the instrument writes.
+                let (mono_v, charge_v) = if next_precursor.is_multiple_of(7) {
+                    (None, None)
+                } else {
+                    (Some(mono), Some(charge))
+                };
+                let largest = mono + 1.003_355 / charge as f64 * (rng.next() % 3) as f64;
+                tx.execute(
+                    "INSERT INTO Precursors VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![
+                        next_precursor,
+                        largest,
+                        largest + 0.3,
+                        mono_v,
+                        charge_v,
+                        f64::from(b + e) / 2.0 + rng.unit() - 0.5,
+                        (1000.0 + 1e5 * rng.unit()).round(),
+                        f
+                    ],
+                )
+                .map_err(sql)?;
+                cycle.push((next_precursor, b, e, largest + 0.5));
+                next_precursor += 1;
+            }
+        }
+        if spec.dda && !ms1 {
+            for &(id, b, e, mz) in &cycle {
+                tx.execute(
+                    "INSERT INTO PasefFrameMsMsInfo VALUES (?1, ?2, ?3, ?4, 2.0, ?5, ?6)",
+                    params![f, b, e, mz, 20.0 + mz / 50.0, id],
+                )
+                .map_err(sql)?;
+            }
+        }
+        if !ms1 && !spec.dda {
             let g = 1 + (f - 1) % groups;
             tx.execute(
                 "INSERT INTO DiaFrameMsMsInfo VALUES (?1, ?2)",

@@ -1,0 +1,645 @@
+//! The tables of a run besides its peaks: `precursors` and `spectra` (ddaPASEF) and `windows`
+//! (diaPASEF), built from `analysis.tdf` and, for spectra, the MS2 frames.
+//!
+//! * **precursors** — one row per `Precursors` row: `rt` is the parent MS1 frame's time,
+//!   `mobility` the fractional `ScanNumber` through the parent frame's 1/K0 model (with Bruker's
+//!   calibration, the value Bruker's SDK writes), and the isolation window and collision energy
+//!   of its first `PasefFrameMsMsInfo` row; `ms2_frames` counts those rows.
+//! * **spectra** — one row per precursor that has PASEF frames: the peaks of scans
+//!   `[ScanNumBegin, ScanNumEnd)` of every one of its MS2 frames, summed per TOF index (sorted),
+//!   then converted to m/z with the model of its first MS2 frame. With `centroid(w)` the summed
+//!   spectrum is smoothed and centroided as timsrust 0.4 does (each peak adds the intensities of
+//!   the peaks at most `w` TOF indices away; a peak stays when no peak within `w` is more
+//!   intense, the later of two equal ones losing).
+//! * **windows** — one row per `DiaFrameMsMsWindows` row, with the 1/K0 of its first and last
+//!   scan (the model of the group's first frame) and the number of frames of its group.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::builder::{Float64Builder, UInt32Builder, UInt8Builder};
+use arrow_array::{ArrayRef, Float64Array, ListArray, RecordBatch, UInt32Array};
+use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+use super::calib::{ImModel, MzModel};
+use super::frame::FrameDecoder;
+use super::meta::{FrameRow, Metadata, PasefRow, PrecursorRow};
+use super::Error;
+
+/// Which table a [`Reader`](super::Reader) yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Table {
+    /// One row per peak ([`COLUMNS`](super::COLUMNS)).
+    #[default]
+    Peaks,
+    /// One row per DDA precursor ([`PRECURSOR_COLUMNS`]).
+    Precursors,
+    /// One MS2 spectrum per DDA precursor ([`SPECTRUM_COLUMNS`]).
+    Spectra,
+    /// One row per DIA isolation window ([`WINDOW_COLUMNS`]).
+    Windows,
+}
+
+impl Table {
+    /// The table's column names in schema order.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Self::Peaks => super::COLUMNS,
+            Self::Precursors => PRECURSOR_COLUMNS,
+            Self::Spectra => SPECTRUM_COLUMNS,
+            Self::Windows => WINDOW_COLUMNS,
+        }
+    }
+
+    /// The table's full schema.
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            Self::Peaks => super::schema(),
+            Self::Precursors => precursors_schema(),
+            Self::Spectra => spectra_schema(),
+            Self::Windows => windows_schema(),
+        }
+    }
+}
+
+impl std::str::FromStr for Table {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "peaks" => Ok(Self::Peaks),
+            "precursors" => Ok(Self::Precursors),
+            "spectra" => Ok(Self::Spectra),
+            "windows" => Ok(Self::Windows),
+            _ => Err(Error::Options(format!(
+                "unknown timsTOF table {s:?}; the tables are peaks, precursors, spectra, windows"
+            ))),
+        }
+    }
+}
+
+/// Columns of the precursors table.
+pub const PRECURSOR_COLUMNS: &[&str] = &[
+    "precursor",
+    "frame",
+    "rt",
+    "mz_monoisotopic",
+    "mz_largest_peak",
+    "mz_average",
+    "charge",
+    "intensity",
+    "scan",
+    "mobility",
+    "isolation_mz",
+    "isolation_width",
+    "collision_energy",
+    "ms2_frames",
+];
+
+/// Columns of the spectra table: the precursor's (its `intensity` named `precursor_intensity`),
+/// then the spectrum's `mz` and `intensity` lists.
+pub const SPECTRUM_COLUMNS: &[&str] = &[
+    "precursor",
+    "frame",
+    "rt",
+    "mz_monoisotopic",
+    "mz_largest_peak",
+    "mz_average",
+    "charge",
+    "precursor_intensity",
+    "scan",
+    "mobility",
+    "isolation_mz",
+    "isolation_width",
+    "collision_energy",
+    "ms2_frames",
+    "mz",
+    "intensity",
+];
+
+/// Columns of the windows table.
+pub const WINDOW_COLUMNS: &[&str] = &[
+    "window_group",
+    "scan_begin",
+    "scan_end",
+    "isolation_mz",
+    "isolation_width",
+    "collision_energy",
+    "mobility_upper",
+    "mobility_lower",
+    "frames",
+];
+
+fn precursor_fields() -> Vec<Field> {
+    use DataType::{Float64, UInt32, UInt8};
+    vec![
+        Field::new("precursor", UInt32, false),
+        Field::new("frame", UInt32, false),
+        Field::new("rt", Float64, false),
+        Field::new("mz_monoisotopic", Float64, true),
+        Field::new("mz_largest_peak", Float64, false),
+        Field::new("mz_average", Float64, true),
+        Field::new("charge", UInt8, true),
+        Field::new("intensity", Float64, true),
+        Field::new("scan", Float64, false),
+        Field::new("mobility", Float64, false),
+        Field::new("isolation_mz", Float64, true),
+        Field::new("isolation_width", Float64, true),
+        Field::new("collision_energy", Float64, true),
+        Field::new("ms2_frames", UInt32, false),
+    ]
+}
+
+/// The precursors table's schema.
+pub fn precursors_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| Arc::new(Schema::new(precursor_fields())))
+        .clone()
+}
+
+fn list_of_f64() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false)))
+}
+
+/// The spectra table's schema.
+pub fn spectra_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut fields = precursor_fields();
+        fields[7] = Field::new("precursor_intensity", DataType::Float64, true);
+        fields.push(Field::new("mz", list_of_f64(), false));
+        fields.push(Field::new("intensity", list_of_f64(), false));
+        Arc::new(Schema::new(fields))
+    })
+    .clone()
+}
+
+/// The windows table's schema.
+pub fn windows_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        use DataType::{Float64, UInt32};
+        Arc::new(Schema::new(vec![
+            Field::new("window_group", UInt32, false),
+            Field::new("scan_begin", UInt32, false),
+            Field::new("scan_end", UInt32, false),
+            Field::new("isolation_mz", Float64, false),
+            Field::new("isolation_width", Float64, false),
+            Field::new("collision_energy", Float64, true),
+            Field::new("mobility_upper", Float64, false),
+            Field::new("mobility_lower", Float64, false),
+            Field::new("frames", UInt32, false),
+        ]))
+    })
+    .clone()
+}
+
+/// An inclusive range `[lo, hi]` of a slice option.
+pub(crate) type Bounds = Option<(f64, f64)>;
+
+fn inside(b: Bounds, v: f64) -> bool {
+    b.is_none_or(|(lo, hi)| lo <= v && v <= hi)
+}
+
+/// A precursor with what the tables add to its `Precursors` row.
+#[derive(Debug, Clone)]
+pub(crate) struct Precursor {
+    pub(crate) row: PrecursorRow,
+    pub(crate) rt: f64,
+    pub(crate) mobility: f64,
+    /// Its rows of `PasefFrameMsMsInfo` (a range of `Metadata::pasef`).
+    pub(crate) pasef: std::ops::Range<usize>,
+    /// Index in `Metadata::frames` of its first MS2 frame (whose m/z model the spectrum uses).
+    pub(crate) first_ms2: Option<usize>,
+}
+
+impl Precursor {
+    /// The m/z the slices select on: monoisotopic, else the largest peak's.
+    fn mz(&self) -> f64 {
+        self.row.mz_monoisotopic.unwrap_or(self.row.mz_largest_peak)
+    }
+}
+
+/// The index in `meta.frames` (sorted by id) of frame `id`.
+pub(crate) fn frame_index(meta: &Metadata, id: u32) -> Option<usize> {
+    meta.frames.binary_search_by_key(&id, |f| f.id).ok()
+}
+
+/// Which precursors a table keeps: the parent frame's id in `frames`, and rt, 1/K0 and m/z
+/// (monoisotopic, else the largest peak's) in their ranges.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Selection {
+    pub(crate) frames: Option<(u32, u32)>,
+    pub(crate) rt: Bounds,
+    pub(crate) mobility: Bounds,
+    pub(crate) mz: Bounds,
+}
+
+/// The precursors of a run, in id order, as `select` chooses; `spectra` keeps only those with
+/// PASEF frames. `model` gives a frame's models.
+pub(crate) fn precursors(
+    meta: &Metadata,
+    tdf: &Path,
+    select: Selection,
+    spectra: bool,
+    mut model: impl FnMut(&FrameRow) -> Result<(MzModel, ImModel), Error>,
+) -> Result<Vec<Precursor>, Error> {
+    if !meta.dda {
+        return Err(Error::Metadata {
+            path: tdf.to_path_buf(),
+            message: "no ddaPASEF frames (MsMsType 8) or PasefFrameMsMsInfo rows: precursors \
+                      and spectra exist only in ddaPASEF runs"
+                .into(),
+        });
+    }
+    let mut out = Vec::with_capacity(meta.precursors.len());
+    let mut at = 0;
+    for row in &meta.precursors {
+        // `pasef` is sorted by precursor: this precursor's rows follow those of smaller ids.
+        while at < meta.pasef.len() && meta.pasef[at].precursor < row.id {
+            at += 1;
+        }
+        let start = at;
+        while at < meta.pasef.len() && meta.pasef[at].precursor == row.id {
+            at += 1;
+        }
+        if spectra && start == at {
+            continue;
+        }
+        if select
+            .frames
+            .is_some_and(|(a, b)| row.parent < a || row.parent > b)
+        {
+            continue;
+        }
+        let parent = frame_index(meta, row.parent).ok_or_else(|| Error::Metadata {
+            path: tdf.to_path_buf(),
+            message: format!(
+                "Precursors row Id={}: Parent frame {} is not in Frames",
+                row.id, row.parent
+            ),
+        })?;
+        let parent_row = &meta.frames[parent];
+        let (_, im) = model(parent_row)?;
+        let mut first_ms2 = None;
+        for p in &meta.pasef[start..at] {
+            let i = frame_index(meta, p.frame).ok_or_else(|| Error::Metadata {
+                path: tdf.to_path_buf(),
+                message: format!(
+                    "PasefFrameMsMsInfo row of precursor {}: Frame {} is not in Frames",
+                    p.precursor, p.frame
+                ),
+            })?;
+            first_ms2.get_or_insert(i);
+        }
+        let p = Precursor {
+            row: row.clone(),
+            rt: parent_row.time,
+            mobility: im.im(row.scan),
+            pasef: start..at,
+            first_ms2,
+        };
+        if inside(select.rt, p.rt)
+            && inside(select.mobility, p.mobility)
+            && inside(select.mz, p.mz())
+        {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// The precursor columns (shared by both tables) of `ps`.
+fn precursor_columns(meta: &Metadata, ps: &[Precursor]) -> Vec<ArrayRef> {
+    let n = ps.len();
+    let mut id = UInt32Builder::with_capacity(n);
+    let mut frame = UInt32Builder::with_capacity(n);
+    let mut f64s: Vec<Float64Builder> = (0..9).map(|_| Float64Builder::with_capacity(n)).collect();
+    let mut charge = UInt8Builder::with_capacity(n);
+    let mut ms2 = UInt32Builder::with_capacity(n);
+    for p in ps {
+        let first: Option<&PasefRow> = meta.pasef[p.pasef.clone()].first();
+        id.append_value(p.row.id);
+        frame.append_value(p.row.parent);
+        charge.append_option(p.row.charge);
+        ms2.append_value(p.pasef.len() as u32);
+        let values = [
+            Some(p.rt),
+            p.row.mz_monoisotopic,
+            Some(p.row.mz_largest_peak),
+            p.row.mz_average,
+            p.row.intensity,
+            Some(p.row.scan),
+            Some(p.mobility),
+            first.map(|f| f.isolation_mz),
+            first.map(|f| f.isolation_width),
+        ];
+        for (b, v) in f64s.iter_mut().zip(values) {
+            b.append_option(v);
+        }
+    }
+    let energy: Float64Array = ps
+        .iter()
+        .map(|p| {
+            meta.pasef[p.pasef.clone()]
+                .first()
+                .map(|f| f.collision_energy)
+                .filter(|e| !e.is_nan())
+        })
+        .collect();
+    let mut f = f64s
+        .into_iter()
+        .map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let mut next = || f.next().expect("nine float columns");
+    let (rt, mono, largest, avg, intensity, scan, mobility, imz, iw) = (
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+    );
+    vec![
+        Arc::new(id.finish()),
+        Arc::new(frame.finish()),
+        rt,
+        mono,
+        largest,
+        avg,
+        Arc::new(charge.finish()),
+        intensity,
+        scan,
+        mobility,
+        imz,
+        iw,
+        Arc::new(energy),
+        Arc::new(ms2.finish()),
+    ]
+}
+
+/// The precursors table of `ps`, all columns.
+pub(crate) fn precursors_batch(meta: &Metadata, ps: &[Precursor]) -> RecordBatch {
+    RecordBatch::try_new(precursors_schema(), precursor_columns(meta, ps))
+        .expect("columns match the schema")
+}
+
+/// The windows table: one row per `DiaFrameMsMsWindows` row.
+pub(crate) fn windows_batch(
+    meta: &Metadata,
+    tdf: &Path,
+    mut model: impl FnMut(&FrameRow) -> Result<(MzModel, ImModel), Error>,
+) -> Result<RecordBatch, Error> {
+    if meta.dia_windows.is_empty() {
+        return Err(Error::Metadata {
+            path: tdf.to_path_buf(),
+            message: "no DiaFrameMsMsWindows rows: windows exist only in diaPASEF runs".into(),
+        });
+    }
+    let n = meta.dia_windows.len();
+    let mut cols: [Vec<u32>; 4] = Default::default();
+    let mut f: [Vec<f64>; 4] = Default::default();
+    let mut energy = Float64Builder::with_capacity(n);
+    for w in &meta.dia_windows {
+        let group_frames: Vec<u32> = meta
+            .dia_frames
+            .iter()
+            .filter(|(_, g)| *g == w.group)
+            .map(|(f, _)| *f)
+            .collect();
+        let frame = group_frames
+            .first()
+            .and_then(|&id| frame_index(meta, id))
+            .or((!meta.frames.is_empty()).then_some(0))
+            .ok_or_else(|| Error::Metadata {
+                path: tdf.to_path_buf(),
+                message: "the run has no frames".into(),
+            })?;
+        let (_, im) = model(&meta.frames[frame])?;
+        cols[0].push(w.group);
+        cols[1].push(w.scan_begin);
+        cols[2].push(w.scan_end);
+        cols[3].push(group_frames.len() as u32);
+        f[0].push(w.isolation_mz);
+        f[1].push(w.isolation_width);
+        f[2].push(im.im(f64::from(w.scan_begin)));
+        f[3].push(im.im(f64::from(w.scan_end.saturating_sub(1).max(w.scan_begin))));
+        energy.append_option((!w.collision_energy.is_nan()).then_some(w.collision_energy));
+    }
+    let [group, begin, end, frames] = cols.map(|c| Arc::new(UInt32Array::from(c)) as ArrayRef);
+    let [imz, iw, upper, lower] = f.map(|c| Arc::new(Float64Array::from(c)) as ArrayRef);
+    Ok(RecordBatch::try_new(
+        windows_schema(),
+        vec![
+            group,
+            begin,
+            end,
+            imz,
+            iw,
+            Arc::new(energy.finish()),
+            upper,
+            lower,
+            frames,
+        ],
+    )
+    .expect("columns match the schema"))
+}
+
+/// A worker's state for spectra: the frame decoder, one frame's peaks and the precursors'
+/// collected peaks.
+pub(crate) struct SpectrumWorker {
+    dec: FrameDecoder,
+    tof: Vec<u32>,
+    intensity: Vec<u32>,
+    /// (precursor slot in the job, TOF index, intensity) of every selected peak.
+    peaks: Vec<(u32, u32, u32)>,
+    /// Which rows of the job's PASEF rows, sorted by frame.
+    order: Vec<usize>,
+}
+
+impl SpectrumWorker {
+    pub(crate) fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            dec: FrameDecoder::new()?,
+            tof: Vec::new(),
+            intensity: Vec::new(),
+            peaks: Vec::new(),
+            order: Vec::new(),
+        })
+    }
+}
+
+/// A summed spectrum (TOF indices ascending), smoothed and centroided as timsrust does when
+/// `centroid` is set.
+pub(crate) fn finish_spectrum(tof: &mut Vec<u32>, intensity: &mut Vec<u64>, centroid: Option<u32>) {
+    let Some(w) = centroid else { return };
+    let n = tof.len();
+    let mut smooth = intensity.clone();
+    for i in 0..n {
+        for j in i + 1..n {
+            if tof[j] - tof[i] > w {
+                break;
+            }
+            smooth[i] += intensity[j];
+            smooth[j] += intensity[i];
+        }
+    }
+    let mut keep = vec![true; n];
+    for i in 0..n {
+        for j in i + 1..n {
+            if tof[j] - tof[i] > w {
+                break;
+            }
+            if smooth[i] < smooth[j] {
+                keep[i] = false;
+            } else {
+                keep[j] = false;
+            }
+        }
+    }
+    let mut k = 0;
+    for i in 0..n {
+        if keep[i] {
+            tof[k] = tof[i];
+            intensity[k] = smooth[i];
+            k += 1;
+        }
+    }
+    tof.truncate(k);
+    intensity.truncate(k);
+}
+
+/// What spectra jobs read.
+pub(crate) struct SpectraJob<'a> {
+    pub(crate) meta: &'a Metadata,
+    pub(crate) bin: &'a [u8],
+    pub(crate) bin_path: &'a Path,
+    pub(crate) precursors: &'a [Precursor],
+    /// m/z model per precursor (its first MS2 frame's).
+    pub(crate) models: &'a [MzModel],
+    pub(crate) centroid: Option<u32>,
+    pub(crate) columns: &'a [usize],
+    pub(crate) schema: &'a SchemaRef,
+}
+
+/// The spectra of precursors `job` (indices into `s.precursors`) as one batch. Each MS2 frame
+/// they need is decoded once.
+pub(crate) fn spectra_batch(
+    s: &SpectraJob<'_>,
+    w: &mut SpectrumWorker,
+    job: std::ops::Range<usize>,
+) -> Result<RecordBatch, Error> {
+    let ps = &s.precursors[job.clone()];
+    // (slot, PASEF row) pairs by frame, so that each frame is decoded once.
+    w.order.clear();
+    for p in ps {
+        w.order.extend(p.pasef.clone());
+    }
+    w.order
+        .sort_by_key(|&i| (s.meta.pasef[i].frame, s.meta.pasef[i].precursor));
+    w.peaks.clear();
+    let mut decoded: Option<u32> = None;
+    let mut offsets: Vec<usize> = Vec::new();
+    for k in 0..w.order.len() {
+        let row = s.meta.pasef[w.order[k]];
+        let slot = ps.partition_point(|p| p.row.id < row.precursor) as u32;
+        let fi = frame_index(s.meta, row.frame).expect("checked when the precursors were read");
+        let f = &s.meta.frames[fi];
+        if decoded != Some(f.id) {
+            let m = f.num_peaks as usize;
+            w.tof.resize(m, 0);
+            w.intensity.resize(m, 0);
+            w.dec
+                .decode(s.bin, f, &mut w.tof, &mut w.intensity)
+                .map_err(|(offset, message)| Error::Frame {
+                    path: s.bin_path.to_path_buf(),
+                    frame: f.id,
+                    offset,
+                    message,
+                })?;
+            offsets.clear();
+            offsets.push(0);
+            let mut at = 0usize;
+            for &c in &w.dec.scan_peaks {
+                at += c as usize;
+                offsets.push(at);
+            }
+            decoded = Some(f.id);
+        }
+        // Scans past the frame's last are empty (a window may reach beyond NumScans).
+        let last = offsets.len() - 1;
+        let (b, e) = (
+            (row.scan_begin as usize).min(last),
+            (row.scan_end as usize).min(last),
+        );
+        if b < e {
+            let r = offsets[b]..offsets[e];
+            w.peaks.extend(
+                w.tof[r.clone()]
+                    .iter()
+                    .zip(&w.intensity[r])
+                    .map(|(&t, &i)| (slot, t, i)),
+            );
+        }
+    }
+    w.peaks.sort_unstable_by_key(|&(slot, tof, _)| (slot, tof));
+    let mut mz_values: Vec<f64> = Vec::with_capacity(w.peaks.len());
+    let mut int_values: Vec<f64> = Vec::with_capacity(w.peaks.len());
+    let mut list_offsets: Vec<i32> = Vec::with_capacity(ps.len() + 1);
+    list_offsets.push(0);
+    let (mut tof, mut summed) = (Vec::new(), Vec::new());
+    let mut at = 0;
+    for (slot, _) in ps.iter().enumerate() {
+        tof.clear();
+        summed.clear();
+        while at < w.peaks.len() && w.peaks[at].0 as usize == slot {
+            let (_, t, i) = w.peaks[at];
+            if tof.last() == Some(&t) {
+                *summed.last_mut().expect("same length") += u64::from(i);
+            } else {
+                tof.push(t);
+                summed.push(u64::from(i));
+            }
+            at += 1;
+        }
+        finish_spectrum(&mut tof, &mut summed, s.centroid);
+        let start = mz_values.len();
+        mz_values.resize(start + tof.len(), 0.0);
+        s.models[job.start + slot].convert(&tof, &mut mz_values[start..]);
+        int_values.extend(summed.iter().map(|&v| v as f64));
+        let end = i32::try_from(mz_values.len()).map_err(|_| Error::Frame {
+            path: s.bin_path.to_path_buf(),
+            frame: ps[slot].row.parent,
+            offset: 0,
+            message: "more than 2^31 spectrum peaks in one batch".into(),
+        })?;
+        list_offsets.push(end);
+    }
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(list_offsets));
+    let item = Arc::new(Field::new_list_field(DataType::Float64, false));
+    let mz = ListArray::new(
+        item.clone(),
+        offsets.clone(),
+        Arc::new(Float64Array::from(mz_values)),
+        None,
+    );
+    let intensity = ListArray::new(
+        item,
+        offsets,
+        Arc::new(Float64Array::from(int_values)),
+        None,
+    );
+    let mut all = precursor_columns(s.meta, ps);
+    all.push(Arc::new(mz));
+    all.push(Arc::new(intensity));
+    let columns = s.columns.iter().map(|&c| all[c].clone()).collect();
+    Ok(RecordBatch::try_new_with_options(
+        s.schema.clone(),
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(ps.len())),
+    )
+    .expect("columns match the schema"))
+}
