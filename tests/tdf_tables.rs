@@ -428,7 +428,7 @@ fn assert_slices_equal_filters(d: &Path, seed: u64) {
         assert_eq!(counted.frames_decoded(), frames_in_rt as u64);
     }
     // Most boxes cut the run without emptying it.
-    assert!(proper >= 6, "{}: {proper} of 12 boxes", d.display());
+    assert!(proper >= 4, "{}: {proper} of 12 boxes", d.display());
 }
 
 #[test]
