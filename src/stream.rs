@@ -411,6 +411,16 @@ pub struct TdfOptions {
     pub threads: Option<usize>,
     /// Target rows per batch, whole frames (`None`: 262,144).
     pub batch_rows: Option<usize>,
+    /// The table: peaks, precursors, spectra or windows.
+    pub table: tdf::Table,
+    /// Only frames (peaks) or precursors with rt in `[lo, hi]` seconds.
+    pub rt: Option<(f64, f64)>,
+    /// Only scans (peaks) or precursors with 1/K0 in `[lo, hi]`.
+    pub mobility: Option<(f64, f64)>,
+    /// Only peaks or precursors with m/z in `[lo, hi]`.
+    pub mz: Option<(f64, f64)>,
+    /// Spectra smoothed and centroided over this many TOF indices (timsrust's rule).
+    pub centroid: Option<u32>,
 }
 
 /// The table a MIDI stream yields.
@@ -492,7 +502,7 @@ pub struct Progress {
     pub done: u64,
     /// All the work, in `unit`.
     pub total: u64,
-    /// `"bytes"` (compressed BAM bytes), `"peaks"` (timsTOF) or `"files"` (MIDI).
+    /// `"bytes"` (compressed BAM bytes), `"rows"` (timsTOF: peaks, precursors, spectra or windows) or `"files"` (MIDI).
     pub unit: &'static str,
 }
 
@@ -723,6 +733,22 @@ impl BatchStream {
         if let Some(cols) = &options.columns {
             b = b.columns(cols)?;
         }
+        b = b.table(options.table);
+        if let Some((lo, hi)) = options.rt {
+            b = b.rt(lo, hi)?;
+        }
+        if let Some((lo, hi)) = options.mobility {
+            b = b.mobility(lo, hi)?;
+        }
+        if let Some((lo, hi)) = options.mz {
+            b = b.mz(lo, hi)?;
+        }
+        if let Some(w) = options.centroid {
+            if options.table != tdf::Table::Spectra {
+                return Err(Error::usage("centroid applies to the spectra table"));
+            }
+            b = b.centroid(w);
+        }
         let reader = b.build(path)?;
         let schema = reader.schema();
         Ok(Self::new(Source::Tdf(Box::new(reader)), schema))
@@ -846,7 +872,7 @@ impl BatchStream {
                 rows: r.rows(),
                 done: r.rows(),
                 total: r.expected_rows(),
-                unit: "peaks",
+                unit: "rows",
             },
             Source::Midi { reader, table, .. } => {
                 let s = reader.summary();

@@ -47,7 +47,7 @@ class BatchStream:
     def column_names(self) -> list[str]: ...
     @property
     def progress(self) -> Optional[Tuple[int, int, int, str]]:
-        """(rows, done, total, unit); unit is "bytes", "peaks" or "files"."""
+        """(rows, done, total, unit); unit is "bytes", "rows" (timsTOF) or "files"."""
     def close(self) -> None: ...
     def __enter__(self) -> "BatchStream": ...
     def __exit__(
@@ -76,8 +76,13 @@ def read_bam(
 def read_tdf(
     path: PathLike,
     *,
+    table: Literal["peaks", "precursors", "spectra", "windows"] = "peaks",
     ms_level: Optional[Literal[1, 2]] = None,
     frames: Optional[Tuple[int, int]] = None,
+    rt: Optional[Tuple[float, float]] = None,
+    mobility: Optional[Tuple[float, float]] = None,
+    mz: Optional[Tuple[float, float]] = None,
+    centroid: Optional[int] = None,
     calibration: Literal["auto", "bruker", "estimate"] = "auto",
     columns: Optional[Sequence[str]] = None,
     threads: Optional[int] = None,
@@ -118,8 +123,13 @@ def convert_tdf(
     *,
     format: Optional[Literal["ipc", "stream", "parquet"]] = None,
     compression: Optional[Literal["none", "lz4", "zstd"]] = None,
+    table: Literal["peaks", "precursors", "spectra", "windows"] = "peaks",
     ms_level: Optional[Literal[1, 2]] = None,
     frames: Optional[Tuple[int, int]] = None,
+    rt: Optional[Tuple[float, float]] = None,
+    mobility: Optional[Tuple[float, float]] = None,
+    mz: Optional[Tuple[float, float]] = None,
+    centroid: Optional[int] = None,
     calibration: Literal["auto", "bruker", "estimate"] = "auto",
     columns: Optional[Sequence[str]] = None,
     threads: Optional[int] = None,

@@ -383,6 +383,15 @@ fn bam_options(
     })
 }
 
+/// The table and slices of a timsTOF read: (table, rt, mobility, mz, centroid).
+type TdfSelect<'a> = (
+    &'a str,
+    Option<(f64, f64)>,
+    Option<(f64, f64)>,
+    Option<(f64, f64)>,
+    Option<u32>,
+);
+
 fn tdf_options(
     ms_level: Option<u8>,
     frames: Option<(u32, u32)>,
@@ -390,6 +399,7 @@ fn tdf_options(
     columns: Option<Vec<String>>,
     threads: Option<usize>,
     batch_rows: Option<usize>,
+    (table, rt, mobility, mz, centroid): TdfSelect<'_>,
 ) -> Result<TdfOptions, Error> {
     Ok(TdfOptions {
         ms_level,
@@ -398,6 +408,11 @@ fn tdf_options(
         columns,
         threads,
         batch_rows,
+        table: table.parse::<rawarrow::tdf::Table>()?,
+        rt,
+        mobility,
+        mz,
+        centroid,
     })
 }
 
@@ -503,12 +518,20 @@ fn read_bam(
     open(py, || Stream::bam(&paths, &options))
 }
 
-/// Reads a Bruker timsTOF .d folder as a stream of Arrow record batches, one row per peak.
+/// Reads a Bruker timsTOF .d folder as a stream of Arrow record batches: one row per peak, or
+/// the precursors, spectra or windows table.
 ///
 /// Args:
 ///     path: the .d folder (analysis.tdf and analysis.tdf_bin, zstd frames).
-///     ms_level: 1 or 2: only frames of that MS level (default: all).
-///     frames: (first, last): only frames with ids in first..=last.
+///     table: "peaks" (default), "precursors" (ddaPASEF), "spectra" (one summed MS2 spectrum
+///         per ddaPASEF precursor) or "windows" (diaPASEF isolation windows).
+///     ms_level: 1 or 2: only frames of that MS level (peaks; default: all).
+///     frames: (first, last): only frames (precursors: parent frames) with ids in first..=last.
+///     rt, mobility, mz: (low, high), inclusive: only peaks (or precursors) in the box; frames
+///         outside rt are never decompressed, scans outside mobility and peaks outside m/z are
+///         dropped before anything is converted.
+///     centroid: spectra smoothed and centroided over this many TOF indices, as timsrust
+///         does (its default is 1; default: the summed raw peaks).
 ///     calibration: "auto" (the instrument's models when MzCalibration and TimsCalibration
 ///         exist, else "estimate"), "bruker" (the instrument's models, as Bruker's SDK) or
 ///         "estimate" (timsrust's linear boundary models).
@@ -516,27 +539,46 @@ fn read_bam(
 ///     threads: worker threads (default: the cores this process may use).
 ///     batch_rows: target rows per batch, whole frames (default 262,144).
 ///
-/// Schema: frame, scan, tof, intensity (UInt32), mz, mobility (1/K0), rt (seconds) (Float64),
+/// peaks: frame, scan, tof, intensity (UInt32), mz, mobility (1/K0), rt (seconds) (Float64),
 /// ms_level (UInt8), window_group (UInt32, diaPASEF; null outside a window), isolation_mz,
 /// isolation_width (Float64), precursor (UInt32, ddaPASEF; null outside a window).
+/// precursors: precursor, frame (the parent MS1 frame), rt, mz_monoisotopic, mz_largest_peak,
+/// mz_average, charge (UInt8), intensity, scan (fractional), mobility (the SDK's 1/K0),
+/// isolation_mz, isolation_width, collision_energy, ms2_frames. spectra: the same (intensity
+/// named precursor_intensity) plus mz and intensity (List<Float64>). windows: window_group,
+/// scan_begin, scan_end, isolation_mz, isolation_width, collision_energy, mobility_upper,
+/// mobility_lower, frames.
 ///
 /// Raises FormatError for a corrupt frame or metadata (record = the frame id, offset = the
 /// byte offset in analysis.tdf_bin), OSError for a missing folder, ValueError for a bad option.
 #[pyfunction]
-#[pyo3(signature = (path, *, ms_level=None, frames=None, calibration="auto", columns=None, threads=None, batch_rows=None))]
+#[pyo3(signature = (path, *, table="peaks", ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None))]
 #[allow(clippy::too_many_arguments)]
 fn read_tdf(
     py: Python<'_>,
     path: PathBuf,
+    table: &str,
     ms_level: Option<u8>,
     frames: Option<(u32, u32)>,
+    rt: Option<(f64, f64)>,
+    mobility: Option<(f64, f64)>,
+    mz: Option<(f64, f64)>,
+    centroid: Option<u32>,
     calibration: &str,
     columns: Option<Vec<String>>,
     threads: Option<usize>,
     batch_rows: Option<usize>,
 ) -> PyResult<PyBatchStream> {
-    let options = tdf_options(ms_level, frames, calibration, columns, threads, batch_rows)
-        .map_err(|e| py_err(py, e))?;
+    let options = tdf_options(
+        ms_level,
+        frames,
+        calibration,
+        columns,
+        threads,
+        batch_rows,
+        (table, rt, mobility, mz, centroid),
+    )
+    .map_err(|e| py_err(py, e))?;
     open(py, || Stream::tdf(&path, &options))
 }
 
@@ -771,12 +813,13 @@ fn convert_bam(
 /// Args:
 ///     input: the .d folder.
 ///     output, format, compression, progress: as for convert_bam (progress reports
-///         (peaks, peaks done, peaks in the selected frames)).
-///     ms_level, frames, calibration, columns, threads, batch_rows: as for read_tdf.
+///         (rows, rows done, rows expected: for peaks, those the selected frames declare)).
+///     table, ms_level, frames, rt, mobility, mz, centroid, calibration, columns, threads,
+///         batch_rows: as for read_tdf.
 ///
 /// Returns (rows written, seconds).
 #[pyfunction]
-#[pyo3(signature = (input, output, *, format=None, compression=None, ms_level=None, frames=None, calibration="auto", columns=None, threads=None, batch_rows=None, progress=None))]
+#[pyo3(signature = (input, output, *, format=None, compression=None, table="peaks", ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn convert_tdf(
     py: Python<'_>,
@@ -784,16 +827,29 @@ fn convert_tdf(
     output: PathBuf,
     format: Option<String>,
     compression: Option<&str>,
+    table: &str,
     ms_level: Option<u8>,
     frames: Option<(u32, u32)>,
+    rt: Option<(f64, f64)>,
+    mobility: Option<(f64, f64)>,
+    mz: Option<(f64, f64)>,
+    centroid: Option<u32>,
     calibration: &str,
     columns: Option<Vec<String>>,
     threads: Option<usize>,
     batch_rows: Option<usize>,
     progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(u64, f64)> {
-    let options = tdf_options(ms_level, frames, calibration, columns, threads, batch_rows)
-        .map_err(|e| py_err(py, e))?;
+    let options = tdf_options(
+        ms_level,
+        frames,
+        calibration,
+        columns,
+        threads,
+        batch_rows,
+        (table, rt, mobility, mz, centroid),
+    )
+    .map_err(|e| py_err(py, e))?;
     let out =
         self::output(output, format, compression, None, threads).map_err(|e| py_err(py, e))?;
     let s = run_convert(py, || Stream::tdf(&input, &options), out, progress)?;

@@ -36,7 +36,7 @@ def test_read_tdf_options_equal_the_cli(runs, tmp_path):
 def test_tdf_progress_counts_peaks(runs):
     stream = rawarrow.read_tdf(runs[0])
     rows, done, total, unit = stream.progress
-    assert (rows, done, unit) == (0, 0, "peaks") and total > 0
+    assert (rows, done, unit) == (0, 0, "rows") and total > 0
     n = sum(len(b) for b in stream)
     assert n == total
 

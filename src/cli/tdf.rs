@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::{progress_bar, Result};
 use crate::stats::Phase;
-use crate::tdf::{Calibration, Reader};
+use crate::tdf::{Calibration, Reader, Table};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Cal {
@@ -16,16 +16,47 @@ enum Cal {
     Estimate,
 }
 
-/// Reads a Bruker timsTOF `.d` folder (TimsCompressionType 2) into one Arrow row per peak:
-/// frame, scan, tof, intensity, mz, mobility (1/K0), rt, ms_level, window_group, isolation_mz,
-/// isolation_width, precursor.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TableArg {
+    /// One row per peak.
+    Peaks,
+    /// One row per ddaPASEF precursor.
+    Precursors,
+    /// One summed MS2 spectrum per ddaPASEF precursor.
+    Spectra,
+    /// One row per diaPASEF isolation window.
+    Windows,
+}
+
+/// Reads a Bruker timsTOF `.d` folder (TimsCompressionType 2) into Arrow: one row per peak
+/// (frame, scan, tof, intensity, mz, mobility (1/K0), rt, ms_level, window_group, isolation_mz,
+/// isolation_width, precursor), or the precursors, spectra or windows table; `-o NAME.mgf`
+/// writes the spectra as MGF.
 #[derive(Debug, Args)]
 pub(super) struct Tdf {
     /// The `.d` folder.
     input: PathBuf,
-    /// Output Arrow IPC file (`-` for standard output).
+    /// Output file (`-` for standard output): Arrow IPC, IPC stream or Parquet by its name, or
+    /// MGF (`.mgf`, the spectra table).
     #[arg(short, long)]
     output: PathBuf,
+    /// The table: peaks (default), precursors and spectra (ddaPASEF), windows (diaPASEF).
+    #[arg(long, value_enum)]
+    table: Option<TableArg>,
+    /// Only frames (or precursors) with retention times in LOW:HIGH seconds, inclusive; other
+    /// frames are never decompressed.
+    #[arg(long, value_name = "LOW:HIGH")]
+    rt: Option<String>,
+    /// Only scans (or precursors) with 1/K0 in LOW:HIGH, inclusive.
+    #[arg(long, value_name = "LOW:HIGH")]
+    mobility: Option<String>,
+    /// Only peaks (or precursors) with m/z in LOW:HIGH, inclusive.
+    #[arg(long, value_name = "LOW:HIGH")]
+    mz: Option<String>,
+    /// Spectra smoothed and centroided over WINDOW TOF indices as timsrust does (its default
+    /// is 1); without it, the summed raw peaks.
+    #[arg(long, value_name = "WINDOW")]
+    centroid: Option<u32>,
     /// Worker threads for reading and for encoding the output (with more than one, a writer
     /// thread writes it; default: the cores available).
     #[arg(short, long, value_parser = super::at_least_one)]
@@ -50,9 +81,46 @@ pub(super) struct Tdf {
     ipc: super::IpcOptions,
 }
 
+/// `LOW:HIGH` as two numbers.
+fn range(option: &str, text: &str) -> Result<(f64, f64)> {
+    let bad = || {
+        crate::stream::Error::new(
+            crate::stream::ErrorKind::Usage,
+            format!("--{option} {text:?}: expected LOW:HIGH, e.g. 400:410.5"),
+        )
+    };
+    let (a, z) = text.split_once(':').ok_or_else(bad)?;
+    Ok((
+        a.trim().parse().map_err(|_| bad())?,
+        z.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
 pub(super) fn run(args: Tdf) -> Result {
     let started = Instant::now();
+    let mgf = args
+        .output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("mgf"));
+    let table = match (args.table, mgf) {
+        (None, true) | (Some(TableArg::Spectra), _) => Table::Spectra,
+        (Some(t), true) => {
+            return Err(crate::stream::Error::new(
+                crate::stream::ErrorKind::Usage,
+                format!(
+                    "-o {}: MGF holds spectra, not {}",
+                    args.output.display(),
+                    format!("{t:?}").to_lowercase()
+                ),
+            )
+            .into())
+        }
+        (None, false) | (Some(TableArg::Peaks), _) => Table::Peaks,
+        (Some(TableArg::Precursors), _) => Table::Precursors,
+        (Some(TableArg::Windows), _) => Table::Windows,
+    };
     let mut b = Reader::builder()
+        .table(table)
         .batch_rows(args.batch_rows)
         .calibration(match args.calibration {
             Cal::Auto => Calibration::Auto,
@@ -84,11 +152,37 @@ pub(super) fn run(args: Tdf) -> Result {
     if let Some(c) = &args.columns {
         b = b.columns(c).map_err(crate::stream::Error::from)?;
     }
+    let usage = crate::stream::Error::from;
+    if let Some(r) = &args.rt {
+        let (lo, hi) = range("rt", r)?;
+        b = b.rt(lo, hi).map_err(usage)?;
+    }
+    if let Some(r) = &args.mobility {
+        let (lo, hi) = range("mobility", r)?;
+        b = b.mobility(lo, hi).map_err(usage)?;
+    }
+    if let Some(r) = &args.mz {
+        let (lo, hi) = range("mz", r)?;
+        b = b.mz(lo, hi).map_err(usage)?;
+    }
+    if let Some(w) = args.centroid {
+        if table != Table::Spectra {
+            return Err(crate::stream::Error::new(
+                crate::stream::ErrorKind::Usage,
+                "--centroid applies to the spectra table (--table spectra or -o NAME.mgf)",
+            )
+            .into());
+        }
+        b = b.centroid(w);
+    }
     let inputs = [
         args.input.join("analysis.tdf"),
         args.input.join("analysis.tdf_bin"),
     ];
     crate::convert::check_output(&args.output, &inputs)?;
+    if mgf {
+        return write_mgf(&args, b, started);
+    }
     args.ipc.format(&args.output)?;
     let mut stats = args.ipc.recorder();
     let mut reader = b.build(&args.input)?;
@@ -100,7 +194,7 @@ pub(super) fn run(args: Tdf) -> Result {
     let total = reader.expected_rows();
     let bar = progress_bar(
         total,
-        "{bar:40} {pos}/{len} peaks {per_sec} ETA {eta}",
+        "{bar:40} {pos}/{len} rows {per_sec} ETA {eta}",
         args.ipc.quiet,
     );
     stats.phase(Phase::Read);
@@ -128,11 +222,61 @@ pub(super) fn run(args: Tdf) -> Result {
     }
     if !args.ipc.quiet {
         let secs = started.elapsed().as_secs_f64();
+        if table == Table::Peaks {
+            eprintln!(
+                "rawarrow: {} frames, {} peaks in {secs:.3} s: {:.0} peaks/s ({:?} calibration)",
+                reader.frames(),
+                reader.rows(),
+                reader.rows() as f64 / secs,
+                reader.calibration()
+            );
+        } else {
+            eprintln!(
+                "rawarrow: {} {} rows in {secs:.3} s ({:?} calibration)",
+                reader.rows(),
+                table.name(),
+                reader.calibration()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The spectra as MGF, into a temporary file renamed to the output once complete.
+fn write_mgf(args: &Tdf, b: crate::tdf::ReaderBuilder, started: Instant) -> Result {
+    if args.columns.is_some() {
+        return Err(crate::stream::Error::new(
+            crate::stream::ErrorKind::Usage,
+            "--columns does not apply to MGF output (MGF takes what it needs)",
+        )
+        .into());
+    }
+    let mut reader = b.build(&args.input)?;
+    for w in reader.warnings() {
+        eprintln!("rawarrow: warning: {}: {w}", args.input.display());
+    }
+    let dest = (args.output != std::path::Path::new("-")).then_some(args.output.as_path());
+    let mut out = super::Output::create(dest)?;
+    let run = args
+        .input
+        .file_name()
+        .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
+    let name = args.output.display().to_string();
+    let mut mgf = crate::tdf::mgf::MgfWriter::new(
+        std::io::BufWriter::with_capacity(1 << 20, out.writer()),
+        run,
+    );
+    while let Some(batch) = reader.next_batch()? {
+        super::check_signal()?;
+        mgf.write(&batch).map_err(|e| format!("{name}: {e}"))?;
+    }
+    let spectra = mgf.spectra();
+    mgf.finish().map_err(|e| format!("{name}: {e}"))?;
+    out.finish()?;
+    if !args.ipc.quiet {
         eprintln!(
-            "rawarrow: {} frames, {} peaks in {secs:.3} s: {:.0} peaks/s ({:?} calibration)",
-            reader.frames(),
-            reader.rows(),
-            reader.rows() as f64 / secs,
+            "rawarrow: {spectra} spectra to {name} in {:.3} s ({:?} calibration)",
+            started.elapsed().as_secs_f64(),
             reader.calibration()
         );
     }

@@ -16,6 +16,7 @@
 pub mod calib;
 pub mod frame;
 pub mod meta;
+pub mod mgf;
 mod reader;
 pub mod synth;
 mod tables;

@@ -52,6 +52,16 @@ impl Table {
         }
     }
 
+    /// The table's name: `peaks`, `precursors`, `spectra` or `windows`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Peaks => "peaks",
+            Self::Precursors => "precursors",
+            Self::Spectra => "spectra",
+            Self::Windows => "windows",
+        }
+    }
+
     /// The table's full schema.
     pub fn schema(self) -> SchemaRef {
         match self {
