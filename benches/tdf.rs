@@ -5,6 +5,12 @@
 //!
 //! Input: `$RAWARROW_BENCH_TDF` (e.g. from `rawarrow tdf-generate`), else the corpus's
 //! DDPASEF_10seconds.d. Run: `cargo bench --bench tdf`.
+//!
+//! `tdf_spectra`: one MS2 spectrum per precursor of a ddaPASEF run (`$RAWARROW_BENCH_DDA`, e.g.
+//! from `rawarrow tdf-generate --dda`, else the corpus's DDPASEF_10seconds.d) — timsrust's
+//! `SpectrumReader` (`get_all`, rayon over all cores; its default smoothing and centroiding
+//! window 1) against the spectra table with `centroid(1)` and the same calibration at 1 and 2
+//! threads. The outputs are equal (tests/tdf_tables.rs).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -145,6 +151,47 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
+    }
+    g.finish();
+    spectra(c);
+}
+
+fn spectra(c: &mut Criterion) {
+    let Some(d) = std::env::var_os("RAWARROW_BENCH_DDA")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("RAWARROW_CORPUS")
+                .map(|c| PathBuf::from(c).join("tdf/DDPASEF_10seconds.d"))
+        })
+    else {
+        return;
+    };
+    let spectra = || {
+        Reader::builder()
+            .table(rawarrow::tdf::Table::Spectra)
+            .calibration(Calibration::Estimate)
+            .centroid(1)
+    };
+    let n = rows(spectra(), &d);
+    let mut g = c.benchmark_group("tdf_spectra");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("timsrust_spectrum_reader_get_all", |b| {
+        b.iter(|| {
+            let r = timsrust::readers::SpectrumReader::new(&d).expect("timsrust");
+            let all = r.get_all();
+            assert_eq!(all.len() as u64, n);
+            black_box(
+                all.iter()
+                    .map(|s| s.as_ref().map_or(0, |s| s.mz_values.len()))
+                    .sum::<usize>(),
+            )
+        })
+    });
+    for threads in [1, 2] {
+        g.bench_function(format!("rawarrow_spectra_t{threads}"), |b| {
+            b.iter(|| assert_eq!(rows(spectra().threads(threads), &d), n))
+        });
     }
     g.finish();
 }

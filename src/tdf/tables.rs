@@ -28,6 +28,19 @@ use super::meta::{FrameRow, Metadata, PasefRow, PrecursorRow};
 use super::Error;
 
 /// Which table a [`Reader`](super::Reader) yields.
+///
+/// * **precursors** — one row per `Precursors` row: `rt` is the parent MS1 frame's time,
+///   `mobility` the fractional `ScanNumber` through the parent frame's 1/K0 model (with Bruker's
+///   calibration, the value Bruker's SDK writes), and the isolation window and collision energy
+///   of its first `PasefFrameMsMsInfo` row; `ms2_frames` counts those rows.
+/// * **spectra** — one row per precursor that has PASEF frames: the peaks of scans
+///   `[ScanNumBegin, ScanNumEnd)` of every one of its MS2 frames, summed per TOF index (sorted),
+///   then converted to m/z with the model of its first MS2 frame. With `centroid(w)` the summed
+///   spectrum is smoothed and centroided as timsrust 0.4 does (each peak adds the intensities of
+///   the peaks at most `w` TOF indices away; a peak stays when no peak within `w` is more
+///   intense, the later of two equal ones losing).
+/// * **windows** — one row per `DiaFrameMsMsWindows` row, with the 1/K0 of its first and last
+///   scan (the model of the group's first frame) and the number of frames of its group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Table {
     /// One row per peak ([`COLUMNS`](super::COLUMNS)).
