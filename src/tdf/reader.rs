@@ -264,7 +264,13 @@ impl ReaderBuilder {
                 message: "missing".into(),
             });
         }
-        let meta = Metadata::read(&tdf)?;
+        // A peaks slice in rt leaves the other frames' rows unread.
+        let time = if self.table == Table::Peaks {
+            self.rt
+        } else {
+            None
+        };
+        let meta = Metadata::read_in(&tdf, time)?;
         let bin = Input::open(&bin_path).map_err(|e| Error::Open {
             path: bin_path.clone(),
             message: e.to_string(),
@@ -298,7 +304,7 @@ impl ReaderBuilder {
             Calibration::Auto => Calibration::Estimate,
             c => c,
         };
-        let max_scans = meta.frames.iter().map(|f| f.num_scans).max().unwrap_or(0);
+        let max_scans = meta.max_num_scans;
         let estimate = if calibration == Calibration::Estimate {
             let mut lo = meta.global_positive(&tdf, "MzAcqRangeLower")?;
             let mut hi = meta.global_positive(&tdf, "MzAcqRangeUpper")?;
@@ -758,19 +764,37 @@ fn slice_frame(
             let v = im.im(scan as f64);
             a <= v && v <= b
         });
-        let mut kept = 0;
+        let start = to;
         if scan_ok {
-            for p in from..from + c {
-                if tof_ok(tof[p]) {
-                    tof[to] = tof[p];
-                    intensity[to] = intensity[p];
-                    to += 1;
-                    kept += 1;
+            match tofs {
+                None => {
+                    tof.copy_within(from..from + c, to);
+                    intensity.copy_within(from..from + c, to);
+                    to += c;
+                }
+                // Every index is at most `last` (checked against DigitizerNumSamples): keep
+                // without a branch per peak.
+                Some(((lo, hi), _)) if samples.is_some() => {
+                    for p in from..from + c {
+                        let t = tof[p];
+                        tof[to] = t;
+                        intensity[to] = intensity[p];
+                        to += usize::from(lo <= t && t <= hi);
+                    }
+                }
+                Some(_) => {
+                    for p in from..from + c {
+                        if tof_ok(tof[p]) {
+                            tof[to] = tof[p];
+                            intensity[to] = intensity[p];
+                            to += 1;
+                        }
+                    }
                 }
             }
         }
         from += c;
-        *count = kept;
+        *count = (to - start) as u32;
     }
     to
 }

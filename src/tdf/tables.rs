@@ -477,8 +477,13 @@ pub(crate) struct SpectrumWorker {
     dec: FrameDecoder,
     tof: Vec<u32>,
     intensity: Vec<u32>,
-    /// (precursor slot in the job, TOF index, intensity) of every selected peak.
-    peaks: Vec<(u32, u32, u32)>,
+    /// Per precursor slot of the job, its selected peaks (TOF index, intensity).
+    peaks: Vec<Vec<(u32, u32)>>,
+    /// Summed intensity per TOF index of the precursor at hand (zero between precursors).
+    sums: Vec<u64>,
+    /// Which TOF indices `sums` holds, one bit each: read in order, they give the spectrum
+    /// sorted by TOF index without a sort.
+    seen: Vec<u64>,
     /// Which rows of the job's PASEF rows, sorted by frame.
     order: Vec<usize>,
 }
@@ -490,6 +495,8 @@ impl SpectrumWorker {
             tof: Vec::new(),
             intensity: Vec::new(),
             peaks: Vec::new(),
+            sums: Vec::new(),
+            seen: Vec::new(),
             order: Vec::new(),
         })
     }
@@ -563,7 +570,10 @@ pub(crate) fn spectra_batch(
     }
     w.order
         .sort_by_key(|&i| (s.meta.pasef[i].frame, s.meta.pasef[i].precursor));
-    w.peaks.clear();
+    if w.peaks.len() < ps.len() {
+        w.peaks.resize_with(ps.len(), Vec::new);
+    }
+    w.peaks.iter_mut().for_each(Vec::clear);
     let mut decoded: Option<u32> = None;
     let mut offsets: Vec<usize> = Vec::new();
     for k in 0..w.order.len() {
@@ -600,33 +610,45 @@ pub(crate) fn spectra_batch(
         );
         if b < e {
             let r = offsets[b]..offsets[e];
-            w.peaks.extend(
+            w.peaks[slot as usize].extend(
                 w.tof[r.clone()]
                     .iter()
                     .zip(&w.intensity[r])
-                    .map(|(&t, &i)| (slot, t, i)),
+                    .map(|(&t, &i)| (t, i)),
             );
         }
     }
-    w.peaks.sort_unstable_by_key(|&(slot, tof, _)| (slot, tof));
-    let mut mz_values: Vec<f64> = Vec::with_capacity(w.peaks.len());
-    let mut int_values: Vec<f64> = Vec::with_capacity(w.peaks.len());
+    let total: usize = w.peaks[..ps.len()].iter().map(Vec::len).sum();
+    let mut mz_values: Vec<f64> = Vec::with_capacity(total);
+    let mut int_values: Vec<f64> = Vec::with_capacity(total);
     let mut list_offsets: Vec<i32> = Vec::with_capacity(ps.len() + 1);
     list_offsets.push(0);
     let (mut tof, mut summed) = (Vec::new(), Vec::new());
-    let mut at = 0;
-    for (slot, _) in ps.iter().enumerate() {
+    let SpectrumWorker {
+        peaks, sums, seen, ..
+    } = w;
+    for (slot, peaks) in peaks[..ps.len()].iter().enumerate() {
         tof.clear();
         summed.clear();
-        while at < w.peaks.len() && w.peaks[at].0 as usize == slot {
-            let (_, t, i) = w.peaks[at];
-            if tof.last() == Some(&t) {
-                *summed.last_mut().expect("same length") += u64::from(i);
-            } else {
-                tof.push(t);
-                summed.push(u64::from(i));
+        // Summed per TOF index in a dense array, the indices marked in a bitmap and read back
+        // in order (TOF indices are below DigitizerNumSamples, ~400,000).
+        let top = peaks.iter().map(|p| p.0 as usize + 1).max().unwrap_or(0);
+        if sums.len() < top {
+            sums.resize(top, 0);
+            seen.resize(top.div_ceil(64), 0);
+        }
+        for &(t, i) in peaks {
+            sums[t as usize] += u64::from(i);
+            seen[t as usize / 64] |= 1 << (t % 64);
+        }
+        for (k, word) in seen[..top.div_ceil(64)].iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let t = k * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                tof.push(t as u32);
+                summed.push(std::mem::take(&mut sums[t]));
             }
-            at += 1;
         }
         finish_spectrum(&mut tof, &mut summed, s.centroid);
         let start = mz_values.len();
