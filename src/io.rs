@@ -4,7 +4,7 @@
 //! sequential-access advice), or bytes already in memory (tests, fuzzing, embedding). Readers
 //! borrow its bytes; the parallel pipelines share it through an [`Arc`](std::sync::Arc).
 //!
-//! This is one of the two places in the root crate that may use `unsafe` (see DESIGN.md): creating
+//! This is one of the two places in the root crate that may use `unsafe` (see docs/ARCHITECTURE.md, "Unsafe code"): creating
 //! a memory map, and dropping already-consumed pages of it with `madvise(MADV_DONTNEED)` so that a
 //! long sequential read keeps a bounded resident set.
 

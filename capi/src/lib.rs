@@ -6,7 +6,7 @@
 //! The batches are exported with arrow-rs's C stream implementation, which hands the readers'
 //! arena-backed buffers over without a copy.
 //!
-//! This crate is one of the places DESIGN.md names for `unsafe`: reading C strings and option
+//! This crate is one of the places docs/ARCHITECTURE.md names for `unsafe`: reading C strings and option
 //! structs through caller pointers and writing the stream struct the caller owns.
 
 use std::ffi::{c_char, c_int, CStr, CString};

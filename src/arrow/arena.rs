@@ -2,8 +2,8 @@
 //! regions that are filled in place and handed to Arrow without copying; an [`ArenaPool`]
 //! recycles the allocations of batches that are gone.
 //!
-//! This is one of the documented places with `unsafe` outside `kernels/` (DESIGN.md, "Threads
-//! and memory"): turning a region into an Arrow [`Buffer`] needs
+//! This is one of the documented places with `unsafe` outside `kernels/` (docs/ARCHITECTURE.md,
+//! "Unsafe code"): turning a region into an Arrow [`Buffer`] needs
 //! [`Buffer::from_custom_allocation`], and a region's mutable view is built from its pointer.
 //! The invariants that make both sound are local to this file:
 //!

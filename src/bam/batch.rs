@@ -1,4 +1,4 @@
-//! Arrow columns for BAM records (schema in DESIGN.md).
+//! Arrow columns for BAM records (schema in docs/SCHEMAS.md).
 //!
 //! A batch is sized before it is decoded: the records' fixed fields give the exact bytes of the
 //! names, bases and qualities, so every column except the rendered CIGAR and tags text lives in

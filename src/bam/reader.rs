@@ -354,7 +354,7 @@ impl ReaderBuilder {
     }
 }
 
-/// Reads a BAM file as Arrow record batches (the schema of DESIGN.md), in file order.
+/// Reads a BAM file as Arrow record batches (the schema of docs/SCHEMAS.md), in file order.
 ///
 /// An iterator of `Result<RecordBatch, Error>` through [`Reader::next_batch`], and an
 /// [`arrow_array::RecordBatchReader`] (its errors wrap [`Error`]).

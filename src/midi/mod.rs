@@ -6,7 +6,7 @@
 //! * [`tempo`] merges the Set Tempo events into a tick → seconds map (exact integer arithmetic).
 //! * [`onset`] groups note starts into onsets (the kernels' onset gate) and estimates the tempo.
 //! * [`Reader`] walks folders, reads files in parallel on the pinned pool and yields the `notes`
-//!   table as Arrow batches in sorted path order, plus the `files` table (DESIGN.md schemas).
+//!   table as Arrow batches in sorted path order, plus the `files` table (docs/SCHEMAS.md).
 //!
 //! # Note pairing
 //! Notes are paired per (track, channel, pitch). A note-on (velocity > 0) opens a note; a

@@ -1,4 +1,4 @@
-//! The `notes` and `files` tables (DESIGN.md schemas).
+//! The `notes` and `files` tables (docs/SCHEMAS.md).
 //!
 //! `notes` batches are written column by column into one arena allocation per batch (sizes are
 //! exact: the rows are known when the batch is built). `file` is a dictionary column whose

@@ -7,7 +7,7 @@
 //! timsrust's boundary models (`estimate`). [`Reader`] decodes frames in parallel on the pinned
 //! pool into arena-backed batches, in frame order.
 //!
-//! Columns (DESIGN.md): `frame`, `scan`, `tof`, `intensity` (UInt32), `mz`, `mobility` (1/K0),
+//! Columns (docs/SCHEMAS.md): `frame`, `scan`, `tof`, `intensity` (UInt32), `mz`, `mobility` (1/K0),
 //! `rt` (Float64, seconds), `ms_level` (UInt8: 1, 2, or 0 for an unknown MsMsType),
 //! `window_group` (UInt32, DIA), `isolation_mz`, `isolation_width` (Float64) and `precursor`
 //! (UInt32, ddaPASEF): the isolation window whose scan range holds the peak's scan in its

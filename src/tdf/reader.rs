@@ -52,7 +52,7 @@ const ISOLATION_MZ: usize = 9;
 const ISOLATION_WIDTH: usize = 10;
 const PRECURSOR: usize = 11;
 
-/// The full schema (DESIGN.md timsTOF table plus `precursor`).
+/// The full schema of the peaks table (docs/SCHEMAS.md).
 pub fn schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
