@@ -524,3 +524,40 @@ fn precursor_slices_select_precursors() {
         assert_eq!(got, want);
     }
 }
+
+#[test]
+fn damaged_precursor_and_window_rows_are_errors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (dia, dda) = (generated(tmp.path(), false), generated(tmp.path(), true));
+    let sql = |d: &Path, stmt: &str| {
+        rusqlite::Connection::open(d.join("analysis.tdf"))
+            .expect("sqlite")
+            .execute(stmt, [])
+            .expect("update");
+    };
+    sql(&dda, "UPDATE Precursors SET ScanNumber = 5000 WHERE Id = 3");
+    let e = Reader::builder()
+        .table(Table::Precursors)
+        .build(&dda)
+        .expect_err("scan outside the frame");
+    let e = e.to_string();
+    assert!(
+        e.contains("analysis.tdf: Precursors row Id=3: ScanNumber 5000 is outside the parent frame's 200 scans"),
+        "{e}"
+    );
+    // The peaks table does not need the precursor's 1/K0.
+    assert!(Reader::builder().build(&dda).is_ok());
+    sql(
+        &dia,
+        "UPDATE DiaFrameMsMsWindows SET ScanNumEnd = 999 WHERE WindowGroup = 2",
+    );
+    let e = Reader::builder()
+        .table(Table::Windows)
+        .build(&dia)
+        .expect_err("window outside the frame")
+        .to_string();
+    assert!(
+        e.contains("DiaFrameMsMsWindows group 2: scans 0..999 are not inside the 200 scans"),
+        "{e}"
+    );
+}

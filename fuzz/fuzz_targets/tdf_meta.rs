@@ -1,10 +1,11 @@
 //! timsTOF metadata: `analysis.tdf` rows made from the input (global key/values, frames, the
-//! m/z and mobility calibrations, DIA windows; each value a real run's, perturbed, or one of
-//! the values damaged files hold: NULL, text, 0, negative, NaN, ±inf, huge) in an in-memory
-//! SQLite database, then the reader set up from them (`build_from_parts`) over a small valid
-//! `analysis.tdf_bin`, and every batch read. Setup and reading must never panic; whatever is
-//! read must be plausible: finite m/z in (0, 1e5) and finite 1/K0 in (0, 10) — damaged
-//! metadata is an error or a warning, never silent garbage.
+//! m/z and mobility calibrations, DIA windows or DDA precursors and PASEF rows; each value a
+//! real run's, perturbed, or one of the values damaged files hold: NULL, text, 0, negative,
+//! NaN, ±inf, huge) in an in-memory SQLite database, then the reader of one of the four tables
+//! set up from them (`build_from_parts`, with rt/mobility/m/z slices from the input) over a
+//! small valid `analysis.tdf_bin`, and every batch read. Setup and reading must never panic;
+//! whatever is read must be plausible: finite m/z in (0, 1e5) and finite 1/K0 in (0, 10) —
+//! damaged metadata is an error or a warning, never silent garbage.
 #![no_main]
 
 use std::path::Path;
@@ -14,7 +15,7 @@ use arrow_array::{Array, Float64Array};
 use libfuzzer_sys::fuzz_target;
 use rawarrow::io::Input;
 use rawarrow::tdf::meta::Metadata;
-use rawarrow::tdf::{Calibration, Reader};
+use rawarrow::tdf::{Calibration, Reader, Table};
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
@@ -30,7 +31,11 @@ CREATE TABLE TimsCalibration (Id INTEGER PRIMARY KEY, ModelType INTEGER, C0 REAL
   C2 REAL, C3 REAL, C4 REAL, C5 REAL, C6 REAL, C7 REAL, C8 REAL, C9 REAL);
 CREATE TABLE DiaFrameMsMsWindows (WindowGroup INTEGER, ScanNumBegin INTEGER,
   ScanNumEnd INTEGER, IsolationMz REAL, IsolationWidth REAL, CollisionEnergy REAL);
-CREATE TABLE DiaFrameMsMsInfo (Frame INTEGER PRIMARY KEY, WindowGroup INTEGER);";
+CREATE TABLE DiaFrameMsMsInfo (Frame INTEGER PRIMARY KEY, WindowGroup INTEGER);
+CREATE TABLE Precursors (Id INTEGER PRIMARY KEY, LargestPeakMz REAL, AverageMz REAL,
+  MonoisotopicMz REAL, Charge INTEGER, ScanNumber REAL, Intensity REAL, Parent INTEGER);
+CREATE TABLE PasefFrameMsMsInfo (Frame INTEGER, ScanNumBegin INTEGER, ScanNumEnd INTEGER,
+  IsolationMz REAL, IsolationWidth REAL, CollisionEnergy REAL, Precursor INTEGER);";
 
 /// One frame blob (2 scans, 3 peaks, TOF indices well inside the digitizer's range) at offset 0.
 fn bin() -> &'static [u8] {
@@ -108,7 +113,8 @@ fn database(s: &mut Src, conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "DELETE FROM GlobalMetadata; DELETE FROM Frames; DELETE FROM MzCalibration;
          DELETE FROM TimsCalibration; DELETE FROM DiaFrameMsMsWindows;
-         DELETE FROM DiaFrameMsMsInfo;",
+         DELETE FROM DiaFrameMsMsInfo; DELETE FROM Precursors;
+         DELETE FROM PasefFrameMsMsInfo;",
     )?;
     let insert = |sql: &str, values: Vec<Value>| {
         conn.prepare_cached(sql)?
@@ -166,11 +172,16 @@ fn database(s: &mut Src, conn: &Connection) -> rusqlite::Result<()> {
         "INSERT INTO TimsCalibration VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
         tims,
     )?;
+    let dda = s.u8() % 2 == 1;
     for id in 1..=i64::from(s.u8() % 4) + 1 {
         let frame = vec![
             s.int(id),
             s.real(id as f64 * 0.1),
-            s.int(if id % 2 == 1 { 0 } else { 9 }),
+            s.int(match (id % 2, dda) {
+                (1, _) => 0,
+                (_, true) => 8,
+                _ => 9,
+            }),
             s.int(0),
             s.int(2),
             s.int(3),
@@ -183,7 +194,37 @@ fn database(s: &mut Src, conn: &Connection) -> rusqlite::Result<()> {
             "INSERT INTO Frames VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
             frame,
         )?;
-        if id % 2 == 0 && s.u8() < 200 {
+        if dda && id % 2 == 1 {
+            // A precursor picked in this MS1 frame, isolated in the next frame.
+            let precursor = vec![
+                s.int(id),
+                s.real(600.5),
+                s.real(600.8),
+                s.real(600.0),
+                s.int(2),
+                s.real(1.2),
+                s.real(5000.0),
+                s.int(id),
+            ];
+            insert(
+                "INSERT INTO Precursors VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                precursor,
+            )?;
+            let pasef = vec![
+                s.int(id + 1),
+                s.int(0),
+                s.int(2),
+                s.real(601.0),
+                s.real(2.0),
+                s.real(30.0),
+                s.int(id),
+            ];
+            insert(
+                "INSERT INTO PasefFrameMsMsInfo VALUES (?1,?2,?3,?4,?5,?6,?7)",
+                pasef,
+            )?;
+        }
+        if !dda && id % 2 == 0 && s.u8() < 200 {
             insert(
                 "INSERT INTO DiaFrameMsMsInfo VALUES (?1, ?2)",
                 vec![Value::Integer(id), s.int(1)],
@@ -236,12 +277,52 @@ fuzz_target!(|bytes: &[u8]| {
     };
     let dir = Path::new("fuzz.d");
     let bin = Input::from_bytes("fuzz.d/analysis.tdf_bin", bin().to_vec());
-    let Ok(mut reader) = Reader::builder()
+    let mut b = Reader::builder()
         .threads(1)
         .pin(false)
         .calibration(calibration)
-        .build_from_parts(dir, meta, bin)
-    else {
+        .table(match s.u8() % 4 {
+            0 => Table::Peaks,
+            1 => Table::Precursors,
+            2 => Table::Spectra,
+            _ => Table::Windows,
+        });
+    // Slices: none, or bounds from the input (a real box, perturbed, reversed, NaN, infinite).
+    let mut picks: Vec<Option<(f64, f64)>> = Vec::new();
+    for (lo, hi) in [(0.0, 1.0), (0.6, 1.6), (100.0, 1700.0)] {
+        if s.u8() % 2 == 0 {
+            picks.push(None);
+            continue;
+        }
+        let mut bound = |real: f64| match s.real(real) {
+            Value::Real(v) => v,
+            _ => real,
+        };
+        let lo = bound(lo);
+        picks.push(Some((lo, bound(hi))));
+    }
+    if let Some((lo, hi)) = picks[0] {
+        b = match b.clone().rt(lo, hi) {
+            Ok(b) => b,
+            Err(_) => return,
+        };
+    }
+    if let Some((lo, hi)) = picks[1] {
+        b = match b.clone().mobility(lo, hi) {
+            Ok(b) => b,
+            Err(_) => return,
+        };
+    }
+    if let Some((lo, hi)) = picks[2] {
+        b = match b.clone().mz(lo, hi) {
+            Ok(b) => b,
+            Err(_) => return,
+        };
+    }
+    if s.u8() % 2 == 1 {
+        b = b.centroid(u32::from(s.u8() % 4));
+    }
+    let Ok(mut reader) = b.build_from_parts(dir, meta, bin) else {
         return;
     };
     while let Ok(Some(batch)) = reader.next_batch() {
@@ -253,6 +334,15 @@ fuzz_target!(|bytes: &[u8]| {
         if let Some(im) = column(&batch, "mobility") {
             for v in im.iter().flatten() {
                 assert!(v.is_finite() && v > 0.0 && v < 10.0, "1/K0 {v} accepted");
+            }
+        }
+        if let Some(mz) = batch
+            .column_by_name("mz")
+            .and_then(|c| c.as_any().downcast_ref::<arrow_array::ListArray>())
+        {
+            let values = mz.values().as_any().downcast_ref::<Float64Array>();
+            for v in values.expect("m/z values").iter().flatten() {
+                assert!(v.is_finite() && v > 0.0 && v < 1e5, "spectrum m/z {v} accepted");
             }
         }
         assert_eq!(batch.column(0).null_count(), 0);

@@ -23,7 +23,7 @@ use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::calib::{ImModel, MzModel};
-use super::frame::FrameDecoder;
+use super::frame::{FrameDecoder, MAX_PEAKS};
 use super::meta::{FrameRow, Metadata, PasefRow, PrecursorRow};
 use super::Error;
 
@@ -305,6 +305,16 @@ pub(crate) fn precursors(
         })?;
         let parent_row = &meta.frames[parent];
         let (_, im) = model(parent_row)?;
+        let scans = f64::from(parent_row.num_scans);
+        if !(0.0..=scans).contains(&row.scan) {
+            return Err(Error::Metadata {
+                path: tdf.to_path_buf(),
+                message: format!(
+                    "Precursors row Id={}: ScanNumber {} is outside the parent frame's {} scans",
+                    row.id, row.scan, parent_row.num_scans
+                ),
+            });
+        }
         let mut first_ms2 = None;
         for p in &meta.pasef[start..at] {
             let i = frame_index(meta, p.frame).ok_or_else(|| Error::Metadata {
@@ -442,6 +452,17 @@ pub(crate) fn windows_batch(
                 message: "the run has no frames".into(),
             })?;
         let (_, im) = model(&meta.frames[frame])?;
+        let scans = meta.frames[frame].num_scans;
+        if w.scan_begin >= w.scan_end || w.scan_end > scans {
+            return Err(Error::Metadata {
+                path: tdf.to_path_buf(),
+                message: format!(
+                    "DiaFrameMsMsWindows group {}: scans {}..{} are not inside the {} scans of \
+                     frame {}",
+                    w.group, w.scan_begin, w.scan_end, scans, meta.frames[frame].id
+                ),
+            });
+        }
         cols[0].push(w.group);
         cols[1].push(w.scan_begin);
         cols[2].push(w.scan_end);
@@ -582,6 +603,14 @@ pub(crate) fn spectra_batch(
         let fi = frame_index(s.meta, row.frame).expect("checked when the precursors were read");
         let f = &s.meta.frames[fi];
         if decoded != Some(f.id) {
+            if f.num_peaks > MAX_PEAKS {
+                return Err(Error::Frame {
+                    path: s.bin_path.to_path_buf(),
+                    frame: f.id,
+                    offset: f.tims_id,
+                    message: format!("NumPeaks {} is implausible", f.num_peaks),
+                });
+            }
             let m = f.num_peaks as usize;
             w.tof.resize(m, 0);
             w.intensity.resize(m, 0);
