@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::mzml::{self, attr, between};
+
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
@@ -165,28 +167,10 @@ fn corpus_spectra_equal_timsrust() {
     assert_eq!(assert_spectra_equal_timsrust(&d), 3 * 173);
 }
 
-fn between<'a>(s: &'a str, from: usize, start: &str, end: &str) -> Option<(&'a str, usize)> {
-    let a = from + s[from..].find(start)? + start.len();
-    let b = a + s[a..].find(end)?;
-    Some((&s[a..b], b + end.len()))
-}
-
-fn attr(s: &str, name: &str) -> Option<f64> {
-    let key = format!("name=\"{name}\" value=\"");
-    between(s, 0, &key, "\"").and_then(|(v, _)| v.parse().ok())
-}
-
 /// The MS2 spectra of the SDK's mzML: (selected m/z, charge, 1/K0, rt in seconds, collision
 /// energy, isolation lower and upper bound, m/z array).
 fn sdk_ms2(dir: &Path) -> Vec<[f64; 7]> {
-    let mut xml = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(
-            std::fs::File::open(dir.join("DDPASEF_10seconds.sdk.mzml.gz")).expect("mzML"),
-        ),
-        &mut xml,
-    )
-    .expect("gunzip");
+    let xml = mzml::sdk_mzml(dir);
     let mut out = Vec::new();
     let mut at = 0;
     while let Some((s, end)) = between(&xml, at, "<spectrum ", "</spectrum>") {

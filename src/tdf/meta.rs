@@ -73,16 +73,8 @@ pub struct PasefRow {
     pub frame: u32,
     /// `Precursor`.
     pub precursor: u32,
-    /// `ScanNumBegin`.
-    pub scan_begin: u32,
-    /// `ScanNumEnd` (exclusive).
-    pub scan_end: u32,
-    /// `IsolationMz`.
-    pub isolation_mz: f64,
-    /// `IsolationWidth`.
-    pub isolation_width: f64,
-    /// `CollisionEnergy` (eV; NaN when the column is absent).
-    pub collision_energy: f64,
+    /// Scans, isolation window and collision energy.
+    pub isolation: Isolation,
 }
 
 /// One row of `DiaFrameMsMsWindows`: scans `[scan_begin, scan_end)` of the frames of a window
@@ -91,6 +83,14 @@ pub struct PasefRow {
 pub struct DiaWindowRow {
     /// `WindowGroup`.
     pub group: u32,
+    /// Scans, isolation window and collision energy.
+    pub isolation: Isolation,
+}
+
+/// What both window tables say of a window: scans `[scan_begin, scan_end)` isolate
+/// `isolation_mz ± isolation_width / 2` at a collision energy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Isolation {
     /// `ScanNumBegin`.
     pub scan_begin: u32,
     /// `ScanNumEnd` (exclusive).
@@ -99,8 +99,20 @@ pub struct DiaWindowRow {
     pub isolation_mz: f64,
     /// `IsolationWidth`.
     pub isolation_width: f64,
-    /// `CollisionEnergy` (eV; NaN when the column is absent).
+    /// `CollisionEnergy` (eV; NaN when the column is absent or NULL).
     pub collision_energy: f64,
+}
+
+impl Window {
+    fn new(group: u32, i: &Isolation) -> Self {
+        Self {
+            scan_begin: i.scan_begin,
+            scan_end: i.scan_end,
+            isolation_mz: i.isolation_mz,
+            isolation_width: i.isolation_width,
+            group,
+        }
+    }
 }
 
 /// Everything the reader needs from `analysis.tdf`.
@@ -420,13 +432,10 @@ impl Metadata {
         let mut windows: HashMap<u32, Vec<Window>> = HashMap::new();
         let mut by_group: HashMap<u32, Vec<Window>> = HashMap::new();
         for w in &dia_windows {
-            by_group.entry(w.group).or_default().push(Window {
-                scan_begin: w.scan_begin,
-                scan_end: w.scan_end,
-                isolation_mz: w.isolation_mz,
-                isolation_width: w.isolation_width,
-                group: w.group,
-            });
+            by_group
+                .entry(w.group)
+                .or_default()
+                .push(Window::new(w.group, &w.isolation));
         }
         let present = |id: u32| {
             frames
@@ -442,13 +451,10 @@ impl Metadata {
             }
         }
         for p in pasef.iter().filter(|p| present(p.frame)) {
-            windows.entry(p.frame).or_default().push(Window {
-                scan_begin: p.scan_begin,
-                scan_end: p.scan_end,
-                isolation_mz: p.isolation_mz,
-                isolation_width: p.isolation_width,
-                group: p.precursor,
-            });
+            windows
+                .entry(p.frame)
+                .or_default()
+                .push(Window::new(p.precursor, &p.isolation));
         }
         for ws in windows.values_mut() {
             ws.sort_by_key(|w| w.scan_begin);
@@ -559,19 +565,35 @@ fn get_u32(
     })
 }
 
-/// `CollisionEnergy` when `table` has it, else NaN.
-fn energy_column(conn: &Connection, path: &Path, table: &str) -> Result<&'static str, Error> {
-    Ok(if has_columns(conn, path, table, &["CollisionEnergy"])? {
+/// The isolation columns both window tables share, in the order [`isolation`] reads them
+/// (`CollisionEnergy` as NULL when the table lacks it).
+fn isolation_columns(conn: &Connection, path: &Path, table: &str) -> Result<String, Error> {
+    let energy = if has_columns(conn, path, table, &["CollisionEnergy"])? {
         "CollisionEnergy"
     } else {
         "NULL"
+    };
+    Ok(format!(
+        "ScanNumBegin, ScanNumEnd, IsolationMz, IsolationWidth, {energy}"
+    ))
+}
+
+/// The [`Isolation`] in the columns of [`isolation_columns`] starting at `at`.
+fn isolation(r: &rusqlite::Row<'_>, at: usize, path: &Path, t: &str) -> Result<Isolation, Error> {
+    Ok(Isolation {
+        scan_begin: get_u32(r, at, path, t, "ScanNumBegin")?,
+        scan_end: get_u32(r, at + 1, path, t, "ScanNumEnd")?,
+        isolation_mz: get(r, at + 2, path, t, "IsolationMz")?,
+        isolation_width: get(r, at + 3, path, t, "IsolationWidth")?,
+        collision_energy: get::<Option<f64>>(r, at + 4, path, t, "CollisionEnergy")?
+            .unwrap_or(f64::NAN),
     })
 }
 
-/// `DiaFrameMsMsWindows` by (group, scan) and `DiaFrameMsMsInfo` by frame (empty without them).
 /// `DiaFrameMsMsWindows` rows and `DiaFrameMsMsInfo` (frame, window group) pairs.
 type DiaTables = (Vec<DiaWindowRow>, Vec<(u32, u32)>);
 
+/// `DiaFrameMsMsWindows` by (group, scan) and `DiaFrameMsMsInfo` by frame (empty without them).
 fn read_dia(conn: &Connection, path: &Path) -> Result<DiaTables, Error> {
     let win_cols = [
         "WindowGroup",
@@ -592,21 +614,16 @@ fn read_dia(conn: &Connection, path: &Path) -> Result<DiaTables, Error> {
         return Ok((Vec::new(), Vec::new()));
     }
     let sql = format!(
-        "SELECT WindowGroup, ScanNumBegin, ScanNumEnd, IsolationMz, IsolationWidth, {} FROM {t}",
-        energy_column(conn, path, t)?
+        "SELECT WindowGroup, {} FROM {t}",
+        isolation_columns(conn, path, t)?
     );
     let mut windows = rows(conn, path, t, &sql, |r| {
         Ok(DiaWindowRow {
             group: get_u32(r, 0, path, t, "WindowGroup")?,
-            scan_begin: get_u32(r, 1, path, t, "ScanNumBegin")?,
-            scan_end: get_u32(r, 2, path, t, "ScanNumEnd")?,
-            isolation_mz: get(r, 3, path, t, "IsolationMz")?,
-            isolation_width: get(r, 4, path, t, "IsolationWidth")?,
-            collision_energy: get::<Option<f64>>(r, 5, path, t, "CollisionEnergy")?
-                .unwrap_or(f64::NAN),
+            isolation: isolation(r, 1, path, t)?,
         })
     })?;
-    windows.sort_by_key(|w| (w.group, w.scan_begin, w.scan_end));
+    windows.sort_by_key(|w| (w.group, w.isolation.scan_begin, w.isolation.scan_end));
     let t = "DiaFrameMsMsInfo";
     let mut frames = rows(
         conn,
@@ -639,23 +656,17 @@ fn read_pasef(conn: &Connection, path: &Path) -> Result<Vec<PasefRow>, Error> {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT Frame, ScanNumBegin, ScanNumEnd, IsolationMz, IsolationWidth, Precursor, {} \
-         FROM {t}",
-        energy_column(conn, path, t)?
+        "SELECT Frame, Precursor, {} FROM {t}",
+        isolation_columns(conn, path, t)?
     );
     let mut out = rows(conn, path, t, &sql, |r| {
         Ok(PasefRow {
             frame: get_u32(r, 0, path, t, "Frame")?,
-            scan_begin: get_u32(r, 1, path, t, "ScanNumBegin")?,
-            scan_end: get_u32(r, 2, path, t, "ScanNumEnd")?,
-            isolation_mz: get(r, 3, path, t, "IsolationMz")?,
-            isolation_width: get(r, 4, path, t, "IsolationWidth")?,
-            precursor: get_u32(r, 5, path, t, "Precursor")?,
-            collision_energy: get::<Option<f64>>(r, 6, path, t, "CollisionEnergy")?
-                .unwrap_or(f64::NAN),
+            precursor: get_u32(r, 1, path, t, "Precursor")?,
+            isolation: isolation(r, 2, path, t)?,
         })
     })?;
-    out.sort_by_key(|p| (p.precursor, p.frame, p.scan_begin));
+    out.sort_by_key(|p| (p.precursor, p.frame, p.isolation.scan_begin));
     Ok(out)
 }
 

@@ -365,8 +365,8 @@ fn precursor_columns(meta: &Metadata, ps: &[Precursor]) -> Vec<ArrayRef> {
             p.row.intensity,
             Some(p.row.scan),
             Some(p.mobility),
-            first.map(|f| f.isolation_mz),
-            first.map(|f| f.isolation_width),
+            first.map(|f| f.isolation.isolation_mz),
+            first.map(|f| f.isolation.isolation_width),
         ];
         for (b, v) in f64s.iter_mut().zip(values) {
             b.append_option(v);
@@ -377,7 +377,7 @@ fn precursor_columns(meta: &Metadata, ps: &[Precursor]) -> Vec<ArrayRef> {
         .map(|p| {
             meta.pasef[p.pasef.clone()]
                 .first()
-                .map(|f| f.collision_energy)
+                .map(|f| f.isolation.collision_energy)
                 .filter(|e| !e.is_nan())
         })
         .collect();
@@ -436,11 +436,12 @@ pub(crate) fn windows_batch(
     let mut cols: [Vec<u32>; 4] = Default::default();
     let mut f: [Vec<f64>; 4] = Default::default();
     let mut energy = Float64Builder::with_capacity(n);
-    for w in &meta.dia_windows {
+    for row in &meta.dia_windows {
+        let (group, w) = (row.group, &row.isolation);
         let group_frames: Vec<u32> = meta
             .dia_frames
             .iter()
-            .filter(|(_, g)| *g == w.group)
+            .filter(|(_, g)| *g == group)
             .map(|(f, _)| *f)
             .collect();
         let frame = group_frames
@@ -459,11 +460,11 @@ pub(crate) fn windows_batch(
                 message: format!(
                     "DiaFrameMsMsWindows group {}: scans {}..{} are not inside the {} scans of \
                      frame {}",
-                    w.group, w.scan_begin, w.scan_end, scans, meta.frames[frame].id
+                    group, w.scan_begin, w.scan_end, scans, meta.frames[frame].id
                 ),
             });
         }
-        cols[0].push(w.group);
+        cols[0].push(group);
         cols[1].push(w.scan_begin);
         cols[2].push(w.scan_end);
         cols[3].push(group_frames.len() as u32);
@@ -634,8 +635,8 @@ pub(crate) fn spectra_batch(
         // Scans past the frame's last are empty (a window may reach beyond NumScans).
         let last = offsets.len() - 1;
         let (b, e) = (
-            (row.scan_begin as usize).min(last),
-            (row.scan_end as usize).min(last),
+            (row.isolation.scan_begin as usize).min(last),
+            (row.isolation.scan_end as usize).min(last),
         );
         if b < e {
             let r = offsets[b]..offsets[e];

@@ -4,6 +4,8 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
+pub(crate) mod mzml;
+
 /// The BAM that ships with the repository (made by `tests/data/make_sample.py` + samtools).
 pub(crate) fn sample_bam() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.bam")
