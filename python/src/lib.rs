@@ -539,7 +539,7 @@ fn read_bam(
 ///     threads: worker threads (default: the cores this process may use).
 ///     batch_rows: target rows per batch, whole frames (default 262,144).
 ///
-/// peaks: frame, scan, tof, intensity (UInt32), mz, mobility (1/K0), rt (seconds) (Float64),
+/// Schema: peaks: frame, scan, tof, intensity (UInt32), mz, mobility (1/K0), rt (seconds) (Float64),
 /// ms_level (UInt8), window_group (UInt32, diaPASEF; null outside a window), isolation_mz,
 /// isolation_width (Float64), precursor (UInt32, ddaPASEF; null outside a window).
 /// precursors: precursor, frame (the parent MS1 frame), rt, mz_monoisotopic, mz_largest_peak,

@@ -18,7 +18,12 @@
 //! by 5 on each side for otofControl files) and 1/K0 linear from the upper to the lower bound of
 //! the 1/K0 range over the largest `NumScans`.
 
+use std::path::{Path, PathBuf};
+
 use rawarrow_kernels::calib;
+
+use super::meta::{FrameRow, Metadata};
+use super::Error;
 
 /// How m/z of one frame is computed.
 #[derive(Debug, Clone, PartialEq)]
@@ -264,6 +269,88 @@ impl ImModel {
         out.clear();
         out.extend((0..n).map(|s| self.im(f64::from(s))));
     }
+}
+
+/// The m/z and 1/K0 models of frames: the run's estimate, or each frame's calibration rows.
+pub(crate) struct Models {
+    pub(crate) estimate: Option<(MzModel, ImModel)>,
+    pub(crate) samples: Option<u32>,
+    pub(crate) tdf: PathBuf,
+}
+
+impl Models {
+    pub(crate) fn of(&self, meta: &Metadata, f: &FrameRow) -> Result<(MzModel, ImModel), Error> {
+        if let Some((mz, im)) = &self.estimate {
+            return Ok((mz.clone(), *im));
+        }
+        let bad = |m: String| Error::Metadata {
+            path: self.tdf.clone(),
+            message: format!("frame {}: {m}", f.id),
+        };
+        let (cal, t1, t2) = f
+            .mz_calibration
+            .ok_or_else(|| bad("no MzCalibration (use --calibration estimate)".into()))?;
+        let row = meta
+            .mz_calibrations
+            .get(&cal)
+            .ok_or_else(|| bad(format!("MzCalibration {cal} does not exist")))?;
+        let tims = f.tims_calibration.unwrap_or(-1);
+        let trow = meta
+            .tims_calibrations
+            .get(&tims)
+            .ok_or_else(|| bad(format!("TimsCalibration {tims} does not exist")))?;
+        let (mz, im) = (
+            MzModel::bruker(row, t1, t2).map_err(bad)?,
+            ImModel::bruker(trow).map_err(bad)?,
+        );
+        plausible(&mz, &im, self.samples, f.num_scans)
+            .map_err(|m| bad(format!("MzCalibration {cal}/TimsCalibration {tims}: {m}")))?;
+        Ok((mz, im))
+    }
+}
+
+/// `GlobalMetadata` DigitizerNumSamples (`None` when absent): a positive integer.
+pub(crate) fn digitizer_samples(meta: &Metadata, tdf: &Path) -> Result<Option<u32>, Error> {
+    if !meta.global.contains_key("DigitizerNumSamples") {
+        return Ok(None);
+    }
+    let n: u32 = meta.global_value(tdf, "DigitizerNumSamples")?;
+    if n == 0 {
+        return Err(Error::Metadata {
+            path: tdf.to_path_buf(),
+            message: "GlobalMetadata DigitizerNumSamples = 0".into(),
+        });
+    }
+    Ok(Some(n))
+}
+
+/// Plausible m/z (0 to 100,000 over the digitizer's range, rising) and 1/K0 (0 to 10 over the
+/// frame's scans) from a frame's models: a damaged calibration row is an error, not a column of
+/// NaN, infinities or 1e305.
+pub(crate) fn plausible(
+    mz: &MzModel,
+    im: &ImModel,
+    samples: Option<u32>,
+    scans: u32,
+) -> Result<(), String> {
+    let last = samples.map_or(400_000, |n| n - 1);
+    let (a, b) = (mz.mz(0), mz.mz(last));
+    let ok = |v: f64| v.is_finite() && v > 0.0 && v < 100_000.0;
+    if !(ok(a) && ok(b) && a < b && mz.rises_over(last)) {
+        return Err(format!(
+            "m/z {a} at TOF index 0 and {b} at {last} is not a plausible calibration \
+             (expected rising values between 0 and 100,000)"
+        ));
+    }
+    let (c, d) = (im.im(0.0), im.im(f64::from(scans)));
+    let ok = |v: f64| v.is_finite() && v > 0.0 && v < 10.0;
+    if !(ok(c) && ok(d)) {
+        return Err(format!(
+            "1/K0 {c} at scan 0 and {d} at scan {scans} is not a plausible calibration \
+             (expected values between 0 and 10)"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod frame;
 pub mod meta;
 pub mod mgf;
 mod reader;
+mod slice;
 pub mod synth;
 mod tables;
 

@@ -13,10 +13,11 @@ use arrow_array::{
 use arrow_buffer::{BooleanBufferBuilder, NullBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
-use super::calib::{ImModel, MzModel};
+use super::calib::{digitizer_samples, plausible, ImModel, Models, MzModel};
 use super::frame::{FrameDecoder, MAX_PEAKS};
 use super::meta::{FrameRow, Metadata, Window};
-use super::tables::{self, Bounds, Precursor, SpectrumWorker, Table};
+use super::slice::{bounds, slice_frame, Bounds, Slice};
+use super::tables::{self, Precursor, SpectrumWorker, Table};
 use super::Error;
 use crate::arrow::arena::{ArenaPool, ArenaSize};
 use crate::io::Input;
@@ -135,16 +136,6 @@ impl Default for ReaderBuilder {
             centroid: None,
         }
     }
-}
-
-/// A checked slice range.
-fn bounds(what: &str, lo: f64, hi: f64) -> Result<Bounds, Error> {
-    if lo.is_nan() || hi.is_nan() || lo > hi {
-        return Err(Error::Options(format!(
-            "{what} {lo}:{hi}: expected LOW:HIGH with LOW <= HIGH"
-        )));
-    }
-    Ok(Some((lo, hi)))
 }
 
 impl ReaderBuilder {
@@ -540,83 +531,6 @@ fn level_of(t: u8) -> u8 {
     }
 }
 
-/// The m/z and 1/K0 models of frames: the run's estimate, or each frame's calibration rows.
-struct Models {
-    estimate: Option<(MzModel, ImModel)>,
-    samples: Option<u32>,
-    tdf: PathBuf,
-}
-
-impl Models {
-    fn of(&self, meta: &Metadata, f: &FrameRow) -> Result<(MzModel, ImModel), Error> {
-        if let Some((mz, im)) = &self.estimate {
-            return Ok((mz.clone(), *im));
-        }
-        let bad = |m: String| Error::Metadata {
-            path: self.tdf.clone(),
-            message: format!("frame {}: {m}", f.id),
-        };
-        let (cal, t1, t2) = f
-            .mz_calibration
-            .ok_or_else(|| bad("no MzCalibration (use --calibration estimate)".into()))?;
-        let row = meta
-            .mz_calibrations
-            .get(&cal)
-            .ok_or_else(|| bad(format!("MzCalibration {cal} does not exist")))?;
-        let tims = f.tims_calibration.unwrap_or(-1);
-        let trow = meta
-            .tims_calibrations
-            .get(&tims)
-            .ok_or_else(|| bad(format!("TimsCalibration {tims} does not exist")))?;
-        let (mz, im) = (
-            MzModel::bruker(row, t1, t2).map_err(bad)?,
-            ImModel::bruker(trow).map_err(bad)?,
-        );
-        plausible(&mz, &im, self.samples, f.num_scans)
-            .map_err(|m| bad(format!("MzCalibration {cal}/TimsCalibration {tims}: {m}")))?;
-        Ok((mz, im))
-    }
-}
-
-/// `GlobalMetadata` DigitizerNumSamples (`None` when absent): a positive integer.
-fn digitizer_samples(meta: &Metadata, tdf: &Path) -> Result<Option<u32>, Error> {
-    if !meta.global.contains_key("DigitizerNumSamples") {
-        return Ok(None);
-    }
-    let n: u32 = meta.global_value(tdf, "DigitizerNumSamples")?;
-    if n == 0 {
-        return Err(Error::Metadata {
-            path: tdf.to_path_buf(),
-            message: "GlobalMetadata DigitizerNumSamples = 0".into(),
-        });
-    }
-    Ok(Some(n))
-}
-
-/// Plausible m/z (0 to 100,000 over the digitizer's range, rising) and 1/K0 (0 to 10 over the
-/// frame's scans) from a frame's models: a damaged calibration row is an error, not a column of
-/// NaN, infinities or 1e305.
-fn plausible(mz: &MzModel, im: &ImModel, samples: Option<u32>, scans: u32) -> Result<(), String> {
-    let last = samples.map_or(400_000, |n| n - 1);
-    let (a, b) = (mz.mz(0), mz.mz(last));
-    let ok = |v: f64| v.is_finite() && v > 0.0 && v < 100_000.0;
-    if !(ok(a) && ok(b) && a < b && mz.rises_over(last)) {
-        return Err(format!(
-            "m/z {a} at TOF index 0 and {b} at {last} is not a plausible calibration \
-             (expected rising values between 0 and 100,000)"
-        ));
-    }
-    let (c, d) = (im.im(0.0), im.im(f64::from(scans)));
-    let ok = |v: f64| v.is_finite() && v > 0.0 && v < 10.0;
-    if !(ok(c) && ok(d)) {
-        return Err(format!(
-            "1/K0 {c} at scan 0 and {d} at scan {scans} is not a plausible calibration \
-             (expected values between 0 and 10)"
-        ));
-    }
-    Ok(())
-}
-
 /// Warnings for PASEF frames whose window or precursor table is missing or empty (their
 /// `window_group`/`precursor` columns are null).
 fn window_warnings(meta: &Metadata) -> Vec<String> {
@@ -676,18 +590,6 @@ struct SpectraState {
     centroid: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Slice {
-    mobility: Bounds,
-    mz: Bounds,
-}
-
-impl Slice {
-    fn any(&self) -> bool {
-        self.mobility.is_some() || self.mz.is_some()
-    }
-}
-
 /// A worker's reusable state: the frame decoder and per-scan values of the frame at hand.
 struct Worker {
     dec: FrameDecoder,
@@ -709,94 +611,6 @@ impl Worker {
             spectra: SpectrumWorker::new().expect("zstd context"),
         }
     }
-}
-
-/// The TOF indices `[lo, hi]` whose m/z lies in `[a, b]` under a model that rises over
-/// `0..=last`, found by bisection; indices past `last` are tested one by one.
-fn tof_bounds(mz: &MzModel, (a, b): (f64, f64), last: u32) -> (u32, u32) {
-    // First index in 0..=last+1 whose m/z satisfies `above`.
-    let first = |above: &dyn Fn(f64) -> bool| {
-        let (mut lo, mut hi) = (0u64, u64::from(last) + 1);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if above(mz.mz(mid as u32)) {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
-        lo
-    };
-    let lo = first(&|m| m >= a);
-    let hi_excl = first(&|m| m > b);
-    if lo >= hi_excl {
-        return (1, 0);
-    }
-    (lo as u32, (hi_excl - 1) as u32)
-}
-
-/// Keeps the peaks of the frame just decoded (`tof`/`intensity`, counts per scan in
-/// `scan_peaks`) whose scan's 1/K0 and whose m/z lie in the slice; returns how many remain
-/// (moved to the front, `scan_peaks` updated).
-fn slice_frame(
-    slice: &Slice,
-    mz: &MzModel,
-    im: &ImModel,
-    samples: Option<u32>,
-    scan_peaks: &mut [u32],
-    tof: &mut [u32],
-    intensity: &mut [u32],
-) -> usize {
-    let last = samples.map_or(399_999, |n| n - 1);
-    let tofs = slice.mz.map(|b| (tof_bounds(mz, b, last), b));
-    let tof_ok = |t: u32| match tofs {
-        None => true,
-        Some(((lo, hi), (a, b))) if t > last => {
-            let m = mz.mz(t);
-            lo <= hi && a <= m && m <= b
-        }
-        Some(((lo, hi), _)) => lo <= t && t <= hi,
-    };
-    let (mut from, mut to) = (0usize, 0usize);
-    for (scan, count) in scan_peaks.iter_mut().enumerate() {
-        let c = *count as usize;
-        let scan_ok = slice.mobility.is_none_or(|(a, b)| {
-            let v = im.im(scan as f64);
-            a <= v && v <= b
-        });
-        let start = to;
-        if scan_ok {
-            match tofs {
-                None => {
-                    tof.copy_within(from..from + c, to);
-                    intensity.copy_within(from..from + c, to);
-                    to += c;
-                }
-                // Every index is at most `last` (checked against DigitizerNumSamples): keep
-                // without a branch per peak.
-                Some(((lo, hi), _)) if samples.is_some() => {
-                    for p in from..from + c {
-                        let t = tof[p];
-                        tof[to] = t;
-                        intensity[to] = intensity[p];
-                        to += usize::from(lo <= t && t <= hi);
-                    }
-                }
-                Some(_) => {
-                    for p in from..from + c {
-                        if tof_ok(tof[p]) {
-                            tof[to] = tof[p];
-                            intensity[to] = intensity[p];
-                            to += 1;
-                        }
-                    }
-                }
-            }
-        }
-        from += c;
-        *count = (to - start) as u32;
-    }
-    to
 }
 
 /// Decodes the frames of one job into a batch.

@@ -25,6 +25,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use super::calib::{ImModel, MzModel};
 use super::frame::{FrameDecoder, MAX_PEAKS};
 use super::meta::{FrameRow, Metadata, PasefRow, PrecursorRow};
+use super::slice::{inside, Bounds};
 use super::Error;
 
 /// Which table a [`Reader`](super::Reader) yields.
@@ -216,13 +217,6 @@ pub fn windows_schema() -> SchemaRef {
         ]))
     })
     .clone()
-}
-
-/// An inclusive range `[lo, hi]` of a slice option.
-pub(crate) type Bounds = Option<(f64, f64)>;
-
-fn inside(b: Bounds, v: f64) -> bool {
-    b.is_none_or(|(lo, hi)| lo <= v && v <= hi)
 }
 
 /// A precursor with what the tables add to its `Precursors` row.
