@@ -33,7 +33,7 @@ use crate::stream::{BatchStream, Error, ErrorKind, Progress};
 pub struct Output {
     /// The destination (`-` for standard output).
     pub path: PathBuf,
-    /// The format by name (see [`format`]); `None`: from the file name's extension.
+    /// The format by name (see [`format()`]); `None`: from the file name's extension.
     pub format: Option<String>,
     /// Compression (`None`: none for IPC, zstd for Parquet).
     pub compression: Option<Compression>,

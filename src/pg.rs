@@ -13,7 +13,7 @@
 //! | Float32, Float64 | `real`, `double precision` |
 //! | Boolean | `boolean` |
 //! | Utf8, LargeUtf8, Dictionary(_, Utf8) | `text` |
-//! | List<UInt8> | `smallint[]` |
+//! | `List<UInt8>` | `smallint[]` |
 //!
 //! Arrow nulls are SQL NULLs; column names are quoted as given.
 

@@ -405,7 +405,7 @@ pub struct TdfOptions {
     pub frames: Option<(u32, u32)>,
     /// The m/z and 1/K0 models.
     pub calibration: tdf::Calibration,
-    /// Only these columns, in this order (`None`: all of [`tdf::COLUMNS`]).
+    /// Only these columns, kept in schema order (`None`: all of [`tdf::COLUMNS`]).
     pub columns: Option<Vec<String>>,
     /// Worker threads (`None`: the cores this process may use).
     pub threads: Option<usize>,

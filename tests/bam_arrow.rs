@@ -57,6 +57,33 @@ fn read_all(path: &std::path::Path, threads: usize, batch_rows: usize) -> Vec<Re
 }
 
 /// 1-based inclusive end from CIGAR text: pos - 1 + reference length.
+/// The SAM specification's `reg2bin` (section 5.3) for the 0-based span `[beg, end)`.
+fn reg2bin(beg: i64, end: i64) -> u16 {
+    let end = end - 1;
+    for (shift, first) in [(14, 4681), (17, 585), (20, 73), (23, 9), (26, 1)] {
+        if beg >> shift == end >> shift {
+            return (first + (beg >> shift)) as u16;
+        }
+    }
+    0
+}
+
+/// The BAI bin of a SAM line's record (SAM spec 4.2.1): 4680 without a reference; otherwise
+/// `reg2bin` of its span, one base when unmapped or without a CIGAR; none past 2^29.
+fn bin_of(flag: u16, rname: &str, pos: i64, cigar: &str) -> Option<u16> {
+    if rname == "*" {
+        return Some(4680);
+    }
+    let beg = pos - 1;
+    let len = if flag & 4 == 0 && cigar != "*" {
+        end_of(pos, cigar) - beg
+    } else {
+        0
+    };
+    let (beg, end) = (beg.max(0), (beg + len.max(1)).max(1));
+    (end <= 1 << 29).then(|| reg2bin(beg, end))
+}
+
 fn end_of(pos: i64, cigar: &str) -> i64 {
     let mut len = 0i64;
     let mut n = 0i64;
@@ -170,6 +197,12 @@ fn check_against_sam(batches: impl IntoIterator<Item = RecordBatch>, sam: &[u8],
             );
             let end = (flag & 4 == 0 && f[5] != "*" && pos > 0).then(|| end_of(pos, f[5]));
             assert_eq!(i32_at(col("end"), i), end, "end {ctx}");
+            let bin = col("bin").as_primitive::<UInt16Type>();
+            assert_eq!(
+                bin.is_valid(i).then(|| bin.value(i)),
+                bin_of(flag, f[2], pos, f[5]),
+                "bin {ctx}"
+            );
             assert_eq!(
                 str_at(col("tags"), i).as_deref(),
                 Some(f[11..].join("\t").as_str()),

@@ -126,7 +126,7 @@ struct rawarrow_tdf_options {
   uint32_t last_frame;
   /* "auto" (default when NULL), "bruker" or "estimate". */
   const char *calibration;
-  /* Comma-separated columns, in this order; NULL: all. */
+  /* Comma-separated columns, kept in schema order; NULL: all. */
   const char *columns;
 };
 

@@ -172,10 +172,36 @@ mod tests {
         assert_eq!(Level::parse("bogus"), None);
     }
 
+    /// Detection agrees with the operating system's own view of the CPU (the `flags` line of
+    /// `/proc/cpuinfo`), and dispatch uses it capped by `RAWARROW_KERNELS`.
     #[test]
-    fn level_never_exceeds_hardware() {
-        assert!(level() <= detected());
-        assert_eq!(has_avx2(), detected() >= Level::Avx2);
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    fn detection_agrees_with_proc_cpuinfo() {
+        let info = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+        let flags: Vec<&str> = info
+            .lines()
+            .find(|l| l.starts_with("flags"))
+            .and_then(|l| l.split(':').nth(1))
+            .expect("flags line")
+            .split_whitespace()
+            .collect();
+        let all = |names: &[&str]| names.iter().all(|n| flags.contains(n));
+        let expect = if !all(&["ssse3", "sse4_1"]) {
+            Level::Scalar
+        } else if !all(&["avx2", "bmi1", "bmi2", "popcnt"]) {
+            Level::Simd128
+        } else if !all(&["avx512f", "avx512bw", "avx512vl"]) {
+            Level::Avx2
+        } else if !all(&["avx512vbmi"]) {
+            Level::Avx512Bw
+        } else {
+            Level::Avx512
+        };
+        assert_eq!(detected(), expect, "cpuinfo flags: {flags:?}");
+        let cap = std::env::var("RAWARROW_KERNELS")
+            .ok()
+            .map(|v| Level::parse(&v).expect("a valid RAWARROW_KERNELS"));
+        assert_eq!(level(), cap.map_or(expect, |c| c.min(expect)));
     }
 }
 

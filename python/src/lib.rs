@@ -451,7 +451,7 @@ fn open(
 ///         stream, one after the other; they must have the same references.
 ///     columns: names of the columns to decode (kept in schema order; skipped columns cost
 ///         nothing). Default: all of qname, flag, rname, pos, mapq, cigar, rnext, pnext, tlen,
-///         seq, qual, end, tags.
+///         seq, qual, end, bin, tags.
 ///     tags: typed aux-tag columns appended after the others, e.g. ["NM", "XF:f", "ZB:B"]:
 ///         "TAG" (type from the tag's first records) or "TAG:TYPE" with TYPE i (Int64),
 ///         f (Float32), Z (Utf8, any value as its SAM text), B (List<Int64>), B:f
@@ -476,7 +476,8 @@ fn open(
 /// unmapped), pos Int32 (1-based, null for 0), mapq UInt8 (null for 255), cigar Utf8 (the real
 /// CIGAR when stored in a CG:B,I tag), rnext Dictionary(Int32, Utf8) (the reference name, never
 /// "="), pnext Int32, tlen Int32, seq Utf8, qual Utf8 (phred+33; > 93 written as "~"), end
-/// Int32 (1-based inclusive alignment end), tags Utf8 (every aux field as samtools view prints
+/// Int32 (1-based inclusive alignment end), bin UInt16 (the BAI bin samtools index files the
+/// record under; null past 2^29), tags Utf8 (every aux field as samtools view prints
 /// it, tab-separated).
 ///
 /// Returns a BatchStream: iterate it for RecordBatch objects, or give it to
@@ -535,7 +536,7 @@ fn read_bam(
 ///     calibration: "auto" (the instrument's models when MzCalibration and TimsCalibration
 ///         exist, else "estimate"), "bruker" (the instrument's models, as Bruker's SDK) or
 ///         "estimate" (timsrust's linear boundary models).
-///     columns: only these columns, in this order (default: all).
+///     columns: only these columns, kept in schema order (default: all).
 ///     threads: worker threads (default: the cores this process may use).
 ///     batch_rows: target rows per batch, whole frames (default 262,144).
 ///

@@ -105,7 +105,7 @@ def test_projection_tags_and_empty_splits(cluster):
     t = pa.table(empty)
     assert t.num_rows == 0 and t.column_names == ["qname", "pos"]
     tables = list(rawarrow.ray._tables(rawarrow.read_bam(sample, byte_range=(100_000, 100_001))))
-    assert len(tables) == 1 and tables[0].num_rows == 0 and len(tables[0].schema) == 13
+    assert len(tables) == 1 and tables[0].num_rows == 0 and len(tables[0].schema) == 14
 
 
 def test_a_corrupt_block_reaches_the_driver_with_file_and_offset(cluster, tmp_path):

@@ -76,7 +76,7 @@ fn bin_parent(bin: u32) -> u32 {
 }
 
 /// The smallest bin holding `[beg, end)` (htslib's `hts_reg2bin`).
-fn reg2bin(beg: i64, end: i64, min_shift: u32, depth: u32) -> u32 {
+pub(super) fn reg2bin(beg: i64, end: i64, min_shift: u32, depth: u32) -> u32 {
     let end = end - 1;
     let mut s = min_shift;
     let mut t = bin_first(depth) as i64;

@@ -19,6 +19,7 @@
 
 mod aux;
 mod batch;
+mod columns;
 mod error;
 mod filter;
 mod frame;
@@ -32,7 +33,8 @@ mod split;
 mod tags;
 
 pub use aux::{push_float, push_float_kputd, Field};
-pub use batch::{BatchDecoder, DecodeError, Projection, COLUMNS};
+pub use batch::{BatchDecoder, DecodeError};
+pub use columns::{Projection, COLUMNS};
 pub use error::{Error, ErrorKind, HeaderError, RecordError};
 pub use filter::{parse_flags, Filter};
 pub use frame::{Located, Records};

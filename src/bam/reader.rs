@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use arrow_array::{Array, RecordBatch, RecordBatchReader, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 
-use super::batch::{BatchBuilder, DecodeError, Projection};
+use super::batch::{BatchBuilder, DecodeError};
+use super::columns::Projection;
 use super::error::{Error, ErrorKind};
 use super::filter::Filter;
 use super::frame::{Located, Raw, Records};
@@ -121,7 +122,7 @@ impl ReaderBuilder {
         self
     }
 
-    /// Read only the records overlapping these regions (samtools' syntax, see [`Region`]), in
+    /// Read only the records overlapping these regions (samtools' syntax, see [`Region`](super::Region)), in
     /// the order given (a record in two regions comes twice, as `samtools view` without `-M`
     /// prints it), through the file's BAI or CSI index: only the index's chunks for each region
     /// are inflated. The index is the one [`index`](Self::index) names, else the first of

@@ -203,4 +203,20 @@ impl<'a> Record<'a> {
         (mapped && !self.cigar.is_empty())
             .then(|| i64::from(self.pos()) + self.spans.ref_len as i64)
     }
+
+    /// The BAI bin `samtools index` files this record under: `reg2bin` (SAM spec 5.3; 14-bit
+    /// bottom windows, 5 levels) of its 0-based span — `pos` up to the CIGAR's reference end for
+    /// a mapped read, one base for an unmapped one, 4680 for a record without a reference.
+    /// `None` when the span ends past 2²⁹, where BAI has no bins (a CSI index is needed).
+    pub fn bai_bin(&self) -> Option<u16> {
+        let (beg, end) = if self.ref_id() < 0 {
+            (-1, 0)
+        } else {
+            let mapped = self.flag() & FLAG_UNMAPPED == 0;
+            let len = if mapped { self.spans.ref_len as i64 } else { 0 };
+            let beg = i64::from(self.pos());
+            (beg.max(0), (beg + len.max(1)).max(1))
+        };
+        (end <= 1 << 29).then(|| super::index::reg2bin(beg, end, 14, 5) as u16)
+    }
 }

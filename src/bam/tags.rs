@@ -7,7 +7,7 @@ use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field};
 
 use super::aux;
-use super::batch::Strings;
+use super::columns::Strings;
 use super::error::RecordError;
 use super::record::Record;
 

@@ -111,7 +111,7 @@ struct Convert {
     #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     /// Comma-separated columns to decode (default all:
-    /// qname,flag,rname,pos,mapq,cigar,rnext,pnext,tlen,seq,qual,end,tags).
+    /// qname,flag,rname,pos,mapq,cigar,rnext,pnext,tlen,seq,qual,end,bin,tags).
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
     /// A typed column for this aux tag, after the default columns (repeatable): `NM`, or

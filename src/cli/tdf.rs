@@ -71,7 +71,7 @@ pub(super) struct Tdf {
     /// exist) or timsrust's boundary models (`estimate`).
     #[arg(long, value_enum, default_value = "auto")]
     calibration: Cal,
-    /// Only these columns, in this order (comma-separated).
+    /// Only these columns (comma-separated; kept in schema order).
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
     /// Target rows per batch (whole frames).

@@ -176,7 +176,8 @@ impl ReaderBuilder {
         self
     }
 
-    /// Only these columns, in this order; an unknown name (for the table chosen, checked when
+    /// Only these columns, kept in the table's schema order (as every reader keeps them); an
+    /// unknown name (for the table chosen, checked when
     /// the reader is built) is an error listing the known ones.
     pub fn columns<S: AsRef<str>>(mut self, names: &[S]) -> Result<Self, Error> {
         self.columns = Some(
@@ -225,7 +226,7 @@ impl ReaderBuilder {
         let Some(names) = &self.columns else {
             return Ok((0..known.len()).collect());
         };
-        names
+        let mut picked = names
             .iter()
             .map(|n| {
                 known.iter().position(|c| c == n).ok_or_else(|| {
@@ -235,7 +236,11 @@ impl ReaderBuilder {
                     ))
                 })
             })
-            .collect()
+            .collect::<Result<Vec<usize>, Error>>()?;
+        // Schema order whatever order the names come in, each once (the rule of every reader).
+        picked.sort_unstable();
+        picked.dedup();
+        Ok(picked)
     }
 
     /// Opens the `.d` folder and starts decoding.

@@ -18,7 +18,7 @@ with gzip.open(sam_path, "rt") as f:
 tables = [pa.ipc.open_file(file_path).read_all(), pa.ipc.open_stream(pa.OSFile(stream_path)).read_all()]
 for table in tables:
     assert table.num_rows == len(sam), (table.num_rows, len(sam))
-    expect = ["qname", "flag", "rname", "pos", "mapq", "cigar", "rnext", "pnext", "tlen", "seq", "qual", "end", "tags"]
+    expect = ["qname", "flag", "rname", "pos", "mapq", "cigar", "rnext", "pnext", "tlen", "seq", "qual", "end", "bin", "tags"]
     assert table.column_names == expect, table.column_names
     assert pa.types.is_dictionary(table.schema.field("rname").type)
     cols = {name: table.column(name).to_pylist() for name in ["qname", "flag", "pos", "cigar", "seq", "qual", "rname"]}

@@ -1,0 +1,738 @@
+//! The BAM columns: one table row per column says its name, how it is stored, whether it can be
+//! null and how it is filled from a block of validated records. Sizing the batch's arena, taking
+//! each column's regions, filling and finishing into an Arrow array all walk this table, so a
+//! column is added by adding its row (schema in docs/SCHEMAS.md).
+
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, DictionaryArray, Int32Array, PrimitiveArray, StringArray, UInt16Array, UInt8Array,
+};
+use arrow_buffer::{
+    ArrowNativeType, Buffer, NullBuffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer,
+};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use rawarrow_kernels::{cigar, qual, seq};
+
+use super::aux;
+use super::error::RecordError;
+use super::record::Record;
+use crate::arrow::arena::{Arena, ArenaSize, Region};
+
+/// How a column's values are stored in the batch's arena, and so its Arrow type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    /// `UInt8`.
+    U8,
+    /// `UInt16`.
+    U16,
+    /// `Int32`.
+    I32,
+    /// `Dictionary<Int32, Utf8>` keys into the header's reference names.
+    Ref,
+    /// `Utf8` whose byte total the records' fixed fields give before decoding.
+    Sized(Bytes),
+    /// `Utf8` rendered into a reused buffer and copied into an arena once its length is known.
+    Rendered,
+}
+
+/// Which fixed-field total sizes a [`Store::Sized`] column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bytes {
+    /// `l_read_name` summed.
+    Names,
+    /// `l_seq` summed.
+    Bases,
+}
+
+/// Fills rows `row0..row0 + recs.len()` of one column; a rendered column appends to its text
+/// buffer. An error names the row.
+type Fill = fn(&mut Values, usize, &[Record<'_>], &mut Vec<u8>) -> Result<(), (usize, RecordError)>;
+
+/// One column of the BAM schema.
+struct Column {
+    name: &'static str,
+    store: Store,
+    nullable: bool,
+    fill: Fill,
+}
+
+/// Every BAM column, in schema order.
+const TABLE: [Column; 14] = [
+    Column {
+        name: "qname",
+        store: Store::Sized(Bytes::Names),
+        nullable: true,
+        fill: |v, row0, recs, _| {
+            v.text().fill(
+                row0,
+                recs,
+                |r| r.name().len(),
+                |r, out| {
+                    let valid = r.name() != b"*";
+                    if valid {
+                        out.copy_from_slice(r.name());
+                    }
+                    valid
+                },
+            );
+            Ok(())
+        },
+    },
+    Column {
+        name: "flag",
+        store: Store::U16,
+        nullable: false,
+        fill: |v, row0, recs, _| prim(v, row0, recs, |r| Some(r.flag())),
+    },
+    Column {
+        name: "rname",
+        store: Store::Ref,
+        nullable: true,
+        fill: |v, row0, recs, _| prim(v, row0, recs, |r| (r.ref_id() >= 0).then_some(r.ref_id())),
+    },
+    Column {
+        name: "pos",
+        store: Store::I32,
+        nullable: true,
+        // -1 is "no position"; htslib keeps values below it, so the column does too.
+        fill: |v, row0, recs, _| prim(v, row0, recs, |r| (r.pos() != -1).then(|| r.pos() + 1)),
+    },
+    Column {
+        name: "mapq",
+        store: Store::U8,
+        nullable: true,
+        fill: |v, row0, recs, _| prim(v, row0, recs, |r| (r.mapq() != 255).then_some(r.mapq())),
+    },
+    Column {
+        name: "cigar",
+        store: Store::Rendered,
+        nullable: true,
+        fill: |v, row0, recs, text| {
+            v.text().render(row0, recs, text, |r, text| {
+                let ops = r.cigar_raw();
+                if !ops.is_empty() {
+                    let at = text.len();
+                    text.resize(at + ops.len() / 4 * cigar::MAX_TEXT_PER_OP, 0);
+                    let n = cigar::to_text(ops, &mut text[at..]).text_len;
+                    text.truncate(at + n);
+                }
+                Ok(!ops.is_empty())
+            })
+        },
+    },
+    Column {
+        name: "rnext",
+        store: Store::Ref,
+        nullable: true,
+        fill: |v, row0, recs, _| {
+            prim(v, row0, recs, |r| {
+                (r.next_ref_id() >= 0).then_some(r.next_ref_id())
+            })
+        },
+    },
+    Column {
+        name: "pnext",
+        store: Store::I32,
+        nullable: true,
+        fill: |v, row0, recs, _| {
+            prim(v, row0, recs, |r| {
+                (r.next_pos() != -1).then(|| r.next_pos() + 1)
+            })
+        },
+    },
+    Column {
+        name: "tlen",
+        store: Store::I32,
+        nullable: false,
+        fill: |v, row0, recs, _| prim(v, row0, recs, |r| Some(r.tlen())),
+    },
+    Column {
+        name: "seq",
+        store: Store::Sized(Bytes::Bases),
+        nullable: true,
+        fill: |v, row0, recs, _| {
+            v.text().fill(
+                row0,
+                recs,
+                |r| r.seq_len(),
+                |r, out| {
+                    if !out.is_empty() {
+                        seq::decode(r.seq_packed(), out);
+                    }
+                    !out.is_empty()
+                },
+            );
+            Ok(())
+        },
+    },
+    Column {
+        name: "qual",
+        store: Store::Sized(Bytes::Bases),
+        nullable: true,
+        fill: |v, row0, recs, _| {
+            let present = |r: &Record<'_>| r.seq_len() > 0 && r.qual_raw()[0] != 0xff;
+            let len = |r: &Record<'_>| if present(r) { r.seq_len() } else { 0 };
+            v.text().fill(row0, recs, len, |r, out| {
+                if present(r) {
+                    qual::encode(r.qual_raw(), out);
+                }
+                present(r)
+            });
+            Ok(())
+        },
+    },
+    Column {
+        name: "end",
+        store: Store::I32,
+        nullable: true,
+        fill: |v, row0, recs, _| {
+            let clamp = |e: i64| e.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+            prim(v, row0, recs, |r| r.end().map(clamp))
+        },
+    },
+    Column {
+        name: "bin",
+        store: Store::U16,
+        nullable: true,
+        fill: |v, row0, recs, _| prim(v, row0, recs, |r| r.bai_bin()),
+    },
+    Column {
+        name: "tags",
+        store: Store::Rendered,
+        nullable: false,
+        fill: |v, row0, recs, text| {
+            v.text().render(row0, recs, text, |r, text| {
+                aux::push_sam_checked(r.aux(), r.cg_range(), true, text)?;
+                Ok(true)
+            })
+        },
+    },
+];
+
+/// Number of columns in the default schema.
+const N: usize = TABLE.len();
+
+/// The columns of the default schema, in order.
+pub const COLUMNS: [&str; N] = {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = TABLE[i].name;
+        i += 1;
+    }
+    out
+};
+
+/// The position of a column in [`TABLE`] (evaluated at compile time).
+const fn column(name: &str) -> usize {
+    let mut i = 0;
+    while i < N {
+        if const_eq(TABLE[i].name.as_bytes(), name.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such BAM column")
+}
+
+const fn const_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Columns the decoder asks about by name (checks that depend on what is projected).
+pub(super) const QNAME: usize = column("qname");
+pub(super) const POS: usize = column("pos");
+pub(super) const PNEXT: usize = column("pnext");
+pub(super) const TAGS: usize = column("tags");
+
+fn data_type(store: Store) -> DataType {
+    match store {
+        Store::U8 => DataType::UInt8,
+        Store::U16 => DataType::UInt16,
+        Store::I32 => DataType::Int32,
+        Store::Ref => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        Store::Sized(_) | Store::Rendered => DataType::Utf8,
+    }
+}
+
+/// Which columns to decode. A projection keeps the schema order of [`COLUMNS`] whatever order
+/// the names come in (the rule of every reader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Projection([bool; N]);
+
+impl Default for Projection {
+    fn default() -> Self {
+        Self([true; N])
+    }
+}
+
+impl Projection {
+    /// A projection of the named columns; unknown names are an error listing the valid ones.
+    pub fn of<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
+        let mut p = [false; N];
+        for n in names {
+            let n = n.as_ref().trim();
+            let i = COLUMNS.iter().position(|c| *c == n).ok_or_else(|| {
+                format!(
+                    "unknown BAM column {n:?}; columns are {}",
+                    COLUMNS.join(",")
+                )
+            })?;
+            p[i] = true;
+        }
+        Ok(Self(p))
+    }
+
+    /// Indexed by [`TABLE`] position (no name lookups on the hot path).
+    #[inline]
+    pub(super) fn on(&self, column: usize) -> bool {
+        self.0[column]
+    }
+
+    /// Whether a column sized from the fixed fields' byte totals is projected.
+    pub(super) fn needs_totals(&self) -> bool {
+        TABLE
+            .iter()
+            .zip(self.0)
+            .any(|(c, on)| on && matches!(c.store, Store::Sized(_)))
+    }
+
+    /// Whether a column sized by the bases (sequence, quality) is projected.
+    pub(super) fn reads_bases(&self) -> bool {
+        TABLE
+            .iter()
+            .zip(self.0)
+            .any(|(c, on)| on && c.store == Store::Sized(Bytes::Bases))
+    }
+
+    /// The Arrow schema of this projection.
+    pub fn schema(&self) -> SchemaRef {
+        let fields: Vec<Field> = TABLE
+            .iter()
+            .zip(self.0)
+            .filter(|(_, on)| *on)
+            .map(|(c, _)| Field::new(c.name, data_type(c.store), c.nullable))
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// Byte totals of a batch's sized text columns, read from the records' fixed fields before
+/// they are decoded.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Totals {
+    pub(super) names: u64,
+    pub(super) bases: u64,
+}
+
+/// The projected columns of one batch being filled, in schema order, each with its reused
+/// rendering buffer (empty unless [`Store::Rendered`]).
+pub(super) struct Columns {
+    cols: Vec<(&'static Column, Values)>,
+}
+
+/// The arena bytes of the projected columns of an `n`-row batch.
+pub(super) fn arena_size(p: Projection, n: usize, t: Totals) -> ArenaSize {
+    let mut size = ArenaSize::default();
+    let bits = n.div_ceil(8);
+    for c in TABLE.iter().zip(p.0).filter(|(_, on)| *on).map(|(c, _)| c) {
+        match c.store {
+            Store::U8 => size.add::<u8>(n),
+            Store::U16 => size.add::<u16>(n),
+            Store::I32 | Store::Ref => size.add::<i32>(n),
+            Store::Sized(b) => size.add::<i32>(n + 1).add::<u8>(t.bytes(b)),
+            Store::Rendered => size.add::<i32>(n + 1),
+        };
+        if c.nullable {
+            size.add::<u8>(bits);
+        }
+    }
+    size
+}
+
+impl Totals {
+    fn bytes(&self, b: Bytes) -> usize {
+        match b {
+            Bytes::Names => self.names as usize,
+            Bytes::Bases => self.bases as usize,
+        }
+    }
+}
+
+impl Columns {
+    /// Takes every projected column's regions from `arena` (sized by [`arena_size`]).
+    pub(super) fn new(p: Projection, arena: &mut Arena, n: usize, t: Totals) -> Self {
+        let cols = TABLE
+            .iter()
+            .zip(p.0)
+            .filter(|(_, on)| *on)
+            .map(|(c, _)| {
+                let v = match c.store {
+                    Store::U8 => Values::U8(PrimCol::new(arena, n, c.nullable)),
+                    Store::U16 => Values::U16(PrimCol::new(arena, n, c.nullable)),
+                    Store::I32 | Store::Ref => Values::I32(PrimCol::new(arena, n, c.nullable)),
+                    Store::Sized(b) => {
+                        Values::Text(TextCol::new(arena, n, Some(t.bytes(b)), c.nullable))
+                    }
+                    Store::Rendered => Values::Text(TextCol::new(arena, n, None, c.nullable)),
+                };
+                (c, v)
+            })
+            .collect();
+        Self { cols }
+    }
+
+    /// Fills rows `row0..row0 + recs.len()` of every column, a column at a time; `texts` holds
+    /// one rendering buffer per column.
+    pub(super) fn fill(
+        &mut self,
+        row0: usize,
+        recs: &[Record<'_>],
+        texts: &mut [Vec<u8>],
+    ) -> Result<(), (usize, RecordError)> {
+        for ((c, v), text) in self.cols.iter_mut().zip(texts) {
+            (c.fill)(v, row0, recs, text)?;
+        }
+        Ok(())
+    }
+
+    /// Number of projected columns (the rendering buffers [`Columns::fill`] needs).
+    pub(super) fn len(&self) -> usize {
+        self.cols.len()
+    }
+
+    /// The arrays, in schema order; rendered text is copied from `texts` into one more arena
+    /// taken from `arena`.
+    pub(super) fn finish(
+        self,
+        rows: usize,
+        texts: &[Vec<u8>],
+        dictionary: &Arc<StringArray>,
+        arena: impl FnOnce(ArenaSize) -> Arena,
+    ) -> Result<Vec<ArrayRef>, ArrowError> {
+        let mut size = ArenaSize::default();
+        for ((c, _), text) in self.cols.iter().zip(texts) {
+            if c.store == Store::Rendered {
+                size.add::<u8>(text.len());
+            }
+        }
+        let mut text_arena = arena(size);
+        let mut out = Vec::with_capacity(self.cols.len());
+        for ((c, v), text) in self.cols.into_iter().zip(texts) {
+            let array: ArrayRef = match (c.store, v) {
+                (Store::U8, Values::U8(col)) => {
+                    let (v, n) = col.finish(rows);
+                    Arc::new(UInt8Array::new(v, n))
+                }
+                (Store::U16, Values::U16(col)) => {
+                    let (v, n) = col.finish(rows);
+                    Arc::new(UInt16Array::new(v, n))
+                }
+                (Store::I32, Values::I32(col)) => {
+                    let (v, n) = col.finish(rows);
+                    Arc::new(Int32Array::new(v, n))
+                }
+                (Store::Ref, Values::I32(col)) => {
+                    let (v, n) = col.finish(rows);
+                    let keys = PrimitiveArray::<Int32Type>::new(v, n);
+                    // Keys were range-checked against the header when the record was validated.
+                    Arc::new(DictionaryArray::<Int32Type>::try_new(
+                        keys,
+                        dictionary.clone(),
+                    )?)
+                }
+                (Store::Sized(_), Values::Text(col)) => col.finish(rows, None)?,
+                (Store::Rendered, Values::Text(col)) => {
+                    col.finish(rows, Some((text, &mut text_arena)))?
+                }
+                _ => unreachable!("values are made from the store"),
+            };
+            out.push(array);
+        }
+        Ok(out)
+    }
+}
+
+/// One column's values being filled.
+enum Values {
+    U8(PrimCol<u8>),
+    U16(PrimCol<u16>),
+    I32(PrimCol<i32>),
+    Text(TextCol),
+}
+
+impl Values {
+    fn text(&mut self) -> &mut TextCol {
+        match self {
+            Self::Text(t) => t,
+            _ => unreachable!("text fill on a text column"),
+        }
+    }
+}
+
+/// The Arrow native types primitive columns hold.
+trait Native: ArrowNativeType {
+    fn col(v: &mut Values) -> &mut PrimCol<Self>;
+}
+
+macro_rules! native {
+    ($t:ty, $variant:ident) => {
+        impl Native for $t {
+            fn col(v: &mut Values) -> &mut PrimCol<Self> {
+                match v {
+                    Values::$variant(c) => c,
+                    _ => unreachable!("primitive fill of its own type"),
+                }
+            }
+        }
+    };
+}
+native!(u8, U8);
+native!(u16, U16);
+native!(i32, I32);
+
+/// Fills a primitive column: `get` gives a record's value, or `None` for null.
+fn prim<T: Native>(
+    v: &mut Values,
+    row0: usize,
+    recs: &[Record<'_>],
+    get: impl Fn(&Record<'_>) -> Option<T>,
+) -> Result<(), (usize, RecordError)> {
+    T::col(v).fill(row0, recs, get);
+    Ok(())
+}
+
+/// A Utf8 column being built: offsets, values and (unless never null) validity.
+#[derive(Default)]
+pub(super) struct Strings {
+    offsets: Vec<i32>,
+    pub(super) values: Vec<u8>,
+    pub(super) nulls: Option<NullBufferBuilder>,
+}
+
+impl Strings {
+    pub(super) fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Self {
+            offsets,
+            values: Vec::with_capacity(bytes),
+            nulls: Some(NullBufferBuilder::new(rows)),
+        }
+    }
+
+    pub(super) fn end_value(&mut self, valid: bool) -> Result<(), ArrowError> {
+        let end = i32::try_from(self.values.len()).map_err(|_| {
+            ArrowError::ComputeError(
+                "string column over 2 GiB in one batch: lower --batch-rows".into(),
+            )
+        })?;
+        self.offsets.push(end);
+        if let Some(n) = &mut self.nulls {
+            n.append(valid);
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
+        let values = Buffer::from_vec(std::mem::take(&mut self.values));
+        let nulls = self.nulls.as_mut().and_then(NullBufferBuilder::finish);
+        Ok(Arc::new(StringArray::try_new(offsets, values, nulls)?))
+    }
+}
+
+/// A validity bitmap in an arena region (bits start cleared), and how many are set.
+struct Bits {
+    bits: Region<u8>,
+    valid: usize,
+}
+
+impl Bits {
+    fn new(arena: &mut Arena, rows: usize) -> Self {
+        let mut bits = arena.take::<u8>(rows.div_ceil(8));
+        bits.zeroed();
+        Self { bits, valid: 0 }
+    }
+
+    /// Sets the bits of rows `row0..` where `valid` yields true.
+    fn set(&mut self, row0: usize, valid: impl Iterator<Item = bool>) {
+        let bits = self.bits.as_mut_slice();
+        for (i, v) in valid.enumerate() {
+            let row = row0 + i;
+            bits[row / 8] |= u8::from(v) << (row % 8);
+            self.valid += usize::from(v);
+        }
+    }
+
+    /// `None` when every row is valid.
+    fn finish(self, rows: usize) -> Option<NullBuffer> {
+        (self.valid < rows).then(|| {
+            NullBuffer::new(arrow_buffer::BooleanBuffer::new(
+                self.bits.into_buffer(),
+                0,
+                rows,
+            ))
+        })
+    }
+}
+
+/// A primitive column of one batch: values and (for nullable columns) validity.
+struct PrimCol<T> {
+    values: Region<T>,
+    bits: Option<Bits>,
+}
+
+impl<T: ArrowNativeType> PrimCol<T> {
+    fn new(arena: &mut Arena, rows: usize, nullable: bool) -> Self {
+        Self {
+            values: arena.take::<T>(rows),
+            bits: nullable.then(|| Bits::new(arena, rows)),
+        }
+    }
+
+    /// Rows `row0..row0 + recs.len()`: `get` gives the value, or `None` for null (stored as 0).
+    fn fill(&mut self, row0: usize, recs: &[Record<'_>], get: impl Fn(&Record<'_>) -> Option<T>) {
+        let out = &mut self.values.as_mut_slice()[row0..row0 + recs.len()];
+        for (o, r) in out.iter_mut().zip(recs) {
+            *o = get(r).unwrap_or_default();
+        }
+        if let Some(bits) = &mut self.bits {
+            bits.set(row0, out.iter().zip(recs).map(|(_, r)| get(r).is_some()));
+        }
+    }
+
+    fn finish(self, rows: usize) -> (ScalarBuffer<T>, Option<NullBuffer>) {
+        (
+            self.values.into_scalar_buffer(),
+            self.bits.and_then(|b| b.finish(rows)),
+        )
+    }
+}
+
+/// Where a Utf8 column's bytes go: an arena region sized in advance, or (for text whose length
+/// is only known once rendered) a reused buffer copied into the arena at the end.
+enum TextValues {
+    Region { values: Region<u8>, at: usize },
+    Rendered,
+}
+
+/// A Utf8 column of one batch.
+struct TextCol {
+    offsets: Region<i32>,
+    values: TextValues,
+    bits: Option<Bits>,
+}
+
+impl TextCol {
+    fn new(arena: &mut Arena, rows: usize, bytes: Option<usize>, nullable: bool) -> Self {
+        let mut offsets = arena.take::<i32>(rows + 1);
+        offsets.as_mut_slice()[0] = 0;
+        let values = match bytes {
+            Some(n) => TextValues::Region {
+                values: arena.take::<u8>(n),
+                at: 0,
+            },
+            None => TextValues::Rendered,
+        };
+        Self {
+            offsets,
+            values,
+            bits: nullable.then(|| Bits::new(arena, rows)),
+        }
+    }
+
+    /// Rows `row0..`: `put` writes a record's text into the slice it is given (exactly
+    /// `len(r)` bytes, or none for null) and says whether the value is valid.
+    fn fill(
+        &mut self,
+        row0: usize,
+        recs: &[Record<'_>],
+        len: impl Fn(&Record<'_>) -> usize,
+        put: impl Fn(&Record<'_>, &mut [u8]) -> bool,
+    ) {
+        let TextValues::Region { values, at } = &mut self.values else {
+            unreachable!("sized text column")
+        };
+        let (values, offsets) = (values.as_mut_slice(), self.offsets.as_mut_slice());
+        let mut pos = *at;
+        let mut valid = 0usize;
+        for (i, r) in recs.iter().enumerate() {
+            let n = len(r);
+            let ok = put(r, &mut values[pos..pos + n]);
+            if ok {
+                pos += n;
+            }
+            // Sizes were checked to fit in i32 before the arena was made.
+            offsets[row0 + i + 1] = pos as i32;
+            if let Some(bits) = &mut self.bits {
+                let row = row0 + i;
+                bits.bits.as_mut_slice()[row / 8] |= u8::from(ok) << (row % 8);
+                valid += usize::from(ok);
+            }
+        }
+        if let Some(bits) = &mut self.bits {
+            bits.valid += valid;
+        }
+        *at = pos;
+    }
+
+    /// Rows `row0..` of a rendered column: `render` appends a record's text to `text` and says
+    /// whether the value is valid.
+    fn render(
+        &mut self,
+        row0: usize,
+        recs: &[Record<'_>],
+        text: &mut Vec<u8>,
+        mut render: impl FnMut(&Record<'_>, &mut Vec<u8>) -> Result<bool, RecordError>,
+    ) -> Result<(), (usize, RecordError)> {
+        let offsets = self.offsets.as_mut_slice();
+        for (i, r) in recs.iter().enumerate() {
+            let ok = render(r, text).map_err(|e| (row0 + i, e))?;
+            let end = i32::try_from(text.len())
+                .map_err(|_| (row0 + i, RecordError::BatchTextOverflow))?;
+            offsets[row0 + i + 1] = end;
+            if let Some(bits) = &mut self.bits {
+                let row = row0 + i;
+                bits.bits.as_mut_slice()[row / 8] |= u8::from(ok) << (row % 8);
+                bits.valid += usize::from(ok);
+            }
+        }
+        Ok(())
+    }
+
+    /// The column; a rendered one takes its bytes from `text` (copied into `arena`).
+    fn finish(
+        self,
+        rows: usize,
+        text: Option<(&[u8], &mut Arena)>,
+    ) -> Result<ArrayRef, ArrowError> {
+        let values = match (self.values, text) {
+            (TextValues::Region { mut values, at }, _) => {
+                values.truncate(at);
+                values.into_buffer()
+            }
+            (TextValues::Rendered, Some((text, arena))) => {
+                let mut values = arena.take::<u8>(text.len());
+                values.as_mut_slice().copy_from_slice(text);
+                values.into_buffer()
+            }
+            (TextValues::Rendered, None) => unreachable!("rendered text handed over"),
+        };
+        let offsets = OffsetBuffer::new(self.offsets.into_scalar_buffer());
+        let nulls = self.bits.and_then(|b| b.finish(rows));
+        Ok(Arc::new(StringArray::try_new(offsets, values, nulls)?))
+    }
+}
