@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput};
-use rawarrow::midi::{smf::Parser, Analyzer, OnsetOptions};
+use rawarrow::midi::{Analyzer, OnsetOptions, Parser};
 
 fn input_paths() -> Vec<PathBuf> {
     let dir = std::env::var_os("RAWARROW_BENCH_MIDI")
@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for f in &files {
                 parser.parse(f).expect("parses");
-                black_box(parser.notes.len());
+                black_box(parser.notes().len());
             }
         })
     });

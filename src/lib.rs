@@ -12,7 +12,7 @@ pub mod convert;
 pub mod io;
 pub mod midi;
 pub mod pg;
-pub mod runtime;
+pub(crate) mod runtime;
 pub mod stats;
 pub mod stream;
 pub mod tdf;

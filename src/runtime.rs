@@ -19,14 +19,14 @@ use crossbeam_channel::{Receiver, Sender};
 
 /// The cores this process may use, grouped by NUMA node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topology {
+pub(crate) struct Topology {
     /// Core ids per NUMA node, each list sorted; nodes without usable cores are left out.
-    pub nodes: Vec<Vec<usize>>,
+    pub(crate) nodes: Vec<Vec<usize>>,
 }
 
 impl Topology {
     /// Detects the usable cores and their NUMA nodes.
-    pub fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         let allowed: Vec<usize> = core_affinity::get_core_ids()
             .map(|ids| ids.into_iter().map(|c| c.id).collect())
             .unwrap_or_default();
@@ -35,7 +35,7 @@ impl Topology {
     }
 
     /// Combines the allowed cores with a node layout (exposed for tests).
-    pub fn from_parts(allowed: &[usize], nodes: Vec<Vec<usize>>) -> Self {
+    pub(crate) fn from_parts(allowed: &[usize], nodes: Vec<Vec<usize>>) -> Self {
         let mut out: Vec<Vec<usize>> = nodes
             .into_iter()
             .map(|cpus| cpus.into_iter().filter(|c| allowed.contains(c)).collect())
@@ -58,7 +58,7 @@ impl Topology {
     }
 
     /// All usable cores, node by node.
-    pub fn cores(&self) -> Vec<usize> {
+    pub(crate) fn cores(&self) -> Vec<usize> {
         self.nodes.iter().flatten().copied().collect()
     }
 }
@@ -82,7 +82,7 @@ fn read_numa_nodes(dir: &Path) -> Vec<Vec<usize>> {
 }
 
 /// Parses a Linux cpulist such as `0-3,8-11,16`. `None` when malformed.
-pub fn parse_cpulist(s: &str) -> Option<Vec<usize>> {
+pub(crate) fn parse_cpulist(s: &str) -> Option<Vec<usize>> {
     let mut out = Vec::new();
     for part in s.trim().split(',').filter(|p| !p.is_empty()) {
         match part.split_once('-') {
@@ -100,25 +100,25 @@ pub fn parse_cpulist(s: &str) -> Option<Vec<usize>> {
 }
 
 /// Number of threads to use when the caller does not say: the cores this process may use.
-pub fn default_threads() -> usize {
+pub(crate) fn default_threads() -> usize {
     // `available_parallelism` reads the cgroup quota files on Linux: asked once per process.
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// A job's result, or the news that the worker panicked on it.
-pub type Outcome<O> = Result<O, WorkerPanicked>;
+pub(crate) type Outcome<O> = Result<O, WorkerPanicked>;
 
 /// A worker panicked while running a job (a bug; reported instead of hanging the caller).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WorkerPanicked;
+pub(crate) struct WorkerPanicked;
 
 /// A fixed set of pinned worker threads running jobs of type `J` into results of type `O`.
 ///
 /// Each worker owns a state `S` built on the worker itself (so its memory is first touched on
 /// the worker's NUMA node), e.g. a reused decompressor. Dropping the pool stops and joins the
 /// workers after they finish the jobs already queued.
-pub struct Pool<J, O> {
+pub(crate) struct Pool<J, O> {
     jobs: Option<Sender<(u64, J)>>,
     results: Receiver<(u64, Outcome<O>)>,
     handles: Vec<JoinHandle<()>>,
@@ -135,7 +135,8 @@ impl<J, O> std::fmt::Debug for Pool<J, O> {
 impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
     /// Starts `threads` workers. With `pin`, worker `i` is pinned to the `i`-th core of
     /// [`Topology::detect`] (wrapping around when there are more workers than cores).
-    pub fn spawn<S, I, F>(threads: usize, pin: bool, init: I, work: F) -> std::io::Result<Self>
+    #[cfg(test)]
+    fn spawn<S, I, F>(threads: usize, pin: bool, init: I, work: F) -> std::io::Result<Self>
     where
         I: Fn(usize) -> S + Send + Sync + 'static,
         F: Fn(&mut S, J) -> O + Send + Sync + 'static,
@@ -143,9 +144,9 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
         Self::spawn_named("rawarrow", threads, pin, init, work)
     }
 
-    /// [`Pool::spawn`], the workers named `ROLE-i` (`inflate-0`, `decode-1`, ...): what
+    /// Starts `threads` workers (see `spawn`), named `ROLE-i` (`inflate-0`, `decode-1`, ...): what
     /// profilers and [`crate::stats`] show per thread.
-    pub fn spawn_named<S, I, F>(
+    pub(crate) fn spawn_named<S, I, F>(
         role: &str,
         threads: usize,
         pin: bool,
@@ -209,12 +210,12 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
     }
 
     /// Number of worker threads.
-    pub fn threads(&self) -> usize {
+    pub(crate) fn threads(&self) -> usize {
         self.handles.len()
     }
 
     /// Queues a job with its sequence number.
-    pub fn submit(&self, seq: u64, job: J) {
+    pub(crate) fn submit(&self, seq: u64, job: J) {
         if let Some(tx) = &self.jobs {
             // Workers only stop when `jobs` is dropped, so the queue is open here.
             let _ = tx.send((seq, job));
@@ -222,12 +223,12 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
     }
 
     /// Waits for the next finished job, in completion order (not submission order).
-    pub fn recv(&self) -> Option<(u64, Outcome<O>)> {
+    pub(crate) fn recv(&self) -> Option<(u64, Outcome<O>)> {
         self.results.recv().ok()
     }
 
     /// A finished job if one is waiting, without blocking.
-    pub fn try_recv(&self) -> Option<(u64, Outcome<O>)> {
+    pub(crate) fn try_recv(&self) -> Option<(u64, Outcome<O>)> {
         self.results.try_recv().ok()
     }
 }
@@ -302,7 +303,7 @@ mod tests {
 /// [`Ordered::in_flight`]. Built with one thread ([`Ordered::spawn_named`]), no thread is
 /// started: each job runs on the calling thread when its result is asked for (a panic in it
 /// is the caller's, not a [`WorkerPanicked`]).
-pub struct Ordered<J, O> {
+pub(crate) struct Ordered<J, O> {
     engine: Engine<J, O>,
     submitted: u64,
     emitted: u64,
@@ -331,7 +332,7 @@ impl<J, O> std::fmt::Debug for Ordered<J, O> {
 
 impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
     /// Wraps a pool that has no jobs queued yet.
-    pub fn new(pool: Pool<J, O>) -> Self {
+    pub(crate) fn new(pool: Pool<J, O>) -> Self {
         Self::with(Engine::Pool(pool))
     }
 
@@ -346,7 +347,7 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
 
     /// A pool of `threads` workers named after `role` (see [`Pool::spawn_named`]), or with one
     /// thread, the same work run inline on the calling thread.
-    pub fn spawn_named<S, I, F>(
+    pub(crate) fn spawn_named<S, I, F>(
         role: &str,
         threads: usize,
         pin: bool,
@@ -372,7 +373,7 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
     }
 
     /// Number of worker threads (1 when inline).
-    pub fn threads(&self) -> usize {
+    pub(crate) fn threads(&self) -> usize {
         match &self.engine {
             Engine::Pool(pool) => pool.threads(),
             Engine::Inline(..) => 1,
@@ -380,12 +381,12 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
     }
 
     /// Jobs submitted whose results have not been handed out yet.
-    pub fn in_flight(&self) -> u64 {
+    pub(crate) fn in_flight(&self) -> u64 {
         self.submitted - self.emitted
     }
 
     /// Queues the next job.
-    pub fn submit(&mut self, job: J) {
+    pub(crate) fn submit(&mut self, job: J) {
         match &mut self.engine {
             Engine::Pool(pool) => pool.submit(self.submitted, job),
             Engine::Inline(_, queue) => queue.push_back(job),
@@ -395,7 +396,7 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
 
     /// The result of the oldest job not yet handed out if it is already finished (inline: the
     /// oldest job, run now); `None` when it is not finished yet or nothing is in flight.
-    pub fn try_next_result(&mut self) -> Option<Outcome<O>> {
+    pub(crate) fn try_next_result(&mut self) -> Option<Outcome<O>> {
         if self.in_flight() == 0 {
             return None;
         }
@@ -414,7 +415,7 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
 
     /// The result of the oldest job not yet handed out, waiting for it if needed; `None` when
     /// nothing is in flight.
-    pub fn next_result(&mut self) -> Option<Outcome<O>> {
+    pub(crate) fn next_result(&mut self) -> Option<Outcome<O>> {
         if self.in_flight() == 0 {
             return None;
         }

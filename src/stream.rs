@@ -272,11 +272,12 @@ impl From<bam::Error> for Error {
 impl From<tdf::Error> for Error {
     fn from(e: tdf::Error) -> Self {
         let message = e.to_string();
-        let out = match &e {
-            tdf::Error::Open { path, .. } => {
-                let mut out = Self::new(ErrorKind::Io, message).at(Some(path), None, None);
+        let path = e.path().map(Path::to_path_buf);
+        let out = match e.kind() {
+            tdf::ErrorKind::Open => {
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
                 // The reader names a path that is missing, or a file where a folder belongs.
-                let (io, errno) = if path.exists() {
+                let (io, errno) = if path.as_deref().is_some_and(Path::exists) {
                     (std::io::ErrorKind::NotADirectory, ENOTDIR)
                 } else {
                     (std::io::ErrorKind::NotFound, ENOENT)
@@ -285,21 +286,13 @@ impl From<tdf::Error> for Error {
                 out.errno = Some(errno);
                 out
             }
-            tdf::Error::Metadata { path, .. } => {
-                Self::new(ErrorKind::Format, message).at(Some(path), None, None)
-            }
-            tdf::Error::Frame {
-                path,
-                frame,
-                offset,
-                ..
-            } => Self::new(ErrorKind::Format, message).at(
-                Some(path),
-                Some(*offset),
-                Some(u64::from(*frame)),
+            tdf::ErrorKind::Options => Self::usage(message),
+            tdf::ErrorKind::Worker => Self::new(ErrorKind::Worker, message),
+            _ => Self::new(ErrorKind::Format, message).at(
+                path.as_deref(),
+                e.offset(),
+                e.frame().map(u64::from),
             ),
-            tdf::Error::Options(_) => Self::usage(message),
-            tdf::Error::Worker => Self::new(ErrorKind::Worker, message),
         };
         out.with_source(e)
     }
@@ -308,25 +301,26 @@ impl From<tdf::Error> for Error {
 impl From<midi::Error> for Error {
     fn from(e: midi::Error) -> Self {
         let message = e.to_string();
-        match e {
-            midi::Error::Open(o) => Self::from(o),
-            midi::Error::Walk { path, source } => {
-                let mut out = Self::from_io(Some(&path), source, message);
-                out.path = Some(path);
+        let path = e.path().map(Path::to_path_buf);
+        let out = match e.kind() {
+            midi::ErrorKind::Open(o) => {
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                out.set_open_cause(o.kind());
                 out
             }
-            midi::Error::Parse {
-                ref path,
-                ref error,
-            } => {
-                let (path, offset) = (path.clone(), error.offset);
-                Self::new(ErrorKind::Format, message)
-                    .at(Some(&path), Some(offset), None)
-                    .with_source(e)
+            midi::ErrorKind::Walk(io) => {
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                out.io = Some(io.kind());
+                out.errno = io.raw_os_error().or_else(|| errno(io.kind()));
+                out
             }
-            midi::Error::TooManyFiles(_) => Self::usage(message),
-            midi::Error::Worker(_) => Self::new(ErrorKind::Worker, message),
-        }
+            midi::ErrorKind::Parse(p) => {
+                Self::new(ErrorKind::Format, message).at(path.as_deref(), Some(p.offset), None)
+            }
+            midi::ErrorKind::TooManyFiles(_) => Self::usage(message),
+            _ => Self::new(ErrorKind::Worker, message),
+        };
+        out.with_source(e)
     }
 }
 

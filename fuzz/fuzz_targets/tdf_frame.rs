@@ -5,8 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rawarrow::tdf::frame::FrameDecoder;
-use rawarrow::tdf::meta::FrameRow;
+use rawarrow::tdf::fuzzing::decode_frame;
 
 fn naive(blob: &[u8], scans: u32, peaks: u64) -> Option<(Vec<u32>, Vec<u32>)> {
     let size = u32::from_le_bytes(blob.get(..4)?.try_into().ok()?) as usize;
@@ -41,19 +40,8 @@ fuzz_target!(|data: &[u8]| {
     let peaks = u64::from(u16::from_le_bytes([data[2], data[3]]));
     let tims_id = u64::from(data[4] % 16);
     let bin = &data[8..];
-    let row = FrameRow {
-        id: 1,
-        time: 0.0,
-        msms_type: 0,
-        tims_id,
-        num_scans: scans,
-        num_peaks: peaks,
-        mz_calibration: None,
-        tims_calibration: None,
-    };
-    let mut dec = FrameDecoder::new().expect("zstd context");
     let (mut tof, mut int) = (vec![0u32; peaks as usize], vec![0u32; peaks as usize]);
-    if dec.decode(bin, &row, &mut tof, &mut int).is_ok() && peaks > 0 {
+    if decode_frame(bin, scans, peaks, tims_id, &mut tof, &mut int) && peaks > 0 {
         let blob = &bin[tims_id as usize..];
         let (t, i) = naive(blob, scans, peaks).expect("the naive reader reads what we read");
         assert_eq!((t, i), (tof, int));

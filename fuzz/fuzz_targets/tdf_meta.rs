@@ -14,7 +14,6 @@ use std::sync::OnceLock;
 use arrow_array::{Array, Float64Array};
 use libfuzzer_sys::fuzz_target;
 use rawarrow::io::Input;
-use rawarrow::tdf::meta::Metadata;
 use rawarrow::tdf::{Calibration, Reader, Table};
 use rusqlite::types::Value;
 use rusqlite::Connection;
@@ -268,13 +267,9 @@ fuzz_target!(|bytes: &[u8]| {
             conn
         };
     }
-    let meta = CONN.with(|conn| {
-        database(&mut s, conn).ok()?;
-        Metadata::from_connection(conn, &Path::new("fuzz.d").join("analysis.tdf")).ok()
-    });
-    let Some(meta) = meta else {
+    if CONN.with(|conn| database(&mut s, conn)).is_err() {
         return;
-    };
+    }
     let dir = Path::new("fuzz.d");
     let bin = Input::from_bytes("fuzz.d/analysis.tdf_bin", bin().to_vec());
     let mut b = Reader::builder()
@@ -322,7 +317,9 @@ fuzz_target!(|bytes: &[u8]| {
     if s.u8() % 2 == 1 {
         b = b.centroid(u32::from(s.u8() % 4));
     }
-    let Ok(mut reader) = b.build_from_parts(dir, meta, bin) else {
+    let Some(Ok(mut reader)) =
+        CONN.with(|conn| rawarrow::tdf::fuzzing::reader_from_database(b, conn, dir, bin))
+    else {
         return;
     };
     while let Ok(Some(batch)) = reader.next_batch() {

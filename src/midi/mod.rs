@@ -1,7 +1,7 @@
 //! Standard MIDI Files → Arrow: note tables with tempo-mapped onsets, per-file facts, onset
 //! detection and tempo estimates, for one file or millions.
 //!
-//! * [`smf`] parses a file in one pass over its bytes (memory-mapped, no copy) and pairs notes as
+//! * [`Parser`] parses a file in one pass over its bytes (memory-mapped, no copy) and pairs notes as
 //!   it goes; see its docs for what is an error and what only a warning.
 //! * [`tempo`] merges the Set Tempo events into a tick → seconds map (exact integer arithmetic).
 //! * [`onset`] groups note starts into onsets (the kernels' onset gate) and estimates the tempo.
@@ -16,7 +16,7 @@
 //! earlier note, not the one that just started. pretty_midi instead closes *every* open note of
 //! the key at a note-off (and drops notes of zero length), which merges re-triggered notes;
 //! here a note-on immediately followed by its note-off is kept as a note of zero duration.
-//! A note-off with no open note is ignored (counted in [`smf::Parser::unmatched_offs`]). Notes
+//! A note-off with no open note is ignored (counted in [`Parser::unmatched_offs`]). Notes
 //! still sounding when their track ends (End-of-Track, or the last event read) end there.
 //!
 //! On the 31 corpus songs this gives 80,364 notes; pretty_midi and symusic each find 80,363.
@@ -42,15 +42,17 @@
 pub mod analysis;
 pub mod onset;
 mod reader;
-pub mod smf;
+mod smf;
 mod table;
 pub mod tempo;
 
 pub use analysis::{Key, KeyProfile, Music};
 pub use onset::{Onset, OnsetOptions, OnsetScratch};
-pub use reader::{list_inputs, read_list, Error, Reader, ReaderBuilder, Summary, EXTENSIONS};
+pub use reader::{
+    list_inputs, read_list, Error, ErrorKind, Reader, ReaderBuilder, Summary, EXTENSIONS,
+};
 pub use smf::{
-    Division, Header, KeySignature, Note, ParseError, ParseErrorKind, Tempo, TimeSignature,
+    Division, Header, KeySignature, Note, ParseError, ParseErrorKind, Parser, Tempo, TimeSignature,
     Warning, WarningKind,
 };
 pub use table::{files_schema, notes_schema};
@@ -283,9 +285,6 @@ pub fn parse(bytes: &[u8]) -> Result<Song, ParseError> {
 /// Reads and parses one file (memory-mapped); errors name the file.
 pub fn read(path: impl AsRef<std::path::Path>) -> Result<Song, Error> {
     let path = path.as_ref();
-    let input = crate::io::Input::open(path).map_err(Error::Open)?;
-    parse(input.bytes()).map_err(|e| Error::Parse {
-        path: path.to_path_buf(),
-        error: e,
-    })
+    let input = crate::io::Input::open(path).map_err(Error::open)?;
+    parse(input.bytes()).map_err(|e| Error::parse(path, e))
 }

@@ -12,56 +12,102 @@ use super::table::{files_batch, notes_batch, FileRow, NoteRow};
 use super::{Analyzer, KeyProfile, OnsetOptions, ParseError};
 use crate::arrow::arena::ArenaPool;
 use crate::io::{Input, OpenError};
-use crate::runtime::{default_threads, Ordered, WorkerPanicked};
+use crate::runtime::{default_threads, Ordered};
 
 /// File name extensions collected when walking a folder (case-insensitive). Files named
 /// explicitly are read whatever their name.
 pub const EXTENSIONS: &[&str] = &["mid", "midi", "kar", "rmi", "smf"];
 
-/// Errors of the MIDI reader. A file that cannot be parsed is not an error of the reader: it
-/// becomes a `files` row with `error` set.
+/// An error of the MIDI reader: what went wrong ([`ErrorKind`], with the cause underneath as
+/// [`source`](std::error::Error::source)) and the path it concerns. A file that cannot be parsed
+/// is not an error of the [`Reader`]: it becomes a `files` row with `error` set.
 #[derive(Debug)]
-pub enum Error {
+pub struct Error {
+    path: Option<PathBuf>,
+    kind: ErrorKind,
+}
+
+/// What went wrong.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
     /// A file could not be opened (single-file [`super::read`]).
     Open(OpenError),
-    /// A file is not a readable SMF (single-file [`super::read`]).
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// Offset and cause.
-        error: ParseError,
-    },
+    /// A file is not a readable SMF (single-file [`super::read`]); the error holds the offset.
+    Parse(ParseError),
     /// An input path or a folder below it could not be listed.
-    Walk {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    Walk(std::io::Error),
     /// More files than the `file` dictionary can index (2³¹ − 1).
     TooManyFiles(usize),
-    /// A worker thread panicked (a bug; reported instead of hanging).
-    Worker(WorkerPanicked),
+    /// A worker thread panicked (a bug; reported instead of hanging), or (with the operating
+    /// system's error) the workers could not be started.
+    Worker(Option<std::io::Error>),
+}
+
+impl Error {
+    fn at(path: &Path, kind: ErrorKind) -> Self {
+        Self {
+            path: Some(path.to_path_buf()),
+            kind,
+        }
+    }
+
+    pub(crate) fn open(e: OpenError) -> Self {
+        Self::bare(ErrorKind::Open(e))
+    }
+
+    pub(crate) fn parse(path: &Path, e: ParseError) -> Self {
+        Self::at(path, ErrorKind::Parse(e))
+    }
+
+    fn bare(kind: ErrorKind) -> Self {
+        Self { path: None, kind }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The file or folder concerned, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.kind {
+            ErrorKind::Open(o) => Some(o.path()),
+            _ => self.path.as_deref(),
+        }
+    }
+
+    /// Byte offset in the file of a parse error.
+    pub fn offset(&self) -> Option<u64> {
+        match &self.kind {
+            ErrorKind::Parse(e) => Some(e.offset),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Open(e) => e.fmt(f),
-            Self::Parse { path, error } => write!(f, "{}: {error}", path.display()),
-            Self::Walk { path, source } => write!(f, "{}: {source}", path.display()),
-            Self::TooManyFiles(n) => write!(f, "{n} files: at most 2147483647 per reader"),
-            Self::Worker(_) => f.write_str("a worker thread panicked"),
+        if let (Some(path), false) = (&self.path, matches!(self.kind, ErrorKind::Open(_))) {
+            write!(f, "{}: ", path.display())?;
+        }
+        match &self.kind {
+            ErrorKind::Open(e) => e.fmt(f),
+            ErrorKind::Parse(e) => e.fmt(f),
+            ErrorKind::Walk(e) => e.fmt(f),
+            ErrorKind::TooManyFiles(n) => write!(f, "{n} files: at most 2147483647 per reader"),
+            ErrorKind::Worker(None) => f.write_str("a worker thread panicked"),
+            ErrorKind::Worker(Some(e)) => write!(f, "cannot start worker threads: {e}"),
         }
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Open(e) => Some(e),
-            Self::Parse { error, .. } => Some(error),
-            Self::Walk { source, .. } => Some(source),
+        match &self.kind {
+            ErrorKind::Open(e) => Some(e),
+            ErrorKind::Parse(e) => Some(e),
+            ErrorKind::Walk(e) | ErrorKind::Worker(Some(e)) => Some(e),
             _ => None,
         }
     }
@@ -80,10 +126,7 @@ fn has_midi_extension(path: &Path) -> bool {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
-    let werr = |source| Error::Walk {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let werr = |e| Error::at(dir, ErrorKind::Walk(e));
     for entry in std::fs::read_dir(dir).map_err(werr)? {
         let entry = entry.map_err(werr)?;
         let path = entry.path();
@@ -104,10 +147,7 @@ pub fn list_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Error> 
     let mut out = Vec::new();
     for p in inputs {
         let p = p.as_ref();
-        let meta = std::fs::metadata(p).map_err(|source| Error::Walk {
-            path: p.to_path_buf(),
-            source,
-        })?;
+        let meta = std::fs::metadata(p).map_err(|e| Error::at(p, ErrorKind::Walk(e)))?;
         if meta.is_dir() {
             walk(p, &mut out)?;
         } else {
@@ -223,7 +263,7 @@ impl ReaderBuilder {
     /// Starts reading exactly these files, in this order.
     pub fn build_paths(self, paths: Vec<PathBuf>) -> Result<Reader, Error> {
         if i32::try_from(paths.len()).is_err() {
-            return Err(Error::TooManyFiles(paths.len()));
+            return Err(Error::bare(ErrorKind::TooManyFiles(paths.len())));
         }
         let names: StringArray = paths.iter().map(|p| Some(p.to_string_lossy())).collect();
         let dictionary: ArrayRef = Arc::new(names);
@@ -248,10 +288,7 @@ impl ReaderBuilder {
                 (notes_batch(rows, &wdict, &arenas), files)
             },
         )
-        .map_err(|source| Error::Walk {
-            path: PathBuf::from("<threads>"),
-            source,
-        })?;
+        .map_err(|e| Error::bare(ErrorKind::Worker(Some(e))))?;
         Ok(Reader {
             paths,
             dictionary,
@@ -450,7 +487,7 @@ impl Reader {
         let Some(out) = self.pool.next_result() else {
             return Ok(None);
         };
-        let (batch, files) = out.map_err(Error::Worker)?;
+        let (batch, files) = out.map_err(|_| Error::bare(ErrorKind::Worker(None)))?;
         self.summary.files += files.len() as u64;
         self.summary.failed += files.iter().filter(|f| f.error.is_some()).count() as u64;
         self.summary.warned += files.iter().filter(|f| f.warnings.is_some()).count() as u64;

@@ -261,19 +261,19 @@ const KEYS: usize = 16 * 128;
 #[derive(Debug)]
 pub struct Parser {
     /// Notes of the last file, in track order, each track's notes in note-on order.
-    pub notes: Vec<Note>,
+    pub(crate) notes: Vec<Note>,
     /// Set Tempo events of the last file, in track order then file order.
-    pub tempos: Vec<Tempo>,
+    pub(crate) tempos: Vec<Tempo>,
     /// Time Signature events of the last file, in track order then file order.
-    pub time_signatures: Vec<TimeSignature>,
+    pub(crate) time_signatures: Vec<TimeSignature>,
     /// Key Signature events of the last file, in track order then file order.
-    pub key_signatures: Vec<KeySignature>,
+    pub(crate) key_signatures: Vec<KeySignature>,
     /// Tick of each track's end (its End-of-Track, or its last event).
-    pub track_ends: Vec<u64>,
+    pub(crate) track_ends: Vec<u64>,
     /// Warnings about the last file.
-    pub warnings: Vec<Warning>,
+    pub(crate) warnings: Vec<Warning>,
     /// Note-offs that matched no sounding note (ignored).
-    pub unmatched_offs: u64,
+    pub(crate) unmatched_offs: u64,
     // FIFO of open notes per (channel, pitch): linked through `next` (parallel to `notes`).
     head: Box<[u32; KEYS]>,
     tail: Box<[u32; KEYS]>,
@@ -314,6 +314,41 @@ fn smf_start(bytes: &[u8]) -> Option<usize> {
 }
 
 impl Parser {
+    /// Notes of the last file, in track order, each track's notes in note-on order.
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+
+    /// Set Tempo events of the last file, in track order then file order.
+    pub fn tempos(&self) -> &[Tempo] {
+        &self.tempos
+    }
+
+    /// Time Signature events of the last file, in track order then file order.
+    pub fn time_signatures(&self) -> &[TimeSignature] {
+        &self.time_signatures
+    }
+
+    /// Key Signature events of the last file, in track order then file order.
+    pub fn key_signatures(&self) -> &[KeySignature] {
+        &self.key_signatures
+    }
+
+    /// Tick of each track's end (its End-of-Track, or its last event).
+    pub fn track_ends(&self) -> &[u64] {
+        &self.track_ends
+    }
+
+    /// Warnings about the last file.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// Note-offs of the last file that matched no sounding note (ignored).
+    pub fn unmatched_offs(&self) -> u64 {
+        self.unmatched_offs
+    }
+
     /// A parser with empty state.
     pub fn new() -> Self {
         Self {

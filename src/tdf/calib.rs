@@ -27,7 +27,7 @@ use super::Error;
 
 /// How m/z of one frame is computed.
 #[derive(Debug, Clone, PartialEq)]
-pub enum MzModel {
+pub(crate) enum MzModel {
     /// `m = (a + b·i)² − c4` (ModelType 1 with C2 = C3 = 0, and the estimate with c4 = 0).
     Linear {
         /// Intercept.
@@ -43,7 +43,7 @@ pub enum MzModel {
 
 /// The general Bruker curve for one frame (temperature correction applied).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Curve {
+pub(crate) struct Curve {
     timebase: f64,
     delay: f64,
     c0: f64,
@@ -58,7 +58,7 @@ pub struct Curve {
 
 impl Curve {
     /// m/z at TOF time `t` (not index).
-    pub fn mz_at_time(&self, t: f64) -> f64 {
+    pub(crate) fn mz_at_time(&self, t: f64) -> f64 {
         let d = t - self.c0;
         let s = if self.c3 == 0.0 {
             if self.c2 == 0.0 {
@@ -94,7 +94,7 @@ impl Curve {
     }
 
     /// m/z at TOF index `i`.
-    pub fn mz(&self, i: u32) -> f64 {
+    pub(crate) fn mz(&self, i: u32) -> f64 {
         self.mz_at_time(f64::from(i) * self.timebase + self.delay)
     }
 }
@@ -102,7 +102,7 @@ impl Curve {
 impl MzModel {
     /// Builds the model of a frame from an `MzCalibration` row (ModelType, DigitizerTimebase,
     /// DigitizerDelay, T1, T2, dC1, dC2, C0..) and the frame's T1/T2.
-    pub fn bruker(row: &[f64], t1: f64, t2: f64) -> Result<Self, String> {
+    pub(crate) fn bruker(row: &[f64], t1: f64, t2: f64) -> Result<Self, String> {
         if row.len() < 12 {
             return Err("MzCalibration row too short".into());
         }
@@ -151,7 +151,7 @@ impl MzModel {
     }
 
     /// timsrust's boundary model.
-    pub fn estimate(mz_lower: f64, mz_upper: f64, num_samples: u32) -> Self {
+    pub(crate) fn estimate(mz_lower: f64, mz_upper: f64, num_samples: u32) -> Self {
         let a = mz_lower.sqrt();
         Self::Linear {
             a,
@@ -161,7 +161,7 @@ impl MzModel {
     }
 
     /// m/z of every TOF index in `tof` into `out`.
-    pub fn convert(&self, tof: &[u32], out: &mut [f64]) {
+    pub(crate) fn convert(&self, tof: &[u32], out: &mut [f64]) {
         match self {
             Self::Linear { a, b, c4 } => {
                 calib::tof_to_mz(tof, *a, *b, out);
@@ -178,7 +178,7 @@ impl MzModel {
     }
 
     /// m/z of one TOF index.
-    pub fn mz(&self, i: u32) -> f64 {
+    pub(crate) fn mz(&self, i: u32) -> f64 {
         match self {
             Self::Linear { a, b, c4 } => {
                 let x = a + b * f64::from(i);
@@ -192,7 +192,7 @@ impl MzModel {
     /// the root `s = √(m + C4)` of the curve must not change sign inside the range (a square
     /// then falls before it rises), and 257 evenly spaced indices (both ends included) must give
     /// strictly rising values.
-    pub fn rises_over(&self, last: u32) -> bool {
+    pub(crate) fn rises_over(&self, last: u32) -> bool {
         let root_keeps_sign = match self {
             Self::Linear { a, b, .. } => *a >= 0.0 && a + b * f64::from(last) >= 0.0,
             Self::Curve(c) => c.delay - c.c0 >= 0.0 && c.timebase > 0.0,
@@ -210,7 +210,7 @@ impl MzModel {
 
 /// How 1/K0 is computed from the scan number.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ImModel {
+pub(crate) enum ImModel {
     /// `c + d·scan` (the estimate).
     Linear {
         /// Intercept.
@@ -224,7 +224,7 @@ pub enum ImModel {
 
 impl ImModel {
     /// From a `TimsCalibration` row (ModelType, C0..C9).
-    pub fn bruker(row: &[f64]) -> Result<Self, String> {
+    pub(crate) fn bruker(row: &[f64]) -> Result<Self, String> {
         if row.len() < 11 {
             return Err("TimsCalibration row too short".into());
         }
@@ -243,7 +243,7 @@ impl ImModel {
     }
 
     /// timsrust's boundary model.
-    pub fn estimate(im_lower: f64, im_upper: f64, max_scans: u32) -> Self {
+    pub(crate) fn estimate(im_lower: f64, im_upper: f64, max_scans: u32) -> Self {
         Self::Linear {
             c: im_upper,
             d: (im_lower - im_upper) / f64::from(max_scans),
@@ -251,7 +251,7 @@ impl ImModel {
     }
 
     /// 1/K0 at a (possibly fractional) scan number.
-    pub fn im(&self, scan: f64) -> f64 {
+    pub(crate) fn im(&self, scan: f64) -> f64 {
         match *self {
             Self::Linear { c, d } => c + d * scan,
             Self::Bruker(c) => {
@@ -263,7 +263,7 @@ impl ImModel {
     }
 
     /// 1/K0 of scans `0..n` into `out`.
-    pub fn per_scan(&self, n: u32, out: &mut Vec<f64>) {
+    pub(crate) fn per_scan(&self, n: u32, out: &mut Vec<f64>) {
         // Once per scan, not per peak: a plain loop (the kernels' batch form would need a 0..n
         // index array per frame).
         out.clear();
@@ -283,10 +283,7 @@ impl Models {
         if let Some((mz, im)) = &self.estimate {
             return Ok((mz.clone(), *im));
         }
-        let bad = |m: String| Error::Metadata {
-            path: self.tdf.clone(),
-            message: format!("frame {}: {m}", f.id),
-        };
+        let bad = |m: String| Error::metadata(self.tdf.clone(), format!("frame {}: {m}", f.id));
         let (cal, t1, t2) = f
             .mz_calibration
             .ok_or_else(|| bad("no MzCalibration (use --calibration estimate)".into()))?;
@@ -316,10 +313,10 @@ pub(crate) fn digitizer_samples(meta: &Metadata, tdf: &Path) -> Result<Option<u3
     }
     let n: u32 = meta.global_value(tdf, "DigitizerNumSamples")?;
     if n == 0 {
-        return Err(Error::Metadata {
-            path: tdf.to_path_buf(),
-            message: "GlobalMetadata DigitizerNumSamples = 0".into(),
-        });
+        return Err(Error::metadata(
+            tdf.to_path_buf(),
+            "GlobalMetadata DigitizerNumSamples = 0",
+        ));
     }
     Ok(Some(n))
 }

@@ -11,12 +11,12 @@ use rawarrow_kernels::{delta, unshuffle};
 use super::meta::FrameRow;
 
 /// Reusable per-worker decoding state (zstd context and buffers).
-pub struct FrameDecoder {
+pub(crate) struct FrameDecoder {
     zstd: zstd::bulk::Decompressor<'static>,
     raw: Vec<u8>,
     deltas: Vec<u32>,
     /// Peaks per scan of the last decoded frame.
-    pub scan_peaks: Vec<u32>,
+    pub(crate) scan_peaks: Vec<u32>,
 }
 
 impl std::fmt::Debug for FrameDecoder {
@@ -27,11 +27,11 @@ impl std::fmt::Debug for FrameDecoder {
 
 /// Most peaks a frame may declare (4 GiB of decompressed words): an unchecked `NumPeaks` must
 /// not size an allocation.
-pub const MAX_PEAKS: u64 = 1 << 29;
+pub(crate) const MAX_PEAKS: u64 = 1 << 29;
 
 impl FrameDecoder {
     /// A decoder with empty buffers.
-    pub fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         Ok(Self {
             zstd: zstd::bulk::Decompressor::new()?,
             raw: Vec::new(),
@@ -43,7 +43,7 @@ impl FrameDecoder {
     /// Decodes `frame` from the whole `analysis.tdf_bin` bytes into `tof` and `intensity`
     /// (each exactly `NumPeaks` long) and returns the blob's length in bytes. Errors are
     /// `(byte offset, message)`.
-    pub fn decode(
+    pub(crate) fn decode(
         &mut self,
         bin: &[u8],
         frame: &FrameRow,

@@ -10,97 +10,97 @@ use super::Error;
 
 /// One row of `Frames`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FrameRow {
+pub(crate) struct FrameRow {
     /// Frame id (1-based).
-    pub id: u32,
+    pub(crate) id: u32,
     /// Retention time in seconds.
-    pub time: f64,
+    pub(crate) time: f64,
     /// 0 MS1, 2 MS/MS, 8 ddaPASEF, 9 diaPASEF, 10 PRM.
-    pub msms_type: u8,
+    pub(crate) msms_type: u8,
     /// Byte offset of the frame blob in `analysis.tdf_bin`.
-    pub tims_id: u64,
+    pub(crate) tims_id: u64,
     /// Scans in the frame.
-    pub num_scans: u32,
+    pub(crate) num_scans: u32,
     /// Peaks in the frame.
-    pub num_peaks: u64,
+    pub(crate) num_peaks: u64,
     /// `MzCalibration` row id, T1, T2 (absent in files without calibration tables).
-    pub mz_calibration: Option<(i64, f64, f64)>,
+    pub(crate) mz_calibration: Option<(i64, f64, f64)>,
     /// `TimsCalibration` row id.
-    pub tims_calibration: Option<i64>,
+    pub(crate) tims_calibration: Option<i64>,
 }
 
 /// A DIA isolation window: scans `[scan_begin, scan_end)` of the frames of a window group.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Window {
+pub(crate) struct Window {
     /// First scan.
-    pub scan_begin: u32,
+    pub(crate) scan_begin: u32,
     /// One past the last scan.
-    pub scan_end: u32,
+    pub(crate) scan_end: u32,
     /// Isolation m/z.
-    pub isolation_mz: f64,
+    pub(crate) isolation_mz: f64,
     /// Isolation width.
-    pub isolation_width: f64,
+    pub(crate) isolation_width: f64,
     /// Window group (DIA) or precursor id (DDA).
-    pub group: u32,
+    pub(crate) group: u32,
 }
 
 /// One row of `Precursors` (ddaPASEF): an ion the instrument picked in an MS1 frame.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PrecursorRow {
+pub(crate) struct PrecursorRow {
     /// `Id`.
-    pub id: u32,
+    pub(crate) id: u32,
     /// `Parent`: the MS1 frame it was found in.
-    pub parent: u32,
+    pub(crate) parent: u32,
     /// `MonoisotopicMz` (NULL when no isotope pattern was found).
-    pub mz_monoisotopic: Option<f64>,
+    pub(crate) mz_monoisotopic: Option<f64>,
     /// `LargestPeakMz`.
-    pub mz_largest_peak: f64,
+    pub(crate) mz_largest_peak: f64,
     /// `AverageMz`.
-    pub mz_average: Option<f64>,
+    pub(crate) mz_average: Option<f64>,
     /// `Charge` (NULL when unknown).
-    pub charge: Option<u8>,
+    pub(crate) charge: Option<u8>,
     /// `ScanNumber`: the intensity-weighted mean scan, fractional.
-    pub scan: f64,
+    pub(crate) scan: f64,
     /// `Intensity`.
-    pub intensity: Option<f64>,
+    pub(crate) intensity: Option<f64>,
 }
 
 /// One row of `PasefFrameMsMsInfo`: scans `[scan_begin, scan_end)` of an MS2 frame isolate one
 /// precursor.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PasefRow {
+pub(crate) struct PasefRow {
     /// `Frame`.
-    pub frame: u32,
+    pub(crate) frame: u32,
     /// `Precursor`.
-    pub precursor: u32,
+    pub(crate) precursor: u32,
     /// Scans, isolation window and collision energy.
-    pub isolation: Isolation,
+    pub(crate) isolation: Isolation,
 }
 
 /// One row of `DiaFrameMsMsWindows`: scans `[scan_begin, scan_end)` of the frames of a window
 /// group isolate one m/z window.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DiaWindowRow {
+pub(crate) struct DiaWindowRow {
     /// `WindowGroup`.
-    pub group: u32,
+    pub(crate) group: u32,
     /// Scans, isolation window and collision energy.
-    pub isolation: Isolation,
+    pub(crate) isolation: Isolation,
 }
 
 /// What both window tables say of a window: scans `[scan_begin, scan_end)` isolate
 /// `isolation_mz ± isolation_width / 2` at a collision energy.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Isolation {
+pub(crate) struct Isolation {
     /// `ScanNumBegin`.
-    pub scan_begin: u32,
+    pub(crate) scan_begin: u32,
     /// `ScanNumEnd` (exclusive).
-    pub scan_end: u32,
+    pub(crate) scan_end: u32,
     /// `IsolationMz`.
-    pub isolation_mz: f64,
+    pub(crate) isolation_mz: f64,
     /// `IsolationWidth`.
-    pub isolation_width: f64,
+    pub(crate) isolation_width: f64,
     /// `CollisionEnergy` (eV; NaN when the column is absent or NULL).
-    pub collision_energy: f64,
+    pub(crate) collision_energy: f64,
 }
 
 impl Window {
@@ -117,38 +117,35 @@ impl Window {
 
 /// Everything the reader needs from `analysis.tdf`.
 #[derive(Debug, Clone)]
-pub struct Metadata {
+pub(crate) struct Metadata {
     /// `GlobalMetadata` key/values.
-    pub global: HashMap<String, String>,
+    pub(crate) global: HashMap<String, String>,
     /// Frames in id order.
-    pub frames: Vec<FrameRow>,
+    pub(crate) frames: Vec<FrameRow>,
     /// `MzCalibration` rows by id: ModelType, DigitizerTimebase, DigitizerDelay, T1, T2, dC1,
     /// dC2, then C0.. (5 coefficients for ModelType 1, 15 for ModelType 2).
-    pub mz_calibrations: HashMap<i64, Vec<f64>>,
+    pub(crate) mz_calibrations: HashMap<i64, Vec<f64>>,
     /// `TimsCalibration` rows by id: ModelType, then C0..C9.
-    pub tims_calibrations: HashMap<i64, Vec<f64>>,
+    pub(crate) tims_calibrations: HashMap<i64, Vec<f64>>,
     /// Per frame id: DIA windows (by window group) or DDA PASEF selections, sorted by scan.
-    pub windows: HashMap<u32, Vec<Window>>,
+    pub(crate) windows: HashMap<u32, Vec<Window>>,
     /// Whether the run is ddaPASEF (MsMsType 8 frames or PASEF rows): the windows are DDA
     /// selections and their `group` is a precursor id.
-    pub dda: bool,
+    pub(crate) dda: bool,
     /// `Precursors` by id (ddaPASEF; empty otherwise).
-    pub precursors: Vec<PrecursorRow>,
+    pub(crate) precursors: Vec<PrecursorRow>,
     /// `PasefFrameMsMsInfo` by (precursor, frame) (ddaPASEF; empty otherwise).
-    pub pasef: Vec<PasefRow>,
+    pub(crate) pasef: Vec<PasefRow>,
     /// `DiaFrameMsMsWindows` by (group, scan) (diaPASEF; empty otherwise).
-    pub dia_windows: Vec<DiaWindowRow>,
+    pub(crate) dia_windows: Vec<DiaWindowRow>,
     /// `DiaFrameMsMsInfo`: (frame, window group), by frame.
-    pub dia_frames: Vec<(u32, u32)>,
+    pub(crate) dia_frames: Vec<(u32, u32)>,
     /// The largest `NumScans` of every frame (also of those a time range left out).
-    pub max_num_scans: u32,
+    pub(crate) max_num_scans: u32,
 }
 
 fn sql_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
-    Error::Metadata {
-        path: path.to_path_buf(),
-        message: format!("{what}: {e}"),
-    }
+    Error::metadata(path.to_path_buf(), format!("{what}: {e}")).caused_by(e)
 }
 
 fn table_columns(conn: &Connection, path: &Path, table: &str) -> Result<Vec<String>, Error> {
@@ -176,17 +173,17 @@ fn require(
         if optional {
             return Ok(false);
         }
-        return Err(Error::Metadata {
-            path: path.to_path_buf(),
-            message: format!("missing table {table}"),
-        });
+        return Err(Error::metadata(
+            path.to_path_buf(),
+            format!("missing table {table}"),
+        ));
     }
     for c in columns {
         if !have.iter().any(|h| h.eq_ignore_ascii_case(c)) {
-            return Err(Error::Metadata {
-                path: path.to_path_buf(),
-                message: format!("table {table} has no column {c}"),
-            });
+            return Err(Error::metadata(
+                path.to_path_buf(),
+                format!("table {table} has no column {c}"),
+            ));
         }
     }
     Ok(true)
@@ -201,14 +198,14 @@ fn has_columns(conn: &Connection, path: &Path, table: &str, cols: &[&str]) -> Re
 
 impl Metadata {
     /// Reads `analysis.tdf` at `path`.
-    pub fn read(path: &Path) -> Result<Self, Error> {
+    pub(crate) fn read(path: &Path) -> Result<Self, Error> {
         Self::read_in(path, None)
     }
 
     /// [`Metadata::read`] keeping only the frames whose `Time` lies in `time` (inclusive): the
     /// other rows are not read (a one-minute slice of an hour-long run opens in a tenth of the
     /// time), and `max_num_scans` is still that of every frame.
-    pub fn read_in(path: &Path, time: Option<(f64, f64)>) -> Result<Self, Error> {
+    pub(crate) fn read_in(path: &Path, time: Option<(f64, f64)>) -> Result<Self, Error> {
         let uri = format!("file:{}?mode=ro&immutable=1", path.display());
         let conn = Connection::open_with_flags(
             &uri,
@@ -220,14 +217,9 @@ impl Metadata {
         Self::from_connection_in(&conn, path, time)
     }
 
-    /// [`Metadata::read`] from an open SQLite connection (an in-memory database in tests and
+    /// [`Metadata::read_in`] from an open SQLite connection (an in-memory database when
     /// fuzzing); `path` names the file in errors.
-    pub fn from_connection(conn: &Connection, path: &Path) -> Result<Self, Error> {
-        Self::from_connection_in(conn, path, None)
-    }
-
-    /// [`Metadata::read_in`] from an open SQLite connection.
-    pub fn from_connection_in(
+    pub(crate) fn from_connection_in(
         conn: &Connection,
         path: &Path,
         time: Option<(f64, f64)>,
@@ -274,11 +266,12 @@ impl Metadata {
         let max_num_scans: Option<i64> = conn
             .query_row("SELECT MAX(NumScans) FROM Frames", [], |r| r.get(0))
             .map_err(|e| q("Frames.NumScans", e))?;
-        let max_num_scans =
-            u32::try_from(max_num_scans.unwrap_or(0)).map_err(|_| Error::Metadata {
-                path: path.to_path_buf(),
-                message: format!("Frames: NumScans = {max_num_scans:?} out of range"),
-            })?;
+        let max_num_scans = u32::try_from(max_num_scans.unwrap_or(0)).map_err(|_| {
+            Error::metadata(
+                path.to_path_buf(),
+                format!("Frames: NumScans = {max_num_scans:?} out of range"),
+            )
+        })?;
         let mut frames = Vec::new();
         {
             let mut stmt = conn.prepare(&sql).map_err(|e| q("Frames", e))?;
@@ -291,9 +284,11 @@ impl Metadata {
             while let Some(r) = rows.next().map_err(|e| q("Frames", e))? {
                 let get_i = |i: usize| r.get::<_, i64>(i);
                 let id = get_i(0).map_err(|e| q("Frames.Id", e))?;
-                let bad = |what: &str, v: i64| Error::Metadata {
-                    path: path.to_path_buf(),
-                    message: format!("frame {id}: {what} = {v} out of range"),
+                let bad = |what: &str, v: i64| {
+                    Error::metadata(
+                        path.to_path_buf(),
+                        format!("frame {id}: {what} = {v} out of range"),
+                    )
                 };
                 let msms = get_i(2).map_err(|e| q("Frames.MsMsType", e))?;
                 let tims = get_i(3).map_err(|e| q("Frames.TimsId", e))?;
@@ -305,12 +300,14 @@ impl Metadata {
                     msms_type: u8::try_from(msms)
                         .ok()
                         .filter(|t| matches!(t, 0 | 2 | 8 | 9 | 10))
-                        .ok_or_else(|| Error::Metadata {
-                            path: path.to_path_buf(),
-                            message: format!(
+                        .ok_or_else(|| {
+                            Error::metadata(
+                                path.to_path_buf(),
+                                format!(
                                 "Frames row Id={id}: MsMsType = {msms} is not a known scan mode \
                                  (0 MS1, 2 MS/MS, 8 ddaPASEF, 9 diaPASEF, 10 PRM)"
                             ),
+                            )
                         })?,
                     tims_id: u64::try_from(tims).map_err(|_| bad("TimsId", tims))?,
                     num_scans: u32::try_from(scans).map_err(|_| bad("NumScans", scans))?,
@@ -475,26 +472,34 @@ impl Metadata {
     }
 
     /// A `GlobalMetadata` number that must be finite and positive, or an error naming the key.
-    pub fn global_positive(&self, path: &Path, key: &str) -> Result<f64, Error> {
+    pub(crate) fn global_positive(&self, path: &Path, key: &str) -> Result<f64, Error> {
         let v: f64 = self.global_value(path, key)?;
         if v.is_finite() && v > 0.0 {
             return Ok(v);
         }
-        Err(Error::Metadata {
-            path: path.to_path_buf(),
-            message: format!("GlobalMetadata {key} = {v} is not a positive finite number"),
-        })
+        Err(Error::metadata(
+            path.to_path_buf(),
+            format!("GlobalMetadata {key} = {v} is not a positive finite number"),
+        ))
     }
 
     /// A `GlobalMetadata` value parsed as `T`, or an error naming the key.
-    pub fn global_value<T: std::str::FromStr>(&self, path: &Path, key: &str) -> Result<T, Error> {
-        let v = self.global.get(key).ok_or_else(|| Error::Metadata {
-            path: path.to_path_buf(),
-            message: format!("GlobalMetadata has no key {key}"),
+    pub(crate) fn global_value<T: std::str::FromStr>(
+        &self,
+        path: &Path,
+        key: &str,
+    ) -> Result<T, Error> {
+        let v = self.global.get(key).ok_or_else(|| {
+            Error::metadata(
+                path.to_path_buf(),
+                format!("GlobalMetadata has no key {key}"),
+            )
         })?;
-        v.trim().parse().map_err(|_| Error::Metadata {
-            path: path.to_path_buf(),
-            message: format!("GlobalMetadata {key} = {v:?} is not a number"),
+        v.trim().parse().map_err(|_| {
+            Error::metadata(
+                path.to_path_buf(),
+                format!("GlobalMetadata {key} = {v:?} is not a number"),
+            )
         })
     }
 }
@@ -510,14 +515,14 @@ fn calibration_value(
 ) -> Result<f64, Error> {
     match value {
         Some(v) if v.is_finite() => Ok(v),
-        Some(v) => Err(Error::Metadata {
-            path: path.to_path_buf(),
-            message: format!("{table} row Id={id}: {column} = {v} is not a finite number"),
-        }),
-        None => Err(Error::Metadata {
-            path: path.to_path_buf(),
-            message: format!("{table} row Id={id}: {column} is NULL"),
-        }),
+        Some(v) => Err(Error::metadata(
+            path.to_path_buf(),
+            format!("{table} row Id={id}: {column} = {v} is not a finite number"),
+        )),
+        None => Err(Error::metadata(
+            path.to_path_buf(),
+            format!("{table} row Id={id}: {column} is NULL"),
+        )),
     }
 }
 
@@ -559,9 +564,11 @@ fn get_u32(
     column: &str,
 ) -> Result<u32, Error> {
     let v: i64 = get(r, i, path, table, column)?;
-    u32::try_from(v).map_err(|_| Error::Metadata {
-        path: path.to_path_buf(),
-        message: format!("{table}.{column} = {v} is out of range"),
+    u32::try_from(v).map_err(|_| {
+        Error::metadata(
+            path.to_path_buf(),
+            format!("{table}.{column} = {v} is out of range"),
+        )
     })
 }
 
@@ -689,10 +696,8 @@ fn read_precursors(conn: &Connection, path: &Path) -> Result<Vec<PrecursorRow>, 
     let sql = format!("SELECT {} FROM {t} ORDER BY Id", cols.join(", "));
     rows(conn, path, t, &sql, |r| {
         let id = get_u32(r, 0, path, t, "Id")?;
-        let bad = |what: &str| Error::Metadata {
-            path: path.to_path_buf(),
-            message: format!("{t} row Id={id}: {what}"),
-        };
+        let bad =
+            |what: &str| Error::metadata(path.to_path_buf(), format!("{t} row Id={id}: {what}"));
         let charge: Option<i64> = get(r, 4, path, t, "Charge")?;
         let scan: Option<f64> = get(r, 5, path, t, "ScanNumber")?;
         Ok(PrecursorRow {

@@ -230,7 +230,7 @@ impl ReaderBuilder {
             .iter()
             .map(|n| {
                 known.iter().position(|c| c == n).ok_or_else(|| {
-                    Error::Options(format!(
+                    Error::options(format!(
                         "unknown column {n:?}; the columns are {}",
                         known.join(",")
                     ))
@@ -249,16 +249,13 @@ impl ReaderBuilder {
         let tdf = dir.join("analysis.tdf");
         let bin_path = dir.join("analysis.tdf_bin");
         if !dir.is_dir() {
-            return Err(Error::Open {
-                path: dir.to_path_buf(),
-                message: "not a folder (a timsTOF .d folder is expected)".into(),
-            });
+            return Err(Error::open(
+                dir.to_path_buf(),
+                "not a folder (a timsTOF .d folder is expected)",
+            ));
         }
         if !tdf.is_file() {
-            return Err(Error::Open {
-                path: tdf,
-                message: "missing".into(),
-            });
+            return Err(Error::open(tdf, "missing"));
         }
         // A peaks slice in rt leaves the other frames' rows unread.
         let time = if self.table == Table::Peaks {
@@ -267,27 +264,28 @@ impl ReaderBuilder {
             None
         };
         let meta = Metadata::read_in(&tdf, time)?;
-        let bin = Input::open(&bin_path).map_err(|e| Error::Open {
-            path: bin_path.clone(),
-            message: e.to_string(),
-        })?;
+        let bin = Input::open(&bin_path)
+            .map_err(|e| Error::open(bin_path.clone(), e.to_string()).caused_by(e))?;
         self.build_from_parts(dir, meta, bin)
     }
 
     /// Builds the reader of the run in `dir` from its metadata, already read, and its
     /// `analysis.tdf_bin` bytes: every check [`build`](Self::build) makes on the metadata is
-    /// made here (tests and fuzzing hand in metadata from an in-memory database).
-    pub fn build_from_parts(self, dir: &Path, meta: Metadata, bin: Input) -> Result<Reader, Error> {
+    /// made here (fuzzing hands in metadata from an in-memory database).
+    pub(crate) fn build_from_parts(
+        self,
+        dir: &Path,
+        meta: Metadata,
+        bin: Input,
+    ) -> Result<Reader, Error> {
         let tdf = dir.join("analysis.tdf");
         let bin_path = dir.join("analysis.tdf_bin");
         let compression: u32 = meta.global_value(&tdf, "TimsCompressionType")?;
         if compression != 2 {
-            return Err(Error::Metadata {
-                path: tdf,
-                message: format!(
-                    "TimsCompressionType {compression} is not supported (only 2, zstd)"
-                ),
-            });
+            return Err(Error::metadata(
+                tdf,
+                format!("TimsCompressionType {compression} is not supported (only 2, zstd)"),
+            ));
         }
         let calibration = match self.calibration {
             Calibration::Auto
@@ -308,12 +306,10 @@ impl ReaderBuilder {
             let im_hi = meta.global_positive(&tdf, "OneOverK0AcqRangeUpper")?;
             for (what, a, b) in [("MzAcqRange", lo, hi), ("OneOverK0AcqRange", im_lo, im_hi)] {
                 if a >= b {
-                    return Err(Error::Metadata {
-                        path: tdf,
-                        message: format!(
-                            "GlobalMetadata {what}Lower = {a} is not below {what}Upper = {b}"
-                        ),
-                    });
+                    return Err(Error::metadata(
+                        tdf,
+                        format!("GlobalMetadata {what}Lower = {a} is not below {what}Upper = {b}"),
+                    ));
                 }
             }
             if meta.global.get("AcquisitionSoftware").map(String::as_str)
@@ -322,17 +318,18 @@ impl ReaderBuilder {
                 lo -= 5.0;
                 hi += 5.0;
             }
-            let samples = digitizer_samples(&meta, &tdf)?.ok_or_else(|| Error::Metadata {
-                path: tdf.clone(),
-                message: "GlobalMetadata has no key DigitizerNumSamples".into(),
+            let samples = digitizer_samples(&meta, &tdf)?.ok_or_else(|| {
+                Error::metadata(tdf.clone(), "GlobalMetadata has no key DigitizerNumSamples")
             })?;
             let (mz, im) = (
                 MzModel::estimate(lo, hi, samples),
                 ImModel::estimate(im_lo, im_hi, max_scans),
             );
-            plausible(&mz, &im, Some(samples), max_scans).map_err(|m| Error::Metadata {
-                path: tdf.clone(),
-                message: format!("GlobalMetadata MzAcqRange/OneOverK0AcqRange: {m}"),
+            plausible(&mz, &im, Some(samples), max_scans).map_err(|m| {
+                Error::metadata(
+                    tdf.clone(),
+                    format!("GlobalMetadata MzAcqRange/OneOverK0AcqRange: {m}"),
+                )
             })?;
             Some((mz, im))
         } else {
@@ -347,8 +344,8 @@ impl ReaderBuilder {
             tdf: tdf.clone(),
         };
         if self.table != Table::Peaks && self.ms_level.is_some() {
-            return Err(Error::Options(
-                "ms_level selects frames of the peaks table only".into(),
+            return Err(Error::options(
+                "ms_level selects frames of the peaks table only",
             ));
         }
         let mut reader = Reader {
@@ -399,13 +396,10 @@ impl ReaderBuilder {
                         continue;
                     }
                     if f.num_peaks > MAX_PEAKS {
-                        return Err(Error::Metadata {
-                            path: tdf,
-                            message: format!(
-                                "frame {}: NumPeaks {} is implausible",
-                                f.id, f.num_peaks
-                            ),
-                        });
+                        return Err(Error::metadata(
+                            tdf,
+                            format!("frame {}: NumPeaks {} is implausible", f.id, f.num_peaks),
+                        ));
                     }
                     shared.models.push(models.of(&meta, f)?);
                     shared.frames.push(f.clone());
@@ -475,10 +469,9 @@ impl ReaderBuilder {
             }
             Table::Windows => {
                 if self.rt.is_some() || self.mobility.is_some() || self.mz.is_some() {
-                    return Err(Error::Options(
+                    return Err(Error::options(
                         "rt, mobility and mz slices apply to peaks, precursors and spectra, \
-                         not to windows"
-                            .into(),
+                         not to windows",
                     ));
                 }
                 let batch = tables::windows_batch(&meta, &tdf, |f| models.of(&meta, f))?
@@ -517,10 +510,7 @@ impl ReaderBuilder {
                     None => build_batch(&wshared, worker, job, level_of),
                 },
             )
-            .map_err(|e| Error::Open {
-                path: dir.to_path_buf(),
-                message: format!("cannot start threads: {e}"),
-            })?;
+            .map_err(Error::threads)?;
             reader.pool = Some(pool);
         }
         Ok(reader)
@@ -683,11 +673,8 @@ fn build_batch(
                 &mut tof_c.as_mut_slice()[r.clone()],
                 &mut int_c.as_mut_slice()[r.clone()],
             )
-            .map_err(|(offset, message)| Error::Frame {
-                path: s.bin_path.clone(),
-                frame: f.id,
-                offset,
-                message,
+            .map_err(|(offset, message)| {
+                Error::frame_data(s.bin_path.clone(), f.id, offset, message)
             })?;
         if let Some(n) = s.samples {
             // A damaged blob (zstd has no checksum here) can decode to impossible indices.
@@ -698,15 +685,15 @@ fn build_batch(
                     .enumerate()
                     .find(|(_, &t)| t >= n)
                     .expect("max >= n");
-                return Err(Error::Frame {
-                    path: s.bin_path.clone(),
-                    frame: f.id,
-                    offset: f.tims_id,
-                    message: format!(
+                return Err(Error::frame_data(
+                    s.bin_path.clone(),
+                    f.id,
+                    f.tims_id,
+                    format!(
                         "peak {i}: TOF index {t} is beyond the digitizer's {n} samples \
                          (DigitizerNumSamples)"
                     ),
-                });
+                ));
             }
         }
         let start = f.tims_id as usize;
@@ -1080,7 +1067,7 @@ impl Reader {
             }
             Some(Err(_)) => {
                 self.failed = true;
-                Err(Error::Worker)
+                Err(Error::worker())
             }
         }
     }

@@ -15,7 +15,7 @@ pub(crate) fn inside(b: Bounds, v: f64) -> bool {
 /// A checked slice range.
 pub(crate) fn bounds(what: &str, lo: f64, hi: f64) -> Result<Bounds, Error> {
     if lo.is_nan() || hi.is_nan() || lo > hi {
-        return Err(Error::Options(format!(
+        return Err(Error::options(format!(
             "{what} {lo}:{hi}: expected LOW:HIGH with LOW <= HIGH"
         )));
     }

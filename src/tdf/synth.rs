@@ -72,10 +72,7 @@ impl Rng {
 }
 
 fn io_err(dir: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Open {
-        path: dir.to_path_buf(),
-        message: e.to_string(),
-    }
+    Error::open(dir.to_path_buf(), e.to_string())
 }
 
 /// Writes a `.d` folder at `dir` (created; existing files are replaced) and returns the number of

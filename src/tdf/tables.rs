@@ -96,7 +96,7 @@ impl std::str::FromStr for Table {
             "precursors" => Ok(Self::Precursors),
             "spectra" => Ok(Self::Spectra),
             "windows" => Ok(Self::Windows),
-            _ => Err(Error::Options(format!(
+            _ => Err(Error::options(format!(
                 "unknown timsTOF table {s:?}; the tables are peaks, precursors, spectra, windows"
             ))),
         }
@@ -263,12 +263,11 @@ pub(crate) fn precursors(
     mut model: impl FnMut(&FrameRow) -> Result<(MzModel, ImModel), Error>,
 ) -> Result<Vec<Precursor>, Error> {
     if !meta.dda {
-        return Err(Error::Metadata {
-            path: tdf.to_path_buf(),
-            message: "no ddaPASEF frames (MsMsType 8) or PasefFrameMsMsInfo rows: precursors \
-                      and spectra exist only in ddaPASEF runs"
-                .into(),
-        });
+        return Err(Error::metadata(
+            tdf.to_path_buf(),
+            "no ddaPASEF frames (MsMsType 8) or PasefFrameMsMsInfo rows: precursors \
+                      and spectra exist only in ddaPASEF runs",
+        ));
     }
     let mut out = Vec::with_capacity(meta.precursors.len());
     let mut at = 0;
@@ -290,33 +289,37 @@ pub(crate) fn precursors(
         {
             continue;
         }
-        let parent = frame_index(meta, row.parent).ok_or_else(|| Error::Metadata {
-            path: tdf.to_path_buf(),
-            message: format!(
-                "Precursors row Id={}: Parent frame {} is not in Frames",
-                row.id, row.parent
-            ),
+        let parent = frame_index(meta, row.parent).ok_or_else(|| {
+            Error::metadata(
+                tdf.to_path_buf(),
+                format!(
+                    "Precursors row Id={}: Parent frame {} is not in Frames",
+                    row.id, row.parent
+                ),
+            )
         })?;
         let parent_row = &meta.frames[parent];
         let (_, im) = model(parent_row)?;
         let scans = f64::from(parent_row.num_scans);
         if !(0.0..=scans).contains(&row.scan) {
-            return Err(Error::Metadata {
-                path: tdf.to_path_buf(),
-                message: format!(
+            return Err(Error::metadata(
+                tdf.to_path_buf(),
+                format!(
                     "Precursors row Id={}: ScanNumber {} is outside the parent frame's {} scans",
                     row.id, row.scan, parent_row.num_scans
                 ),
-            });
+            ));
         }
         let mut first_ms2 = None;
         for p in &meta.pasef[start..at] {
-            let i = frame_index(meta, p.frame).ok_or_else(|| Error::Metadata {
-                path: tdf.to_path_buf(),
-                message: format!(
-                    "PasefFrameMsMsInfo row of precursor {}: Frame {} is not in Frames",
-                    p.precursor, p.frame
-                ),
+            let i = frame_index(meta, p.frame).ok_or_else(|| {
+                Error::metadata(
+                    tdf.to_path_buf(),
+                    format!(
+                        "PasefFrameMsMsInfo row of precursor {}: Frame {} is not in Frames",
+                        p.precursor, p.frame
+                    ),
+                )
             })?;
             first_ms2.get_or_insert(i);
         }
@@ -421,10 +424,10 @@ pub(crate) fn windows_batch(
     mut model: impl FnMut(&FrameRow) -> Result<(MzModel, ImModel), Error>,
 ) -> Result<RecordBatch, Error> {
     if meta.dia_windows.is_empty() {
-        return Err(Error::Metadata {
-            path: tdf.to_path_buf(),
-            message: "no DiaFrameMsMsWindows rows: windows exist only in diaPASEF runs".into(),
-        });
+        return Err(Error::metadata(
+            tdf.to_path_buf(),
+            "no DiaFrameMsMsWindows rows: windows exist only in diaPASEF runs",
+        ));
     }
     let n = meta.dia_windows.len();
     let mut cols: [Vec<u32>; 4] = Default::default();
@@ -442,21 +445,18 @@ pub(crate) fn windows_batch(
             .first()
             .and_then(|&id| frame_index(meta, id))
             .or((!meta.frames.is_empty()).then_some(0))
-            .ok_or_else(|| Error::Metadata {
-                path: tdf.to_path_buf(),
-                message: "the run has no frames".into(),
-            })?;
+            .ok_or_else(|| Error::metadata(tdf.to_path_buf(), "the run has no frames"))?;
         let (_, im) = model(&meta.frames[frame])?;
         let scans = meta.frames[frame].num_scans;
         if w.scan_begin >= w.scan_end || w.scan_end > scans {
-            return Err(Error::Metadata {
-                path: tdf.to_path_buf(),
-                message: format!(
+            return Err(Error::metadata(
+                tdf.to_path_buf(),
+                format!(
                     "DiaFrameMsMsWindows group {}: scans {}..{} are not inside the {} scans of \
                      frame {}",
                     group, w.scan_begin, w.scan_end, scans, meta.frames[frame].id
                 ),
-            });
+            ));
         }
         cols[0].push(group);
         cols[1].push(w.scan_begin);
@@ -599,23 +599,20 @@ pub(crate) fn spectra_batch(
         let f = &s.meta.frames[fi];
         if decoded != Some(f.id) {
             if f.num_peaks > MAX_PEAKS {
-                return Err(Error::Frame {
-                    path: s.bin_path.to_path_buf(),
-                    frame: f.id,
-                    offset: f.tims_id,
-                    message: format!("NumPeaks {} is implausible", f.num_peaks),
-                });
+                return Err(Error::frame_data(
+                    s.bin_path.to_path_buf(),
+                    f.id,
+                    f.tims_id,
+                    format!("NumPeaks {} is implausible", f.num_peaks),
+                ));
             }
             let m = f.num_peaks as usize;
             w.tof.resize(m, 0);
             w.intensity.resize(m, 0);
             w.dec
                 .decode(s.bin, f, &mut w.tof, &mut w.intensity)
-                .map_err(|(offset, message)| Error::Frame {
-                    path: s.bin_path.to_path_buf(),
-                    frame: f.id,
-                    offset,
-                    message,
+                .map_err(|(offset, message)| {
+                    Error::frame_data(s.bin_path.to_path_buf(), f.id, offset, message)
                 })?;
             offsets.clear();
             offsets.push(0);
@@ -679,11 +676,13 @@ pub(crate) fn spectra_batch(
         mz_values.resize(start + tof.len(), 0.0);
         s.models[job.start + slot].convert(&tof, &mut mz_values[start..]);
         int_values.extend(summed.iter().map(|&v| v as f64));
-        let end = i32::try_from(mz_values.len()).map_err(|_| Error::Frame {
-            path: s.bin_path.to_path_buf(),
-            frame: ps[slot].row.parent,
-            offset: 0,
-            message: "more than 2^31 spectrum peaks in one batch".into(),
+        let end = i32::try_from(mz_values.len()).map_err(|_| {
+            Error::frame_data(
+                s.bin_path.to_path_buf(),
+                ps[slot].row.parent,
+                0,
+                "more than 2^31 spectrum peaks in one batch",
+            )
         })?;
         list_offsets.push(end);
     }
