@@ -20,6 +20,7 @@ pub(crate) mod frame;
 pub mod fuzzing;
 pub(crate) mod meta;
 pub mod mgf;
+mod peaks;
 mod reader;
 mod slice;
 pub mod synth;
@@ -28,7 +29,8 @@ mod tables;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use reader::{schema, Calibration, Reader, ReaderBuilder, COLUMNS};
+pub use peaks::{schema, COLUMNS};
+pub use reader::{Calibration, Reader, ReaderBuilder};
 pub use tables::{
     precursors_schema, spectra_schema, windows_schema, Table, PRECURSOR_COLUMNS, SPECTRUM_COLUMNS,
     WINDOW_COLUMNS,
