@@ -19,6 +19,7 @@
 
 mod aux;
 mod batch;
+mod buffers;
 mod columns;
 mod error;
 mod filter;

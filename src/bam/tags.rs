@@ -7,7 +7,7 @@ use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field};
 
 use super::aux;
-use super::columns::Strings;
+use super::buffers::Strings;
 use super::error::RecordError;
 use super::record::Record;
 

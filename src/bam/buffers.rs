@@ -1,0 +1,247 @@
+//! The buffers a batch's columns are filled into: primitive values and Utf8 text in arena
+//! regions (sized before decoding), validity bits, and growable Utf8 for typed tag columns.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, StringArray};
+use arrow_buffer::{
+    ArrowNativeType, Buffer, NullBuffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer,
+};
+use arrow_schema::ArrowError;
+
+use super::error::RecordError;
+use super::record::Record;
+use crate::arrow::arena::{Arena, Region};
+
+/// A Utf8 column being built: offsets, values and (unless never null) validity.
+#[derive(Default)]
+pub(super) struct Strings {
+    offsets: Vec<i32>,
+    pub(super) values: Vec<u8>,
+    pub(super) nulls: Option<NullBufferBuilder>,
+}
+
+impl Strings {
+    pub(super) fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Self {
+            offsets,
+            values: Vec::with_capacity(bytes),
+            nulls: Some(NullBufferBuilder::new(rows)),
+        }
+    }
+
+    pub(super) fn end_value(&mut self, valid: bool) -> Result<(), ArrowError> {
+        let end = i32::try_from(self.values.len()).map_err(|_| {
+            ArrowError::ComputeError(
+                "string column over 2 GiB in one batch: lower --batch-rows".into(),
+            )
+        })?;
+        self.offsets.push(end);
+        if let Some(n) = &mut self.nulls {
+            n.append(valid);
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
+        let values = Buffer::from_vec(std::mem::take(&mut self.values));
+        let nulls = self.nulls.as_mut().and_then(NullBufferBuilder::finish);
+        Ok(Arc::new(StringArray::try_new(offsets, values, nulls)?))
+    }
+}
+
+/// A validity bitmap in an arena region (bits start cleared), and how many are set.
+pub(super) struct Bits {
+    bits: Region<u8>,
+    valid: usize,
+}
+
+impl Bits {
+    pub(super) fn new(arena: &mut Arena, rows: usize) -> Self {
+        let mut bits = arena.take::<u8>(rows.div_ceil(8));
+        bits.zeroed();
+        Self { bits, valid: 0 }
+    }
+
+    /// Sets the bits of rows `row0..` where `valid` yields true.
+    pub(super) fn set(&mut self, row0: usize, valid: impl Iterator<Item = bool>) {
+        let bits = self.bits.as_mut_slice();
+        for (i, v) in valid.enumerate() {
+            let row = row0 + i;
+            bits[row / 8] |= u8::from(v) << (row % 8);
+            self.valid += usize::from(v);
+        }
+    }
+
+    /// `None` when every row is valid.
+    pub(super) fn finish(self, rows: usize) -> Option<NullBuffer> {
+        (self.valid < rows).then(|| {
+            NullBuffer::new(arrow_buffer::BooleanBuffer::new(
+                self.bits.into_buffer(),
+                0,
+                rows,
+            ))
+        })
+    }
+}
+
+/// A primitive column of one batch: values and (for nullable columns) validity.
+pub(super) struct PrimCol<T> {
+    values: Region<T>,
+    bits: Option<Bits>,
+}
+
+impl<T: ArrowNativeType> PrimCol<T> {
+    pub(super) fn new(arena: &mut Arena, rows: usize, nullable: bool) -> Self {
+        Self {
+            values: arena.take::<T>(rows),
+            bits: nullable.then(|| Bits::new(arena, rows)),
+        }
+    }
+
+    /// Rows `row0..row0 + recs.len()`: `get` gives the value, or `None` for null (stored as 0).
+    pub(super) fn fill(
+        &mut self,
+        row0: usize,
+        recs: &[Record<'_>],
+        get: impl Fn(&Record<'_>) -> Option<T>,
+    ) {
+        let out = &mut self.values.as_mut_slice()[row0..row0 + recs.len()];
+        for (o, r) in out.iter_mut().zip(recs) {
+            *o = get(r).unwrap_or_default();
+        }
+        if let Some(bits) = &mut self.bits {
+            bits.set(row0, out.iter().zip(recs).map(|(_, r)| get(r).is_some()));
+        }
+    }
+
+    pub(super) fn finish(self, rows: usize) -> (ScalarBuffer<T>, Option<NullBuffer>) {
+        (
+            self.values.into_scalar_buffer(),
+            self.bits.and_then(|b| b.finish(rows)),
+        )
+    }
+}
+
+/// Where a Utf8 column's bytes go: an arena region sized in advance, or (for text whose length
+/// is only known once rendered) a reused buffer copied into the arena at the end.
+pub(super) enum TextValues {
+    Region { values: Region<u8>, at: usize },
+    Rendered,
+}
+
+/// A Utf8 column of one batch.
+pub(super) struct TextCol {
+    offsets: Region<i32>,
+    values: TextValues,
+    bits: Option<Bits>,
+}
+
+impl TextCol {
+    pub(super) fn new(
+        arena: &mut Arena,
+        rows: usize,
+        bytes: Option<usize>,
+        nullable: bool,
+    ) -> Self {
+        let mut offsets = arena.take::<i32>(rows + 1);
+        offsets.as_mut_slice()[0] = 0;
+        let values = match bytes {
+            Some(n) => TextValues::Region {
+                values: arena.take::<u8>(n),
+                at: 0,
+            },
+            None => TextValues::Rendered,
+        };
+        Self {
+            offsets,
+            values,
+            bits: nullable.then(|| Bits::new(arena, rows)),
+        }
+    }
+
+    /// Rows `row0..`: `put` writes a record's text into the slice it is given (exactly
+    /// `len(r)` bytes, or none for null) and says whether the value is valid.
+    pub(super) fn fill(
+        &mut self,
+        row0: usize,
+        recs: &[Record<'_>],
+        len: impl Fn(&Record<'_>) -> usize,
+        put: impl Fn(&Record<'_>, &mut [u8]) -> bool,
+    ) {
+        let TextValues::Region { values, at } = &mut self.values else {
+            unreachable!("sized text column")
+        };
+        let (values, offsets) = (values.as_mut_slice(), self.offsets.as_mut_slice());
+        let mut pos = *at;
+        let mut valid = 0usize;
+        for (i, r) in recs.iter().enumerate() {
+            let n = len(r);
+            let ok = put(r, &mut values[pos..pos + n]);
+            if ok {
+                pos += n;
+            }
+            // Sizes were checked to fit in i32 before the arena was made.
+            offsets[row0 + i + 1] = pos as i32;
+            if let Some(bits) = &mut self.bits {
+                let row = row0 + i;
+                bits.bits.as_mut_slice()[row / 8] |= u8::from(ok) << (row % 8);
+                valid += usize::from(ok);
+            }
+        }
+        if let Some(bits) = &mut self.bits {
+            bits.valid += valid;
+        }
+        *at = pos;
+    }
+
+    /// Rows `row0..` of a rendered column: `render` appends a record's text to `text` and says
+    /// whether the value is valid.
+    pub(super) fn render(
+        &mut self,
+        row0: usize,
+        recs: &[Record<'_>],
+        text: &mut Vec<u8>,
+        mut render: impl FnMut(&Record<'_>, &mut Vec<u8>) -> Result<bool, RecordError>,
+    ) -> Result<(), (usize, RecordError)> {
+        let offsets = self.offsets.as_mut_slice();
+        for (i, r) in recs.iter().enumerate() {
+            let ok = render(r, text).map_err(|e| (row0 + i, e))?;
+            let end = i32::try_from(text.len())
+                .map_err(|_| (row0 + i, RecordError::BatchTextOverflow))?;
+            offsets[row0 + i + 1] = end;
+            if let Some(bits) = &mut self.bits {
+                let row = row0 + i;
+                bits.bits.as_mut_slice()[row / 8] |= u8::from(ok) << (row % 8);
+                bits.valid += usize::from(ok);
+            }
+        }
+        Ok(())
+    }
+
+    /// The column; a rendered one takes its bytes from `text` (copied into `arena`).
+    pub(super) fn finish(
+        self,
+        rows: usize,
+        text: Option<(&[u8], &mut Arena)>,
+    ) -> Result<ArrayRef, ArrowError> {
+        let values = match (self.values, text) {
+            (TextValues::Region { mut values, at }, _) => {
+                values.truncate(at);
+                values.into_buffer()
+            }
+            (TextValues::Rendered, Some((text, arena))) => {
+                let mut values = arena.take::<u8>(text.len());
+                values.as_mut_slice().copy_from_slice(text);
+                values.into_buffer()
+            }
+            (TextValues::Rendered, None) => unreachable!("rendered text handed over"),
+        };
+        let offsets = OffsetBuffer::new(self.offsets.into_scalar_buffer());
+        let nulls = self.bits.and_then(|b| b.finish(rows));
+        Ok(Arc::new(StringArray::try_new(offsets, values, nulls)?))
+    }
+}

@@ -1,0 +1,332 @@
+//! [`Error`]: the one error of the stream, conversions, the CLI and the bindings — a kind, the
+//! location (path, offset, record/frame/file index) and the reader's own error as its source.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use arrow_schema::ArrowError;
+
+use crate::{bam, midi, tdf};
+
+// POSIX error numbers (the same on Linux and macOS) for causes found without a system call.
+const ENOENT: i32 = 2;
+const EACCES: i32 = 13;
+const EEXIST: i32 = 17;
+const ENOTDIR: i32 = 20;
+const EISDIR: i32 = 21;
+
+/// The error number of an I/O error that carries only its kind (a message wrapped around an
+/// OS error), for the kinds that have exactly one.
+fn errno(kind: std::io::ErrorKind) -> Option<i32> {
+    use std::io::ErrorKind as K;
+    match kind {
+        K::NotFound => Some(ENOENT),
+        K::PermissionDenied => Some(EACCES),
+        K::AlreadyExists => Some(EEXIST),
+        K::NotADirectory => Some(ENOTDIR),
+        K::IsADirectory => Some(EISDIR),
+        _ => None,
+    }
+}
+
+/// What kind of failure an [`Error`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An option makes no sense (unknown column, zero threads, ...): the caller's mistake.
+    Usage,
+    /// The operating system refused (missing file, a folder where a file was expected,
+    /// permission denied, a full disk).
+    Io,
+    /// The input is not what its format says it must be (the message names the file, the byte
+    /// offset and the cause).
+    Format,
+    /// The caller asked the work to stop (an interrupt).
+    Interrupted,
+    /// A worker thread failed (a bug; reported instead of hanging).
+    Worker,
+}
+
+/// An error of a [`BatchStream`] or of a conversion: its kind, where in which file, and the
+/// message the CLI prints for it.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    path: Option<PathBuf>,
+    offset: Option<u64>,
+    index: Option<u64>,
+    io: Option<std::io::ErrorKind>,
+    errno: Option<i32>,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    /// An error of `kind` with this message and nothing else known.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            path: None,
+            offset: None,
+            index: None,
+            io: None,
+            errno: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A usage error (a rejected option) with this message.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    /// The stop requested through a conversion's progress hook.
+    pub fn interrupted() -> Self {
+        Self::new(ErrorKind::Interrupted, "interrupted")
+    }
+
+    /// The same error about `path`, with `message` when it is not empty.
+    pub(crate) fn named(mut self, path: &Path, message: String) -> Self {
+        self.path = Some(path.to_path_buf());
+        if !message.is_empty() {
+            self.message = message;
+        }
+        self
+    }
+
+    fn set_open_cause(&mut self, kind: &crate::io::OpenErrorKind) {
+        use crate::io::OpenErrorKind;
+        match kind {
+            OpenErrorKind::Io(io) => {
+                self.io = Some(io.kind());
+                self.errno = io.raw_os_error();
+            }
+            OpenErrorKind::IsDirectory => {
+                self.io = Some(std::io::ErrorKind::IsADirectory);
+                self.errno = Some(EISDIR);
+            }
+            _ => {}
+        }
+    }
+
+    fn with_source(mut self, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(e));
+        self
+    }
+
+    /// The same error, as a usage error (an option a reader builder refused).
+    pub(super) fn into_usage(mut self) -> Self {
+        self.kind = ErrorKind::Usage;
+        self
+    }
+
+    pub(super) fn at(
+        mut self,
+        path: Option<&Path>,
+        offset: Option<u64>,
+        index: Option<u64>,
+    ) -> Self {
+        self.path = path.map(Path::to_path_buf);
+        self.offset = offset;
+        self.index = index;
+        self
+    }
+
+    fn from_io(path: Option<&Path>, e: std::io::Error, message: String) -> Self {
+        let mut out = Self::new(ErrorKind::Io, message).at(path, None, None);
+        out.io = Some(e.kind());
+        out.errno = e.raw_os_error().or_else(|| errno(e.kind()));
+        out.with_source(e)
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The file the error is about, when known.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Byte offset in that file where the bad data starts: the compressed offset of the BGZF
+    /// block for BAM, the offset in `analysis.tdf_bin` for a
+    /// timsTOF frame, the offset in the file for an SMF.
+    pub fn offset(&self) -> Option<u64> {
+        self.offset
+    }
+
+    /// 0-based index of the bad record (BAM), the frame id (timsTOF), or `None`.
+    pub fn index(&self) -> Option<u64> {
+        self.index
+    }
+
+    /// For an [`ErrorKind::Io`] error, what the operating system said.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        self.io
+    }
+
+    /// For an [`ErrorKind::Io`] error, the OS error number when there is one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.errno
+    }
+
+    /// The message alone (also what `Display` prints).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        let message = e.to_string();
+        Self::from_io(None, e, message)
+    }
+}
+
+impl From<crate::io::OpenError> for Error {
+    fn from(e: crate::io::OpenError) -> Self {
+        let message = e.to_string();
+        let path = e.path().to_path_buf();
+        let mut out = Self::new(ErrorKind::Io, message).at(Some(&path), None, None);
+        out.set_open_cause(e.kind());
+        out.with_source(e)
+    }
+}
+
+impl From<bam::Error> for Error {
+    fn from(e: bam::Error) -> Self {
+        if let bam::ErrorKind::Open(o) = e.kind() {
+            let mut out = Self::new(ErrorKind::Io, e.to_string()).at(Some(o.path()), None, None);
+            out.set_open_cause(o.kind());
+            return out.with_source(e);
+        }
+        let message = e.to_string();
+        let path = e.path().map(Path::to_path_buf);
+        let (kind, offset, index) = match e.kind() {
+            bam::ErrorKind::Io(io) => {
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                out.io = Some(io.kind());
+                out.errno = io.raw_os_error();
+                return out.with_source(e);
+            }
+            bam::ErrorKind::Bgzf(b) => match b.kind() {
+                crate::bgzf::ErrorKind::WorkerFailed => (ErrorKind::Worker, None, None),
+                _ => (ErrorKind::Format, Some(b.offset()), None),
+            },
+            bam::ErrorKind::Record { index, voffset, .. }
+            | bam::ErrorKind::TruncatedRecord { index, voffset, .. } => {
+                (ErrorKind::Format, Some(voffset >> 16), Some(*index))
+            }
+            // What the input is instead, from its first bytes.
+            bam::ErrorKind::NotBam(_) => (ErrorKind::Format, Some(0), None),
+            // Rejected options and inputs that cannot share one output: the reason alone.
+            bam::ErrorKind::Arrow(ArrowError::InvalidArgumentError(m)) => {
+                let message = match &path {
+                    Some(p) => format!("{}: {m}", p.display()),
+                    None => m.clone(),
+                };
+                return Self::usage(message)
+                    .at(path.as_deref(), None, None)
+                    .with_source(e);
+            }
+            _ => (ErrorKind::Format, None, None),
+        };
+        Self::new(kind, message)
+            .at(path.as_deref(), offset, index)
+            .with_source(e)
+    }
+}
+
+impl From<tdf::Error> for Error {
+    fn from(e: tdf::Error) -> Self {
+        let message = e.to_string();
+        let path = e.path().map(Path::to_path_buf);
+        let out = match e.kind() {
+            tdf::ErrorKind::Open => {
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                // The reader names a path that is missing, or a file where a folder belongs.
+                let (io, errno) = if path.as_deref().is_some_and(Path::exists) {
+                    (std::io::ErrorKind::NotADirectory, ENOTDIR)
+                } else {
+                    (std::io::ErrorKind::NotFound, ENOENT)
+                };
+                out.io = Some(io);
+                out.errno = Some(errno);
+                out
+            }
+            tdf::ErrorKind::Options => Self::usage(message),
+            tdf::ErrorKind::Worker => Self::new(ErrorKind::Worker, message),
+            _ => Self::new(ErrorKind::Format, message).at(
+                path.as_deref(),
+                e.offset(),
+                e.frame().map(u64::from),
+            ),
+        };
+        out.with_source(e)
+    }
+}
+
+impl From<midi::Error> for Error {
+    fn from(e: midi::Error) -> Self {
+        let message = e.to_string();
+        let path = e.path().map(Path::to_path_buf);
+        let out = match e.kind() {
+            midi::ErrorKind::Open(o) => {
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                out.set_open_cause(o.kind());
+                out
+            }
+            midi::ErrorKind::Walk(io) => {
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                out.io = Some(io.kind());
+                out.errno = io.raw_os_error().or_else(|| errno(io.kind()));
+                out
+            }
+            midi::ErrorKind::Parse(p) => {
+                Self::new(ErrorKind::Format, message).at(path.as_deref(), Some(p.offset), None)
+            }
+            midi::ErrorKind::TooManyFiles(_) => Self::usage(message),
+            _ => Self::new(ErrorKind::Worker, message),
+        };
+        out.with_source(e)
+    }
+}
+
+impl From<ArrowError> for Error {
+    fn from(e: ArrowError) -> Self {
+        match e {
+            ArrowError::IoError(message, io) => Self::from_io(None, io, message),
+            ArrowError::ExternalError(inner) => match inner.downcast::<Error>() {
+                Ok(ours) => *ours,
+                Err(other) => Self::new(ErrorKind::Format, other.to_string()),
+            },
+            other => Self::new(ErrorKind::Format, format!("Arrow: {other}")),
+        }
+    }
+}
+
+impl From<Error> for ArrowError {
+    fn from(mut e: Error) -> Self {
+        // The Arrow C stream hands messages over as C strings.
+        if e.message.contains('\0') {
+            e.message = e.message.replace('\0', "\\0");
+        }
+        ArrowError::ExternalError(Box::new(e))
+    }
+}
