@@ -100,22 +100,13 @@ fn end_of(pos: i64, cigar: &str) -> i64 {
     pos - 1 + len
 }
 
-fn str_at(a: &dyn Array, i: usize) -> Option<String> {
-    let s = a.as_string::<i32>();
-    s.is_valid(i).then(|| s.value(i).to_string())
-}
-
-fn dict_at(a: &dyn Array, i: usize) -> Option<String> {
-    let d = a.as_dictionary::<Int32Type>();
-    let values = d.values().as_string::<i32>();
-    d.keys()
-        .is_valid(i)
-        .then(|| values.value(d.keys().value(i) as usize).to_string())
+/// Row `i` of a Utf8 or dictionary column.
+fn text_at(a: &dyn Array, i: usize) -> Option<String> {
+    common::cells::cell(a, i).text()
 }
 
 fn i32_at(a: &dyn Array, i: usize) -> Option<i64> {
-    let p = a.as_primitive::<Int32Type>();
-    p.is_valid(i).then(|| i64::from(p.value(i)))
+    common::cells::cell(a, i).int()
 }
 
 fn none_if<'a>(s: &'a str, null: &str) -> Option<&'a str> {
@@ -135,7 +126,7 @@ fn check_against_sam(batches: impl IntoIterator<Item = RecordBatch>, sam: &[u8],
             let f: Vec<&str> = line.split('\t').collect();
             let ctx = format!("{what} row {row}: {line}");
             assert_eq!(
-                str_at(col("qname"), i).as_deref(),
+                text_at(col("qname"), i).as_deref(),
                 none_if(f[0], "*"),
                 "qname {ctx}"
             );
@@ -146,7 +137,7 @@ fn check_against_sam(batches: impl IntoIterator<Item = RecordBatch>, sam: &[u8],
                 "flag {ctx}"
             );
             assert_eq!(
-                dict_at(col("rname"), i).as_deref(),
+                text_at(col("rname"), i).as_deref(),
                 none_if(f[2], "*"),
                 "rname {ctx}"
             );
@@ -164,7 +155,7 @@ fn check_against_sam(batches: impl IntoIterator<Item = RecordBatch>, sam: &[u8],
                 "mapq {ctx}"
             );
             assert_eq!(
-                str_at(col("cigar"), i).as_deref(),
+                text_at(col("cigar"), i).as_deref(),
                 none_if(f[5], "*"),
                 "cigar {ctx}"
             );
@@ -173,7 +164,7 @@ fn check_against_sam(batches: impl IntoIterator<Item = RecordBatch>, sam: &[u8],
                 "*" => None,
                 other => Some(other),
             };
-            assert_eq!(dict_at(col("rnext"), i).as_deref(), rnext, "rnext {ctx}");
+            assert_eq!(text_at(col("rnext"), i).as_deref(), rnext, "rnext {ctx}");
             let pnext: i64 = f[7].parse().expect("pnext");
             assert_eq!(
                 i32_at(col("pnext"), i),
@@ -186,12 +177,12 @@ fn check_against_sam(batches: impl IntoIterator<Item = RecordBatch>, sam: &[u8],
                 "tlen {ctx}"
             );
             assert_eq!(
-                str_at(col("seq"), i).as_deref(),
+                text_at(col("seq"), i).as_deref(),
                 none_if(f[9], "*"),
                 "seq {ctx}"
             );
             assert_eq!(
-                str_at(col("qual"), i).as_deref(),
+                text_at(col("qual"), i).as_deref(),
                 none_if(f[10], "*"),
                 "qual {ctx}"
             );
@@ -204,7 +195,7 @@ fn check_against_sam(batches: impl IntoIterator<Item = RecordBatch>, sam: &[u8],
                 "bin {ctx}"
             );
             assert_eq!(
-                str_at(col("tags"), i).as_deref(),
+                text_at(col("tags"), i).as_deref(),
                 Some(f[11..].join("\t").as_str()),
                 "tags {ctx}"
             );
@@ -551,7 +542,7 @@ fn typed_tag_columns_equal_samtools_values() {
                 }
                 for tag in ["RG", "XA", "ZH", "AS"] {
                     assert_eq!(
-                        str_at(batch.column_by_name(tag).expect("tag").as_ref(), i).as_deref(),
+                        text_at(batch.column_by_name(tag).expect("tag").as_ref(), i).as_deref(),
                         sam_tag(f, tag),
                         "{tag} row {row}"
                     );

@@ -291,13 +291,9 @@ fn midi_writes_notes_and_files_tables() {
 
 /// The strings of a dictionary column of paths.
 fn arrow_cast_strings(column: &arrow_array::ArrayRef) -> Vec<String> {
-    use arrow_array::cast::AsArray;
-    let dict = column.as_dictionary::<arrow_array::types::Int32Type>();
-    let values = dict.values().as_string::<i32>();
-    dict.keys()
-        .values()
-        .iter()
-        .map(|&k| values.value(k as usize).to_owned())
+    common::cells::texts(column.as_ref())
+        .into_iter()
+        .map(|s| s.expect("a path"))
         .collect()
 }
 

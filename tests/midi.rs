@@ -8,7 +8,7 @@ mod midi_oracle;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int32Type, UInt16Type, UInt64Type, UInt8Type};
+use arrow_array::types::{Float64Type, UInt16Type, UInt64Type, UInt8Type};
 use arrow_array::{Array, RecordBatch};
 use midi_oracle::{compare, oracle};
 use midly::num::{u15, u24, u28, u4, u7};
@@ -610,12 +610,9 @@ fn write_tree(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn file_names(batch: &RecordBatch, col: usize) -> Vec<String> {
-    let dict = batch.column(col).as_dictionary::<Int32Type>();
-    let values = dict.values().as_string::<i32>();
-    dict.keys()
-        .values()
-        .iter()
-        .map(|&k| values.value(k as usize).to_string())
+    common::cells::texts(batch.column(col).as_ref())
+        .into_iter()
+        .map(|s| s.expect("a file"))
         .collect()
 }
 

@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::cells;
 use common::mzml::{self, attr, b64, between};
 
 use std::path::{Path, PathBuf};
@@ -34,20 +35,13 @@ fn read_all(dir: &Path, b: rawarrow::tdf::ReaderBuilder) -> RecordBatch {
     arrow_select::concat::concat_batches(&schema, &batches).expect("concat")
 }
 
+/// The value buffers as stored (null slots hold 0: checked below).
 fn u32s(b: &RecordBatch, c: &str) -> Vec<u32> {
-    b.column_by_name(c)
-        .expect(c)
-        .as_primitive::<UInt32Type>()
-        .values()
-        .to_vec()
+    cells::values::<UInt32Type>(b, c)
 }
 
 fn f64s(b: &RecordBatch, c: &str) -> Vec<f64> {
-    b.column_by_name(c)
-        .expect(c)
-        .as_primitive::<Float64Type>()
-        .values()
-        .to_vec()
+    cells::values::<Float64Type>(b, c)
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::cells;
 use common::mzml::{self, attr, between};
 
 use std::path::{Path, PathBuf};
@@ -21,24 +22,15 @@ fn read(d: &Path, b: ReaderBuilder) -> RecordBatch {
 }
 
 fn u32s(b: &RecordBatch, c: &str) -> Vec<Option<u32>> {
-    let a = b.column_by_name(c).expect(c).as_primitive::<UInt32Type>();
-    (0..a.len())
-        .map(|i| a.is_valid(i).then(|| a.value(i)))
-        .collect()
+    cells::options::<UInt32Type>(b, c)
 }
 
 fn f64s(b: &RecordBatch, c: &str) -> Vec<Option<f64>> {
-    let a = b.column_by_name(c).expect(c).as_primitive::<Float64Type>();
-    (0..a.len())
-        .map(|i| a.is_valid(i).then(|| a.value(i)))
-        .collect()
+    cells::options::<Float64Type>(b, c)
 }
 
 fn lists(b: &RecordBatch, c: &str) -> Vec<Vec<f64>> {
-    let a = b.column_by_name(c).expect(c).as_list::<i32>();
-    (0..a.len())
-        .map(|i| a.value(i).as_primitive::<Float64Type>().values().to_vec())
-        .collect()
+    cells::f64_lists(b, c)
 }
 
 fn generated(dir: &Path, dda: bool) -> PathBuf {
