@@ -224,238 +224,16 @@ impl Metadata {
         path: &Path,
         time: Option<(f64, f64)>,
     ) -> Result<Self, Error> {
-        let q = |what: &str, e| sql_err(path, what, e);
-
-        require(conn, path, "GlobalMetadata", &["Key", "Value"], false)?;
-        let mut global = HashMap::new();
-        {
-            let mut stmt = conn
-                .prepare("SELECT Key, Value FROM GlobalMetadata")
-                .map_err(|e| q("GlobalMetadata", e))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-                })
-                .map_err(|e| q("GlobalMetadata", e))?;
-            for row in rows {
-                let (k, v) = row.map_err(|e| q("GlobalMetadata", e))?;
-                global.insert(k, v.unwrap_or_default());
-            }
-        }
-
-        let base = ["Id", "Time", "MsMsType", "TimsId", "NumScans", "NumPeaks"];
-        require(conn, path, "Frames", &base, false)?;
-        let calibrated = has_columns(
-            conn,
-            path,
-            "Frames",
-            &["MzCalibration", "T1", "T2", "TimsCalibration"],
-        )?;
-        let columns = if calibrated {
-            "Id, Time, MsMsType, TimsId, NumScans, NumPeaks, MzCalibration, T1, T2, \
-             TimsCalibration"
-        } else {
-            "Id, Time, MsMsType, TimsId, NumScans, NumPeaks"
-        };
-        let (lo, hi) = time.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
-        let sql = if time.is_some() {
-            format!("SELECT {columns} FROM Frames WHERE Time >= ?1 AND Time <= ?2 ORDER BY Id")
-        } else {
-            format!("SELECT {columns} FROM Frames ORDER BY Id")
-        };
-        let max_num_scans: Option<i64> = conn
-            .query_row("SELECT MAX(NumScans) FROM Frames", [], |r| r.get(0))
-            .map_err(|e| q("Frames.NumScans", e))?;
-        let max_num_scans = u32::try_from(max_num_scans.unwrap_or(0)).map_err(|_| {
-            Error::metadata(
-                path.to_path_buf(),
-                format!("Frames: NumScans = {max_num_scans:?} out of range"),
-            )
-        })?;
-        let mut frames = Vec::new();
-        {
-            let mut stmt = conn.prepare(&sql).map_err(|e| q("Frames", e))?;
-            let mut rows = if time.is_some() {
-                stmt.query([lo, hi])
-            } else {
-                stmt.query([])
-            }
-            .map_err(|e| q("Frames", e))?;
-            while let Some(r) = rows.next().map_err(|e| q("Frames", e))? {
-                let get_i = |i: usize| r.get::<_, i64>(i);
-                let id = get_i(0).map_err(|e| q("Frames.Id", e))?;
-                let bad = |what: &str, v: i64| {
-                    Error::metadata(
-                        path.to_path_buf(),
-                        format!("frame {id}: {what} = {v} out of range"),
-                    )
-                };
-                let msms = get_i(2).map_err(|e| q("Frames.MsMsType", e))?;
-                let tims = get_i(3).map_err(|e| q("Frames.TimsId", e))?;
-                let scans = get_i(4).map_err(|e| q("Frames.NumScans", e))?;
-                let peaks = get_i(5).map_err(|e| q("Frames.NumPeaks", e))?;
-                let row = FrameRow {
-                    id: u32::try_from(id).map_err(|_| bad("Id", id))?,
-                    time: r.get::<_, f64>(1).map_err(|e| q("Frames.Time", e))?,
-                    msms_type: u8::try_from(msms)
-                        .ok()
-                        .filter(|t| matches!(t, 0 | 2 | 8 | 9 | 10))
-                        .ok_or_else(|| {
-                            Error::metadata(
-                                path.to_path_buf(),
-                                format!(
-                                "Frames row Id={id}: MsMsType = {msms} is not a known scan mode \
-                                 (0 MS1, 2 MS/MS, 8 ddaPASEF, 9 diaPASEF, 10 PRM)"
-                            ),
-                            )
-                        })?,
-                    tims_id: u64::try_from(tims).map_err(|_| bad("TimsId", tims))?,
-                    num_scans: u32::try_from(scans).map_err(|_| bad("NumScans", scans))?,
-                    num_peaks: u64::try_from(peaks).map_err(|_| bad("NumPeaks", peaks))?,
-                    mz_calibration: None,
-                    tims_calibration: None,
-                };
-                let row = if calibrated {
-                    FrameRow {
-                        mz_calibration: Some((
-                            get_i(6).map_err(|e| q("Frames.MzCalibration", e))?,
-                            calibration_value(
-                                "Frames",
-                                id,
-                                "T1",
-                                r.get::<_, Option<f64>>(7).map_err(|e| q("Frames.T1", e))?,
-                                path,
-                            )?,
-                            calibration_value(
-                                "Frames",
-                                id,
-                                "T2",
-                                r.get::<_, Option<f64>>(8).map_err(|e| q("Frames.T2", e))?,
-                                path,
-                            )?,
-                        )),
-                        tims_calibration: Some(
-                            get_i(9).map_err(|e| q("Frames.TimsCalibration", e))?,
-                        ),
-                        ..row
-                    }
-                } else {
-                    row
-                };
-                frames.push(row);
-            }
-        }
-
-        let mut mz_calibrations = HashMap::new();
-        let mz_cols = [
-            "Id",
-            "ModelType",
-            "DigitizerTimebase",
-            "DigitizerDelay",
-            "T1",
-            "T2",
-            "dC1",
-            "dC2",
-            "C0",
-            "C1",
-            "C2",
-            "C3",
-            "C4",
-        ];
-        if require(conn, path, "MzCalibration", &mz_cols, true)? {
-            let all = table_columns(conn, path, "MzCalibration")?;
-            let cols: Vec<String> = mz_cols
-                .iter()
-                .map(|c| c.to_string())
-                .chain(
-                    (5..15)
-                        .map(|i| format!("C{i}"))
-                        .filter(|c| all.iter().any(|h| h.eq_ignore_ascii_case(c))),
-                )
-                .collect();
-            let sql = format!("SELECT {} FROM MzCalibration", cols.join(", "));
-            let mut stmt = conn.prepare(&sql).map_err(|e| q("MzCalibration", e))?;
-            let mut rows = stmt.query([]).map_err(|e| q("MzCalibration", e))?;
-            while let Some(r) = rows.next().map_err(|e| q("MzCalibration", e))? {
-                let id: i64 = r.get(0).map_err(|e| q("MzCalibration.Id", e))?;
-                let mut v = Vec::with_capacity(cols.len() - 1);
-                for (i, col) in cols.iter().enumerate().skip(1) {
-                    let value = r
-                        .get::<_, Option<f64>>(i)
-                        .map_err(|e| q("MzCalibration", e))?;
-                    v.push(calibration_value("MzCalibration", id, col, value, path)?);
-                }
-                mz_calibrations.insert(id, v);
-            }
-        }
-
-        let mut tims_calibrations = HashMap::new();
-        let tims_cols = [
-            "Id",
-            "ModelType",
-            "C0",
-            "C1",
-            "C2",
-            "C3",
-            "C4",
-            "C5",
-            "C6",
-            "C7",
-            "C8",
-            "C9",
-        ];
-        if require(conn, path, "TimsCalibration", &tims_cols, true)? {
-            let sql = format!("SELECT {} FROM TimsCalibration", tims_cols.join(", "));
-            let mut stmt = conn.prepare(&sql).map_err(|e| q("TimsCalibration", e))?;
-            let mut rows = stmt.query([]).map_err(|e| q("TimsCalibration", e))?;
-            while let Some(r) = rows.next().map_err(|e| q("TimsCalibration", e))? {
-                let id: i64 = r.get(0).map_err(|e| q("TimsCalibration.Id", e))?;
-                let mut v = Vec::with_capacity(11);
-                for (i, col) in tims_cols.iter().enumerate().skip(1) {
-                    let value = r
-                        .get::<_, Option<f64>>(i)
-                        .map_err(|e| q("TimsCalibration", e))?;
-                    v.push(calibration_value("TimsCalibration", id, col, value, path)?);
-                }
-                tims_calibrations.insert(id, v);
-            }
-        }
-
+        let global = read_global(conn, path)?;
+        let (frames, max_num_scans) = read_frames(conn, path, time)?;
+        let mz_calibrations = read_mz_calibrations(conn, path)?;
+        let tims_calibrations = read_tims_calibrations(conn, path)?;
         let (dia_windows, dia_frames) = read_dia(conn, path)?;
         let pasef = read_pasef(conn, path)?;
         let precursors = read_precursors(conn, path)?;
         // ddaPASEF by its frames or its PASEF rows (runs carry the other mode's tables empty).
         let dda = !pasef.is_empty() || frames.iter().any(|f| f.msms_type == 8);
-        let mut windows: HashMap<u32, Vec<Window>> = HashMap::new();
-        let mut by_group: HashMap<u32, Vec<Window>> = HashMap::new();
-        for w in &dia_windows {
-            by_group
-                .entry(w.group)
-                .or_default()
-                .push(Window::new(w.group, &w.isolation));
-        }
-        let present = |id: u32| {
-            frames
-                .binary_search_by_key(&id, |f: &FrameRow| f.id)
-                .is_ok()
-        };
-        for &(frame, group) in &dia_frames {
-            if !present(frame) {
-                continue;
-            }
-            if let Some(ws) = by_group.get(&group) {
-                windows.entry(frame).or_default().extend_from_slice(ws);
-            }
-        }
-        for p in pasef.iter().filter(|p| present(p.frame)) {
-            windows
-                .entry(p.frame)
-                .or_default()
-                .push(Window::new(p.precursor, &p.isolation));
-        }
-        for ws in windows.values_mut() {
-            ws.sort_by_key(|w| w.scan_begin);
-        }
+        let windows = windows_by_frame(&frames, &dia_windows, &dia_frames, &pasef);
         Ok(Self {
             global,
             frames,
@@ -502,6 +280,266 @@ impl Metadata {
             )
         })
     }
+}
+
+/// `GlobalMetadata` as key/value strings (NULL values as empty strings).
+fn read_global(conn: &Connection, path: &Path) -> Result<HashMap<String, String>, Error> {
+    let q = |what: &str, e| sql_err(path, what, e);
+    require(conn, path, "GlobalMetadata", &["Key", "Value"], false)?;
+    let mut global = HashMap::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT Key, Value FROM GlobalMetadata")
+            .map_err(|e| q("GlobalMetadata", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .map_err(|e| q("GlobalMetadata", e))?;
+        for row in rows {
+            let (k, v) = row.map_err(|e| q("GlobalMetadata", e))?;
+            global.insert(k, v.unwrap_or_default());
+        }
+    }
+    Ok(global)
+}
+
+/// The `Frames` rows (those with `Time` in `time`, when given) in id order, and the largest
+/// `NumScans` of every frame.
+fn read_frames(
+    conn: &Connection,
+    path: &Path,
+    time: Option<(f64, f64)>,
+) -> Result<(Vec<FrameRow>, u32), Error> {
+    let q = |what: &str, e| sql_err(path, what, e);
+    let base = ["Id", "Time", "MsMsType", "TimsId", "NumScans", "NumPeaks"];
+    require(conn, path, "Frames", &base, false)?;
+    let calibrated = has_columns(
+        conn,
+        path,
+        "Frames",
+        &["MzCalibration", "T1", "T2", "TimsCalibration"],
+    )?;
+    let columns = if calibrated {
+        "Id, Time, MsMsType, TimsId, NumScans, NumPeaks, MzCalibration, T1, T2, \
+         TimsCalibration"
+    } else {
+        "Id, Time, MsMsType, TimsId, NumScans, NumPeaks"
+    };
+    let (lo, hi) = time.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+    let sql = if time.is_some() {
+        format!("SELECT {columns} FROM Frames WHERE Time >= ?1 AND Time <= ?2 ORDER BY Id")
+    } else {
+        format!("SELECT {columns} FROM Frames ORDER BY Id")
+    };
+    let max_num_scans: Option<i64> = conn
+        .query_row("SELECT MAX(NumScans) FROM Frames", [], |r| r.get(0))
+        .map_err(|e| q("Frames.NumScans", e))?;
+    let max_num_scans = u32::try_from(max_num_scans.unwrap_or(0)).map_err(|_| {
+        Error::metadata(
+            path.to_path_buf(),
+            format!("Frames: NumScans = {max_num_scans:?} out of range"),
+        )
+    })?;
+    let mut frames = Vec::new();
+    {
+        let mut stmt = conn.prepare(&sql).map_err(|e| q("Frames", e))?;
+        let mut rows = if time.is_some() {
+            stmt.query([lo, hi])
+        } else {
+            stmt.query([])
+        }
+        .map_err(|e| q("Frames", e))?;
+        while let Some(r) = rows.next().map_err(|e| q("Frames", e))? {
+            let get_i = |i: usize| r.get::<_, i64>(i);
+            let id = get_i(0).map_err(|e| q("Frames.Id", e))?;
+            let bad = |what: &str, v: i64| {
+                Error::metadata(
+                    path.to_path_buf(),
+                    format!("frame {id}: {what} = {v} out of range"),
+                )
+            };
+            let msms = get_i(2).map_err(|e| q("Frames.MsMsType", e))?;
+            let tims = get_i(3).map_err(|e| q("Frames.TimsId", e))?;
+            let scans = get_i(4).map_err(|e| q("Frames.NumScans", e))?;
+            let peaks = get_i(5).map_err(|e| q("Frames.NumPeaks", e))?;
+            let row = FrameRow {
+                id: u32::try_from(id).map_err(|_| bad("Id", id))?,
+                time: r.get::<_, f64>(1).map_err(|e| q("Frames.Time", e))?,
+                msms_type: u8::try_from(msms)
+                    .ok()
+                    .filter(|t| matches!(t, 0 | 2 | 8 | 9 | 10))
+                    .ok_or_else(|| {
+                        Error::metadata(
+                            path.to_path_buf(),
+                            format!(
+                                "Frames row Id={id}: MsMsType = {msms} is not a known scan mode \
+                             (0 MS1, 2 MS/MS, 8 ddaPASEF, 9 diaPASEF, 10 PRM)"
+                            ),
+                        )
+                    })?,
+                tims_id: u64::try_from(tims).map_err(|_| bad("TimsId", tims))?,
+                num_scans: u32::try_from(scans).map_err(|_| bad("NumScans", scans))?,
+                num_peaks: u64::try_from(peaks).map_err(|_| bad("NumPeaks", peaks))?,
+                mz_calibration: None,
+                tims_calibration: None,
+            };
+            let row = if calibrated {
+                FrameRow {
+                    mz_calibration: Some((
+                        get_i(6).map_err(|e| q("Frames.MzCalibration", e))?,
+                        calibration_value(
+                            "Frames",
+                            id,
+                            "T1",
+                            r.get::<_, Option<f64>>(7).map_err(|e| q("Frames.T1", e))?,
+                            path,
+                        )?,
+                        calibration_value(
+                            "Frames",
+                            id,
+                            "T2",
+                            r.get::<_, Option<f64>>(8).map_err(|e| q("Frames.T2", e))?,
+                            path,
+                        )?,
+                    )),
+                    tims_calibration: Some(get_i(9).map_err(|e| q("Frames.TimsCalibration", e))?),
+                    ..row
+                }
+            } else {
+                row
+            };
+            frames.push(row);
+        }
+    }
+    Ok((frames, max_num_scans))
+}
+
+/// `MzCalibration` rows by id: ModelType, DigitizerTimebase, DigitizerDelay, T1, T2, dC1, dC2,
+/// then C0.. (C5..C14 when the table has them); empty when the table is absent.
+fn read_mz_calibrations(conn: &Connection, path: &Path) -> Result<HashMap<i64, Vec<f64>>, Error> {
+    let q = |what: &str, e| sql_err(path, what, e);
+    let mut mz_calibrations = HashMap::new();
+    let mz_cols = [
+        "Id",
+        "ModelType",
+        "DigitizerTimebase",
+        "DigitizerDelay",
+        "T1",
+        "T2",
+        "dC1",
+        "dC2",
+        "C0",
+        "C1",
+        "C2",
+        "C3",
+        "C4",
+    ];
+    if require(conn, path, "MzCalibration", &mz_cols, true)? {
+        let all = table_columns(conn, path, "MzCalibration")?;
+        let cols: Vec<String> = mz_cols
+            .iter()
+            .map(|c| c.to_string())
+            .chain(
+                (5..15)
+                    .map(|i| format!("C{i}"))
+                    .filter(|c| all.iter().any(|h| h.eq_ignore_ascii_case(c))),
+            )
+            .collect();
+        let sql = format!("SELECT {} FROM MzCalibration", cols.join(", "));
+        let mut stmt = conn.prepare(&sql).map_err(|e| q("MzCalibration", e))?;
+        let mut rows = stmt.query([]).map_err(|e| q("MzCalibration", e))?;
+        while let Some(r) = rows.next().map_err(|e| q("MzCalibration", e))? {
+            let id: i64 = r.get(0).map_err(|e| q("MzCalibration.Id", e))?;
+            let mut v = Vec::with_capacity(cols.len() - 1);
+            for (i, col) in cols.iter().enumerate().skip(1) {
+                let value = r
+                    .get::<_, Option<f64>>(i)
+                    .map_err(|e| q("MzCalibration", e))?;
+                v.push(calibration_value("MzCalibration", id, col, value, path)?);
+            }
+            mz_calibrations.insert(id, v);
+        }
+    }
+    Ok(mz_calibrations)
+}
+
+/// `TimsCalibration` rows by id: ModelType, then C0..C9; empty when the table is absent.
+fn read_tims_calibrations(conn: &Connection, path: &Path) -> Result<HashMap<i64, Vec<f64>>, Error> {
+    let q = |what: &str, e| sql_err(path, what, e);
+    let mut tims_calibrations = HashMap::new();
+    let tims_cols = [
+        "Id",
+        "ModelType",
+        "C0",
+        "C1",
+        "C2",
+        "C3",
+        "C4",
+        "C5",
+        "C6",
+        "C7",
+        "C8",
+        "C9",
+    ];
+    if require(conn, path, "TimsCalibration", &tims_cols, true)? {
+        let sql = format!("SELECT {} FROM TimsCalibration", tims_cols.join(", "));
+        let mut stmt = conn.prepare(&sql).map_err(|e| q("TimsCalibration", e))?;
+        let mut rows = stmt.query([]).map_err(|e| q("TimsCalibration", e))?;
+        while let Some(r) = rows.next().map_err(|e| q("TimsCalibration", e))? {
+            let id: i64 = r.get(0).map_err(|e| q("TimsCalibration.Id", e))?;
+            let mut v = Vec::with_capacity(11);
+            for (i, col) in tims_cols.iter().enumerate().skip(1) {
+                let value = r
+                    .get::<_, Option<f64>>(i)
+                    .map_err(|e| q("TimsCalibration", e))?;
+                v.push(calibration_value("TimsCalibration", id, col, value, path)?);
+            }
+            tims_calibrations.insert(id, v);
+        }
+    }
+    Ok(tims_calibrations)
+}
+
+/// Per frame id present in `frames`: its DIA windows (through its window group) or its PASEF
+/// selections, sorted by first scan.
+fn windows_by_frame(
+    frames: &[FrameRow],
+    dia_windows: &[DiaWindowRow],
+    dia_frames: &[(u32, u32)],
+    pasef: &[PasefRow],
+) -> HashMap<u32, Vec<Window>> {
+    let mut windows: HashMap<u32, Vec<Window>> = HashMap::new();
+    let mut by_group: HashMap<u32, Vec<Window>> = HashMap::new();
+    for w in dia_windows {
+        by_group
+            .entry(w.group)
+            .or_default()
+            .push(Window::new(w.group, &w.isolation));
+    }
+    let present = |id: u32| {
+        frames
+            .binary_search_by_key(&id, |f: &FrameRow| f.id)
+            .is_ok()
+    };
+    for &(frame, group) in dia_frames {
+        if !present(frame) {
+            continue;
+        }
+        if let Some(ws) = by_group.get(&group) {
+            windows.entry(frame).or_default().extend_from_slice(ws);
+        }
+    }
+    for p in pasef.iter().filter(|p| present(p.frame)) {
+        windows
+            .entry(p.frame)
+            .or_default()
+            .push(Window::new(p.precursor, &p.isolation));
+    }
+    for ws in windows.values_mut() {
+        ws.sort_by_key(|w| w.scan_begin);
+    }
+    windows
 }
 
 /// A calibration value: present and finite, or an error naming table, row and column (a NULL
