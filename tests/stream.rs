@@ -27,6 +27,20 @@ fn collect(mut s: BatchStream) -> Result<Vec<RecordBatch>, Error> {
     Ok(out)
 }
 
+/// The first error of type `T` in `e`'s source chain.
+fn cause<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        if let Some(t) = c.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = c.source();
+    }
+    None
+}
+
 fn rows(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
@@ -171,6 +185,17 @@ fn record_errors_carry_file_offset_and_index() {
         assert!(
             e.to_string().contains("record 1234 at virtual offset"),
             "{e}"
+        );
+        // The cause travels down the source chain: the stream's error, the BAM reader's, the
+        // record's own fault.
+        let bam = cause::<rawarrow::bam::Error>(&e).expect("a bam::Error under it");
+        assert!(matches!(
+            bam.kind(),
+            rawarrow::bam::ErrorKind::Record { index: 1234, .. }
+        ));
+        assert_eq!(
+            cause::<rawarrow::bam::RecordError>(&e),
+            Some(&rawarrow::bam::RecordError::BlockSizeTooSmall(31))
         );
     }
 
@@ -323,4 +348,44 @@ fn convert_midi_writes_both_tables() {
     let e = convert(&mut bam, &output, &mut |_| Ok(())).expect_err("refused");
     assert_eq!(e.kind(), ErrorKind::Usage);
     assert!(!dir.path().join("b.arrow").exists());
+}
+
+#[test]
+fn errors_hand_over_their_cause() {
+    // timsTOF: a text where a number belongs is SQLite's conversion error under the reader's.
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let run = dir.path().join("run.d");
+    let spec = rawarrow::tdf::synth::Spec {
+        frames: 4,
+        scans: 30,
+        peaks_per_frame: 100,
+        ms1_every: 2,
+        window_groups: 1,
+        seed: 3,
+        dda: false,
+    };
+    rawarrow::tdf::synth::write(&run, &spec).expect("generate");
+    let c = rusqlite::Connection::open(run.join("analysis.tdf")).expect("open");
+    c.execute_batch("UPDATE Frames SET NumPeaks = 'many' WHERE Id = 2")
+        .expect("sql");
+    drop(c);
+    let e = BatchStream::tdf(&run, &TdfOptions::default()).expect_err("bad NumPeaks");
+    assert_eq!(e.kind(), ErrorKind::Format);
+    let tdf = cause::<rawarrow::tdf::Error>(&e).expect("a tdf::Error under it");
+    assert_eq!(tdf.kind(), rawarrow::tdf::ErrorKind::Metadata);
+    assert_eq!(tdf.path(), Some(run.join("analysis.tdf").as_path()));
+    assert!(
+        cause::<rusqlite::Error>(&e).is_some(),
+        "{e}: no SQLite error under it"
+    );
+
+    // MIDI: a folder that cannot be listed is the operating system's error under the walk.
+    let missing = dir.path().join("no-such-folder");
+    let e = BatchStream::midi(&[&missing], &MidiOptions::default()).expect_err("missing");
+    assert_eq!(e.kind(), ErrorKind::Io);
+    let midi = cause::<rawarrow::midi::Error>(&e).expect("a midi::Error under it");
+    assert!(matches!(midi.kind(), rawarrow::midi::ErrorKind::Walk(_)));
+    assert_eq!(midi.path(), Some(missing.as_path()));
+    let io = cause::<std::io::Error>(&e).expect("an io::Error under it");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 }

@@ -349,6 +349,8 @@ impl std::error::Error for Error {
             ErrorKind::Open(e) => Some(e),
             ErrorKind::Io(e) => Some(e),
             ErrorKind::Arrow(e) => Some(e),
+            ErrorKind::Header(e) => Some(e),
+            ErrorKind::Record { error, .. } => Some(error),
             _ => None,
         }
     }

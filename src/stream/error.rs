@@ -47,7 +47,7 @@ pub enum ErrorKind {
     Worker,
 }
 
-/// An error of a [`BatchStream`] or of a conversion: its kind, where in which file, and the
+/// An error of a [`BatchStream`](super::BatchStream) or of a conversion: its kind, where in which file, and the
 /// message the CLI prints for it.
 #[derive(Debug)]
 pub struct Error {

@@ -12,7 +12,7 @@ use crate::{midi, tdf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Split {
     /// The records of a BAM file that begin in blocks at compressed offsets `start..end`
-    /// ([`BamOptions::byte_range`]).
+    /// ([`BamOptions::byte_range`](super::BamOptions::byte_range)).
     Bam {
         /// The file.
         path: PathBuf,
@@ -21,7 +21,7 @@ pub enum Split {
         /// End of the range (exclusive).
         end: u64,
     },
-    /// The frames `first..=last` of a timsTOF run ([`TdfOptions::frames`]).
+    /// The frames `first..=last` of a timsTOF run ([`TdfOptions::frames`](super::TdfOptions::frames)).
     Tdf {
         /// The `.d` folder.
         path: PathBuf,
