@@ -8,10 +8,10 @@
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::builder::{ListBuilder, UInt8Builder};
-use arrow_array::types::Int32Type;
+use arrow_array::types::{Float64Type, Int32Type, UInt16Type, UInt64Type, UInt8Type};
 use arrow_array::{
-    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
-    UInt16Array, UInt32Array, UInt64Array, UInt8Array,
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, DictionaryArray, Float64Array, Int32Array,
+    PrimitiveArray, RecordBatch, StringArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
 use arrow_buffer::BooleanBuffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -28,25 +28,90 @@ fn programs_type() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::UInt8, false)))
 }
 
+/// The `notes` columns stored from [`NoteRow`]'s fields of the same names, in schema order,
+/// with their Arrow types. The schema, the arena's size, the regions, the one fill loop over
+/// the rows and the arrays are all generated from this list, so a column is added with one line
+/// here (and its `NoteRow` field). `file` holds the key of a dictionary over every input path;
+/// `is_drum` follows the stored columns (it is derived from `channel`).
+macro_rules! note_columns {
+    ($($name:ident: $ty:ty),* $(,)?) => {
+        /// The stored columns' fields, in schema order.
+        fn stored_fields() -> Vec<Field> {
+            vec![$(Field::new(
+                stringify!($name),
+                if stringify!($name) == "file" { file_type() } else { <$ty>::DATA_TYPE },
+                false,
+            )),*]
+        }
+
+        /// The stored columns of one batch, filled in one pass over the rows.
+        struct Stored {
+            $($name: PrimitiveArray<$ty>,)*
+        }
+
+        impl Stored {
+            fn lay_out(rows: &[NoteRow], arenas: &ArenaPool) -> Self {
+                let n = rows.len();
+                let mut size = ArenaSize::default();
+                $(size.add::<<$ty as ArrowPrimitiveType>::Native>(n);)*
+                let mut arena = arenas.arena(size);
+                $(let mut $name = arena.take::<<$ty as ArrowPrimitiveType>::Native>(n);)*
+                {
+                    $(let $name = $name.as_mut_slice();)*
+                    for (i, r) in rows.iter().enumerate() {
+                        $($name[i] = r.$name;)*
+                    }
+                }
+                Self {
+                    $($name: PrimitiveArray::new($name.into_scalar_buffer(), None),)*
+                }
+            }
+
+            /// The arrays in schema order; `file` as a dictionary over `paths`.
+            fn arrays(self, paths: &ArrayRef) -> Vec<ArrayRef> {
+                let mut out: Vec<ArrayRef> = Vec::new();
+                $(
+                    if stringify!($name) == "file" {
+                        let keys = self.$name.as_any().downcast_ref::<Int32Array>()
+                            .expect("file keys are Int32")
+                            .clone();
+                        // Keys index the dictionary of all inputs; the reader writes valid ones.
+                        out.push(Arc::new(
+                            DictionaryArray::<Int32Type>::try_new(keys, paths.clone())
+                                .expect("file keys index the path dictionary"),
+                        ));
+                    } else {
+                        out.push(Arc::new(self.$name));
+                    }
+                )*
+                out
+            }
+        }
+    };
+}
+
+note_columns! {
+    file: Int32Type,
+    track: UInt16Type,
+    channel: UInt8Type,
+    pitch: UInt8Type,
+    velocity: UInt8Type,
+    onset_tick: UInt64Type,
+    offset_tick: UInt64Type,
+    onset_s: Float64Type,
+    duration_s: Float64Type,
+    program: UInt8Type,
+}
+
 /// Schema of the `notes` table: one row per note. `program` is the General MIDI program of the
 /// note's channel at its onset (see [`super::Note::program`]), `is_drum` whether it is on the
 /// drum channel (channel 10).
 pub fn notes_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("file", file_type(), false),
-            Field::new("track", DataType::UInt16, false),
-            Field::new("channel", DataType::UInt8, false),
-            Field::new("pitch", DataType::UInt8, false),
-            Field::new("velocity", DataType::UInt8, false),
-            Field::new("onset_tick", DataType::UInt64, false),
-            Field::new("offset_tick", DataType::UInt64, false),
-            Field::new("onset_s", DataType::Float64, false),
-            Field::new("duration_s", DataType::Float64, false),
-            Field::new("program", DataType::UInt8, false),
-            Field::new("is_drum", DataType::Boolean, false),
-        ]))
+        let mut fields = stored_fields();
+        fields.push(Field::new("is_drum", DataType::Boolean, false));
+        Arc::new(Schema::new(fields))
     })
     .clone()
 }
@@ -124,78 +189,12 @@ pub(crate) fn notes_batch(
     dictionary: &ArrayRef,
     arenas: &ArenaPool,
 ) -> RecordBatch {
-    let n = rows.len();
-    let mut size = ArenaSize::default();
-    size.add::<i32>(n)
-        .add::<u16>(n)
-        .add::<u8>(n)
-        .add::<u8>(n)
-        .add::<u8>(n)
-        .add::<u64>(n)
-        .add::<u64>(n)
-        .add::<f64>(n)
-        .add::<f64>(n)
-        .add::<u8>(n);
-    let mut arena = arenas.arena(size);
-    let mut file = arena.take::<i32>(n);
-    let mut track = arena.take::<u16>(n);
-    let mut channel = arena.take::<u8>(n);
-    let mut pitch = arena.take::<u8>(n);
-    let mut velocity = arena.take::<u8>(n);
-    let mut onset_tick = arena.take::<u64>(n);
-    let mut offset_tick = arena.take::<u64>(n);
-    let mut onset_s = arena.take::<f64>(n);
-    let mut duration_s = arena.take::<f64>(n);
-    let mut program = arena.take::<u8>(n);
-    {
-        let (f, t, c, p, v) = (
-            file.as_mut_slice(),
-            track.as_mut_slice(),
-            channel.as_mut_slice(),
-            pitch.as_mut_slice(),
-            velocity.as_mut_slice(),
-        );
-        let (on, off, os, ds) = (
-            onset_tick.as_mut_slice(),
-            offset_tick.as_mut_slice(),
-            onset_s.as_mut_slice(),
-            duration_s.as_mut_slice(),
-        );
-        let pr = program.as_mut_slice();
-        for (i, r) in rows.iter().enumerate() {
-            f[i] = r.file;
-            t[i] = r.track;
-            c[i] = r.channel;
-            p[i] = r.pitch;
-            v[i] = r.velocity;
-            on[i] = r.onset_tick;
-            off[i] = r.offset_tick;
-            os[i] = r.onset_s;
-            ds[i] = r.duration_s;
-            pr[i] = r.program;
-        }
-    }
-    let channel = UInt8Array::new(channel.into_scalar_buffer(), None);
+    let stored = Stored::lay_out(rows, arenas);
     // From the contiguous channel column (a compare per byte), not from the rows.
-    let channels: &[u8] = &channel.values()[..n];
-    let is_drum = BooleanBuffer::collect_bool(n, |i| channels[i] == DRUM_CHANNEL);
-    let keys = Int32Array::new(file.into_scalar_buffer(), None);
-    // Keys index the dictionary of all inputs; the reader only writes valid indices.
-    let file = DictionaryArray::<Int32Type>::try_new(keys, dictionary.clone())
-        .expect("file keys index the path dictionary");
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(file),
-        Arc::new(UInt16Array::new(track.into_scalar_buffer(), None)),
-        Arc::new(channel),
-        Arc::new(UInt8Array::new(pitch.into_scalar_buffer(), None)),
-        Arc::new(UInt8Array::new(velocity.into_scalar_buffer(), None)),
-        Arc::new(UInt64Array::new(onset_tick.into_scalar_buffer(), None)),
-        Arc::new(UInt64Array::new(offset_tick.into_scalar_buffer(), None)),
-        Arc::new(Float64Array::new(onset_s.into_scalar_buffer(), None)),
-        Arc::new(Float64Array::new(duration_s.into_scalar_buffer(), None)),
-        Arc::new(UInt8Array::new(program.into_scalar_buffer(), None)),
-        Arc::new(BooleanArray::new(is_drum, None)),
-    ];
+    let channels: &[u8] = stored.channel.values();
+    let is_drum = BooleanBuffer::collect_bool(rows.len(), |i| channels[i] == DRUM_CHANNEL);
+    let mut columns = stored.arrays(dictionary);
+    columns.push(Arc::new(BooleanArray::new(is_drum, None)));
     RecordBatch::try_new(notes_schema(), columns).expect("columns match the notes schema")
 }
 
