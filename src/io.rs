@@ -250,6 +250,55 @@ pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
         })
 }
 
+/// An output file that is not complete yet: a temporary file beside its destination, renamed
+/// onto it by [`Pending::commit`] and deleted if dropped first; or nothing to do, for a device
+/// or pipe written directly.
+#[derive(Debug)]
+pub(crate) struct Pending(Option<(tempfile::TempPath, PathBuf)>);
+
+/// Opens `path` for an output that must never be seen half-written: the one place the CLI's
+/// text outputs and the Arrow/Parquet sinks get their files from. A device or pipe
+/// (`/dev/null`, a FIFO) is written directly (a rename would replace the node, and there is no
+/// partial file to protect); anything else goes to a temporary file beside it.
+pub(crate) fn create_output(path: &Path) -> std::io::Result<(File, Pending)> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        return Ok((file, Pending(None)));
+    }
+    let (file, tmp) = temp_beside(path)?.into_parts();
+    Ok((file, Pending(Some((tmp, path.to_path_buf())))))
+}
+
+impl Pending {
+    /// The destination the output is renamed to (none for a device, a pipe or standard output).
+    pub(crate) fn destination(&self) -> Option<&Path> {
+        self.0.as_ref().map(|(_, p)| p.as_path())
+    }
+
+    /// Nothing to commit (standard output).
+    pub(crate) fn nothing() -> Self {
+        Self(None)
+    }
+
+    /// The output in `file` is complete: makes it readable like any new file and renames it
+    /// onto its destination.
+    pub(crate) fn commit(self, file: &File) -> std::io::Result<()> {
+        let Some((tmp, path)) = self.0 else {
+            return Ok(());
+        };
+        make_readable(file)?;
+        tmp.persist(&path).map_err(|e| {
+            std::io::Error::new(
+                e.error.kind(),
+                format!("{}: cannot write output: {}", path.display(), e.error),
+            )
+        })
+    }
+}
+
 /// Standard output as an unbuffered `File` (a duplicate of fd 1): `std::io::Stdout` is
 /// line-buffered, which would scan every chunk of binary output for newlines.
 pub fn stdout_file() -> std::io::Result<File> {

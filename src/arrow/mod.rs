@@ -80,40 +80,17 @@ impl IpcSink {
     }
 }
 
-/// Where an output goes: a temporary file beside `path`, renamed to `path` by [`commit`]; or,
-/// for a device or pipe (`/dev/null`, a FIFO), the path itself (it cannot be replaced by a
-/// rename, and there is no partial file to protect).
-type Target = Option<(tempfile::TempPath, std::path::PathBuf)>;
-
-fn open_target(path: &Path) -> Result<(std::fs::File, Target), ArrowError> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| ArrowError::IoError(format!("{}: {e}", path.display()), e))?;
-        return Ok((file, None));
-    }
-    let tmp = crate::io::temp_beside(path).map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-    let (file, tmp) = tmp.into_parts();
-    Ok((file, Some((tmp, path.to_path_buf()))))
-}
-
-/// Flushes a finished output and renames its temporary file to the destination.
-fn commit(out: std::io::BufWriter<std::fs::File>, target: Target) -> Result<(), ArrowError> {
+/// Flushes a finished output and renames it to its destination.
+fn commit(
+    out: std::io::BufWriter<std::fs::File>,
+    target: crate::io::Pending,
+) -> Result<(), ArrowError> {
     let file = out
         .into_inner()
         .map_err(|e| ArrowError::IoError(e.to_string(), e.into_error()))?;
-    let Some((tmp, path)) = target else {
-        return Ok(());
-    };
-    crate::io::make_readable(&file).map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-    tmp.persist(&path).map_err(|e| {
-        ArrowError::IoError(
-            format!("{}: cannot write output: {}", path.display(), e.error),
-            e.error,
-        )
-    })?;
-    Ok(())
+    target
+        .commit(&file)
+        .map_err(|e| ArrowError::IoError(e.to_string(), e))
 }
 
 /// The file format of a [`Sink`].
@@ -183,7 +160,7 @@ pub struct Sink {
     inner: SinkInner,
     schema: SchemaRef,
     /// The temporary file and the destination; `None` for standard output or a device.
-    target: Target,
+    target: crate::io::Pending,
 }
 
 enum SinkInner {
@@ -200,7 +177,7 @@ impl std::fmt::Debug for Sink {
             SinkInner::Background(_) => "on a writer thread",
         };
         f.debug_struct("Sink")
-            .field("path", &self.target.as_ref().map(|t| &t.1))
+            .field("path", &self.target.destination())
             .field("mode", &mode)
             .finish()
     }
@@ -254,11 +231,14 @@ impl Sink {
             Some(n) => n,
             None => crate::runtime::default_threads(),
         };
+        let io = |e: std::io::Error| ArrowError::IoError(e.to_string(), e);
         let (file, target) = if path == Path::new("-") {
-            let f = crate::io::stdout_file().map_err(|e| ArrowError::IoError(e.to_string(), e))?;
-            (f, None)
+            (
+                crate::io::stdout_file().map_err(io)?,
+                crate::io::Pending::nothing(),
+            )
         } else {
-            open_target(path)?
+            crate::io::create_output(path).map_err(io)?
         };
         let out = std::io::BufWriter::with_capacity(1 << 20, file);
         let background = |e: Box<dyn encode::Encode>| -> Result<SinkInner, ArrowError> {

@@ -274,49 +274,28 @@ fn progress_bar(total: u64, template: &str, quiet: bool) -> Option<indicatif::Pr
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// Where a command's bytes go: standard output, or a temporary file that becomes `path` only
-/// when [`Output::finish`] is called.
-enum Output {
-    Stdout(std::fs::File),
-    File {
-        tmp: tempfile::NamedTempFile,
-        path: std::path::PathBuf,
-    },
+/// Where a command's bytes go: standard output, or (through [`crate::io::create_output`]) a
+/// temporary file that becomes `path` only when [`Output::finish`] is called.
+struct Output {
+    file: std::fs::File,
+    pending: crate::io::Pending,
 }
 
 impl Output {
     fn create(path: Option<&Path>) -> Result<Self> {
-        Ok(match path {
-            None => Self::Stdout(crate::io::stdout_file()?),
-            // A device or pipe (`/dev/null`, a FIFO) is written directly: renaming a temporary
-            // file over it would replace the device node.
-            Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
-                Self::Stdout(std::fs::OpenOptions::new().write(true).open(path)?)
-            }
-            Some(path) => Self::File {
-                tmp: crate::io::temp_beside(path)?,
-                path: path.to_path_buf(),
-            },
-        })
+        let (file, pending) = match path {
+            None => (crate::io::stdout_file()?, crate::io::Pending::nothing()),
+            Some(path) => crate::io::create_output(path)?,
+        };
+        Ok(Self { file, pending })
     }
 
     fn writer(&mut self) -> &mut std::fs::File {
-        match self {
-            Self::Stdout(f) => f,
-            Self::File { tmp, .. } => tmp.as_file_mut(),
-        }
+        &mut self.file
     }
 
-    fn finish(self) -> Result {
-        match self {
-            Self::Stdout(mut f) => Ok(f.flush()?),
-            Self::File { mut tmp, path } => {
-                tmp.as_file_mut().flush()?;
-                crate::io::make_readable(tmp.as_file())?;
-                tmp.persist(&path)
-                    .map_err(|e| format!("{}: cannot write output: {}", path.display(), e.error))?;
-                Ok(())
-            }
-        }
+    fn finish(mut self) -> Result {
+        self.file.flush()?;
+        Ok(self.pending.commit(&self.file)?)
     }
 }
