@@ -11,7 +11,6 @@ use crate::arrow::Sink;
 use crate::bam::{Filter, Reader, Records};
 use crate::bgzf::Options;
 use crate::io::Input;
-use crate::stats::Phase;
 
 /// Convert BAM files to Arrow IPC, or print them as SAM text (`rawarrow bam view`).
 #[derive(Debug, Args)]
@@ -484,23 +483,22 @@ fn convert(mut args: Convert) -> Result {
                 .expect("clap requires --output without --out-dir");
             sink = Some(args.ipc.sink(out, &schema, args.threads)?);
         }
-        stats.phase(Phase::Read);
-        while let Some(mut batch) = reader.next_batch()? {
-            stats.phase(Phase::Write);
-            super::check_signal()?;
-            if let Some(names) = &files {
-                batch = crate::bam::with_file_column(&batch, i, names)?;
-            }
-            own_sink
-                .as_mut()
-                .or(sink.as_mut())
-                .expect("a sink was created above")
-                .write(&batch)?;
-            progress.set(reader.compressed_position(), records + reader.rows());
-            stats.sample();
-            stats.phase(Phase::Read);
-        }
-        stats.phase(Phase::Finish);
+        stats.pump(
+            &mut reader,
+            |r| Ok(r.next_batch()?),
+            |r, mut batch| {
+                if let Some(names) = &files {
+                    batch = crate::bam::with_file_column(&batch, i, names)?;
+                }
+                own_sink
+                    .as_mut()
+                    .or(sink.as_mut())
+                    .expect("a sink was created above")
+                    .write(&batch)?;
+                progress.set(r.compressed_position(), records + r.rows());
+                Ok(())
+            },
+        )?;
         records += reader.rows();
         progress.done_bytes += std::fs::metadata(path).map_or(0, |m| m.len());
         if reader.eof_marker() == Some(false) && args.limit.is_none() && regions.is_empty() {

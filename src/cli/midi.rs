@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::{progress_bar, Result};
 use crate::midi::{list_inputs, read_list, OnsetOptions, Reader};
-use crate::stats::Phase;
 
 /// Reads Standard MIDI Files (named, or found in folders by extension: .mid .midi .kar .rmi
 /// .smf) in parallel; writes one `notes` table in sorted path order and, with --files, a
@@ -150,20 +149,19 @@ pub(super) fn run(args: Midi) -> Result {
         "{bar:40} {pos}/{len} files {per_sec} ETA {eta} {msg}",
         args.ipc.quiet,
     );
-    stats.phase(Phase::Read);
-    while let Some(batch) = reader.next_batch()? {
-        stats.phase(Phase::Write);
-        super::check_signal()?;
-        notes.write(&batch)?;
-        if let Some(bar) = &bar {
-            let s = reader.summary();
-            bar.set_position(s.files);
-            bar.set_message(format!("{} notes, {} failed", s.notes, s.failed));
-        }
-        stats.sample();
-        stats.phase(Phase::Read);
-    }
-    stats.phase(Phase::Finish);
+    stats.pump(
+        &mut reader,
+        |r| Ok(r.next_batch()?),
+        |r, batch| {
+            notes.write(&batch)?;
+            if let Some(bar) = &bar {
+                let s = r.summary();
+                bar.set_position(s.files);
+                bar.set_message(format!("{} notes, {} failed", s.notes, s.failed));
+            }
+            Ok(())
+        },
+    )?;
     if let Some(f) = &mut files {
         f.write(&reader.files())?;
     }

@@ -167,6 +167,28 @@ impl Stats {
         }
     }
 
+    /// The output loop of every conversion: each batch `next` reads from `reader` is checked
+    /// against a stop signal, handed to `write` (which writes it and reports progress), and
+    /// its read and write time recorded.
+    fn pump<R>(
+        &mut self,
+        reader: &mut R,
+        mut next: impl FnMut(&mut R) -> Result<Option<arrow_array::RecordBatch>>,
+        mut write: impl FnMut(&R, arrow_array::RecordBatch) -> Result,
+    ) -> Result {
+        use crate::stats::Phase;
+        self.phase(Phase::Read);
+        while let Some(batch) = next(reader)? {
+            self.phase(Phase::Write);
+            check_signal()?;
+            write(reader, batch)?;
+            self.sample();
+            self.phase(Phase::Read);
+        }
+        self.phase(Phase::Finish);
+        Ok(())
+    }
+
     /// Writes the JSON to `path` (under a temporary name, renamed when complete).
     fn write(self, path: Option<&Path>, rows: u64, input_bytes: u64, output: &Path) -> Result {
         let (Some(r), Some(path)) = (self.0, path) else {

@@ -6,7 +6,6 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 
 use super::{progress_bar, Result};
-use crate::stats::Phase;
 use crate::tdf::{Calibration, Reader, Table};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -197,18 +196,17 @@ pub(super) fn run(args: Tdf) -> Result {
         "{bar:40} {pos}/{len} rows {per_sec} ETA {eta}",
         args.ipc.quiet,
     );
-    stats.phase(Phase::Read);
-    while let Some(batch) = reader.next_batch()? {
-        stats.phase(Phase::Write);
-        super::check_signal()?;
-        sink.write(&batch)?;
-        if let Some(bar) = &bar {
-            bar.set_position(reader.rows());
-        }
-        stats.sample();
-        stats.phase(Phase::Read);
-    }
-    stats.phase(Phase::Finish);
+    stats.pump(
+        &mut reader,
+        |r| Ok(r.next_batch()?),
+        |r, batch| {
+            sink.write(&batch)?;
+            if let Some(bar) = &bar {
+                bar.set_position(r.rows());
+            }
+            Ok(())
+        },
+    )?;
     sink.finish()?;
     let input_bytes = inputs
         .iter()
