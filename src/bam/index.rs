@@ -197,15 +197,13 @@ impl Index {
                     b.push(e, at.voffset)
                         .map_err(|m| index_error(&path, index, m))?;
                 }
-                let mapped = r.flag() & 4 == 0;
-                let rlen = if mapped { r.spans().ref_len as i64 } else { 0 };
-                let beg = i64::from(r.pos());
+                let (beg, end) = r.index_span();
                 prev = Some((
                     Entry {
                         tid: r.ref_id(),
                         beg,
-                        end: beg + rlen.max(1),
-                        mapped,
+                        end,
+                        mapped: r.flag() & 4 == 0,
                     },
                     at.index,
                 ));

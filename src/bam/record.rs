@@ -212,11 +212,18 @@ impl<'a> Record<'a> {
         let (beg, end) = if self.ref_id() < 0 {
             (-1, 0)
         } else {
-            let mapped = self.flag() & FLAG_UNMAPPED == 0;
-            let len = if mapped { self.spans.ref_len as i64 } else { 0 };
-            let beg = i64::from(self.pos());
-            (beg.max(0), (beg + len.max(1)).max(1))
+            let (beg, end) = self.index_span();
+            (beg.max(0), end.max(1))
         };
         (end <= 1 << 29).then(|| super::index::reg2bin(beg, end, 14, 5) as u16)
+    }
+
+    /// The 0-based span `[pos, end)` an index files the record under (`hts_idx_push`'s input):
+    /// the CIGAR's reference length for a mapped read, one base when unmapped or without one.
+    pub(crate) fn index_span(&self) -> (i64, i64) {
+        let mapped = self.flag() & FLAG_UNMAPPED == 0;
+        let len = if mapped { self.spans.ref_len as i64 } else { 0 };
+        let beg = i64::from(self.pos());
+        (beg, beg + len.max(1))
     }
 }
