@@ -1,5 +1,9 @@
 //! The peaks table: the frames of one job decoded on a worker into one arena-backed batch
 //! (schema in docs/SCHEMAS.md), and the state the workers share.
+//!
+//! The columns are one table ([`peak_columns!`]): name, storage type and null rule per column.
+//! The schema, the arena size, the regions taken and the arrays finished all walk it; only the
+//! per-frame fill names columns, and only the ones it computes.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -10,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use arrow_array::{
     ArrayRef, Float64Array, RecordBatch, RecordBatchOptions, UInt32Array, UInt8Array,
 };
-use arrow_buffer::{BooleanBufferBuilder, NullBuffer};
+use arrow_buffer::{ArrowNativeType, BooleanBufferBuilder, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::calib::{ImModel, MzModel};
@@ -19,66 +23,238 @@ use super::meta::{FrameRow, Metadata, Window};
 use super::slice::{slice_frame, Slice};
 use super::tables::{Precursor, SpectrumWorker};
 use super::Error;
-use crate::arrow::arena::{ArenaPool, ArenaSize};
+use crate::arrow::arena::{Arena, ArenaPool, ArenaSize, Region};
 use crate::io::Input;
 use rawarrow_kernels::runs;
 
-/// Column names in schema order.
-pub const COLUMNS: &[&str] = &[
-    "frame",
-    "scan",
-    "tof",
-    "intensity",
-    "mz",
-    "mobility",
-    "rt",
-    "ms_level",
-    "window_group",
-    "isolation_mz",
-    "isolation_width",
-    "precursor",
-];
+/// How a column's values are stored.
+#[derive(Clone, Copy)]
+enum Store {
+    U8,
+    U32,
+    F64,
+}
 
-const FRAME: usize = 0;
-const SCAN: usize = 1;
-const TOF: usize = 2;
-const INTENSITY: usize = 3;
-const MZ: usize = 4;
-const MOBILITY: usize = 5;
-const RT: usize = 6;
-const MS_LEVEL: usize = 7;
-const WINDOW_GROUP: usize = 8;
-const ISOLATION_MZ: usize = 9;
-const ISOLATION_WIDTH: usize = 10;
-const PRECURSOR: usize = 11;
+/// Which rows of a column are null.
+#[derive(Clone, Copy)]
+enum Nulls {
+    /// None.
+    Never,
+    /// Peaks outside an isolation window (and every peak of an MS1 frame).
+    OutsideWindow,
+    /// As `OutsideWindow` in a DDA run (`true`) or a DIA run (`false`); all of them otherwise.
+    OutsideWindowIn { dda: bool },
+}
+
+struct Column {
+    name: &'static str,
+    store: Store,
+    nulls: Nulls,
+}
+
+/// Declares the peaks columns in schema order: an index constant, the name, the storage and the
+/// null rule of each.
+macro_rules! peak_columns {
+    ($($id:ident = $name:literal: $store:ident, $nulls:expr;)*) => {
+        #[allow(clippy::upper_case_acronyms, non_camel_case_types)]
+        #[repr(usize)]
+        enum Id { $($id),* }
+        $(const $id: usize = Id::$id as usize;)*
+        const TABLE: &[Column] = &[
+            $(Column { name: $name, store: Store::$store, nulls: $nulls }),*
+        ];
+    };
+}
+
+peak_columns! {
+    FRAME = "frame": U32, Nulls::Never;
+    SCAN = "scan": U32, Nulls::Never;
+    TOF = "tof": U32, Nulls::Never;
+    INTENSITY = "intensity": U32, Nulls::Never;
+    MZ = "mz": F64, Nulls::Never;
+    MOBILITY = "mobility": F64, Nulls::Never;
+    RT = "rt": F64, Nulls::Never;
+    MS_LEVEL = "ms_level": U8, Nulls::Never;
+    WINDOW_GROUP = "window_group": U32, Nulls::OutsideWindowIn { dda: false };
+    ISOLATION_MZ = "isolation_mz": F64, Nulls::OutsideWindow;
+    ISOLATION_WIDTH = "isolation_width": F64, Nulls::OutsideWindow;
+    PRECURSOR = "precursor": U32, Nulls::OutsideWindowIn { dda: true };
+}
+
+/// Number of peaks columns.
+pub(super) const N: usize = TABLE.len();
+
+/// Column names in schema order.
+pub const COLUMNS: [&str; N] = {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = TABLE[i].name;
+        i += 1;
+    }
+    out
+};
 
 /// The full schema of the peaks table (docs/SCHEMAS.md).
 pub fn schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
-        let types = [
-            DataType::UInt32,
-            DataType::UInt32,
-            DataType::UInt32,
-            DataType::UInt32,
-            DataType::Float64,
-            DataType::Float64,
-            DataType::Float64,
-            DataType::UInt8,
-            DataType::UInt32,
-            DataType::Float64,
-            DataType::Float64,
-            DataType::UInt32,
-        ];
-        let fields: Vec<Field> = COLUMNS
+        let fields: Vec<Field> = TABLE
             .iter()
-            .zip(types)
-            .enumerate()
-            .map(|(i, (n, t))| Field::new(*n, t, i >= WINDOW_GROUP))
+            .map(|c| {
+                let t = match c.store {
+                    Store::U8 => DataType::UInt8,
+                    Store::U32 => DataType::UInt32,
+                    Store::F64 => DataType::Float64,
+                };
+                Field::new(c.name, t, !matches!(c.nulls, Nulls::Never))
+            })
             .collect();
         Arc::new(Schema::new(fields))
     })
     .clone()
+}
+
+/// One column's region of the batch arena (empty when the column is not projected).
+enum Buf {
+    U8(Region<u8>),
+    U32(Region<u32>),
+    F64(Region<f64>),
+}
+
+impl Buf {
+    fn u32s(&mut self) -> &mut [u32] {
+        match self {
+            Buf::U32(r) => r.as_mut_slice(),
+            _ => unreachable!("a UInt32 column by the table"),
+        }
+    }
+
+    fn f64s(&mut self) -> &mut [f64] {
+        match self {
+            Buf::F64(r) => r.as_mut_slice(),
+            _ => unreachable!("a Float64 column by the table"),
+        }
+    }
+
+    fn u8s(&mut self) -> &mut [u8] {
+        match self {
+            Buf::U8(r) => r.as_mut_slice(),
+            _ => unreachable!("a UInt8 column by the table"),
+        }
+    }
+
+    fn zeroed(&mut self) {
+        match self {
+            Buf::U8(r) => drop(r.zeroed()),
+            Buf::U32(r) => drop(r.zeroed()),
+            Buf::F64(r) => drop(r.zeroed()),
+        }
+    }
+
+    /// The first `rows` values as an array.
+    fn finish(self, rows: usize, nulls: Option<NullBuffer>) -> ArrayRef {
+        match self {
+            Buf::U8(r) => Arc::new(UInt8Array::new(cut(r.into_scalar_buffer(), rows), nulls)),
+            Buf::U32(r) => Arc::new(UInt32Array::new(cut(r.into_scalar_buffer(), rows), nulls)),
+            Buf::F64(r) => Arc::new(Float64Array::new(cut(r.into_scalar_buffer(), rows), nulls)),
+        }
+    }
+}
+
+/// The first `rows` values of a column (all of them unless a slice dropped peaks).
+fn cut<T: ArrowNativeType>(b: ScalarBuffer<T>, rows: usize) -> ScalarBuffer<T> {
+    if b.len() == rows {
+        b
+    } else {
+        b.slice(0, rows)
+    }
+}
+
+/// The columns of one batch of up to `n` peaks: `tof` and `intensity` always (the frame decoder
+/// writes them), the others when wanted.
+struct Columns {
+    bufs: Vec<Buf>,
+}
+
+impl Columns {
+    fn len(want: &[bool; N], c: usize, n: usize) -> usize {
+        if want[c] || c == TOF || c == INTENSITY {
+            n
+        } else {
+            0
+        }
+    }
+
+    fn size(want: &[bool; N], n: usize) -> ArenaSize {
+        let mut size = ArenaSize::default();
+        for (c, col) in TABLE.iter().enumerate() {
+            let len = Self::len(want, c, n);
+            match col.store {
+                Store::U8 => size.add::<u8>(len),
+                Store::U32 => size.add::<u32>(len),
+                Store::F64 => size.add::<f64>(len),
+            };
+        }
+        size
+    }
+
+    /// Takes the regions in table order from an arena sized by [`Columns::size`]; a column
+    /// that is null throughout for this acquisition is zeroed (recycled arena memory holds old
+    /// values, and the same input should give the same bytes).
+    fn take(arena: &mut Arena, want: &[bool; N], n: usize, dda: bool) -> Self {
+        let bufs = TABLE
+            .iter()
+            .enumerate()
+            .map(|(c, col)| {
+                let len = Self::len(want, c, n);
+                let mut buf = match col.store {
+                    Store::U8 => Buf::U8(arena.take(len)),
+                    Store::U32 => Buf::U32(arena.take(len)),
+                    Store::F64 => Buf::F64(arena.take(len)),
+                };
+                if matches!(col.nulls, Nulls::OutsideWindowIn { dda: d } if d != dda) {
+                    buf.zeroed();
+                }
+                buf
+            })
+            .collect();
+        Self { bufs }
+    }
+
+    /// Two distinct columns at once (`a` before `b` in the table).
+    fn pair(&mut self, a: usize, b: usize) -> (&mut Buf, &mut Buf) {
+        let (head, tail) = self.bufs.split_at_mut(b);
+        (&mut head[a], &mut tail[0])
+    }
+
+    /// The wanted columns' arrays of the first `rows` values, in table order; `window` is the
+    /// validity of the window columns (when any is wanted).
+    fn finish(
+        self,
+        want: &[bool; N],
+        rows: usize,
+        window: Option<NullBuffer>,
+        dda: bool,
+    ) -> Vec<Option<ArrayRef>> {
+        TABLE
+            .iter()
+            .zip(self.bufs)
+            .enumerate()
+            .map(|(c, (col, buf))| {
+                want[c].then(|| {
+                    let nulls = match col.nulls {
+                        Nulls::Never => None,
+                        Nulls::OutsideWindowIn { dda: d } if d != dda => {
+                            Some(NullBuffer::new_null(rows))
+                        }
+                        Nulls::OutsideWindow | Nulls::OutsideWindowIn { .. } => window.clone(),
+                    };
+                    buf.finish(rows, nulls)
+                })
+            })
+            .collect()
+    }
 }
 
 /// MS level of a frame's `MsMsType`: 1, 2, or 0 when unknown.
@@ -97,7 +273,7 @@ pub(super) struct Shared {
     pub(super) models: Vec<(MzModel, ImModel)>,
     pub(super) windows: HashMap<u32, Vec<Window>>,
     pub(super) dda: bool,
-    pub(super) want: [bool; 12],
+    pub(super) want: [bool; N],
     pub(super) columns: Vec<usize>,
     pub(super) schema: SchemaRef,
     /// Recycled batch memory (jobs in flight, the batch being consumed, one spare).
@@ -153,40 +329,12 @@ pub(super) fn build_batch(
     let frames = &s.frames[job.clone()];
     let n: usize = frames.iter().map(|f| f.num_peaks as usize).sum();
     let w = &s.want;
-    let windows_wanted = w[WINDOW_GROUP] || w[ISOLATION_MZ] || w[ISOLATION_WIDTH] || w[PRECURSOR];
-    let need = |c: usize| if w[c] { n } else { 0 };
-    let mut size = ArenaSize::default();
-    size.add::<u32>(need(FRAME))
-        .add::<u32>(need(SCAN))
-        .add::<u32>(n)
-        .add::<u32>(n)
-        .add::<f64>(need(MZ))
-        .add::<f64>(need(MOBILITY))
-        .add::<f64>(need(RT))
-        .add::<u8>(need(MS_LEVEL))
-        .add::<u32>(need(WINDOW_GROUP))
-        .add::<f64>(need(ISOLATION_MZ))
-        .add::<f64>(need(ISOLATION_WIDTH))
-        .add::<u32>(need(PRECURSOR));
-    let mut arena = s.arenas.arena(size);
-    let mut frame_c = arena.take::<u32>(need(FRAME));
-    let mut scan_c = arena.take::<u32>(need(SCAN));
-    let mut tof_c = arena.take::<u32>(n);
-    let mut int_c = arena.take::<u32>(n);
-    let mut mz_c = arena.take::<f64>(need(MZ));
-    let mut im_c = arena.take::<f64>(need(MOBILITY));
-    let mut rt_c = arena.take::<f64>(need(RT));
-    let mut lvl_c = arena.take::<u8>(need(MS_LEVEL));
-    let mut wg_c = arena.take::<u32>(need(WINDOW_GROUP));
-    let mut imz_c = arena.take::<f64>(need(ISOLATION_MZ));
-    let mut iw_c = arena.take::<f64>(need(ISOLATION_WIDTH));
-    let mut pre_c = arena.take::<u32>(need(PRECURSOR));
-    // The column that does not apply to this acquisition is all null (and all zero).
-    if s.dda {
-        wg_c.zeroed();
-    } else {
-        pre_c.zeroed();
-    }
+    let windows_wanted = TABLE
+        .iter()
+        .zip(w)
+        .any(|(c, &w)| w && !matches!(c.nulls, Nulls::Never));
+    let mut arena = s.arenas.arena(Columns::size(w, n));
+    let mut c = Columns::take(&mut arena, w, n, s.dda);
     let mut valid = BooleanBufferBuilder::new(if windows_wanted { n } else { 0 });
     let Worker {
         dec,
@@ -201,25 +349,24 @@ pub(super) fn build_batch(
     for (k, f) in frames.iter().enumerate() {
         let mut m = f.num_peaks as usize;
         let mut r = at..at + m;
+        let (tof, int) = c.pair(TOF, INTENSITY);
         let blob = dec
             .decode(
                 s.bin.bytes(),
                 f,
-                &mut tof_c.as_mut_slice()[r.clone()],
-                &mut int_c.as_mut_slice()[r.clone()],
+                &mut tof.u32s()[r.clone()],
+                &mut int.u32s()[r.clone()],
             )
             .map_err(|(offset, message)| {
                 Error::frame_data(s.bin_path.clone(), f.id, offset, message)
             })?;
         if let Some(n) = s.samples {
             // A damaged blob (zstd has no checksum here) can decode to impossible indices.
-            let tof = &tof_c.as_mut_slice()[r.clone()];
-            if tof.iter().copied().max().is_some_and(|m| m >= n) {
-                let (i, t) = tof
-                    .iter()
-                    .enumerate()
-                    .find(|(_, &t)| t >= n)
-                    .expect("max >= n");
+            if let Some((i, t)) = tof.u32s()[r.clone()]
+                .iter()
+                .enumerate()
+                .find(|(_, &t)| t >= n)
+            {
                 return Err(Error::frame_data(
                     s.bin_path.clone(),
                     f.id,
@@ -249,45 +396,37 @@ pub(super) fn build_batch(
                 im,
                 s.samples,
                 &mut dec.scan_peaks,
-                &mut tof_c.as_mut_slice()[r.clone()],
-                &mut int_c.as_mut_slice()[r.clone()],
+                &mut tof.u32s()[r.clone()],
+                &mut int.u32s()[r.clone()],
             );
             r = at..at + m;
         }
         // Per-frame values are filled, per-scan values expanded over the scans' peaks.
         if w[FRAME] {
-            runs::fill(f.id, &mut frame_c.as_mut_slice()[r.clone()]);
+            runs::fill(f.id, &mut c.bufs[FRAME].u32s()[r.clone()]);
         }
         if w[RT] {
-            runs::fill(f.time, &mut rt_c.as_mut_slice()[r.clone()]);
+            runs::fill(f.time, &mut c.bufs[RT].f64s()[r.clone()]);
         }
         if w[MS_LEVEL] {
-            lvl_c.as_mut_slice()[r.clone()].fill(level_of(f.msms_type));
+            c.bufs[MS_LEVEL].u8s()[r.clone()].fill(level_of(f.msms_type));
         }
         if w[MZ] {
-            mz.convert(
-                &tof_c.as_mut_slice()[r.clone()],
-                &mut mz_c.as_mut_slice()[r.clone()],
-            );
+            let (tof, mzs) = c.pair(TOF, MZ);
+            mz.convert(&tof.u32s()[r.clone()], &mut mzs.f64s()[r.clone()]);
         }
         let scans = dec.scan_peaks.len();
         if w[SCAN] {
             if scan_ids.len() < scans {
                 scan_ids.extend(scan_ids.len() as u32..scans as u32);
             }
-            runs::expand(
-                &dec.scan_peaks,
-                &scan_ids[..scans],
-                &mut scan_c.as_mut_slice()[r.clone()],
-            );
+            let out = &mut c.bufs[SCAN].u32s()[r.clone()];
+            runs::expand(&dec.scan_peaks, &scan_ids[..scans], out);
         }
         if w[MOBILITY] {
             im.per_scan(f.num_scans, per_scan_im);
-            runs::expand(
-                &dec.scan_peaks,
-                per_scan_im,
-                &mut im_c.as_mut_slice()[r.clone()],
-            );
+            let out = &mut c.bufs[MOBILITY].f64s()[r.clone()];
+            runs::expand(&dec.scan_peaks, per_scan_im, out);
         }
         if windows_wanted {
             let fw = if level_of(f.msms_type) == 2 {
@@ -324,17 +463,18 @@ pub(super) fn build_batch(
             } else {
                 &dec.scan_peaks
             };
-            if w[WINDOW_GROUP] && !s.dda {
-                runs::expand(counts, groups, &mut wg_c.as_mut_slice()[r.clone()]);
-            }
-            if w[PRECURSOR] && s.dda {
-                runs::expand(counts, groups, &mut pre_c.as_mut_slice()[r.clone()]);
+            // The group is a window group in a DIA run and a precursor in a DDA run.
+            let group = if s.dda { PRECURSOR } else { WINDOW_GROUP };
+            if w[group] {
+                runs::expand(counts, groups, &mut c.bufs[group].u32s()[r.clone()]);
             }
             if w[ISOLATION_MZ] {
-                runs::expand(counts, mzs, &mut imz_c.as_mut_slice()[r.clone()]);
+                let out = &mut c.bufs[ISOLATION_MZ].f64s()[r.clone()];
+                runs::expand(counts, mzs, out);
             }
             if w[ISOLATION_WIDTH] {
-                runs::expand(counts, widths, &mut iw_c.as_mut_slice()[r.clone()]);
+                let out = &mut c.bufs[ISOLATION_WIDTH].f64s()[r.clone()];
+                runs::expand(counts, widths, out);
             }
         }
         at += m;
@@ -345,142 +485,18 @@ pub(super) fn build_batch(
     if let Some(b) = blobs {
         s.bin.release(b);
     }
-    let nulls = windows_wanted.then(|| NullBuffer::new(valid.finish()));
+    let window = windows_wanted.then(|| NullBuffer::new(valid.finish()));
     // Slices kept `at` of the `n` peaks the frames declare.
     let rows = at;
-    let all_null = NullBuffer::new_null(rows);
-    let mut cols: Vec<Option<ArrayRef>> = vec![None; 12];
-    let mut put = |i: usize, a: ArrayRef| cols[i] = Some(a);
-    if w[FRAME] {
-        put(
-            FRAME,
-            Arc::new(UInt32Array::new(
-                cut(frame_c.into_scalar_buffer(), rows),
-                None,
-            )),
-        );
-    }
-    if w[SCAN] {
-        put(
-            SCAN,
-            Arc::new(UInt32Array::new(
-                cut(scan_c.into_scalar_buffer(), rows),
-                None,
-            )),
-        );
-    }
-    if w[TOF] {
-        put(
-            TOF,
-            Arc::new(UInt32Array::new(
-                cut(tof_c.into_scalar_buffer(), rows),
-                None,
-            )),
-        );
-    }
-    if w[INTENSITY] {
-        put(
-            INTENSITY,
-            Arc::new(UInt32Array::new(
-                cut(int_c.into_scalar_buffer(), rows),
-                None,
-            )),
-        );
-    }
-    if w[MZ] {
-        put(
-            MZ,
-            Arc::new(Float64Array::new(
-                cut(mz_c.into_scalar_buffer(), rows),
-                None,
-            )),
-        );
-    }
-    if w[MOBILITY] {
-        put(
-            MOBILITY,
-            Arc::new(Float64Array::new(
-                cut(im_c.into_scalar_buffer(), rows),
-                None,
-            )),
-        );
-    }
-    if w[RT] {
-        put(
-            RT,
-            Arc::new(Float64Array::new(
-                cut(rt_c.into_scalar_buffer(), rows),
-                None,
-            )),
-        );
-    }
-    if w[MS_LEVEL] {
-        put(
-            MS_LEVEL,
-            Arc::new(UInt8Array::new(cut(lvl_c.into_scalar_buffer(), rows), None)),
-        );
-    }
-    let (wg_nulls, pre_nulls) = if s.dda {
-        (Some(all_null), nulls.clone())
-    } else {
-        (nulls.clone(), Some(all_null))
-    };
-    if w[WINDOW_GROUP] {
-        put(
-            WINDOW_GROUP,
-            Arc::new(UInt32Array::new(
-                cut(wg_c.into_scalar_buffer(), rows),
-                wg_nulls,
-            )),
-        );
-    }
-    if w[ISOLATION_MZ] {
-        put(
-            ISOLATION_MZ,
-            Arc::new(Float64Array::new(
-                cut(imz_c.into_scalar_buffer(), rows),
-                nulls.clone(),
-            )),
-        );
-    }
-    if w[ISOLATION_WIDTH] {
-        put(
-            ISOLATION_WIDTH,
-            Arc::new(Float64Array::new(
-                cut(iw_c.into_scalar_buffer(), rows),
-                nulls,
-            )),
-        );
-    }
-    if w[PRECURSOR] {
-        put(
-            PRECURSOR,
-            Arc::new(UInt32Array::new(
-                cut(pre_c.into_scalar_buffer(), rows),
-                pre_nulls,
-            )),
-        );
-    }
+    let mut arrays = c.finish(w, rows, window, s.dda);
     let columns: Vec<ArrayRef> = s
         .columns
         .iter()
-        .map(|&c| cols[c].clone().expect("projected column built"))
+        .map(|&c| arrays[c].take().expect("projected column built"))
         .collect();
     let opts = RecordBatchOptions::new().with_row_count(Some(rows));
     Ok(
         RecordBatch::try_new_with_options(s.schema.clone(), columns, &opts)
             .expect("columns match the schema"),
     )
-}
-
-/// The first `rows` values of a column (all of them unless a slice dropped peaks).
-fn cut<T: arrow_buffer::ArrowNativeType>(
-    b: arrow_buffer::ScalarBuffer<T>,
-    rows: usize,
-) -> arrow_buffer::ScalarBuffer<T> {
-    if b.len() == rows {
-        b
-    } else {
-        b.slice(0, rows)
-    }
 }

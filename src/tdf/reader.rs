@@ -294,7 +294,7 @@ impl ReaderBuilder {
                 models: Vec::new(),
                 windows: HashMap::new(),
                 dda: meta.dda,
-                want: [false; 12],
+                want: [false; super::peaks::N],
                 schema: Arc::new(
                     self.table
                         .schema()

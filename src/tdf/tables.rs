@@ -59,7 +59,7 @@ impl Table {
     /// The table's column names in schema order.
     pub fn columns(self) -> &'static [&'static str] {
         match self {
-            Self::Peaks => super::COLUMNS,
+            Self::Peaks => &super::COLUMNS,
             Self::Precursors => PRECURSOR_COLUMNS,
             Self::Spectra => SPECTRUM_COLUMNS,
             Self::Windows => WINDOW_COLUMNS,
