@@ -20,12 +20,14 @@
 mod aux;
 mod batch;
 mod buffers;
+mod builder;
 mod columns;
 mod error;
 mod filter;
 mod frame;
 mod header;
 mod index;
+mod job;
 mod reader;
 mod record;
 mod region;
@@ -35,16 +37,17 @@ mod tags;
 
 pub use aux::{push_float, push_float_kputd, Field};
 pub use batch::{BatchDecoder, DecodeError};
+pub use builder::ReaderBuilder;
 pub use columns::{Projection, COLUMNS};
 pub use error::{Error, ErrorKind, HeaderError, RecordError};
 pub use filter::{parse_flags, Filter};
 pub use frame::{Located, Records};
 pub use header::{Header, Reference, METADATA_HEADER, METADATA_REFERENCES};
 pub use index::{index_candidates, Bin, Index, IndexFormat, RefIndex};
-#[cfg(feature = "cli")]
-pub(crate) use reader::plan_regions;
-pub use reader::{Reader, ReaderBuilder};
+pub use reader::Reader;
 pub use record::Record;
+#[cfg(feature = "cli")]
+pub(crate) use region::plan_regions;
 pub use region::Region;
 pub use sam::push_record as push_sam;
 pub use split::{split_start, CHAIN as SPLIT_CHAIN};

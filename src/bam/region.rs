@@ -1,5 +1,11 @@
-//! Regions in samtools' syntax, and which records overlap them.
+//! Regions in samtools' syntax, which records overlap them, and the plan of a region query
+//! (the index chunks to read).
 
+use std::sync::Arc;
+
+use arrow_schema::ArrowError;
+
+use super::error::{Error, ErrorKind};
 use super::header::Header;
 use super::record::Record;
 
@@ -123,6 +129,108 @@ impl Region {
 
 fn unknown(text: &str, name: &str) -> String {
     format!("region {text:?}: {name:?} is not a reference of the header")
+}
+
+/// What a region query reads: the regions parsed, the index chunks of each (virtual offsets
+/// `[start, end)` and the region's number), in the order given, and warnings about the index.
+pub(crate) struct RegionPlan {
+    pub(crate) regions: Vec<super::Region>,
+    pub(crate) spans: Vec<super::frame::Span>,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Parses `texts` against `header` and looks each region up in the index (`index`, or the one
+/// beside `bam`). Bad region text is a usage error.
+pub(crate) fn plan_regions(
+    bam: &Arc<std::path::Path>,
+    header: &Header,
+    header_end: u64,
+    texts: &[String],
+    index: Option<&std::path::Path>,
+) -> Result<RegionPlan, Error> {
+    let mut regions = Vec::with_capacity(texts.len());
+    for text in texts {
+        let r = super::Region::parse(text, header).map_err(|m| {
+            Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m))).with_path(bam.clone())
+        })?;
+        regions.push(r);
+    }
+    // Only the references the regions name are parsed (all of them for `*`, which needs
+    // every reference's end offset).
+    let all = regions.iter().any(|r| r.tid.is_none());
+    let wanted: std::collections::HashSet<usize> = regions.iter().filter_map(|r| r.tid).collect();
+    let keep = |r: usize| all || wanted.contains(&r);
+    let (index, index_path) = find_index(bam, index, &keep)?;
+    let mut warnings = Vec::new();
+    if is_older(&index_path, bam) {
+        warnings.push(format!(
+            "the index file is older than the data file: {}",
+            index_path.display()
+        ));
+    }
+    let mut spans = Vec::new();
+    for (i, r) in regions.iter().enumerate() {
+        let chunks = match r.tid {
+            Some(tid) => index.chunks(tid, r.beg, r.end),
+            None => vec![(index.no_coor_offset().max(header_end), u64::MAX)],
+        };
+        // On sorted data the region ends at the first record past it (as htslib's iterator).
+        let stop_past = r.tid.map(|t| (t as i32, r.end));
+        spans.extend(chunks.into_iter().map(|(start, end)| super::frame::Span {
+            start,
+            end,
+            region: i,
+            stop_past,
+        }));
+    }
+    Ok(RegionPlan {
+        regions,
+        spans,
+        warnings,
+    })
+}
+
+impl RegionPlan {
+    /// Whether the index chunks span less than 16 MiB of compressed data (counting a typical
+    /// 32 KiB block for each chunk's last block).
+    pub(crate) fn is_small(&self) -> bool {
+        let bytes: u64 = self
+            .spans
+            .iter()
+            .map(|s| (s.end >> 16).saturating_sub(s.start >> 16) + (32 << 10))
+            .fold(0, u64::saturating_add);
+        bytes < 16 << 20
+    }
+}
+
+/// The index for region queries, and where it was found.
+fn find_index(
+    bam: &Arc<std::path::Path>,
+    explicit: Option<&std::path::Path>,
+    keep: &dyn Fn(usize) -> bool,
+) -> Result<(super::Index, std::path::PathBuf), Error> {
+    let candidates = match explicit {
+        Some(p) => vec![p.to_path_buf()],
+        None => super::index_candidates(bam),
+    };
+    for c in &candidates {
+        if explicit.is_some() || c.is_file() {
+            return Ok((super::Index::open_refs(c, keep)?, c.clone()));
+        }
+    }
+    let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+    Err(Error::new(ErrorKind::Index(format!(
+        "no index for region queries (looked for {}); make one with `rawarrow bam index {}`",
+        tried.join(", "),
+        bam.display()
+    )))
+    .with_path(bam.clone()))
+}
+
+/// Whether `index` was modified before `data` (htslib warns then).
+fn is_older(index: &std::path::Path, data: &std::path::Path) -> bool {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    matches!((modified(index), modified(data)), (Some(i), Some(d)) if i < d)
 }
 
 #[cfg(test)]

@@ -1,0 +1,322 @@
+//! `bam::ReaderBuilder`: a reader's settings, and opening the input (header, region plan or
+//! byte range, tag types, the reference dictionary) before the pipeline starts.
+
+use std::sync::Arc;
+
+use arrow_array::Array;
+use arrow_schema::ArrowError;
+
+use super::batch::BatchBuilder;
+use super::columns::Projection;
+use super::error::{Error, ErrorKind};
+use super::filter::Filter;
+use super::frame::Records;
+use super::reader::{Reader, Start};
+use super::region::plan_regions;
+use crate::arrow::arena::ArenaPool;
+use crate::bgzf::Options;
+use crate::io::Input;
+
+/// Settings for a [`Reader`]; see [`Reader::builder`].
+#[derive(Debug, Clone)]
+pub struct ReaderBuilder {
+    opts: Options,
+    projection: Projection,
+    batch_rows: usize,
+    batch_bytes: usize,
+    limit: Option<u64>,
+    dictionary: Option<Arc<arrow_array::StringArray>>,
+    tags: Vec<([u8; 2], Option<super::TagKind>)>,
+    byte_range: Option<(u64, u64)>,
+    filter: Filter,
+    regions: Vec<String>,
+    index: Option<std::path::PathBuf>,
+}
+
+impl Default for ReaderBuilder {
+    fn default() -> Self {
+        Self {
+            opts: Options::default(),
+            projection: Projection::default(),
+            batch_rows: 64 * 1024,
+            batch_bytes: 256 << 20,
+            limit: None,
+            dictionary: None,
+            tags: Vec::new(),
+            byte_range: None,
+            filter: Filter::default(),
+            regions: Vec::new(),
+            index: None,
+        }
+    }
+}
+
+impl ReaderBuilder {
+    /// Worker threads for inflating (default: the cores this process may use).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.opts = self.opts.threads(n);
+        self
+    }
+
+    /// BGZF pipeline settings (threads, chunk size, pinning).
+    pub fn bgzf_options(mut self, opts: Options) -> Self {
+        self.opts = opts;
+        self
+    }
+
+    /// Decode only these columns (names from [`COLUMNS`](super::COLUMNS)); skipped columns cost
+    /// nothing.
+    pub fn columns<S: AsRef<str>>(mut self, names: &[S]) -> Result<Self, Error> {
+        self.projection = Projection::of(names)
+            .map_err(|m| Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m))))?;
+        Ok(self)
+    }
+
+    /// Rows per batch (default 65,536; at least 1).
+    pub fn batch_rows(mut self, n: usize) -> Self {
+        self.batch_rows = n.max(1);
+        self
+    }
+
+    /// Approximate cap on the bytes of one batch (default 256 MiB); a batch ends at whichever
+    /// limit comes first.
+    pub fn batch_bytes(mut self, n: usize) -> Self {
+        self.batch_bytes = n.max(1);
+        self
+    }
+
+    /// Adds one typed column per tag, after the default columns, named by the tag: `"NM"`, or
+    /// `"NM:i"` with an explicit type (`i` → Int64, `f` → Float32, `Z` → Utf8, `B` → List of
+    /// Int64, `B:f` → List of Float32). Without a type, the type is that of the tag's first
+    /// occurrence in the first records (Utf8, the SAM text of the value, if it is not seen
+    /// there). Null where a record lacks the tag; a record whose value does not fit the column's
+    /// type is an error naming the record.
+    pub fn tags<S: AsRef<str>>(mut self, specs: &[S]) -> Result<Self, Error> {
+        for spec in specs {
+            let parsed = super::parse_tag_spec(spec.as_ref())
+                .map_err(|m| Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m))))?;
+            if !self.tags.iter().any(|(t, _)| *t == parsed.0) {
+                self.tags.push(parsed);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Keep only the records `filter` keeps (MAPQ and FLAG, as `samtools view -q/-f/-F`); the
+    /// others are checked but not decoded. A [`limit`](Self::limit) counts kept records.
+    ///
+    /// ```
+    /// use rawarrow::bam::{parse_flags, Filter, Reader};
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+    /// let reader = Reader::builder()
+    ///     .filter(Filter::default().min_mapq(30).exclude_flags(parse_flags("UNMAP")?))
+    ///     .build(rawarrow::io::Input::open(path)?)?;
+    /// let rows: usize = reader.map(|b| b.map(|b| b.num_rows())).sum::<Result<_, _>>()?;
+    /// assert!(rows > 0 && rows < 4000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Read only the records overlapping these regions (samtools' syntax, see [`Region`](super::Region)), in
+    /// the order given (a record in two regions comes twice, as `samtools view` without `-M`
+    /// prints it), through the file's BAI or CSI index: only the index's chunks for each region
+    /// are inflated. The index is the one [`index`](Self::index) names, else the first of
+    /// [`index_candidates`](super::index_candidates) that exists. An index older than the
+    /// file gives a warning ([`Reader::warnings`]). A [`limit`](Self::limit) counts records
+    /// kept.
+    ///
+    /// ```
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+    /// let input = rawarrow::io::Input::open(path)?;
+    /// let index = rawarrow::bam::Index::build(input, rawarrow::bam::IndexFormat::Bai, Default::default())?;
+    /// let dir = tempfile::tempdir()?;
+    /// let bai = dir.path().join("sample.bam.bai");
+    /// std::fs::write(&bai, index.to_bytes())?;
+    /// let reader = rawarrow::bam::Reader::builder()
+    ///     .regions(&["chrS1:1,001-2,000"])
+    ///     .index(&bai)
+    ///     .columns(&["pos"])?
+    ///     .build(rawarrow::io::Input::open(path)?)?;
+    /// let rows: usize = reader.map(|b| b.map(|b| b.num_rows())).sum::<Result<_, _>>()?;
+    /// assert!(rows > 0 && rows < 4000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn regions<S: AsRef<str>>(mut self, regions: &[S]) -> Self {
+        self.regions = regions.iter().map(|r| r.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// The BAI or CSI index for [`regions`](Self::regions) (default: found beside the file).
+    pub fn index(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.index = Some(path.into());
+        self
+    }
+
+    /// Stop after this many records.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Reuse the reference-name dictionary of another reader (so batches of several files with
+    /// the same references share one dictionary, as the IPC file format requires). `build`
+    /// fails if this file's references differ.
+    pub fn dictionary(mut self, dictionary: Arc<arrow_array::StringArray>) -> Self {
+        self.dictionary = Some(dictionary);
+        self
+    }
+
+    /// Read only the records whose `block_size` field begins in a BGZF block whose compressed
+    /// offset lies in `[start, end)`: the splits of any partition of the file's bytes give every
+    /// record once, so separate readers (threads, processes, machines) can share one file
+    /// without an index. The header is read from the start of the file; the split's first
+    /// record is found by checking a chain of records at each candidate offset (the rule and
+    /// why it makes no false starts: [`SPLIT_CHAIN`](super::SPLIT_CHAIN)); a record that
+    /// begins in the range is read to its end even past `end`. Record indices in errors count
+    /// from the split's first record. Tag types without an explicit `:TYPE` are taken from the
+    /// first records of the file, so every split of a file has the same schema.
+    ///
+    /// ```
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+    /// let len = std::fs::metadata(path)?.len();
+    /// let mut rows = 0;
+    /// for start in (0..len).step_by(100_000) {
+    ///     let reader = rawarrow::bam::Reader::builder()
+    ///         .threads(1)
+    ///         .byte_range(start, start + 100_000)
+    ///         .build(rawarrow::io::Input::open(path)?)?;
+    ///     rows += reader.map(|b| b.map(|b| b.num_rows())).sum::<Result<usize, _>>()?;
+    /// }
+    /// assert_eq!(rows, 4000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn byte_range(mut self, start: u64, end: u64) -> Self {
+        self.byte_range = Some((start, end));
+        self
+    }
+
+    /// Opens `input` and reads its header.
+    pub fn build(self, input: impl Into<Arc<Input>>) -> Result<Reader, Error> {
+        let input = input.into();
+        let path: Arc<std::path::Path> = input.path().into();
+        let (mut threads, pin) = (self.opts.thread_count(), self.opts.pins());
+        // Tag types come from the first records of the file, for a split too.
+        let wanted: Vec<[u8; 2]> = self.tags.iter().map(|(t, _)| *t).collect();
+        let usage = |m: String| {
+            Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m)))
+                .with_path(path.clone())
+        };
+        if !self.regions.is_empty() && self.byte_range.is_some() {
+            return Err(usage("regions and a byte range cannot be combined".into()));
+        }
+        let (mut warnings, mut regions) = (Vec::new(), Vec::new());
+        let (records, seen) = match self.byte_range {
+            None if !self.regions.is_empty() => {
+                // The header, a block at a time; a full first chunk only when tag types are
+                // inferred from it (so a region query infers what a whole-file read does).
+                let infer = self.tags.iter().any(|(_, kind)| kind.is_none());
+                let first = Options::default().threads(1);
+                let first = if infer { first } else { first.chunk_bytes(1) };
+                let records = Records::new(input.clone(), first)?;
+                let seen = records.peek_tag_kinds(&wanted);
+                let header = records.header().clone();
+                let plan = plan_regions(
+                    &path,
+                    &header,
+                    records.header_end(),
+                    &self.regions,
+                    self.index.as_deref(),
+                )?;
+                let header_end = records.header_end();
+                // A small query is read on the calling thread: starting workers and inflating
+                // ahead costs more than the few blocks it needs.
+                let opts = if plan.is_small() {
+                    threads = 1;
+                    self.opts.clone().threads(1)
+                } else {
+                    self.opts.clone()
+                };
+                (regions, warnings) = (plan.regions, plan.warnings);
+                let spans = Records::spans(input.clone(), opts, header, header_end, plan.spans)?;
+                (spans, seen)
+            }
+            None => {
+                let records = Records::new(input.clone(), self.opts.clone())?;
+                let seen = records.peek_tag_kinds(&wanted);
+                (records, seen)
+            }
+            Some((start, end)) => {
+                let seen = if self.tags.iter().any(|(_, kind)| kind.is_none()) {
+                    let first = Options::default().threads(1);
+                    Records::new(input.clone(), first)?.peek_tag_kinds(&wanted)
+                } else {
+                    vec![None; wanted.len()]
+                };
+                (
+                    Records::split(input.clone(), self.opts.clone(), start, end)?,
+                    seen,
+                )
+            }
+        };
+        if let Some(at) = records.header().text_not_utf8_at() {
+            warnings.push(format!(
+                "{}: the SAM header text is not UTF-8 from uncompressed offset {at}: the Arrow \
+                 metadata holds it with U+FFFD replacements (`bam view -h` prints it as stored)",
+                path.display()
+            ));
+        }
+        if let Some((n, first)) = records.header().reference_names_not_utf8() {
+            warnings.push(format!(
+                "{}: {n} reference name(s) in the BAM header are not UTF-8, the first is \
+                 reference {first}: the rname/rnext dictionary holds them with U+FFFD \
+                 replacements (`bam view` prints them as stored)",
+                path.display()
+            ));
+        }
+        let dictionary = match self.dictionary {
+            None => records.header().dictionary(),
+            Some(d) => {
+                let same = d.len() == records.header().references.len()
+                    && d.iter()
+                        .zip(&records.header().references)
+                        .all(|(a, b)| a == Some(b.name.as_str()));
+                if !same {
+                    let msg = "its reference sequences differ from the first input's (write one output per input)";
+                    return Err(
+                        Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(
+                            msg.into(),
+                        )))
+                        .with_path(path),
+                    );
+                }
+                d
+            }
+        };
+        let typed: Vec<([u8; 2], super::TagKind)> = self
+            .tags
+            .iter()
+            .zip(seen)
+            .map(|(&(tag, kind), seen)| (tag, kind.or(seen).unwrap_or(super::TagKind::Text)))
+            .collect();
+        // Batches being decoded, waiting in order, and consumed, plus a spare.
+        let arenas = ArenaPool::new(2 * threads + 4);
+        let metadata = records.header().metadata();
+        let builder = BatchBuilder::new(self.projection, &typed, dictionary, metadata, arenas);
+        Reader::start(Start {
+            records,
+            builder,
+            threads,
+            pin,
+            path,
+            filter: self.filter,
+            regions,
+            warnings,
+            batch_rows: self.batch_rows,
+            batch_bytes: self.batch_bytes,
+            limit: self.limit,
+        })
+    }
+}
