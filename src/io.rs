@@ -225,7 +225,7 @@ impl Input {
 
 /// Creates a temporary file beside `path` (same folder, so the final rename stays on one file
 /// system), to be renamed to `path` once the output is complete. Deleted if dropped unrenamed.
-pub fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+pub(crate) fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -301,14 +301,14 @@ impl Pending {
 
 /// Standard output as an unbuffered `File` (a duplicate of fd 1): `std::io::Stdout` is
 /// line-buffered, which would scan every chunk of binary output for newlines.
-pub fn stdout_file() -> std::io::Result<File> {
+pub(crate) fn stdout_file() -> std::io::Result<File> {
     use std::os::fd::AsFd;
     Ok(File::from(std::io::stdout().as_fd().try_clone_to_owned()?))
 }
 
 /// Gives a finished output file the usual permissions (`rw-r--r--`) before it is renamed into
 /// place: temporary files are created private (`rw-------`).
-pub fn make_readable(file: &File) -> std::io::Result<()> {
+pub(crate) fn make_readable(file: &File) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -116,12 +116,12 @@ fn redact(url: &str) -> String {
 }
 
 /// Quotes an SQL identifier.
-pub fn quote(name: &str) -> String {
+pub(crate) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The PostgreSQL type of an Arrow column, `None` when there is no mapping.
-pub fn pg_type(t: &DataType) -> Option<&'static str> {
+pub(crate) fn pg_type(t: &DataType) -> Option<&'static str> {
     Some(match t {
         DataType::Int8 | DataType::UInt8 | DataType::Int16 => "smallint",
         DataType::UInt16 | DataType::Int32 => "integer",

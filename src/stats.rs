@@ -158,7 +158,7 @@ fn json_string(s: &str) -> String {
 
 /// Which phase the calling thread is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Opening inputs.
     Open,
     /// Waiting for a batch.
@@ -172,7 +172,7 @@ pub enum Phase {
 /// Collects [`Stats`] while a conversion runs: create it before opening the inputs, switch
 /// phases as the calling thread moves on, [`sample`](Recorder::sample) after each batch.
 #[derive(Debug)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     started: Instant,
     phase: Phase,
     since: Instant,
@@ -190,7 +190,7 @@ impl Default for Recorder {
 
 impl Recorder {
     /// Starts the clock, in the `open` phase.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let now = Instant::now();
         // The calling thread's id: `/proc/thread-self` links to `PID/task/TID`.
         let main_tid = std::fs::read_link("/proc/thread-self")
@@ -208,7 +208,7 @@ impl Recorder {
     }
 
     /// Enters `phase` (the time so far goes to the phase being left).
-    pub fn phase(&mut self, phase: Phase) {
+    pub(crate) fn phase(&mut self, phase: Phase) {
         let now = Instant::now();
         self.seconds[self.phase as usize] += (now - self.since).as_secs_f64();
         self.phase = phase;
@@ -216,7 +216,7 @@ impl Recorder {
     }
 
     /// Reads every thread's run time so far (workers that stop later keep this figure).
-    pub fn sample(&mut self) {
+    pub(crate) fn sample(&mut self) {
         let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
             return;
         };
@@ -242,7 +242,7 @@ impl Recorder {
     }
 
     /// The statistics: `rows` written from `input_bytes`, into `output` (a file, or `None`).
-    pub fn finish(
+    pub(crate) fn finish(
         mut self,
         rows: u64,
         input_bytes: u64,

@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex, Weak};
 use arrow_buffer::{ArrowNativeType, Buffer, ScalarBuffer};
 
 /// Alignment of the arena and of every region (a cache line; Arrow recommends 64 bytes).
-pub const ALIGN: usize = 64;
+pub(crate) const ALIGN: usize = 64;
 
 fn round_up(n: usize) -> usize {
     n.checked_add(ALIGN - 1)
@@ -51,13 +51,13 @@ fn round_up(n: usize) -> usize {
 
 /// Accumulates the size an arena needs for a set of regions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ArenaSize {
+pub(crate) struct ArenaSize {
     bytes: usize,
 }
 
 impl ArenaSize {
     /// Adds room for `len` values of `T` (rounded up to [`ALIGN`]).
-    pub fn add<T: ArrowNativeType>(&mut self, len: usize) -> &mut Self {
+    pub(crate) fn add<T: ArrowNativeType>(&mut self, len: usize) -> &mut Self {
         let n = len
             .checked_mul(std::mem::size_of::<T>())
             .expect("arena size overflows usize");
@@ -69,7 +69,7 @@ impl ArenaSize {
     }
 
     /// Total bytes.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 }
@@ -184,14 +184,14 @@ impl PoolInner {
 /// the previous batch wrote (valid values of plain numeric types, but unspecified): fill every
 /// element, or use [`Region::zeroed`]. Cheap to clone (shared).
 #[derive(Debug, Clone)]
-pub struct ArenaPool {
+pub(crate) struct ArenaPool {
     inner: Arc<PoolInner>,
 }
 
 impl ArenaPool {
     /// A pool keeping at most `keep` spare allocations (the batches a pipeline holds at once:
     /// those being built, queued and consumed).
-    pub fn new(keep: usize) -> Self {
+    pub(crate) fn new(keep: usize) -> Self {
         Self {
             inner: Arc::new(PoolInner {
                 spare: Mutex::new(Vec::new()),
@@ -202,7 +202,7 @@ impl ArenaPool {
 
     /// An arena of at least `size` bytes: a spare allocation that is large enough, or a new one
     /// with an eighth of headroom so that slightly larger batches later still fit.
-    pub fn arena(&self, size: ArenaSize) -> Arena {
+    pub(crate) fn arena(&self, size: ArenaSize) -> Arena {
         let capacity = size.bytes();
         if capacity == 0 {
             return Arena::new(size);
@@ -224,7 +224,8 @@ impl ArenaPool {
     }
 
     /// Spare allocations held now.
-    pub fn spare(&self) -> usize {
+    #[cfg(test)]
+    fn spare(&self) -> usize {
         self.inner
             .spare
             .lock()
@@ -235,7 +236,7 @@ impl ArenaPool {
 
 /// One aligned allocation carved into regions in order.
 #[derive(Debug)]
-pub struct Arena {
+pub(crate) struct Arena {
     block: Arc<Block>,
     capacity: usize,
     used: usize,
@@ -250,7 +251,7 @@ impl Arena {
     ///
     /// # Panics
     /// If the allocation fails (like `Vec`, via `handle_alloc_error`).
-    pub fn new(size: ArenaSize) -> Self {
+    pub(crate) fn new(size: ArenaSize) -> Self {
         let capacity = size.bytes();
         let memory = (capacity > 0).then(|| Memory::zeroed(capacity));
         // A dangling pointer aligned to ALIGN is valid for the zero-length slices of an empty
@@ -271,7 +272,7 @@ impl Arena {
     }
 
     /// Bytes not yet handed out.
-    pub fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.capacity - self.used
     }
 
@@ -281,7 +282,7 @@ impl Arena {
     ///
     /// # Panics
     /// If the arena was not sized for it (the same `add` calls as the `take` calls).
-    pub fn take<T: ArrowNativeType>(&mut self, len: usize) -> Region<T> {
+    pub(crate) fn take<T: ArrowNativeType>(&mut self, len: usize) -> Region<T> {
         let bytes = len
             .checked_mul(std::mem::size_of::<T>())
             .expect("region size overflows usize");
@@ -305,7 +306,7 @@ impl Arena {
 
 /// A region of an [`Arena`] holding `len` values of `T`, exclusively owned.
 #[derive(Debug)]
-pub struct Region<T> {
+pub(crate) struct Region<T> {
     block: Arc<Block>,
     offset: usize,
     len: usize,
@@ -324,18 +325,8 @@ impl<T: ArrowNativeType> Region<T> {
         unsafe { self.block.ptr.add(self.offset) }
     }
 
-    /// Number of values.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the region holds no values.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Sets every value to zero (free when the arena is new), and returns the values.
-    pub fn zeroed(&mut self) -> &mut [T] {
+    pub(crate) fn zeroed(&mut self) -> &mut [T] {
         let fresh = std::mem::replace(&mut self.fresh, true);
         let values = self.as_mut_slice();
         if !fresh {
@@ -348,13 +339,13 @@ impl<T: ArrowNativeType> Region<T> {
     ///
     /// # Panics
     /// If `len` is more than the region holds.
-    pub fn truncate(&mut self, len: usize) {
+    pub(crate) fn truncate(&mut self, len: usize) {
         assert!(len <= self.len, "truncate to {len} of {} values", self.len);
         self.len = len;
     }
 
     /// The values, for writing in place.
-    pub fn as_mut_slice(&mut self) -> &mut [T] {
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [T] {
         let ptr = self.ptr().cast::<T>().as_ptr();
         // SAFETY: the range [offset, offset + len·size_of::<T>()) lies inside the allocation,
         // is aligned to 64 ≥ align_of::<T>(), holds valid `T`s (the memory was zeroed when
@@ -365,7 +356,7 @@ impl<T: ArrowNativeType> Region<T> {
     }
 
     /// Hands the region to Arrow without copying; the arena memory lives as long as the buffer.
-    pub fn into_buffer(self) -> Buffer {
+    pub(crate) fn into_buffer(self) -> Buffer {
         let bytes = self.len * std::mem::size_of::<T>();
         let owner: Arc<dyn arrow_buffer::alloc::Allocation> = self.block.clone();
         // SAFETY: `ptr()` is valid for `bytes` initialised bytes for as long as `owner` (the
@@ -374,7 +365,7 @@ impl<T: ArrowNativeType> Region<T> {
     }
 
     /// [`Region::into_buffer`] typed as Arrow values.
-    pub fn into_scalar_buffer(self) -> ScalarBuffer<T> {
+    pub(crate) fn into_scalar_buffer(self) -> ScalarBuffer<T> {
         let len = self.len;
         ScalarBuffer::new(self.into_buffer(), 0, len)
     }

@@ -1,11 +1,12 @@
-//! Arrow output: arena-backed buffers ([`arena`]), and the output files: IPC file or stream with
-//! optional buffer compression, or Parquet ([`Sink`] writes either, [`IpcSink`] IPC only),
-//! written to a temporary file and renamed only on success, encoded on worker threads
-//! ([`encode`]).
+//! Arrow output files: IPC file or stream with optional buffer compression, or Parquet
+//! ([`Sink`] writes either, [`IpcSink`] IPC only), written to a temporary file and renamed only
+//! on success, encoded on worker threads. (The readers' batches live in arena-backed buffers:
+//! one aligned allocation per batch, carved into its columns and recycled once every column
+//! of the batch is dropped; see docs/ARCHITECTURE.md.)
 
 #[allow(unsafe_code)] // Buffer::from_custom_allocation and region views; see the module docs
-pub mod arena;
-pub mod encode;
+pub(crate) mod arena;
+pub(crate) mod encode;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -119,7 +120,7 @@ pub struct SinkOptions {
     pub compression: Option<Compression>,
     /// Threads for encoding and writing. `Some(1)`: the calling thread encodes and writes each
     /// batch in [`Sink::write`]. More: a writer thread and this many encoding workers do it
-    /// (see [`encode`]), and [`Sink::write`] only hands the batch over. `None`: the cores this
+    /// (in order), and [`Sink::write`] only hands the batch over. `None`: the cores this
     /// process may use.
     pub threads: Option<usize>,
     /// Rows per Parquet row group; `None`: [`PARQUET_ROW_GROUP_ROWS`].
@@ -136,7 +137,7 @@ pub struct SinkOptions {
 ///
 /// With more than one thread (the default on a machine with more than one core), IPC buffer
 /// compression and Parquet column encoding run on worker threads and a writer thread writes
-/// the bytes, in order ([`encode`]): the calling thread only hands batches over. The output is
+/// the bytes, in order: the calling thread only hands batches over. The output is
 /// the same file either way (byte for byte for IPC; for Parquet the same row groups, pages
 /// and values). An error on the writer thread is returned by the next [`Sink::write`] or by
 /// [`Sink::finish`].

@@ -185,7 +185,7 @@ pub(crate) fn validate(aux: &[u8]) -> Result<Option<Field<'_>>, RecordError> {
 /// Appends `d` as C's `printf("%g")` does: what `samtools view` prints for a single `f` value.
 /// 6 significant digits, exactly rounded (ties to even), trailing zeros dropped, exponent form
 /// below 1e-4 and from 1e6.
-pub fn push_float(d: f64, out: &mut Vec<u8>) {
+pub(crate) fn push_float(d: f64, out: &mut Vec<u8>) {
     if d == 0.0 {
         out.extend_from_slice(if d.is_sign_negative() { b"-0" } else { b"0" });
     } else if d.is_nan() {
@@ -206,7 +206,7 @@ pub fn push_float(d: f64, out: &mut Vec<u8>) {
 /// 6 significant digits; in [1e-4, 999999] a fixed-point conversion that rounds by adding half a
 /// unit in the 7th digit and then truncates (so exact ties round up, unlike `%g`), trailing
 /// zeros dropped; `%g` outside that range.
-pub fn push_float_kputd(d: f64, out: &mut Vec<u8>) {
+pub(crate) fn push_float_kputd(d: f64, out: &mut Vec<u8>) {
     if d == 0.0 {
         out.extend_from_slice(if d.is_sign_negative() { b"-0" } else { b"0" });
         return;

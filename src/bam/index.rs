@@ -128,7 +128,7 @@ impl Index {
     /// [`Index::from_bytes`], keeping the bins of only the references `keep` accepts (the
     /// others are checked and skipped, and left empty): a region query on a large index
     /// allocates nothing for the references it does not touch.
-    pub fn parse_refs(bytes: &[u8], keep: &dyn Fn(usize) -> bool) -> Result<Self, String> {
+    pub(crate) fn parse_refs(bytes: &[u8], keep: &dyn Fn(usize) -> bool) -> Result<Self, String> {
         if bytes.starts_with(b"BAI\x01") {
             return parse(bytes, false, keep);
         }
@@ -156,7 +156,7 @@ impl Index {
 
     /// Reads the index at `path`, keeping only the references `keep` accepts (see
     /// [`Index::parse_refs`]).
-    pub fn open_refs(path: &Path, keep: &dyn Fn(usize) -> bool) -> Result<Self, Error> {
+    pub(crate) fn open_refs(path: &Path, keep: &dyn Fn(usize) -> bool) -> Result<Self, Error> {
         let input = Input::open(path).map_err(|e| Error::new(ErrorKind::Open(e)))?;
         Self::parse_refs(input.bytes(), keep)
             .map_err(|m| Error::new(ErrorKind::Index(m)).with_path(path.into()))

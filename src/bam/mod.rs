@@ -35,7 +35,7 @@ pub(crate) mod sam;
 mod split;
 mod tags;
 
-pub use aux::{push_float, push_float_kputd, Field};
+pub use aux::Field;
 pub use batch::{BatchDecoder, DecodeError};
 pub use builder::ReaderBuilder;
 pub use columns::{Projection, COLUMNS};
