@@ -23,6 +23,7 @@ pub mod mgf;
 mod peaks;
 mod reader;
 mod slice;
+mod spectra;
 pub mod synth;
 mod tables;
 

@@ -14,6 +14,7 @@ use super::frame::MAX_PEAKS;
 use super::meta::Metadata;
 use super::peaks::{build_batch, level_of, Shared, SpectraState, Worker};
 use super::slice::{bounds, Bounds, Slice};
+use super::spectra;
 use super::tables::{self, Table};
 use super::Error;
 use crate::arrow::arena::ArenaPool;
@@ -431,8 +432,8 @@ impl ReaderBuilder {
                 self.pin,
                 |_| Worker::new(),
                 move |worker, job: Range<usize>| match &wshared.spectra {
-                    Some(sp) => tables::spectra_batch(
-                        &tables::SpectraJob {
+                    Some(sp) => spectra::spectra_batch(
+                        &spectra::SpectraJob {
                             meta: &sp.meta,
                             bin: wshared.bin.bytes(),
                             bin_path: &wshared.bin_path,
