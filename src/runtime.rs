@@ -209,11 +209,6 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
         })
     }
 
-    /// Number of worker threads.
-    pub(crate) fn threads(&self) -> usize {
-        self.handles.len()
-    }
-
     /// Queues a job with its sequence number.
     pub(crate) fn submit(&self, seq: u64, job: J) {
         if let Some(tx) = &self.jobs {
@@ -296,15 +291,40 @@ mod tests {
     }
 }
 
+/// Jobs in flight per worker thread that a reader keeps ahead of its consumer: every worker
+/// busy and one more job queued for each, so a job that takes longer than the others does not
+/// leave workers idle.
+pub(crate) const AHEAD_PER_THREAD: usize = 2;
+
+/// The jobs a reader with `threads` workers keeps in flight ([`AHEAD_PER_THREAD`] each; one
+/// when it decodes inline).
+pub(crate) fn jobs_ahead(threads: usize) -> usize {
+    if threads <= 1 {
+        1
+    } else {
+        AHEAD_PER_THREAD * threads
+    }
+}
+
+/// Batch arenas a reader keeps for recycling: one per job in flight, the batch its consumer
+/// holds, and one spare.
+pub(crate) fn arenas_kept(threads: usize) -> usize {
+    jobs_ahead(threads) + 2
+}
+
 /// Jobs run in submission order: on a [`Pool`], or inline on the calling thread.
 ///
 /// Jobs are numbered as they are submitted; finished results wait in a small reorder buffer
-/// until every earlier one has been handed out. Callers bound the work in flight with
-/// [`Ordered::in_flight`]. Built with one thread ([`Ordered::spawn_named`]), no thread is
-/// started: each job runs on the calling thread when its result is asked for (a panic in it
-/// is the caller's, not a [`WorkerPanicked`]).
+/// until every earlier one has been handed out. The number of jobs in flight is bounded by the
+/// `ahead` given at construction ([`Ordered::has_room`]). A result known without running a job
+/// (an error found while preparing jobs) takes its place in the order with
+/// [`Ordered::submit_done`], after the results of the jobs submitted before it. Built with one
+/// thread ([`Ordered::spawn_named`]), no thread is started: each job runs on the calling
+/// thread when its result is asked for (a panic in it is the caller's, not a
+/// [`WorkerPanicked`]).
 pub(crate) struct Ordered<J, O> {
     engine: Engine<J, O>,
+    ahead: u64,
     submitted: u64,
     emitted: u64,
     pending: std::collections::BTreeMap<u64, O>,
@@ -313,9 +333,15 @@ pub(crate) struct Ordered<J, O> {
 /// A job runner on the calling thread: the worker's state and work, as one closure.
 type Inline<J, O> = Box<dyn FnMut(J) -> O + Send>;
 
+/// A job queued for the inline runner, or a result already known.
+enum Slot<J, O> {
+    Job(J),
+    Done(O),
+}
+
 enum Engine<J, O> {
     Pool(Pool<J, O>),
-    Inline(Inline<J, O>, std::collections::VecDeque<J>),
+    Inline(Inline<J, O>, std::collections::VecDeque<Slot<J, O>>),
 }
 
 impl<J, O> std::fmt::Debug for Ordered<J, O> {
@@ -331,14 +357,15 @@ impl<J, O> std::fmt::Debug for Ordered<J, O> {
 }
 
 impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
-    /// Wraps a pool that has no jobs queued yet.
-    pub(crate) fn new(pool: Pool<J, O>) -> Self {
-        Self::with(Engine::Pool(pool))
+    /// Wraps a pool that has no jobs queued yet; at most `ahead` jobs in flight.
+    pub(crate) fn new(pool: Pool<J, O>, ahead: usize) -> Self {
+        Self::with(Engine::Pool(pool), ahead)
     }
 
-    fn with(engine: Engine<J, O>) -> Self {
+    fn with(engine: Engine<J, O>, ahead: usize) -> Self {
         Self {
             engine,
+            ahead: ahead.max(1) as u64,
             submitted: 0,
             emitted: 0,
             pending: std::collections::BTreeMap::new(),
@@ -346,11 +373,12 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
     }
 
     /// A pool of `threads` workers named after `role` (see [`Pool::spawn_named`]), or with one
-    /// thread, the same work run inline on the calling thread.
+    /// thread, the same work run inline on the calling thread; at most `ahead` jobs in flight.
     pub(crate) fn spawn_named<S, I, F>(
         role: &str,
         threads: usize,
         pin: bool,
+        ahead: usize,
         init: I,
         work: F,
     ) -> std::io::Result<Self>
@@ -362,22 +390,15 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
         if threads <= 1 {
             let mut state = init(0);
             let run = move |job: J| work(&mut state, job);
-            return Ok(Self::with(Engine::Inline(
-                Box::new(run),
-                std::collections::VecDeque::new(),
-            )));
+            return Ok(Self::with(
+                Engine::Inline(Box::new(run), std::collections::VecDeque::new()),
+                ahead,
+            ));
         }
-        Ok(Self::new(Pool::spawn_named(
-            role, threads, pin, init, work,
-        )?))
-    }
-
-    /// Number of worker threads (1 when inline).
-    pub(crate) fn threads(&self) -> usize {
-        match &self.engine {
-            Engine::Pool(pool) => pool.threads(),
-            Engine::Inline(..) => 1,
-        }
+        Ok(Self::new(
+            Pool::spawn_named(role, threads, pin, init, work)?,
+            ahead,
+        ))
     }
 
     /// Jobs submitted whose results have not been handed out yet.
@@ -385,11 +406,28 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
         self.submitted - self.emitted
     }
 
+    /// Whether another job may be submitted (fewer than `ahead` in flight).
+    pub(crate) fn has_room(&self) -> bool {
+        self.in_flight() < self.ahead
+    }
+
     /// Queues the next job.
     pub(crate) fn submit(&mut self, job: J) {
         match &mut self.engine {
             Engine::Pool(pool) => pool.submit(self.submitted, job),
-            Engine::Inline(_, queue) => queue.push_back(job),
+            Engine::Inline(_, queue) => queue.push_back(Slot::Job(job)),
+        }
+        self.submitted += 1;
+    }
+
+    /// Queues a result that needs no job: it is handed out after the results of every job
+    /// submitted before it.
+    pub(crate) fn submit_done(&mut self, out: O) {
+        match &mut self.engine {
+            Engine::Pool(_) => {
+                self.pending.insert(self.submitted, out);
+            }
+            Engine::Inline(_, queue) => queue.push_back(Slot::Done(out)),
         }
         self.submitted += 1;
     }
@@ -426,9 +464,12 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
             }
             match &mut self.engine {
                 Engine::Inline(run, queue) => {
-                    let job = queue.pop_front().expect("a job is in flight");
+                    let slot = queue.pop_front().expect("a job is in flight");
                     self.emitted += 1;
-                    return Some(Ok(run(job)));
+                    return Some(Ok(match slot {
+                        Slot::Job(job) => run(job),
+                        Slot::Done(out) => out,
+                    }));
                 }
                 Engine::Pool(pool) => match pool.recv() {
                     Some((seq, Ok(out))) => {
@@ -453,6 +494,7 @@ mod ordered_tests {
             "test",
             1,
             false,
+            8,
             |_| 0u64,
             move |count: &mut u64, n: u64| {
                 assert_eq!(
@@ -465,7 +507,6 @@ mod ordered_tests {
             },
         )
         .expect("inline");
-        assert_eq!(o.threads(), 1);
         for n in 0..5 {
             o.submit(n);
         }
@@ -491,7 +532,7 @@ mod ordered_tests {
             },
         )
         .expect("spawn");
-        let mut o = Ordered::new(pool);
+        let mut o = Ordered::new(pool, 8);
         assert_eq!(o.try_next_result(), None, "nothing in flight");
         o.submit(0);
         o.submit(1);
@@ -508,7 +549,7 @@ mod ordered_tests {
         assert_eq!(o.in_flight(), 0);
 
         let mut inline =
-            Ordered::spawn_named("t", 1, false, |_| (), |_, n: u64| n * 3).expect("inline");
+            Ordered::spawn_named("t", 1, false, 1, |_| (), |_, n: u64| n * 3).expect("inline");
         inline.submit(5);
         assert_eq!(
             inline.try_next_result(),
@@ -530,7 +571,7 @@ mod ordered_tests {
             },
         )
         .expect("spawn");
-        let mut o = Ordered::new(pool);
+        let mut o = Ordered::new(pool, 8);
         assert!(o.next_result().is_none());
         for n in 0..8 {
             o.submit(n);
@@ -541,5 +582,97 @@ mod ordered_tests {
             .collect();
         assert_eq!(got, (0..8).map(|n| n * n).collect::<Vec<_>>());
         assert_eq!(o.in_flight(), 0);
+    }
+
+    /// Runs jobs 0..n (job `k` sleeps a pseudo-random time, job `fail` is replaced by an error
+    /// known up front, job `panic` panics) through `threads` workers, keeping the window full.
+    fn run_window(
+        threads: usize,
+        n: u64,
+        fail: Option<u64>,
+        panic: Option<u64>,
+    ) -> Vec<Outcome<Result<u64, String>>> {
+        let mut o = Ordered::spawn_named(
+            "test",
+            threads,
+            false,
+            jobs_ahead(threads),
+            |_| (),
+            move |_, k: u64| {
+                // xorshift: durations from 0 to 3 ms in no order.
+                let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                std::thread::sleep(std::time::Duration::from_micros(x % 3000));
+                assert!(Some(k) != panic, "job {k} panics");
+                Ok(k * 3)
+            },
+        )
+        .expect("spawn");
+        let (mut next, mut out) = (0, Vec::new());
+        loop {
+            while next < n && o.has_room() {
+                if Some(next) == fail {
+                    o.submit_done(Err(format!("job {next} failed")));
+                } else {
+                    o.submit(next);
+                }
+                next += 1;
+            }
+            assert!(
+                o.in_flight() <= jobs_ahead(threads) as u64,
+                "the window holds"
+            );
+            match o.next_result() {
+                Some(r) => {
+                    let stop = !matches!(r, Ok(Ok(_)));
+                    out.push(r);
+                    if stop {
+                        return out;
+                    }
+                }
+                None => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn random_durations_keep_the_order_and_inline_equals_threaded() {
+        let want: Vec<Outcome<Result<u64, String>>> = (0..60).map(|k| Ok(Ok(k * 3))).collect();
+        for threads in [1, 2, 3, 5] {
+            assert_eq!(
+                run_window(threads, 60, None, None),
+                want,
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_in_job_k_comes_after_results_0_to_k() {
+        for threads in [1, 2, 4] {
+            let got = run_window(threads, 40, Some(17), None);
+            assert_eq!(got.len(), 18, "{threads} threads");
+            for (k, r) in got[..17].iter().enumerate() {
+                assert_eq!(r, &Ok(Ok(k as u64 * 3)));
+            }
+            assert_eq!(got[17], Ok(Err("job 17 failed".to_string())));
+        }
+    }
+
+    #[test]
+    fn a_worker_panic_is_reported_not_hung() {
+        for threads in [2, 4] {
+            let got = run_window(threads, 40, None, Some(9));
+            assert_eq!(got.last(), Some(&Err(WorkerPanicked)), "{threads} threads");
+            assert!(
+                got.len() <= 10,
+                "nothing after the panicked job is handed out first"
+            );
+            for (k, r) in got[..got.len() - 1].iter().enumerate() {
+                assert_eq!(r, &Ok(Ok(k as u64 * 3)));
+            }
+        }
     }
 }

@@ -256,7 +256,6 @@ pub(crate) struct IpcEncoded {
     dictionary_blocks: Vec<arrow_ipc::Block>,
     record_blocks: Vec<arrow_ipc::Block>,
     jobs: Ordered<RecordBatch, Encoded>,
-    limit: u64,
 }
 
 fn schema_tracker(
@@ -297,6 +296,8 @@ impl IpcEncoded {
             "encode",
             threads,
             false,
+            // The batches being encoded plus a few finished ones waiting for the writer.
+            threads + IPC_SLACK + 1,
             move |_| IpcWorker {
                 generator: IpcDataGenerator::default(),
                 tracker: schema_tracker(&worker_schema, &worker_options, false).0,
@@ -313,7 +314,6 @@ impl IpcEncoded {
             },
         )
         .map_err(|e| ArrowError::IoError(format!("cannot start the encoding threads: {e}"), e))?;
-        let limit = (threads + IPC_SLACK) as u64;
         Ok(Self {
             out,
             options,
@@ -326,7 +326,6 @@ impl IpcEncoded {
             dictionary_blocks: Vec::new(),
             record_blocks: Vec::new(),
             jobs,
-            limit,
         })
     }
 
@@ -414,7 +413,7 @@ impl Encode for IpcEncoded {
         while let Some(done) = self.jobs.try_next_result() {
             self.write_one(done?)?;
         }
-        while self.jobs.in_flight() > self.limit {
+        while !self.jobs.has_room() {
             let done = self.jobs.next_result().expect("jobs are in flight")?;
             self.write_one(done)?;
         }

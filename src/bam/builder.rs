@@ -16,6 +16,7 @@ use super::region::plan_regions;
 use crate::arrow::arena::ArenaPool;
 use crate::bgzf::Options;
 use crate::io::Input;
+use crate::runtime::arenas_kept;
 
 /// Settings for a [`Reader`]; see [`Reader::builder`].
 #[derive(Debug, Clone)]
@@ -301,8 +302,7 @@ impl ReaderBuilder {
             .zip(seen)
             .map(|(&(tag, kind), seen)| (tag, kind.or(seen).unwrap_or(super::TagKind::Text)))
             .collect();
-        // Batches being decoded, waiting in order, and consumed, plus a spare.
-        let arenas = ArenaPool::new(2 * threads + 4);
+        let arenas = ArenaPool::new(arenas_kept(threads));
         let metadata = records.header().metadata();
         let builder = BatchBuilder::new(self.projection, &typed, dictionary, metadata, arenas);
         Reader::start(Start {

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use std::collections::BTreeMap;
-
 use arrow_array::{RecordBatch, RecordBatchReader, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 
@@ -15,7 +13,7 @@ use super::frame::Records;
 use super::header::Header;
 use super::job::{decode_job, frame_job, Decoded, Job};
 use crate::bgzf::Chunk;
-use crate::runtime::Pool;
+use crate::runtime::{jobs_ahead, Ordered, WorkerPanicked};
 
 /// Reads a BAM file as Arrow record batches (the schema of docs/SCHEMAS.md), in file order.
 ///
@@ -42,7 +40,9 @@ pub struct Reader {
     records: Records,
     schema: SchemaRef,
     dictionary: Arc<StringArray>,
-    decode: Decode,
+    /// Batch jobs decoded on pinned workers (inline with one thread), handed out in file
+    /// order; `None` once finished (the workers are stopped).
+    decode: Option<Ordered<Job, Decoded>>,
     /// The chunk being framed and where its unread bytes start.
     current: Option<(Arc<Chunk>, usize)>,
     /// Records framed into jobs so far.
@@ -59,22 +59,6 @@ pub struct Reader {
     warnings: Vec<String>,
     rows: u64,
     done: bool,
-}
-
-/// Where batches are decoded.
-enum Decode {
-    /// On the calling thread (one thread).
-    Inline(Box<BatchBuilder>),
-    /// On pinned workers, a bounded number of jobs in flight, handed out in file order.
-    Parallel {
-        pool: Pool<Job, Decoded>,
-        threads: usize,
-        next_seq: u64,
-        next_out: u64,
-        ready: BTreeMap<u64, Result<RecordBatch, Error>>,
-    },
-    /// Finished (the workers are stopped).
-    Done,
 }
 
 impl std::fmt::Debug for Reader {
@@ -116,37 +100,27 @@ impl Reader {
             ..
         } = s;
         let (schema, dictionary) = (builder.schema(), builder.dictionary());
-        let decode = if threads > 1 {
-            let n_refs = records.n_refs();
-            let wpath = path.clone();
-            let filter = s.filter;
-            let wregions = regions.clone();
-            let repairs = records.name_repairs();
-            let pool = Pool::spawn_named(
-                "decode",
-                threads,
-                pin,
-                move |_| builder.clone_empty(),
-                move |b: &mut BatchBuilder, job: Job| {
-                    decode_job(b, job, n_refs, filter, &wregions, &wpath, &repairs)
-                },
-            )
-            .map_err(|e| Error::from(e).with_path(path.clone()))?;
-            Decode::Parallel {
-                pool,
-                threads,
-                next_seq: 0,
-                next_out: 0,
-                ready: BTreeMap::new(),
-            }
-        } else {
-            Decode::Inline(Box::new(builder))
-        };
+        let n_refs = records.n_refs();
+        let wpath = path.clone();
+        let filter = s.filter;
+        let wregions = regions.clone();
+        let repairs = records.name_repairs();
+        let decode = Ordered::spawn_named(
+            "decode",
+            threads,
+            pin,
+            jobs_ahead(threads),
+            move |_| builder.clone_empty(),
+            move |b: &mut BatchBuilder, job: Job| {
+                decode_job(b, job, n_refs, filter, &wregions, &wpath, &repairs)
+            },
+        )
+        .map_err(|e| Error::from(e).with_path(path.clone()))?;
         Ok(Reader {
             records,
             schema,
             dictionary,
-            decode,
+            decode: Some(decode),
             current: None,
             framed: 0,
             framing_done: false,
@@ -215,11 +189,7 @@ impl Reader {
             return Ok(None);
         }
         let mut out = loop {
-            let out = match self.decode {
-                Decode::Inline(_) => self.next_batch_inline(),
-                Decode::Parallel { .. } => self.next_batch_parallel(),
-                Decode::Done => Ok(None),
-            };
+            let out = self.decode_next();
             // A batch whose records the filter all dropped is not handed out.
             if !matches!(&out, Ok(Some(b)) if b.num_rows() == 0) {
                 break out;
@@ -231,14 +201,14 @@ impl Reader {
             if b.num_rows() >= left {
                 *b = b.slice(0, left);
                 self.framing_done = true;
-                self.decode = Decode::Done;
+                self.decode = None;
             }
         }
         match &out {
             Ok(Some(b)) => self.rows += b.num_rows() as u64,
             Ok(None) | Err(_) => {
                 self.done = true;
-                self.decode = Decode::Done; // stops the decode workers
+                self.decode = None; // stops the decode workers
             }
         }
         out
@@ -276,80 +246,38 @@ impl Reader {
         }
     }
 
-    fn next_batch_inline(&mut self) -> Result<Option<RecordBatch>, Error> {
-        let Some(job) = self.next_job() else {
-            return self.pending.take().map_or(Ok(None), Err);
-        };
-        let (n_refs, path) = (self.records.n_refs(), self.records.path());
-        let Decode::Inline(b) = &mut self.decode else {
-            unreachable!("inline decoding")
-        };
-        let repairs = self.records.name_repairs();
-        let (out, chunks) = decode_job(b, job, n_refs, self.filter, &self.regions, &path, &repairs);
-        self.give_back(chunks);
-        out.map(Some)
-    }
-
-    /// The calling thread frames records (a 4-byte hop each) into batch jobs; pinned workers
-    /// validate and decode each job into a record batch; batches are handed out in file order
-    /// with a bounded number of jobs in flight.
-    fn next_batch_parallel(&mut self) -> Result<Option<RecordBatch>, Error> {
-        loop {
-            let Decode::Parallel {
-                threads,
-                next_seq,
-                next_out,
-                ready,
-                ..
-            } = &mut self.decode
-            else {
-                unreachable!("parallel decoding")
+    /// The next decoded batch in file order: the calling thread frames records (a 4-byte hop
+    /// each) into batch jobs while there is room in the window, the workers validate and
+    /// decode them, and a framing error takes its place after the jobs framed before it.
+    fn decode_next(&mut self) -> Result<Option<RecordBatch>, Error> {
+        while !self.framing_done && self.decode.as_ref().is_some_and(Ordered::has_room) {
+            let job = self.next_job();
+            let pending = self.pending.take();
+            let Some(decode) = &mut self.decode else {
+                break;
             };
-            if let Some(out) = ready.remove(next_out) {
-                *next_out += 1;
-                return out.map(Some);
+            if let Some(job) = job {
+                decode.submit(job);
             }
-            let in_flight = *next_seq - *next_out;
-            if !self.framing_done && in_flight < *threads as u64 + 1 {
-                let job = self.next_job();
-                let pending = self.pending.take();
-                let Decode::Parallel {
-                    pool,
-                    next_seq,
-                    ready,
-                    ..
-                } = &mut self.decode
-                else {
-                    unreachable!("parallel decoding")
-                };
-                if let Some(job) = job {
-                    pool.submit(*next_seq, job);
-                    *next_seq += 1;
-                }
-                if let Some(e) = pending {
-                    // After the records framed before it, which may hold an earlier error.
-                    ready.insert(*next_seq, Err(e));
-                    *next_seq += 1;
-                }
-                continue;
+            if let Some(e) = pending {
+                // After the records framed before it, which may hold an earlier error.
+                decode.submit_done((Err(e), Vec::new()));
             }
-            if *next_out == *next_seq {
-                return Ok(None);
+        }
+        let Some(decode) = &mut self.decode else {
+            return Ok(None);
+        };
+        match decode.next_result() {
+            None => Ok(None),
+            Some(Ok((out, chunks))) => {
+                self.give_back(chunks);
+                out.map(Some)
             }
-            let Decode::Parallel { pool, ready, .. } = &mut self.decode else {
-                unreachable!("parallel decoding")
-            };
-            match pool.recv() {
-                Some((seq, Ok((out, chunks)))) => {
-                    ready.insert(seq, out);
-                    self.give_back(chunks);
-                }
-                Some((_, Err(_))) | None => {
-                    let e = Error::new(ErrorKind::Io(std::io::Error::other(
-                        "a decode worker thread failed",
-                    )));
-                    return Err(e.with_path(self.records.path()));
-                }
+            Some(Err(WorkerPanicked)) => {
+                let e = Error::new(ErrorKind::Io(std::io::Error::other(
+                    "a decode worker thread failed",
+                )));
+                Err(e.with_path(self.records.path()))
             }
         }
     }

@@ -12,7 +12,7 @@ use super::table::{files_batch, notes_batch, FileRow, NoteRow};
 use super::{Analyzer, KeyProfile, OnsetOptions, ParseError};
 use crate::arrow::arena::ArenaPool;
 use crate::io::{Input, OpenError};
-use crate::runtime::{default_threads, Ordered};
+use crate::runtime::{arenas_kept, default_threads, jobs_ahead, Ordered};
 
 /// File name extensions collected when walking a folder (case-insensitive). Files named
 /// explicitly are read whatever their name.
@@ -270,12 +270,12 @@ impl ReaderBuilder {
         let paths: Arc<[PathBuf]> = paths.into();
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
         let profile = self.key_profile;
-        // Batches in flight (2 per thread), the one being consumed and a spare.
-        let arenas = ArenaPool::new(2 * self.threads + 2);
+        let arenas = ArenaPool::new(arenas_kept(self.threads));
         let pool = Ordered::spawn_named(
             "midi",
             self.threads,
             self.pin,
+            jobs_ahead(self.threads),
             move |_| {
                 let analyzer = Analyzer::new(opts).with_key_profile(profile);
                 (analyzer, Vec::<NoteRow>::new(), Vec::<u8>::new())
@@ -450,8 +450,7 @@ impl Reader {
     }
 
     fn submit(&mut self) {
-        let ahead = 2 * self.pool.threads() as u64;
-        while self.next_file < self.paths.len() && self.pool.in_flight() < ahead {
+        while self.next_file < self.paths.len() && self.pool.has_room() {
             let end = (self.next_file + self.files_per_batch).min(self.paths.len());
             self.pool.submit(self.next_file..end);
             self.next_file = end;

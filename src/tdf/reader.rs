@@ -19,7 +19,7 @@ use super::tables::{self, Table};
 use super::Error;
 use crate::arrow::arena::ArenaPool;
 use crate::io::Input;
-use crate::runtime::{default_threads, Ordered};
+use crate::runtime::{arenas_kept, default_threads, jobs_ahead, Ordered};
 
 /// Which m/z and 1/K0 models to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -303,7 +303,7 @@ impl ReaderBuilder {
                         .expect("valid projection"),
                 ),
                 columns,
-                arenas: ArenaPool::new(2 * self.threads + 2),
+                arenas: ArenaPool::new(arenas_kept(self.threads)),
                 samples,
                 slice: Slice {
                     mobility: self.mobility,
@@ -430,6 +430,7 @@ impl ReaderBuilder {
                 },
                 self.threads,
                 self.pin,
+                jobs_ahead(self.threads),
                 |_| Worker::new(),
                 move |worker, job: Range<usize>| match &wshared.spectra {
                     Some(sp) => spectra::spectra_batch(
@@ -585,8 +586,7 @@ impl Reader {
         let Some(pool) = &mut self.pool else {
             return Ok(None);
         };
-        let ahead = 2 * pool.threads() as u64;
-        while self.next_job < self.jobs.len() && pool.in_flight() < ahead {
+        while self.next_job < self.jobs.len() && pool.has_room() {
             pool.submit(self.jobs[self.next_job].clone());
             self.next_job += 1;
         }
