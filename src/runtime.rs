@@ -1,12 +1,15 @@
-//! Thread runtime: CPU topology and a pool of pinned workers.
+//! Thread runtime: CPU topology, pools of pinned workers, and the ordered job window.
 //!
 //! [`Topology`] reads the NUMA layout from `/sys/devices/system/node/node*/cpulist` (one node
 //! holding every core when that is absent) and intersects it with the cores this process may run
-//! on. [`Pool`] starts one worker per requested thread, pins each to a distinct core — filling
-//! one NUMA node before the next, so that a worker's buffers (allocated on first touch by the
-//! worker itself) stay local — and runs jobs from a shared queue. Results come back tagged with
-//! the job's sequence number; [`Ordered`] restores submission order (the BGZF
-//! [`ChunkReader`] keeps its own, which also recycles chunk buffers).
+//! on. [`Pool`] starts one worker per requested thread and pins each to a core it claims from
+//! the process-wide [`CoreClaim`] table — pools running at the same time get disjoint cores
+//! while there are enough, filling one NUMA node before the next, so that a worker's buffers
+//! (allocated on first touch by the worker itself) stay local — and runs jobs from a shared
+//! queue. Results come back tagged with the job's sequence number; [`Ordered`] restores
+//! submission order, bounds the jobs in flight ([`jobs_ahead`]) and runs inline with one
+//! thread: the BAM, timsTOF and MIDI readers and the IPC encoder use it (the BGZF
+//! [`ChunkReader`] keeps its own window, which also recycles chunk buffers).
 //!
 //! [`ChunkReader`]: crate::bgzf::ChunkReader
 #![forbid(unsafe_code)]
@@ -122,6 +125,74 @@ pub(crate) struct Pool<J, O> {
     jobs: Option<Sender<(u64, J)>>,
     results: Receiver<(u64, Outcome<O>)>,
     handles: Vec<JoinHandle<()>>,
+    /// The cores its workers are pinned to, released when the workers have stopped.
+    _cores: Option<CoreClaim>,
+}
+
+/// Workers pinned to each core by the pools running now, process-wide.
+static CLAIMS: std::sync::Mutex<std::collections::BTreeMap<usize, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The cores one pool's workers are pinned to, taken from the process-wide count of pinned
+/// workers per core and given back when dropped.
+///
+/// Pools that run at the same time (the BGZF inflaters and the BAM decoders, say) get disjoint
+/// cores while the machine has enough: each worker takes the core with the fewest workers
+/// pinned to it, the first in topology order among equals — so a pool fills one NUMA node
+/// before the next, and on a 16-core machine `-t 2` puts inflaters on cores 0–1 and decoders
+/// on 2–3 rather than all four on 0–1. With more workers than cores they share evenly.
+#[derive(Debug)]
+pub(crate) struct CoreClaim {
+    cores: Vec<usize>,
+}
+
+impl CoreClaim {
+    /// Claims `n` cores of `order` (topology order).
+    pub(crate) fn new(order: &[usize], n: usize) -> Self {
+        let mut claims = CLAIMS.lock().unwrap_or_else(|e| e.into_inner());
+        let cores = choose_cores(order, &claims, n);
+        for &c in &cores {
+            *claims.entry(c).or_default() += 1;
+        }
+        Self { cores }
+    }
+}
+
+impl Drop for CoreClaim {
+    fn drop(&mut self) {
+        let mut claims = CLAIMS.lock().unwrap_or_else(|e| e.into_inner());
+        for c in &self.cores {
+            if let Some(k) = claims.get_mut(c) {
+                *k -= 1;
+                if *k == 0 {
+                    claims.remove(c);
+                }
+            }
+        }
+    }
+}
+
+/// `n` cores of `order` for one pool, given how many workers are pinned to each already: each
+/// worker the least-claimed core (counting this pool's own picks), the earliest in `order`
+/// among equals. Empty when `order` is.
+fn choose_cores(
+    order: &[usize],
+    claimed: &std::collections::BTreeMap<usize, usize>,
+    n: usize,
+) -> Vec<usize> {
+    let mut load: Vec<usize> = order
+        .iter()
+        .map(|c| claimed.get(c).copied().unwrap_or(0))
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let Some((i, _)) = load.iter().enumerate().min_by_key(|&(i, &l)| (l, i)) else {
+            break;
+        };
+        load[i] += 1;
+        out.push(order[i]);
+    }
+    out
 }
 
 impl<J, O> std::fmt::Debug for Pool<J, O> {
@@ -133,8 +204,9 @@ impl<J, O> std::fmt::Debug for Pool<J, O> {
 }
 
 impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
-    /// Starts `threads` workers. With `pin`, worker `i` is pinned to the `i`-th core of
-    /// [`Topology::detect`] (wrapping around when there are more workers than cores).
+    /// Starts `threads` workers. With `pin`, each worker is pinned to a core of
+    /// [`Topology::detect`] claimed for this pool ([`CoreClaim`]: disjoint from the cores of
+    /// other running pools while there are enough).
     #[cfg(test)]
     fn spawn<S, I, F>(threads: usize, pin: bool, init: I, work: F) -> std::io::Result<Self>
     where
@@ -158,11 +230,8 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
         F: Fn(&mut S, J) -> O + Send + Sync + 'static,
     {
         let threads = threads.max(1);
-        let cores = if pin {
-            Topology::detect().cores()
-        } else {
-            Vec::new()
-        };
+        let claim = pin.then(|| CoreClaim::new(&Topology::detect().cores(), threads));
+        let cores = claim.as_ref().map_or(&[][..], |c| &c.cores[..]).to_vec();
         let (job_tx, job_rx) = crossbeam_channel::unbounded::<(u64, J)>();
         let (res_tx, res_rx) = crossbeam_channel::unbounded();
         let init = std::sync::Arc::new(init);
@@ -206,6 +275,7 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
             jobs: Some(job_tx),
             results: res_rx,
             handles,
+            _cores: claim,
         })
     }
 
@@ -261,6 +331,58 @@ mod tests {
         assert_eq!(t.cores(), vec![5, 0, 1, 2, 9]);
         let single = Topology::from_parts(&[1, 0], Vec::new());
         assert_eq!(single.nodes, vec![vec![0, 1]]);
+    }
+
+    #[test]
+    fn concurrent_pools_get_disjoint_cores_node_by_node() {
+        // Two nodes of 8 cores, listed node by node as Topology::cores gives them.
+        let order: Vec<usize> = (0..16).collect();
+        let mut claimed = std::collections::BTreeMap::new();
+        let mut take = |n: usize| {
+            let cores = choose_cores(&order, &claimed, n);
+            for &c in &cores {
+                *claimed.entry(c).or_default() += 1;
+            }
+            cores
+        };
+        let inflate = take(2);
+        let decode = take(2);
+        assert_eq!(inflate, vec![0, 1]);
+        assert_eq!(
+            decode,
+            vec![2, 3],
+            "the second pool does not share the first's cores"
+        );
+        let big = take(7);
+        assert_eq!(
+            big,
+            (4..11).collect::<Vec<_>>(),
+            "node 0 first, then node 1"
+        );
+        // Oversubscribed: 5 cores left, 8 workers: the free ones first, then the least loaded.
+        let over = take(8);
+        assert_eq!(over, vec![11, 12, 13, 14, 15, 0, 1, 2]);
+        let max = claimed.values().max().copied();
+        assert_eq!(
+            max,
+            Some(2),
+            "no core gets a third worker while others have one"
+        );
+        assert!(choose_cores(&[], &claimed, 3).is_empty());
+    }
+
+    #[test]
+    fn claims_are_given_back() {
+        // The process-wide table: other tests may hold claims meanwhile, so compare counts.
+        let order = [1_000_001, 1_000_002];
+        let count = |c: usize| CLAIMS.lock().expect("lock").get(&c).copied().unwrap_or(0);
+        let a = CoreClaim::new(&order, 1);
+        let b = CoreClaim::new(&order, 1);
+        assert_eq!(a.cores.len(), 1);
+        assert_ne!(a.cores, b.cores, "two live pools, two cores");
+        drop(a);
+        drop(b);
+        assert_eq!((count(1_000_001), count(1_000_002)), (0, 0));
     }
 
     #[test]
