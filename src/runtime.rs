@@ -8,8 +8,8 @@
 //! (allocated on first touch by the worker itself) stay local — and runs jobs from a shared
 //! queue. Results come back tagged with the job's sequence number; [`Ordered`] restores
 //! submission order, bounds the jobs in flight ([`jobs_ahead`]) and runs inline with one
-//! thread: the BAM, timsTOF and MIDI readers and the IPC encoder use it (the BGZF
-//! [`ChunkReader`] keeps its own window, which also recycles chunk buffers).
+//! thread: the BGZF [`ChunkReader`], the BAM, timsTOF and MIDI readers and the IPC encoder
+//! use it.
 //!
 //! [`ChunkReader`]: crate::bgzf::ChunkReader
 #![forbid(unsafe_code)]
@@ -413,18 +413,15 @@ mod tests {
     }
 }
 
-/// Jobs in flight per worker thread that a reader keeps ahead of its consumer: every worker
-/// busy and one more job queued for each, so a job that takes longer than the others does not
-/// leave workers idle.
-pub(crate) const AHEAD_PER_THREAD: usize = 2;
-
-/// The jobs a reader with `threads` workers keeps in flight ([`AHEAD_PER_THREAD`] each; one
-/// when it decodes inline).
+/// The jobs a reader with `threads` workers keeps in flight: one per worker and one more, so
+/// every worker has a job while the consumer takes the oldest result (one when it decodes
+/// inline). Two per worker measured the same speed on the 313 MB BAM with 25 % more memory
+/// (BENCHMARKS.md).
 pub(crate) fn jobs_ahead(threads: usize) -> usize {
     if threads <= 1 {
         1
     } else {
-        AHEAD_PER_THREAD * threads
+        threads + 1
     }
 }
 

@@ -9,7 +9,6 @@
 //! `in_flight × chunk_bytes` whatever the file size. With one thread nothing is spawned:
 //! chunks are inflated on the calling thread.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +17,7 @@ use super::inflate::BlockInflater;
 use super::scan::ScanState;
 use super::{BlockInfo, Error, ErrorKind, MAX_BLOCK_SIZE};
 use crate::io::Input;
-use crate::runtime::{default_threads, Pool};
+use crate::runtime::{default_threads, Ordered, WorkerPanicked};
 
 /// Settings of the parallel inflate pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,10 +233,8 @@ struct Member {
 
 type Outcome = Result<Chunk, Error>;
 
-enum Engine {
-    Inline(BlockInflater),
-    Pool(Pool<Chunk, Outcome>),
-}
+/// Chunks inflated on pinned workers (inline with one thread), handed out in file order.
+type Engine = Ordered<Chunk, Outcome>;
 
 /// Inflates a BGZF input chunk by chunk, in parallel, yielding chunks strictly in file order.
 ///
@@ -268,8 +265,6 @@ pub struct ChunkReader {
     scan_error: Option<Error>,
     next_block: u64,
     dispatched: u64,
-    delivered: u64,
-    ready: BTreeMap<u64, Outcome>,
     spare: Vec<Chunk>,
     released: u64,
     uncompressed: u64,
@@ -324,8 +319,6 @@ impl ChunkReader {
             scan_error: None,
             next_block: 0,
             dispatched: 0,
-            delivered: 0,
-            ready: BTreeMap::new(),
             spare: Vec::new(),
             released: offset,
             uncompressed: 0,
@@ -490,66 +483,55 @@ impl ChunkReader {
 
     fn engine(&mut self) -> Result<&mut Engine, Error> {
         if self.engine.is_none() {
-            let engine = if self.opts.threads <= 1 {
-                Engine::Inline(BlockInflater::new())
+            let input = self.input.clone();
+            let threads = self.opts.threads;
+            // Inline, a chunk is inflated as soon as it is framed: no scanning ahead.
+            let ahead = if threads <= 1 {
+                1
             } else {
-                let input = self.input.clone();
-                let pool = Pool::spawn_named(
-                    "inflate",
-                    self.opts.threads,
-                    self.opts.pin,
-                    |_| BlockInflater::new(),
-                    move |inflater: &mut BlockInflater, chunk: Chunk| {
-                        inflate_chunk(input.bytes(), inflater, chunk)
-                    },
-                )
-                .map_err(|_| Error::new(self.scan.position(), ErrorKind::WorkerFailed))?;
-                Engine::Pool(pool)
+                self.opts.max_in_flight()
             };
+            let engine = Ordered::spawn_named(
+                "inflate",
+                threads,
+                self.opts.pin,
+                ahead,
+                |_| BlockInflater::new(),
+                move |inflater: &mut BlockInflater, chunk: Chunk| {
+                    inflate_chunk(input.bytes(), inflater, chunk)
+                },
+            )
+            .map_err(|_| Error::new(self.scan.position(), ErrorKind::WorkerFailed))?;
             self.engine = Some(engine);
         }
         Ok(self.engine.as_mut().expect("engine was just set"))
     }
 
+    /// The next chunk in file order: blocks are grouped into chunk jobs while the window has
+    /// room; a plain gzip member is inflated here once every chunk before it is handed out.
     fn produce(&mut self) -> Option<Outcome> {
         let path = self.path.clone();
-        let max = self.opts.max_in_flight() as u64;
         if let Err(e) = self.engine() {
             return Some(Err(e.with_path(path)));
         }
-        loop {
-            if let Some(out) = self.ready.remove(&self.delivered) {
-                return Some(out);
+        while self.engine.as_ref().is_some_and(Ordered::has_room) {
+            let Some(job) = self.next_job() else { break };
+            self.engine
+                .as_mut()
+                .expect("engine started above")
+                .submit(job);
+        }
+        let engine = self.engine.as_mut().expect("engine started above");
+        match engine.next_result() {
+            Some(Ok(out)) => Some(out.map_err(|e| e.with_path(path))),
+            Some(Err(WorkerPanicked)) => {
+                let at = self.scan.position();
+                Some(Err(Error::new(at, ErrorKind::WorkerFailed).with_path(path)))
             }
-            while self.dispatched - self.delivered < max {
-                let Some(job) = self.next_job() else { break };
-                match self.engine.as_mut().expect("engine started above") {
-                    Engine::Inline(inflater) => {
-                        let out = inflate_chunk(self.input.bytes(), inflater, job);
-                        return Some(out.map_err(|e| e.with_path(path)));
-                    }
-                    Engine::Pool(pool) => pool.submit(job.index, job),
-                }
+            None if self.member_at.is_some() || self.member.is_some() => {
+                Some(self.member_chunk().map_err(|e| e.with_path(path)))
             }
-            if self.dispatched == self.delivered {
-                if self.member_at.is_some() || self.member.is_some() {
-                    return Some(self.member_chunk().map_err(|e| e.with_path(path)));
-                }
-                return self.scan_error.take().map(Err);
-            }
-            let Some(Engine::Pool(pool)) = &self.engine else {
-                unreachable!("inline chunks are returned as soon as they are dispatched")
-            };
-            match pool.recv() {
-                Some((seq, Ok(out))) => {
-                    self.ready
-                        .insert(seq, out.map_err(|e| e.with_path(path.clone())));
-                }
-                Some((_, Err(_))) | None => {
-                    let at = self.scan.position();
-                    return Some(Err(Error::new(at, ErrorKind::WorkerFailed).with_path(path)));
-                }
-            }
+            None => self.scan_error.take().map(Err),
         }
     }
 }
@@ -633,7 +615,6 @@ impl Iterator for ChunkReader {
         let out = self.produce();
         match &out {
             Some(Ok(chunk)) => {
-                self.delivered += 1;
                 if let (k @ 1.., first) = chunk.isize_mismatch {
                     let (n, seen) = self.mismatches;
                     self.mismatches = (n + k, seen.or(first));
@@ -649,7 +630,6 @@ impl Iterator for ChunkReader {
                 self.done = true;
                 // Stop the workers now; queued results are dropped.
                 self.engine = None;
-                self.ready.clear();
             }
         }
         out
