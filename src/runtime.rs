@@ -18,7 +18,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
+use std::sync::mpsc::Receiver;
+use std::sync::{Condvar, Mutex};
 
 /// The cores this process may use, grouped by NUMA node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,13 +117,76 @@ pub(crate) type Outcome<O> = Result<O, WorkerPanicked>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WorkerPanicked;
 
+/// The jobs of a [`Pool`]: a queue its workers take from, blocking on a condition variable
+/// while it is empty — an idle worker sleeps in the kernel instead of spinning or yielding, so
+/// more workers than cores cost nothing while they wait. (A channel's receive spins and calls
+/// `sched_yield` before it sleeps: a thousand yields per second-long BAM conversion on two
+/// cores, taken from the workers that have work.)
+struct JobQueue<T> {
+    inner: std::sync::Arc<QueueInner<T>>,
+}
+
+struct QueueInner<T> {
+    /// The jobs queued, and whether the queue is closed.
+    state: Mutex<(std::collections::VecDeque<T>, bool)>,
+    ready: Condvar,
+}
+
+impl<T> Clone for JobQueue<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> JobQueue<T> {
+    fn new() -> Self {
+        Self {
+            inner: std::sync::Arc::new(QueueInner {
+                state: Mutex::new((std::collections::VecDeque::new(), false)),
+                ready: Condvar::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (std::collections::VecDeque<T>, bool)> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, job: T) {
+        self.lock().0.push_back(job);
+        self.inner.ready.notify_one();
+    }
+
+    /// No more jobs: workers take what is queued, then stop.
+    fn close(&self) {
+        self.lock().1 = true;
+        self.inner.ready.notify_all();
+    }
+
+    /// The next job, waiting for one; `None` once the queue is closed and empty.
+    fn pop(&self) -> Option<T> {
+        let mut q = self.lock();
+        loop {
+            if let Some(job) = q.0.pop_front() {
+                return Some(job);
+            }
+            if q.1 {
+                return None;
+            }
+            q = self.inner.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
 /// A fixed set of pinned worker threads running jobs of type `J` into results of type `O`.
 ///
 /// Each worker owns a state `S` built on the worker itself (so its memory is first touched on
 /// the worker's NUMA node), e.g. a reused decompressor. Dropping the pool stops and joins the
 /// workers after they finish the jobs already queued.
 pub(crate) struct Pool<J, O> {
-    jobs: Option<Sender<(u64, J)>>,
+    jobs: JobQueue<(u64, J)>,
     results: Receiver<(u64, Outcome<O>)>,
     handles: Vec<JoinHandle<()>>,
     /// The cores its workers are pinned to, released when the workers have stopped.
@@ -232,8 +296,8 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
         let threads = threads.max(1);
         let claim = pin.then(|| CoreClaim::new(&Topology::detect().cores(), threads));
         let cores = claim.as_ref().map_or(&[][..], |c| &c.cores[..]).to_vec();
-        let (job_tx, job_rx) = crossbeam_channel::unbounded::<(u64, J)>();
-        let (res_tx, res_rx) = crossbeam_channel::unbounded();
+        let job_rx = JobQueue::<(u64, J)>::new();
+        let (res_tx, res_rx) = std::sync::mpsc::channel();
         let init = std::sync::Arc::new(init);
         let work = std::sync::Arc::new(work);
         let mut handles = Vec::with_capacity(threads);
@@ -255,13 +319,13 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
                         Err(_) => {
                             // Answer every job this worker takes with the failure, so the
                             // caller never waits for a result that cannot come.
-                            for (seq, _) in job_rx {
+                            while let Some((seq, _)) = job_rx.pop() {
                                 let _ = res_tx.send((seq, Err(WorkerPanicked)));
                             }
                             return;
                         }
                     };
-                    for (seq, job) in job_rx {
+                    while let Some((seq, job)) = job_rx.pop() {
                         let out = catch_unwind(AssertUnwindSafe(|| work(&mut state, job)))
                             .map_err(|_| WorkerPanicked);
                         if res_tx.send((seq, out)).is_err() {
@@ -272,7 +336,7 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
             handles.push(handle);
         }
         Ok(Self {
-            jobs: Some(job_tx),
+            jobs: job_rx,
             results: res_rx,
             handles,
             _cores: claim,
@@ -281,10 +345,7 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
 
     /// Queues a job with its sequence number.
     pub(crate) fn submit(&self, seq: u64, job: J) {
-        if let Some(tx) = &self.jobs {
-            // Workers only stop when `jobs` is dropped, so the queue is open here.
-            let _ = tx.send((seq, job));
-        }
+        self.jobs.push((seq, job));
     }
 
     /// Waits for the next finished job, in completion order (not submission order).
@@ -300,7 +361,7 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
 
 impl<J, O> Drop for Pool<J, O> {
     fn drop(&mut self) {
-        self.jobs = None;
+        self.jobs.close();
         // Discard results nobody will read so workers never block on a full channel.
         while self.results.try_recv().is_ok() {}
         for h in self.handles.drain(..) {
