@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::error::{Error, ErrorKind, RecordError};
 use super::header::Header;
 use super::record::Record;
-use crate::bgzf::{Chunk, ChunkReader, Options};
+use crate::bgzf::{Chunk, ChunkReader, Options, VirtualOffsets};
 use crate::io::Input;
 
 /// Where a framed record's bytes are (without its `block_size` field).
@@ -452,10 +452,11 @@ impl Records {
                 }
             }
         }
+        let mut voffsets = VirtualOffsets::new(chunk);
         while self.carry.is_empty() && pos < data.len() {
             let at = Located {
                 index: self.index,
-                voffset: chunk.virtual_offset(pos),
+                voffset: voffsets.at(pos),
             };
             if self.stop.is_some_and(|stop| at.voffset >= stop) {
                 // The first record of the next split or after the index chunk.

@@ -35,6 +35,14 @@ pub(super) struct Job {
 }
 
 impl Job {
+    /// Empties a handed-back job for reuse, giving up its chunks.
+    pub(super) fn clear(&mut self) -> std::vec::Drain<'_, Arc<Chunk>> {
+        self.recs.clear();
+        self.owned.clear();
+        self.bytes = 0;
+        self.chunks.drain(..)
+    }
+
     pub(super) fn new(rows: usize) -> Self {
         Self {
             chunks: Vec::new(),
@@ -45,8 +53,10 @@ impl Job {
     }
 }
 
-/// A decoded batch, and the job's chunks handed back so their buffers can be reused.
-pub(super) type Decoded = (Result<RecordBatch, Error>, Vec<Arc<Chunk>>);
+/// A decoded batch, and the job handed back so its chunks and record list can be reused (a
+/// fresh list per job is megabytes of pages to fault in and unmap again, on the calling
+/// thread).
+pub(super) type Decoded = (Result<RecordBatch, Error>, Job);
 
 /// Frames records of `records` into `job` until it holds `rows` records or `bytes` bytes, the
 /// limit is reached, or `records` has no more; returns the framing error that ended it, if any.
@@ -128,7 +138,7 @@ pub(super) fn decode_job(
     repairs: &super::frame::NameRepairs,
 ) -> Decoded {
     let batch = decode_records(b, &job, n_refs, filter, regions, path, repairs);
-    (batch, job.chunks)
+    (batch, job)
 }
 
 fn decode_records(

@@ -45,6 +45,8 @@ pub struct Reader {
     decode: Option<Ordered<Job, Decoded>>,
     /// The chunk being framed and where its unread bytes start.
     current: Option<(Arc<Chunk>, usize)>,
+    /// Decoded jobs kept for their record lists.
+    spare_jobs: Vec<Job>,
     /// Records framed into jobs so far.
     framed: u64,
     framing_done: bool,
@@ -122,6 +124,7 @@ impl Reader {
             dictionary,
             decode: Some(decode),
             current: None,
+            spare_jobs: Vec::new(),
             framed: 0,
             framing_done: false,
             pending: None,
@@ -219,7 +222,8 @@ impl Reader {
         if self.framing_done {
             return None;
         }
-        let mut job = Job::new(self.batch_rows);
+        let rows = self.batch_rows;
+        let mut job = self.spare_jobs.pop().unwrap_or_else(|| Job::new(rows));
         let exact = self.filter.is_all() && self.regions.is_empty();
         let error = frame_job(
             &mut job,
@@ -237,13 +241,15 @@ impl Reader {
         (!job.recs.is_empty()).then_some(job)
     }
 
-    /// Gives a decoded job's chunks back to the inflater (those no other job holds).
-    fn give_back(&mut self, chunks: Vec<Arc<Chunk>>) {
-        for c in chunks {
+    /// Gives a decoded job's chunks back to the inflater (those no other job holds) and keeps
+    /// the job for reuse.
+    fn give_back(&mut self, mut job: Job) {
+        for c in job.clear() {
             if let Ok(c) = Arc::try_unwrap(c) {
                 self.records.recycle(c);
             }
         }
+        self.spare_jobs.push(job);
     }
 
     /// The next decoded batch in file order: the calling thread frames records (a 4-byte hop
@@ -261,7 +267,7 @@ impl Reader {
             }
             if let Some(e) = pending {
                 // After the records framed before it, which may hold an earlier error.
-                decode.submit_done((Err(e), Vec::new()));
+                decode.submit_done((Err(e), Job::new(0)));
             }
         }
         let Some(decode) = &mut self.decode else {
@@ -269,8 +275,8 @@ impl Reader {
         };
         match decode.next_result() {
             None => Ok(None),
-            Some(Ok((out, chunks))) => {
-                self.give_back(chunks);
+            Some(Ok((out, job))) => {
+                self.give_back(job);
                 out.map(Some)
             }
             Some(Err(WorkerPanicked)) => {

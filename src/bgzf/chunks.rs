@@ -162,6 +162,39 @@ impl Chunk {
     }
 }
 
+/// [`Chunk::virtual_offset`] for positions visited in increasing order: a cursor over the
+/// chunk's blocks, so walking every record of a chunk costs one step per block instead of a
+/// scan of the block list per record.
+pub(crate) struct VirtualOffsets<'a> {
+    chunk: &'a Chunk,
+    /// The block `pos` was last found in, and where it starts in the chunk's data.
+    block: usize,
+    start: usize,
+}
+
+impl<'a> VirtualOffsets<'a> {
+    pub(crate) fn new(chunk: &'a Chunk) -> Self {
+        Self {
+            chunk,
+            block: 0,
+            start: 0,
+        }
+    }
+
+    /// The virtual offset of byte `pos`; `pos` must not be below the last one asked for.
+    pub(crate) fn at(&mut self, pos: usize) -> u64 {
+        while let Some(b) = self.chunk.blocks.get(self.block) {
+            let end = self.start + b.isize as usize;
+            if pos < end {
+                return b.offset << 16 | (pos - self.start) as u64;
+            }
+            self.start = end;
+            self.block += 1;
+        }
+        self.chunk.compressed_range().end << 16
+    }
+}
+
 fn inflate_chunk(
     file: &[u8],
     inflater: &mut BlockInflater,
@@ -633,5 +666,34 @@ impl Iterator for ChunkReader {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cursor_gives_every_virtual_offset_the_lookup_gives() {
+        // Blocks of unequal sizes, an empty one among them.
+        let mut data = Vec::new();
+        for (i, n) in [70_000usize, 0, 1, 65_280, 3_000].iter().enumerate() {
+            data.extend(std::iter::repeat_n(b'a' + i as u8, *n));
+        }
+        let file = super::super::compress_for_tests(&data);
+        let input = Input::from_bytes("t.gz", file);
+        let opts = Options::default().threads(1).chunk_bytes(1 << 30);
+        let chunk = ChunkReader::new(input, opts)
+            .next()
+            .expect("a chunk")
+            .expect("inflates");
+        assert!(chunk.blocks().len() > 2, "several blocks");
+        let mut cursor = VirtualOffsets::new(&chunk);
+        for pos in (0..chunk.data().len() + 3)
+            .step_by(7)
+            .chain([chunk.data().len() + 9])
+        {
+            assert_eq!(cursor.at(pos), chunk.virtual_offset(pos), "pos {pos}");
+        }
     }
 }

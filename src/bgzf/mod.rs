@@ -28,6 +28,7 @@ mod inflate;
 mod reader;
 mod scan;
 
+pub(crate) use chunks::VirtualOffsets;
 pub use chunks::{Chunk, ChunkReader, Options};
 pub use error::{Error, ErrorKind};
 pub use inflate::{inflate_block, BlockInflater};
