@@ -203,8 +203,8 @@ static CLAIMS: std::sync::Mutex<std::collections::BTreeMap<usize, usize>> =
 /// Pools that run at the same time (the BGZF inflaters and the BAM decoders, say) get disjoint
 /// cores while the machine has enough: each worker takes the core with the fewest workers
 /// pinned to it, the first in topology order among equals — so a pool fills one NUMA node
-/// before the next, and on a 16-core machine `-t 2` puts inflaters on cores 0–1 and decoders
-/// on 2–3 rather than all four on 0–1. With more workers than cores they share evenly.
+/// before the next, and on a 16-core machine a BAM read's inflaters and decoders do not share
+/// cores 0–1 while 2–15 idle. With more workers than cores they share evenly.
 #[derive(Debug)]
 pub(crate) struct CoreClaim {
     cores: Vec<usize>,
@@ -375,6 +375,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn threads_split_between_two_stages_add_up() {
+        assert_eq!(split_threads(1, 0.6), (0, 0), "one thread: all inline");
+        assert_eq!(split_threads(2, 0.6), (1, 1));
+        assert_eq!(split_threads(3, 0.6), (2, 1));
+        assert_eq!(split_threads(16, 0.6), (10, 6));
+        assert_eq!(split_threads(256, 0.6), (154, 102));
+        assert_eq!(split_threads(4, 0.99), (3, 1), "each stage keeps a thread");
+        for n in 2..300 {
+            let (a, b) = split_threads(n, 0.6);
+            assert!(a >= 1 && b >= 1 && a + b == n, "{n}");
+        }
+        assert_eq!((workers(1), workers(2)), (0, 2));
+        assert_eq!((jobs_ahead(0), jobs_ahead(4)), (1, 5));
+    }
+
+    #[test]
     fn cpulists() {
         assert_eq!(
             parse_cpulist("0-3,8-9,12\n"),
@@ -474,22 +490,39 @@ mod tests {
     }
 }
 
-/// The jobs a reader with `threads` workers keeps in flight: one per worker and one more, so
-/// every worker has a job while the consumer takes the oldest result (one when it decodes
-/// inline). Two per worker measured the same speed on the 313 MB BAM with 25 % more memory
-/// (BENCHMARKS.md).
-pub(crate) fn jobs_ahead(threads: usize) -> usize {
+/// The worker threads of a reader's one parallel stage for `-t threads`: none (the calling
+/// thread does the work) for one thread.
+pub(crate) fn workers(threads: usize) -> usize {
     if threads <= 1 {
-        1
+        0
     } else {
-        threads + 1
+        threads
     }
+}
+
+/// Splits a reader's `total` threads between two stages that run at the same time — `share` of
+/// them to the first, at least one each — so that `-t N` means N busy threads in all. One
+/// thread: both stages run inline on the calling thread (`(0, 0)`).
+pub(crate) fn split_threads(total: usize, share: f64) -> (usize, usize) {
+    if total <= 1 {
+        return (0, 0);
+    }
+    let first = ((total as f64 * share).round() as usize).clamp(1, total - 1);
+    (first, total - first)
+}
+
+/// The jobs a reader keeps in flight for `workers` worker threads: one per worker and one
+/// more, so every worker has a job while the consumer takes the oldest result; one when the
+/// calling thread does the work (`workers` 0). Two per worker measured the same speed on the
+/// 313 MB BAM with 25 % more memory (BENCHMARKS.md).
+pub(crate) fn jobs_ahead(workers: usize) -> usize {
+    workers + 1
 }
 
 /// Batch arenas a reader keeps for recycling: one per job in flight, the batch its consumer
 /// holds, and one spare.
-pub(crate) fn arenas_kept(threads: usize) -> usize {
-    jobs_ahead(threads) + 2
+pub(crate) fn arenas_kept(workers: usize) -> usize {
+    jobs_ahead(workers) + 2
 }
 
 /// Jobs run in submission order: on a [`Pool`], or inline on the calling thread.
@@ -575,6 +608,28 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
                 ahead,
             ));
         }
+        Ok(Self::new(
+            Pool::spawn_named(role, threads, pin, init, work)?,
+            ahead,
+        ))
+    }
+
+    /// Like [`Ordered::spawn_named`], but on worker threads even for one thread: for a stage
+    /// whose calling thread has other work (the BGZF inflaters and the BAM decoders of one
+    /// reader split its threads between them).
+    pub(crate) fn spawn_workers<S, I, F>(
+        role: &str,
+        threads: usize,
+        pin: bool,
+        ahead: usize,
+        init: I,
+        work: F,
+    ) -> std::io::Result<Self>
+    where
+        S: Send + 'static,
+        I: Fn(usize) -> S + Send + Sync + 'static,
+        F: Fn(&mut S, J) -> O + Send + Sync + 'static,
+    {
         Ok(Self::new(
             Pool::spawn_named(role, threads, pin, init, work)?,
             ahead,
@@ -776,7 +831,7 @@ mod ordered_tests {
             "test",
             threads,
             false,
-            jobs_ahead(threads),
+            jobs_ahead(workers(threads)),
             |_| (),
             move |_, k: u64| {
                 // xorshift: durations from 0 to 3 ms in no order.
@@ -801,7 +856,7 @@ mod ordered_tests {
                 next += 1;
             }
             assert!(
-                o.in_flight() <= jobs_ahead(threads) as u64,
+                o.in_flight() <= jobs_ahead(workers(threads)) as u64,
                 "the window holds"
             );
             match o.next_result() {

@@ -572,3 +572,30 @@ fn usage_errors_exit_2_and_name_the_flag() {
     assert!(err.contains("every one of the 1 files failed"), "{err}");
     assert!(!dir.path().join("x.arrow").exists());
 }
+
+/// `-t N` is N threads for the whole BAM pipeline: split between inflating and decoding (60/40,
+/// at least one each), and with `-t 1` no worker at all — as the run's `--stats` lists them.
+#[test]
+fn bam_threads_are_split_between_inflate_and_decode() {
+    let sample = common::sample_bam();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (t, inflate, decode) in [(1, 0, 0), (2, 1, 1), (3, 2, 1), (5, 3, 2)] {
+        let (out, stats) = (dir.path().join("o.arrow"), dir.path().join("s.json"));
+        let st = rawarrow()
+            .args(["bam", "--quiet", "-t", &t.to_string(), "--stats"])
+            .arg(&stats)
+            .arg(&sample)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .expect("run");
+        assert!(st.success());
+        let json = std::fs::read_to_string(&stats).expect("stats written");
+        let count = |role: &str| json.matches(&format!("\"name\": \"{role}-")).count();
+        assert_eq!(
+            (count("inflate"), count("decode")),
+            (inflate, decode),
+            "-t {t}: {json}"
+        );
+    }
+}

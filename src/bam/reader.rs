@@ -77,7 +77,8 @@ pub(super) struct Start {
     pub(super) records: Records,
     /// Decodes batches (cloned empty for each worker).
     pub(super) builder: BatchBuilder,
-    pub(super) threads: usize,
+    /// Decode worker threads (0: decode on the calling thread).
+    pub(super) decoders: usize,
     pub(super) pin: bool,
     pub(super) path: Arc<std::path::Path>,
     pub(super) filter: Filter,
@@ -94,7 +95,7 @@ impl Reader {
         let Start {
             records,
             builder,
-            threads,
+            decoders,
             pin,
             path,
             regions,
@@ -107,16 +108,16 @@ impl Reader {
         let filter = s.filter;
         let wregions = regions.clone();
         let repairs = records.name_repairs();
-        let decode = Ordered::spawn_named(
-            "decode",
-            threads,
-            pin,
-            jobs_ahead(threads),
-            move |_| builder.clone_empty(),
-            move |b: &mut BatchBuilder, job: Job| {
-                decode_job(b, job, n_refs, filter, &wregions, &wpath, &repairs)
-            },
-        )
+        let init = move |_| builder.clone_empty();
+        let work = move |b: &mut BatchBuilder, job: Job| {
+            decode_job(b, job, n_refs, filter, &wregions, &wpath, &repairs)
+        };
+        let ahead = jobs_ahead(decoders);
+        let decode = if decoders == 0 {
+            Ordered::spawn_named("decode", 1, pin, ahead, init, work)
+        } else {
+            Ordered::spawn_workers("decode", decoders, pin, ahead, init, work)
+        }
         .map_err(|e| Error::from(e).with_path(path.clone()))?;
         Ok(Reader {
             records,

@@ -27,6 +27,9 @@ pub struct Options {
     in_flight: Option<usize>,
     pin: bool,
     release: bool,
+    /// One thread still means one worker (not the calling thread): set by a reader whose
+    /// calling thread has other work.
+    pool_always: bool,
 }
 
 impl Default for Options {
@@ -37,6 +40,7 @@ impl Default for Options {
             in_flight: None,
             pin: true,
             release: true,
+            pool_always: false,
         }
     }
 }
@@ -71,6 +75,13 @@ impl Options {
     /// `madvise(MADV_DONTNEED)` (default true; only affects memory-mapped inputs).
     pub fn release_consumed(mut self, release: bool) -> Self {
         self.release = release;
+        self
+    }
+
+    /// Inflates on worker threads even with one thread (the calling thread then only hands
+    /// chunks on).
+    pub(crate) fn pool_always(mut self) -> Self {
+        self.pool_always = true;
         self
     }
 
@@ -519,21 +530,18 @@ impl ChunkReader {
             let input = self.input.clone();
             let threads = self.opts.threads;
             // Inline, a chunk is inflated as soon as it is framed: no scanning ahead.
-            let ahead = if threads <= 1 {
-                1
-            } else {
-                self.opts.max_in_flight()
+            let inline = threads <= 1 && !self.opts.pool_always;
+            let ahead = if inline { 1 } else { self.opts.max_in_flight() };
+            let init = |_| BlockInflater::new();
+            let work = move |inflater: &mut BlockInflater, chunk: Chunk| {
+                inflate_chunk(input.bytes(), inflater, chunk)
             };
-            let engine = Ordered::spawn_named(
-                "inflate",
-                threads,
-                self.opts.pin,
-                ahead,
-                |_| BlockInflater::new(),
-                move |inflater: &mut BlockInflater, chunk: Chunk| {
-                    inflate_chunk(input.bytes(), inflater, chunk)
-                },
-            )
+            let pin = self.opts.pin;
+            let engine = if inline {
+                Ordered::spawn_named("inflate", 1, pin, ahead, init, work)
+            } else {
+                Ordered::spawn_workers("inflate", threads, pin, ahead, init, work)
+            }
             .map_err(|_| Error::new(self.scan.position(), ErrorKind::WorkerFailed))?;
             self.engine = Some(engine);
         }

@@ -105,8 +105,10 @@ struct Convert {
     /// Write one `NAME.arrow` per input into this folder.
     #[arg(long)]
     out_dir: Option<PathBuf>,
-    /// Worker threads for each stage: inflating, decoding, and encoding the output (with more
-    /// than one, a writer thread writes it; default: the cores this process may use).
+    /// Threads for reading (default: the cores this process may use), split between inflating
+    /// and decoding, which run at the same time (60/40, at least one each; 1 runs both on the
+    /// calling thread); the same number encodes the output (with more than one, a writer
+    /// thread writes it).
     #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     /// Comma-separated columns to decode (default all:

@@ -12,7 +12,7 @@ use super::table::{files_batch, notes_batch, FileRow, NoteRow};
 use super::{Analyzer, KeyProfile, OnsetOptions, ParseError};
 use crate::arrow::arena::ArenaPool;
 use crate::io::{Input, OpenError};
-use crate::runtime::{arenas_kept, default_threads, jobs_ahead, Ordered};
+use crate::runtime::{arenas_kept, default_threads, jobs_ahead, workers, Ordered};
 
 /// File name extensions collected when walking a folder (case-insensitive). Files named
 /// explicitly are read whatever their name.
@@ -270,12 +270,12 @@ impl ReaderBuilder {
         let paths: Arc<[PathBuf]> = paths.into();
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
         let profile = self.key_profile;
-        let arenas = ArenaPool::new(arenas_kept(self.threads));
+        let arenas = ArenaPool::new(arenas_kept(workers(self.threads)));
         let pool = Ordered::spawn_named(
             "midi",
             self.threads,
             self.pin,
-            jobs_ahead(self.threads),
+            jobs_ahead(workers(self.threads)),
             move |_| {
                 let analyzer = Analyzer::new(opts).with_key_profile(profile);
                 (analyzer, Vec::<NoteRow>::new(), Vec::<u8>::new())

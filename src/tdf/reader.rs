@@ -19,7 +19,7 @@ use super::tables::{self, Table};
 use super::Error;
 use crate::arrow::arena::ArenaPool;
 use crate::io::Input;
-use crate::runtime::{arenas_kept, default_threads, jobs_ahead, Ordered};
+use crate::runtime::{arenas_kept, default_threads, jobs_ahead, workers, Ordered};
 
 /// Which m/z and 1/K0 models to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -303,7 +303,7 @@ impl ReaderBuilder {
                         .expect("valid projection"),
                 ),
                 columns,
-                arenas: ArenaPool::new(arenas_kept(self.threads)),
+                arenas: ArenaPool::new(arenas_kept(workers(self.threads))),
                 samples,
                 slice: Slice {
                     mobility: self.mobility,
@@ -430,7 +430,7 @@ impl ReaderBuilder {
                 },
                 self.threads,
                 self.pin,
-                jobs_ahead(self.threads),
+                jobs_ahead(workers(self.threads)),
                 |_| Worker::new(),
                 move |worker, job: Range<usize>| match &wshared.spectra {
                     Some(sp) => spectra::spectra_batch(
