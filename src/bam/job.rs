@@ -1,6 +1,8 @@
-//! A batch job of the BAM reader: records framed on the calling thread (where each record's
-//! bytes are, in which chunk, and where it was in the file), then validated, filtered and
-//! decoded into one batch on a worker.
+//! A batch job of the BAM reader: records framed on the calling thread into runs (a run is
+//! consecutive whole records of one chunk: its byte range, its first record's index and
+//! virtual offset, how many), then on a worker expanded into one reference per record (where
+//! its bytes are and where it was in the file), validated, filtered and decoded into a batch.
+//! The calling thread's work per record is a 4-byte hop and extending the current run.
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use super::batch::{BatchBuilder, DecodeError};
 use super::error::{Error, ErrorKind};
 use super::filter::Filter;
 use super::frame::{Located, Raw, Records};
-use crate::bgzf::Chunk;
+use crate::bgzf::{Chunk, VirtualOffsets};
 
 /// A record of a decode job: where its bytes are, and where it was in the file.
 pub(super) struct RecRef {
@@ -25,30 +27,124 @@ pub(super) struct RecRef {
 /// [`RecRef::region`] of a record read without regions.
 pub(super) const NO_REGION: u32 = u32::MAX;
 
+/// Consecutive whole records framed from one chunk (or one record carried across chunks).
+struct Run {
+    /// Index into the job's chunks, or `None` for one record's body in the job's `owned`.
+    chunk: Option<u32>,
+    /// The records' bytes, each with its 4-byte `block_size` (a carried record: its body).
+    range: std::ops::Range<usize>,
+    /// The first record's index and virtual offset.
+    first: Located,
+    count: u32,
+    /// The region its records must overlap, or [`NO_REGION`].
+    region: u32,
+}
+
 /// One batch's worth of framed records, decoded on a worker.
 pub(super) struct Job {
     chunks: Vec<Arc<Chunk>>,
-    pub(super) recs: Vec<RecRef>,
+    runs: Vec<Run>,
+    /// One reference per record, filled on the worker from the runs.
+    recs: Vec<RecRef>,
     owned: Vec<u8>,
-    /// Bytes of the records framed so far.
+    /// Records and their bytes framed so far.
+    count: usize,
     bytes: usize,
 }
 
 impl Job {
     /// Empties a handed-back job for reuse, giving up its chunks.
     pub(super) fn clear(&mut self) -> std::vec::Drain<'_, Arc<Chunk>> {
+        self.runs.clear();
         self.recs.clear();
         self.owned.clear();
+        self.count = 0;
         self.bytes = 0;
         self.chunks.drain(..)
     }
 
-    pub(super) fn new(rows: usize) -> Self {
+    pub(super) fn new() -> Self {
         Self {
             chunks: Vec::new(),
-            recs: Vec::with_capacity(rows.min(1 << 16)),
+            runs: Vec::new(),
+            recs: Vec::new(),
             owned: Vec::new(),
+            count: 0,
             bytes: 0,
+        }
+    }
+
+    /// Whether no record was framed into it.
+    pub(super) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds a framed record: extends the last run when it continues it.
+    fn push(
+        &mut self,
+        chunk: Option<u32>,
+        range: std::ops::Range<usize>,
+        at: Located,
+        region: u32,
+    ) {
+        self.count += 1;
+        self.bytes += range.len();
+        if let (Some(c), Some(last)) = (chunk, self.runs.last_mut()) {
+            if last.chunk == Some(c) && last.region == region && last.range.end + 4 == range.start {
+                last.range.end = range.end;
+                last.count += 1;
+                return;
+            }
+        }
+        let range = match chunk {
+            Some(_) => range.start - 4..range.end,
+            None => range,
+        };
+        self.runs.push(Run {
+            chunk,
+            range,
+            first: at,
+            count: 1,
+            region,
+        });
+    }
+
+    /// One reference per record, from the runs (on the worker): each record's body by its
+    /// `block_size`, its index counted from the run's first, its virtual offset from the
+    /// chunk's blocks.
+    fn expand(&mut self) {
+        self.recs.clear();
+        self.recs.reserve(self.count);
+        for run in &self.runs {
+            let Some(c) = run.chunk else {
+                self.recs.push(RecRef {
+                    chunk: None,
+                    range: run.range.clone(),
+                    at: run.first,
+                    region: run.region,
+                });
+                continue;
+            };
+            let chunk = &self.chunks[c as usize];
+            let data = chunk.data();
+            let mut voffsets = VirtualOffsets::new(chunk);
+            let mut pos = run.range.start;
+            for k in 0..u64::from(run.count) {
+                let bs =
+                    u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
+                let body = pos + 4..pos + 4 + bs as usize;
+                self.recs.push(RecRef {
+                    chunk: Some(c),
+                    range: body.clone(),
+                    at: Located {
+                        index: run.first.index + k,
+                        voffset: voffsets.at(pos),
+                    },
+                    region: run.region,
+                });
+                pos = body.end;
+            }
+            debug_assert_eq!(pos, run.range.end, "a run holds whole records");
         }
     }
 }
@@ -69,11 +165,10 @@ pub(super) fn frame_job(
     bytes: usize,
     limit: Option<u64>,
 ) -> Option<Error> {
-    let first = job.recs.len();
-    let mut job_bytes = job.bytes;
+    let first = job.count;
     let mut error = None;
     let left = limit.map_or(u64::MAX, |l| (l - *framed).saturating_add(first as u64));
-    while job.recs.len() < rows && job_bytes < bytes && (job.recs.len() as u64) < left {
+    while job.count < rows && job.bytes < bytes && (job.count as u64) < left {
         let (chunk, start) = match current.take() {
             Some(c) => c,
             None => match records.next_raw_chunk() {
@@ -89,25 +184,19 @@ pub(super) fn frame_job(
         let region = records.region().map_or(NO_REGION, |r| r as u32);
         let mut used = false;
         let stop = records.frame_chunk(&chunk, start, |raw, at| {
-            let (chunk_ref, range) = match raw {
+            match raw {
                 Raw::InChunk(range) => {
                     used = true;
-                    (Some(index), range)
+                    job.push(Some(index), range, at, region);
                 }
                 Raw::Carried(body) => {
                     let from = job.owned.len();
                     job.owned.extend_from_slice(body);
-                    (None, from..job.owned.len())
+                    let range = from..job.owned.len();
+                    job.push(None, range, at, region);
                 }
-            };
-            job_bytes += range.len();
-            job.recs.push(RecRef {
-                chunk: chunk_ref,
-                range,
-                at,
-                region,
-            });
-            Ok(job.recs.len() < rows && job_bytes < bytes && (job.recs.len() as u64) < left)
+            }
+            Ok(job.count < rows && job.bytes < bytes && (job.count as u64) < left)
         });
         if used {
             job.chunks.push(chunk.clone());
@@ -122,21 +211,21 @@ pub(super) fn frame_job(
             }
         }
     }
-    *framed += (job.recs.len() - first) as u64;
-    job.bytes = job_bytes;
+    *framed += (job.count - first) as u64;
     error
 }
 
 /// Validates and decodes a job's records into one batch (on a worker), handing its chunks back.
 pub(super) fn decode_job(
     b: &mut BatchBuilder,
-    job: Job,
+    mut job: Job,
     n_refs: usize,
     filter: Filter,
     regions: &[super::Region],
     path: &Arc<std::path::Path>,
     repairs: &super::frame::NameRepairs,
 ) -> Decoded {
+    job.expand();
     let batch = decode_records(b, &job, n_refs, filter, regions, path, repairs);
     (batch, job)
 }

@@ -223,8 +223,7 @@ impl Reader {
         if self.framing_done {
             return None;
         }
-        let rows = self.batch_rows;
-        let mut job = self.spare_jobs.pop().unwrap_or_else(|| Job::new(rows));
+        let mut job = self.spare_jobs.pop().unwrap_or_else(Job::new);
         let exact = self.filter.is_all() && self.regions.is_empty();
         let error = frame_job(
             &mut job,
@@ -235,11 +234,11 @@ impl Reader {
             self.batch_bytes,
             self.limit.filter(|_| exact),
         );
-        if error.is_some() || job.recs.is_empty() {
+        if error.is_some() || job.is_empty() {
             self.framing_done = true;
             self.pending = error;
         }
-        (!job.recs.is_empty()).then_some(job)
+        (!job.is_empty()).then_some(job)
     }
 
     /// Gives a decoded job's chunks back to the inflater (those no other job holds) and keeps
@@ -268,7 +267,7 @@ impl Reader {
             }
             if let Some(e) = pending {
                 // After the records framed before it, which may hold an earlier error.
-                decode.submit_done((Err(e), Job::new(0)));
+                decode.submit_done((Err(e), Job::new()));
             }
         }
         let Some(decode) = &mut self.decode else {
