@@ -16,22 +16,6 @@
 //! * the memory is freed, or returned to its pool, only when the last owner — the arena, a region
 //!   or a `Buffer` made from one — is dropped (shared `Arc`); a pool hands it out again only
 //!   after that, to one arena at a time.
-//!
-//! ```
-//! use rawarrow::arrow::arena::{Arena, ArenaSize};
-//! let mut size = ArenaSize::default();
-//! size.add::<u32>(3);
-//! size.add::<f64>(3);
-//! let mut arena = Arena::new(size);
-//! let mut a = arena.take::<u32>(3);
-//! let mut b = arena.take::<f64>(3);
-//! a.as_mut_slice().copy_from_slice(&[1, 2, 3]);
-//! b.as_mut_slice()[2] = 0.5;
-//! let a = arrow_array::UInt32Array::new(a.into_scalar_buffer(), None);
-//! let b = arrow_array::Float64Array::new(b.into_scalar_buffer(), None);
-//! assert_eq!(a.values(), &[1, 2, 3]);
-//! assert_eq!(b.values(), &[0.0, 0.0, 0.5]);
-//! ```
 
 use std::alloc::Layout;
 use std::marker::PhantomData;
@@ -374,6 +358,25 @@ impl<T: ArrowNativeType> Region<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_become_arrow_arrays_without_copying() {
+        let mut size = ArenaSize::default();
+        size.add::<u32>(3);
+        size.add::<f64>(3);
+        let mut arena = Arena::new(size);
+        let mut a = arena.take::<u32>(3);
+        let mut b = arena.take::<f64>(3);
+        a.as_mut_slice().copy_from_slice(&[1, 2, 3]);
+        b.as_mut_slice()[2] = 0.5;
+        let (pa, pb) = (a.as_mut_slice().as_ptr(), b.as_mut_slice().as_ptr());
+        let a = arrow_array::UInt32Array::new(a.into_scalar_buffer(), None);
+        let b = arrow_array::Float64Array::new(b.into_scalar_buffer(), None);
+        assert_eq!(a.values(), &[1, 2, 3]);
+        assert_eq!(b.values(), &[0.0, 0.0, 0.5]);
+        assert_eq!((a.values().as_ptr(), b.values().as_ptr()), (pa, pb), "no copy");
+        assert_eq!(pa as usize % ALIGN, 0);
+    }
 
     #[test]
     fn regions_are_aligned_zeroed_and_disjoint() {
