@@ -89,7 +89,8 @@ struct ArrowArrayStream {
 
 /* BAM options; the schema and the columns are those of the README ("BAM → Arrow"). */
 struct rawarrow_bam_options {
-  /* Worker threads; 0: the cores this process may use. */
+  /* Threads in all, split between inflating and decoding (60/40, at least one each; 1 reads
+     on the calling thread); 0: the cores this process may use. */
   uint32_t threads;
   /* Rows per batch; 0: 65,536. */
   uint32_t batch_rows;
