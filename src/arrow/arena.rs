@@ -374,7 +374,11 @@ mod tests {
         let b = arrow_array::Float64Array::new(b.into_scalar_buffer(), None);
         assert_eq!(a.values(), &[1, 2, 3]);
         assert_eq!(b.values(), &[0.0, 0.0, 0.5]);
-        assert_eq!((a.values().as_ptr(), b.values().as_ptr()), (pa, pb), "no copy");
+        assert_eq!(
+            (a.values().as_ptr(), b.values().as_ptr()),
+            (pa, pb),
+            "no copy"
+        );
         assert_eq!(pa as usize % ALIGN, 0);
     }
 
