@@ -13,7 +13,7 @@ use super::frame::Records;
 use super::header::Header;
 use super::job::{decode_job, frame_job, Decoded, Job};
 use crate::bgzf::Chunk;
-use crate::runtime::{jobs_ahead, Ordered, WorkerPanicked};
+use crate::runtime::{jobs_ahead, Ordered, Pool, WorkerPanicked};
 
 /// Reads a BAM file as Arrow record batches (the schema of docs/SCHEMAS.md), in file order.
 ///
@@ -116,7 +116,7 @@ impl Reader {
         let decode = if decoders == 0 {
             Ordered::spawn_named("decode", 1, pin, ahead, init, work)
         } else {
-            Ordered::spawn_workers("decode", decoders, pin, ahead, init, work)
+            Pool::spawn_named("decode", decoders, pin, init, work).map(|p| Ordered::new(p, ahead))
         }
         .map_err(|e| Error::from(e).with_path(path.clone()))?;
         Ok(Reader {

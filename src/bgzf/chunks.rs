@@ -17,7 +17,7 @@ use super::inflate::BlockInflater;
 use super::scan::ScanState;
 use super::{BlockInfo, Error, ErrorKind, MAX_BLOCK_SIZE};
 use crate::io::Input;
-use crate::runtime::{default_threads, Ordered, WorkerPanicked};
+use crate::runtime::{default_threads, Ordered, Pool, WorkerPanicked};
 
 /// Settings of the parallel inflate pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -540,7 +540,8 @@ impl ChunkReader {
             let engine = if inline {
                 Ordered::spawn_named("inflate", 1, pin, ahead, init, work)
             } else {
-                Ordered::spawn_workers("inflate", threads, pin, ahead, init, work)
+                Pool::spawn_named("inflate", threads, pin, init, work)
+                    .map(|p| Ordered::new(p, ahead))
             }
             .map_err(|_| Error::new(self.scan.position(), ErrorKind::WorkerFailed))?;
             self.engine = Some(engine);

@@ -64,6 +64,7 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
 
     /// A pool of `threads` workers named after `role` (see [`Pool::spawn_named`]), or with one
     /// thread, the same work run inline on the calling thread; at most `ahead` jobs in flight.
+    /// (A stage whose calling thread has other work wraps a pool of one with [`Ordered::new`].)
     pub(crate) fn spawn_named<S, I, F>(
         role: &str,
         threads: usize,
@@ -85,28 +86,6 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
                 ahead,
             ));
         }
-        Ok(Self::new(
-            Pool::spawn_named(role, threads, pin, init, work)?,
-            ahead,
-        ))
-    }
-
-    /// Like [`Ordered::spawn_named`], but on worker threads even for one thread: for a stage
-    /// whose calling thread has other work (the BGZF inflaters and the BAM decoders of one
-    /// reader split its threads between them).
-    pub(crate) fn spawn_workers<S, I, F>(
-        role: &str,
-        threads: usize,
-        pin: bool,
-        ahead: usize,
-        init: I,
-        work: F,
-    ) -> std::io::Result<Self>
-    where
-        S: Send + 'static,
-        I: Fn(usize) -> S + Send + Sync + 'static,
-        F: Fn(&mut S, J) -> O + Send + Sync + 'static,
-    {
         Ok(Self::new(
             Pool::spawn_named(role, threads, pin, init, work)?,
             ahead,

@@ -103,7 +103,12 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
     /// [`Topology::detect`] claimed for this pool ([`CoreClaim`]: disjoint from the cores of
     /// other running pools while there are enough).
     #[cfg(test)]
-    pub(super) fn spawn<S, I, F>(threads: usize, pin: bool, init: I, work: F) -> std::io::Result<Self>
+    pub(super) fn spawn<S, I, F>(
+        threads: usize,
+        pin: bool,
+        init: I,
+        work: F,
+    ) -> std::io::Result<Self>
     where
         I: Fn(usize) -> S + Send + Sync + 'static,
         F: Fn(&mut S, J) -> O + Send + Sync + 'static,
