@@ -212,7 +212,8 @@ mod tests {
     fn try_next_result_waits_for_nothing_and_keeps_the_order() {
         // Job 0 waits for a signal; job 1 finishes at once but must not overtake it.
         let (go, wait) = crossbeam_channel::bounded::<()>(1);
-        let pool = Pool::spawn(
+        let pool = Pool::spawn_named(
+            "test",
             2,
             false,
             move |_| wait.clone(),
@@ -253,7 +254,8 @@ mod tests {
     #[test]
     fn results_come_back_in_submission_order() {
         // Early jobs sleep longest, so they finish last.
-        let pool = Pool::spawn(
+        let pool = Pool::spawn_named(
+            "test",
             3,
             false,
             |_| (),

@@ -99,25 +99,10 @@ impl<J, O> std::fmt::Debug for Pool<J, O> {
 }
 
 impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
-    /// Starts `threads` workers. With `pin`, each worker is pinned to a core of
+    /// Starts `threads` workers named `ROLE-i` (`inflate-0`, `decode-1`, ...: what profilers
+    /// and [`crate::stats`] show per thread). With `pin`, each worker is pinned to a core of
     /// [`Topology::detect`] claimed for this pool ([`CoreClaim`]: disjoint from the cores of
     /// other running pools while there are enough).
-    #[cfg(test)]
-    pub(super) fn spawn<S, I, F>(
-        threads: usize,
-        pin: bool,
-        init: I,
-        work: F,
-    ) -> std::io::Result<Self>
-    where
-        I: Fn(usize) -> S + Send + Sync + 'static,
-        F: Fn(&mut S, J) -> O + Send + Sync + 'static,
-    {
-        Self::spawn_named("rawarrow", threads, pin, init, work)
-    }
-
-    /// Starts `threads` workers (see `spawn`), named `ROLE-i` (`inflate-0`, `decode-1`, ...): what
-    /// profilers and [`crate::stats`] show per thread.
     pub(crate) fn spawn_named<S, I, F>(
         role: &str,
         threads: usize,
@@ -212,7 +197,8 @@ mod tests {
 
     #[test]
     fn pool_runs_every_job_and_reports_panics() {
-        let pool: Pool<u64, u64> = Pool::spawn(
+        let pool: Pool<u64, u64> = Pool::spawn_named(
+            "test",
             3,
             true,
             |i| i as u64,
