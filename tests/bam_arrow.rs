@@ -628,3 +628,46 @@ fn batch_decoder_equals_the_reader_on_records_framed_by_hand() {
         }
     }
 }
+
+/// Rendered text (CIGAR, tags) goes into a region sized by the previous batch's rate and spills
+/// past it into a buffer joined at the end: a narrow batch, then a much wider one (a spill of
+/// several MiB, which is not kept), then the same again (all in the region), and each equals
+/// samtools' text.
+#[test]
+fn rendered_text_fits_spills_and_joins_across_batches_of_changing_width() {
+    for (bam, sam) in files() {
+        let raw = common::oracle_decompress(&std::fs::read(&bam).expect("read"));
+        let sam = common::oracle_decompress(&std::fs::read(&sam).expect("read"));
+        let lines: Vec<&[u8]> = sam.split_inclusive(|&b| b == b'\n').collect();
+        let (header, mut at) = rawarrow::bam::Header::parse(&raw)
+            .expect("header")
+            .expect("whole header");
+        let mut records: Vec<&[u8]> = Vec::new();
+        while at < raw.len() {
+            let n = u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+            records.push(&raw[at + 4..at + 4 + n]);
+            at += 4 + n;
+        }
+        assert_eq!(records.len(), lines.len(), "{}", bam.display());
+        let narrow = (0..records.len())
+            .min_by_key(|&i| lines[i].len())
+            .expect("records");
+        let bytes: usize = lines.iter().map(|l| l.len()).sum();
+        let repeat = (4 << 20) / bytes + 1;
+        let wide: Vec<usize> = (0..repeat).flat_map(|_| 0..records.len()).collect();
+        let mut decoder =
+            rawarrow::bam::BatchDecoder::new(&header, rawarrow::bam::Projection::default());
+        for (k, rows) in [vec![narrow], wide.clone(), wide, vec![narrow]]
+            .into_iter()
+            .enumerate()
+        {
+            let recs: Vec<&[u8]> = rows.iter().map(|&i| records[i]).collect();
+            let batch = decoder.decode(&recs).expect("valid");
+            let text: Vec<u8> = rows
+                .iter()
+                .flat_map(|&i| lines[i].iter().copied())
+                .collect();
+            check_against_sam([batch], &text, &format!("{} batch {k}", bam.display()));
+        }
+    }
+}

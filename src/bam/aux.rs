@@ -115,7 +115,8 @@ pub(crate) fn fields(aux: &[u8]) -> impl Iterator<Item = Field<'_>> + '_ {
 /// Appends the SAM text of the fields (tab-separated) except the one spanning `skip`, checking
 /// each as it goes: what [`field_at`] checks and, for text that must be valid in an Arrow string
 /// (`arrow_text`), that `Z`/`H` values are UTF-8 and `A` values ASCII. Stops at the first bad
-/// field.
+/// field. The reference the one-walk renderer (`tagtext::render`) is tested against.
+#[cfg(test)]
 pub(crate) fn push_sam_checked(
     aux: &[u8],
     skip: Option<(usize, usize)>,
@@ -168,16 +169,41 @@ pub(crate) fn push_sam_checked(
     Ok(())
 }
 
-/// Checks every field; returns the `CG:B,I` field if present.
+/// The error of the field at `at`, which a fast walk found malformed (what [`field_at`] says).
+pub(crate) fn error_at(aux: &[u8], at: usize) -> RecordError {
+    field_at(aux, at).err().unwrap_or(RecordError::Aux {
+        at,
+        reason: "malformed field",
+    })
+}
+
+/// Checks every field; returns the (last) `CG:B,I` field if present. Walks by type code without
+/// building a [`Field`] for the fixed-size ones; a field that does not fit is read again by
+/// [`field_at`] for its exact error.
 pub(crate) fn validate(aux: &[u8]) -> Result<Option<Field<'_>>, RecordError> {
     let mut at = 0;
     let mut cg = None;
     while aux.len() - at >= MIN_FIELD {
-        let f = field_at(aux, at)?;
-        if f.tag == *b"CG" && f.ty == b'B' && f.value.first() == Some(&b'I') {
-            cg = Some(f);
+        let end = match aux[at + 2] {
+            b'A' | b'c' | b'C' => at + 4,
+            b's' | b'S' => at + 5,
+            b'i' | b'I' | b'f' => at + 7,
+            b'Z' | b'H' => match nul_in(&aux[at + 3..]) {
+                Some(k) => at + 4 + k,
+                None => aux.len() + 1,
+            },
+            _ => {
+                let f = field_at(aux, at)?;
+                if f.tag == *b"CG" && f.ty == b'B' && f.value.first() == Some(&b'I') {
+                    cg = Some(f);
+                }
+                f.end
+            }
+        };
+        if end > aux.len() {
+            return Err(error_at(aux, at));
         }
-        at = f.end;
+        at = end;
     }
     Ok(cg)
 }

@@ -1,8 +1,8 @@
 //! Arrow columns for BAM records (schema in docs/SCHEMAS.md).
 //!
-//! A batch is sized before it is decoded: the records' fixed fields give the exact bytes of the
-//! names, bases and qualities, so every column except the rendered CIGAR and tags text lives in
-//! one arena allocation from a pool shared by the workers; the CIGAR and tags text is rendered
+//! A batch is sized before it is decoded: the records' lengths bound the bytes of the names,
+//! bases and qualities (regions are cut to what was written), so every column except the
+//! rendered CIGAR and tags text lives in one arena allocation from a pool shared by the workers; the CIGAR and tags text is rendered
 //! into reused buffers and copied into a second arena once its length is known. Records are
 //! validated and decoded in blocks of [`BLOCK`], a column at a time, while their bytes are in
 //! cache; the kernels write sequence and quality straight into the arena, which is handed to
@@ -16,6 +16,7 @@ use arrow_schema::{ArrowError, Field, Schema, SchemaRef};
 use super::columns::{arena_size, Columns, Projection, Totals, PNEXT, POS, QNAME, TAGS};
 use super::error::RecordError;
 use super::record::Record;
+use super::tagtext::TextBuf;
 use crate::arrow::arena::ArenaPool;
 
 /// Records validated and decoded together (small enough that their bytes stay in cache while
@@ -128,8 +129,9 @@ pub(crate) struct BatchBuilder {
     dictionary: Arc<StringArray>,
     metadata: std::collections::HashMap<String, String>,
     arenas: ArenaPool,
-    /// Reused: one rendering buffer per projected column (used by the rendered CIGAR and tags).
-    texts: Vec<Vec<u8>>,
+    /// Reused: one rendering buffer per projected column (used by the rendered CIGAR and tags:
+    /// the text that spills past its region, and the rate that sizes the next region).
+    texts: Vec<TextBuf>,
     /// Rows of the last batch whose read name lacked its NUL (htslib keeps every byte).
     pub(crate) unterminated: Vec<usize>,
 }
@@ -203,6 +205,22 @@ impl BatchBuilder {
         self.schema.clone()
     }
 
+    /// Upper bounds of the records' name and base bytes from their lengths alone, so that no
+    /// record byte is read before the block loop brings it into cache (an exact pass over a
+    /// batch bigger than the cache reads every record from memory twice). After its 32 fixed
+    /// bytes a record of `len` bytes holds a name of at most `min(255, len − 32)` bytes and, as
+    /// the name takes at least one byte, `l_seq + ⌈l_seq / 2⌉ ≤ len − 33`. `None` when a bound
+    /// does not fit a Utf8 column (the exact totals may).
+    fn bounds<'a>(n: usize, body: &impl Fn(usize) -> &'a [u8]) -> Option<Totals> {
+        let mut t = Totals::default();
+        for i in 0..n {
+            let len = body(i).len() as u64;
+            t.names += len.saturating_sub(32).min(255);
+            t.bases += len.saturating_sub(33) * 2 / 3;
+        }
+        (t.names <= i32::MAX as u64 && t.bases <= i32::MAX as u64).then_some(t)
+    }
+
     /// Byte totals of the records' names and bases from their fixed fields. When a record's
     /// fixed fields do not fit its length, the records up to it are validated for the first
     /// error.
@@ -246,14 +264,14 @@ impl BatchBuilder {
     ) -> Result<RecordBatch, DecodeError> {
         let p = self.proj;
         let t = if p.needs_totals() {
-            Self::totals(n, &body, n_refs)?
+            Self::bounds(n, &body).map_or_else(|| Self::totals(n, &body, n_refs), Ok)?
         } else {
             Totals::default()
         };
-        let mut arena = self.arenas.arena(arena_size(p, n, t));
-        let mut c = Columns::new(p, &mut arena, n, t);
-        self.texts.resize_with(c.len(), Vec::new);
-        self.texts.iter_mut().for_each(Vec::clear);
+        self.texts.resize_with(p.count(), Default::default);
+        self.texts.iter_mut().for_each(TextBuf::clear);
+        let mut arena = self.arenas.arena(arena_size(p, n, t, &self.texts));
+        let mut c = Columns::new(p, &mut arena, n, t, &self.texts);
         self.unterminated.clear();
         let mut recs: Vec<Record<'a>> = Vec::with_capacity(BLOCK.min(n));
         // Worth it when most of each record is read: sequence, quality or tags.
@@ -316,7 +334,7 @@ impl BatchBuilder {
     /// The batch of the filled columns.
     fn finish(&mut self, c: Columns, rows: usize) -> Result<RecordBatch, DecodeError> {
         let arenas = &self.arenas;
-        let mut cols = c.finish(rows, &self.texts, &self.dictionary, |size| {
+        let mut cols = c.finish(rows, &mut self.texts, &self.dictionary, |size| {
             arenas.arena(size)
         })?;
         for t in &mut self.typed {

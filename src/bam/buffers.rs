@@ -11,6 +11,7 @@ use arrow_schema::ArrowError;
 
 use super::error::RecordError;
 use super::record::Record;
+use super::tagtext::TextBuf;
 use crate::arrow::arena::{Arena, Region};
 
 /// A Utf8 column being built: offsets, values and (unless never null) validity.
@@ -126,11 +127,19 @@ impl<T: ArrowNativeType> PrimCol<T> {
     }
 }
 
-/// Where a Utf8 column's bytes go: an arena region sized in advance, or (for text whose length
-/// is only known once rendered) a reused buffer copied into the arena at the end.
+/// Where a Utf8 column's bytes go: an arena region sized in advance (exactly or by a bound), or
+/// for text whose length is only known once rendered, a region sized by an estimate that spills
+/// into a reused [`TextBuf`] once it runs out (the two are joined into one arena at the end).
 pub(super) enum TextValues {
-    Region { values: Region<u8>, at: usize },
-    Rendered,
+    Region {
+        values: Region<u8>,
+        at: usize,
+    },
+    Rendered {
+        values: Region<u8>,
+        at: usize,
+        spilled: bool,
+    },
 }
 
 /// A Utf8 column of one batch.
@@ -141,20 +150,25 @@ pub(super) struct TextCol {
 }
 
 impl TextCol {
+    /// A column of `bytes` text bytes, or with `estimate` for rendered text.
     pub(super) fn new(
         arena: &mut Arena,
         rows: usize,
-        bytes: Option<usize>,
+        bytes: Result<usize, usize>,
         nullable: bool,
     ) -> Self {
         let mut offsets = arena.take::<i32>(rows + 1);
         offsets.as_mut_slice()[0] = 0;
         let values = match bytes {
-            Some(n) => TextValues::Region {
+            Ok(n) => TextValues::Region {
                 values: arena.take::<u8>(n),
                 at: 0,
             },
-            None => TextValues::Rendered,
+            Err(estimate) => TextValues::Rendered {
+                values: arena.take::<u8>(estimate),
+                at: 0,
+                spilled: false,
+            },
         };
         Self {
             offsets,
@@ -198,19 +212,42 @@ impl TextCol {
         *at = pos;
     }
 
-    /// Rows `row0..` of a rendered column: `render` appends a record's text to `text` and says
-    /// whether the value is valid.
+    /// Rows `row0..` of a rendered column: `room(r)` is the most bytes record `r` may write,
+    /// `render` writes its text at the start of the slice it is given and returns whether the
+    /// value is valid and its length. Text goes into the region while `room(r)` fits there,
+    /// then into `spill`.
     pub(super) fn render(
         &mut self,
         row0: usize,
         recs: &[Record<'_>],
-        text: &mut Vec<u8>,
-        mut render: impl FnMut(&Record<'_>, &mut Vec<u8>) -> Result<bool, RecordError>,
+        spill: &mut TextBuf,
+        room: impl Fn(&Record<'_>) -> usize,
+        mut render: impl FnMut(&Record<'_>, &mut [u8]) -> Result<(bool, usize), RecordError>,
     ) -> Result<(), (usize, RecordError)> {
-        let offsets = self.offsets.as_mut_slice();
+        let TextValues::Rendered {
+            values,
+            at,
+            spilled,
+        } = &mut self.values
+        else {
+            unreachable!("rendered text column")
+        };
+        let (values, offsets) = (values.as_mut_slice(), self.offsets.as_mut_slice());
         for (i, r) in recs.iter().enumerate() {
-            let ok = render(r, text).map_err(|e| (row0 + i, e))?;
-            let end = i32::try_from(text.len())
+            let room = room(r);
+            *spilled |= values.len() - *at < room;
+            let out = if *spilled {
+                spill.room(room)
+            } else {
+                &mut values[*at..*at + room]
+            };
+            let (ok, n) = render(r, out).map_err(|e| (row0 + i, e))?;
+            if *spilled {
+                spill.advance(n);
+            } else {
+                *at += n;
+            }
+            let end = i32::try_from(*at + spill.len())
                 .map_err(|_| (row0 + i, RecordError::BatchTextOverflow))?;
             offsets[row0 + i + 1] = end;
             if let Some(bits) = &mut self.bits {
@@ -222,23 +259,40 @@ impl TextCol {
         Ok(())
     }
 
-    /// The column; a rendered one takes its bytes from `text` (copied into `arena`).
+    /// The bytes of rendered text written into the region and into the spill buffer.
+    pub(super) fn rendered(&self, spill: &TextBuf) -> usize {
+        match &self.values {
+            TextValues::Rendered { at, .. } => at + spill.len(),
+            TextValues::Region { .. } => 0,
+        }
+    }
+
+    /// The column. Rendered text that spilled is joined with its region's in an arena taken
+    /// from `arena`.
     pub(super) fn finish(
         self,
         rows: usize,
-        text: Option<(&[u8], &mut Arena)>,
+        spill: Option<&TextBuf>,
+        arena: impl FnOnce(usize) -> Arena,
     ) -> Result<ArrayRef, ArrowError> {
-        let values = match (self.values, text) {
-            (TextValues::Region { mut values, at }, _) => {
+        let values = match self.values {
+            TextValues::Region { mut values, at }
+            | TextValues::Rendered {
+                mut values,
+                at,
+                spilled: false,
+            } => {
                 values.truncate(at);
                 values.into_buffer()
             }
-            (TextValues::Rendered, Some((text, arena))) => {
-                let mut values = arena.take::<u8>(text.len());
-                values.as_mut_slice().copy_from_slice(text);
-                values.into_buffer()
+            TextValues::Rendered { mut values, at, .. } => {
+                let spill = spill.expect("a spilled column's buffer").as_slice();
+                let mut joined = arena(at + spill.len()).take::<u8>(at + spill.len());
+                let out = joined.as_mut_slice();
+                out[..at].copy_from_slice(&values.as_mut_slice()[..at]);
+                out[at..].copy_from_slice(spill);
+                joined.into_buffer()
             }
-            (TextValues::Rendered, None) => unreachable!("rendered text handed over"),
         };
         let offsets = OffsetBuffer::new(self.offsets.into_scalar_buffer());
         let nulls = self.bits.and_then(|b| b.finish(rows));

@@ -13,10 +13,10 @@ use arrow_buffer::ArrowNativeType;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rawarrow_kernels::{cigar, qual, seq};
 
-use super::aux;
 use super::buffers::{PrimCol, TextCol};
 use super::error::RecordError;
 use super::record::Record;
+use super::tagtext::{self, TextBuf};
 use crate::arrow::arena::{Arena, ArenaSize};
 
 /// How a column's values are stored in the batch's arena, and so its Arrow type.
@@ -32,7 +32,8 @@ enum Store {
     Ref,
     /// `Utf8` whose byte total the records' fixed fields give before decoding.
     Sized(Bytes),
-    /// `Utf8` rendered into a reused buffer and copied into an arena once its length is known.
+    /// `Utf8` rendered into a region sized by the column's rate in the last batch, spilling
+    /// into a reused buffer past it.
     Rendered,
 }
 
@@ -47,7 +48,7 @@ enum Bytes {
 
 /// Fills rows `row0..row0 + recs.len()` of one column; a rendered column appends to its text
 /// buffer. An error names the row.
-type Fill = fn(&mut Values, usize, &[Record<'_>], &mut Vec<u8>) -> Result<(), (usize, RecordError)>;
+type Fill = fn(&mut Values, usize, &[Record<'_>], &mut TextBuf) -> Result<(), (usize, RecordError)>;
 
 /// One column of the BAM schema.
 struct Column {
@@ -109,15 +110,13 @@ const TABLE: [Column; 14] = [
         store: Store::Rendered,
         nullable: true,
         fill: |v, row0, recs, text| {
-            v.text().render(row0, recs, text, |r, text| {
+            let room = |r: &Record<'_>| r.cigar_raw().len() / 4 * cigar::MAX_TEXT_PER_OP;
+            v.text().render(row0, recs, text, room, |r, out| {
                 let ops = r.cigar_raw();
-                if !ops.is_empty() {
-                    let at = text.len();
-                    text.resize(at + ops.len() / 4 * cigar::MAX_TEXT_PER_OP, 0);
-                    let n = cigar::to_text(ops, &mut text[at..]).text_len;
-                    text.truncate(at + n);
+                if ops.is_empty() {
+                    return Ok((false, 0));
                 }
-                Ok(!ops.is_empty())
+                Ok((true, cigar::to_text(ops, out).text_len))
             })
         },
     },
@@ -202,9 +201,9 @@ const TABLE: [Column; 14] = [
         store: Store::Rendered,
         nullable: false,
         fill: |v, row0, recs, text| {
-            v.text().render(row0, recs, text, |r, text| {
-                aux::push_sam_checked(r.aux(), r.cg_range(), true, text)?;
-                Ok(true)
+            let room = |r: &Record<'_>| tagtext::room_for(r.aux().len());
+            v.text().render(row0, recs, text, room, |r, out| {
+                Ok((true, tagtext::render(r.aux(), r.cg_range(), true, out)?))
             })
         },
     },
@@ -294,6 +293,11 @@ impl Projection {
         Ok(Self(p))
     }
 
+    /// Number of projected columns.
+    pub(super) fn count(&self) -> usize {
+        self.0.iter().filter(|on| **on).count()
+    }
+
     /// Indexed by [`TABLE`] position (no name lookups on the hot path).
     #[inline]
     pub(super) fn on(&self, column: usize) -> bool {
@@ -328,8 +332,9 @@ impl Projection {
     }
 }
 
-/// Byte totals of a batch's sized text columns, read from the records' fixed fields before
-/// they are decoded.
+/// Bytes to reserve for a batch's sized text columns before they are decoded: bounds from the
+/// records' lengths, or the exact totals from their fixed fields (regions are cut to what was
+/// written).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Totals {
     pub(super) names: u64,
@@ -342,17 +347,24 @@ pub(super) struct Columns {
     cols: Vec<(&'static Column, Values)>,
 }
 
-/// The arena bytes of the projected columns of an `n`-row batch.
-pub(super) fn arena_size(p: Projection, n: usize, t: Totals) -> ArenaSize {
+/// The arena bytes of the projected columns of an `n`-row batch; `texts` are the columns'
+/// rendering buffers, whose estimates size the rendered columns.
+pub(super) fn arena_size(p: Projection, n: usize, t: Totals, texts: &[TextBuf]) -> ArenaSize {
     let mut size = ArenaSize::default();
     let bits = n.div_ceil(8);
-    for c in TABLE.iter().zip(p.0).filter(|(_, on)| *on).map(|(c, _)| c) {
+    for (c, text) in TABLE
+        .iter()
+        .zip(p.0)
+        .filter(|(_, on)| *on)
+        .map(|(c, _)| c)
+        .zip(texts)
+    {
         match c.store {
             Store::U8 => size.add::<u8>(n),
             Store::U16 => size.add::<u16>(n),
             Store::I32 | Store::Ref => size.add::<i32>(n),
             Store::Sized(b) => size.add::<i32>(n + 1).add::<u8>(t.bytes(b)),
-            Store::Rendered => size.add::<i32>(n + 1),
+            Store::Rendered => size.add::<i32>(n + 1).add::<u8>(text.estimate(n)),
         };
         if c.nullable {
             size.add::<u8>(bits);
@@ -371,21 +383,32 @@ impl Totals {
 }
 
 impl Columns {
-    /// Takes every projected column's regions from `arena` (sized by [`arena_size`]).
-    pub(super) fn new(p: Projection, arena: &mut Arena, n: usize, t: Totals) -> Self {
+    /// Takes every projected column's regions from `arena` (sized by [`arena_size`] with the
+    /// same `texts`).
+    pub(super) fn new(
+        p: Projection,
+        arena: &mut Arena,
+        n: usize,
+        t: Totals,
+        texts: &[TextBuf],
+    ) -> Self {
         let cols = TABLE
             .iter()
             .zip(p.0)
             .filter(|(_, on)| *on)
-            .map(|(c, _)| {
+            .map(|(c, _)| c)
+            .zip(texts)
+            .map(|(c, text)| {
                 let v = match c.store {
                     Store::U8 => Values::U8(PrimCol::new(arena, n, c.nullable)),
                     Store::U16 => Values::U16(PrimCol::new(arena, n, c.nullable)),
                     Store::I32 | Store::Ref => Values::I32(PrimCol::new(arena, n, c.nullable)),
                     Store::Sized(b) => {
-                        Values::Text(TextCol::new(arena, n, Some(t.bytes(b)), c.nullable))
+                        Values::Text(TextCol::new(arena, n, Ok(t.bytes(b)), c.nullable))
                     }
-                    Store::Rendered => Values::Text(TextCol::new(arena, n, None, c.nullable)),
+                    Store::Rendered => {
+                        Values::Text(TextCol::new(arena, n, Err(text.estimate(n)), c.nullable))
+                    }
                 };
                 (c, v)
             })
@@ -399,7 +422,7 @@ impl Columns {
         &mut self,
         row0: usize,
         recs: &[Record<'_>],
-        texts: &mut [Vec<u8>],
+        texts: &mut [TextBuf],
     ) -> Result<(), (usize, RecordError)> {
         for ((c, v), text) in self.cols.iter_mut().zip(texts) {
             (c.fill)(v, row0, recs, text)?;
@@ -407,27 +430,16 @@ impl Columns {
         Ok(())
     }
 
-    /// Number of projected columns (the rendering buffers [`Columns::fill`] needs).
-    pub(super) fn len(&self) -> usize {
-        self.cols.len()
-    }
-
-    /// The arrays, in schema order; rendered text is copied from `texts` into one more arena
-    /// taken from `arena`.
+    /// The arrays, in schema order; rendered text that spilled out of its region is joined in
+    /// an arena from `arena`, and each rendering buffer learns its column's rate.
     pub(super) fn finish(
         self,
         rows: usize,
-        texts: &[Vec<u8>],
+        texts: &mut [TextBuf],
         dictionary: &Arc<StringArray>,
-        arena: impl FnOnce(ArenaSize) -> Arena,
+        arena: impl Fn(ArenaSize) -> Arena,
     ) -> Result<Vec<ArrayRef>, ArrowError> {
-        let mut size = ArenaSize::default();
-        for ((c, _), text) in self.cols.iter().zip(texts) {
-            if c.store == Store::Rendered {
-                size.add::<u8>(text.len());
-            }
-        }
-        let mut text_arena = arena(size);
+        let bytes = |n: usize| arena(*ArenaSize::default().add::<u8>(n));
         let mut out = Vec::with_capacity(self.cols.len());
         for ((c, v), text) in self.cols.into_iter().zip(texts) {
             let array: ArrayRef = match (c.store, v) {
@@ -452,9 +464,12 @@ impl Columns {
                         dictionary.clone(),
                     )?)
                 }
-                (Store::Sized(_), Values::Text(col)) => col.finish(rows, None)?,
+                (Store::Sized(_), Values::Text(col)) => col.finish(rows, None, bytes)?,
                 (Store::Rendered, Values::Text(col)) => {
-                    col.finish(rows, Some((text, &mut text_arena)))?
+                    let rendered = col.rendered(text);
+                    let array = col.finish(rows, Some(text), bytes)?;
+                    text.learn(rendered, rows);
+                    array
                 }
                 _ => unreachable!("values are made from the store"),
             };

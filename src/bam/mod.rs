@@ -34,6 +34,7 @@ mod region;
 pub(crate) mod sam;
 mod split;
 mod tags;
+mod tagtext;
 
 pub use aux::Field;
 pub use batch::{BatchDecoder, DecodeError};

@@ -5,6 +5,7 @@ use rawarrow_kernels::{cigar, qual, seq};
 use super::aux;
 use super::header::Header;
 use super::record::Record;
+use super::tagtext;
 
 fn push_int(v: i64, out: &mut Vec<u8>) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
@@ -48,11 +49,15 @@ pub(crate) fn push_record_checked(
     push_mandatory(r, header, out);
     if !r.aux().is_empty() {
         let at = out.len();
-        out.push(b'\t');
-        aux::push_sam_checked(r.aux(), r.cg_range(), false, out)?;
-        if out.len() == at + 1 {
-            out.pop(); // only the CG tag, which is not printed
-        }
+        out.resize(at + 1 + tagtext::room_for(r.aux().len()), 0);
+        out[at] = b'\t';
+        let n = tagtext::render(r.aux(), r.cg_range(), false, &mut out[at + 1..]);
+        // Nothing at all when only the CG tag was there (it is not printed).
+        out.truncate(match n {
+            Ok(0) | Err(_) => at,
+            Ok(n) => at + 1 + n,
+        });
+        n?;
     }
     out.push(b'\n');
     Ok(())
