@@ -184,6 +184,11 @@ impl ArenaPool {
         }
     }
 
+    /// A new, empty pool keeping as many spare allocations as this one.
+    pub(crate) fn empty_like(&self) -> Self {
+        Self::new(self.inner.keep)
+    }
+
     /// An arena of at least `size` bytes: a spare allocation that is large enough, or a new one
     /// with an eighth of headroom so that slightly larger batches later still fit.
     pub(crate) fn arena(&self, size: ArenaSize) -> Arena {

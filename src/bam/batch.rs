@@ -190,14 +190,15 @@ impl BatchBuilder {
         self.dictionary.clone()
     }
 
-    /// A builder of the same batches (for another worker), sharing the arena pool.
+    /// A builder of the same batches for a worker, with an arena pool of its own (as large as
+    /// this one's), so the worker recycles memory it touched first.
     pub(crate) fn clone_empty(&self) -> Self {
         Self::new(
             self.proj,
             &self.typed_spec,
             self.dictionary.clone(),
             self.metadata.clone(),
-            self.arenas.clone(),
+            self.arenas.empty_like(),
         )
     }
 
@@ -346,5 +347,51 @@ impl BatchBuilder {
             cols,
             &options,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    #[test]
+    fn each_worker_recycles_the_memory_of_its_own_batches() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+        let mut raw = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(path).expect("sample"))
+            .read_to_end(&mut raw)
+            .expect("BGZF");
+        let (header, mut at) = crate::bam::Header::parse(&raw)
+            .expect("header")
+            .expect("whole header");
+        let mut records: Vec<&[u8]> = Vec::new();
+        while at < raw.len() {
+            let n = u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+            records.push(&raw[at + 4..at + 4 + n]);
+            at += 4 + n;
+        }
+        let proto = BatchBuilder::new(
+            Projection::default(),
+            &[],
+            header.dictionary(),
+            header.metadata(),
+            ArenaPool::new(2),
+        );
+        let (mut a, mut b) = (proto.clone_empty(), proto.clone_empty());
+        let refs = header.references.len();
+        let build = |w: &mut BatchBuilder| {
+            let batch = w.build(records.len(), |i| records[i], refs).expect("valid");
+            // Where the `flag` column's values live: the same place in a recycled arena.
+            batch.column(1).to_data().buffers()[0].as_ptr() as usize
+        };
+        let first = build(&mut a);
+        assert_ne!(
+            build(&mut b),
+            first,
+            "another worker used the first one's memory"
+        );
+        assert_eq!(build(&mut a), first, "a worker reuses the memory it filled");
     }
 }

@@ -16,7 +16,7 @@ use super::region::plan_regions;
 use crate::arrow::arena::ArenaPool;
 use crate::bgzf::Options;
 use crate::io::Input;
-use crate::runtime::{arenas_kept, split_threads};
+use crate::runtime::{arenas_per_worker, split_threads};
 
 /// The share of a BAM reader's threads that inflate (the rest decode): inflating took 1.17 CPU
 /// seconds and decoding every column 0.79 on the 313 MB benchmark BAM (BENCHMARKS.md).
@@ -318,7 +318,7 @@ impl ReaderBuilder {
             .map(|(&(tag, kind), seen)| (tag, kind.or(seen).unwrap_or(super::TagKind::Text)))
             .collect();
         let (_, decoders) = split_threads(threads, INFLATE_SHARE);
-        let arenas = ArenaPool::new(arenas_kept(decoders));
+        let arenas = ArenaPool::new(arenas_per_worker(decoders));
         let metadata = records.header().metadata();
         let builder = BatchBuilder::new(self.projection, &typed, dictionary, metadata, arenas);
         Reader::start(Start {

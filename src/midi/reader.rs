@@ -12,7 +12,7 @@ use super::table::{files_batch, notes_batch, FileRow, NoteRow};
 use super::{Analyzer, KeyProfile, OnsetOptions, ParseError};
 use crate::arrow::arena::ArenaPool;
 use crate::io::{Input, OpenError};
-use crate::runtime::{arenas_kept, default_threads, jobs_ahead, workers, Ordered};
+use crate::runtime::{arenas_per_worker, default_threads, jobs_ahead, workers, Ordered};
 
 /// File name extensions collected when walking a folder (case-insensitive). Files named
 /// explicitly are read whatever their name.
@@ -270,7 +270,7 @@ impl ReaderBuilder {
         let paths: Arc<[PathBuf]> = paths.into();
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
         let profile = self.key_profile;
-        let arenas = ArenaPool::new(arenas_kept(workers(self.threads)));
+        let keep = arenas_per_worker(workers(self.threads));
         let pool = Ordered::spawn_named(
             "midi",
             self.threads,
@@ -278,14 +278,16 @@ impl ReaderBuilder {
             jobs_ahead(workers(self.threads)),
             move |_| {
                 let analyzer = Analyzer::new(opts).with_key_profile(profile);
-                (analyzer, Vec::<NoteRow>::new(), Vec::<u8>::new())
+                // Each worker recycles the memory of its own batches.
+                let arenas = ArenaPool::new(keep);
+                (analyzer, Vec::<NoteRow>::new(), Vec::<u8>::new(), arenas)
             },
-            move |(analyzer, rows, buf), range: Range<usize>| {
+            move |(analyzer, rows, buf, arenas), range: Range<usize>| {
                 rows.clear();
                 let files: Vec<FileRow> = range
                     .map(|i| read_one(analyzer, &wpaths[i], i as i32, rows, buf))
                     .collect();
-                (notes_batch(rows, &wdict, &arenas), files)
+                (notes_batch(rows, &wdict, arenas), files)
             },
         )
         .map_err(|e| Error::bare(ErrorKind::Worker(Some(e))))?;

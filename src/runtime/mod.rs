@@ -148,6 +148,14 @@ pub(crate) fn arenas_kept(workers: usize) -> usize {
     jobs_ahead(workers) + 2
 }
 
+/// Batch arenas each of `workers` workers keeps in its own pool: its share of
+/// [`arenas_kept`], rounded up. A worker recycles only the memory of the batches it built, so
+/// pages stay on the NUMA node of the core that first touched them (workers are pinned node by
+/// node).
+pub(crate) fn arenas_per_worker(workers: usize) -> usize {
+    arenas_kept(workers).div_ceil(workers.max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

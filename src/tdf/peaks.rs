@@ -277,8 +277,6 @@ pub(super) struct Shared {
     pub(super) want: [bool; N],
     pub(super) columns: Vec<usize>,
     pub(super) schema: SchemaRef,
-    /// Recycled batch memory (jobs in flight, the batch being consumed, one spare).
-    pub(super) arenas: ArenaPool,
     /// DigitizerNumSamples: every TOF index is below it.
     pub(super) samples: Option<u32>,
     /// The mobility and m/z slices of the peaks table (rt is applied to the frame list).
@@ -306,11 +304,15 @@ pub(super) struct Worker {
     /// Window group (or precursor), isolation m/z and width per scan (zeros outside windows).
     pub(super) per_scan_window: (Vec<u32>, Vec<f64>, Vec<f64>),
     pub(super) spectra: SpectrumWorker,
+    /// This worker's batch memory, recycled (pages stay where this worker touched them).
+    pub(super) arenas: ArenaPool,
 }
 
 impl Worker {
-    pub(super) fn new() -> Self {
+    /// A worker keeping `arenas` spare batch allocations.
+    pub(super) fn new(arenas: usize) -> Self {
         Self {
+            arenas: ArenaPool::new(arenas),
             dec: FrameDecoder::new().expect("zstd context"),
             scan_ids: Vec::new(),
             per_scan_im: Vec::new(),
@@ -334,7 +336,7 @@ pub(super) fn build_batch(
         .iter()
         .zip(w)
         .any(|(c, &w)| w && !matches!(c.nulls, Nulls::Never));
-    let mut arena = s.arenas.arena(Columns::size(w, n));
+    let mut arena = worker.arenas.arena(Columns::size(w, n));
     let mut c = Columns::take(&mut arena, w, n, s.dda);
     let mut valid = BooleanBufferBuilder::new(if windows_wanted { n } else { 0 });
     let Worker {

@@ -17,9 +17,8 @@ use super::slice::{bounds, Bounds, Slice};
 use super::spectra;
 use super::tables::{self, Table};
 use super::Error;
-use crate::arrow::arena::ArenaPool;
 use crate::io::Input;
-use crate::runtime::{arenas_kept, default_threads, jobs_ahead, workers, Ordered};
+use crate::runtime::{arenas_per_worker, default_threads, jobs_ahead, workers, Ordered};
 
 /// Which m/z and 1/K0 models to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -303,7 +302,6 @@ impl ReaderBuilder {
                         .expect("valid projection"),
                 ),
                 columns,
-                arenas: ArenaPool::new(arenas_kept(workers(self.threads))),
                 samples,
                 slice: Slice {
                     mobility: self.mobility,
@@ -422,6 +420,7 @@ impl ReaderBuilder {
         }
         if !reader.jobs.is_empty() {
             let wshared = reader.shared.clone();
+            let keep = arenas_per_worker(workers(self.threads));
             let pool = Ordered::spawn_named(
                 if self.table == Table::Spectra {
                     "spectra"
@@ -431,7 +430,7 @@ impl ReaderBuilder {
                 self.threads,
                 self.pin,
                 jobs_ahead(workers(self.threads)),
-                |_| Worker::new(),
+                move |_| Worker::new(keep),
                 move |worker, job: Range<usize>| match &wshared.spectra {
                     Some(sp) => spectra::spectra_batch(
                         &spectra::SpectraJob {
