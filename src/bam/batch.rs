@@ -22,6 +22,8 @@ use crate::arrow::arena::ArenaPool;
 /// Records validated and decoded together (small enough that their bytes stay in cache while
 /// every column is filled from them).
 const BLOCK: usize = 256;
+// Primitive columns write a validity byte per eight rows of a block.
+const _: () = assert!(BLOCK % 8 == 0);
 
 /// A batch that could not be decoded.
 #[derive(Debug)]

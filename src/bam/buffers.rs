@@ -67,16 +67,6 @@ impl Bits {
         Self { bits, valid: 0 }
     }
 
-    /// Sets the bits of rows `row0..` where `valid` yields true.
-    pub(super) fn set(&mut self, row0: usize, valid: impl Iterator<Item = bool>) {
-        let bits = self.bits.as_mut_slice();
-        for (i, v) in valid.enumerate() {
-            let row = row0 + i;
-            bits[row / 8] |= u8::from(v) << (row % 8);
-            self.valid += usize::from(v);
-        }
-    }
-
     /// `None` when every row is valid.
     pub(super) fn finish(self, rows: usize) -> Option<NullBuffer> {
         (self.valid < rows).then(|| {
@@ -103,7 +93,8 @@ impl<T: ArrowNativeType> PrimCol<T> {
         }
     }
 
-    /// Rows `row0..row0 + recs.len()`: `get` gives the value, or `None` for null (stored as 0).
+    /// Rows `row0..row0 + recs.len()` (`row0` a multiple of 8): `get` gives the value, or
+    /// `None` for null (stored as 0). One pass: values and a validity byte per eight rows.
     pub(super) fn fill(
         &mut self,
         row0: usize,
@@ -111,12 +102,26 @@ impl<T: ArrowNativeType> PrimCol<T> {
         get: impl Fn(&Record<'_>) -> Option<T>,
     ) {
         let out = &mut self.values.as_mut_slice()[row0..row0 + recs.len()];
-        for (o, r) in out.iter_mut().zip(recs) {
-            *o = get(r).unwrap_or_default();
+        let Some(bits) = &mut self.bits else {
+            for (o, r) in out.iter_mut().zip(recs) {
+                *o = get(r).unwrap_or_default();
+            }
+            return;
+        };
+        assert_eq!(row0 % 8, 0, "blocks start on a validity byte");
+        let bytes = &mut bits.bits.as_mut_slice()[row0 / 8..];
+        let mut valid = 0;
+        for ((o8, r8), byte) in out.chunks_mut(8).zip(recs.chunks(8)).zip(bytes) {
+            let mut b = 0u8;
+            for (k, (o, r)) in o8.iter_mut().zip(r8).enumerate() {
+                let v = get(r);
+                b |= u8::from(v.is_some()) << k;
+                *o = v.unwrap_or_default();
+            }
+            *byte = b;
+            valid += b.count_ones() as usize;
         }
-        if let Some(bits) = &mut self.bits {
-            bits.set(row0, out.iter().zip(recs).map(|(_, r)| get(r).is_some()));
-        }
+        bits.valid += valid;
     }
 
     pub(super) fn finish(self, rows: usize) -> (ScalarBuffer<T>, Option<NullBuffer>) {
