@@ -23,7 +23,7 @@ use crate::arrow::arena::ArenaPool;
 /// every column is filled from them).
 const BLOCK: usize = 256;
 // Primitive columns write a validity byte per eight rows of a block.
-const _: () = assert!(BLOCK % 8 == 0);
+const _: () = assert!(BLOCK.is_multiple_of(8));
 
 /// A batch that could not be decoded.
 #[derive(Debug)]
