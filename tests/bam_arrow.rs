@@ -590,19 +590,26 @@ fn typed_tag_columns_equal_samtools_values() {
     assert!(Reader::builder().tags(&["NM:q"]).is_err());
 }
 
+/// The header and each record's bytes (after its `block_size`) of a decompressed BAM, framed
+/// by hand.
+fn framed(raw: &[u8]) -> (rawarrow::bam::Header, Vec<&[u8]>) {
+    let (header, mut at) = rawarrow::bam::Header::parse(raw)
+        .expect("header")
+        .expect("whole header");
+    let mut records = Vec::new();
+    while at < raw.len() {
+        let n = u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+        records.push(&raw[at + 4..at + 4 + n]);
+        at += 4 + n;
+    }
+    (header, records)
+}
+
 #[test]
 fn batch_decoder_equals_the_reader_on_records_framed_by_hand() {
     for (bam, _) in files() {
         let raw = common::oracle_decompress(&std::fs::read(&bam).expect("read"));
-        let (header, mut at) = rawarrow::bam::Header::parse(&raw)
-            .expect("header")
-            .expect("whole header");
-        let mut records: Vec<&[u8]> = Vec::new();
-        while at < raw.len() {
-            let n = u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
-            records.push(&raw[at + 4..at + 4 + n]);
-            at += 4 + n;
-        }
+        let (header, records) = framed(&raw);
         for columns in [&rawarrow::bam::COLUMNS[..], &["seq", "tags", "end"][..]] {
             let projection = rawarrow::bam::Projection::of(columns).expect("columns");
             let mut decoder = rawarrow::bam::BatchDecoder::new(&header, projection);
@@ -639,15 +646,7 @@ fn rendered_text_fits_spills_and_joins_across_batches_of_changing_width() {
         let raw = common::oracle_decompress(&std::fs::read(&bam).expect("read"));
         let sam = common::oracle_decompress(&std::fs::read(&sam).expect("read"));
         let lines: Vec<&[u8]> = sam.split_inclusive(|&b| b == b'\n').collect();
-        let (header, mut at) = rawarrow::bam::Header::parse(&raw)
-            .expect("header")
-            .expect("whole header");
-        let mut records: Vec<&[u8]> = Vec::new();
-        while at < raw.len() {
-            let n = u32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
-            records.push(&raw[at + 4..at + 4 + n]);
-            at += 4 + n;
-        }
+        let (header, records) = framed(&raw);
         assert_eq!(records.len(), lines.len(), "{}", bam.display());
         let narrow = (0..records.len())
             .min_by_key(|&i| lines[i].len())

@@ -30,6 +30,7 @@
 pub mod calib;
 pub mod cigar;
 pub mod cpu;
+pub mod decimal;
 pub mod delta;
 pub mod onset;
 pub mod qual;

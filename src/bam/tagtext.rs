@@ -1,8 +1,10 @@
 //! The aux fields of a record as SAM text, checked and rendered in one walk into a slice sized
 //! in advance: a `match` on the type code per field (the compiler's jump table), strings copied
 //! eight bytes at a time while the NUL is looked for and the ASCII test is folded in, integers
-//! written from a two-digit table. What `samtools view` prints, byte for byte; anything
-//! malformed falls back to [`aux::field_at`] for the exact error.
+//! written two digits at a time ([`rawarrow_kernels::decimal`]). What `samtools view` prints,
+//! byte for byte; anything malformed falls back to [`aux::field_at`] for the exact error.
+
+use rawarrow_kernels::decimal;
 
 use super::aux::{self, error_at, field_at};
 use super::error::RecordError;
@@ -24,51 +26,13 @@ pub(crate) fn room_for(aux_len: usize) -> usize {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// "00" to "99".
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-/// Writes `v` in decimal at the start of `out`; returns its length.
-fn put_u32(v: u32, out: &mut [u8]) -> usize {
-    let n = match v {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1_000..=9_999 => 4,
-        10_000..=99_999 => 5,
-        100_000..=999_999 => 6,
-        1_000_000..=9_999_999 => 7,
-        10_000_000..=99_999_999 => 8,
-        100_000_000..=999_999_999 => 9,
-        _ => 10,
-    };
-    let (mut v, mut end) = (v, n);
-    // Two digits per step; the division by a constant compiles to a multiply.
-    while v >= 100 {
-        let r = (v % 100) as usize * 2;
-        v /= 100;
-        end -= 2;
-        out[end..end + 2].copy_from_slice(&PAIRS[r..r + 2]);
-    }
-    if v >= 10 {
-        let r = v as usize * 2;
-        out[..2].copy_from_slice(&PAIRS[r..r + 2]);
-    } else {
-        out[0] = b'0' + v as u8;
-    }
-    n
-}
-
 /// Writes `v` (an aux integer: within `i32`/`u32`) at the start of `out`; returns its length.
 fn put_int(v: i64, out: &mut [u8]) -> usize {
     if v < 0 {
         out[0] = b'-';
-        1 + put_u32(v.unsigned_abs() as u32, &mut out[1..])
+        1 + decimal::write_u32(v.unsigned_abs() as u32, &mut out[1..])
     } else {
-        put_u32(v as u32, out)
+        decimal::write_u32(v as u32, out)
     }
 }
 
@@ -181,7 +145,7 @@ pub(crate) fn render(
                 body + 1
             }
             b'C' => {
-                p += put_u32(u32::from(aux[body]), &mut out[p..]);
+                p += decimal::write_u32(u32::from(aux[body]), &mut out[p..]);
                 body + 1
             }
             b's' | b'S' => {
@@ -200,7 +164,7 @@ pub(crate) fn render(
                 let b = [b[0], b[1], b[2], b[3]];
                 match ty {
                     b'i' => p += put_int(i64::from(i32::from_le_bytes(b)), &mut out[p..]),
-                    b'I' => p += put_u32(u32::from_le_bytes(b), &mut out[p..]),
+                    b'I' => p += decimal::write_u32(u32::from_le_bytes(b), &mut out[p..]),
                     _ => {
                         let mut text = Vec::with_capacity(16);
                         aux::push_float(f64::from(f32::from_le_bytes(b)), &mut text);

@@ -4,8 +4,9 @@
 //! `MIDNSHP=X`. [`to_text`] writes the SAM text (`123M28S`) and returns how many reference bases
 //! (`M D N = X`) and query bases (`M I S = X`) the CIGAR spans — the `end` column and the
 //! CIGAR/SEQ length check come from these. Op codes 9–15 are not defined by the SAM spec: as
-//! htslib does, 9 is written `B`, 10–15 `?`, and none of them consumes bases. Scalar on purpose: a two-digits-at-a-time integer formatter leaves the
-//! loop dominated by the data-dependent digit count, where SIMD does not pay.
+//! htslib does, 9 is written `B`, 10–15 `?`, and none of them consumes bases. Scalar on purpose:
+//! the lengths' decimal text ([`crate::decimal`]) leaves the loop dominated by the
+//! data-dependent digit count, where SIMD does not pay.
 //!
 //! ```
 //! let ops: Vec<u8> = [(5u32 << 4) | 4, (95 << 4), (2 << 4) | 2]
@@ -15,6 +16,8 @@
 //! assert_eq!(&text[..s.text_len], b"5S95M2D");
 //! assert_eq!((s.ref_len, s.query_len), (97, 100));
 //! ```
+
+use crate::decimal;
 
 /// SAM letters of the op codes 0–15: `MIDNSHP=X`, then htslib's letters for the undefined
 /// codes (`B` for 9, `?` for 10–15).
@@ -56,49 +59,6 @@ pub fn naive(raw: &[u8]) -> (String, u64, u64) {
     (text, r, q)
 }
 
-static DIGIT_PAIRS: [[u8; 2]; 100] = {
-    let mut t = [[0u8; 2]; 100];
-    let mut i = 0;
-    while i < 100 {
-        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-        i += 1;
-    }
-    t
-};
-
-#[inline]
-fn digits(v: u32) -> usize {
-    // Lengths are below 2^28, so at most 9 digits.
-    match v {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        1000..=9999 => 4,
-        10_000..=99_999 => 5,
-        100_000..=999_999 => 6,
-        1_000_000..=9_999_999 => 7,
-        10_000_000..=99_999_999 => 8,
-        _ => 9,
-    }
-}
-
-/// Writes the decimal text of `v` (< 10^9) into `out[..digits(v)]`, two digits at a time.
-#[inline]
-fn write_decimal(mut v: u32, out: &mut [u8]) {
-    let mut end = out.len();
-    while v >= 100 {
-        let pair = DIGIT_PAIRS[(v % 100) as usize];
-        out[end - 2..end].copy_from_slice(&pair);
-        end -= 2;
-        v /= 100;
-    }
-    if v >= 10 {
-        out[end - 2..end].copy_from_slice(&DIGIT_PAIRS[v as usize]);
-    } else {
-        out[end - 1] = b'0' + v as u8;
-    }
-}
-
 /// Converts raw little-endian CIGAR ops (`raw.len()` a multiple of 4; a trailing partial op is
 /// ignored) to SAM text in `out`.
 ///
@@ -114,8 +74,7 @@ pub fn to_text(raw: &[u8], out: &mut [u8]) -> Summary {
         let v = u32::from_le_bytes([op[0], op[1], op[2], op[3]]);
         let (len, code) = (v >> 4, (v & 15) as u8);
         let letter = OPS[usize::from(code)];
-        let n = digits(len);
-        write_decimal(len, &mut out[s.text_len..s.text_len + n]);
+        let n = decimal::write_u32(len, &mut out[s.text_len..]);
         out[s.text_len + n] = letter;
         s.text_len += n + 1;
         let bit = 1u16 << code;
