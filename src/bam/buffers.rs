@@ -155,26 +155,40 @@ pub(super) struct TextCol {
 }
 
 impl TextCol {
-    /// A column of `bytes` text bytes, or with `estimate` for rendered text.
-    pub(super) fn new(
+    /// A column whose text takes at most `bytes` bytes (an exact total or a bound).
+    pub(super) fn sized(arena: &mut Arena, rows: usize, bytes: usize, nullable: bool) -> Self {
+        Self::with(arena, rows, bytes, nullable, |values| TextValues::Region {
+            values,
+            at: 0,
+        })
+    }
+
+    /// A rendered column: a region of `estimate` bytes, then the spill buffer.
+    pub(super) fn rendering(
         arena: &mut Arena,
         rows: usize,
-        bytes: Result<usize, usize>,
+        estimate: usize,
         nullable: bool,
+    ) -> Self {
+        Self::with(arena, rows, estimate, nullable, |values| {
+            TextValues::Rendered {
+                values,
+                at: 0,
+                spilled: false,
+            }
+        })
+    }
+
+    fn with(
+        arena: &mut Arena,
+        rows: usize,
+        bytes: usize,
+        nullable: bool,
+        values: impl FnOnce(Region<u8>) -> TextValues,
     ) -> Self {
         let mut offsets = arena.take::<i32>(rows + 1);
         offsets.as_mut_slice()[0] = 0;
-        let values = match bytes {
-            Ok(n) => TextValues::Region {
-                values: arena.take::<u8>(n),
-                at: 0,
-            },
-            Err(estimate) => TextValues::Rendered {
-                values: arena.take::<u8>(estimate),
-                at: 0,
-                spilled: false,
-            },
-        };
+        let values = values(arena.take::<u8>(bytes));
         Self {
             offsets,
             values,

@@ -404,10 +404,10 @@ impl Columns {
                     Store::U16 => Values::U16(PrimCol::new(arena, n, c.nullable)),
                     Store::I32 | Store::Ref => Values::I32(PrimCol::new(arena, n, c.nullable)),
                     Store::Sized(b) => {
-                        Values::Text(TextCol::new(arena, n, Ok(t.bytes(b)), c.nullable))
+                        Values::Text(TextCol::sized(arena, n, t.bytes(b), c.nullable))
                     }
                     Store::Rendered => {
-                        Values::Text(TextCol::new(arena, n, Err(text.estimate(n)), c.nullable))
+                        Values::Text(TextCol::rendering(arena, n, text.estimate(n), c.nullable))
                     }
                 };
                 (c, v)
