@@ -14,9 +14,12 @@ Where a machine with more cores is lent, list the thread counts up to its cores 
 measured curve next to the projection.
 
     python3 benches/scaling.py --threads 1,2 -- \\
-        target/release/rawarrow bam big.bam -o /dev/null -t {t} --quiet
+        target/release/rawarrow bam big.bam -o /dev/null -t {t} --quiet --stats {stats}
 
-`{t}` in the command is replaced by the thread count.
+`{t}` in the command is replaced by the thread count. With `{stats}` (a rawarrow run's
+`--stats` file), the shares come from the run's own per-thread CPU times instead of perf: a BAM
+reader's workers both inflate and decode (one crew), and the statistics divide each worker's
+time between its roles by the time its tasks took, which perf's per-thread samples cannot.
 """
 
 import argparse
@@ -74,6 +77,18 @@ def shares(perf_data, main_comm):
     return roles
 
 
+def stats_shares(path):
+    """Role shares of CPU from a rawarrow `--stats` file."""
+    import json
+
+    with open(path) as f:
+        by_role = json.load(f)["cpu_seconds_by_role"]
+    total = sum(by_role.values()) or 1.0
+    return collections.Counter(
+        {("calling thread" if r == "main" else r): s / total for r, s in by_role.items()}
+    )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
@@ -84,18 +99,26 @@ def main():
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
     if not cmd:
         ap.error("no command")
-    if shutil.which("perf") is None:
-        sys.exit("perf is needed (apt-get install linux-perf)")
+    own_stats = any("{stats}" in c for c in cmd)
+    if not own_stats and shutil.which("perf") is None:
+        sys.exit("perf is needed (apt-get install linux-perf), or a rawarrow command with --stats {stats}")
     main_comm = os.path.basename(cmd[0])[:15]
     cores = [int(c) for c in a.cores.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "perf.data")
+        stats = os.path.join(tmp, "stats.json")
         for t in [int(x) for x in a.threads.split(",")]:
-            argv = [c.replace("{t}", str(t)) for c in cmd]
-            wall, cpu = min(timed(argv) for _ in range(a.repeat))
-            profiled(argv, data)
-            rows.append((t, wall, cpu, shares(data, main_comm)))
+            argv = [c.replace("{t}", str(t)).replace("{stats}", stats) for c in cmd]
+            runs = []
+            for _ in range(a.repeat):
+                wall, cpu = timed(argv)
+                runs.append((wall, cpu, stats_shares(stats) if own_stats else None))
+            wall, cpu, share = min(runs, key=lambda r: r[0])
+            if share is None:
+                profiled(argv, data)
+                share = shares(data, main_comm)
+            rows.append((t, wall, cpu, share))
     print(f"command: {' '.join(cmd)}\n")
     roles = sorted({r for row in rows for r in row[3]}, key=lambda r: (r != "calling thread", r))
     print("| threads | wall s | CPU s | " + " | ".join(roles) + " | " + " | ".join(f"Amdahl {n}" for n in cores) + " |")

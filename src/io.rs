@@ -221,6 +221,23 @@ impl Input {
             map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
         };
     }
+
+    /// Maps the pages of `range` into this process's page tables ahead of their reads
+    /// (`MADV_POPULATE_READ`, Linux 5.14 and later; where refused, and for in-memory inputs,
+    /// nothing happens and the reads fault the pages in as before): run on a worker, so the
+    /// thread that scans the blocks later takes no page fault per 64 KiB.
+    pub(crate) fn prefault(&self, range: std::ops::Range<usize>) {
+        #[cfg(target_os = "linux")]
+        if let Bytes::Mapped(map) = &self.bytes {
+            let start = (range.start / PAGE) * PAGE;
+            let end = range.end.min(map.len());
+            if end > start {
+                let _ = map.advise_range(memmap2::Advice::PopulateRead, start, end - start);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = range;
+    }
 }
 
 /// Creates a temporary file beside `path` (same folder, so the final rename stays on one file

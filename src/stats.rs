@@ -44,12 +44,45 @@ impl Drop for ExitRecord {
     }
 }
 
+/// Time each worker spent on each role's tasks while a recorder ran: thread name, role,
+/// nanoseconds. A worker of a shared crew (a BAM reader's, which inflates and decodes) has its CPU
+/// time divided between the roles in proportion.
+static BUSY: Mutex<BTreeMap<String, BTreeMap<&'static str, u64>>> = Mutex::new(BTreeMap::new());
+
+/// Times one task on a worker, for [`BUSY`]; reads no clock while no recorder runs.
+pub(crate) struct TaskClock(Option<Instant>);
+
+impl TaskClock {
+    /// Starts timing a task.
+    pub(crate) fn start() -> Self {
+        Self((ACTIVE.load(Ordering::Relaxed) > 0).then(Instant::now))
+    }
+
+    /// The task of `role` ended: its time goes to this thread's share of the role.
+    pub(crate) fn stop(self, role: &'static str) {
+        let thread = std::thread::current();
+        let (Some(started), Some(name)) = (self.0, thread.name()) else {
+            return;
+        };
+        let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let mut busy = BUSY.lock().unwrap_or_else(|e| e.into_inner());
+        if !busy.contains_key(name) {
+            busy.insert(name.to_owned(), BTreeMap::new());
+        }
+        if let Some(roles) = busy.get_mut(name) {
+            *roles.entry(role).or_default() += ns;
+        }
+    }
+}
+
 /// CPU time of one thread.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreadCpu {
     /// Thread name (`inflate-0`, ...; the calling thread is `main`).
     pub name: String,
-    /// The name without its number.
+    /// What it did: the name without its number (`inflate`, `decode`, ...). A worker of a
+    /// shared crew (`bam-0`: a BAM reader's, which inflates and decodes) has one entry per role,
+    /// its CPU time divided in proportion to the time its tasks of each role took.
     pub role: String,
     /// Seconds on a CPU.
     pub cpu_seconds: f64,
@@ -196,7 +229,9 @@ impl Recorder {
         let main_tid = std::fs::read_link("/proc/thread-self")
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
-        ACTIVE.fetch_add(1, Ordering::Relaxed);
+        if ACTIVE.fetch_add(1, Ordering::Relaxed) == 0 {
+            BUSY.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
         Self {
             started: now,
             phase: Phase::Open,
@@ -258,16 +293,13 @@ impl Recorder {
                 e.1 = e.1.max(ns);
             }
         }
+        let busy = BUSY.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut threads: Vec<ThreadCpu> = std::mem::take(&mut self.threads)
             .into_values()
             .filter(|(_, ns)| *ns > 0)
-            .map(|(name, ns)| ThreadCpu {
-                role: name
-                    .rsplit_once('-')
-                    .filter(|(_, n)| n.bytes().all(|b| b.is_ascii_digit()))
-                    .map_or(name.clone(), |(r, _)| r.to_owned()),
-                name,
-                cpu_seconds: ns as f64 / 1e9,
+            .flat_map(|(name, ns)| {
+                let roles = busy.get(name.as_str());
+                split_by_role(name.clone(), ns, roles)
             })
             .collect();
         threads.sort_by(|a, b| (a.role != "main", &a.name).cmp(&(b.role != "main", &b.name)));
@@ -287,6 +319,32 @@ impl Recorder {
             threads,
             peak_rss_bytes: peak_rss(),
         }
+    }
+}
+
+/// A thread's CPU time as [`ThreadCpu`]s: one per role it ran tasks of (`busy`: nanoseconds
+/// per role), in proportion to the time it spent on each; otherwise one, whose role is the
+/// thread's name without its number.
+fn split_by_role(name: String, ns: u64, busy: Option<&BTreeMap<&str, u64>>) -> Vec<ThreadCpu> {
+    let seconds = ns as f64 / 1e9;
+    let total: u64 = busy.map_or(0, |b| b.values().sum());
+    match busy {
+        Some(roles) if total > 0 => roles
+            .iter()
+            .map(|(role, &t)| ThreadCpu {
+                name: name.clone(),
+                role: (*role).to_owned(),
+                cpu_seconds: seconds * t as f64 / total as f64,
+            })
+            .collect(),
+        _ => vec![ThreadCpu {
+            role: name
+                .rsplit_once('-')
+                .filter(|(_, n)| n.bytes().all(|b| b.is_ascii_digit()))
+                .map_or(name.clone(), |(r, _)| r.to_owned()),
+            name,
+            cpu_seconds: seconds,
+        }],
     }
 }
 
@@ -361,5 +419,54 @@ mod tests {
             "{json}"
         );
         assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
+
+    #[test]
+    fn a_shared_worker_is_divided_between_its_roles() {
+        let busy: BTreeMap<&str, u64> = [("inflate", 3_000), ("decode", 1_000)].into();
+        let parts = split_by_role("bam-1".into(), 2_000_000_000, Some(&busy));
+        let get = |role: &str| {
+            parts
+                .iter()
+                .find(|t| t.role == role && t.name == "bam-1")
+                .map(|t| t.cpu_seconds)
+        };
+        assert_eq!((get("inflate"), get("decode")), (Some(1.5), Some(0.5)));
+        assert_eq!(parts.len(), 2);
+        // A worker of a pool of its own: its name says its role.
+        let own = split_by_role("frames-3".into(), 1_000_000_000, None);
+        assert_eq!(
+            own,
+            vec![ThreadCpu {
+                name: "frames-3".into(),
+                role: "frames".into(),
+                cpu_seconds: 1.0
+            }]
+        );
+        assert_eq!(
+            split_by_role("main".into(), 1, Some(&BTreeMap::new()))[0].role,
+            "main"
+        );
+    }
+
+    #[test]
+    fn task_clocks_record_the_role_of_each_task() {
+        let r = Recorder::new();
+        std::thread::Builder::new()
+            .name("stats-test-0".into())
+            .spawn(|| {
+                let clock = TaskClock::start();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                clock.stop("inflate");
+                TaskClock::start().stop("decode");
+            })
+            .expect("spawn")
+            .join()
+            .expect("join");
+        let busy = BUSY.lock().expect("lock").get("stats-test-0").cloned();
+        drop(r);
+        let busy = busy.expect("recorded while a recorder runs");
+        assert!(busy["inflate"] >= 5_000_000, "{busy:?}");
+        assert!(busy.contains_key("decode"), "{busy:?}");
     }
 }

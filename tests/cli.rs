@@ -573,13 +573,14 @@ fn usage_errors_exit_2_and_name_the_flag() {
     assert!(!dir.path().join("x.arrow").exists());
 }
 
-/// `-t N` is N threads for the whole BAM pipeline: split between inflating and decoding (60/40,
-/// at least one each), and with `-t 1` no worker at all — as the run's `--stats` lists them.
+/// `-t N` is N threads for the whole BAM pipeline: one crew `bam-0..N` whose workers both
+/// inflate and decode (the run's `--stats` divides each worker's time between the two), and with
+/// `-t 1` no worker at all.
 #[test]
-fn bam_threads_are_split_between_inflate_and_decode() {
+fn bam_threads_are_one_crew_that_inflates_and_decodes() {
     let sample = common::sample_bam();
     let dir = tempfile::tempdir().expect("tempdir");
-    for (t, inflate, decode) in [(1, 0, 0), (2, 1, 1), (3, 2, 1), (5, 3, 2)] {
+    for t in [1usize, 2, 3, 5] {
         let (out, stats) = (dir.path().join("o.arrow"), dir.path().join("s.json"));
         let st = rawarrow()
             .args(["bam", "--quiet", "-t", &t.to_string(), "--stats"])
@@ -591,11 +592,18 @@ fn bam_threads_are_split_between_inflate_and_decode() {
             .expect("run");
         assert!(st.success());
         let json = std::fs::read_to_string(&stats).expect("stats written");
-        let count = |role: &str| json.matches(&format!("\"name\": \"{role}-")).count();
-        assert_eq!(
-            (count("inflate"), count("decode")),
-            (inflate, decode),
-            "-t {t}: {json}"
-        );
+        let workers = (0..8)
+            .filter(|i| json.contains(&format!("\"name\": \"bam-{i}\"")))
+            .count();
+        let crew = if t == 1 { 0 } else { t };
+        assert_eq!(workers, crew, "-t {t}: {json}");
+        for other in ["inflate-", "decode-"] {
+            assert!(!json.contains(other), "-t {t}: no pool of its own: {json}");
+        }
+        if t > 1 {
+            for role in ["\"inflate\": ", "\"decode\": "] {
+                assert!(json.contains(role), "-t {t}: the crew did both: {json}");
+            }
+        }
     }
 }

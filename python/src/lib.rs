@@ -456,8 +456,8 @@ fn open(
 ///         "TAG" (type from the tag's first records) or "TAG:TYPE" with TYPE i (Int64),
 ///         f (Float32), Z (Utf8, any value as its SAM text), B (List<Int64>), B:f
 ///         (List<Float32>). Null where a record lacks the tag.
-///     threads: threads in all (default: the cores this process may use), split between
-///         inflating and decoding (60/40, at least one each); 1 reads on the calling thread.
+///     threads: threads in all (default: the cores this process may use), each inflating or
+///         decoding, whichever job is queued first; 1 reads on the calling thread.
 ///     batch_rows: rows per batch (default 65,536).
 ///     limit: stop after this many records of each file.
 ///     byte_range: (start, end): only the records that begin in BGZF blocks at compressed

@@ -138,25 +138,33 @@ struct PoolInner {
 }
 
 impl PoolInner {
+    /// Keeps `memory` for the pool's next [`take`](Self::take), which frees what is past
+    /// `keep`: memory comes back where the batch is dropped (a reader's calling thread) and is
+    /// freed where arenas are taken (the worker that builds batches), so the calling thread
+    /// never pays for unmapping it. The spares never outnumber the arenas once alive together.
     fn give_back(&self, memory: Memory) {
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        spare.push(memory);
-        if spare.len() > self.keep {
-            // Keep the largest blocks: they serve every smaller request.
-            let smallest = (0..spare.len())
-                .min_by_key(|&i| spare[i].bytes)
-                .expect("not empty");
-            spare.swap_remove(smallest);
-        }
+        self.spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(memory);
     }
 
-    /// The smallest spare block of at least `bytes`, if any.
+    /// The smallest spare block of at least `bytes`, if any; the spares past `keep` are freed.
     fn take(&self, bytes: usize) -> Option<Memory> {
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        let best = (0..spare.len())
-            .filter(|&i| spare[i].bytes >= bytes)
-            .min_by_key(|&i| spare[i].bytes)?;
-        Some(spare.swap_remove(best))
+        let (best, extra) = {
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            let best = (0..spare.len())
+                .filter(|&i| spare[i].bytes >= bytes)
+                .min_by_key(|&i| spare[i].bytes)
+                .map(|i| spare.swap_remove(i));
+            // Keep the largest blocks: they serve every smaller request.
+            spare.sort_unstable_by_key(|m| std::cmp::Reverse(m.bytes));
+            let keep = self.keep.min(spare.len());
+            let extra = spare.split_off(keep);
+            (best, extra)
+        };
+        drop(extra); // freed outside the lock
+        best
     }
 }
 
@@ -475,10 +483,20 @@ mod tests {
     fn pool_serves_smaller_requests_and_keeps_the_largest() {
         let pool = ArenaPool::new(1);
         let big = pool.arena(sized(1000));
+        let mid = pool.arena(sized(100));
         let small = pool.arena(sized(10));
-        let big_ptr = big.block.ptr;
+        let (big_ptr, small_ptr) = (big.block.ptr, small.block.ptr);
         drop(big);
-        drop(small); // over `keep`: the smaller one is freed
+        drop(mid);
+        drop(small);
+        assert_eq!(
+            pool.spare(),
+            3,
+            "kept until the next take (off the dropping thread)"
+        );
+        // The smallest that fits is taken; of the rest, past `keep`, the smaller are freed.
+        let tiny = pool.arena(sized(5));
+        assert_eq!(tiny.block.ptr, small_ptr);
         assert_eq!(pool.spare(), 1);
         let again = pool.arena(sized(500));
         assert_eq!(again.block.ptr, big_ptr);

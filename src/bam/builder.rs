@@ -16,11 +16,13 @@ use super::region::plan_regions;
 use crate::arrow::arena::ArenaPool;
 use crate::bgzf::Options;
 use crate::io::Input;
-use crate::runtime::{arenas_per_worker, split_threads};
+use crate::runtime::{arenas_per_worker, share_of, Crew};
 
-/// The share of a BAM reader's threads that inflate (the rest decode): inflating took 1.17 CPU
-/// seconds and decoding every column 0.79 on the 313 MB benchmark BAM (BENCHMARKS.md).
-const INFLATE_SHARE: f64 = 0.6;
+/// The share of the CPU a BAM reader's workers spend decoding (the rest inflating): decoding
+/// every column took 0.6 CPU seconds and inflating 1.1 on the 313 MB benchmark BAM
+/// (BENCHMARKS.md). It sizes the window of batches in flight, not who does what: the workers
+/// take whichever job is queued first.
+const DECODE_SHARE: f64 = 0.4;
 
 /// Settings for a [`Reader`]; see [`Reader::builder`].
 #[derive(Debug, Clone)]
@@ -57,9 +59,8 @@ impl Default for ReaderBuilder {
 }
 
 impl ReaderBuilder {
-    /// Threads in all (default: the cores this process may use): split between inflating and
-    /// decoding, which run at the same time (60/40, at least one each); 1 runs both on the
-    /// calling thread.
+    /// Threads in all (default: the cores this process may use): one crew of workers, each
+    /// inflating or decoding, whichever job is queued first; 1 runs both on the calling thread.
     pub fn threads(mut self, n: usize) -> Self {
         self.opts = self.opts.threads(n);
         self
@@ -210,16 +211,17 @@ impl ReaderBuilder {
         let input = input.into();
         let path: Arc<std::path::Path> = input.path().into();
         let (mut threads, pin) = (self.opts.thread_count(), self.opts.pins());
-        // `threads` in all, split between the inflaters and the decoders (which run at the same
-        // time) by their measured cost; one thread runs both on the calling thread.
-        let staged = |n: usize| {
-            let (inflate, _) = split_threads(n, INFLATE_SHARE);
-            let opts = self.opts.clone().threads(inflate.max(1));
-            if n > 1 {
-                opts.pool_always()
-            } else {
-                opts
+        // `threads` workers in all, each inflating or decoding, whichever job is queued first
+        // (one crew for both stages, so neither idles while the other has work); one thread
+        // runs both on the calling thread.
+        let staged = |n: usize| -> Result<(Options, Option<Arc<Crew>>), Error> {
+            let opts = self.opts.clone().threads(n);
+            if n <= 1 {
+                return Ok((opts, None));
             }
+            let crew =
+                Crew::spawn("bam", n, pin).map_err(|e| Error::from(e).with_path(path.clone()))?;
+            Ok((opts.on_crew(crew.clone()), Some(crew)))
         };
         // Tag types come from the first records of the file, for a split too.
         let wanted: Vec<[u8; 2]> = self.tags.iter().map(|(t, _)| *t).collect();
@@ -231,7 +233,7 @@ impl ReaderBuilder {
             return Err(usage("regions and a byte range cannot be combined".into()));
         }
         let (mut warnings, mut regions) = (Vec::new(), Vec::new());
-        let (records, seen) = match self.byte_range {
+        let (records, seen, crew) = match self.byte_range {
             None if !self.regions.is_empty() => {
                 // The header, a block at a time; a full first chunk only when tag types are
                 // inferred from it (so a region query infers what a whole-file read does).
@@ -254,15 +256,16 @@ impl ReaderBuilder {
                 if plan.is_small() {
                     threads = 1;
                 }
-                let opts = staged(threads);
+                let (opts, crew) = staged(threads)?;
                 (regions, warnings) = (plan.regions, plan.warnings);
                 let spans = Records::spans(input.clone(), opts, header, header_end, plan.spans)?;
-                (spans, seen)
+                (spans, seen, crew)
             }
             None => {
-                let records = Records::new(input.clone(), staged(threads))?;
+                let (opts, crew) = staged(threads)?;
+                let records = Records::new(input.clone(), opts)?;
                 let seen = records.peek_tag_kinds(&wanted);
-                (records, seen)
+                (records, seen, crew)
             }
             Some((start, end)) => {
                 let seen = if self.tags.iter().any(|(_, kind)| kind.is_none()) {
@@ -271,10 +274,8 @@ impl ReaderBuilder {
                 } else {
                     vec![None; wanted.len()]
                 };
-                (
-                    Records::split(input.clone(), staged(threads), start, end)?,
-                    seen,
-                )
+                let (opts, crew) = staged(threads)?;
+                (Records::split(input.clone(), opts, start, end)?, seen, crew)
             }
         };
         if let Some(at) = records.header().text_not_utf8_at() {
@@ -317,15 +318,20 @@ impl ReaderBuilder {
             .zip(seen)
             .map(|(&(tag, kind), seen)| (tag, kind.or(seen).unwrap_or(super::TagKind::Text)))
             .collect();
-        let (_, decoders) = split_threads(threads, INFLATE_SHARE);
-        let arenas = ArenaPool::new(arenas_per_worker(decoders));
+        let workers = crew.as_ref().map_or(0, |c| c.threads());
+        let decoders = if workers == 0 {
+            0
+        } else {
+            share_of(workers, DECODE_SHARE)
+        };
+        let arenas = ArenaPool::new(arenas_per_worker(decoders, workers));
         let metadata = records.header().metadata();
         let builder = BatchBuilder::new(self.projection, &typed, dictionary, metadata, arenas);
         Reader::start(Start {
             records,
             builder,
+            crew,
             decoders,
-            pin,
             path,
             filter: self.filter,
             regions,

@@ -130,11 +130,7 @@ impl Job {
             // Hopping from record to record is a chain of dependent loads, one cache miss each
             // when the chunk has left the cache; a sequential sweep over the run first (loads
             // the hardware overlaps and prefetches) brings it into cache for the hop.
-            let touched = data[run.range.clone()]
-                .iter()
-                .step_by(64)
-                .fold(0u8, |a, &b| a ^ b);
-            std::hint::black_box(touched);
+            super::frame::touch_lines(&data[run.range.clone()]);
             let mut voffsets = VirtualOffsets::new(chunk);
             let mut pos = run.range.start;
             for k in 0..u64::from(run.count) {

@@ -13,7 +13,7 @@ use super::frame::Records;
 use super::header::Header;
 use super::job::{decode_job, frame_job, Decoded, Job};
 use crate::bgzf::Chunk;
-use crate::runtime::{jobs_ahead, Ordered, Pool, WorkerPanicked};
+use crate::runtime::{jobs_ahead, Crew, Ordered, Pool, WorkerPanicked};
 
 /// Reads a BAM file as Arrow record batches (the schema of docs/SCHEMAS.md), in file order.
 ///
@@ -40,8 +40,8 @@ pub struct Reader {
     records: Records,
     schema: SchemaRef,
     dictionary: Arc<StringArray>,
-    /// Batch jobs decoded on pinned workers (inline with one thread), handed out in file
-    /// order; `None` once finished (the workers are stopped).
+    /// Batch jobs decoded on the workers that also inflate (inline with one thread), handed
+    /// out in file order; `None` once finished.
     decode: Option<Ordered<Job, Decoded>>,
     /// The chunk being framed and where its unread bytes start.
     current: Option<(Arc<Chunk>, usize)>,
@@ -77,9 +77,12 @@ pub(super) struct Start {
     pub(super) records: Records,
     /// Decodes batches (cloned empty for each worker).
     pub(super) builder: BatchBuilder,
-    /// Decode worker threads (0: decode on the calling thread).
+    /// The workers that inflate the input, to decode on too (none: decode on the calling
+    /// thread).
+    pub(super) crew: Option<Arc<Crew>>,
+    /// How many of the crew's workers decoding keeps busy: the window of batches in flight is
+    /// sized for them.
     pub(super) decoders: usize,
-    pub(super) pin: bool,
     pub(super) path: Arc<std::path::Path>,
     pub(super) filter: Filter,
     pub(super) regions: Vec<super::Region>,
@@ -95,8 +98,8 @@ impl Reader {
         let Start {
             records,
             builder,
+            crew,
             decoders,
-            pin,
             path,
             regions,
             warnings,
@@ -112,13 +115,11 @@ impl Reader {
         let work = move |b: &mut BatchBuilder, job: Job| {
             decode_job(b, job, n_refs, filter, &wregions, &wpath, &repairs)
         };
-        let ahead = jobs_ahead(decoders);
-        let decode = if decoders == 0 {
-            Ordered::spawn_named("decode", 1, pin, ahead, init, work)
-        } else {
-            Pool::spawn_named("decode", decoders, pin, init, work).map(|p| Ordered::new(p, ahead))
-        }
-        .map_err(|e| Error::from(e).with_path(path.clone()))?;
+        let decode = match &crew {
+            Some(crew) => Ordered::new(Pool::on(crew, "decode", init, work), jobs_ahead(decoders)),
+            None => Ordered::spawn_named("decode", 1, false, jobs_ahead(0), init, work)
+                .map_err(|e| Error::from(e).with_path(path.clone()))?,
+        };
         Ok(Reader {
             records,
             schema,

@@ -17,7 +17,7 @@ use super::inflate::BlockInflater;
 use super::scan::ScanState;
 use super::{BlockInfo, Error, ErrorKind, MAX_BLOCK_SIZE};
 use crate::io::Input;
-use crate::runtime::{default_threads, Ordered, Pool, WorkerPanicked};
+use crate::runtime::{default_threads, Crew, Ordered, Pool, WorkerPanicked};
 
 /// Settings of the parallel inflate pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +27,9 @@ pub struct Options {
     in_flight: Option<usize>,
     pin: bool,
     release: bool,
-    /// One thread still means one worker (not the calling thread): set by a reader whose
-    /// calling thread has other work.
-    pool_always: bool,
+    /// Inflate on these workers, shared with other work (a BAM reader's decoding), instead of
+    /// a crew of its own.
+    crew: Option<Arc<Crew>>,
 }
 
 impl Default for Options {
@@ -40,7 +40,7 @@ impl Default for Options {
             in_flight: None,
             pin: true,
             release: true,
-            pool_always: false,
+            crew: None,
         }
     }
 }
@@ -78,10 +78,10 @@ impl Options {
         self
     }
 
-    /// Inflates on worker threads even with one thread (the calling thread then only hands
-    /// chunks on).
-    pub(crate) fn pool_always(mut self) -> Self {
-        self.pool_always = true;
+    /// Inflates on `crew`'s workers, beside their other work (the calling thread then only
+    /// hands chunks on); the window of chunks in flight follows [`Options::threads`].
+    pub(crate) fn on_crew(mut self, crew: Arc<Crew>) -> Self {
+        self.crew = Some(crew);
         self
     }
 
@@ -530,20 +530,27 @@ impl ChunkReader {
             let input = self.input.clone();
             let threads = self.opts.threads;
             // Inline, a chunk is inflated as soon as it is framed: no scanning ahead.
-            let inline = threads <= 1 && !self.opts.pool_always;
+            let inline = threads <= 1 && self.opts.crew.is_none();
             let ahead = if inline { 1 } else { self.opts.max_in_flight() };
             let init = |_| BlockInflater::new();
             let work = move |inflater: &mut BlockInflater, chunk: Chunk| {
                 inflate_chunk(input.bytes(), inflater, chunk)
             };
             let pin = self.opts.pin;
-            let engine = if inline {
-                Ordered::spawn_named("inflate", 1, pin, ahead, init, work)
-            } else {
-                Pool::spawn_named("inflate", threads, pin, init, work)
-                    .map(|p| Ordered::new(p, ahead))
+            let engine = match &self.opts.crew {
+                Some(crew) => Ok(Ordered::new(Pool::on(crew, "inflate", init, work), ahead)),
+                None if inline => Ordered::spawn_named("inflate", 1, pin, ahead, init, work),
+                None => Pool::spawn_named("inflate", threads, pin, init, work)
+                    .map(|p| Ordered::new(p, ahead)),
             }
             .map_err(|_| Error::new(self.scan.position(), ErrorKind::WorkerFailed))?;
+            if self.opts.release {
+                // The first two steps, mapped while the first chunks inflate.
+                if let Some(crew) = engine.crew() {
+                    let (input, at) = (self.input.clone(), self.scan.position() as usize);
+                    crew.run(move || input.prefault(at..at + 2 * RELEASE_STEP as usize));
+                }
+            }
             self.engine = Some(engine);
         }
         Ok(self.engine.as_mut().expect("engine was just set"))
@@ -664,7 +671,19 @@ impl Iterator for ChunkReader {
                 self.uncompressed += chunk.len as u64;
                 let end = chunk.compressed_range().end;
                 if self.opts.release && end - self.released >= RELEASE_STEP {
-                    self.input.release(self.released as usize..end as usize);
+                    // The pages inflated leave the resident set, and those two steps ahead are
+                    // mapped for the scan: on a worker when there are workers.
+                    let (input, consumed) =
+                        (self.input.clone(), self.released as usize..end as usize);
+                    let ahead = (end + RELEASE_STEP) as usize..(end + 2 * RELEASE_STEP) as usize;
+                    let task = move || {
+                        input.release(consumed);
+                        input.prefault(ahead);
+                    };
+                    match self.engine.as_ref().and_then(Ordered::crew) {
+                        Some(crew) => crew.run(task),
+                        None => task(),
+                    }
                     self.released = end;
                 }
             }

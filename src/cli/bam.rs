@@ -105,10 +105,9 @@ struct Convert {
     /// Write one `NAME.arrow` per input into this folder.
     #[arg(long)]
     out_dir: Option<PathBuf>,
-    /// Threads for reading (default: the cores this process may use), split between inflating
-    /// and decoding, which run at the same time (60/40, at least one each; 1 runs both on the
-    /// calling thread); the same number encodes the output (with more than one, a writer
-    /// thread writes it).
+    /// Threads for reading (default: the cores this process may use), each inflating or
+    /// decoding, whichever job is queued first (1 runs both on the calling thread); the same
+    /// number encodes the output (with more than one, a writer thread writes it).
     #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     /// Comma-separated columns to decode (default all:

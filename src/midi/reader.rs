@@ -270,7 +270,7 @@ impl ReaderBuilder {
         let paths: Arc<[PathBuf]> = paths.into();
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
         let profile = self.key_profile;
-        let keep = arenas_per_worker(workers(self.threads));
+        let keep = arenas_per_worker(workers(self.threads), workers(self.threads));
         let pool = Ordered::spawn_named(
             "midi",
             self.threads,

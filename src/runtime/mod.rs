@@ -2,11 +2,14 @@
 //!
 //! [`Topology`] reads the NUMA layout from `/sys/devices/system/node/node*/cpulist` (one node
 //! holding every core when that is absent) and intersects it with the cores this process may run
-//! on. [`Pool`] starts one worker per requested thread and pins each to a core it claims from
-//! the process-wide [`CoreClaim`] table — pools running at the same time get disjoint cores
+//! on. A [`Crew`] starts one worker per requested thread and pins each to a core it claims from
+//! the process-wide [`CoreClaim`] table — crews running at the same time get disjoint cores
 //! while there are enough, filling one NUMA node before the next, so that a worker's buffers
-//! (allocated on first touch by the worker itself) stay local — and runs jobs from a shared
-//! queue. Results come back tagged with the job's sequence number; [`Ordered`] restores
+//! (allocated on first touch by the worker itself) stay local — and runs tasks from one queue.
+//! A [`Pool`] runs jobs of one kind, with a state per worker, on a crew of its own or on one it
+//! shares (a BAM reader's inflaters and decoders: one crew of `-t N` threads that take
+//! whichever job is queued first). Results come back tagged with the job's sequence number;
+//! [`Ordered`] restores
 //! submission order, bounds the jobs in flight ([`jobs_ahead`]) and runs inline with one
 //! thread: the BGZF [`ChunkReader`], the BAM, timsTOF and MIDI readers and the IPC encoder
 //! use it.
@@ -22,7 +25,7 @@ use std::path::Path;
 
 pub(crate) use cores::CoreClaim;
 pub(crate) use ordered::Ordered;
-pub(crate) use pool::{Outcome, Pool, WorkerPanicked};
+pub(crate) use pool::{Crew, Outcome, Pool, WorkerPanicked};
 
 /// The cores this process may use, grouped by NUMA node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,15 +126,12 @@ pub(crate) fn workers(threads: usize) -> usize {
     }
 }
 
-/// Splits a reader's `total` threads between two stages that run at the same time — `share` of
-/// them to the first, at least one each — so that `-t N` means N busy threads in all. One
-/// thread: both stages run inline on the calling thread (`(0, 0)`).
-pub(crate) fn split_threads(total: usize, share: f64) -> (usize, usize) {
-    if total <= 1 {
-        return (0, 0);
-    }
-    let first = ((total as f64 * share).round() as usize).clamp(1, total - 1);
-    (first, total - first)
+/// How many of a crew's `threads` workers a stage that costs `share` of the crew's CPU keeps
+/// busy on average: at least one, at most all. What sizes that stage's window of jobs in flight
+/// and its arenas ([`jobs_ahead`], [`arenas_per_worker`]) when it shares the crew with another.
+pub(crate) fn share_of(threads: usize, share: f64) -> usize {
+    let n = threads.max(1);
+    ((n as f64 * share).ceil() as usize).clamp(1, n)
 }
 
 /// The jobs a reader keeps in flight for `workers` worker threads: one per worker and one
@@ -148,12 +148,12 @@ pub(crate) fn arenas_kept(workers: usize) -> usize {
     jobs_ahead(workers) + 2
 }
 
-/// Batch arenas each of `workers` workers keeps in its own pool: its share of
-/// [`arenas_kept`], rounded up. A worker recycles only the memory of the batches it built, so
-/// pages stay on the NUMA node of the core that first touched them (workers are pinned node by
-/// node).
-pub(crate) fn arenas_per_worker(workers: usize) -> usize {
-    arenas_kept(workers).div_ceil(workers.max(1))
+/// Batch arenas each of a crew's `workers` keeps in its own pool, for a stage with the window
+/// of `stage` workers ([`jobs_ahead`]): its share of [`arenas_kept`], rounded up. A worker
+/// recycles only the memory of the batches it built, so pages stay on the NUMA node of the core
+/// that first touched them (workers are pinned node by node).
+pub(crate) fn arenas_per_worker(stage: usize, workers: usize) -> usize {
+    arenas_kept(stage).div_ceil(workers.max(1))
 }
 
 #[cfg(test)]
@@ -161,19 +161,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn threads_split_between_two_stages_add_up() {
-        assert_eq!(split_threads(1, 0.6), (0, 0), "one thread: all inline");
-        assert_eq!(split_threads(2, 0.6), (1, 1));
-        assert_eq!(split_threads(3, 0.6), (2, 1));
-        assert_eq!(split_threads(16, 0.6), (10, 6));
-        assert_eq!(split_threads(256, 0.6), (154, 102));
-        assert_eq!(split_threads(4, 0.99), (3, 1), "each stage keeps a thread");
-        for n in 2..300 {
-            let (a, b) = split_threads(n, 0.6);
-            assert!(a >= 1 && b >= 1 && a + b == n, "{n}");
+    fn a_stage_sharing_a_crew_gets_its_share_of_the_window() {
+        assert_eq!(share_of(1, 0.4), 1);
+        assert_eq!(share_of(2, 0.4), 1);
+        assert_eq!(share_of(4, 0.4), 2);
+        assert_eq!(share_of(16, 0.4), 7);
+        assert_eq!(share_of(3, 0.99), 3, "never more than the crew");
+        assert_eq!(share_of(0, 0.4), 1, "at least one");
+        for n in 1..300 {
+            let k = share_of(n, 0.4);
+            assert!(k >= 1 && k <= n, "{n}");
         }
         assert_eq!((workers(1), workers(2)), (0, 2));
         assert_eq!((jobs_ahead(0), jobs_ahead(4)), (1, 5));
+        // Two workers decoding as one: a window of 2, 4 arenas, 2 kept by each worker.
+        assert_eq!(arenas_per_worker(1, 2), 2);
+        assert_eq!(arenas_per_worker(4, 4), 2);
+        assert_eq!(
+            arenas_per_worker(0, 0),
+            3,
+            "inline: all kept by the calling thread"
+        );
     }
 
     #[test]

@@ -66,7 +66,7 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
     /// thread, the same work run inline on the calling thread; at most `ahead` jobs in flight.
     /// (A stage whose calling thread has other work wraps a pool of one with [`Ordered::new`].)
     pub(crate) fn spawn_named<S, I, F>(
-        role: &str,
+        role: &'static str,
         threads: usize,
         pin: bool,
         ahead: usize,
@@ -90,6 +90,14 @@ impl<J: Send + 'static, O: Send + 'static> Ordered<J, O> {
             Pool::spawn_named(role, threads, pin, init, work)?,
             ahead,
         ))
+    }
+
+    /// The crew its jobs run on (`None` inline).
+    pub(crate) fn crew(&self) -> Option<&std::sync::Arc<super::Crew>> {
+        match &self.engine {
+            Engine::Pool(pool) => Some(pool.crew()),
+            Engine::Inline(..) => None,
+        }
     }
 
     /// Jobs submitted whose results have not been handed out yet.

@@ -63,8 +63,8 @@ pub struct BamOptions {
     pub columns: Option<Vec<String>>,
     /// Typed tag columns: `NM`, or `NM:TYPE` (see [`bam::ReaderBuilder::tags`]).
     pub tags: Vec<String>,
-    /// Threads in all, split between inflating and decoding (`None`: the cores this process
-    /// may use; see [`bam::ReaderBuilder::threads`]).
+    /// Threads in all, each inflating or decoding (`None`: the cores this process may use; see
+    /// [`bam::ReaderBuilder::threads`]).
     pub threads: Option<usize>,
     /// Rows per batch (`None`: 65,536).
     pub batch_rows: Option<usize>,

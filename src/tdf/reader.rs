@@ -420,7 +420,7 @@ impl ReaderBuilder {
         }
         if !reader.jobs.is_empty() {
             let wshared = reader.shared.clone();
-            let keep = arenas_per_worker(workers(self.threads));
+            let keep = arenas_per_worker(workers(self.threads), workers(self.threads));
             let pool = Ordered::spawn_named(
                 if self.table == Table::Spectra {
                     "spectra"
