@@ -192,16 +192,21 @@ impl BatchBuilder {
         self.dictionary.clone()
     }
 
-    /// A builder of the same batches for a worker, with an arena pool of its own (as large as
-    /// this one's), so the worker recycles memory it touched first.
-    pub(crate) fn clone_empty(&self) -> Self {
+    /// A builder of the same batches for a worker, taking arenas from `arenas` (the pool of the
+    /// worker's NUMA node), so the worker recycles memory its node touched first.
+    pub(crate) fn clone_with(&self, arenas: ArenaPool) -> Self {
         Self::new(
             self.proj,
             &self.typed_spec,
             self.dictionary.clone(),
             self.metadata.clone(),
-            self.arenas.empty_like(),
+            arenas,
         )
+    }
+
+    /// Its arena pool (whose size the workers' pools copy).
+    pub(crate) fn arenas(&self) -> &ArenaPool {
+        &self.arenas
     }
 
     pub(crate) fn schema(&self) -> SchemaRef {
@@ -359,7 +364,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_worker_recycles_the_memory_of_its_own_batches() {
+    fn each_node_recycles_the_memory_of_its_own_batches() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
         let mut raw = Vec::new();
         flate2::read::MultiGzDecoder::new(std::fs::File::open(path).expect("sample"))
@@ -381,7 +386,11 @@ mod tests {
             header.metadata(),
             ArenaPool::new(2),
         );
-        let (mut a, mut b) = (proto.clone_empty(), proto.clone_empty());
+        // Workers of two nodes: a pool each.
+        let (mut a, mut b) = (
+            proto.clone_with(proto.arenas().empty_like()),
+            proto.clone_with(proto.arenas().empty_like()),
+        );
         let refs = header.references.len();
         let build = |w: &mut BatchBuilder| {
             let batch = w.build(records.len(), |i| records[i], refs).expect("valid");

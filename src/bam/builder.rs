@@ -16,7 +16,7 @@ use super::region::plan_regions;
 use crate::arrow::arena::ArenaPool;
 use crate::bgzf::Options;
 use crate::io::Input;
-use crate::runtime::{arenas_per_worker, share_of, Crew};
+use crate::runtime::{arenas_per_pool, share_of, Crew};
 
 /// The share of the CPU a BAM reader's workers spend decoding (the rest inflating): decoding
 /// every column took 0.6 CPU seconds and inflating 1.1 on the 313 MB benchmark BAM
@@ -324,7 +324,14 @@ impl ReaderBuilder {
         } else {
             share_of(workers, DECODE_SHARE)
         };
-        let arenas = ArenaPool::new(arenas_per_worker(decoders, workers));
+        // One arena pool per NUMA node of the crew.
+        let nodes = crew.as_ref().map_or(1, |c| {
+            c.nodes()
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        });
+        let arenas = ArenaPool::new(arenas_per_pool(decoders, nodes));
         let metadata = records.header().metadata();
         let builder = BatchBuilder::new(self.projection, &typed, dictionary, metadata, arenas);
         Reader::start(Start {

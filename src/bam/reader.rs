@@ -12,6 +12,7 @@ use super::filter::Filter;
 use super::frame::Records;
 use super::header::Header;
 use super::job::{decode_job, frame_job, Decoded, Job};
+use crate::arrow::arena::ArenaPool;
 use crate::bgzf::Chunk;
 use crate::runtime::{jobs_ahead, Crew, Ordered, Pool, WorkerPanicked};
 
@@ -111,7 +112,20 @@ impl Reader {
         let filter = s.filter;
         let wregions = regions.clone();
         let repairs = records.name_repairs();
-        let init = move |_| builder.clone_empty();
+        // One arena pool per NUMA node of the workers (one in all on most machines): a batch's
+        // memory goes back to the workers of the node that first touched it.
+        let nodes = crew.as_ref().map_or(vec![0], |c| c.nodes().to_vec());
+        let mut pools: std::collections::BTreeMap<usize, ArenaPool> = Default::default();
+        let by_worker: Vec<ArenaPool> = nodes
+            .iter()
+            .map(|n| {
+                pools
+                    .entry(*n)
+                    .or_insert_with(|| builder.arenas().empty_like())
+                    .clone()
+            })
+            .collect();
+        let init = move |i: usize| builder.clone_with(by_worker[i].clone());
         let work = move |b: &mut BatchBuilder, job: Job| {
             decode_job(b, job, n_refs, filter, &wregions, &wpath, &repairs)
         };

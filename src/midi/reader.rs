@@ -12,7 +12,7 @@ use super::table::{files_batch, notes_batch, FileRow, NoteRow};
 use super::{Analyzer, KeyProfile, OnsetOptions, ParseError};
 use crate::arrow::arena::ArenaPool;
 use crate::io::{Input, OpenError};
-use crate::runtime::{arenas_per_worker, default_threads, jobs_ahead, workers, Ordered};
+use crate::runtime::{arenas_per_pool, default_threads, jobs_ahead, workers, Ordered};
 
 /// File name extensions collected when walking a folder (case-insensitive). Files named
 /// explicitly are read whatever their name.
@@ -270,7 +270,7 @@ impl ReaderBuilder {
         let paths: Arc<[PathBuf]> = paths.into();
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
         let profile = self.key_profile;
-        let keep = arenas_per_worker(workers(self.threads), workers(self.threads));
+        let keep = arenas_per_pool(workers(self.threads), workers(self.threads));
         let pool = Ordered::spawn_named(
             "midi",
             self.threads,

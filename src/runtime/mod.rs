@@ -128,7 +128,7 @@ pub(crate) fn workers(threads: usize) -> usize {
 
 /// How many of a crew's `threads` workers a stage that costs `share` of the crew's CPU keeps
 /// busy on average: at least one, at most all. What sizes that stage's window of jobs in flight
-/// and its arenas ([`jobs_ahead`], [`arenas_per_worker`]) when it shares the crew with another.
+/// and its arenas ([`jobs_ahead`], [`arenas_per_pool`]) when it shares the crew with another.
 pub(crate) fn share_of(threads: usize, share: f64) -> usize {
     let n = threads.max(1);
     ((n as f64 * share).ceil() as usize).clamp(1, n)
@@ -148,12 +148,14 @@ pub(crate) fn arenas_kept(workers: usize) -> usize {
     jobs_ahead(workers) + 2
 }
 
-/// Batch arenas each of a crew's `workers` keeps in its own pool, for a stage with the window
-/// of `stage` workers ([`jobs_ahead`]): its share of [`arenas_kept`], rounded up. A worker
-/// recycles only the memory of the batches it built, so pages stay on the NUMA node of the core
-/// that first touched them (workers are pinned node by node).
-pub(crate) fn arenas_per_worker(stage: usize, workers: usize) -> usize {
-    arenas_kept(stage).div_ceil(workers.max(1))
+/// Batch arenas each of `pools` arena pools keeps, for a stage with the window of `stage`
+/// workers ([`jobs_ahead`]): its share of [`arenas_kept`], rounded up. A pool serves the
+/// workers of one NUMA node (BAM) or one worker (timsTOF, MIDI) and recycles only the memory of
+/// the batches they built, so pages stay on the node of the core that first touched them
+/// (workers are pinned node by node); the arenas kept stay bounded by the window, not by the
+/// number of workers.
+pub(crate) fn arenas_per_pool(stage: usize, pools: usize) -> usize {
+    arenas_kept(stage).div_ceil(pools.max(1))
 }
 
 #[cfg(test)]
@@ -174,11 +176,12 @@ mod tests {
         }
         assert_eq!((workers(1), workers(2)), (0, 2));
         assert_eq!((jobs_ahead(0), jobs_ahead(4)), (1, 5));
-        // Two workers decoding as one: a window of 2, 4 arenas, 2 kept by each worker.
-        assert_eq!(arenas_per_worker(1, 2), 2);
-        assert_eq!(arenas_per_worker(4, 4), 2);
+        // A window of 2 (one worker's worth of decoding): 4 arenas, in one pool or two nodes'.
+        assert_eq!(arenas_per_pool(1, 1), 4);
+        assert_eq!(arenas_per_pool(1, 2), 2);
+        assert_eq!(arenas_per_pool(4, 4), 2);
         assert_eq!(
-            arenas_per_worker(0, 0),
+            arenas_per_pool(0, 0),
             3,
             "inline: all kept by the calling thread"
         );

@@ -93,6 +93,8 @@ type Task = Box<dyn FnOnce(usize) + Send>;
 pub(crate) struct Crew {
     jobs: JobQueue<Task>,
     handles: Vec<JoinHandle<()>>,
+    /// The NUMA node (position in [`Topology::nodes`]) of each worker's core; 0 unpinned.
+    nodes: Vec<usize>,
     /// The cores its workers are pinned to, released when the workers have stopped.
     _cores: Option<CoreClaim>,
 }
@@ -121,12 +123,22 @@ impl Crew {
     /// other running crews while there are enough).
     pub(crate) fn spawn(role: &str, threads: usize, pin: bool) -> std::io::Result<Arc<Self>> {
         let threads = threads.max(1);
-        let claim = pin.then(|| CoreClaim::new(&Topology::detect().cores(), threads));
+        let topology = pin.then(Topology::detect);
+        let claim = topology
+            .as_ref()
+            .map(|t| CoreClaim::new(&t.cores(), threads));
         let cores = claim.as_ref().map_or(&[][..], |c| &c.cores[..]).to_vec();
+        let node_of = |i: usize| -> usize {
+            let (Some(t), Some(core)) = (&topology, cores.get(i % cores.len().max(1))) else {
+                return 0;
+            };
+            t.nodes.iter().position(|n| n.contains(core)).unwrap_or(0)
+        };
         // Built first, so that a failed start stops and joins the workers already started.
         let mut crew = Self {
             jobs: JobQueue::new(),
             handles: Vec::with_capacity(threads),
+            nodes: (0..threads).map(node_of).collect(),
             _cores: claim,
         };
         for i in 0..threads {
@@ -154,6 +166,13 @@ impl Crew {
     /// Its number of workers.
     pub(crate) fn threads(&self) -> usize {
         self.handles.len()
+    }
+
+    /// The NUMA node of each worker (by worker number): what state shared by the workers of
+    /// one node is keyed by (a BAM reader's batch arenas). All 0 when the workers are not
+    /// pinned or the machine has one node.
+    pub(crate) fn nodes(&self) -> &[usize] {
+        &self.nodes
     }
 
     /// Queues `task` for the next free worker, with no result to wait for: housekeeping the
@@ -471,6 +490,22 @@ mod tests {
             0,
             "a dropped pool's queued jobs are skipped"
         );
+    }
+
+    #[test]
+    fn each_worker_knows_its_numa_node() {
+        let loose = Crew::spawn("test", 3, false).expect("crew");
+        assert_eq!(loose.nodes(), &[0, 0, 0], "unpinned: one node");
+        let topology = Topology::detect();
+        let pinned = Crew::spawn("test", 3, true).expect("crew");
+        assert_eq!(pinned.nodes().len(), 3);
+        for (i, &n) in pinned.nodes().iter().enumerate() {
+            let core = pinned._cores.as_ref().expect("pinned").cores[i % 3];
+            assert!(
+                topology.nodes[n].contains(&core),
+                "worker {i}: core {core} on node {n}"
+            );
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::spectra;
 use super::tables::{self, Table};
 use super::Error;
 use crate::io::Input;
-use crate::runtime::{arenas_per_worker, default_threads, jobs_ahead, workers, Ordered};
+use crate::runtime::{arenas_per_pool, default_threads, jobs_ahead, workers, Ordered};
 
 /// Which m/z and 1/K0 models to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -420,7 +420,7 @@ impl ReaderBuilder {
         }
         if !reader.jobs.is_empty() {
             let wshared = reader.shared.clone();
-            let keep = arenas_per_worker(workers(self.threads), workers(self.threads));
+            let keep = arenas_per_pool(workers(self.threads), workers(self.threads));
             let pool = Ordered::spawn_named(
                 if self.table == Table::Spectra {
                     "spectra"
