@@ -585,6 +585,17 @@ impl ChunkReader {
     }
 }
 
+impl Drop for ChunkReader {
+    fn drop(&mut self) {
+        // Hundreds of spare chunk buffers at the end of a BAM read: freed on a worker of the
+        // crew shared with the reader's other work, not on the calling thread.
+        if let Some(crew) = &self.opts.crew {
+            let spare = std::mem::take(&mut self.spare);
+            crew.run(move || drop(spare));
+        }
+    }
+}
+
 impl ChunkReader {
     /// The next chunk of the plain gzip member at hand, inflated on the calling thread; when the
     /// member ends, scanning resumes after it (the next member may be BGZF again).

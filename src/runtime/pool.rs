@@ -210,14 +210,18 @@ struct Lane<J, O> {
 /// when its last pool is dropped.
 pub(crate) struct Pool<J, O> {
     crew: Arc<Crew>,
-    lane: Arc<Lane<J, O>>,
+    /// Let go when the pool is dropped (see `freed_on_worker`).
+    lane: Option<Arc<Lane<J, O>>>,
+    /// The same lane, untyped: what the pool hands to a worker when it is dropped, so the last
+    /// reference, and with it the workers' states, is freed there.
+    freed_on_worker: Option<Arc<dyn Send + Sync>>,
     results: Receiver<(u64, Outcome<O>)>,
 }
 
 impl<J, O> std::fmt::Debug for Pool<J, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
-            .field("role", &self.lane.role)
+            .field("role", &self.lane.as_ref().map(|l| l.role))
             .field("threads", &self.crew.threads())
             .finish()
     }
@@ -267,14 +271,16 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
             work(state.get_or_insert_with(|| init(i)), job)
         };
         let (results, rx) = std::sync::mpsc::channel();
+        let lane = Arc::new(Lane {
+            role,
+            run: Box::new(run),
+            results,
+            dropped: AtomicBool::new(false),
+        });
         Self {
             crew: crew.clone(),
-            lane: Arc::new(Lane {
-                role,
-                run: Box::new(run),
-                results,
-                dropped: AtomicBool::new(false),
-            }),
+            lane: Some(lane.clone()),
+            freed_on_worker: Some(lane),
             results: rx,
         }
     }
@@ -286,7 +292,10 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
 
     /// Queues a job with its sequence number.
     pub(crate) fn submit(&self, seq: u64, job: J) {
-        let lane = self.lane.clone();
+        let lane = self
+            .lane
+            .clone()
+            .expect("a pool has its lane until dropped");
         self.crew.jobs.push(Box::new(move |worker| {
             if lane.dropped.load(Ordering::Relaxed) {
                 return;
@@ -312,7 +321,14 @@ impl<J: Send + 'static, O: Send + 'static> Pool<J, O> {
 
 impl<J, O> Drop for Pool<J, O> {
     fn drop(&mut self) {
-        self.lane.dropped.store(true, Ordering::Relaxed);
+        if let Some(lane) = self.lane.take() {
+            lane.dropped.store(true, Ordering::Relaxed);
+        }
+        // The workers' states (decompressors, batch builders and their arenas) are freed on a
+        // worker, not on the thread dropping the pool: the typed reference is gone already.
+        if let Some(lane) = self.freed_on_worker.take() {
+            self.crew.run(move || drop(lane));
+        }
     }
 }
 
@@ -490,6 +506,38 @@ mod tests {
             0,
             "a dropped pool's queued jobs are skipped"
         );
+    }
+
+    #[test]
+    fn a_dropped_pool_frees_its_workers_states_on_a_worker() {
+        /// Says on which thread it was dropped.
+        struct State(std::sync::mpsc::Sender<Option<String>>);
+        impl Drop for State {
+            fn drop(&mut self) {
+                let name = std::thread::current().name().map(str::to_owned);
+                let _ = self.0.send(name);
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let crew = Crew::spawn("free", 2, false).expect("crew");
+        let pool: Pool<u64, u64> = Pool::on(&crew, "s", move |_| State(tx.clone()), |_, n| n);
+        for n in 0..8 {
+            pool.submit(n, n);
+        }
+        for _ in 0..8 {
+            let (seq, out) = pool.recv().expect("result");
+            assert_eq!(out, Ok(seq));
+        }
+        drop(pool);
+        drop(crew);
+        let dropped: Vec<Option<String>> = rx.iter().collect();
+        assert!(!dropped.is_empty(), "states were built");
+        for name in dropped {
+            assert!(
+                name.as_deref().is_some_and(|n| n.starts_with("free-")),
+                "dropped on {name:?}, not on a worker"
+            );
+        }
     }
 
     #[test]
