@@ -324,13 +324,8 @@ impl ReaderBuilder {
         } else {
             share_of(workers, DECODE_SHARE)
         };
-        // One arena pool per NUMA node of the crew.
-        let nodes = crew.as_ref().map_or(1, |c| {
-            c.nodes()
-                .iter()
-                .collect::<std::collections::BTreeSet<_>>()
-                .len()
-        });
+        // One arena pool per NUMA node of the crew (made in `Reader::start`), each this size.
+        let nodes = crew.as_ref().map_or(1, |c| c.node_count());
         let arenas = ArenaPool::new(arenas_per_pool(decoders, nodes));
         let metadata = records.header().metadata();
         let builder = BatchBuilder::new(self.projection, &typed, dictionary, metadata, arenas);

@@ -76,7 +76,8 @@ impl std::fmt::Debug for Reader {
 /// An opened input and the settings of its pipeline (from [`super::ReaderBuilder::build`]).
 pub(super) struct Start {
     pub(super) records: Records,
-    /// Decodes batches (cloned empty for each worker).
+    /// Decodes batches (cloned for each worker, with an arena pool per NUMA node as large as
+    /// this one's).
     pub(super) builder: BatchBuilder,
     /// The workers that inflate the input, to decode on too (none: decode on the calling
     /// thread).

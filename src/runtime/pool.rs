@@ -175,6 +175,14 @@ impl Crew {
         &self.nodes
     }
 
+    /// How many NUMA nodes its workers are on.
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    }
+
     /// Queues `task` for the next free worker, with no result to wait for: housekeeping the
     /// calling thread hands off (releasing consumed input pages, mapping the next ones). Tasks
     /// still queued when the crew stops are run first.
@@ -544,6 +552,7 @@ mod tests {
     fn each_worker_knows_its_numa_node() {
         let loose = Crew::spawn("test", 3, false).expect("crew");
         assert_eq!(loose.nodes(), &[0, 0, 0], "unpinned: one node");
+        assert_eq!(loose.node_count(), 1);
         let topology = Topology::detect();
         let pinned = Crew::spawn("test", 3, true).expect("crew");
         assert_eq!(pinned.nodes().len(), 3);
