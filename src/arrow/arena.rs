@@ -4,7 +4,8 @@
 //!
 //! This is one of the documented places with `unsafe` outside `kernels/` (docs/ARCHITECTURE.md,
 //! "Unsafe code"): turning a region into an Arrow [`Buffer`] needs
-//! [`Buffer::from_custom_allocation`], and a region's mutable view is built from its pointer.
+//! [`Buffer::from_custom_allocation`], a region's mutable view is built from its pointer, and a
+//! checked ASCII region becomes a `StringArray` without a second validation.
 //! The invariants that make both sound are local to this file:
 //!
 //! * an allocation is zeroed when it is made and afterwards only holds values written through
@@ -16,6 +17,10 @@
 //! * the memory is freed, or returned to its pool, only when the last owner — the arena, a region
 //!   or a `Buffer` made from one — is dropped (shared `Arc`); a pool hands it out again only
 //!   after that, to one arena at a time.
+//!
+//! The third use is a Utf8 column whose bytes were checked for ASCII while they were written
+//! ([`AsciiText`]): its `StringArray` is made without Arrow's second UTF-8 pass
+//! (`StringArray::new_unchecked`), which is sound because a checked byte can no longer be written.
 
 use std::alloc::Layout;
 use std::marker::PhantomData;
@@ -368,6 +373,84 @@ impl<T: ArrowNativeType> Region<T> {
     }
 }
 
+/// The values region of a Utf8 column that is written front to back and checked for ASCII as
+/// it goes (a block of rows at a time, while the bytes are in cache), so the finished column
+/// needs no UTF-8 validation pass over the whole batch (Arrow's `try_new` reads every byte
+/// again, from memory once the batch is larger than the cache).
+///
+/// Only the bytes after the checked prefix can be written ([`AsciiText::unchecked_mut`]), so a
+/// checked byte stays ASCII; a value that is not ASCII (a UTF-8 read name or tag string) makes
+/// the column take Arrow's full validation instead.
+#[derive(Debug)]
+pub(crate) struct AsciiText {
+    values: Region<u8>,
+    /// Bytes `[0, checked)` were checked.
+    checked: usize,
+    /// Whether every checked byte is ASCII.
+    ascii: bool,
+}
+
+impl AsciiText {
+    pub(crate) fn new(values: Region<u8>) -> Self {
+        Self {
+            values,
+            checked: 0,
+            ascii: true,
+        }
+    }
+
+    /// The region's bytes.
+    pub(crate) fn as_slice(&mut self) -> &[u8] {
+        self.values.as_mut_slice()
+    }
+
+    /// Where the unchecked bytes start, and those bytes for writing (the slice's index 0 is that
+    /// position).
+    pub(crate) fn unchecked_mut(&mut self) -> (usize, &mut [u8]) {
+        let at = self.checked;
+        (at, &mut self.values.as_mut_slice()[at..])
+    }
+
+    /// Checks the bytes written up to `end` (what was written since the last check).
+    ///
+    /// # Panics
+    /// If `end` is before the checked prefix or past the region.
+    pub(crate) fn check(&mut self, end: usize) {
+        let bytes = &self.values.as_mut_slice()[self.checked..end];
+        self.ascii &= bytes.is_ascii();
+        self.checked = end;
+    }
+
+    /// The column of the first `len` bytes, with `offsets` (into those bytes) and `nulls`.
+    /// Arrow's checks run in full unless every byte up to `len` was checked and is ASCII; the
+    /// rest of `try_new`'s checks (offsets within the values, null count) always run.
+    pub(crate) fn into_string_array(
+        mut self,
+        len: usize,
+        offsets: arrow_buffer::OffsetBuffer<i32>,
+        nulls: Option<arrow_buffer::NullBuffer>,
+    ) -> Result<arrow_array::StringArray, arrow_schema::ArrowError> {
+        let checked = self.ascii && self.checked >= len;
+        self.values.truncate(len);
+        let values = self.values.into_buffer();
+        let fits = offsets
+            .last()
+            .to_usize()
+            .is_some_and(|end| end <= values.len())
+            && nulls.as_ref().is_none_or(|n| n.len() == offsets.len() - 1);
+        if checked && fits {
+            // SAFETY: `try_new` would not fail: the offsets are non-negative and increasing
+            // (`OffsetBuffer`), the last is within `values`, `nulls` has one bit per value, and
+            // every byte of `values` is ASCII (checked above, and bytes before `checked` cannot
+            // be written after their check: `unchecked_mut` only lends the rest), so the values
+            // are UTF-8 and every offset is a character boundary.
+            Ok(unsafe { arrow_array::StringArray::new_unchecked(offsets, values, nulls) })
+        } else {
+            arrow_array::StringArray::try_new(offsets, values, nulls)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,5 +608,67 @@ mod tests {
         r.as_mut_slice()[..4].copy_from_slice(&[4, 3, 2, 1]);
         r.truncate(4);
         assert_eq!(&r.into_scalar_buffer()[..], &[4, 3, 2, 1]);
+    }
+
+    /// Writes `parts` into an [`AsciiText`] of `cap` bytes, checking after each part listed in
+    /// `checks`, and builds the column of one value per part.
+    fn text_column(
+        parts: &[&[u8]],
+        checks: &[usize],
+    ) -> Result<arrow_array::StringArray, arrow_schema::ArrowError> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut arena = Arena::new(*ArenaSize::default().add::<u8>(len + 8));
+        let mut text = AsciiText::new(arena.take::<u8>(len + 8));
+        let mut offsets = vec![0i32];
+        for (i, part) in parts.iter().enumerate() {
+            let at = *offsets.last().expect("one offset") as usize;
+            let (base, out) = text.unchecked_mut();
+            out[at - base..at - base + part.len()].copy_from_slice(part);
+            offsets.push((at + part.len()) as i32);
+            if checks.contains(&i) {
+                text.check(at + part.len());
+            }
+        }
+        let offsets = arrow_buffer::OffsetBuffer::new(offsets.into());
+        text.into_string_array(len, offsets, None)
+    }
+
+    #[test]
+    fn checked_ascii_text_becomes_a_string_array() {
+        let a = text_column(&[b"ACGT", b"", b"12M3S"], &[0, 2]).expect("ASCII");
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            [Some("ACGT"), Some(""), Some("12M3S")]
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_ascii_or_not_checked_is_validated_in_full() {
+        // UTF-8 that is not ASCII: accepted by Arrow's validation.
+        let a = text_column(&["r\u{e9}ad".as_bytes(), b"x"], &[0, 1]).expect("UTF-8");
+        assert_eq!(a.value(0), "r\u{e9}ad");
+        // Not UTF-8: refused, whether or not it was checked.
+        for checks in [&[0, 1][..], &[0][..], &[][..]] {
+            let e = text_column(&[b"ok", b"\xff"], checks).expect_err("not UTF-8");
+            assert!(e.to_string().contains("UTF-8"), "{e}");
+        }
+        // A value split inside a character (each half checked is not ASCII).
+        let e = text_column(&[b"\xc3", b"\xa9"], &[0, 1]).expect_err("split character");
+        assert!(e.to_string().contains("UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn checked_bytes_cannot_be_written_again() {
+        let mut arena = Arena::new(*ArenaSize::default().add::<u8>(8));
+        let mut text = AsciiText::new(arena.take::<u8>(8));
+        text.unchecked_mut().1[..4].copy_from_slice(b"ACGT");
+        text.check(4);
+        let (base, rest) = text.unchecked_mut();
+        assert_eq!(
+            (base, rest.len()),
+            (4, 4),
+            "only the unchecked bytes are lent"
+        );
+        assert_eq!(text.as_slice()[..4], *b"ACGT");
     }
 }

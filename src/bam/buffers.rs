@@ -12,7 +12,7 @@ use arrow_schema::ArrowError;
 use super::error::RecordError;
 use super::record::Record;
 use super::tagtext::TextBuf;
-use crate::arrow::arena::{Arena, Region};
+use crate::arrow::arena::{Arena, AsciiText, Region};
 
 /// A Utf8 column being built: offsets, values and (unless never null) validity.
 #[derive(Default)]
@@ -135,13 +135,14 @@ impl<T: ArrowNativeType> PrimCol<T> {
 /// Where a Utf8 column's bytes go: an arena region sized in advance (exactly or by a bound), or
 /// for text whose length is only known once rendered, a region sized by an estimate that spills
 /// into a reused [`TextBuf`] once it runs out (the two are joined into one arena at the end).
+/// A region's bytes are checked for ASCII after each block of rows, while they are in cache.
 pub(super) enum TextValues {
     Region {
-        values: Region<u8>,
+        values: AsciiText,
         at: usize,
     },
     Rendered {
-        values: Region<u8>,
+        values: AsciiText,
         at: usize,
         spilled: bool,
     },
@@ -184,11 +185,11 @@ impl TextCol {
         rows: usize,
         bytes: usize,
         nullable: bool,
-        values: impl FnOnce(Region<u8>) -> TextValues,
+        values: impl FnOnce(AsciiText) -> TextValues,
     ) -> Self {
         let mut offsets = arena.take::<i32>(rows + 1);
         offsets.as_mut_slice()[0] = 0;
-        let values = values(arena.take::<u8>(bytes));
+        let values = values(AsciiText::new(arena.take::<u8>(bytes)));
         Self {
             offsets,
             values,
@@ -205,11 +206,12 @@ impl TextCol {
         len: impl Fn(&Record<'_>) -> usize,
         put: impl Fn(&Record<'_>, &mut [u8]) -> bool,
     ) {
-        let TextValues::Region { values, at } = &mut self.values else {
+        let TextValues::Region { values: text, at } = &mut self.values else {
             unreachable!("sized text column")
         };
-        let (values, offsets) = (values.as_mut_slice(), self.offsets.as_mut_slice());
-        let mut pos = *at;
+        // `pos` counts from the start of the unchecked bytes.
+        let ((base, values), offsets) = (text.unchecked_mut(), self.offsets.as_mut_slice());
+        let mut pos = *at - base;
         let mut valid = 0usize;
         for (i, r) in recs.iter().enumerate() {
             let n = len(r);
@@ -218,7 +220,7 @@ impl TextCol {
                 pos += n;
             }
             // Sizes were checked to fit in i32 before the arena was made.
-            offsets[row0 + i + 1] = pos as i32;
+            offsets[row0 + i + 1] = (base + pos) as i32;
             if let Some(bits) = &mut self.bits {
                 let row = row0 + i;
                 bits.bits.as_mut_slice()[row / 8] |= u8::from(ok) << (row % 8);
@@ -228,7 +230,8 @@ impl TextCol {
         if let Some(bits) = &mut self.bits {
             bits.valid += valid;
         }
-        *at = pos;
+        *at = base + pos;
+        text.check(*at);
     }
 
     /// Rows `row0..` of a rendered column: `room(r)` is the most bytes record `r` may write,
@@ -244,30 +247,40 @@ impl TextCol {
         mut render: impl FnMut(&Record<'_>, &mut [u8]) -> Result<(bool, usize), RecordError>,
     ) -> Result<(), (usize, RecordError)> {
         let TextValues::Rendered {
-            values,
+            values: text,
             at,
             spilled,
         } = &mut self.values
         else {
             unreachable!("rendered text column")
         };
-        let (values, offsets) = (values.as_mut_slice(), self.offsets.as_mut_slice());
+        // `values[0]` is byte `base` of the region.
+        let ((base, values), offsets) = (text.unchecked_mut(), self.offsets.as_mut_slice());
+        let mut failed = None;
         for (i, r) in recs.iter().enumerate() {
             let room = room(r);
-            *spilled |= values.len() - *at < room;
+            *spilled |= base + values.len() - *at < room;
             let out = if *spilled {
                 spill.room(room)
             } else {
-                &mut values[*at..*at + room]
+                &mut values[*at - base..*at - base + room]
             };
-            let (ok, n) = render(r, out).map_err(|e| (row0 + i, e))?;
+            let (ok, n) = match render(r, out) {
+                Ok(done) => done,
+                Err(e) => {
+                    failed = Some((row0 + i, e));
+                    break;
+                }
+            };
             if *spilled {
                 spill.advance(n);
             } else {
                 *at += n;
             }
-            let end = i32::try_from(*at + spill.len())
-                .map_err(|_| (row0 + i, RecordError::BatchTextOverflow))?;
+            let Ok(end) = i32::try_from(*at + spill.len()) else {
+                failed = Some((row0 + i, RecordError::BatchTextOverflow));
+                break;
+            };
             offsets[row0 + i + 1] = end;
             if let Some(bits) = &mut self.bits {
                 let row = row0 + i;
@@ -275,7 +288,8 @@ impl TextCol {
                 bits.valid += usize::from(ok);
             }
         }
-        Ok(())
+        text.check(*at);
+        failed.map_or(Ok(()), Err)
     }
 
     /// The bytes of rendered text written into the region and into the spill buffer.
@@ -294,27 +308,26 @@ impl TextCol {
         spill: Option<&TextBuf>,
         arena: impl FnOnce(usize) -> Arena,
     ) -> Result<ArrayRef, ArrowError> {
-        let values = match self.values {
-            TextValues::Region { mut values, at }
+        let (values, len) = match self.values {
+            TextValues::Region { values, at }
             | TextValues::Rendered {
-                mut values,
+                values,
                 at,
                 spilled: false,
-            } => {
-                values.truncate(at);
-                values.into_buffer()
-            }
+            } => (values, at),
             TextValues::Rendered { mut values, at, .. } => {
                 let spill = spill.expect("a spilled column's buffer").as_slice();
-                let mut joined = arena(at + spill.len()).take::<u8>(at + spill.len());
-                let out = joined.as_mut_slice();
-                out[..at].copy_from_slice(&values.as_mut_slice()[..at]);
+                let len = at + spill.len();
+                let mut joined = AsciiText::new(arena(len).take::<u8>(len));
+                let (_, out) = joined.unchecked_mut();
+                out[..at].copy_from_slice(&values.as_slice()[..at]);
                 out[at..].copy_from_slice(spill);
-                joined.into_buffer()
+                joined.check(len);
+                (joined, len)
             }
         };
         let offsets = OffsetBuffer::new(self.offsets.into_scalar_buffer());
         let nulls = self.bits.and_then(|b| b.finish(rows));
-        Ok(Arc::new(StringArray::try_new(offsets, values, nulls)?))
+        Ok(Arc::new(values.into_string_array(len, offsets, nulls)?))
     }
 }
