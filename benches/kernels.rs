@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use rawarrow::kernels::{calib, cigar, delta, onset, qual, runs, seq, unshuffle};
+use rawarrow::kernels::{calib, cigar, cstr, delta, onset, qual, runs, seq, unshuffle};
 
 const SIZES: &[usize] = &[16, 150, 1024, 64 * 1024, 1 << 20];
 
@@ -385,6 +385,40 @@ fn bench_cigar(c: &mut Criterion) {
     g.finish();
 }
 
+type CstrFn = Box<dyn Fn(&[u8], &mut [u8]) -> Option<cstr::Copied>>;
+
+fn bench_cstr(c: &mut Criterion) {
+    let mut impls: Vec<(&'static str, CstrFn)> = vec![
+        ("naive", Box::new(cstr::naive)),
+        ("scalar", Box::new(cstr::scalar::copy)),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        use cstr::x86_64::*;
+        if let Some(k) = avx2::Avx2::new() {
+            impls.push(("avx2", Box::new(move |s, o| k.copy(s, o))));
+        }
+        if let Some(k) = avx512::Avx512::new() {
+            impls.push(("avx512", Box::new(move |s, o| k.copy(s, o))));
+        }
+    }
+    // Aux string lengths of short-read BAMs: read-group and program ids (~16 bytes), original
+    // qualities (`OQ`, 151 bytes).
+    let mut g = c.benchmark_group("cstr");
+    for n in [16usize, 151] {
+        let mut s: Vec<u8> = bytes(n, 12).iter().map(|b| 33 + b % 90).collect();
+        s.extend_from_slice(&[0, b'N', b'M', b'i', 0]);
+        let mut out = vec![0u8; n + 64];
+        g.throughput(Throughput::Bytes(n as u64));
+        for (name, f) in &impls {
+            g.bench_with_input(BenchmarkId::new(*name, n), &n, |b, _| {
+                b.iter(|| f(black_box(&s), &mut out))
+            });
+        }
+    }
+    g.finish();
+}
+
 mod harness {
     #![allow(missing_docs)]
     use super::*;
@@ -398,7 +432,8 @@ mod harness {
         bench_runs,
         bench_calib,
         bench_onset,
-        bench_cigar
+        bench_cigar,
+        bench_cstr
     );
 }
 criterion::criterion_main!(harness::benches);

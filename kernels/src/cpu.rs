@@ -226,6 +226,15 @@ mod dispatch_tests {
             Level::Avx512Bw => assert_eq!((seq, qual), (seq256, qual512)),
             _ => assert!(seq != seq512 && qual != qual512),
         }
+        type Cstr = unsafe fn(&[u8], &mut [u8]) -> Option<crate::cstr::Copied>;
+        let cstr = crate::cstr::resolve() as usize;
+        let cstr512 = crate::cstr::x86_64::avx512::entry as Cstr as usize;
+        let cstr256 = crate::cstr::x86_64::avx2::entry as Cstr as usize;
+        match level() {
+            Level::Avx512 | Level::Avx512Bw => assert_eq!(cstr, cstr512),
+            Level::Avx2 => assert_eq!(cstr, cstr256),
+            _ => assert!(cstr != cstr512 && cstr != cstr256),
+        }
         assert!(Level::Avx2 < Level::Avx512Bw && Level::Avx512Bw < Level::Avx512);
         assert_eq!(has_avx512bw(), detected() >= Level::Avx512Bw);
     }

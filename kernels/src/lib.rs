@@ -9,6 +9,7 @@
 //! | [`seq`] | BAM 4-bit bases → ASCII | scalar, SSSE3, AVX2, AVX-512 VBMI, NEON |
 //! | [`qual`] | BAM qualities → phred+33, absent/saturation report | scalar, SSE4.1, AVX2, AVX-512 BW, NEON |
 //! | [`cigar`] | BAM CIGAR ops → SAM text, reference and query spans | scalar |
+//! | [`cstr`] | NUL-terminated aux strings → text, ASCII test | scalar, AVX2, AVX-512 BW |
 //! | [`unshuffle`] | 4 byte planes → `u32`, also split into pairs (timsTOF) | scalar, SSSE3, AVX2, AVX-512 VBMI, NEON (pairs: scalar, AVX2, AVX-512 VBMI) |
 //! | [`delta`] | per-scan prefix sums − 1 (timsTOF) | scalar, SSE4.1, AVX2, AVX-512 F |
 //! | [`calib`] | TOF → m/z, scan → 1/K0 (`f64`) | scalar, AVX2, AVX-512 F |
@@ -21,8 +22,8 @@
 //! [`cpu::level`] (through the tokens, or for the small hot calls of `seq` and `qual` through a
 //! cached function pointer), which the `RAWARROW_KERNELS` environment variable can cap
 //! (`scalar|ssse3|avx2|avx512bw|avx512|neon`) to force the slower paths in tests and benchmarks.
-//! Each kernel asks for the features it uses: the AVX-512 F/BW kernels (`qual`, `delta`,
-//! `calib`, `runs`, `onset`) run on any CPU with AVX-512 F/BW/VL ([`cpu::Level::Avx512Bw`]:
+//! Each kernel asks for the features it uses: the AVX-512 F/BW kernels (`qual`, `cstr`,
+//! `delta`, `calib`, `runs`, `onset`) run on any CPU with AVX-512 F/BW/VL ([`cpu::Level::Avx512Bw`]:
 //! Skylake-SP, Cascade Lake); `seq` and `unshuffle` need VBMI's byte permutes as well.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -30,6 +31,7 @@
 pub mod calib;
 pub mod cigar;
 pub mod cpu;
+pub mod cstr;
 pub mod decimal;
 pub mod delta;
 pub mod onset;

@@ -1,10 +1,11 @@
 //! The aux fields of a record as SAM text, checked and rendered in one walk into a slice sized
 //! in advance: a `match` on the type code per field (the compiler's jump table), strings copied
-//! eight bytes at a time while the NUL is looked for and the ASCII test is folded in, integers
-//! written two digits at a time ([`rawarrow_kernels::decimal`]). What `samtools view` prints,
-//! byte for byte; anything malformed falls back to [`aux::field_at`] for the exact error.
+//! while the NUL is looked for and the ASCII test is folded in (eight bytes inline, longer ones
+//! by [`rawarrow_kernels::cstr`]), integers written two digits at a time
+//! ([`rawarrow_kernels::decimal`]). What `samtools view` prints, byte for byte; anything
+//! malformed falls back to [`aux::field_at`] for the exact error.
 
-use rawarrow_kernels::decimal;
+use rawarrow_kernels::{cstr, decimal};
 
 use super::aux::{self, error_at, field_at};
 use super::error::RecordError;
@@ -90,43 +91,35 @@ pub(crate) fn render(
         let body = at + 3;
         at = match ty {
             b'Z' | b'H' => {
-                // Eight bytes at a time: store the word, stop at its first NUL.
-                let (mut i, mut high) = (body, 0u64);
-                loop {
-                    if let Some(w) = aux.get(i..i + 8) {
-                        let w = word(w);
+                // The first eight bytes inline (most strings end there), longer ones by the
+                // kernel: the string stored, its NUL found, its high bits gathered in one pass.
+                let first = aux.get(body..body + 8).and_then(|w| {
+                    let w = word(w);
+                    let zero = w.wrapping_sub(LO) & !w & HI;
+                    (zero != 0).then(|| {
                         out[p..p + 8].copy_from_slice(&w.to_le_bytes());
-                        // The lowest set high bit marks the first zero byte.
-                        let zero = w.wrapping_sub(LO) & !w & HI;
-                        if zero != 0 {
-                            let k = (zero.trailing_zeros() / 8) as usize;
-                            high |= w & ((1u64 << (8 * k)) - 1) & HI;
-                            p += k;
-                            i += k;
-                            break;
-                        }
-                        high |= w & HI;
-                        p += 8;
-                        i += 8;
-                    } else {
-                        let rest = &aux[i..];
-                        let k = rest
-                            .iter()
-                            .position(|&b| b == 0)
+                        // The lowest flagged byte is the first NUL.
+                        let k = (zero.trailing_zeros() / 8) as usize;
+                        (k, w & ((1u64 << (8 * k)) - 1) & HI == 0)
+                    })
+                });
+                let (len, ascii) = match first {
+                    Some(done) => done,
+                    None => {
+                        let c = cstr::copy(&aux[body..], &mut out[p..])
                             .ok_or_else(|| error_at(aux, at))?;
-                        p += put(&rest[..k], &mut out[p..]);
-                        high |= u64::from(rest[..k].iter().fold(0, |a, &b| a | b) & 0x80);
-                        i += k;
-                        break;
+                        (c.len, c.ascii)
                     }
-                }
-                if arrow_text && high != 0 && std::str::from_utf8(&aux[body..i]).is_err() {
+                };
+                p += len;
+                let end = body + len;
+                if arrow_text && !ascii && std::str::from_utf8(&aux[body..end]).is_err() {
                     return Err(RecordError::Aux {
                         at,
                         reason: "string value is not UTF-8",
                     });
                 }
-                i + 1
+                end + 1
             }
             b'A' => {
                 let c = aux[body];
@@ -313,8 +306,9 @@ mod tests {
             .concat()),
             (
                 prop::sample::select(b"ZH".to_vec()),
-                // Mostly ASCII, with a stray byte above it now and then (valid UTF-8 or not).
-                prop::collection::vec(prop_oneof![12 => 0x20u8..0x7f, 1 => 0x80u8..=0xff], 0..40)
+                // Mostly ASCII, with a stray byte above it now and then (valid UTF-8 or not);
+                // long enough for several kernel steps.
+                prop::collection::vec(prop_oneof![12 => 0x20u8..0x7f, 1 => 0x80u8..=0xff], 0..160)
             )
                 .prop_map(|(t, v)| [&[t][..], &v, &[0]].concat()),
             (

@@ -1,0 +1,3 @@
+//! x86-64 implementations.
+pub mod avx2;
+pub mod avx512;
