@@ -134,11 +134,14 @@ pub(crate) fn render(
                 body + 1
             }
             b'c' => {
-                p += put_int(i64::from(aux[body] as i8), &mut out[p..]);
+                let v = aux[body] as i8;
+                out[p] = b'-';
+                p += usize::from(v < 0);
+                p += decimal::write_u8(v.unsigned_abs(), &mut out[p..]);
                 body + 1
             }
             b'C' => {
-                p += decimal::write_u32(u32::from(aux[body]), &mut out[p..]);
+                p += decimal::write_u8(aux[body], &mut out[p..]);
                 body + 1
             }
             b's' | b'S' => {

@@ -60,9 +60,49 @@ pub fn write_u32(v: u32, out: &mut [u8]) -> usize {
     n
 }
 
+/// The text of every `u8`, left-aligned in three bytes, and its length.
+static BYTES: [([u8; 3], u8); 256] = {
+    let mut t = [([0u8; 3], 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let (h, d, u) = ((i / 100) as u8, (i / 10 % 10) as u8, (i % 10) as u8);
+        t[i] = if i >= 100 {
+            ([b'0' + h, b'0' + d, b'0' + u], 3)
+        } else if i >= 10 {
+            ([b'0' + d, b'0' + u, 0], 2)
+        } else {
+            ([b'0' + u, 0, 0], 1)
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Writes `v` in decimal at the start of `out` with one three-byte store from a table (the
+/// bytes past the returned length, up to the third, are overwritten); returns its length.
+///
+/// # Panics
+/// If `out` is shorter than three bytes.
+#[inline]
+pub fn write_u8(v: u8, out: &mut [u8]) -> usize {
+    let (text, len) = &BYTES[usize::from(v)];
+    out[..3].copy_from_slice(text);
+    usize::from(*len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_byte_like_the_standard_formatter() {
+        for v in 0..=255u8 {
+            let mut out = [0xaau8; 4];
+            let n = write_u8(v, &mut out);
+            assert_eq!(&out[..n], v.to_string().as_bytes(), "{v}");
+            assert_eq!(out[3], 0xaa, "wrote past the third byte");
+        }
+    }
 
     #[test]
     fn every_width_and_its_edges_like_the_standard_formatter() {
