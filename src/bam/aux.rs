@@ -208,21 +208,74 @@ pub(crate) fn validate(aux: &[u8]) -> Result<Option<Field<'_>>, RecordError> {
     Ok(cg)
 }
 
+/// Where a value's text is appended: a growing `Vec`, or [`Small`] on the stack (the tags
+/// renderer's floats, which must not allocate per record).
+pub(crate) trait Text {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Text for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Up to 32 bytes of text on the stack: a float's (at most 13, `-1.17549e-38`) or one of its
+/// intermediate forms (at most 17).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Small {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Small {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).expect("formatted numbers are ASCII")
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+}
+
+impl Text for Small {
+    /// # Panics
+    /// Past 32 bytes (more than any number's text).
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+}
+
+impl std::fmt::Write for Small {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.len + s.len() > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.put(s.as_bytes());
+        Ok(())
+    }
+}
+
 /// Appends `d` as C's `printf("%g")` does: what `samtools view` prints for a single `f` value.
 /// 6 significant digits, exactly rounded (ties to even), trailing zeros dropped, exponent form
 /// below 1e-4 and from 1e6.
-pub(crate) fn push_float(d: f64, out: &mut Vec<u8>) {
+pub(crate) fn push_float(d: f64, out: &mut (impl Text + ?Sized)) {
     if d == 0.0 {
-        out.extend_from_slice(if d.is_sign_negative() { b"-0" } else { b"0" });
+        out.put(if d.is_sign_negative() { b"-0" } else { b"0" });
     } else if d.is_nan() {
-        out.extend_from_slice(if d.is_sign_negative() {
+        out.put(if d.is_sign_negative() {
             b"-nan"
         } else {
             b"nan"
         });
     } else {
         if d < 0.0 {
-            out.push(b'-');
+            out.put(b"-");
         }
         push_g(d.abs(), out);
     }
@@ -232,13 +285,13 @@ pub(crate) fn push_float(d: f64, out: &mut Vec<u8>) {
 /// 6 significant digits; in [1e-4, 999999] a fixed-point conversion that rounds by adding half a
 /// unit in the 7th digit and then truncates (so exact ties round up, unlike `%g`), trailing
 /// zeros dropped; `%g` outside that range.
-pub(crate) fn push_float_kputd(d: f64, out: &mut Vec<u8>) {
+pub(crate) fn push_float_kputd(d: f64, out: &mut (impl Text + ?Sized)) {
     if d == 0.0 {
-        out.extend_from_slice(if d.is_sign_negative() { b"-0" } else { b"0" });
+        out.put(if d.is_sign_negative() { b"-0" } else { b"0" });
         return;
     }
     if d.is_nan() {
-        out.extend_from_slice(if d.is_sign_negative() {
+        out.put(if d.is_sign_negative() {
             b"-nan"
         } else {
             b"nan"
@@ -247,7 +300,7 @@ pub(crate) fn push_float_kputd(d: f64, out: &mut Vec<u8>) {
     }
     let mut d = d;
     if d < 0.0 {
-        out.push(b'-');
+        out.put(b"-");
         d = -d;
     }
     if !(0.0001..=999_999.0).contains(&d) {
@@ -270,55 +323,62 @@ pub(crate) fn push_float_kputd(d: f64, out: &mut Vec<u8>) {
     let i = (d * 10_000_000_000.0) as u64 + step;
     let mut digits = itoa::Buffer::new();
     let digits = digits.format(i).as_bytes();
-    let mut text: Vec<u8> = Vec::with_capacity(24);
+    let mut text = Small::default();
     if digits.len() <= 10 {
         // Below 1: "0." then zeros up to 10 fractional digits, keeping 6 significant ones.
-        text.extend_from_slice(b"0.");
-        text.extend(std::iter::repeat_n(b'0', 10 - digits.len()));
-        text.extend_from_slice(&digits[..6]);
+        text.put(b"0.");
+        text.put(&b"0000000000"[..10 - digits.len()]);
+        text.put(&digits[..6]);
     } else {
         let int_len = digits.len() - 10;
-        text.extend_from_slice(&digits[..int_len]);
-        text.push(b'.');
-        text.extend_from_slice(&digits[int_len..]);
+        text.put(&digits[..int_len]);
+        text.put(b".");
+        text.put(&digits[int_len..]);
         // 6 significant digits and the point; a 6-digit integer part loses the point.
         text.truncate(7);
-        if text[6] == b'.' {
+        if text.as_bytes()[6] == b'.' {
             text.truncate(6);
         }
     }
-    if text.contains(&b'.') {
-        while text.last() == Some(&b'0') {
-            text.pop();
+    if text.as_bytes().contains(&b'.') {
+        while text.as_bytes().last() == Some(&b'0') {
+            text.truncate(text.len - 1);
         }
-        if text.last() == Some(&b'.') {
-            text.pop();
+        if text.as_bytes().last() == Some(&b'.') {
+            text.truncate(text.len - 1);
         }
     }
-    out.extend_from_slice(&text);
+    out.put(text.as_bytes());
 }
 
 /// C's `%g` (precision 6) for a positive finite or infinite `d`.
-fn push_g(d: f64, out: &mut Vec<u8>) {
+fn push_g(d: f64, out: &mut (impl Text + ?Sized)) {
+    use std::fmt::Write;
     if d.is_infinite() {
-        out.extend_from_slice(b"inf");
+        out.put(b"inf");
         return;
     }
-    let sci = format!("{d:.5e}");
-    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` output has an exponent");
+    // Formatted on the stack: `1.79769e308` at most.
+    let mut sci = Small::default();
+    write!(sci, "{d:.5e}").expect("a float's exponent form fits 32 bytes");
+    let (mantissa, exp) = sci
+        .as_str()
+        .split_once('e')
+        .expect("`{:e}` output has an exponent");
     let exp: i32 = exp.parse().expect("`{:e}` exponent is an integer");
     if (-4..6).contains(&exp) {
-        let fixed = format!("{d:.*}", (5 - exp) as usize);
-        out.extend_from_slice(strip_zeros(&fixed).as_bytes());
+        // Below 1e6 with at most 9 decimals: at most 17 bytes.
+        let mut fixed = Small::default();
+        write!(fixed, "{d:.*}", (5 - exp) as usize).expect("a fixed form below 1e6 fits");
+        out.put(strip_zeros(fixed.as_str()).as_bytes());
     } else {
-        out.extend_from_slice(strip_zeros(mantissa).as_bytes());
-        out.push(b'e');
-        out.push(if exp < 0 { b'-' } else { b'+' });
+        out.put(strip_zeros(mantissa).as_bytes());
+        out.put(if exp < 0 { b"e-" } else { b"e+" });
         let e = exp.unsigned_abs();
         if e < 10 {
-            out.push(b'0');
+            out.put(b"0");
         }
-        out.extend_from_slice(itoa::Buffer::new().format(e).as_bytes());
+        out.put(itoa::Buffer::new().format(e).as_bytes());
     }
 }
 
@@ -515,6 +575,27 @@ mod tests {
             (12345.678f32 as f64, "12345.7"),
         ] {
             assert_eq!(float(v), s, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn the_widest_floats_fit_the_stack_buffer() {
+        for (v, g) in [
+            (f64::from(f32::MAX), "3.40282e+38"),
+            (f64::from(-f32::MAX), "-3.40282e+38"),
+            (f64::from(f32::MIN_POSITIVE), "1.17549e-38"),
+            (f64::from(-f32::MIN_POSITIVE), "-1.17549e-38"),
+            (f64::from(f32::from_bits(1)), "1.4013e-45"),
+            (f64::from(-0.000_123_456_79_f32), "-0.000123457"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            let mut small = Small::default();
+            push_float(v, &mut small);
+            assert_eq!(small.as_bytes(), g.as_bytes(), "%g of {v:e}");
+            assert_eq!(printf_g(v), g, "%g of {v:e} into a Vec");
+            let mut small = Small::default();
+            push_float_kputd(v, &mut small);
+            assert_eq!(small.as_bytes(), float(v).as_bytes(), "kputd of {v:e}");
         }
     }
 

@@ -162,9 +162,9 @@ pub(crate) fn render(
                     b'i' => p += put_int(i64::from(i32::from_le_bytes(b)), &mut out[p..]),
                     b'I' => p += decimal::write_u32(u32::from_le_bytes(b), &mut out[p..]),
                     _ => {
-                        let mut text = Vec::with_capacity(16);
+                        let mut text = aux::Small::default();
                         aux::push_float(f64::from(f32::from_le_bytes(b)), &mut text);
-                        p += put(&text, &mut out[p..]);
+                        p += put(text.as_bytes(), &mut out[p..]);
                     }
                 }
                 body + 4
@@ -185,19 +185,18 @@ fn array(f: &aux::Field<'_>, out: &mut [u8]) -> usize {
     let (sub, elements) = aux::array_elements(f).expect("a validated B array");
     out[0] = sub;
     let mut p = 1;
-    let mut float = Vec::new();
     for e in elements {
         out[p] = b',';
         p += 1;
         match aux::int_element(sub, e) {
             Some(v) => p += put_int(v, &mut out[p..]),
             None => {
-                float.clear();
+                let mut float = aux::Small::default();
                 aux::push_float_kputd(
                     f64::from(f32::from_le_bytes(e.try_into().expect("4"))),
                     &mut float,
                 );
-                p += put(&float, &mut out[p..]);
+                p += put(float.as_bytes(), &mut out[p..]);
             }
         }
     }
