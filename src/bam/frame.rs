@@ -143,9 +143,85 @@ fn block_size(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
+/// How far into a chunk [`mark_records`] looks for a record start (a chunk that starts inside a
+/// longer record is framed on the calling thread).
+const MARK_SEARCH: usize = 64 << 10;
+
+/// Records in a row that make an offset a likely record start for [`mark_records`].
+const MARK_CHAIN: usize = 4;
+
+/// Whether the `block_size` field at `pos` is followed by a whole record whose fixed fields
+/// are consistent (reference id, name length and NUL, CIGAR and sequence within the record):
+/// the quick test of a speculative record start.
+fn looks_like_record(data: &[u8], pos: usize) -> Option<usize> {
+    let bs = block_size(data.get(pos..pos + 4)?) as usize;
+    let body = data.get(pos + 4..pos + 4 + bs)?;
+    if bs < 32 {
+        return None;
+    }
+    let int = |i: usize| i32::from_le_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+    let (name, n_cigar) = (
+        usize::from(body[8]),
+        usize::from(u16::from_le_bytes([body[12], body[13]])),
+    );
+    let l_seq = usize::try_from(int(16)).ok()?;
+    let fits = 32 + name + 4 * n_cigar + l_seq + l_seq.div_ceil(2) <= bs;
+    (int(0) >= -1 && int(20) >= -1 && name >= 1 && fits && body[32 + name - 1] == 0)
+        .then_some(pos + 4 + bs)
+}
+
+/// Speculative framing, run on the worker that inflated a chunk (a [`Marker`](crate::bgzf)):
+/// finds the first offset of `data` from which [`MARK_CHAIN`] records in a row look whole and
+/// consistent (or fewer run exactly to the end), then hops from record to record by
+/// `block_size` as the calling thread would, noting each start in `marks`; returns where the
+/// hop stopped (a record that crosses the end, a `block_size` below 32, or the end). The
+/// calling thread uses the marks only from a record start it reached itself, so a wrong guess
+/// costs nothing but the hop it would have done anyway.
+pub(crate) fn mark_records(data: &[u8], marks: &mut Vec<u32>) -> usize {
+    if u32::try_from(data.len()).is_err() {
+        return 0;
+    }
+    let chain = |start: usize| {
+        let mut pos = start;
+        for _ in 0..MARK_CHAIN {
+            if pos == data.len() && pos > start {
+                return true;
+            }
+            match looks_like_record(data, pos) {
+                Some(next) => pos = next,
+                None => return false,
+            }
+        }
+        true
+    };
+    let Some(start) = (0..data.len().min(MARK_SEARCH)).find(|&p| chain(p)) else {
+        return 0;
+    };
+    let mut pos = start;
+    while let Some(b) = data.get(pos..pos + 4) {
+        let bs = block_size(b) as usize;
+        if bs < 32 || data.len() - pos - 4 < bs {
+            break;
+        }
+        marks.push(pos as u32);
+        pos += 4 + bs;
+    }
+    pos
+}
+
 impl Records {
     /// Opens `input`, starts inflating it and reads the header.
     pub fn new(input: impl Into<Arc<Input>>, opts: Options) -> Result<Self, Error> {
+        Self::new_marked(input, opts, Some(Arc::new(mark_records)))
+    }
+
+    /// [`Records::new`] with `marker` run on each chunk's inflating worker instead of
+    /// [`mark_records`] (`None`: the calling thread frames every record).
+    pub(crate) fn new_marked(
+        input: impl Into<Arc<Input>>,
+        opts: Options,
+        marker: Option<crate::bgzf::Marker>,
+    ) -> Result<Self, Error> {
         let input = input.into();
         let path: Arc<std::path::Path> = input.path().into();
         let with_path = |e: Error| e.with_path(path.clone());
@@ -153,6 +229,9 @@ impl Records {
             return Err(with_path(Error::new(ErrorKind::NotBam(what))));
         }
         let mut chunks = ChunkReader::new(input, opts);
+        if let Some(marker) = marker {
+            chunks.set_marker(marker);
+        }
         let mut buf: Vec<u8> = Vec::new();
         loop {
             let Some(chunk) = chunks.next() else {
@@ -494,6 +573,50 @@ impl Records {
         Ok(pos)
     }
 
+    /// Frames whole records of `chunk` from byte `start` with the record starts its inflating
+    /// worker noted ([`mark_records`]), without reading the chunk, when nothing else can end
+    /// them (a whole-file read: no split or index-chunk end, no region, no record carried in)
+    /// and `start` is one of the marks: at most `max` records, and none once their bodies reach
+    /// `bytes`. Returns where it stopped, how many records and their body bytes; `None` when
+    /// the marks do not apply. What follows the marked records (a record that crosses the end,
+    /// a `block_size` below 32) is for [`Records::frame_chunk`].
+    pub(super) fn take_marked(
+        &mut self,
+        chunk: &Chunk,
+        start: usize,
+        max: usize,
+        bytes: usize,
+    ) -> Option<(usize, usize, usize)> {
+        if self.stop.is_some()
+            || self.region_end.is_some()
+            || self.spans.is_some()
+            || !self.carry.is_empty()
+        {
+            return None;
+        }
+        let (marks, marks_end) = chunk.marks();
+        let first = marks.binary_search(&u32::try_from(start).ok()?).ok()?;
+        // Where record `first + k - 1` ends, and the body bytes of records first..first + k.
+        let end = |k: usize| marks.get(first + k).map_or(marks_end, |&m| m as usize);
+        let body = |k: usize| end(k) - start - 4 * k;
+        let mut n = (marks.len() - first).min(max);
+        if body(n) >= bytes {
+            // The record whose body reaches `bytes` is the last one taken: the smallest such k.
+            let (mut lo, mut hi) = (1, n);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if body(mid) >= bytes {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            n = lo;
+        }
+        self.index += n as u64;
+        Some((end(n), n, body(n)))
+    }
+
     /// The next inflated chunk and where its unread bytes start; `Ok(None)` at the end of the
     /// file (an error if a record was left incomplete).
     pub(super) fn next_raw_chunk(&mut self) -> Result<Option<(Chunk, usize)>, Error> {
@@ -677,4 +800,49 @@ impl Records {
 pub(super) fn touch_lines(bytes: &[u8]) {
     let touched = bytes.iter().step_by(64).fold(0u8, |a, &b| a ^ b);
     std::hint::black_box(touched);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    /// On real records, the worker's guess is the true record start wherever a chunk begins.
+    #[test]
+    fn marks_are_the_record_starts_wherever_a_chunk_begins() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+        let mut raw = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(path).expect("sample"))
+            .read_to_end(&mut raw)
+            .expect("BGZF");
+        let (_, header_end) = Header::parse(&raw).expect("header").expect("whole");
+        let mut starts = Vec::new();
+        let mut at = header_end;
+        while at < raw.len() {
+            starts.push(at);
+            at += 4 + block_size(&raw[at..]) as usize;
+        }
+        let window = 20_000;
+        let mut marks = Vec::new();
+        for cut in (header_end..raw.len()).step_by(7) {
+            let data = &raw[cut..raw.len().min(cut + window)];
+            marks.clear();
+            let end = mark_records(data, &mut marks);
+            // The true starts of the records wholly inside the window.
+            let want: Vec<u32> = starts
+                .iter()
+                .filter(|&&s| {
+                    s >= cut && s + 4 + block_size(&raw[s..]) as usize <= cut + data.len()
+                })
+                .map(|&s| (s - cut) as u32)
+                .collect();
+            assert_eq!(marks, want, "chunk from byte {cut}");
+            let want_end = want.last().map_or(0, |&s| {
+                let s = s as usize;
+                s + 4 + block_size(&data[s..]) as usize
+            });
+            assert_eq!(end, want_end, "chunk from byte {cut}");
+        }
+    }
 }

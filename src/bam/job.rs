@@ -2,7 +2,11 @@
 //! consecutive whole records of one chunk: its byte range, its first record's index and
 //! virtual offset, how many), then on a worker expanded into one reference per record (where
 //! its bytes are and where it was in the file), validated, filtered and decoded into a batch.
-//! The calling thread's work per record is a 4-byte hop and extending the current run.
+//! In a whole-file read the worker that inflated a chunk has noted where its records start
+//! ([`mark_records`](super::frame::mark_records)), so the calling thread takes runs of marked
+//! records with a binary search per chunk and job, without reading them; otherwise (byte
+//! ranges, regions, index chunks, a record carried across chunks, a chunk the worker found no
+//! start in) its work per record is a 4-byte hop and extending the current run.
 
 use std::sync::Arc;
 
@@ -109,6 +113,27 @@ impl Job {
         });
     }
 
+    /// Adds `count` whole records of chunk `chunk` framed together: `range` holds them, each with
+    /// its `block_size` field, and `body` bytes of their bodies; the first is at `first`.
+    fn push_run(
+        &mut self,
+        chunk: u32,
+        range: std::ops::Range<usize>,
+        first: Located,
+        count: usize,
+        body: usize,
+    ) {
+        self.count += count;
+        self.bytes += body;
+        self.runs.push(Run {
+            chunk: Some(chunk),
+            range,
+            first,
+            count: count as u32,
+            region: NO_REGION,
+        });
+    }
+
     /// One reference per record, from the runs (on the worker): each record's body by its
     /// `block_size`, its index counted from the run's first, its virtual offset from the
     /// chunk's blocks.
@@ -187,21 +212,54 @@ pub(super) fn frame_job(
         let index = job.chunks.len() as u32;
         let region = records.region().map_or(NO_REGION, |r| r as u32);
         let mut used = false;
-        let stop = records.frame_chunk(&chunk, start, |raw, at| {
-            match raw {
-                Raw::InChunk(range) => {
+        // A whole-file read takes the records its inflating worker marked, without a step per
+        // record here. What the marks leave is framed record by record: a record carried in
+        // from earlier chunks (then the marks are tried again after it), a record crossing the
+        // chunk's end, a bad `block_size`, a chunk the worker found no start in.
+        let full = |job: &Job| job.count >= rows || job.bytes >= bytes || job.count as u64 >= left;
+        let mut pos = start;
+        let stop = loop {
+            let room = usize::try_from(left.saturating_sub(job.count as u64))
+                .unwrap_or(usize::MAX)
+                .min(rows - job.count);
+            if let Some((end, n, body)) =
+                records.take_marked(&chunk, pos, room, bytes.saturating_sub(job.bytes))
+            {
+                if n > 0 {
+                    let first = Located {
+                        index: records.count() - n as u64,
+                        voffset: VirtualOffsets::new(&chunk).at(pos),
+                    };
+                    job.push_run(index, pos..end, first, n, body);
                     used = true;
-                    job.push(Some(index), range, at, region);
-                }
-                Raw::Carried(body) => {
-                    let from = job.owned.len();
-                    job.owned.extend_from_slice(body);
-                    let range = from..job.owned.len();
-                    job.push(None, range, at, region);
+                    pos = end;
                 }
             }
-            Ok(job.count < rows && job.bytes < bytes && (job.count as u64) < left)
-        });
+            if full(job) {
+                break Ok(pos);
+            }
+            let mut carried = false;
+            let framed = records.frame_chunk(&chunk, pos, |raw, at| {
+                match raw {
+                    Raw::InChunk(range) => {
+                        used = true;
+                        job.push(Some(index), range, at, region);
+                    }
+                    Raw::Carried(body) => {
+                        let from = job.owned.len();
+                        job.owned.extend_from_slice(body);
+                        let range = from..job.owned.len();
+                        job.push(None, range, at, region);
+                        carried = true;
+                    }
+                }
+                Ok(!carried && job.count < rows && job.bytes < bytes && (job.count as u64) < left)
+            });
+            match framed {
+                Ok(p) if carried && p < chunk.data().len() && !full(job) => pos = p,
+                other => break other,
+            }
+        };
         if used {
             job.chunks.push(chunk.clone());
         }
@@ -301,4 +359,105 @@ fn decode_records(
         DecodeError::Record(i, error) => record_error(i, error),
         DecodeError::Arrow(e) => Error::new(ErrorKind::Arrow(e)).with_path(path.clone()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgzf::{Marker, Options};
+
+    /// Every record of the sample, job by job: index, virtual offset and bytes.
+    fn framed(marker: Option<Marker>, rows: usize, bytes: usize) -> Vec<Vec<(u64, u64, Vec<u8>)>> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+        let input = crate::io::Input::open(path).expect("sample");
+        // Small chunks: many chunk borders, records carried across them.
+        let opts = Options::default().threads(2).chunk_bytes(20_000);
+        let mut records = Records::new_marked(input, opts, marker).expect("header");
+        let (mut current, mut count) = (None, 0);
+        let mut jobs = Vec::new();
+        loop {
+            let mut job = Job::new();
+            let error = frame_job(
+                &mut job,
+                &mut records,
+                &mut current,
+                &mut count,
+                rows,
+                bytes,
+                None,
+            );
+            assert!(error.is_none(), "{error:?}");
+            if job.is_empty() {
+                break;
+            }
+            job.expand();
+            let body = |r: &RecRef| match r.chunk {
+                Some(c) => job.chunks[c as usize].data()[r.range.clone()].to_vec(),
+                None => job.owned[r.range.clone()].to_vec(),
+            };
+            jobs.push(
+                job.recs
+                    .iter()
+                    .map(|r| (r.at.index, r.at.voffset, body(r)))
+                    .collect(),
+            );
+        }
+        jobs
+    }
+
+    /// A marker that hops from a fixed offset, whatever is there: a chain of wrong starts.
+    fn from_offset(at: usize) -> Marker {
+        Arc::new(move |data: &[u8], marks: &mut Vec<u32>| {
+            let mut pos = at;
+            while let Some(b) = data.get(pos..pos + 4) {
+                let bs = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+                if bs < 32 || data.len() - pos - 4 < bs {
+                    break;
+                }
+                marks.push(pos as u32);
+                pos += 4 + bs;
+            }
+            pos
+        })
+    }
+
+    /// The worker's marks, cut short: the calling thread frames the rest of each chunk.
+    fn truncated() -> Marker {
+        Arc::new(|data: &[u8], marks: &mut Vec<u32>| {
+            let end = crate::bam::frame::mark_records(data, marks);
+            let keep = marks.len() / 2;
+            let end = marks.get(keep).map_or(end, |&m| m as usize);
+            marks.truncate(keep);
+            end
+        })
+    }
+
+    #[test]
+    fn records_marked_on_the_workers_frame_exactly_like_the_calling_thread() {
+        for (rows, bytes) in [
+            (1000, usize::MAX),
+            (7, usize::MAX),
+            (100_000, 30_000),
+            (1, 1),
+        ] {
+            let plain = framed(None, rows, bytes);
+            assert_eq!(
+                plain.iter().map(Vec::len).sum::<usize>(),
+                4000,
+                "sample records"
+            );
+            let markers: [(&str, Marker); 4] = [
+                ("mark_records", Arc::new(crate::bam::frame::mark_records)),
+                ("wrong start", from_offset(3)),
+                ("wrong start 0", from_offset(0)),
+                ("cut short", truncated()),
+            ];
+            for (name, marker) in markers {
+                assert!(
+                    framed(Some(marker), rows, bytes) == plain,
+                    "{name}: rows {rows}, bytes {bytes}"
+                );
+            }
+        }
+    }
 }

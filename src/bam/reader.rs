@@ -268,9 +268,10 @@ impl Reader {
         self.spare_jobs.push(job);
     }
 
-    /// The next decoded batch in file order: the calling thread frames records (a 4-byte hop
-    /// each) into batch jobs while there is room in the window, the workers validate and
-    /// decode them, and a framing error takes its place after the jobs framed before it.
+    /// The next decoded batch in file order: the calling thread frames records (runs the
+    /// inflating workers marked, or a 4-byte hop each) into batch jobs while there is room in
+    /// the window, the workers validate and decode them, and a framing error takes its place
+    /// after the jobs framed before it.
     fn decode_next(&mut self) -> Result<Option<RecordBatch>, Error> {
         while !self.framing_done && self.decode.as_ref().is_some_and(Ordered::has_room) {
             let job = self.next_job();

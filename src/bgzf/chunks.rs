@@ -113,9 +113,23 @@ pub struct Chunk {
     isize_mismatch: (u64, Option<(u64, u32, u32)>),
     /// The compressed offset of the plain gzip member these bytes come from (no blocks).
     member: Option<u64>,
+    /// What a [`Marker`] found on the worker that inflated the chunk (empty without one).
+    marks: Vec<u32>,
+    marks_end: usize,
 }
 
+/// Runs on the worker that inflated a chunk, while its bytes are in that worker's cache, to
+/// note positions in them for the consumer (a BAM reader's record starts): fills the list it is
+/// given (empty) with increasing offsets and returns an end offset. See [`Chunk::marks`].
+pub(crate) type Marker = Arc<dyn Fn(&[u8], &mut Vec<u32>) -> usize + Send + Sync>;
+
 impl Chunk {
+    /// The offsets and end offset the reader's [`Marker`] noted on the worker (empty and 0
+    /// without one, and for bytes of a plain gzip member).
+    pub(crate) fn marks(&self) -> (&[u32], usize) {
+        (&self.marks, self.marks_end)
+    }
+
     /// Which of the reader's ranges its blocks come from ([`ChunkReader::ranges`]; 0 for a
     /// reader of one range or of the whole file).
     pub fn range(&self) -> usize {
@@ -328,6 +342,8 @@ pub struct ChunkReader {
     members: (u64, u64),
     /// Blocks whose ISIZE disagreed with their data, and the first one.
     mismatches: (u64, Option<(u64, u32, u32)>),
+    /// Run on each chunk after it is inflated, on the worker.
+    marker: Option<Marker>,
 }
 
 impl std::fmt::Debug for ChunkReader {
@@ -375,7 +391,14 @@ impl ChunkReader {
             ended_plain: false,
             members: (0, 0),
             mismatches: (0, None),
+            marker: None,
         }
+    }
+
+    /// Runs `marker` on each chunk on the worker that inflates it ([`Chunk::marks`]); call
+    /// before the first chunk is asked for (later, chunks already dispatched are not marked).
+    pub(crate) fn set_marker(&mut self, marker: Marker) {
+        self.marker = Some(marker);
     }
 
     /// Reads the blocks that start in each of `ranges` (compressed offsets `[start, end)`,
@@ -478,6 +501,8 @@ impl ChunkReader {
         }
         let mut chunk = self.spare.pop().unwrap_or_default();
         chunk.blocks.clear();
+        chunk.marks.clear();
+        chunk.marks_end = 0;
         chunk.len = 0;
         chunk.isize_mismatch = (0, None);
         chunk.member = None;
@@ -533,8 +558,20 @@ impl ChunkReader {
             let inline = threads <= 1 && self.opts.crew.is_none();
             let ahead = if inline { 1 } else { self.opts.max_in_flight() };
             let init = |_| BlockInflater::new();
+            let marker = self.marker.clone();
             let work = move |inflater: &mut BlockInflater, chunk: Chunk| {
-                inflate_chunk(input.bytes(), inflater, chunk)
+                let mut chunk = inflate_chunk(input.bytes(), inflater, chunk)?;
+                if let Some(mark) = &marker {
+                    let Chunk {
+                        data,
+                        len,
+                        marks,
+                        marks_end,
+                        ..
+                    } = &mut chunk;
+                    *marks_end = mark(&data[..*len], marks);
+                }
+                Ok(chunk)
             };
             let pin = self.opts.pin;
             let engine = match &self.opts.crew {
@@ -622,6 +659,8 @@ impl ChunkReader {
         };
         let mut chunk = self.spare.pop().unwrap_or_default();
         chunk.blocks.clear();
+        chunk.marks.clear();
+        chunk.marks_end = 0;
         chunk.isize_mismatch = (0, None);
         let want = self.opts.chunk_bytes.max(MAX_BLOCK_SIZE);
         if chunk.data.len() < want {

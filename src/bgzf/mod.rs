@@ -28,8 +28,8 @@ mod inflate;
 mod reader;
 mod scan;
 
-pub(crate) use chunks::VirtualOffsets;
 pub use chunks::{Chunk, ChunkReader, Options};
+pub(crate) use chunks::{Marker, VirtualOffsets};
 pub use error::{Error, ErrorKind};
 pub use inflate::{inflate_block, BlockInflater};
 pub use reader::Reader;
