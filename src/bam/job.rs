@@ -152,11 +152,35 @@ impl Job {
             };
             let chunk = &self.chunks[c as usize];
             let data = chunk.data();
+            let mut voffsets = VirtualOffsets::new(chunk);
+            // The record starts the inflating worker marked, when the run is theirs (a run
+            // framed from the marks): no hop.
+            let (marks, marks_end) = chunk.marks();
+            let end_of = |k: usize| marks.get(k).map_or(marks_end, |&m| m as usize);
+            let count = run.count as usize;
+            let marked = u32::try_from(run.range.start)
+                .ok()
+                .and_then(|s| marks.binary_search(&s).ok())
+                .filter(|&i| i + count <= marks.len() && end_of(i + count) == run.range.end);
+            if let Some(i) = marked {
+                for k in 0..count {
+                    let pos = marks[i + k] as usize;
+                    self.recs.push(RecRef {
+                        chunk: Some(c),
+                        range: pos + 4..end_of(i + k + 1),
+                        at: Located {
+                            index: run.first.index + k as u64,
+                            voffset: voffsets.at(pos),
+                        },
+                        region: run.region,
+                    });
+                }
+                continue;
+            }
             // Hopping from record to record is a chain of dependent loads, one cache miss each
             // when the chunk has left the cache; a sequential sweep over the run first (loads
             // the hardware overlaps and prefetches) brings it into cache for the hop.
             super::frame::touch_lines(&data[run.range.clone()]);
-            let mut voffsets = VirtualOffsets::new(chunk);
             let mut pos = run.range.start;
             for k in 0..u64::from(run.count) {
                 let bs =
