@@ -263,7 +263,9 @@ impl ReaderBuilder {
             }
             None => {
                 let (opts, crew) = staged(threads)?;
-                let records = Records::new(input.clone(), opts)?;
+                // Record starts marked on the inflating workers, taken by the batch framing.
+                let marker: crate::bgzf::Marker = Arc::new(super::frame::mark_records);
+                let records = Records::new_marked(input.clone(), opts, Some(marker))?;
                 let seen = records.peek_tag_kinds(&wanted);
                 (records, seen, crew)
             }

@@ -212,11 +212,12 @@ pub(crate) fn mark_records(data: &[u8], marks: &mut Vec<u32>) -> usize {
 impl Records {
     /// Opens `input`, starts inflating it and reads the header.
     pub fn new(input: impl Into<Arc<Input>>, opts: Options) -> Result<Self, Error> {
-        Self::new_marked(input, opts, Some(Arc::new(mark_records)))
+        Self::new_marked(input, opts, None)
     }
 
-    /// [`Records::new`] with `marker` run on each chunk's inflating worker instead of
-    /// [`mark_records`] (`None`: the calling thread frames every record).
+    /// [`Records::new`] with `marker` run on each chunk's inflating worker: the batch reader's
+    /// whole-file read passes [`mark_records`], whose marks its framing takes (`None`: the
+    /// calling thread frames every record, as readers that walk records one by one do).
     pub(crate) fn new_marked(
         input: impl Into<Arc<Input>>,
         opts: Options,
