@@ -277,7 +277,9 @@ impl ReaderBuilder {
                     vec![None; wanted.len()]
                 };
                 let (opts, crew) = staged(threads)?;
-                (Records::split(input.clone(), opts, start, end)?, seen, crew)
+                let marker: crate::bgzf::Marker = Arc::new(super::frame::mark_records);
+                let records = Records::split_marked(input.clone(), opts, start, end, Some(marker))?;
+                (records, seen, crew)
             }
         };
         if let Some(at) = records.header().text_not_utf8_at() {

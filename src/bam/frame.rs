@@ -296,6 +296,18 @@ impl Records {
         start: u64,
         end: u64,
     ) -> Result<Self, Error> {
+        Self::split_marked(input, opts, start, end, None)
+    }
+
+    /// [`Records::split`] with `marker` run on each chunk's inflating worker (as
+    /// [`Records::new_marked`]).
+    pub(crate) fn split_marked(
+        input: impl Into<Arc<Input>>,
+        opts: Options,
+        start: u64,
+        end: u64,
+        marker: Option<crate::bgzf::Marker>,
+    ) -> Result<Self, Error> {
         let input = input.into();
         let path: Arc<std::path::Path> = input.path().into();
         let with_path = |e: Error| e.with_path(path.clone());
@@ -312,6 +324,9 @@ impl Records {
             super::split::SplitStart::Empty => (input.len() as u64, 0, true),
         };
         let mut chunks = ChunkReader::from_offset(input, block, opts);
+        if let Some(marker) = marker {
+            chunks.set_marker(marker);
+        }
         let current = if done {
             None
         } else {
@@ -575,10 +590,10 @@ impl Records {
     }
 
     /// Frames whole records of `chunk` from byte `start` with the record starts its inflating
-    /// worker noted ([`mark_records`]), without reading the chunk, when nothing else can end
-    /// them (a whole-file read: no split or index-chunk end, no region, no record carried in)
-    /// and `start` is one of the marks: at most `max` records, and none once their bodies reach
-    /// `bytes`. Returns where it stopped, how many records and their body bytes; `None` when
+    /// worker noted ([`mark_records`]), without reading the chunk, when nothing but a split's
+    /// end can end them (a whole-file read or a byte range: no index chunk, no region, no
+    /// record carried in) and `start` is one of the marks: at most `max` records, none from
+    /// the first block at or past the split's end, and none once their bodies reach `bytes`. Returns where it stopped, how many records and their body bytes; `None` when
     /// the marks do not apply. What follows the marked records (a record that crosses the end,
     /// a `block_size` below 32) is for [`Records::frame_chunk`].
     pub(super) fn take_marked(
@@ -588,11 +603,7 @@ impl Records {
         max: usize,
         bytes: usize,
     ) -> Option<(usize, usize, usize)> {
-        if self.stop.is_some()
-            || self.region_end.is_some()
-            || self.spans.is_some()
-            || !self.carry.is_empty()
-        {
+        if self.region_end.is_some() || self.spans.is_some() || !self.carry.is_empty() {
             return None;
         }
         let (marks, marks_end) = chunk.marks();
@@ -600,7 +611,13 @@ impl Records {
         // Where record `first + k - 1` ends, and the body bytes of records first..first + k.
         let end = |k: usize| marks.get(first + k).map_or(marks_end, |&m| m as usize);
         let body = |k: usize| end(k) - start - 4 * k;
-        let mut n = (marks.len() - first).min(max);
+        // A split's records start before its end's block; the hop that follows finds the first
+        // record of the next split there and ends the read.
+        let before = self
+            .stop
+            .map_or(usize::MAX, |stop| chunk.data_before_block_at(stop >> 16));
+        let inside = marks[first..].partition_point(|&m| (m as usize) < before);
+        let mut n = inside.min(max);
         if body(n) >= bytes {
             // The record whose body reaches `bytes` is the last one taken: the smallest such k.
             let (mut lo, mut hi) = (1, n);

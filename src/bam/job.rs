@@ -390,13 +390,29 @@ mod tests {
     use super::*;
     use crate::bgzf::{Marker, Options};
 
+    type Framed = Vec<Vec<(u64, u64, Vec<u8>)>>;
+
     /// Every record of the sample, job by job: index, virtual offset and bytes.
-    fn framed(marker: Option<Marker>, rows: usize, bytes: usize) -> Vec<Vec<(u64, u64, Vec<u8>)>> {
+    fn framed(marker: Option<Marker>, rows: usize, bytes: usize) -> Framed {
+        framed_range(marker, None, rows, bytes)
+    }
+
+    /// [`framed`] for the whole sample or the byte range `range` of it.
+    fn framed_range(
+        marker: Option<Marker>,
+        range: Option<(u64, u64)>,
+        rows: usize,
+        bytes: usize,
+    ) -> Framed {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
         let input = crate::io::Input::open(path).expect("sample");
         // Small chunks: many chunk borders, records carried across them.
         let opts = Options::default().threads(2).chunk_bytes(20_000);
-        let mut records = Records::new_marked(input, opts, marker).expect("header");
+        let mut records = match range {
+            None => Records::new_marked(input, opts, marker),
+            Some((start, end)) => Records::split_marked(input, opts, start, end, marker),
+        }
+        .expect("header");
         let (mut current, mut count) = (None, 0);
         let mut jobs = Vec::new();
         loop {
@@ -482,6 +498,50 @@ mod tests {
                     "{name}: rows {rows}, bytes {bytes}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn byte_ranges_end_where_the_calling_thread_ends_them_with_or_without_marks() {
+        let size = std::fs::metadata(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/sample.bam"
+        ))
+        .expect("sample")
+        .len();
+        // Cuts inside blocks, at a block's first byte (the header's end block is 0..~400), and
+        // one range past the end.
+        let cuts = [
+            0,
+            1,
+            60_000,
+            60_001,
+            123_457,
+            250_000,
+            390_001,
+            size - 1,
+            size,
+        ];
+        for (rows, bytes) in [(1000, usize::MAX), (7, usize::MAX), (100_000, 9_000)] {
+            let mut total = 0;
+            for w in cuts.windows(2) {
+                let range = Some((w[0], w[1]));
+                let plain = framed_range(None, range, rows, bytes);
+                total += plain.iter().map(Vec::len).sum::<usize>();
+                let markers: [(&str, Marker); 3] = [
+                    ("mark_records", Arc::new(crate::bam::frame::mark_records)),
+                    ("wrong start", from_offset(3)),
+                    ("cut short", truncated()),
+                ];
+                for (name, marker) in markers {
+                    assert!(
+                        framed_range(Some(marker), range, rows, bytes) == plain,
+                        "{name}: range {range:?}, rows {rows}, bytes {bytes}"
+                    );
+                }
+            }
+            // The ranges partition the file: every record once.
+            assert_eq!(total, 4000, "rows {rows}, bytes {bytes}");
         }
     }
 }

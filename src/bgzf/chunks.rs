@@ -130,6 +130,17 @@ impl Chunk {
         (&self.marks, self.marks_end)
     }
 
+    /// Where the first block at or past compressed offset `offset` starts in
+    /// [`data`](Self::data) (its length when there is none): every byte before it has a
+    /// virtual offset below `offset << 16`, every byte from it one at or above.
+    pub(crate) fn data_before_block_at(&self, offset: u64) -> usize {
+        self.blocks
+            .iter()
+            .take_while(|b| b.offset < offset)
+            .map(|b| b.isize as usize)
+            .sum()
+    }
+
     /// Which of the reader's ranges its blocks come from ([`ChunkReader::ranges`]; 0 for a
     /// reader of one range or of the whole file).
     pub fn range(&self) -> usize {
