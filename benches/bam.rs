@@ -2,7 +2,8 @@
 //! decoded `RecordBuf`) vs rawarrow (`Record::parse` validation, validation + SAM text, and
 //! Arrow record batches through `BatchDecoder`, all columns and a projection).
 //!
-//! Input: the decompressed `$RAWARROW_BENCH_BAM` (first 64 MiB) or `tests/data/sample.bam`;
+//! Input: the decompressed `$RAWARROW_BENCH_BAM` (first 64 MiB, or `$RAWARROW_BENCH_MIB` MiB:
+//! 4 keeps a batch's input and output in the last-level cache) or `tests/data/sample.bam`;
 //! with `$RAWARROW_BENCH_BAM` also the whole file through `stream::BatchStream` at 1 and 2
 //! threads (`bam_reader_whole_file`).
 //! Run: `cargo bench --bench bam`.
@@ -20,10 +21,11 @@ fn decompressed() -> Vec<u8> {
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.bam"),
         PathBuf::from,
     );
+    let mib = std::env::var("RAWARROW_BENCH_MIB").map_or(64, |v| v.parse().expect("MiB"));
     let file = std::fs::read(path).expect("benchmark input");
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(&file[..])
-        .take(64 << 20)
+        .take(mib << 20)
         .read_to_end(&mut out)
         .expect("BGZF");
     out

@@ -15,6 +15,7 @@
 //! | [`calib`] | TOF → m/z, scan → 1/K0 (`f64`) | scalar, AVX2, AVX-512 F |
 //! | [`runs`] | run-length expansion (per-scan and per-frame columns) | scalar, AVX2, AVX-512 F |
 //! | [`onset`] | indices of `u8` values above a threshold | scalar, AVX2, AVX-512 BW |
+//! | [`cache`] | prefetch of the lines of a slice (no output) | x86-64 `prefetcht0`, else a read per line |
 //!
 //! Each instruction-set implementation is a zero-sized token type (`Avx2`, `Avx512`, ...) whose
 //! only constructor, `new() -> Option<Self>`, proves the CPU has the features; its methods are
@@ -28,6 +29,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod cache;
 pub mod calib;
 pub mod cigar;
 pub mod cpu;

@@ -290,9 +290,11 @@ impl BatchBuilder {
             recs.clear();
             // With the tags column, aux fields are checked as they are rendered.
             let check_aux = !p.on(TAGS);
-            // One sequential sweep brings the block's bytes into cache (the hardware prefetcher
-            // follows it), so the column passes below do not each wait on memory.
-            if sweep {
+            // The column passes below must not each wait on memory: the first block is brought
+            // into cache by a sequential sweep (a read per line, which the hardware prefetcher
+            // follows), each later one by prefetches issued while the block before it is parsed,
+            // so its memory latency overlaps that block's work.
+            if sweep && row0 == 0 {
                 let mut touched = 0u8;
                 for i in row0..row0 + k {
                     touched ^= body(i).iter().step_by(64).fold(0, |a, &b| a ^ b);
@@ -303,6 +305,9 @@ impl BatchBuilder {
             // the records before it are filled, so an earlier fault found while filling wins.
             let mut column_fault = None;
             for i in row0..row0 + k {
+                if sweep && i + BLOCK < n {
+                    rawarrow_kernels::cache::prefetch(body(i + BLOCK));
+                }
                 match Record::parse_with(body(i), n_refs, check_aux) {
                     Ok(r) => {
                         if let Some(e) = column_fault_of(&r, p) {
