@@ -2,7 +2,7 @@
 //!
 //! [`detected`] is what the hardware supports; [`level`] is what dispatch uses: the detected level
 //! capped by the environment variable `RAWARROW_KERNELS` (`scalar`, `ssse3`, `avx2`,
-//! `avx512bw`, `avx512`, or `neon`), read once on first use. Capping lets tests and benchmarks force each path on a
+//! `avx512f`, `avx512bw`, `avx512`, or `neon`), read once on first use. Capping lets tests and benchmarks force each path on a
 //! machine that has them all. When `cfg!(target_feature = ...)` already guarantees a feature
 //! (a `-C target-cpu` build), detection short-circuits.
 
@@ -18,12 +18,15 @@ pub enum Level {
     Simd128 = 2,
     /// x86-64 AVX2 (256-bit) with BMI1/BMI2.
     Avx2 = 3,
-    /// x86-64 AVX-512 F/BW/VL without VBMI (Skylake-SP, Cascade Lake): the 512-bit kernels that
-    /// need no byte permutes (quality, delta, runs, calibration, onsets).
-    Avx512Bw = 4,
+    /// x86-64 AVX-512 F without BW or VL (Knights Landing): the 512-bit kernels on 32- and
+    /// 64-bit lanes (delta, runs, calibration).
+    Avx512F = 4,
+    /// x86-64 AVX-512 F/BW/VL without VBMI (Skylake-SP, Cascade Lake): the byte kernels too
+    /// (quality, aux strings, onsets).
+    Avx512Bw = 5,
     /// x86-64 AVX-512 F/BW/VL/VBMI (Ice Lake and later, Zen 4): every 512-bit kernel, the
     /// sequence decoder and the unshuffle too.
-    Avx512 = 5,
+    Avx512 = 6,
 }
 
 impl Level {
@@ -34,6 +37,7 @@ impl Level {
             Level::Simd128 if cfg!(target_arch = "aarch64") => "neon",
             Level::Simd128 => "ssse3",
             Level::Avx2 => "avx2",
+            Level::Avx512F => "avx512f",
             Level::Avx512Bw => "avx512bw",
             Level::Avx512 => "avx512",
         }
@@ -45,6 +49,7 @@ impl Level {
             "scalar" | "none" | "generic" => Some(Level::Scalar),
             "ssse3" | "sse4.1" | "sse41" | "neon" | "simd128" => Some(Level::Simd128),
             "avx2" => Some(Level::Avx2),
+            "avx512f" | "avx512-f" => Some(Level::Avx512F),
             "avx512bw" | "avx512-bw" => Some(Level::Avx512Bw),
             "avx512" | "avx-512" | "avx512vbmi" => Some(Level::Avx512),
             _ => None,
@@ -55,8 +60,9 @@ impl Level {
         match v {
             2 => Level::Simd128,
             3 => Level::Avx2,
-            4 => Level::Avx512Bw,
-            5 => Level::Avx512,
+            4 => Level::Avx512F,
+            5 => Level::Avx512Bw,
+            6 => Level::Avx512,
             _ => Level::Scalar,
         }
     }
@@ -72,6 +78,12 @@ pub fn has_simd128() -> bool {
 #[inline]
 pub fn has_avx2() -> bool {
     detected() >= Level::Avx2
+}
+
+/// Whether the CPU has AVX-512 F.
+#[inline]
+pub fn has_avx512f() -> bool {
+    detected() >= Level::Avx512F
 }
 
 /// Whether the CPU has AVX-512 F, BW and VL.
@@ -129,8 +141,11 @@ fn detect_hardware() -> Level {
     if !(has!("avx2") && has!("bmi1") && has!("bmi2") && has!("popcnt")) {
         return Level::Simd128;
     }
-    if !(has!("avx512f") && has!("avx512bw") && has!("avx512vl")) {
+    if !has!("avx512f") {
         return Level::Avx2;
+    }
+    if !(has!("avx512bw") && has!("avx512vl")) {
+        return Level::Avx512F;
     }
     if has!("avx512vbmi") {
         Level::Avx512
@@ -163,6 +178,7 @@ mod tests {
             Level::Scalar,
             Level::Simd128,
             Level::Avx2,
+            Level::Avx512F,
             Level::Avx512Bw,
             Level::Avx512,
         ] {
@@ -190,8 +206,10 @@ mod tests {
             Level::Scalar
         } else if !all(&["avx2", "bmi1", "bmi2", "popcnt"]) {
             Level::Simd128
-        } else if !all(&["avx512f", "avx512bw", "avx512vl"]) {
+        } else if !all(&["avx512f"]) {
             Level::Avx2
+        } else if !all(&["avx512bw", "avx512vl"]) {
+            Level::Avx512F
         } else if !all(&["avx512vbmi"]) {
             Level::Avx512Bw
         } else {
@@ -209,9 +227,11 @@ mod tests {
 mod dispatch_tests {
     use super::*;
 
-    /// Each kernel asks for the features it uses: at the AVX-512 F/BW level (a Cascade Lake, or
-    /// `RAWARROW_KERNELS=avx512bw` on a newer CPU) the F/BW kernels dispatch to their AVX-512
-    /// code and the VBMI kernels to AVX2; with VBMI, everything to AVX-512.
+    /// Each kernel asks for the features it uses: at the AVX-512 F level (a Knights Landing, or
+    /// `RAWARROW_KERNELS=avx512f`) the kernels on 32/64-bit lanes dispatch to their AVX-512 code
+    /// and the byte kernels to AVX2; at the F/BW level (a Cascade Lake, or
+    /// `RAWARROW_KERNELS=avx512bw`) the byte kernels too, the VBMI kernels to AVX2; with VBMI,
+    /// everything to AVX-512.
     #[test]
     fn kernels_dispatch_by_their_own_features() {
         type Seq = unsafe fn(&[u8], &mut [u8]);
@@ -221,21 +241,36 @@ mod dispatch_tests {
         let qual512 = crate::qual::x86_64::avx512::entry as Qual as usize;
         let seq512 = crate::seq::x86_64::avx512::entry as Seq as usize;
         let seq256 = crate::seq::x86_64::avx2::entry as Seq as usize;
+        let qual256 = crate::qual::x86_64::avx2::entry as Qual as usize;
         match level() {
             Level::Avx512 => assert_eq!((seq, qual), (seq512, qual512)),
             Level::Avx512Bw => assert_eq!((seq, qual), (seq256, qual512)),
+            Level::Avx512F => assert_eq!((seq, qual), (seq256, qual256)),
             _ => assert!(seq != seq512 && qual != qual512),
         }
+        // The lane kernels (through their tokens): AVX-512 from the F level up.
+        let f = level() >= Level::Avx512F;
+        assert_eq!(
+            crate::delta::x86_64::avx512::Avx512::new().is_some(),
+            has_avx512f()
+        );
+        assert_eq!(crate::delta::avx512().is_some(), f);
+        assert_eq!(crate::runs::avx512().is_some(), f);
+        assert_eq!(crate::calib::avx512().is_some(), f);
         type Cstr = unsafe fn(&[u8], &mut [u8]) -> Option<crate::cstr::Copied>;
         let cstr = crate::cstr::resolve() as usize;
         let cstr512 = crate::cstr::x86_64::avx512::entry as Cstr as usize;
         let cstr256 = crate::cstr::x86_64::avx2::entry as Cstr as usize;
         match level() {
             Level::Avx512 | Level::Avx512Bw => assert_eq!(cstr, cstr512),
-            Level::Avx2 => assert_eq!(cstr, cstr256),
+            Level::Avx512F | Level::Avx2 => assert_eq!(cstr, cstr256),
             _ => assert!(cstr != cstr512 && cstr != cstr256),
         }
-        assert!(Level::Avx2 < Level::Avx512Bw && Level::Avx512Bw < Level::Avx512);
+        assert!(
+            Level::Avx2 < Level::Avx512F
+                && Level::Avx512F < Level::Avx512Bw
+                && Level::Avx512Bw < Level::Avx512
+        );
         assert_eq!(has_avx512bw(), detected() >= Level::Avx512Bw);
     }
 }

@@ -22,10 +22,12 @@
 //! safe. The free functions of each module dispatch to the best implementation allowed by
 //! [`cpu::level`] (through the tokens, or for the small hot calls of `seq` and `qual` through a
 //! cached function pointer), which the `RAWARROW_KERNELS` environment variable can cap
-//! (`scalar|ssse3|avx2|avx512bw|avx512|neon`) to force the slower paths in tests and benchmarks.
-//! Each kernel asks for the features it uses: the AVX-512 F/BW kernels (`qual`, `cstr`,
-//! `delta`, `calib`, `runs`, `onset`) run on any CPU with AVX-512 F/BW/VL ([`cpu::Level::Avx512Bw`]:
-//! Skylake-SP, Cascade Lake); `seq` and `unshuffle` need VBMI's byte permutes as well.
+//! (`scalar|ssse3|avx2|avx512f|avx512bw|avx512|neon`) to force the slower paths in tests and
+//! benchmarks. Each kernel asks for the features it uses: the kernels on 32- and 64-bit lanes
+//! (`delta`, `calib`, `runs`) need AVX-512 F alone ([`cpu::Level::Avx512F`]: Knights Landing
+//! and up); the byte kernels (`qual`, `cstr`, `onset`) AVX-512 F/BW/VL
+//! ([`cpu::Level::Avx512Bw`]: Skylake-SP, Cascade Lake); `seq` and `unshuffle` need VBMI's byte
+//! permutes as well.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

@@ -44,10 +44,8 @@ pub fn tof_to_mz(tof: &[u32], a: f64, b: f64, out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu::{level, Level};
-        if level() >= Level::Avx512Bw {
-            if let Some(k) = x86_64::avx512::Avx512::new() {
-                return k.tof_to_mz(tof, a, b, out);
-            }
+        if let Some(k) = avx512() {
+            return k.tof_to_mz(tof, a, b, out);
         }
         if level() >= Level::Avx2 {
             if let Some(k) = x86_64::avx2::Avx2::new() {
@@ -67,10 +65,8 @@ pub fn scan_to_im(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu::{level, Level};
-        if level() >= Level::Avx512Bw {
-            if let Some(k) = x86_64::avx512::Avx512::new() {
-                return k.scan_to_im(scan, c, d, out);
-            }
+        if let Some(k) = avx512() {
+            return k.scan_to_im(scan, c, d, out);
         }
         if level() >= Level::Avx2 {
             if let Some(k) = x86_64::avx2::Avx2::new() {
@@ -79,4 +75,14 @@ pub fn scan_to_im(scan: &[u32], c: f64, d: f64, out: &mut [f64]) {
         }
     }
     scalar::scan_to_im(scan, c, d, out)
+}
+
+/// The AVX-512 implementation, when dispatch may use it: it needs AVX-512 F alone (32- and
+/// 64-bit lanes), so it runs from [`Level::Avx512F`](crate::cpu::Level::Avx512F) up.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx512() -> Option<x86_64::avx512::Avx512> {
+    use crate::cpu::{level, Level};
+    (level() >= Level::Avx512F)
+        .then(x86_64::avx512::Avx512::new)
+        .flatten()
 }

@@ -89,10 +89,8 @@ pub fn expand<T: Lane>(counts: &[u32], values: &[T], out: &mut [T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::cpu::{level, Level};
-        if level() >= Level::Avx512Bw {
-            if let Some(k) = x86_64::avx512::Avx512::new() {
-                return k.expand(counts, values, out);
-            }
+        if let Some(k) = avx512() {
+            return k.expand(counts, values, out);
         }
         if level() >= Level::Avx2 {
             if let Some(k) = x86_64::avx2::Avx2::new() {
@@ -113,4 +111,14 @@ pub fn fill<T: Lane>(value: T, out: &mut [T]) {
         return;
     };
     expand(&[n], &[value], out)
+}
+
+/// The AVX-512 implementation, when dispatch may use it: it needs AVX-512 F alone (32- and
+/// 64-bit lanes), so it runs from [`Level::Avx512F`](crate::cpu::Level::Avx512F) up.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx512() -> Option<x86_64::avx512::Avx512> {
+    use crate::cpu::{level, Level};
+    (level() >= Level::Avx512F)
+        .then(x86_64::avx512::Avx512::new)
+        .flatten()
 }

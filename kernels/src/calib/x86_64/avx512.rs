@@ -4,9 +4,9 @@
 use core::arch::x86_64::*;
 
 crate::isa_token!(
-    /// Proof that the CPU has AVX-512 F/BW/VL (no VBMI needed).
+    /// Proof that the CPU has AVX-512 F (no BW, VL or VBMI needed).
     Avx512,
-    crate::cpu::has_avx512bw
+    crate::cpu::has_avx512f
 );
 
 impl Avx512 {
@@ -31,7 +31,7 @@ impl Avx512 {
     }
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx512f")]
 fn affine<const SQUARE: bool>(src: &[u32], a: f64, b: f64, out: &mut [f64]) {
     let va = _mm512_set1_pd(a);
     let vb = _mm512_set1_pd(b);
@@ -53,11 +53,13 @@ fn affine<const SQUARE: bool>(src: &[u32], a: f64, b: f64, out: &mut [f64]) {
     }
     let rest = src.len() - steps * 8;
     if rest > 0 {
-        // rest < 8
+        // rest < 8; a 512-bit masked load (AVX-512 F: the 256-bit form needs VL).
         let mask = ((1u32 << rest) - 1) as __mmask8;
         // SAFETY: masked lanes are not read; `rest` values remain.
-        let v = unsafe { _mm256_maskz_loadu_epi32(mask, src[steps * 8..].as_ptr().cast()) };
-        let y = f(_mm512_cvtepu32_pd(v));
+        let v = unsafe {
+            _mm512_maskz_loadu_epi32(__mmask16::from(mask), src[steps * 8..].as_ptr().cast())
+        };
+        let y = f(_mm512_cvtepu32_pd(_mm512_castsi512_si256(v)));
         // SAFETY: only `rest` values are written.
         unsafe { _mm512_mask_storeu_pd(out[steps * 8..].as_mut_ptr(), mask, y) };
     }

@@ -3,9 +3,9 @@
 use core::arch::x86_64::*;
 
 crate::isa_token!(
-    /// Proof that the CPU has AVX-512 F/BW/VL (no VBMI needed).
+    /// Proof that the CPU has AVX-512 F (no BW, VL or VBMI needed).
     Avx512,
-    crate::cpu::has_avx512bw
+    crate::cpu::has_avx512f
 );
 
 impl Avx512 {
@@ -20,7 +20,7 @@ impl Avx512 {
     }
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx512f")]
 fn decode(deltas: &[u32], scan_peaks: &[u32], out: &mut [u32]) {
     let mut at = 0;
     for &n in scan_peaks {
@@ -31,7 +31,7 @@ fn decode(deltas: &[u32], scan_peaks: &[u32], out: &mut [u32]) {
 }
 
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx512f")]
 fn step(mut x: __m512i, carry: __m512i) -> __m512i {
     // Shift by k lanes: lane i takes lane i - k (zero below k).
     let idx = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
@@ -46,7 +46,7 @@ fn step(mut x: __m512i, carry: __m512i) -> __m512i {
 }
 
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx512f")]
 fn scan(d: &[u32], o: &mut [u32]) {
     let one = _mm512_set1_epi32(1);
     let last = _mm512_set1_epi32(15);

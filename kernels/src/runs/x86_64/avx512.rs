@@ -6,9 +6,9 @@ use core::arch::x86_64::*;
 use super::super::Lane;
 
 crate::isa_token!(
-    /// Proof that the CPU has AVX-512 F/BW/VL (no VBMI needed).
+    /// Proof that the CPU has AVX-512 F (no BW, VL or VBMI needed).
     Avx512,
-    crate::cpu::has_avx512bw
+    crate::cpu::has_avx512f
 );
 
 impl Avx512 {
@@ -23,7 +23,7 @@ impl Avx512 {
     }
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx512f")]
 fn expand<T: Lane>(counts: &[u32], values: &[T], out: &mut [T]) {
     let len = out.len();
     let base = out.as_mut_ptr();
