@@ -593,8 +593,9 @@ impl Records {
     /// worker noted ([`mark_records`]), without reading the chunk, when nothing but a split's
     /// end can end them (a whole-file read or a byte range: no index chunk, no region, no
     /// record carried in) and `start` is one of the marks: at most `max` records, none from
-    /// the first block at or past the split's end, and none once their bodies reach `bytes`. Returns where it stopped, how many records and their body bytes; `None` when
-    /// the marks do not apply. What follows the marked records (a record that crosses the end,
+    /// the first block at or past the split's end, and none once their bodies reach `bytes`.
+    /// Returns where it stopped, how many records and their body bytes; `None` when the marks
+    /// do not apply. What follows the marked records (a record that crosses the end,
     /// a `block_size` below 32) is for [`Records::frame_chunk`].
     pub(super) fn take_marked(
         &mut self,

@@ -509,14 +509,14 @@ mod tests {
         ))
         .expect("sample")
         .len();
-        // Cuts inside blocks, at a block's first byte (the header's end block is 0..~400), and
-        // one range past the end.
+        // Cuts inside blocks, at a block's first byte (72,774) and one past another's (109,428),
+        // and a byte before the end.
         let cuts = [
             0,
             1,
             60_000,
-            60_001,
-            123_457,
+            72_774,
+            109_428,
             250_000,
             390_001,
             size - 1,
