@@ -1,18 +1,19 @@
-//! A whole conversion in process: a [`BatchStream`] written to an output file, with progress
-//! reports and a way to stop, as the CLI converts and as the Python package's `convert_*`
-//! functions call it.
+//! The one conversion path: a stream written to a sink, with progress reports, warnings, a way
+//! to stop and run statistics. The CLI, the Python package's `convert_*` functions and the C
+//! ABI's `rawarrow_convert` all call [`run`] (or [`convert`] with a stream they opened).
 //!
-//! The output is written under a temporary name beside the destination and renamed only when
-//! everything was written: an error, or a stop asked for by the progress hook, leaves nothing.
+//! A file output is written under a temporary name beside the destination and renamed only
+//! when everything was written: an error, or a stop asked for by the hook, leaves nothing. A
+//! PostgreSQL output commits as [`crate::sink::postgres`] says.
 //!
 //! ```
-//! use rawarrow::convert::{convert, Output};
-//! use rawarrow::stream::{BamOptions, BatchStream};
+//! use rawarrow::convert::{run, Input, Output};
+//! use rawarrow::stream::BamOptions;
 //! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
 //! let dir = tempfile::tempdir()?;
 //! let out = dir.path().join("sample.arrow");
-//! let mut stream = BatchStream::bam(&[path], &BamOptions::default())?;
-//! let summary = convert(&mut stream, &Output::new(&out), &mut |_progress| Ok(()))?;
+//! let input = Input::Bam { paths: vec![path.into()], options: BamOptions::default() };
+//! let summary = run(&input, &Output::new(&out), &mut |_progress, _warnings| Ok(()))?;
 //! assert_eq!(summary.rows, 4000);
 //! assert!(out.exists());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -22,18 +23,29 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use arrow_schema::ArrowError;
+use arrow_array::RecordBatch;
 
-use crate::arrow::{Compression, OutputFormat, Sink, SinkOptions};
+use crate::arrow::{Compression, SinkOptions};
+use crate::sink::postgres::{Key, PgSink, Postgres};
+use crate::sink::{FileSink, Format, MgfSink, Sink};
 use crate::stats::Phase;
-use crate::stream::{BatchStream, Error, ErrorKind, Progress};
+use crate::stream::{BamOptions, BatchStream, Error, MidiOptions, Progress, TdfOptions};
+
+/// Where a conversion writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A file (`-`: standard output; a device or a pipe is written directly).
+    Path(PathBuf),
+    /// PostgreSQL tables.
+    Postgres(Postgres),
+}
 
 /// Where and how a conversion writes.
 #[derive(Debug, Clone)]
 pub struct Output {
-    /// The destination (`-` for standard output).
-    pub path: PathBuf,
-    /// The format by name (see [`format()`]); `None`: from the file name's extension.
+    /// The destination.
+    pub target: Target,
+    /// The format by name (see [`Format::of`]); `None`: from the file name's extension.
     pub format: Option<String>,
     /// Compression (`None`: none for IPC, zstd for Parquet).
     pub compression: Option<Compression>,
@@ -42,19 +54,218 @@ pub struct Output {
     /// Threads encoding and writing the output (see [`crate::arrow::SinkOptions::threads`]);
     /// `None`: the cores this process may use.
     pub threads: Option<usize>,
+    /// Write run statistics as JSON here ([`crate::stats::Stats::to_json`]); nothing is
+    /// measured without it.
+    pub stats: Option<PathBuf>,
 }
 
 impl Output {
     /// An output to `path`, format from its name, the format's default compression.
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self::to(Target::Path(path.into()))
+    }
+
+    /// An output into PostgreSQL.
+    pub fn postgres(target: Postgres) -> Self {
+        Self::to(Target::Postgres(target))
+    }
+
+    fn to(target: Target) -> Self {
         Self {
-            path: path.into(),
+            target,
             format: None,
             compression: None,
             midi_files: None,
             threads: None,
+            stats: None,
         }
     }
+
+    /// The output the bindings describe: a file `path` or a PostgreSQL `url` (exactly one),
+    /// PostgreSQL's `schema` (default `public`), `table` and `resume`, the file's `format`
+    /// and `compression` by name, the MIDI `files` table's path and the encoding `threads`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        path: Option<PathBuf>,
+        url: Option<String>,
+        schema: Option<String>,
+        table: Option<String>,
+        resume: bool,
+        format: Option<String>,
+        compression: Option<&str>,
+        files: Option<PathBuf>,
+        threads: Option<usize>,
+    ) -> Result<Self, Error> {
+        if threads == Some(0) {
+            return Err(Error::usage("threads must be at least 1"));
+        }
+        let target = match (path, url) {
+            (Some(path), None) => {
+                if schema.is_some() || table.is_some() || resume {
+                    return Err(Error::usage(
+                        "schema, table and resume apply to a PostgreSQL output (postgres=URL)",
+                    ));
+                }
+                Target::Path(path)
+            }
+            (None, Some(url)) => {
+                if format.is_some() || compression.is_some() {
+                    return Err(Error::usage(
+                        "format and compression apply to a file output, not to PostgreSQL",
+                    ));
+                }
+                Target::Postgres(Postgres {
+                    url,
+                    schema: schema.unwrap_or_else(|| "public".into()),
+                    table,
+                    resume,
+                })
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::usage(
+                    "give an output file or a PostgreSQL URL (postgres=...), not both",
+                ))
+            }
+            (None, None) => {
+                return Err(Error::usage(
+                    "no output: give an output file or a PostgreSQL URL (postgres=...)",
+                ))
+            }
+        };
+        Ok(Self {
+            target,
+            format,
+            compression: compression.map(self::compression).transpose()?,
+            midi_files: files,
+            threads,
+            stats: None,
+        })
+    }
+
+    /// The destination's file, if it is one.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.target {
+            Target::Path(p) => Some(p),
+            Target::Postgres(_) => None,
+        }
+    }
+}
+
+/// What to read: a format, its inputs and its options — what [`run`] opens.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// BAM files, one after the other ([`BatchStream::bam`]).
+    Bam {
+        /// The files (`-`: standard input).
+        paths: Vec<PathBuf>,
+        /// The reader's options.
+        options: BamOptions,
+    },
+    /// A timsTOF `.d` folder ([`BatchStream::tdf`]).
+    Tdf {
+        /// The folder.
+        path: PathBuf,
+        /// The reader's options.
+        options: TdfOptions,
+    },
+    /// MIDI files and folders ([`BatchStream::midi`]).
+    Midi {
+        /// Files and folders (walked recursively).
+        paths: Vec<PathBuf>,
+        /// Also the files listed in this file, one path per line (`-`: standard input); a
+        /// listed file that cannot be read is a `files` row with `error` set.
+        list: Option<PathBuf>,
+        /// The reader's options.
+        options: MidiOptions,
+    },
+}
+
+impl Input {
+    /// Opens the stream.
+    pub fn open(&self) -> Result<BatchStream, Error> {
+        self.open_after(&Default::default())
+    }
+
+    fn open_after(&self, done: &crate::sink::postgres::Committed) -> Result<BatchStream, Error> {
+        match self {
+            Self::Bam { paths, options } => BatchStream::bam(paths, options),
+            Self::Tdf { path, options } => {
+                let mut options = options.clone();
+                if let Some(last) = done.last_frame {
+                    let (first, end) = options.frames.unwrap_or((1, u32::MAX));
+                    let first = first.max(last.saturating_add(1));
+                    // Everything committed: a range past the run's last frame reads nothing.
+                    options.frames = Some((first, end.max(first)));
+                }
+                BatchStream::tdf(path, &options)
+            }
+            Self::Midi {
+                paths,
+                list,
+                options,
+            } => {
+                let mut files = midi_paths(paths, list.as_deref())?;
+                if !done.files.is_empty() {
+                    files.retain(|p| {
+                        let (size, mtime) = crate::sink::postgres::stamp(p);
+                        !done
+                            .files
+                            .contains(&(p.to_string_lossy().into_owned(), size, mtime))
+                    });
+                }
+                BatchStream::midi_listed(files, options)
+            }
+        }
+    }
+
+    /// The table a PostgreSQL output writes by default, and its natural key.
+    fn table(&self) -> (&'static str, Key) {
+        match self {
+            Self::Bam { .. } => ("records", Key::None),
+            Self::Tdf { options, .. } => match options.table {
+                crate::tdf::Table::Peaks => ("peaks", Key::Frame),
+                t => (t.name(), Key::None),
+            },
+            Self::Midi { options, .. } => match options.table {
+                crate::stream::MidiTable::Notes => ("notes", Key::Files),
+                crate::stream::MidiTable::Files => ("files", Key::None),
+            },
+        }
+    }
+}
+
+/// The MIDI files of `inputs` (folders walked) and of the list file, sorted, once each.
+fn midi_paths(inputs: &[PathBuf], list: Option<&Path>) -> Result<Vec<PathBuf>, Error> {
+    let mut paths = crate::midi::list_inputs(inputs)?;
+    if let Some(list) = list {
+        let listed = if list.as_os_str() == "-" {
+            crate::midi::read_list(std::io::stdin().lock())
+        } else {
+            std::fs::File::open(list)
+                .and_then(|f| crate::midi::read_list(std::io::BufReader::new(f)))
+        }
+        .map_err(|e| {
+            let message = format!("{}: cannot read the list of files: {e}", list.display());
+            Error::from(e).named(list, message)
+        })?;
+        paths.extend(listed);
+        paths.sort();
+        paths.dedup();
+    }
+    if paths.is_empty() {
+        let mut names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+        names.extend(list.map(|p| p.display().to_string()));
+        return Err(Error::usage(format!(
+            "no MIDI files ({}) in {}",
+            crate::midi::EXTENSIONS
+                .iter()
+                .map(|e| format!(".{e}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            names.join(", ")
+        )));
+    }
+    Ok(paths)
 }
 
 /// What a conversion did.
@@ -68,9 +279,17 @@ pub struct Summary {
     pub seconds: f64,
     /// The stream's final progress.
     pub progress: Progress,
-    /// Phases, CPU per thread, bytes and memory of the conversion (the stream was opened
-    /// before, so `open` covers only the outputs).
-    pub stats: crate::stats::Stats,
+    /// Every warning of the stream (also handed to the hook as they came).
+    pub warnings: Vec<String>,
+    /// What was written, as the summary line names it.
+    pub output: String,
+    /// One line saying what was read and how fast, as the CLI prints it.
+    pub line: String,
+    /// For a MIDI stream: the `files` table (one row per file read, `error` set where one
+    /// failed).
+    pub midi_files: Option<RecordBatch>,
+    /// Phases, CPU per thread, bytes and memory, when [`Output::stats`] asked for them.
+    pub stats: Option<crate::stats::Stats>,
 }
 
 /// Compression by name: `none` (or `uncompressed`), `lz4`, `zstd`.
@@ -79,46 +298,8 @@ pub fn compression(name: &str) -> Result<Compression, Error> {
         "none" | "uncompressed" => Ok(Compression::None),
         "lz4" => Ok(Compression::Lz4),
         "zstd" => Ok(Compression::Zstd),
-        _ => Err(Error::new(
-            ErrorKind::Usage,
-            format!("unknown compression {name:?}; expected none, lz4 or zstd"),
-        )),
-    }
-}
-
-/// The output format for `path`: by the explicit name (`ipc`/`arrow`/`feather`/`file`,
-/// `stream`/`arrows`, `parquet`), else by the file name's extension (`.arrow`, `.feather`,
-/// `.ipc` → IPC file; `.arrows` → IPC stream; `.parquet` → Parquet). Standard output (`-`) and
-/// devices or pipes default to the IPC file format; any other name needs the explicit format.
-pub fn format(path: &Path, explicit: Option<&str>) -> Result<OutputFormat, Error> {
-    let usage = |m: String| Error::new(ErrorKind::Usage, m);
-    if let Some(name) = explicit {
-        return match name.to_ascii_lowercase().as_str() {
-            "ipc" | "arrow" | "feather" | "file" => Ok(OutputFormat::IpcFile),
-            "stream" | "arrows" => Ok(OutputFormat::IpcStream),
-            "parquet" => Ok(OutputFormat::Parquet),
-            _ => Err(usage(format!(
-                "unknown output format {name:?}; expected ipc, stream or parquet"
-            ))),
-        };
-    }
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("arrow" | "feather" | "ipc") => Ok(OutputFormat::IpcFile),
-        Some("arrows") => Ok(OutputFormat::IpcStream),
-        Some("parquet") => Ok(OutputFormat::Parquet),
-        _ if path == Path::new("-")
-            || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) =>
-        {
-            Ok(OutputFormat::IpcFile)
-        }
-        _ => Err(usage(format!(
-            "{}: cannot tell the output format from the name; name it .arrow, .arrows or \
-             .parquet, or give the format (ipc, stream, parquet)",
-            path.display()
+        _ => Err(Error::usage(format!(
+            "unknown compression {name:?}; expected none, lz4 or zstd"
         ))),
     }
 }
@@ -136,114 +317,259 @@ pub fn check_output(output: &Path, inputs: &[PathBuf]) -> Result<(), Error> {
     for input in inputs {
         if let Ok(m) = std::fs::metadata(input) {
             if (m.dev(), m.ino()) == (out.dev(), out.ino()) {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    format!(
-                        "{}: the output is the input {}; choose another output name",
-                        output.display(),
-                        input.display()
-                    ),
-                ));
+                return Err(Error::usage(format!(
+                    "{}: the output is the input {}; choose another output name",
+                    output.display(),
+                    input.display()
+                )));
             }
         }
     }
     Ok(())
 }
 
-fn sink(path: &Path, schema: &arrow_schema::SchemaRef, output: &Output) -> Result<Sink, Error> {
+/// The progress hook: called with the progress and the warnings since the last call, once
+/// before the first batch and after every batch; an error it returns (such as
+/// [`Error::interrupted`]) stops the conversion and is returned.
+pub type Hook<'a> = dyn FnMut(Progress, &[String]) -> Result<(), Error> + 'a;
+
+/// Opens `input` and writes it to `output`: the PostgreSQL connection first (a bad URL stops
+/// before anything is read), then the stream (resumed after what an earlier run committed,
+/// with [`Postgres::resume`]), then the sink.
+pub fn run(input: &Input, output: &Output, hook: &mut Hook<'_>) -> Result<Summary, Error> {
+    let mut rec = output.stats.as_ref().map(|_| crate::stats::Recorder::new());
+    let (table, key) = input.table();
+    let mut client = None;
+    let mut done = Default::default();
+    if let Target::Postgres(pg) = &output.target {
+        let mut c = crate::sink::postgres::connect(&pg.url)?;
+        if pg.resume {
+            if key == Key::None {
+                return Err(Error::usage(format!(
+                    "resume: the {table} table has no natural key to continue from (MIDI \
+                     notes and timsTOF peaks have one); it is written in one transaction, so \
+                     an interrupted run left nothing: run it again without resume"
+                )));
+            }
+            let name = pg.table.as_deref().unwrap_or(table);
+            done = crate::sink::postgres::committed(&mut c, pg, name, key)?;
+        }
+        client = Some(c);
+    }
+    let mut stream = input.open_after(&done)?;
+    pump(&mut stream, output, client, key, &mut rec, hook)
+}
+
+/// Writes every batch of an open `stream` to `output` (see [`run`]; without resume).
+pub fn convert(
+    stream: &mut BatchStream,
+    output: &Output,
+    hook: &mut Hook<'_>,
+) -> Result<Summary, Error> {
+    let mut rec = output.stats.as_ref().map(|_| crate::stats::Recorder::new());
+    let client = match &output.target {
+        Target::Postgres(pg) => Some(crate::sink::postgres::connect(&pg.url)?),
+        Target::Path(_) => None,
+    };
+    let key = match (stream.midi_files(), stream.default_table()) {
+        (Some(_), "notes") => Key::Files,
+        (_, "peaks") => Key::Frame,
+        _ => Key::None,
+    };
+    pump(stream, output, client, key, &mut rec, hook)
+}
+
+/// The sink `output` describes for `stream`.
+fn open_sink(
+    stream: &BatchStream,
+    output: &Output,
+    client: Option<postgres::Client>,
+    key: Key,
+) -> Result<Box<dyn Sink>, Error> {
+    let schema = stream.schema();
+    match (&output.target, client) {
+        (Target::Postgres(pg), Some(client)) => {
+            if output.midi_files.is_some() {
+                return Err(Error::usage(
+                    "a PostgreSQL output writes the MIDI files table itself (table files); \
+                     give no separate files output",
+                ));
+            }
+            let table = pg.table.as_deref().unwrap_or(stream.default_table());
+            Ok(Box::new(PgSink::create(client, pg, table, &schema, key)?))
+        }
+        (Target::Path(path), _) => {
+            check_output(path, &stream.inputs())?;
+            Ok(match Format::of(path, output.format.as_deref())? {
+                Format::Arrow(format) => Box::new(FileSink::create(
+                    path,
+                    &schema,
+                    &SinkOptions {
+                        format,
+                        compression: output.compression,
+                        threads: output.threads,
+                        ..Default::default()
+                    },
+                )?),
+                Format::Mgf => {
+                    if output.compression.is_some() {
+                        return Err(Error::usage("MGF is text: it takes no compression"));
+                    }
+                    Box::new(MgfSink::create(path, &schema, &stream.run_name())?)
+                }
+            })
+        }
+        (Target::Postgres(_), None) => unreachable!("connected before the stream was opened"),
+    }
+}
+
+fn files_sink(stream: &BatchStream, output: &Output) -> Result<Option<FileSink>, Error> {
+    let Some(path) = &output.midi_files else {
+        return Ok(None);
+    };
+    if stream.midi_files().is_none() {
+        return Err(Error::usage(format!(
+            "{}: a files table is only written for a MIDI notes stream",
+            path.display()
+        )));
+    }
+    check_output(path, &stream.inputs())?;
+    let format = match Format::of(path, output.format.as_deref())? {
+        Format::Arrow(f) => f,
+        Format::Mgf => {
+            return Err(Error::usage(format!(
+                "{}: the MIDI files table cannot be MGF",
+                path.display()
+            )))
+        }
+    };
     let options = SinkOptions {
-        format: format(path, output.format.as_deref())?,
+        format,
         compression: output.compression,
         threads: output.threads,
         ..Default::default()
     };
-    Sink::with_options(path, schema, &options).map_err(|e| output_error(path, e))
+    Ok(Some(FileSink::create(
+        path,
+        &crate::midi::files_schema(),
+        &options,
+    )?))
 }
 
-/// An output failure, naming the destination (not the temporary file).
-pub(crate) fn output_error(path: &Path, e: ArrowError) -> Error {
-    let named = |m: &str| {
-        if m.starts_with(&*path.to_string_lossy()) {
-            m.to_string()
-        } else {
-            format!("{}: {m}", path.display())
-        }
-    };
-    match e {
-        ArrowError::IoError(m, io) => Error::from(io).named(path, named(&m)),
-        other => Error::new(ErrorKind::Io, String::new()).named(path, named(&other.to_string())),
-    }
-}
-
-/// Writes every batch of `stream` to `output`. `hook` is called after every batch with the
-/// progress so far; an error it returns (such as [`Error::interrupted`]) stops the conversion,
-/// removes the temporary file and is returned.
-pub fn convert(
+/// The loop every conversion runs.
+fn pump(
     stream: &mut BatchStream,
     output: &Output,
-    hook: &mut dyn FnMut(Progress) -> Result<(), Error>,
+    client: Option<postgres::Client>,
+    key: Key,
+    rec: &mut Option<crate::stats::Recorder>,
+    hook: &mut Hook<'_>,
 ) -> Result<Summary, Error> {
     let started = Instant::now();
-    let files = match (&output.midi_files, stream.midi_files()) {
-        (Some(p), Some(_)) => Some(p.clone()),
-        (Some(p), None) => {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                format!(
-                    "{}: a files table is only written for a MIDI notes stream",
-                    p.display()
-                ),
-            ))
-        }
-        (None, _) => None,
+    let mut warnings = Vec::new();
+    let mut report = |stream: &mut BatchStream, hook: &mut Hook<'_>| {
+        let new = stream.take_warnings();
+        warnings.extend(new.iter().cloned());
+        hook(stream.progress(), &new)
     };
-    let inputs = stream.inputs();
-    check_output(&output.path, &inputs)?;
-    if let Some(p) = &files {
-        check_output(p, &inputs)?;
-    }
-    let mut main = sink(&output.path, &stream.schema(), output)?;
-    let mut files_sink = match &files {
-        Some(p) => Some(sink(p, &crate::midi::files_schema(), output)?),
-        None => None,
+    let files = files_sink(stream, output)?;
+    let mut sink = open_sink(stream, output, client, key)?;
+    let jobs = key == Key::Files;
+    let phase = |rec: &mut Option<crate::stats::Recorder>, p| {
+        if let Some(r) = rec {
+            r.phase(p);
+        }
     };
     let (mut rows, mut batches) = (0u64, 0u64);
-    hook(stream.progress())?;
-    let mut rec = crate::stats::Recorder::new();
-    rec.phase(Phase::Read);
-    while let Some(batch) = stream.next_batch()? {
-        rec.phase(Phase::Write);
-        main.write(&batch)
-            .map_err(|e| output_error(&output.path, e))?;
+    report(stream, hook)?;
+    phase(rec, Phase::Read);
+    loop {
+        let batch = match stream.next_batch() {
+            Ok(Some(b)) => b,
+            Ok(None) => break,
+            Err(e) => {
+                // The warnings that came before the error are part of its story.
+                let _ = report(stream, hook);
+                return Err(e);
+            }
+        };
+        phase(rec, Phase::Write);
+        if jobs {
+            sink.write_job(&batch, &stream.take_job_files())?;
+        } else {
+            sink.write(&batch)?;
+        }
         rows += batch.num_rows() as u64;
         batches += 1;
         drop(batch);
-        rec.sample();
-        hook(stream.progress())?;
-        rec.phase(Phase::Read);
+        if let Some(r) = rec {
+            r.sample();
+        }
+        report(stream, hook)?;
+        phase(rec, Phase::Read);
     }
-    rec.phase(Phase::Finish);
-    if let (Some(s), Some(p)) = (&mut files_sink, &files) {
-        let table = stream
-            .midi_files()
-            .expect("checked to be a MIDI stream above");
-        s.write(&table).map_err(|e| output_error(p, e))?;
+    phase(rec, Phase::Finish);
+    if jobs {
+        let rest = stream.take_job_files();
+        if !rest.is_empty() {
+            let empty = RecordBatch::new_empty(stream.schema());
+            sink.write_job(&empty, &rest)?;
+        }
     }
-    main.finish().map_err(|e| output_error(&output.path, e))?;
-    if let (Some(s), Some(p)) = (files_sink, &files) {
-        s.finish().map_err(|e| output_error(p, e))?;
+    let midi_files = stream.midi_files();
+    let mut files = files;
+    if let (Some(s), Some(table)) = (&mut files, &midi_files) {
+        s.write(table)?;
     }
+    let described = sink.describe();
+    sink.finish()?;
+    if let Some(s) = files {
+        Box::new(s).finish()?;
+    }
+    // Warnings of the end (a BAM without its EOF marker block) are reported too.
+    let late = stream.take_warnings();
+    if !late.is_empty() {
+        warnings.extend(late.iter().cloned());
+        hook(stream.progress(), &late)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
     let input_bytes = stream
         .inputs()
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
+    let stats = match rec.take() {
+        Some(r) => {
+            let stats = r.finish(rows, input_bytes, output.path());
+            if let Some(path) = &output.stats {
+                write_stats(path, &stats)?;
+            }
+            Some(stats)
+        }
+        None => None,
+    };
     Ok(Summary {
         rows,
         batches,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         progress: stream.progress(),
-        stats: rec.finish(rows, input_bytes, Some(&output.path)),
+        warnings,
+        line: stream.summary_line(seconds, input_bytes),
+        output: described,
+        midi_files,
+        stats,
     })
+}
+
+/// Writes the statistics' JSON to `path` (under a temporary name, renamed when complete).
+fn write_stats(path: &Path, stats: &crate::stats::Stats) -> Result<(), Error> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| {
+        let message = format!("{}: {e}", path.display());
+        Error::from(e).named(path, message)
+    };
+    let (mut file, pending) = crate::io::create_output(path).map_err(fail)?;
+    file.write_all(stats.to_json().as_bytes()).map_err(fail)?;
+    pending.commit(&file).map_err(fail)
 }

@@ -11,8 +11,8 @@ pub mod convert;
 #[allow(unsafe_code)] // memory mapping and madvise only; see the module docs
 pub mod io;
 pub mod midi;
-pub mod pg;
 pub(crate) mod runtime;
+pub mod sink;
 pub mod stats;
 pub mod stream;
 pub mod tdf;

@@ -137,7 +137,7 @@ impl Server {
     }
 
     fn client(&self) -> postgres::Client {
-        rawarrow::pg::connect(&self.url()).expect("connect")
+        rawarrow::sink::postgres::connect(&self.url()).expect("connect")
     }
 }
 

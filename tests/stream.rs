@@ -270,7 +270,7 @@ fn convert_writes_only_complete_outputs() {
     // Complete: the IPC file reads back as the stream's batches.
     let out = dir.path().join("s.arrows");
     let mut calls = 0;
-    let summary = convert(&mut open(), &Output::new(&out), &mut |_| {
+    let summary = convert(&mut open(), &Output::new(&out), &mut |_, _| {
         calls += 1;
         Ok(())
     })
@@ -286,7 +286,7 @@ fn convert_writes_only_complete_outputs() {
     // Stopped by the hook after the first batch: an Interrupted error and no file.
     let stopped = dir.path().join("stopped.arrow");
     let mut seen = 0;
-    let e = convert(&mut open(), &Output::new(&stopped), &mut |p| {
+    let e = convert(&mut open(), &Output::new(&stopped), &mut |p, _| {
         seen += 1;
         if p.rows > 0 {
             Err(Error::interrupted())
@@ -308,14 +308,14 @@ fn convert_writes_only_complete_outputs() {
         let e = convert(
             &mut open(),
             &Output::new(dir.path().join(name)),
-            &mut |_| Ok(()),
+            &mut |_, _| Ok(()),
         )
         .expect_err("refused");
         assert_eq!(e.kind(), ErrorKind::Usage, "{name}: {e}");
     }
     // A folder that does not exist: an I/O error naming the destination.
     let nowhere = dir.path().join("no/such/folder/x.arrow");
-    let e = convert(&mut open(), &Output::new(&nowhere), &mut |_| Ok(())).expect_err("no dir");
+    let e = convert(&mut open(), &Output::new(&nowhere), &mut |_, _| Ok(())).expect_err("no dir");
     assert_eq!(e.kind(), ErrorKind::Io);
     assert_eq!(e.path(), Some(nowhere.as_path()));
     assert!(
@@ -331,7 +331,7 @@ fn convert_midi_writes_both_tables() {
     let mut stream = BatchStream::midi(&[&seeds], &MidiOptions::default()).expect("opens");
     let mut output = Output::new(dir.path().join("notes.arrow"));
     output.midi_files = Some(dir.path().join("files.arrow"));
-    let summary = convert(&mut stream, &output, &mut |_| Ok(())).expect("converts");
+    let summary = convert(&mut stream, &output, &mut |_, _| Ok(())).expect("converts");
     let files = arrow_ipc::reader::FileReader::try_new(
         std::fs::File::open(dir.path().join("files.arrow")).expect("written"),
         None,
@@ -345,7 +345,7 @@ fn convert_midi_writes_both_tables() {
     let mut bam = BatchStream::bam(&[data("sample.bam")], &BamOptions::default()).expect("x");
     let mut output = Output::new(dir.path().join("b.arrow"));
     output.midi_files = Some(dir.path().join("f.arrow"));
-    let e = convert(&mut bam, &output, &mut |_| Ok(())).expect_err("refused");
+    let e = convert(&mut bam, &output, &mut |_, _| Ok(())).expect_err("refused");
     assert_eq!(e.kind(), ErrorKind::Usage);
     assert!(!dir.path().join("b.arrow").exists());
 }

@@ -676,7 +676,7 @@ impl Reporter {
 /// within one batch, the workers are joined, and no output file is left.
 fn run_convert(
     py: Python<'_>,
-    open: impl FnOnce() -> Result<Stream, Error> + Send,
+    input: rawarrow::convert::Input,
     output: Output,
     progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<ConvertSummary> {
@@ -701,14 +701,13 @@ fn run_convert(
         raised: None,
     };
     let result = py.detach(|| -> Result<ConvertSummary, Error> {
-        let mut stream = open()?;
         let summary =
-            rawarrow::convert::convert(&mut stream, &output, &mut |p| reporter.report(p, false))?;
+            rawarrow::convert::run(&input, &output, &mut |p, _| reporter.report(p, false))?;
         reporter.report(summary.progress, true)?;
         Ok(ConvertSummary {
             rows: summary.rows,
             seconds: summary.seconds,
-            warnings: stream.take_warnings(),
+            warnings: summary.warnings,
         })
     });
     if let Some(bar) = &reporter.bar {
@@ -733,22 +732,34 @@ struct ConvertSummary {
     warnings: Vec<String>,
 }
 
+/// A `convert_*` call's PostgreSQL arguments.
+struct Pg {
+    postgres: Option<String>,
+    schema: Option<String>,
+    pg_table: Option<String>,
+    resume: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn output(
-    path: PathBuf,
+    path: Option<PathBuf>,
+    pg: Pg,
     format: Option<String>,
     compression: Option<&str>,
     files: Option<PathBuf>,
     threads: Option<usize>,
 ) -> Result<Output, Error> {
-    Ok(Output {
+    Output::from_parts(
         path,
+        pg.postgres,
+        pg.schema,
+        pg.pg_table,
+        pg.resume,
         format,
-        compression: compression
-            .map(rawarrow::convert::compression)
-            .transpose()?,
-        midi_files: files,
+        compression,
+        files,
         threads,
-    })
+    )
 }
 
 /// Converts BAM files to one Arrow IPC file in process, as `rawarrow bam` does.
@@ -773,14 +784,18 @@ fn output(
 /// KeyboardInterrupt within one batch, after the workers are joined and the partial file is
 /// removed; an exception raised by the progress callable stops the conversion the same way.
 #[pyfunction]
-#[pyo3(signature = (inputs, output, *, format=None, compression=None, columns=None, tags=None, threads=None, batch_rows=None, limit=None, progress=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false))]
+#[pyo3(signature = (inputs, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, columns=None, tags=None, threads=None, batch_rows=None, limit=None, progress=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false))]
 #[allow(clippy::too_many_arguments)]
 fn convert_bam(
     py: Python<'_>,
     inputs: &Bound<'_, PyAny>,
-    output: PathBuf,
+    output: Option<PathBuf>,
     format: Option<String>,
     compression: Option<&str>,
+    postgres: Option<String>,
+    schema: Option<String>,
+    pg_table: Option<String>,
+    resume: bool,
     columns: Option<Vec<String>>,
     tags: Option<Vec<String>>,
     threads: Option<usize>,
@@ -804,9 +819,16 @@ fn convert_bam(
         with_file,
     )?;
     let options = bam_options(py, columns, tags, threads, batch_rows, limit, None, select)?;
+    let pg = Pg {
+        postgres,
+        schema,
+        pg_table,
+        resume,
+    };
     let out =
-        self::output(output, format, compression, None, threads).map_err(|e| py_err(py, e))?;
-    let s = run_convert(py, || Stream::bam(&paths, &options), out, progress)?;
+        self::output(output, pg, format, compression, None, threads).map_err(|e| py_err(py, e))?;
+    let input = rawarrow::convert::Input::Bam { paths, options };
+    let s = run_convert(py, input, out, progress)?;
     Ok((s.rows, s.seconds))
 }
 
@@ -821,14 +843,18 @@ fn convert_bam(
 ///
 /// Returns (rows written, seconds).
 #[pyfunction]
-#[pyo3(signature = (input, output, *, format=None, compression=None, table="peaks", ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None, progress=None))]
+#[pyo3(signature = (input, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, table="peaks", ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn convert_tdf(
     py: Python<'_>,
     input: PathBuf,
-    output: PathBuf,
+    output: Option<PathBuf>,
     format: Option<String>,
     compression: Option<&str>,
+    postgres: Option<String>,
+    schema: Option<String>,
+    pg_table: Option<String>,
+    resume: bool,
     table: &str,
     ms_level: Option<u8>,
     frames: Option<(u32, u32)>,
@@ -852,9 +878,19 @@ fn convert_tdf(
         (table, rt, mobility, mz, centroid),
     )
     .map_err(|e| py_err(py, e))?;
+    let pg = Pg {
+        postgres,
+        schema,
+        pg_table,
+        resume,
+    };
     let out =
-        self::output(output, format, compression, None, threads).map_err(|e| py_err(py, e))?;
-    let s = run_convert(py, || Stream::tdf(&input, &options), out, progress)?;
+        self::output(output, pg, format, compression, None, threads).map_err(|e| py_err(py, e))?;
+    let input = rawarrow::convert::Input::Tdf {
+        path: input,
+        options,
+    };
+    let s = run_convert(py, input, out, progress)?;
     Ok((s.rows, s.seconds))
 }
 
@@ -871,15 +907,19 @@ fn convert_tdf(
 ///
 /// Returns (notes written, seconds).
 #[pyfunction]
-#[pyo3(signature = (inputs, output, *, files=None, format=None, compression=None, threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, key_profile="krumhansl", progress=None))]
+#[pyo3(signature = (inputs, output=None, *, files=None, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, key_profile="krumhansl", progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn convert_midi(
     py: Python<'_>,
     inputs: &Bound<'_, PyAny>,
-    output: PathBuf,
+    output: Option<PathBuf>,
     files: Option<PathBuf>,
     format: Option<String>,
     compression: Option<&str>,
+    postgres: Option<String>,
+    schema: Option<String>,
+    pg_table: Option<String>,
+    resume: bool,
     threads: Option<usize>,
     files_per_batch: Option<usize>,
     velocity_threshold: u8,
@@ -897,9 +937,20 @@ fn convert_midi(
         key_profile,
     )
     .map_err(|e| py_err(py, e))?;
+    let pg = Pg {
+        postgres,
+        schema,
+        pg_table,
+        resume,
+    };
     let out =
-        self::output(output, format, compression, files, threads).map_err(|e| py_err(py, e))?;
-    let s = run_convert(py, || Stream::midi(&paths, &options), out, progress)?;
+        self::output(output, pg, format, compression, files, threads).map_err(|e| py_err(py, e))?;
+    let input = rawarrow::convert::Input::Midi {
+        paths,
+        list: None,
+        options,
+    };
+    let s = run_convert(py, input, out, progress)?;
     Ok((s.rows, s.seconds))
 }
 

@@ -355,7 +355,7 @@ impl Sink {
 
 /// Parquet writer properties: `compression` (zstd when `None`), row groups of `rows` rows,
 /// rawarrow as the writer.
-fn parquet_properties(
+pub(crate) fn parquet_properties(
     compression: Option<Compression>,
     rows: usize,
 ) -> parquet::file::properties::WriterProperties {

@@ -2,13 +2,11 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use clap::{Args, Subcommand};
 
-use super::{progress_bar, Output, Result};
-use crate::arrow::Sink;
-use crate::bam::{Filter, Reader, Records};
+use super::{Output, Result};
+use crate::bam::{Filter, Records};
 use crate::bgzf::Options;
 use crate::io::Input;
 
@@ -98,10 +96,12 @@ struct Convert {
     #[arg(
         short,
         long,
-        required_unless_present_any = ["out_dir", "count"],
-        conflicts_with = "out_dir"
+        required_unless_present_any = ["out_dir", "count", "postgres"],
+        conflicts_with_all = ["out_dir", "postgres"]
     )]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    pg: super::PgArgs,
     /// Write one `NAME.arrow` per input into this folder.
     #[arg(long)]
     out_dir: Option<PathBuf>,
@@ -363,28 +363,6 @@ fn view(args: View) -> Result {
     out.finish()
 }
 
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    done_bytes: u64,
-}
-
-impl Progress {
-    fn new(total: u64, quiet: bool) -> Self {
-        let template = "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}";
-        Self {
-            bar: progress_bar(total, template, quiet),
-            done_bytes: 0,
-        }
-    }
-
-    fn set(&self, file_pos: u64, records: u64) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(self.done_bytes + file_pos);
-            bar.set_message(format!("{records} records"));
-        }
-    }
-}
-
 fn convert(mut args: Convert) -> Result {
     // Positional arguments after the first: files are inputs, anything else a region.
     let mut regions = Vec::new();
@@ -396,154 +374,70 @@ fn convert(mut args: Convert) -> Result {
             regions.push(a.to_string_lossy().into_owned());
         }
     }
-    args.inputs = inputs;
     if args.select.count {
         return count(
-            &args.inputs,
+            &inputs,
             &regions,
             args.index.as_deref(),
             args.threads,
             args.select.filter(),
         );
     }
-    let started = Instant::now();
-    let mut stats = args.ipc.recorder();
-    // Checked before anything is read or written: the output is not an input, the folder exists.
-    if let Some(out) = &args.output {
-        crate::convert::check_output(out, &args.inputs)?;
-        args.ipc.format(out)?;
-    }
-    if let Some(dir) = &args.out_dir {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        for path in &args.inputs {
-            crate::convert::check_output(&out_path(dir, path, &args.ipc)?, &args.inputs)?;
-        }
-    }
-    let inputs: Vec<Input> = args
-        .inputs
-        .iter()
-        .map(Input::open_or_stdin)
-        .collect::<std::result::Result<_, _>>()?;
-    let total: u64 = inputs.iter().map(|i| i.len() as u64).sum();
-    let mut progress = Progress::new(total, args.ipc.quiet);
-    let builder = || -> Result<crate::bam::ReaderBuilder> {
-        let mut b = Reader::builder()
-            .bgzf_options(options(args.threads))
-            .batch_rows(args.batch_rows)
-            .filter(args.select.filter())
-            .regions(&regions);
-        if let Some(ix) = &args.index {
-            b = b.index(ix);
-        }
-        // Option errors are usage errors (exit 2).
-        if let Some(cols) = &args.columns {
-            b = b.columns(cols).map_err(crate::stream::Error::from)?;
-        }
-        if let Some(l) = args.limit {
-            b = b.limit(l);
-        }
-        if !args.tags.is_empty() {
-            b = b.tags(&args.tags).map_err(crate::stream::Error::from)?;
-        }
-        Ok(b)
+    let options = crate::stream::BamOptions {
+        columns: args.columns.clone(),
+        tags: args.tags.clone(),
+        threads: args.threads,
+        batch_rows: Some(args.batch_rows),
+        limit: args.limit,
+        byte_range: None,
+        filter: args.select.filter(),
+        regions,
+        index: args.index.clone(),
+        with_file: args.with_file,
     };
-    let files = args.with_file.then(|| {
-        std::sync::Arc::new(arrow_array::StringArray::from_iter_values(
-            args.inputs.iter().map(|p| p.display().to_string()),
-        ))
-    });
-    let mut records = 0u64;
-    let mut sink: Option<Sink> = None;
-    let mut dictionary = None;
-    for (i, (input, path)) in inputs.into_iter().zip(&args.inputs).enumerate() {
-        let mut b = builder()?;
-        if args.out_dir.is_none() {
-            if let Some(d) = &dictionary {
-                b = b.dictionary(std::sync::Arc::clone(d));
-            }
-        }
-        let mut reader = b.build(input)?;
-        warn_all(reader.take_warnings());
-        dictionary.get_or_insert_with(|| reader.dictionary());
-        let mut schema = arrow_array::RecordBatchReader::schema(&reader);
-        if files.is_some() {
-            schema = crate::bam::with_file_field(&schema);
-        }
-        let mut own_sink = match &args.out_dir {
-            Some(dir) => Some(args.ipc.sink(
-                &out_path(dir, path, &args.ipc)?,
-                &schema,
-                args.threads,
-            )?),
-            None => None,
+    let Some(dir) = &args.out_dir else {
+        let input = crate::convert::Input::Bam {
+            paths: inputs,
+            options,
         };
-        if own_sink.is_none() && sink.is_none() {
-            let out = args
-                .output
-                .as_deref()
-                .expect("clap requires --output without --out-dir");
-            sink = Some(args.ipc.sink(out, &schema, args.threads)?);
-        }
-        stats.pump(
-            &mut reader,
-            |r| Ok(r.next_batch()?),
-            |r, mut batch| {
-                if let Some(names) = &files {
-                    batch = crate::bam::with_file_column(&batch, i, names)?;
-                }
-                own_sink
-                    .as_mut()
-                    .or(sink.as_mut())
-                    .expect("a sink was created above")
-                    .write(&batch)?;
-                progress.set(r.compressed_position(), records + r.rows());
-                Ok(())
-            },
+        let target = args.pg.target(args.output.as_deref());
+        super::convert(
+            &input,
+            &args.ipc.output(target, args.threads),
+            args.ipc.quiet,
         )?;
-        records += reader.rows();
-        progress.done_bytes += std::fs::metadata(path).map_or(0, |m| m.len());
-        if reader.eof_marker() == Some(false) && args.limit.is_none() && regions.is_empty() {
-            super::bgzf::warn_missing_eof(path);
-        }
-        warn_all(reader.take_warnings());
-        if let Some(s) = own_sink {
-            s.finish()?;
-        }
-    }
-    if let Some(s) = sink {
-        s.finish()?;
-    }
-    let out = match (&args.output, &args.out_dir) {
-        (Some(o), _) => o.clone(),
-        (None, Some(d)) => d.clone(),
-        (None, None) => PathBuf::new(),
+        return Ok(());
     };
-    stats.write(args.ipc.stats.as_deref(), records, total, &out)?;
-    if let Some(bar) = &progress.bar {
-        bar.finish_and_clear();
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Checked before anything is read or written: no output is one of the inputs.
+    let outputs = inputs
+        .iter()
+        .map(|path| out_path(dir, path, &args.ipc))
+        .collect::<Result<Vec<_>>>()?;
+    for out in &outputs {
+        crate::convert::check_output(out, &inputs)?;
     }
-    if !args.ipc.quiet {
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!(
-            "rawarrow: {records} records in {secs:.3} s: {:.0} records/s, {:.1} MB/s of BAM",
-            records as f64 / secs,
-            total as f64 / secs / 1e6
-        );
+    for (path, out) in inputs.iter().zip(outputs) {
+        let input = crate::convert::Input::Bam {
+            paths: vec![path.clone()],
+            options: options.clone(),
+        };
+        let output = args
+            .ipc
+            .output(crate::convert::Target::Path(out), args.threads);
+        super::convert(&input, &output, args.ipc.quiet)?;
     }
     Ok(())
 }
 
 /// `DIR/NAME.arrow` (or `.arrows`, `.parquet` after the chosen format) for input `NAME.bam`.
 fn out_path(dir: &Path, input: &Path, opts: &super::IpcOptions) -> Result<PathBuf> {
-    use crate::arrow::OutputFormat;
     let stem = input
         .file_stem()
         .map_or_else(|| "out".into(), |s| s.to_os_string());
     let mut name = stem;
-    name.push(match opts.format(Path::new("out.arrow"))? {
-        OutputFormat::IpcFile => ".arrow",
-        OutputFormat::IpcStream => ".arrows",
-        OutputFormat::Parquet => ".parquet",
-    });
+    let format = crate::sink::Format::of(Path::new("out.arrow"), opts.format_name())?;
+    name.push(".");
+    name.push(format.extension());
     Ok(dir.join(name))
 }

@@ -58,14 +58,16 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(e.as_ref()) {
                 return ExitCode::SUCCESS;
             }
-            if let Some(stop) = e.downcast_ref::<Interrupted>() {
-                eprintln!("rawarrow: {stop}");
-                return ExitCode::from(128 + stop.0 as u8);
+            use crate::stream::ErrorKind;
+            let kind = e.downcast_ref::<crate::stream::Error>().map(|s| s.kind());
+            if kind == Some(ErrorKind::Interrupted) {
+                eprintln!("rawarrow: {e}");
+                return ExitCode::from(128 + signal().unwrap_or(2) as u8);
             }
             eprintln!("rawarrow: error: {e}");
             // A usage error exits 2, as argument errors do.
-            match e.downcast_ref::<crate::stream::Error>() {
-                Some(s) if s.kind() == crate::stream::ErrorKind::Usage => ExitCode::from(2),
+            match kind {
+                Some(ErrorKind::Usage) => ExitCode::from(2),
                 _ => ExitCode::FAILURE,
             }
         }
@@ -127,6 +129,8 @@ enum FormatArg {
     Stream,
     /// Apache Parquet.
     Parquet,
+    /// Mascot Generic Format (the timsTOF spectra table).
+    Mgf,
 }
 
 /// The output options every converting subcommand shares.
@@ -151,91 +155,139 @@ struct IpcOptions {
     stats: Option<PathBuf>,
 }
 
-/// The `--stats` recorder of a run (nothing is measured without `--stats`).
-struct Stats(Option<crate::stats::Recorder>);
+/// The PostgreSQL output every converting subcommand offers instead of `-o`.
+#[derive(Debug, clap::Args)]
+struct PgArgs {
+    /// Write into PostgreSQL instead (tables created if missing, else appended to; binary
+    /// COPY). MIDI notes (with their files table) and timsTOF peaks commit each batch in its
+    /// own transaction, so --resume continues an interrupted run; other tables commit once at
+    /// the end. URL: `postgresql://user@host/db` or `host=/run/postgresql dbname=db`.
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
+    /// The PostgreSQL schema of the tables.
+    #[arg(long, default_value = "public", requires = "postgres")]
+    schema: String,
+    /// The PostgreSQL table (default: records, peaks, precursors, spectra, windows or notes).
+    #[arg(long, value_name = "NAME", requires = "postgres")]
+    pg_table: Option<String>,
+    /// Continue after what an interrupted run committed: MIDI files whose path, size and
+    /// modification time already have a files row are skipped; timsTOF peaks start after the
+    /// table's last frame.
+    #[arg(long, requires = "postgres")]
+    resume: bool,
+}
 
-impl Stats {
-    fn phase(&mut self, phase: crate::stats::Phase) {
-        if let Some(r) = &mut self.0 {
-            r.phase(phase);
+impl PgArgs {
+    /// The conversion's destination: PostgreSQL when --postgres is given, else `output`.
+    fn target(&self, output: Option<&Path>) -> crate::convert::Target {
+        match &self.postgres {
+            Some(url) => crate::convert::Target::Postgres(crate::sink::postgres::Postgres {
+                url: url.clone(),
+                schema: self.schema.clone(),
+                table: self.pg_table.clone(),
+                resume: self.resume,
+            }),
+            None => crate::convert::Target::Path(
+                output
+                    .expect("clap requires an output without --postgres")
+                    .to_path_buf(),
+            ),
         }
-    }
-
-    fn sample(&mut self) {
-        if let Some(r) = &mut self.0 {
-            r.sample();
-        }
-    }
-
-    /// The output loop of every conversion: each batch `next` reads from `reader` is checked
-    /// against a stop signal, handed to `write` (which writes it and reports progress), and
-    /// its read and write time recorded.
-    fn pump<R>(
-        &mut self,
-        reader: &mut R,
-        mut next: impl FnMut(&mut R) -> Result<Option<arrow_array::RecordBatch>>,
-        mut write: impl FnMut(&R, arrow_array::RecordBatch) -> Result,
-    ) -> Result {
-        use crate::stats::Phase;
-        self.phase(Phase::Read);
-        while let Some(batch) = next(reader)? {
-            self.phase(Phase::Write);
-            check_signal()?;
-            write(reader, batch)?;
-            self.sample();
-            self.phase(Phase::Read);
-        }
-        self.phase(Phase::Finish);
-        Ok(())
-    }
-
-    /// Writes the JSON to `path` (under a temporary name, renamed when complete).
-    fn write(self, path: Option<&Path>, rows: u64, input_bytes: u64, output: &Path) -> Result {
-        let (Some(r), Some(path)) = (self.0, path) else {
-            return Ok(());
-        };
-        let json = r.finish(rows, input_bytes, Some(output)).to_json();
-        let mut out = Output::create(Some(path))?;
-        out.writer()
-            .write_all(json.as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        out.finish()
     }
 }
 
 impl IpcOptions {
-    /// A recorder, started now, when `--stats` asks for one.
-    fn recorder(&self) -> Stats {
-        Stats(self.stats.as_ref().map(|_| crate::stats::Recorder::new()))
-    }
-
-    /// The format for `path`.
-    fn format(&self, path: &Path) -> Result<crate::arrow::OutputFormat> {
-        let name = match (self.stream, self.format) {
+    /// The format name `--format`/`--stream` give, if any.
+    fn format_name(&self) -> Option<&'static str> {
+        match (self.stream, self.format) {
             (true, _) | (_, Some(FormatArg::Stream)) => Some("stream"),
             (_, Some(FormatArg::Ipc)) => Some("ipc"),
             (_, Some(FormatArg::Parquet)) => Some("parquet"),
+            (_, Some(FormatArg::Mgf)) => Some("mgf"),
             (false, None) => None,
-        };
-        Ok(crate::convert::format(path, name)?)
+        }
     }
 
-    /// A sink writing to `path` (`-` for standard output), encoding on `threads` threads
+    /// The library's description of the output to `target`, encoding on `threads` threads
     /// (`-t`; default: the cores this process may use).
-    fn sink(
+    fn output(
         &self,
-        path: &Path,
-        schema: &arrow_schema::SchemaRef,
+        target: crate::convert::Target,
         threads: Option<usize>,
-    ) -> Result<crate::arrow::Sink> {
-        let options = crate::arrow::SinkOptions {
-            format: self.format(path)?,
+    ) -> crate::convert::Output {
+        crate::convert::Output {
+            target,
+            format: self.format_name().map(str::to_string),
             compression: self.compression.map(Into::into),
+            midi_files: None,
             threads,
-            ..Default::default()
-        };
-        Ok(crate::arrow::Sink::with_options(path, schema, &options)
-            .map_err(|e| crate::convert::output_error(path, e))?)
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+/// Runs one conversion through the library's one path, with warnings and a progress bar on
+/// stderr and the stop a signal asks for; prints the summary line unless quiet.
+fn convert(
+    input: &crate::convert::Input,
+    output: &crate::convert::Output,
+    quiet: bool,
+) -> Result<crate::convert::Summary> {
+    let outcome = match &output.target {
+        crate::convert::Target::Postgres(_) => {
+            "what was committed so far is kept (a resumed run continues from it)"
+        }
+        crate::convert::Target::Path(_) => "no output was written",
+    };
+    let mut bar = Bar(None);
+    let summary = crate::convert::run(input, output, &mut |p, warnings| {
+        for w in warnings {
+            bar.println(&format!("rawarrow: warning: {w}"));
+        }
+        bar.show(p, quiet);
+        signal_error(outcome)
+    })?;
+    drop(bar);
+    if !quiet {
+        eprintln!("rawarrow: {}", summary.line);
+    }
+    Ok(summary)
+}
+
+/// A progress bar on stderr when it is a terminal and the user did not ask for quiet, made at
+/// the first report (which tells the total and its unit); cleared when dropped.
+struct Bar(Option<Option<indicatif::ProgressBar>>);
+
+impl Bar {
+    fn show(&mut self, p: crate::stream::Progress, quiet: bool) {
+        let bar = self.0.get_or_insert_with(|| {
+            let template = match p.unit {
+                "bytes" => "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+                "files" => "{bar:40} {pos}/{len} files {per_sec} ETA {eta} {msg}",
+                _ => "{bar:40} {pos}/{len} rows {per_sec} ETA {eta} {msg}",
+            };
+            progress_bar(p.total, template, quiet)
+        });
+        if let Some(bar) = bar {
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+            bar.set_message(format!("{} rows", p.rows));
+        }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.0 {
+            Some(Some(bar)) => bar.suspend(|| eprintln!("{line}")),
+            _ => eprintln!("{line}"),
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(Some(bar)) = &self.0 {
+            bar.finish_and_clear();
+        }
     }
 }
 
@@ -257,31 +309,28 @@ fn install_signal_handlers() {
     }
 }
 
-/// The stop a signal asked for, as an error (checked between batches).
-#[derive(Debug)]
-struct Interrupted(usize, &'static str);
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "interrupted by signal {}; {}", self.0, self.1)
-    }
-}
-
-impl std::error::Error for Interrupted {}
-
-fn check_signal() -> Result {
-    check_signal_then("no output was written")
-}
-
-/// [`check_signal`], saying what became of the output.
-fn check_signal_then(outcome: &'static str) -> Result {
-    match SIGNAL
+/// The signal that asked to stop, if one did.
+fn signal() -> Option<usize> {
+    SIGNAL
         .get()
         .map(|s| s.load(std::sync::atomic::Ordering::Relaxed))
-    {
-        Some(sig) if sig != 0 => Err(Box::new(Interrupted(sig, outcome))),
-        _ => Ok(()),
+        .filter(|&sig| sig != 0)
+}
+
+/// The stop a signal asked for, as an interrupted error saying what became of the output.
+fn signal_error(outcome: &str) -> std::result::Result<(), crate::stream::Error> {
+    match signal() {
+        Some(sig) => Err(crate::stream::Error::new(
+            crate::stream::ErrorKind::Interrupted,
+            format!("interrupted by signal {sig}; {outcome}"),
+        )),
+        None => Ok(()),
     }
+}
+
+/// Checked between chunks by the commands that write no batches (view, count, index, bgzf).
+fn check_signal() -> Result {
+    Ok(signal_error("no output was written")?)
 }
 
 /// A progress bar on stderr when it is a terminal and the user did not ask for quiet.

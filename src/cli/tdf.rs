@@ -1,12 +1,11 @@
 //! `rawarrow tdf ...`
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
-use super::{progress_bar, Result};
-use crate::tdf::{Calibration, Reader, Table};
+use super::Result;
+use crate::tdf::{Calibration, Table};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Cal {
@@ -37,8 +36,15 @@ pub(super) struct Tdf {
     input: PathBuf,
     /// Output file (`-` for standard output): Arrow IPC, IPC stream or Parquet by its name, or
     /// MGF (`.mgf`, the spectra table).
-    #[arg(short, long)]
-    output: PathBuf,
+    #[arg(
+        short,
+        long,
+        required_unless_present = "postgres",
+        conflicts_with = "postgres"
+    )]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    pg: super::PgArgs,
     /// The table: peaks (default), precursors and spectra (ddaPASEF), windows (diaPASEF).
     #[arg(long, value_enum)]
     table: Option<TableArg>,
@@ -96,188 +102,87 @@ fn range(option: &str, text: &str) -> Result<(f64, f64)> {
 }
 
 pub(super) fn run(args: Tdf) -> Result {
-    let started = Instant::now();
-    let mgf = args
-        .output
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("mgf"));
+    let mgf = args.output.as_deref().is_some_and(|o| {
+        matches!(
+            crate::sink::Format::of(o, args.ipc.format_name()),
+            Ok(crate::sink::Format::Mgf)
+        )
+    });
     let table = match (args.table, mgf) {
         (None, true) | (Some(TableArg::Spectra), _) => Table::Spectra,
         (Some(t), true) => {
-            return Err(crate::stream::Error::new(
-                crate::stream::ErrorKind::Usage,
-                format!(
-                    "-o {}: MGF holds spectra, not {}",
-                    args.output.display(),
-                    format!("{t:?}").to_lowercase()
-                ),
-            )
+            return Err(crate::stream::Error::usage(format!(
+                "-o {}: MGF holds spectra, not {}",
+                args.output
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("-"))
+                    .display(),
+                format!("{t:?}").to_lowercase()
+            ))
             .into())
         }
         (None, false) | (Some(TableArg::Peaks), _) => Table::Peaks,
         (Some(TableArg::Precursors), _) => Table::Precursors,
         (Some(TableArg::Windows), _) => Table::Windows,
     };
-    let mut b = Reader::builder()
-        .table(table)
-        .batch_rows(args.batch_rows)
-        .calibration(match args.calibration {
-            Cal::Auto => Calibration::Auto,
-            Cal::Bruker => Calibration::Bruker,
-            Cal::Estimate => Calibration::Estimate,
-        });
-    if let Some(t) = args.threads {
-        b = b.threads(t);
-    }
-    if let Some(l) = args.ms_level {
-        b = b.ms_level(l);
-    }
-    if let Some(f) = &args.frames {
-        let bad = || format!("--frames {f:?}: expected FIRST:LAST, e.g. 1:100");
-        let (a, z) = f.split_once(':').ok_or_else(bad)?;
-        let (first, last): (u32, u32) = (
-            a.trim().parse().map_err(|_| bad())?,
-            z.trim().parse().map_err(|_| bad())?,
-        );
-        if first > last {
-            return Err(crate::stream::Error::new(
-                crate::stream::ErrorKind::Usage,
-                format!("--frames {f}: the first frame id is after the last"),
-            )
-            .into());
-        }
-        b = b.frame_range(first, last);
-    }
-    if let Some(c) = &args.columns {
-        b = b.columns(c).map_err(crate::stream::Error::from)?;
-    }
-    let usage = crate::stream::Error::from;
-    if let Some(r) = &args.rt {
-        let (lo, hi) = range("rt", r)?;
-        b = b.rt(lo, hi).map_err(usage)?;
-    }
-    if let Some(r) = &args.mobility {
-        let (lo, hi) = range("mobility", r)?;
-        b = b.mobility(lo, hi).map_err(usage)?;
-    }
-    if let Some(r) = &args.mz {
-        let (lo, hi) = range("mz", r)?;
-        b = b.mz(lo, hi).map_err(usage)?;
-    }
-    if let Some(w) = args.centroid {
-        if table != Table::Spectra {
-            return Err(crate::stream::Error::new(
-                crate::stream::ErrorKind::Usage,
-                "--centroid applies to the spectra table (--table spectra or -o NAME.mgf)",
-            )
-            .into());
-        }
-        b = b.centroid(w);
-    }
-    let inputs = [
-        args.input.join("analysis.tdf"),
-        args.input.join("analysis.tdf_bin"),
-    ];
-    crate::convert::check_output(&args.output, &inputs)?;
-    if mgf {
-        return write_mgf(&args, b, started);
-    }
-    args.ipc.format(&args.output)?;
-    let mut stats = args.ipc.recorder();
-    let mut reader = b.build(&args.input)?;
-    for w in reader.warnings() {
-        eprintln!("rawarrow: warning: {}: {w}", args.input.display());
-    }
-    let schema = arrow_array::RecordBatchReader::schema(&reader);
-    let mut sink = args.ipc.sink(&args.output, &schema, args.threads)?;
-    let total = reader.expected_rows();
-    let bar = progress_bar(
-        total,
-        "{bar:40} {pos}/{len} rows {per_sec} ETA {eta}",
-        args.ipc.quiet,
-    );
-    stats.pump(
-        &mut reader,
-        |r| Ok(r.next_batch()?),
-        |r, batch| {
-            sink.write(&batch)?;
-            if let Some(bar) = &bar {
-                bar.set_position(r.rows());
-            }
-            Ok(())
-        },
-    )?;
-    sink.finish()?;
-    let input_bytes = inputs
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let path = args.ipc.stats.clone();
-    stats.write(path.as_deref(), reader.rows(), input_bytes, &args.output)?;
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    if !args.ipc.quiet {
-        let secs = started.elapsed().as_secs_f64();
-        if table == Table::Peaks {
-            eprintln!(
-                "rawarrow: {} frames, {} peaks in {secs:.3} s: {:.0} peaks/s ({:?} calibration)",
-                reader.frames(),
-                reader.rows(),
-                reader.rows() as f64 / secs,
-                reader.calibration()
-            );
-        } else {
-            eprintln!(
-                "rawarrow: {} {} rows in {secs:.3} s ({:?} calibration)",
-                reader.rows(),
-                table.name(),
-                reader.calibration()
-            );
-        }
-    }
-    Ok(())
-}
-
-/// The spectra as MGF, into a temporary file renamed to the output once complete.
-fn write_mgf(args: &Tdf, b: crate::tdf::ReaderBuilder, started: Instant) -> Result {
-    if args.columns.is_some() {
-        return Err(crate::stream::Error::new(
-            crate::stream::ErrorKind::Usage,
+    if mgf && args.columns.is_some() {
+        return Err(crate::stream::Error::usage(
             "--columns does not apply to MGF output (MGF takes what it needs)",
         )
         .into());
     }
-    let mut reader = b.build(&args.input)?;
-    for w in reader.warnings() {
-        eprintln!("rawarrow: warning: {}: {w}", args.input.display());
+    let frames = match &args.frames {
+        Some(f) => {
+            let bad = || {
+                crate::stream::Error::usage(format!(
+                    "--frames {f:?}: expected FIRST:LAST, e.g. 1:100"
+                ))
+            };
+            let (a, z) = f.split_once(':').ok_or_else(bad)?;
+            Some((
+                a.trim().parse().map_err(|_| bad())?,
+                z.trim().parse().map_err(|_| bad())?,
+            ))
+        }
+        None => None,
+    };
+    let options = crate::stream::TdfOptions {
+        ms_level: args.ms_level,
+        frames,
+        calibration: match args.calibration {
+            Cal::Auto => Calibration::Auto,
+            Cal::Bruker => Calibration::Bruker,
+            Cal::Estimate => Calibration::Estimate,
+        },
+        columns: args.columns.clone(),
+        threads: args.threads,
+        batch_rows: Some(args.batch_rows),
+        table,
+        rt: args.rt.as_deref().map(|r| range("rt", r)).transpose()?,
+        mobility: args
+            .mobility
+            .as_deref()
+            .map(|r| range("mobility", r))
+            .transpose()?,
+        mz: args.mz.as_deref().map(|r| range("mz", r)).transpose()?,
+        centroid: args.centroid,
+    };
+    if options.centroid.is_some() && table != Table::Spectra {
+        return Err(crate::stream::Error::usage(
+            "--centroid applies to the spectra table (--table spectra or -o NAME.mgf)",
+        )
+        .into());
     }
-    let dest = (args.output != std::path::Path::new("-")).then_some(args.output.as_path());
-    let mut out = super::Output::create(dest)?;
-    let run = args
-        .input
-        .file_name()
-        .map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned());
-    let name = args.output.display().to_string();
-    let mut mgf = crate::tdf::mgf::MgfWriter::new(
-        std::io::BufWriter::with_capacity(1 << 20, out.writer()),
-        run,
-    );
-    while let Some(batch) = reader.next_batch()? {
-        super::check_signal()?;
-        mgf.write(&batch).map_err(|e| format!("{name}: {e}"))?;
-    }
-    let spectra = mgf.spectra();
-    mgf.finish().map_err(|e| format!("{name}: {e}"))?;
-    out.finish()?;
-    if !args.ipc.quiet {
-        eprintln!(
-            "rawarrow: {spectra} spectra to {name} in {:.3} s ({:?} calibration)",
-            started.elapsed().as_secs_f64(),
-            reader.calibration()
-        );
-    }
+    let target = args.pg.target(args.output.as_deref());
+    let input = crate::convert::Input::Tdf {
+        path: args.input.clone(),
+        options,
+    };
+    super::convert(
+        &input,
+        &args.ipc.output(target, args.threads),
+        args.ipc.quiet,
+    )?;
     Ok(())
 }
 
@@ -311,7 +216,7 @@ pub(super) struct TdfGenerate {
 }
 
 pub(super) fn generate(args: TdfGenerate) -> Result {
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     let spec = crate::tdf::synth::Spec {
         frames: args.frames,
         scans: args.scans,

@@ -308,6 +308,14 @@ impl From<midi::Error> for Error {
     }
 }
 
+impl From<crate::sink::postgres::Error> for Error {
+    fn from(e: crate::sink::postgres::Error) -> Self {
+        let mut out = Self::new(ErrorKind::Io, e.to_string());
+        out.io = e.io_kind();
+        out.with_source(e)
+    }
+}
+
 impl From<ArrowError> for Error {
     fn from(e: ArrowError) -> Self {
         match e {

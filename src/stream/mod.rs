@@ -304,11 +304,14 @@ fn usage(e: impl Into<Error>) -> Error {
 
 enum Source {
     Bam(Box<BamChain>),
-    Tdf(Box<tdf::Reader>),
+    Tdf(Box<tdf::Reader>, tdf::Table),
     Midi {
         reader: Box<midi::Reader>,
         table: MidiTable,
         files_done: bool,
+        /// The `files` rows of the jobs read since the last [`BatchStream::take_job_files`],
+        /// kept once it was first called.
+        jobs: Option<Vec<RecordBatch>>,
     },
 }
 
@@ -366,7 +369,7 @@ impl BatchStream {
         });
         let inputs = paths
             .iter()
-            .map(|p| Input::open(p).map(Arc::new))
+            .map(|p| Input::open_or_stdin(p).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         // Progress counts the compressed bytes of the inputs, or of the split.
         let sizes = inputs
@@ -438,7 +441,10 @@ impl BatchStream {
         }
         let reader = b.build(path)?;
         let schema = reader.schema();
-        Ok(Self::new(Source::Tdf(Box::new(reader)), schema))
+        Ok(Self::new(
+            Source::Tdf(Box::new(reader), options.table),
+            schema,
+        ))
     }
 
     /// MIDI files and folders (walked recursively for [`midi::EXTENSIONS`]), in sorted path
@@ -448,6 +454,12 @@ impl BatchStream {
         if paths.is_empty() {
             return Err(Error::usage("no input MIDI files or folders"));
         }
+        Self::midi_listed(midi::list_inputs(paths)?, options)
+    }
+
+    /// Exactly these MIDI files, in this order (no folder is walked; a file that cannot be
+    /// read is a `files` row with `error` set).
+    pub fn midi_listed(paths: Vec<PathBuf>, options: &MidiOptions) -> Result<Self, Error> {
         let ms = options.merge_window_ms;
         if !(ms.is_finite() && ms >= 0.0) {
             return Err(Error::usage(format!(
@@ -469,7 +481,7 @@ impl BatchStream {
             }
             b = b.files_per_batch(n);
         }
-        let reader = b.build(paths)?;
+        let reader = b.build_paths(paths)?;
         let schema = match options.table {
             MidiTable::Notes => midi::notes_schema(),
             MidiTable::Files => midi::files_schema(),
@@ -478,6 +490,7 @@ impl BatchStream {
             reader: Box::new(reader),
             table: options.table,
             files_done: false,
+            jobs: None,
         };
         Ok(Self::new(source, schema))
     }
@@ -518,7 +531,21 @@ impl BatchStream {
     fn next_inner(&mut self) -> Result<Option<RecordBatch>, Error> {
         match &mut self.source {
             Source::Bam(chain) => chain.next_batch(),
-            Source::Tdf(reader) => Ok(reader.next_batch()?),
+            Source::Tdf(reader, _) => Ok(reader.next_batch()?),
+            Source::Midi {
+                reader,
+                table: MidiTable::Notes,
+                jobs: Some(jobs),
+                ..
+            } => {
+                while let Some((notes, files)) = reader.next_job()? {
+                    jobs.push(files);
+                    if notes.num_rows() > 0 {
+                        return Ok(Some(notes));
+                    }
+                }
+                Ok(None)
+            }
             Source::Midi {
                 reader,
                 table: MidiTable::Notes,
@@ -528,6 +555,7 @@ impl BatchStream {
                 reader,
                 table: MidiTable::Files,
                 files_done,
+                ..
             } => {
                 if *files_done {
                     return Ok(None);
@@ -555,7 +583,7 @@ impl BatchStream {
                     unit: "bytes",
                 }
             }
-            Source::Tdf(r) => Progress {
+            Source::Tdf(r, _) => Progress {
                 rows: r.rows(),
                 done: r.rows(),
                 total: r.expected_rows(),
@@ -581,7 +609,7 @@ impl BatchStream {
     pub fn take_warnings(&mut self) -> Vec<String> {
         match &mut self.source {
             Source::Bam(chain) => std::mem::take(&mut chain.warnings),
-            Source::Tdf(r) => {
+            Source::Tdf(r, _) => {
                 let folder = r.folder().display().to_string();
                 r.take_warnings()
                     .into_iter()
@@ -597,11 +625,89 @@ impl BatchStream {
     pub fn inputs(&self) -> Vec<PathBuf> {
         match &self.source {
             Source::Bam(c) => c.inputs.iter().map(|i| i.path().to_path_buf()).collect(),
-            Source::Tdf(r) => {
+            Source::Tdf(r, _) => {
                 let dir = r.folder();
                 vec![dir.join("analysis.tdf"), dir.join("analysis.tdf_bin")]
             }
             Source::Midi { reader, .. } => reader.paths().to_vec(),
+        }
+    }
+
+    /// For a MIDI `notes` stream, the `files` rows of the files read since the last call (the
+    /// files of the notes batches yielded since, and of files without notes): what a sink that
+    /// commits a job's notes and files together needs. Rows are kept from the first call on
+    /// (call it once before reading); empty for other streams.
+    pub fn take_job_files(&mut self) -> Vec<RecordBatch> {
+        match &mut self.source {
+            Source::Midi {
+                table: MidiTable::Notes,
+                jobs,
+                ..
+            } => std::mem::take(jobs.get_or_insert_with(Vec::new)),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The table's name: `records` (BAM), `peaks`, `precursors`, `spectra` or `windows`
+    /// (timsTOF), `notes` or `files` (MIDI); a PostgreSQL output's default table.
+    pub fn default_table(&self) -> &'static str {
+        match &self.source {
+            Source::Bam(_) => "records",
+            Source::Tdf(_, table) => table.name(),
+            Source::Midi { table, .. } => match table {
+                MidiTable::Notes => "notes",
+                MidiTable::Files => "files",
+            },
+        }
+    }
+
+    /// The run's name, as MGF titles name it: the input's file name.
+    pub fn run_name(&self) -> String {
+        let path = match &self.source {
+            Source::Bam(c) => c.inputs.first().map(|i| i.path().to_path_buf()),
+            Source::Tdf(r, _) => Some(r.folder().to_path_buf()),
+            Source::Midi { reader, .. } => reader.paths().first().cloned(),
+        };
+        path.and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "run".into())
+    }
+
+    /// One line saying what was read in `seconds`, as the CLI prints it after a conversion.
+    pub fn summary_line(&self, seconds: f64, input_bytes: u64) -> String {
+        let secs = seconds.max(1e-9);
+        match &self.source {
+            Source::Bam(c) => format!(
+                "{} records in {seconds:.3} s: {:.0} records/s, {:.1} MB/s of BAM",
+                c.rows,
+                c.rows as f64 / secs,
+                input_bytes as f64 / secs / 1e6
+            ),
+            Source::Tdf(r, tdf::Table::Peaks) => format!(
+                "{} frames, {} peaks in {seconds:.3} s: {:.0} peaks/s ({:?} calibration)",
+                r.frames(),
+                r.rows(),
+                r.rows() as f64 / secs,
+                r.calibration()
+            ),
+            Source::Tdf(r, table) => format!(
+                "{} {} rows in {seconds:.3} s ({:?} calibration)",
+                r.rows(),
+                table.name(),
+                r.calibration()
+            ),
+            Source::Midi { reader, .. } => {
+                let s = reader.summary();
+                format!(
+                    "{} files ({} failed, {} with warnings), {} notes in {seconds:.3} s: \
+                     {:.0} files/s, {:.0} notes/s",
+                    s.files,
+                    s.failed,
+                    s.warned,
+                    s.notes,
+                    s.files as f64 / secs,
+                    s.notes as f64 / secs
+                )
+            }
         }
     }
 

@@ -1,9 +1,15 @@
 //! Arrow record batches into PostgreSQL tables, through `COPY … FROM STDIN (FORMAT binary)`.
 //!
+//! [`PgSink`] is the [`Sink`](super::Sink) of any stream: BAM records, timsTOF peaks,
+//! precursors, spectra and windows, MIDI notes (with their `files` table). Where a table has a
+//! natural key — MIDI files (path, size, modification time), timsTOF peaks (whole frames, in
+//! frame order) — each batch is committed in its own transaction, so an interrupted run loses
+//! at most the batch in flight and [`Postgres::resume`] continues after what was committed;
+//! other tables are written in one transaction, so an interrupted run leaves nothing.
+//!
 //! [`PgTable::create`] makes a table (if missing) whose columns follow an Arrow schema;
 //! [`PgTable::copy`] appends a batch in PostgreSQL's binary COPY format, inside whatever
-//! transaction the caller holds — so a caller decides how much one interruption can lose (the
-//! MIDI command commits the notes and the `files` rows of each job together). Types:
+//! transaction the caller holds. Types:
 //!
 //! | Arrow | PostgreSQL |
 //! |---|---|
@@ -13,7 +19,7 @@
 //! | Float32, Float64 | `real`, `double precision` |
 //! | Boolean | `boolean` |
 //! | Utf8, LargeUtf8, Dictionary(_, Utf8) | `text` |
-//! | `List<UInt8>` | `smallint[]` |
+//! | `List<T>` of any of these but text | `T[]` (one dimension; null elements as NULL) |
 //!
 //! Arrow nulls are SQL NULLs; column names are quoted as given.
 
@@ -48,6 +54,20 @@ impl Error {
             message: message.into(),
             source: Some(e),
         }
+    }
+}
+
+impl Error {
+    /// The operating system's cause, when the connection failed for one (refused, no socket).
+    pub(crate) fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        let mut cause = std::error::Error::source(self.source.as_ref()?);
+        while let Some(c) = cause {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                return Some(io.kind());
+            }
+            cause = c.source();
+        }
+        None
     }
 }
 
@@ -121,17 +141,43 @@ pub(crate) fn quote(name: &str) -> String {
 }
 
 /// The PostgreSQL type of an Arrow column, `None` when there is no mapping.
-pub(crate) fn pg_type(t: &DataType) -> Option<&'static str> {
-    Some(match t {
-        DataType::Int8 | DataType::UInt8 | DataType::Int16 => "smallint",
-        DataType::UInt16 | DataType::Int32 => "integer",
-        DataType::UInt32 | DataType::Int64 | DataType::UInt64 => "bigint",
-        DataType::Float32 => "real",
-        DataType::Float64 => "double precision",
-        DataType::Boolean => "boolean",
-        DataType::Utf8 | DataType::LargeUtf8 => "text",
-        DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8) => "text",
-        DataType::List(f) if f.data_type() == &DataType::UInt8 => "smallint[]",
+pub(crate) fn pg_type(t: &DataType) -> Option<String> {
+    if let DataType::List(f) = t {
+        return match f.data_type() {
+            DataType::List(_) | DataType::Utf8 | DataType::LargeUtf8 | DataType::Dictionary(..) => {
+                None
+            }
+            item => Some(format!("{}[]", pg_type(item)?)),
+        };
+    }
+    Some(
+        match t {
+            DataType::Int8 | DataType::UInt8 | DataType::Int16 => "smallint",
+            DataType::UInt16 | DataType::Int32 => "integer",
+            DataType::UInt32 | DataType::Int64 | DataType::UInt64 => "bigint",
+            DataType::Float32 => "real",
+            DataType::Float64 => "double precision",
+            DataType::Boolean => "boolean",
+            DataType::Utf8 | DataType::LargeUtf8 => "text",
+            DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8) => {
+                "text"
+            }
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// The type OID of a scalar PostgreSQL type named by [`pg_type`] (array elements).
+fn oid(t: &DataType) -> Option<i32> {
+    Some(match pg_type(t)?.as_str() {
+        "smallint" => 21,
+        "integer" => 23,
+        "bigint" => 20,
+        "real" => 700,
+        "double precision" => 701,
+        "boolean" => 16,
+        "text" => 25,
         _ => return None,
     })
 }
@@ -260,7 +306,12 @@ enum Column<'a> {
     Text(&'a arrow_array::StringArray),
     LargeText(&'a arrow_array::LargeStringArray),
     Dict(&'a PrimitiveArray<Int32Type>, &'a arrow_array::StringArray),
-    Int2Array(&'a arrow_array::ListArray),
+    /// A one-dimensional array: the list, its elements as a column, the elements' type OID.
+    List(
+        &'a arrow_array::ListArray,
+        Box<(Column<'a>, Option<&'a arrow_buffer::NullBuffer>)>,
+        i32,
+    ),
 }
 
 fn field(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -290,7 +341,12 @@ impl<'a> Column<'a> {
                 let d = a.as_dictionary::<Int32Type>();
                 Self::Dict(d.keys(), d.values().as_string::<i32>())
             }
-            DataType::List(f) if f.data_type() == &DataType::UInt8 => Self::Int2Array(a.as_list()),
+            DataType::List(f) if pg_type(a.data_type()).is_some() => {
+                let list = a.as_list::<i32>();
+                let oid = oid(f.data_type())
+                    .ok_or_else(|| format!("no PostgreSQL array of {}", f.data_type()))?;
+                Self::List(list, Box::new(Column::new(list.values())?), oid)
+            }
             other => return Err(format!("no PostgreSQL encoding for {other}")),
         };
         Ok((c, a.nulls()))
@@ -323,25 +379,291 @@ impl<'a> Column<'a> {
                 }
                 field(out, values.value(k).as_bytes());
             }
-            Self::Int2Array(list) => {
-                let items = list.value(i);
-                let items = items.as_primitive::<UInt8Type>();
-                let mut body = Vec::with_capacity(20 + 6 * items.len());
-                let ndim = i32::from(!items.is_empty());
+            Self::List(list, items, oid) => {
+                let (items, nulls) = &**items;
+                let offsets = list.value_offsets();
+                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+                let n = end - start;
+                let has_null = nulls.is_some_and(|m| (start..end).any(|j| m.is_null(j)));
+                let mut body = Vec::with_capacity(20 + 12 * n);
+                let ndim = i32::from(n > 0);
                 body.extend_from_slice(&ndim.to_be_bytes());
-                body.extend_from_slice(&0i32.to_be_bytes()); // no nulls
-                body.extend_from_slice(&21i32.to_be_bytes()); // int2
-                if ndim == 1 {
-                    body.extend_from_slice(&(items.len() as i32).to_be_bytes());
+                body.extend_from_slice(&i32::from(has_null).to_be_bytes());
+                body.extend_from_slice(&oid.to_be_bytes());
+                if n > 0 {
+                    let len = i32::try_from(n).map_err(|_| format!("an array of {n} elements"))?;
+                    body.extend_from_slice(&len.to_be_bytes());
                     body.extend_from_slice(&1i32.to_be_bytes()); // lower bound
-                    for v in items.values() {
-                        field(&mut body, &i16::from(*v).to_be_bytes());
+                    for j in start..end {
+                        if nulls.is_some_and(|m| m.is_null(j)) {
+                            body.extend_from_slice(&(-1i32).to_be_bytes());
+                        } else {
+                            items.write(j, &mut body)?;
+                        }
                     }
                 }
                 field(out, &body);
             }
         }
         Ok(())
+    }
+}
+
+/// A PostgreSQL destination: where, which tables, and whether to continue an earlier run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Postgres {
+    /// `postgresql://user@host/db`, or `host=/run/postgresql user=me dbname=x` (no TLS).
+    pub url: String,
+    /// The PostgreSQL schema of the tables (created if missing).
+    pub schema: String,
+    /// The table (created if missing, else appended to); `None`: the stream's own name
+    /// (`records`, `peaks`, `precursors`, `spectra`, `windows`, `notes`; a MIDI `notes` stream
+    /// also writes `files`).
+    pub table: Option<String>,
+    /// Continue after what an earlier, interrupted run committed: MIDI files whose path, size
+    /// and modification time have a `files` row are not read again; timsTOF peaks start after
+    /// the last frame in the table. Other tables have no natural key: a usage error.
+    pub resume: bool,
+}
+
+impl Postgres {
+    /// The destination `url`, schema `public`, the stream's table name, no resume.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: "public".into(),
+            table: None,
+            resume: false,
+        }
+    }
+}
+
+/// What an earlier run of the same conversion committed, for [`Postgres::resume`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Committed {
+    /// MIDI: (path, size, mtime_ns) of each `files` row.
+    pub(crate) files: std::collections::HashSet<(String, Option<i64>, Option<i64>)>,
+    /// timsTOF peaks: the largest frame id in the table.
+    pub(crate) last_frame: Option<u32>,
+}
+
+/// The `files` table as stored in PostgreSQL: the Arrow `files` table, then the file's size and
+/// modification time (what a resumed run compares).
+pub fn files_table_schema() -> SchemaRef {
+    use arrow_schema::{Field, Schema};
+    let base = crate::midi::files_schema();
+    let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("size", DataType::Int64, true));
+    fields.push(Field::new("mtime_ns", DataType::Int64, true));
+    std::sync::Arc::new(Schema::new(fields))
+}
+
+/// A file's size and modification time in nanoseconds since the epoch.
+pub(crate) fn stamp(path: &std::path::Path) -> (Option<i64>, Option<i64>) {
+    let Ok(m) = std::fs::metadata(path) else {
+        return (None, None);
+    };
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_nanos()).ok());
+    (i64::try_from(m.len()).ok(), mtime)
+}
+
+/// Whether `"schema"."table"` exists.
+fn exists(client: &mut postgres::Client, name: &str) -> Result<bool, Error> {
+    let row = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .map_err(|e| Error::pg(format!("looking for {name}"), e))?;
+    Ok(row.get(0))
+}
+
+/// What the tables `main` (and MIDI `files`) of `target` already hold, for a resumed run.
+pub(crate) fn committed(
+    client: &mut postgres::Client,
+    target: &Postgres,
+    main: &str,
+    key: Key,
+) -> Result<Committed, Error> {
+    let mut out = Committed::default();
+    match key {
+        Key::None => {}
+        Key::Files => {
+            let name = format!("{}.{}", quote(&target.schema), quote("files"));
+            if exists(client, &name)? {
+                let query = format!("SELECT file, size, mtime_ns FROM {name}");
+                let rows = client
+                    .query(query.as_str(), &[])
+                    .map_err(|e| Error::pg(format!("reading {name}"), e))?;
+                for r in rows {
+                    out.files.insert((r.get(0), r.get(1), r.get(2)));
+                }
+            }
+        }
+        Key::Frame => {
+            let name = format!("{}.{}", quote(&target.schema), quote(main));
+            if exists(client, &name)? {
+                let query = format!("SELECT max(frame) FROM {name}");
+                let row = client
+                    .query_one(query.as_str(), &[])
+                    .map_err(|e| Error::pg(format!("reading {name}"), e))?;
+                let last: Option<i64> = row.get(0);
+                out.last_frame = last.and_then(|f| u32::try_from(f).ok());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The natural key of a table, which decides how a [`PgSink`] commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// No key: the whole run in one transaction.
+    None,
+    /// MIDI `notes` with `files`: each job's notes and files rows in one transaction.
+    Files,
+    /// timsTOF peaks: each batch of whole frames in one transaction.
+    Frame,
+}
+
+/// Batches into a PostgreSQL table (and, for MIDI notes, the `files` table), through binary
+/// COPY; see the module docs for when it commits. Dropped unfinished, what it has not
+/// committed is rolled back.
+pub struct PgSink {
+    client: postgres::Client,
+    main: PgTable,
+    files: Option<PgTable>,
+    key: Key,
+    in_transaction: bool,
+}
+
+impl std::fmt::Debug for PgSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSink")
+            .field("table", &self.main.name())
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl PgSink {
+    /// Creates (if missing) `table` in `target.schema` for `schema`, and `files` when `key` is
+    /// [`Key::Files`], on the connection `client`.
+    pub(crate) fn create(
+        mut client: postgres::Client,
+        target: &Postgres,
+        table: &str,
+        schema: &SchemaRef,
+        key: Key,
+    ) -> Result<Self, Error> {
+        let main = PgTable::create(&mut client, &target.schema, table, schema)?;
+        let files = match key {
+            Key::Files => Some(PgTable::create(
+                &mut client,
+                &target.schema,
+                "files",
+                &files_table_schema(),
+            )?),
+            _ => None,
+        };
+        Ok(Self {
+            client,
+            main,
+            files,
+            key,
+            in_transaction: false,
+        })
+    }
+
+    fn begin(&mut self) -> Result<(), Error> {
+        if !self.in_transaction {
+            self.client
+                .batch_execute("BEGIN")
+                .map_err(|e| Error::pg("starting a transaction", e))?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), Error> {
+        if self.in_transaction {
+            self.client
+                .batch_execute("COMMIT")
+                .map_err(|e| Error::pg(format!("committing into {}", self.main.name()), e))?;
+            self.in_transaction = false;
+        }
+        Ok(())
+    }
+
+    /// The MIDI `files` rows with each file's size and modification time.
+    fn stamped(files: &RecordBatch) -> Result<RecordBatch, Error> {
+        let dict = files.column(0).as_dictionary::<Int32Type>();
+        let names = dict.values().as_string::<i32>();
+        let stamps: Vec<(Option<i64>, Option<i64>)> = dict
+            .keys()
+            .values()
+            .iter()
+            .map(|&k| stamp(std::path::Path::new(names.value(k as usize))))
+            .collect();
+        let mut columns = files.columns().to_vec();
+        columns.push(std::sync::Arc::new(
+            stamps
+                .iter()
+                .map(|s| s.0)
+                .collect::<arrow_array::Int64Array>(),
+        ));
+        columns.push(std::sync::Arc::new(
+            stamps
+                .iter()
+                .map(|s| s.1)
+                .collect::<arrow_array::Int64Array>(),
+        ));
+        RecordBatch::try_new(files_table_schema(), columns)
+            .map_err(|e| Error::new(format!("the files rows: {e}")))
+    }
+}
+
+impl super::Sink for PgSink {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), crate::stream::Error> {
+        self.write_job(batch, &[])
+    }
+
+    fn write_job(
+        &mut self,
+        batch: &RecordBatch,
+        files: &[RecordBatch],
+    ) -> Result<(), crate::stream::Error> {
+        self.begin()?;
+        if batch.num_rows() > 0 {
+            self.main.copy(&mut self.client, batch)?;
+        }
+        if let Some(table) = &self.files {
+            for f in files.iter().filter(|f| f.num_rows() > 0) {
+                table.copy(&mut self.client, &Self::stamped(f)?)?;
+            }
+        }
+        if self.key != Key::None {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), crate::stream::Error> {
+        Ok(self.commit()?)
+    }
+
+    fn describe(&self) -> String {
+        format!("postgres table {}", self.main.name())
+    }
+}
+
+impl Drop for PgSink {
+    fn drop(&mut self) {
+        if self.in_transaction {
+            // Closing the connection rolls back too; this says so at once.
+            let _ = self.client.batch_execute("ROLLBACK");
+        }
     }
 }
 
