@@ -142,6 +142,17 @@ impl Output {
         })
     }
 
+    /// The table a timsTOF conversion writes unless told otherwise: the spectra for MGF, else
+    /// the peaks.
+    pub fn tdf_table(&self) -> crate::tdf::Table {
+        match &self.target {
+            Target::Path(p) if matches!(Format::of(p, self.format.as_deref()), Ok(Format::Mgf)) => {
+                crate::tdf::Table::Spectra
+            }
+            _ => crate::tdf::Table::Peaks,
+        }
+    }
+
     /// The destination's file, if it is one.
     pub fn path(&self) -> Option<&Path> {
         match &self.target {
@@ -255,15 +266,20 @@ fn midi_paths(inputs: &[PathBuf], list: Option<&Path>) -> Result<Vec<PathBuf>, E
     if paths.is_empty() {
         let mut names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
         names.extend(list.map(|p| p.display().to_string()));
-        return Err(Error::usage(format!(
-            "no MIDI files ({}) in {}",
-            crate::midi::EXTENSIONS
-                .iter()
-                .map(|e| format!(".{e}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-            names.join(", ")
-        )));
+        // Nothing to read where the caller pointed: like a missing file (exit 1), not a usage
+        // error.
+        return Err(Error::new(
+            crate::stream::ErrorKind::Io,
+            format!(
+                "no MIDI files ({}) in {}",
+                crate::midi::EXTENSIONS
+                    .iter()
+                    .map(|e| format!(".{e}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                names.join(", ")
+            ),
+        ));
     }
     Ok(paths)
 }
@@ -475,6 +491,10 @@ fn pump(
     let files = files_sink(stream, output)?;
     let mut sink = open_sink(stream, output, client, key)?;
     let jobs = key == Key::Files;
+    if jobs {
+        // Starts keeping each job's files rows (nothing is read yet).
+        let _ = stream.take_job_files();
+    }
     let phase = |rec: &mut Option<crate::stats::Recorder>, p| {
         if let Some(r) = rec {
             r.phase(p);

@@ -412,7 +412,8 @@ fn cli_converts_one_or_several_inputs_and_leaves_nothing_on_failure() {
         .collect();
     assert_eq!(names, ["qname", "NM", "ZB"]);
 
-    // Different references cannot share one output; --out-dir writes one file each.
+    // Different references cannot share one output (a usage error, exit 2, as through the
+    // stream); --out-dir writes one file each.
     let st = rawarrow()
         .args(["bam", "--quiet", "-o"])
         .arg(dir.path().join("mixed.arrow"))
@@ -420,7 +421,7 @@ fn cli_converts_one_or_several_inputs_and_leaves_nothing_on_failure() {
         .arg(data("floats.bam"))
         .output()
         .expect("run");
-    assert_eq!(st.status.code(), Some(1));
+    assert_eq!(st.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&st.stderr).contains("reference sequences differ"));
     assert!(!dir.path().join("mixed.arrow").exists());
     let each = dir.path().join("each");

@@ -469,3 +469,277 @@ fn a_bad_url_is_an_error_before_any_file_is_read() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2), "--resume needs --postgres");
 }
+
+/// Count and sums of a BAM stream's columns, from the Arrow batches.
+fn bam_checksum(batches: &[RecordBatch]) -> Vec<i64> {
+    use arrow_array::types::{Float32Type, Int32Type, Int64Type};
+    use arrow_array::Array;
+    let mut s = vec![0i64; 8];
+    for b in batches {
+        let c = |name: &str| b.column_by_name(name).expect(name).clone();
+        let (flag, pos, mapq, seq, tags, nm, zb, xf) = (
+            c("flag"),
+            c("pos"),
+            c("mapq"),
+            c("seq"),
+            c("tags"),
+            c("NM"),
+            c("ZB"),
+            c("XF"),
+        );
+        let zb = zb.as_list::<i32>();
+        for i in 0..b.num_rows() {
+            s[0] += 1;
+            s[1] += i64::from(flag.as_primitive::<UInt16Type>().value(i));
+            if pos.is_valid(i) {
+                s[2] += i64::from(pos.as_primitive::<Int32Type>().value(i));
+            }
+            if mapq.is_valid(i) {
+                s[3] += i64::from(mapq.as_primitive::<UInt8Type>().value(i));
+            }
+            if seq.is_valid(i) {
+                s[4] += seq.as_string::<i32>().value(i).len() as i64;
+            }
+            s[5] += tags.as_string::<i32>().value(i).len() as i64;
+            if nm.is_valid(i) {
+                s[6] += nm.as_primitive::<Int64Type>().value(i);
+            }
+            if zb.is_valid(i) {
+                let v = zb.value(i);
+                s[7] += v.as_primitive::<Int64Type>().values().iter().sum::<i64>();
+            }
+            if xf.is_valid(i) {
+                // Float32 round trip: counted, not summed (sums of floats depend on order).
+                let _ = xf.as_primitive::<Float32Type>().value(i);
+            }
+        }
+    }
+    s
+}
+
+fn sample_bam() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.bam")
+}
+
+#[test]
+fn bam_records_with_typed_tags_equal_the_arrow_stream() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let options = rawarrow::stream::BamOptions {
+        tags: vec!["NM".into(), "ZB".into(), "XF".into()],
+        batch_rows: Some(700),
+        ..Default::default()
+    };
+    let stream = rawarrow::stream::BatchStream::bam(&[sample_bam()], &options).expect("opens");
+    let want = bam_checksum(&stream.map(|b| b.expect("batch")).collect::<Vec<_>>());
+    assert_eq!(want[0], 4000);
+    let out = rawarrow()
+        .args(["bam", "--quiet", "-t", "2", "--batch-rows", "700"])
+        .args(["--tag", "NM", "--tag", "ZB", "--tag", "XF", "--postgres"])
+        .arg(server.url())
+        .arg(sample_bam())
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c = server.client();
+    let r = c
+        .query_one(
+            "SELECT count(*), sum(flag)::bigint, coalesce(sum(pos), 0)::bigint, \
+             coalesce(sum(mapq), 0)::bigint, coalesce(sum(length(seq)), 0)::bigint, \
+             sum(length(tags))::bigint, coalesce(sum(\"NM\"), 0)::bigint, \
+             coalesce((SELECT sum(v) FROM records, unnest(\"ZB\") v), 0)::bigint \
+             FROM public.records",
+            &[],
+        )
+        .expect("checksum");
+    let got: Vec<i64> = (0..8).map(|i| r.get(i)).collect();
+    assert_eq!(got, want);
+    // The dictionary column is the reference name; B:s elements keep their nulls-free arrays.
+    let rname: String = c
+        .query_one(
+            "SELECT rname FROM records WHERE rname IS NOT NULL LIMIT 1",
+            &[],
+        )
+        .expect("q")
+        .get(0);
+    assert!(!rname.is_empty());
+    // No natural key: resume is refused before anything is read, and nothing is added.
+    let out = rawarrow()
+        .args(["bam", "--quiet", "--resume", "--postgres"])
+        .arg(server.url())
+        .arg(sample_bam())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no natural key"), "{err}");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM records", &[])
+        .expect("q")
+        .get(0);
+    assert_eq!(n, 4000);
+}
+
+/// A synthetic timsTOF run for the PostgreSQL tests.
+fn tdf_run(dir: &Path, dda: bool) -> PathBuf {
+    let run = dir.join(if dda { "dda.d" } else { "dia.d" });
+    let spec = rawarrow::tdf::synth::Spec {
+        frames: 40,
+        scans: 60,
+        peaks_per_frame: 500,
+        ms1_every: 4,
+        window_groups: 2,
+        seed: 7,
+        dda,
+    };
+    rawarrow::tdf::synth::write(&run, &spec).expect("synthetic run");
+    run
+}
+
+const PEAKS_SUM: &str =
+    "SELECT count(*), sum(frame)::bigint, sum(scan)::bigint, sum(tof)::bigint, \
+                         sum(intensity)::bigint, sum(round(mz * 1000))::bigint FROM";
+
+fn peaks_checksum(batches: &[RecordBatch]) -> Vec<i64> {
+    use arrow_array::types::{Float64Type, UInt32Type};
+    let mut s = vec![0i64; 6];
+    for b in batches {
+        let c = |name: &str| b.column_by_name(name).expect(name).clone();
+        let (frame, scan, tof, intensity, mz) =
+            (c("frame"), c("scan"), c("tof"), c("intensity"), c("mz"));
+        for i in 0..b.num_rows() {
+            s[0] += 1;
+            s[1] += i64::from(frame.as_primitive::<UInt32Type>().value(i));
+            s[2] += i64::from(scan.as_primitive::<UInt32Type>().value(i));
+            s[3] += i64::from(tof.as_primitive::<UInt32Type>().value(i));
+            s[4] += i64::from(intensity.as_primitive::<UInt32Type>().value(i));
+            // PostgreSQL rounds halves away from zero, as f64::round does.
+            s[5] += (mz.as_primitive::<Float64Type>().value(i) * 1000.0).round() as i64;
+        }
+    }
+    s
+}
+
+#[test]
+fn tdf_peaks_resume_after_an_interruption_to_the_rows_of_a_clean_run() {
+    use rawarrow::convert::{run, Input, Output};
+    use rawarrow::sink::postgres::Postgres;
+    use rawarrow::stream::{ErrorKind, TdfOptions};
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tdf_run(tmp.path(), false);
+    let options = TdfOptions {
+        batch_rows: Some(2000),
+        threads: Some(2),
+        ..Default::default()
+    };
+    let stream = rawarrow::stream::BatchStream::tdf(&d, &options).expect("opens");
+    let want = peaks_checksum(&stream.map(|b| b.expect("batch")).collect::<Vec<_>>());
+    let input = Input::Tdf {
+        path: d.clone(),
+        options,
+    };
+    let to = |schema: &str, resume: bool| {
+        Output::postgres(Postgres {
+            schema: schema.into(),
+            resume,
+            ..Postgres::new(server.url())
+        })
+    };
+    // Stopped after three batches: those are committed, whole frames only.
+    let mut batches = 0;
+    let e = run(&input, &to("a", false), &mut |p, _| {
+        batches += u64::from(p.rows > 0);
+        if batches == 3 {
+            Err(rawarrow::stream::Error::interrupted())
+        } else {
+            Ok(())
+        }
+    })
+    .expect_err("stopped");
+    assert_eq!(e.kind(), ErrorKind::Interrupted);
+    let mut c = server.client();
+    let partial: i64 = c
+        .query_one("SELECT count(*) FROM a.peaks", &[])
+        .expect("q")
+        .get(0);
+    assert!(partial > 0 && partial < want[0], "{partial} of {}", want[0]);
+    // Resumed, then a clean run: the same peaks, none twice.
+    let summary = run(&input, &to("a", true), &mut |_, _| Ok(())).expect("resumes");
+    assert_eq!(summary.rows as i64 + partial, want[0]);
+    run(&input, &to("b", false), &mut |_, _| Ok(())).expect("clean");
+    for schema in ["a", "b"] {
+        let r = c
+            .query_one(format!("{PEAKS_SUM} {schema}.peaks").as_str(), &[])
+            .expect("checksum");
+        let got: Vec<i64> = (0..6).map(|i| r.get(i)).collect();
+        assert_eq!(got, want, "schema {schema}");
+    }
+    // Once more: nothing left to read, nothing added.
+    let summary = run(&input, &to("a", true), &mut |_, _| Ok(())).expect("again");
+    assert_eq!(summary.rows, 0);
+}
+
+#[test]
+fn tdf_spectra_arrays_equal_the_arrow_stream() {
+    use arrow_array::types::Float64Type;
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tdf_run(tmp.path(), true);
+    let options = rawarrow::stream::TdfOptions {
+        table: rawarrow::tdf::Table::Spectra,
+        ..Default::default()
+    };
+    let stream = rawarrow::stream::BatchStream::tdf(&d, &options).expect("opens");
+    let (mut n, mut peaks, mut intensity) = (0i64, 0i64, 0f64);
+    for b in stream {
+        let b = b.expect("batch");
+        n += b.num_rows() as i64;
+        let list = b
+            .column_by_name("intensity")
+            .expect("intensity")
+            .as_list::<i32>();
+        peaks += list.values().len() as i64;
+        intensity += list
+            .values()
+            .as_primitive::<Float64Type>()
+            .values()
+            .iter()
+            .sum::<f64>();
+    }
+    assert!(n > 0 && peaks > 0);
+    let out = rawarrow()
+        .args(["tdf", "--quiet", "--table", "spectra", "--postgres"])
+        .arg(server.url())
+        .arg(&d)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c = server.client();
+    let r = c
+        .query_one(
+            "SELECT count(*), sum(cardinality(intensity))::bigint, \
+             (SELECT sum(v) FROM spectra, unnest(intensity) v) FROM spectra",
+            &[],
+        )
+        .expect("q");
+    assert_eq!((r.get::<_, i64>(0), r.get::<_, i64>(1)), (n, peaks));
+    let sum: f64 = r.get(2);
+    assert!(
+        (sum - intensity).abs() <= 1e-9 * intensity.abs(),
+        "{sum} {intensity}"
+    );
+}

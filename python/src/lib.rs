@@ -770,8 +770,19 @@ fn output(
 ///         .parquet (Parquet: zstd, 1,048,576-row groups, statistics, the Arrow schema
 ///         embedded), or any name with `format`. Written under a temporary name and renamed
 ///         when complete: an error or Ctrl-C leaves nothing.
-///     format: "ipc" (file), "stream" or "parquet"; default: from the output name.
+///     format: "ipc" (file), "stream" or "parquet" ("mgf" for convert_tdf's spectra); default:
+///         from the output name (.mgf: MGF).
 ///     compression: "none", "lz4" or "zstd"; default: none for IPC, zstd for Parquet.
+///     postgres: write into PostgreSQL instead of `output` (a URL such as
+///         "postgresql://user@host/db" or "host=/run/postgresql dbname=db"): the table is
+///         created if missing, else appended to, by binary COPY. MIDI notes (with their files
+///         table) and timsTOF peaks commit each batch in its own transaction; other tables
+///         commit once at the end, so a stopped conversion leaves nothing.
+///     schema: the PostgreSQL schema (default "public"); pg_table: the table (default:
+///         records, peaks, precursors, spectra, windows or notes).
+///     resume: continue after what a stopped run committed (MIDI files already in the files
+///         table are skipped; timsTOF peaks start after the table's last frame); a table
+///         without such a key (BAM records) is a ValueError.
 ///     threads: also the output's encoding workers (with more than one, IPC compression and
 ///         Parquet column chunks are encoded on them and a writer thread writes the file; the
 ///         bytes are those one thread writes).
@@ -836,14 +847,15 @@ fn convert_bam(
 ///
 /// Args:
 ///     input: the .d folder.
-///     output, format, compression, progress: as for convert_bam (progress reports
+///     output, format, compression, postgres, schema, pg_table, resume, progress: as for
+///         convert_bam (output may be .mgf: the spectra table as MGF; progress reports
 ///         (rows, rows done, rows expected: for peaks, those the selected frames declare)).
 ///     table, ms_level, frames, rt, mobility, mz, centroid, calibration, columns, threads,
 ///         batch_rows: as for read_tdf.
 ///
 /// Returns (rows written, seconds).
 #[pyfunction]
-#[pyo3(signature = (input, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, table="peaks", ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None, progress=None))]
+#[pyo3(signature = (input, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, table=None, ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn convert_tdf(
     py: Python<'_>,
@@ -855,7 +867,7 @@ fn convert_tdf(
     schema: Option<String>,
     pg_table: Option<String>,
     resume: bool,
-    table: &str,
+    table: Option<&str>,
     ms_level: Option<u8>,
     frames: Option<(u32, u32)>,
     rt: Option<(f64, f64)>,
@@ -868,6 +880,15 @@ fn convert_tdf(
     batch_rows: Option<usize>,
     progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(u64, f64)> {
+    let pg = Pg {
+        postgres,
+        schema,
+        pg_table,
+        resume,
+    };
+    let out =
+        self::output(output, pg, format, compression, None, threads).map_err(|e| py_err(py, e))?;
+    let table = table.unwrap_or(out.tdf_table().name());
     let options = tdf_options(
         ms_level,
         frames,
@@ -878,14 +899,6 @@ fn convert_tdf(
         (table, rt, mobility, mz, centroid),
     )
     .map_err(|e| py_err(py, e))?;
-    let pg = Pg {
-        postgres,
-        schema,
-        pg_table,
-        resume,
-    };
-    let out =
-        self::output(output, pg, format, compression, None, threads).map_err(|e| py_err(py, e))?;
     let input = rawarrow::convert::Input::Tdf {
         path: input,
         options,
@@ -899,8 +912,9 @@ fn convert_tdf(
 ///
 /// Args:
 ///     inputs: files and folders.
-///     output: the notes table's destination; format, compression and progress as for
-///         convert_bam (progress reports (notes, files done, files)).
+///     output: the notes table's destination; format, compression, postgres, schema,
+///         pg_table, resume and progress as for convert_bam (progress reports (notes, files
+///         done, files)); into PostgreSQL, the files table goes to table "files".
 ///     files: also write the files table (one row per file) to this path.
 ///     threads, files_per_batch, velocity_threshold, merge_window_ms, key_profile: as for
 ///         read_midi.

@@ -100,3 +100,17 @@ def test_bad_table_options_are_value_errors(dda):
         rawarrow.read_tdf(dda, centroid=1)
     with pytest.raises(ValueError, match="unknown column"):
         rawarrow.read_tdf(dda, table="precursors", columns=["tof"])
+
+
+def test_convert_tdf_writes_the_clis_mgf(dda, tmp_path):
+    # The same sink through the one conversion path: byte for byte the CLI's MGF.
+    ours, theirs = tmp_path / "py.mgf", tmp_path / "cli.mgf"
+    rows, _ = rawarrow.convert_tdf(dda, ours, centroid=1, threads=2)
+    cli("tdf", dda, "-o", theirs, "--centroid", 1, "--quiet")
+    assert ours.read_bytes() == theirs.read_bytes()
+    assert rows == len(list(mgf.read(str(ours), use_index=False))) > 0
+    # MGF holds spectra: another table is a ValueError and nothing is written.
+    bad = tmp_path / "peaks.mgf"
+    with pytest.raises(ValueError, match="MGF holds the spectra table"):
+        rawarrow.convert_tdf(dda, bad, table="peaks")
+    assert not bad.exists()

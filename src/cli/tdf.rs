@@ -139,10 +139,17 @@ pub(super) fn run(args: Tdf) -> Result {
                 ))
             };
             let (a, z) = f.split_once(':').ok_or_else(bad)?;
-            Some((
+            let (first, last): (u32, u32) = (
                 a.trim().parse().map_err(|_| bad())?,
                 z.trim().parse().map_err(|_| bad())?,
-            ))
+            );
+            if first > last {
+                return Err(crate::stream::Error::usage(format!(
+                    "--frames {f}: the first frame id is after the last"
+                ))
+                .into());
+            }
+            Some((first, last))
         }
         None => None,
     };

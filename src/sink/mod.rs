@@ -15,7 +15,11 @@
 //! let dir = tempfile::tempdir()?;
 //! let out = dir.path().join("sample.parquet");
 //! let mut stream = BatchStream::bam(&[path], &BamOptions::default())?;
-//! let mut sink = FileSink::create(&out, &stream.schema(), &Default::default())?;
+//! let options = rawarrow::arrow::SinkOptions {
+//!     format: rawarrow::arrow::OutputFormat::Parquet,
+//!     ..Default::default()
+//! };
+//! let mut sink = FileSink::create(&out, &stream.schema(), &options)?;
 //! while let Some(batch) = stream.next_batch()? {
 //!     sink.write(&batch)?;
 //! }
