@@ -607,3 +607,57 @@ fn bam_threads_are_one_crew_that_inflates_and_decodes() {
         }
     }
 }
+
+/// A decode worker's panic (injected through the test hook `RAWARROW_TEST_PANIC`) is an internal
+/// error: exit 1 with "internal error", no hang, nothing written — not an I/O error.
+#[test]
+fn a_worker_panic_is_an_internal_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("x.arrow");
+    let o = rawarrow()
+        .env("RAWARROW_TEST_PANIC", "bam-decode")
+        .args(["bam", "--quiet", "-t", "2", "-o"])
+        .arg(&out)
+        .arg(common::sample_bam())
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("internal error") && err.contains("sample.bam"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A `RAWARROW_KERNELS` that names no level is a usage error naming the valid ones; a blank one
+/// is no cap.
+#[test]
+fn an_unknown_kernel_level_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("x.arrow");
+    let o = rawarrow()
+        .env("RAWARROW_KERNELS", "avx9000")
+        .args(["bam", "--quiet", "-o"])
+        .arg(&out)
+        .arg(common::sample_bam())
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("avx9000") && err.contains("scalar, ssse3"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let o = rawarrow()
+        .env("RAWARROW_KERNELS", " ")
+        .args(["bam", "--quiet", "-o"])
+        .arg(&out)
+        .arg(common::sample_bam())
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

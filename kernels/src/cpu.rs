@@ -112,6 +112,26 @@ pub fn detected() -> Level {
     l
 }
 
+/// `RAWARROW_KERNELS` when it is set and not blank.
+fn env_cap() -> Option<String> {
+    std::env::var("RAWARROW_KERNELS")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// Checks `RAWARROW_KERNELS`: unset or blank is fine (no cap); a value that names no level is
+/// an error naming the valid ones (dispatch alone would ignore it: the readers call this when
+/// they open, so a typo is a usage error, not a silent full-speed run).
+pub fn check_env() -> Result<(), String> {
+    match env_cap() {
+        Some(v) if Level::parse(&v).is_none() => Err(format!(
+            "RAWARROW_KERNELS={v:?} names no kernel level; expected one of scalar, ssse3, \
+             avx2, avx512f, avx512bw, avx512, neon (or unset it)"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The level dispatch uses: [`detected`] capped by `RAWARROW_KERNELS` (read once).
 pub fn level() -> Level {
     let v = LEVEL.load(Ordering::Relaxed);
@@ -119,8 +139,7 @@ pub fn level() -> Level {
         return Level::from_u8(v);
     }
     let hw = detected();
-    let cap = std::env::var("RAWARROW_KERNELS")
-        .ok()
+    let cap = env_cap()
         .and_then(|s| Level::parse(&s))
         .unwrap_or(Level::Avx512);
     let l = hw.min(cap);
@@ -216,9 +235,8 @@ mod tests {
             Level::Avx512
         };
         assert_eq!(detected(), expect, "cpuinfo flags: {flags:?}");
-        let cap = std::env::var("RAWARROW_KERNELS")
-            .ok()
-            .map(|v| Level::parse(&v).expect("a valid RAWARROW_KERNELS"));
+        check_env().expect("a valid RAWARROW_KERNELS");
+        let cap = env_cap().map(|v| Level::parse(&v).expect("checked"));
         assert_eq!(level(), cap.map_or(expect, |c| c.min(expect)));
     }
 }

@@ -142,3 +142,31 @@ def test_plain_gzip_bam_reads_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="plain gzip member"):
         got = pa.Table.from_batches([pa.record_batch(b) for b in rawarrow.read_bam(plain)])
     assert got.equals(want)
+
+
+def test_a_worker_panic_is_a_runtime_error():
+    # The test hook RAWARROW_TEST_PANIC makes every BAM decode job panic; it is read once per
+    # process, so the check runs in a fresh interpreter, which must survive to report it.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import rawarrow, sys\n"
+        "try:\n"
+        f"    list(rawarrow.read_bam({str(DATA / 'sample.bam')!r}, threads=2))\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    env = dict(os.environ, RAWARROW_TEST_PANIC="bam-decode")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("RuntimeError"), out.stdout
+    assert "internal error" in out.stdout and "sample.bam" in out.stdout, out.stdout
+
+
+def test_an_unknown_kernel_level_is_a_value_error(monkeypatch):
+    monkeypatch.setenv("RAWARROW_KERNELS", "avx9000")
+    with pytest.raises(ValueError, match="avx9000.*scalar"):
+        rawarrow.read_bam(DATA / "sample.bam")

@@ -53,6 +53,8 @@ pub enum ErrorKind {
     Io(std::io::Error),
     /// Arrow rejected a batch or the output (a bug or an I/O failure underneath).
     Arrow(arrow_schema::ArrowError),
+    /// A worker thread panicked while decoding (a bug in rawarrow, reported instead of a hang).
+    Worker,
 }
 
 /// What is wrong with the header.
@@ -337,6 +339,10 @@ impl fmt::Display for Error {
             ErrorKind::Arrow(e) => {
                 prefix(f)?;
                 write!(f, "Arrow: {e}")
+            }
+            ErrorKind::Worker => {
+                prefix(f)?;
+                write!(f, "internal error: a decode worker thread panicked (a bug)")
             }
         }
     }

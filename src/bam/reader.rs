@@ -128,6 +128,7 @@ impl Reader {
             .collect();
         let init = move |i: usize| builder.clone_with(by_worker[i].clone());
         let work = move |b: &mut BatchBuilder, job: Job| {
+            crate::runtime::panic_if_asked("bam-decode");
             decode_job(b, job, n_refs, filter, &wregions, &wpath, &repairs)
         };
         let decode = match &crew {
@@ -297,10 +298,7 @@ impl Reader {
                 out.map(Some)
             }
             Some(Err(WorkerPanicked)) => {
-                let e = Error::new(ErrorKind::Io(std::io::Error::other(
-                    "a decode worker thread failed",
-                )));
-                Err(e.with_path(self.records.path()))
+                Err(Error::new(ErrorKind::Worker).with_path(self.records.path()))
             }
         }
     }

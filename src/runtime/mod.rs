@@ -158,6 +158,19 @@ pub(crate) fn arenas_per_pool(stage: usize, pools: usize) -> usize {
     arenas_kept(stage).div_ceil(pools.max(1))
 }
 
+/// The test hook of worker failures: with `RAWARROW_TEST_PANIC` naming `site` (read once per
+/// process), the job panics, so the tests can check that a worker's panic becomes an internal
+/// error on every surface (`ErrorKind::Worker`, Python's `RuntimeError`, the C ABI's
+/// `RAWARROW_ERROR_INTERNAL`, exit status 1) instead of a hang or a wrong error kind. Costs one
+/// load per job otherwise.
+pub(crate) fn panic_if_asked(site: &str) {
+    static ASKED: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let asked = ASKED.get_or_init(|| std::env::var("RAWARROW_TEST_PANIC").ok());
+    if asked.as_deref() == Some(site) {
+        panic!("RAWARROW_TEST_PANIC={site}: a panic injected for the tests");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -233,6 +233,7 @@ impl From<bam::Error> for Error {
             | bam::ErrorKind::TruncatedRecord { index, voffset, .. } => {
                 (ErrorKind::Format, Some(voffset >> 16), Some(*index))
             }
+            bam::ErrorKind::Worker => (ErrorKind::Worker, None, None),
             // What the input is instead, from its first bytes.
             bam::ErrorKind::NotBam(_) => (ErrorKind::Format, Some(0), None),
             // Rejected options and inputs that cannot share one output: the reason alone.

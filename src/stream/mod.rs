@@ -41,6 +41,11 @@ use arrow_schema::{ArrowError, SchemaRef};
 use crate::io::Input;
 use crate::{bam, midi, tdf};
 
+/// An invalid `RAWARROW_KERNELS` is a usage error when a stream opens.
+fn kernels_env() -> Result<(), Error> {
+    rawarrow_kernels::cpu::check_env().map_err(Error::usage)
+}
+
 fn threads(n: Option<usize>) -> Result<Option<usize>, Error> {
     match n {
         Some(0) => Err(Error::usage("threads must be at least 1")),
@@ -336,6 +341,7 @@ impl BatchStream {
     /// BAM files as one stream (batches of [`bam::Reader`], inputs one after the other). Every
     /// input must have the same references (the `rname` dictionary is shared).
     pub fn bam<P: AsRef<Path>>(paths: &[P], options: &BamOptions) -> Result<Self, Error> {
+        kernels_env()?;
         if paths.is_empty() {
             return Err(Error::usage("no input BAM files"));
         }
@@ -399,6 +405,7 @@ impl BatchStream {
 
     /// A timsTOF `.d` folder ([`tdf::Reader`]).
     pub fn tdf(path: impl AsRef<Path>, options: &TdfOptions) -> Result<Self, Error> {
+        kernels_env()?;
         let mut b = tdf::Reader::builder().calibration(options.calibration);
         if let Some(t) = threads(options.threads)? {
             b = b.threads(t);
@@ -460,6 +467,7 @@ impl BatchStream {
     /// Exactly these MIDI files, in this order (no folder is walked; a file that cannot be
     /// read is a `files` row with `error` set).
     pub fn midi_listed(paths: Vec<PathBuf>, options: &MidiOptions) -> Result<Self, Error> {
+        kernels_env()?;
         let ms = options.merge_window_ms;
         if !(ms.is_finite() && ms >= 0.0) {
             return Err(Error::usage(format!(
