@@ -3,8 +3,22 @@
 # compiled and run from C), then the Python package built as a wheel, installed into a virtual
 # environment (target/venv) and tested with pytest against the CLI and samtools' text.
 # Corpus tests run too when RAWARROW_CORPUS points at a corpus folder.
+#
+# `--quick`: the contributors' tier instead — formatting, clippy with -D warnings and the unit
+# tests of every crate (no integration, C or Python tests); a few minutes on a warm target/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  echo "==> cargo fmt --check"
+  cargo fmt --all -- --check
+  echo "==> cargo clippy -D warnings"
+  cargo clippy --workspace --all-targets -- -D warnings
+  echo "==> unit tests (cargo test --workspace --lib --bins)"
+  cargo test --workspace --lib --bins "$@"
+  exit 0
+fi
 
 echo "==> cargo test --workspace"
 cargo test --workspace
