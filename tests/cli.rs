@@ -661,3 +661,45 @@ fn an_unknown_kernel_level_is_a_usage_error() {
         .expect("run");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Two inputs whose tag XF gets other types (float in floats.bam, integer in xf_int.bam): a
+/// usage error (exit 2) naming the second input and the fix, and no output left behind — the
+/// same error Python (ValueError) and C (RAWARROW_ERROR_USAGE) give.
+#[test]
+fn conflicting_tag_types_across_inputs_are_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mixed.arrow");
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let run = rawarrow()
+        .args(["bam", "--tag", "XF", "-o"])
+        .arg(&out)
+        .arg(data.join("floats.bam"))
+        .arg(data.join("xf_int.bam"))
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("xf_int.bam: its tag columns get other types")
+            && stderr.contains("give each tag's type"),
+        "{stderr}"
+    );
+    assert!(
+        ls(dir.path()).is_empty(),
+        "left behind: {:?}",
+        ls(dir.path())
+    );
+    // With the tag as text, both inputs convert.
+    let st = rawarrow()
+        .args(["bam", "--tag", "XF:Z", "-o"])
+        .arg(&out)
+        .arg(data.join("floats.bam"))
+        .arg(data.join("xf_int.bam"))
+        .output()
+        .expect("run");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}

@@ -76,7 +76,7 @@ struct ArrowArrayStream {
 
 #endif /* ARROW_C_STREAM_INTERFACE */
 
-/* Return codes of the open functions. */
+/* Return codes of the open and convert functions. */
 #define RAWARROW_OK 0
 /* An option or argument makes no sense (unknown column, zero threads, NULL path, ...). */
 #define RAWARROW_ERROR_USAGE 1
@@ -86,6 +86,9 @@ struct ArrowArrayStream {
 #define RAWARROW_ERROR_FORMAT 3
 /* A bug: a worker thread or the library failed. */
 #define RAWARROW_ERROR_INTERNAL 4
+/* A conversion's progress callback returned non-zero: nothing was left behind (a file output
+   is not created; PostgreSQL keeps only what a resumable table committed). */
+#define RAWARROW_ERROR_STOPPED 5
 
 /* BAM options; the schema and the columns are those of the README ("BAM → Arrow"). */
 struct rawarrow_bam_options {
@@ -113,6 +116,13 @@ struct rawarrow_bam_options {
   /* The BAI or CSI index for the regions (one input only); NULL: IN.bam.bai, IN.bai,
      IN.bam.csi or IN.csi. */
   const char *index;
+  /* Only the records that begin in BGZF blocks at compressed offsets
+     byte_range_start..byte_range_end (one input only: a split of a file); both 0: all. */
+  uint64_t byte_range_start;
+  uint64_t byte_range_end;
+  /* Non-zero: add a `file` column (dictionary of the input paths) saying where each row came
+     from. */
+  uint8_t with_file;
 };
 
 /* timsTOF options. */
@@ -129,6 +139,23 @@ struct rawarrow_tdf_options {
   const char *calibration;
   /* Comma-separated columns, kept in schema order; NULL: all. */
   const char *columns;
+  /* "peaks", "precursors", "spectra" or "windows"; NULL: peaks (a conversion to MGF:
+     spectra). */
+  const char *table;
+  /* Only frames (peaks) or precursors with retention time in [rt_low, rt_high] seconds;
+     both NAN (the default): no limit. */
+  double rt_low;
+  double rt_high;
+  /* Only scans (peaks) or precursors with 1/K0 in [mobility_low, mobility_high]; both NAN:
+     no limit. */
+  double mobility_low;
+  double mobility_high;
+  /* Only peaks or precursors with m/z in [mz_low, mz_high]; both NAN: no limit. */
+  double mz_low;
+  double mz_high;
+  /* Spectra smoothed and centroided over this many TOF indices (timsrust's rule); 0: profile
+     spectra as stored. */
+  uint32_t centroid;
 };
 
 /* MIDI options. */
@@ -142,6 +169,9 @@ struct rawarrow_midi_options {
   uint8_t velocity_threshold;
   /* Onset detection: notes within this many milliseconds of an onset join it (default 30). */
   double merge_window_ms;
+  /* Key profile of files.key_estimate: "krumhansl" (default when NULL), "aarden" or
+     "temperley". */
+  const char *key_profile;
 };
 
 void rawarrow_bam_options_init(struct rawarrow_bam_options *options);
@@ -153,7 +183,7 @@ int rawarrow_bam_open(const char *const *paths, size_t n_paths,
                       const struct rawarrow_bam_options *options,
                       struct ArrowArrayStream *out, char **error);
 
-/* A timsTOF .d folder: one row per peak. */
+/* A timsTOF .d folder: one row per peak (or per precursor, spectrum or window: `table`). */
 int rawarrow_tdf_open(const char *path, const struct rawarrow_tdf_options *options,
                       struct ArrowArrayStream *out, char **error);
 
@@ -162,7 +192,70 @@ int rawarrow_midi_open(const char *const *paths, size_t n_paths,
                        const struct rawarrow_midi_options *options,
                        struct ArrowArrayStream *out, char **error);
 
-/* Frees a message stored by an open function (NULL is allowed). */
+/* Where and how a conversion writes: a file or PostgreSQL tables (exactly one of path and
+   postgres). Initialise with rawarrow_output_init (every field NULL or 0). */
+struct rawarrow_output {
+  /* The file: Arrow IPC file (.arrow), IPC stream (.arrows), Parquet (.parquet) or MGF (.mgf,
+     timsTOF spectra), by its extension unless `format` says; "-": standard output. Written
+     under a temporary name and renamed when complete: a failure leaves nothing. */
+  const char *path;
+  /* "ipc", "stream", "parquet" or "mgf"; NULL: from the path's extension. */
+  const char *format;
+  /* "none", "lz4" or "zstd"; NULL: none for IPC, zstd for Parquet. */
+  const char *compression;
+  /* A PostgreSQL connection URL ("postgresql://user@host/db" or "host=/run/postgresql
+     dbname=x"): rows go in by binary COPY. */
+  const char *postgres;
+  /* The PostgreSQL schema (created if missing); NULL: public. */
+  const char *schema;
+  /* The table (created if missing, else appended to); NULL: the stream's own name (records,
+     peaks, precursors, spectra, windows, notes and files). */
+  const char *pg_table;
+  /* Non-zero: continue after what an interrupted run committed (MIDI files already in the
+     files table; timsTOF peaks after the table's last frame); other tables: a usage error. */
+  uint8_t resume;
+  /* MIDI notes: also write the files table (one row per file) to this path; NULL: no. */
+  const char *files;
+  /* Write run statistics (JSON: phases, CPU seconds, threads) here; NULL: none measured. */
+  const char *stats;
+  /* Called as the conversion goes with `context`, the rows written so far and `done` of
+     `total` in `unit` ("bytes", "rows" or "files"); a non-zero return stops the conversion
+     (RAWARROW_ERROR_STOPPED). NULL: no callback. */
+  int (*progress)(void *context, uint64_t rows, uint64_t done, uint64_t total,
+                  const char *unit);
+  void *context;
+};
+
+/* What a conversion wrote. */
+struct rawarrow_summary {
+  /* Rows written (MIDI: notes; the files table's rows are not counted). */
+  uint64_t rows;
+  uint64_t batches;
+  double seconds;
+  /* Warnings (e.g. a BGZF file without its EOF marker), one per line, or NULL; free with
+     rawarrow_free_error. */
+  char *warnings;
+};
+
+void rawarrow_output_init(struct rawarrow_output *output);
+
+/* The conversions: the readers' options as for the open functions, the worker threads of
+   `options` also encoding the output. Return RAWARROW_OK or an error code with the message in
+   *error (as the open functions); `summary` may be NULL. */
+int rawarrow_bam_convert(const char *const *paths, size_t n_paths,
+                         const struct rawarrow_bam_options *options,
+                         const struct rawarrow_output *output,
+                         struct rawarrow_summary *summary, char **error);
+int rawarrow_tdf_convert(const char *path, const struct rawarrow_tdf_options *options,
+                         const struct rawarrow_output *output,
+                         struct rawarrow_summary *summary, char **error);
+int rawarrow_midi_convert(const char *const *paths, size_t n_paths,
+                          const struct rawarrow_midi_options *options,
+                          const struct rawarrow_output *output,
+                          struct rawarrow_summary *summary, char **error);
+
+/* Frees a message stored by an open or convert function, or a summary's warnings (NULL is
+   allowed). */
 void rawarrow_free_error(char *error);
 
 /* The library version, e.g. "0.1.0" (static storage). */

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+#[path = "../../tests/common/pg_server.rs"]
+mod pg_server;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -26,12 +29,12 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Compiles the C reader once per test process.
-fn program() -> &'static Path {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        // `cargo test` links tests against the rlib only; build the static library the way a
-        // C user would (same profile and target folder, so nothing is compiled twice).
+/// Builds `librawarrow_c.a` the way a C user would (once per test process) and returns it.
+fn static_lib() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        // `cargo test` links tests against the rlib only; build the static library with the
+        // same profile and target folder, so nothing is compiled twice.
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build.args(["build", "--quiet", "-p", "rawarrow-capi", "--lib"]);
@@ -42,20 +45,37 @@ fn program() -> &'static Path {
         assert!(status.success(), "building librawarrow_c.a failed");
         let lib = target_dir().join("librawarrow_c.a");
         assert!(lib.exists(), "{} was not built", lib.display());
-        let out = target_dir().join("read_stream_c");
-        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-        let status = Command::new(&cc)
-            .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
-            .arg(repo().join("capi/include"))
-            .arg(repo().join("capi/tests/c/read_stream.c"))
-            .arg(&lib)
-            .args(["-lpthread", "-ldl", "-lm", "-lgcc_s", "-lrt", "-o"])
-            .arg(&out)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run the C compiler {cc}: {e}"));
-        assert!(status.success(), "compiling read_stream.c failed");
-        out
+        lib
     })
+}
+
+/// Compiles `tests/c/<name>.c` against the header and the static library.
+fn compile(name: &str) -> PathBuf {
+    let out = target_dir().join(format!("{name}_c"));
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new(&cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
+        .arg(repo().join("capi/include"))
+        .arg(repo().join(format!("capi/tests/c/{name}.c")))
+        .arg(static_lib())
+        .args(["-lpthread", "-ldl", "-lm", "-lgcc_s", "-lrt", "-o"])
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler {cc}: {e}"));
+    assert!(status.success(), "compiling {name}.c failed");
+    out
+}
+
+/// The C reader, compiled once per test process.
+fn program() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| compile("read_stream"))
+}
+
+/// The C conversion command, compiled once per test process.
+fn convert_program() -> &'static Path {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| compile("convert"))
 }
 
 fn valgrind() -> bool {
@@ -75,6 +95,13 @@ fn run(mode: &str, path: &Path) -> String {
 }
 
 fn run_args(mode: &str, path: &Path, extra: &[&str]) -> String {
+    let mut args = vec![std::ffi::OsStr::new(mode), path.as_os_str()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    run_program(program(), &args)
+}
+
+/// Runs `exe` with `args` (under memcheck when available) and returns its standard output.
+fn run_program(exe: &Path, args: &[&std::ffi::OsStr]) -> String {
     let mut cmd = if valgrind() {
         let mut c = Command::new("valgrind");
         c.args([
@@ -84,22 +111,17 @@ fn run_args(mode: &str, path: &Path, extra: &[&str]) -> String {
             "--errors-for-leak-kinds=definite,indirect",
             "--show-leak-kinds=definite,indirect",
         ])
-        .arg(program());
+        .arg(exe);
         c
     } else {
-        Command::new(program())
+        Command::new(exe)
     };
-    let out = cmd
-        .arg(mode)
-        .arg(path)
-        .args(extra)
-        .output()
-        .expect("the C program runs");
+    let out = cmd.args(args).output().expect("the C program runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "read_stream {mode} {}: {:?}\n{stderr}",
-        path.display(),
+        "{} {args:?}: {:?}\n{stderr}",
+        exe.display(),
         out.status
     );
     String::from_utf8(out.stdout).expect("the C program prints text")
@@ -262,4 +284,240 @@ fn filters_and_regions_through_the_c_options() {
     assert!(rows > 100 && rows < 4000, "{rows}");
     let out = run_args("bam-select", &bam, &[region]);
     assert_eq!(out, format!("rows {rows}\nflags {flags}\n"));
+}
+
+/// Runs the C conversion command; returns its report lines.
+fn convert(args: &[&std::ffi::OsStr]) -> String {
+    run_program(convert_program(), args)
+}
+
+fn os<S: AsRef<std::ffi::OsStr> + ?Sized>(s: &S) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+/// rows, sum of FLAG and sum of POS of an Arrow IPC file of BAM records.
+fn ipc_bam_sums(path: &Path) -> (u64, u64, i64) {
+    let file = std::fs::File::open(path).expect("the output exists");
+    let reader = arrow_ipc::reader::FileReader::try_new(file, None).expect("an Arrow IPC file");
+    let (mut rows, mut flags, mut pos) = (0u64, 0u64, 0i64);
+    for batch in reader {
+        let b = batch.expect("a valid batch");
+        rows += b.num_rows() as u64;
+        let f = b.column_by_name("flag").expect("flag");
+        let f = f
+            .as_any()
+            .downcast_ref::<arrow_array::UInt16Array>()
+            .expect("UInt16");
+        flags += f.values().iter().map(|&v| u64::from(v)).sum::<u64>();
+        let p = b.column_by_name("pos").expect("pos");
+        let p = p
+            .as_any()
+            .downcast_ref::<arrow_array::Int32Array>()
+            .expect("Int32");
+        // SAM's POS 0 is a null `pos`.
+        pos += p.iter().map(|v| v.map_or(0, i64::from)).sum::<i64>();
+    }
+    (rows, flags, pos)
+}
+
+#[test]
+fn bam_converted_from_c_equals_samtools() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("sample.arrow");
+    let bam = repo().join("tests/data/sample.bam");
+    let report = convert(&[os("bam"), out.as_os_str(), bam.as_os_str()]);
+    let (rows, flags, pos, _) = from_sam(&repo().join("tests/data/sample.sam.gz"));
+    assert!(
+        report.starts_with(&format!("rc 0\nrows {rows} ")),
+        "{report}"
+    );
+    assert!(!report.contains("backwards"), "{report}");
+    assert!(
+        !report.contains("calls 0"),
+        "the progress callback never ran: {report}"
+    );
+    assert_eq!(ipc_bam_sums(&out), (rows, flags, pos));
+}
+
+/// Two inputs whose tag XF has other types (float, then integer): the usage error the CLI and
+/// Python give, and no output left behind.
+#[test]
+fn conflicting_tag_types_are_a_usage_error_from_c() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("mixed.arrow");
+    let floats = repo().join("tests/data/floats.bam");
+    let ints = repo().join("tests/data/xf_int.bam");
+    let report = convert(&[
+        os("bam"),
+        out.as_os_str(),
+        os("--tag"),
+        os("XF"),
+        floats.as_os_str(),
+        ints.as_os_str(),
+    ]);
+    assert!(report.starts_with("rc 1\nerror "), "{report}");
+    assert!(
+        report.contains("xf_int.bam: its tag columns get other types"),
+        "{report}"
+    );
+    assert!(!out.exists(), "a failed conversion left {}", out.display());
+}
+
+#[test]
+fn a_progress_callback_stops_a_conversion_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("stopped.parquet");
+    let bam = repo().join("tests/data/sample.bam");
+    let report = convert(&[
+        os("bam"),
+        out.as_os_str(),
+        os("--stop-after"),
+        os("1"),
+        bam.as_os_str(),
+    ]);
+    assert!(report.starts_with("rc 5\nerror interrupted"), "{report}");
+    assert!(report.ends_with("calls 1\n"), "{report}");
+    assert!(!out.exists());
+    let names: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert!(names.is_empty(), "left behind: {names:?}");
+}
+
+fn tdf_run(dir: &Path, dda: bool) -> PathBuf {
+    let run = dir.join(if dda { "dda.d" } else { "dia.d" });
+    let spec = rawarrow::tdf::synth::Spec {
+        frames: 40,
+        scans: 60,
+        peaks_per_frame: 500,
+        ms1_every: 4,
+        window_groups: 2,
+        seed: 7,
+        dda,
+    };
+    rawarrow::tdf::synth::write(&run, &spec).expect("synthetic run");
+    run
+}
+
+/// MGF from C: the spectra table (implied by `.mgf`), one `BEGIN IONS` per spectrum, the same
+/// bytes as the library's own conversion.
+#[test]
+fn tdf_spectra_to_mgf_from_c() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = tdf_run(dir.path(), true);
+    let out = dir.path().join("c.mgf");
+    let report = convert(&[os("tdf"), out.as_os_str(), run.as_os_str()]);
+    assert!(report.starts_with("rc 0\nrows "), "{report}");
+    let spectra = rawarrow::stream::BatchStream::tdf(
+        &run,
+        &rawarrow::stream::TdfOptions {
+            table: rawarrow::tdf::Table::Spectra,
+            ..Default::default()
+        },
+    )
+    .expect("open")
+    .map(|b| b.expect("valid").num_rows())
+    .sum::<usize>();
+    let text = std::fs::read_to_string(&out).expect("the MGF exists");
+    assert!(spectra > 0);
+    assert_eq!(text.matches("BEGIN IONS\n").count(), spectra);
+    assert_eq!(text.matches("END IONS\n").count(), spectra);
+    assert!(report.contains(&format!("rows {spectra} ")), "{report}");
+    let lib = dir.path().join("lib.mgf");
+    let input = rawarrow::convert::Input::Tdf {
+        path: run.clone(),
+        options: rawarrow::stream::TdfOptions {
+            table: rawarrow::tdf::Table::Spectra,
+            ..Default::default()
+        },
+    };
+    rawarrow::convert::run(
+        &input,
+        &rawarrow::convert::Output::new(&lib),
+        &mut |_, _| Ok(()),
+    )
+    .expect("the library converts");
+    assert_eq!(std::fs::read(&lib).expect("lib.mgf"), text.as_bytes());
+}
+
+/// PostgreSQL from C: BAM records (count and sums equal samtools' text), then timsTOF peaks
+/// stopped by the callback and resumed, equal to a clean run.
+#[test]
+fn postgres_from_c() {
+    let Some(server) = pg_server::Server::start() else {
+        return;
+    };
+    let url = server.url();
+    let bam = repo().join("tests/data/sample.bam");
+    let report = convert(&[
+        os("bam"),
+        os("-"),
+        os("--postgres"),
+        os(&url),
+        bam.as_os_str(),
+    ]);
+    assert!(report.starts_with("rc 0\n"), "{report}");
+    let mut client = server.client();
+    let row = client
+        .query_one(
+            "SELECT count(*), sum(flag)::bigint, coalesce(sum(pos), 0)::bigint FROM records",
+            &[],
+        )
+        .expect("records");
+    let (rows, flags, pos, _) = from_sam(&repo().join("tests/data/sample.sam.gz"));
+    let got: (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(got, (rows as i64, flags as i64, pos));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = tdf_run(dir.path(), false);
+    let peaks = |table: &str| -> (i64, i64) {
+        let r = server
+            .client()
+            .query_one(
+                &format!("SELECT count(*), coalesce(sum(tof::bigint), 0)::bigint FROM {table}"),
+                &[],
+            )
+            .expect("peaks");
+        (r.get(0), r.get(1))
+    };
+    let clean = convert(&[
+        os("tdf"),
+        os("-"),
+        os("--postgres"),
+        os(&url),
+        os("--pg-table"),
+        os("clean"),
+        run.as_os_str(),
+    ]);
+    assert!(clean.starts_with("rc 0\n"), "{clean}");
+    let stopped = convert(&[
+        os("tdf"),
+        os("-"),
+        os("--postgres"),
+        os(&url),
+        os("--pg-table"),
+        os("resumed"),
+        os("--batch-rows"),
+        os("2000"),
+        os("--stop-after"),
+        os("2"),
+        run.as_os_str(),
+    ]);
+    assert!(stopped.starts_with("rc 5\n"), "{stopped}");
+    let part = peaks("resumed");
+    let whole = peaks("clean");
+    assert!(
+        part.0 < whole.0,
+        "the stop came too late: {part:?} of {whole:?}"
+    );
+    let resumed = convert(&[
+        os("tdf"),
+        os("-"),
+        os("--postgres"),
+        os(&url),
+        os("--pg-table"),
+        os("resumed"),
+        os("--resume"),
+        run.as_os_str(),
+    ]);
+    assert!(resumed.starts_with("rc 0\n"), "{resumed}");
+    assert_eq!(peaks("resumed"), whole);
 }
