@@ -118,7 +118,7 @@ fn bench(c: &mut Criterion) {
     g.finish();
 
     // The whole file through the reader, as the Python package and the C ABI run it (the
-    // baseline of BENCHMARKS.md's Python comparison): only with $RAWARROW_BENCH_BAM.
+    // baseline of docs/benchmarks-history.md's Python comparison): only with $RAWARROW_BENCH_BAM.
     if let Some(path) = std::env::var_os("RAWARROW_BENCH_BAM") {
         let mut g = c.benchmark_group("bam_reader_whole_file");
         g.sample_size(10);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peer for BENCHMARKS.md: oxbow reads a whole BAM (all standard fields and the given tags)
+"""Peer for docs/benchmarks-history.md: oxbow reads a whole BAM (all standard fields and the given tags)
 and the result is written as an Arrow IPC file, the same job as `rawarrow bam IN -o OUT`.
 
     python3 benches/peers/oxbow_bam.py IN.bam OUT.arrow [TAG:TYPE ...]

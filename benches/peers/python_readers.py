@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""In-process Python readers, same file, one run, interleaved (BENCHMARKS.md "Python").
+"""In-process Python readers, same file, one run, interleaved (docs/benchmarks-history.md "Python").
 
     python3 benches/peers/python_readers.py bam BIG.bam [--repeat 3] [--only a,b]
     python3 benches/peers/python_readers.py tdf RUN.d [--repeat 3]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""rawarrow.ray on a local Ray cluster against the single-process reader (BENCHMARKS.md,
+"""rawarrow.ray on a local Ray cluster against the single-process reader (docs/benchmarks-history.md,
 "Past one machine").
 
     python3 benches/peers/ray_bam.py BIG.bam [--workers 2] [--split-mib 32,128] [--repeat 3]

@@ -20,8 +20,8 @@ use crate::runtime::{arenas_per_pool, share_of, Crew};
 
 /// The share of the CPU a BAM reader's workers spend decoding (the rest inflating): decoding
 /// every column took 0.6 CPU seconds and inflating 1.1 on the 313 MB benchmark BAM
-/// (BENCHMARKS.md). It sizes the window of batches in flight, not who does what: the workers
-/// take whichever job is queued first.
+/// (docs/benchmarks-history.md). It sizes the window of batches in flight, not who does what:
+/// the workers take whichever job is queued first.
 const DECODE_SHARE: f64 = 0.4;
 
 /// Settings for a [`Reader`]; see [`Reader::builder`].

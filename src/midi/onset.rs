@@ -14,8 +14,8 @@
 //! periods near 0.45 s (133 BPM, σ = one octave) that settles the octave ambiguity. The best period is refined as the weighted mean of
 //! the intervals within 4 % of its multiples. Unlike pretty_midi's `estimate_tempo` (greedy IOI
 //! clustering whose nearest-cluster step adds the distance with the wrong sign, then a score that
-//! prefers short clusters), this neither drifts nor prefers sub-beats; BENCHMARKS.md has the
-//! accuracy of both on the same files.
+//! prefers short clusters), this neither drifts nor prefers sub-beats;
+//! docs/benchmarks-history.md has the accuracy of both on the same files.
 
 use rawarrow_kernels::onset::gate;
 
@@ -25,7 +25,7 @@ const BIN_S: f64 = 0.005;
 const BINS: usize = (HORIZON_S / BIN_S) as usize + 2;
 const MIN_BPM: f64 = 30.0;
 /// Centre of the period preference (133 BPM) and the half weight of the subdivision terms were
-/// chosen on the 31-song corpus (BENCHMARKS.md); a larger held-out set may move them.
+/// chosen on the 31-song corpus (docs/benchmarks-history.md); a larger held-out set may move them.
 const PREFERRED_PERIOD_S: f64 = 0.45;
 const MAX_BPM: f64 = 300.0;
 

@@ -137,7 +137,7 @@ pub(crate) fn share_of(threads: usize, share: f64) -> usize {
 /// The jobs a reader keeps in flight for `workers` worker threads: one per worker and one
 /// more, so every worker has a job while the consumer takes the oldest result; one when the
 /// calling thread does the work (`workers` 0). Two per worker measured the same speed on the
-/// 313 MB BAM with 25 % more memory (BENCHMARKS.md).
+/// 313 MB BAM with 25 % more memory (docs/benchmarks-history.md).
 pub(crate) fn jobs_ahead(workers: usize) -> usize {
     workers + 1
 }

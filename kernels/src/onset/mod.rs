@@ -39,7 +39,8 @@ pub fn gate(values: &[u8], threshold: u8, out: &mut [u32]) -> usize {
     {
         use crate::cpu::{level, Level};
         // The AVX2 lookup-table compress also serves the AVX-512 level: `vpcompressd` is
-        // microcoded on AMD Zen 4, where the AVX-512 version measured 2x slower (BENCHMARKS.md).
+        // microcoded on AMD Zen 4, where the AVX-512 version measured 2x slower
+        // (docs/benchmarks-history.md).
         // `x86_64::avx512::Avx512` stays available for CPUs with a fast compress.
         if level() >= Level::Avx2 {
             if let Some(k) = x86_64::avx2::Avx2::new() {
