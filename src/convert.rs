@@ -443,7 +443,7 @@ fn files_sink(stream: &BatchStream, output: &Output) -> Result<Option<FileSink>,
     let Some(path) = &output.midi_files else {
         return Ok(None);
     };
-    if stream.midi_files().is_none() {
+    if stream.midi_files().is_none() || stream.default_table() != "notes" {
         return Err(Error::usage(format!(
             "{}: a files table is only written for a MIDI notes stream",
             path.display()

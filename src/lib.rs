@@ -11,6 +11,7 @@ pub mod convert;
 #[allow(unsafe_code)] // memory mapping and madvise only; see the module docs
 pub mod io;
 pub mod midi;
+pub mod options;
 pub(crate) mod runtime;
 pub mod sink;
 pub mod stats;

@@ -738,6 +738,8 @@ struct Pg {
     schema: Option<String>,
     pg_table: Option<String>,
     resume: bool,
+    /// Not PostgreSQL's, but carried the same way: the run statistics' JSON path.
+    stats: Option<PathBuf>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -749,7 +751,7 @@ fn output(
     files: Option<PathBuf>,
     threads: Option<usize>,
 ) -> Result<Output, Error> {
-    Output::from_parts(
+    let mut out = Output::from_parts(
         path,
         pg.postgres,
         pg.schema,
@@ -759,7 +761,9 @@ fn output(
         compression,
         files,
         threads,
-    )
+    )?;
+    out.stats = pg.stats;
+    Ok(out)
 }
 
 /// Converts BAM files to one Arrow IPC file in process, as `rawarrow bam` does.
@@ -786,8 +790,10 @@ fn output(
 ///     threads: also the output's encoding workers (with more than one, IPC compression and
 ///         Parquet column chunks are encoded on them and a writer thread writes the file; the
 ///         bytes are those one thread writes).
-///     columns, tags, threads, batch_rows, limit, min_mapq, require_flags, exclude_flags,
-///         regions, index, with_file: as for read_bam.
+///     stats: write run statistics here as JSON (bytes in and out, rows, wall time per phase,
+///         CPU seconds per thread and role, peak memory), as the CLI's --stats.
+///     columns, tags, threads, batch_rows, limit, byte_range, min_mapq, require_flags,
+///         exclude_flags, regions, index, with_file: as for read_bam.
 ///     progress: a callable called with (records, input bytes done, input bytes total) at most
 ///         ten times a second and once at the end, or True for a progress bar on a terminal.
 ///
@@ -795,7 +801,7 @@ fn output(
 /// KeyboardInterrupt within one batch, after the workers are joined and the partial file is
 /// removed; an exception raised by the progress callable stops the conversion the same way.
 #[pyfunction]
-#[pyo3(signature = (inputs, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, columns=None, tags=None, threads=None, batch_rows=None, limit=None, progress=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false))]
+#[pyo3(signature = (inputs, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None, progress=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false))]
 #[allow(clippy::too_many_arguments)]
 fn convert_bam(
     py: Python<'_>,
@@ -807,11 +813,13 @@ fn convert_bam(
     schema: Option<String>,
     pg_table: Option<String>,
     resume: bool,
+    stats: Option<PathBuf>,
     columns: Option<Vec<String>>,
     tags: Option<Vec<String>>,
     threads: Option<usize>,
     batch_rows: Option<usize>,
     limit: Option<u64>,
+    byte_range: Option<(u64, u64)>,
     progress: Option<&Bound<'_, PyAny>>,
     min_mapq: u8,
     require_flags: Option<&Bound<'_, PyAny>>,
@@ -829,12 +837,15 @@ fn convert_bam(
         index,
         with_file,
     )?;
-    let options = bam_options(py, columns, tags, threads, batch_rows, limit, None, select)?;
+    let options = bam_options(
+        py, columns, tags, threads, batch_rows, limit, byte_range, select,
+    )?;
     let pg = Pg {
         postgres,
         schema,
         pg_table,
         resume,
+        stats,
     };
     let out =
         self::output(output, pg, format, compression, None, threads).map_err(|e| py_err(py, e))?;
@@ -847,15 +858,15 @@ fn convert_bam(
 ///
 /// Args:
 ///     input: the .d folder.
-///     output, format, compression, postgres, schema, pg_table, resume, progress: as for
-///         convert_bam (output may be .mgf: the spectra table as MGF; progress reports
+///     output, format, compression, postgres, schema, pg_table, resume, stats, progress: as
+///         for convert_bam (output may be .mgf: the spectra table as MGF; progress reports
 ///         (rows, rows done, rows expected: for peaks, those the selected frames declare)).
 ///     table, ms_level, frames, rt, mobility, mz, centroid, calibration, columns, threads,
 ///         batch_rows: as for read_tdf.
 ///
 /// Returns (rows written, seconds).
 #[pyfunction]
-#[pyo3(signature = (input, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, table=None, ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None, progress=None))]
+#[pyo3(signature = (input, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, table=None, ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn convert_tdf(
     py: Python<'_>,
@@ -867,6 +878,7 @@ fn convert_tdf(
     schema: Option<String>,
     pg_table: Option<String>,
     resume: bool,
+    stats: Option<PathBuf>,
     table: Option<&str>,
     ms_level: Option<u8>,
     frames: Option<(u32, u32)>,
@@ -885,6 +897,7 @@ fn convert_tdf(
         schema,
         pg_table,
         resume,
+        stats,
     };
     let out =
         self::output(output, pg, format, compression, None, threads).map_err(|e| py_err(py, e))?;
@@ -913,15 +926,16 @@ fn convert_tdf(
 /// Args:
 ///     inputs: files and folders.
 ///     output: the notes table's destination; format, compression, postgres, schema,
-///         pg_table, resume and progress as for convert_bam (progress reports (notes, files
-///         done, files)); into PostgreSQL, the files table goes to table "files".
+///         pg_table, resume, stats and progress as for convert_bam (progress reports (notes,
+///         files done, files)); into PostgreSQL, the files table goes to table "files".
 ///     files: also write the files table (one row per file) to this path.
+///     table: "notes" (default) or "files": the table `output` gets.
 ///     threads, files_per_batch, velocity_threshold, merge_window_ms, key_profile: as for
 ///         read_midi.
 ///
 /// Returns (notes written, seconds).
 #[pyfunction]
-#[pyo3(signature = (inputs, output=None, *, files=None, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, key_profile="krumhansl", progress=None))]
+#[pyo3(signature = (inputs, output=None, *, files=None, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, table="notes", threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, key_profile="krumhansl", progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn convert_midi(
     py: Python<'_>,
@@ -934,6 +948,8 @@ fn convert_midi(
     schema: Option<String>,
     pg_table: Option<String>,
     resume: bool,
+    stats: Option<PathBuf>,
+    table: &str,
     threads: Option<usize>,
     files_per_batch: Option<usize>,
     velocity_threshold: u8,
@@ -943,7 +959,7 @@ fn convert_midi(
 ) -> PyResult<(u64, f64)> {
     let paths = self::paths(inputs)?;
     let options = midi_options(
-        "notes",
+        table,
         threads,
         files_per_batch,
         velocity_threshold,
@@ -956,6 +972,7 @@ fn convert_midi(
         schema,
         pg_table,
         resume,
+        stats,
     };
     let out =
         self::output(output, pg, format, compression, files, threads).map_err(|e| py_err(py, e))?;

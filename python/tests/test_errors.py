@@ -170,3 +170,24 @@ def test_an_unknown_kernel_level_is_a_value_error(monkeypatch):
     monkeypatch.setenv("RAWARROW_KERNELS", "avx9000")
     with pytest.raises(ValueError, match="avx9000.*scalar"):
         rawarrow.read_bam(DATA / "sample.bam")
+
+
+def test_conflicting_tag_types_across_inputs_are_a_usage_error(tmp_path):
+    """floats.bam's XF is a float, xf_int.bam's an integer: the CLI's usage error (exit 2) is a
+    ValueError here, with the same message, and no output is left."""
+    out = tmp_path / "mixed.arrow"
+    with pytest.raises(ValueError) as e:
+        rawarrow.convert_bam([DATA / "floats.bam", DATA / "xf_int.bam"], out, tags=["XF"])
+    assert "xf_int.bam: its tag columns get other types" in str(e.value)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="its tag columns get other types"):
+        list(rawarrow.read_bam([DATA / "floats.bam", DATA / "xf_int.bam"], tags=["XF"]))
+    import subprocess
+
+    run = subprocess.run(
+        [cli_path(), "bam", "--tag", "XF", "-o", str(out), str(DATA / "floats.bam"),
+         str(DATA / "xf_int.bam")],
+        capture_output=True, text=True,
+    )
+    assert run.returncode == 2
+    assert str(e.value) in run.stderr

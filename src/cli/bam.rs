@@ -125,6 +125,11 @@ struct Convert {
     /// Stop after this many records (per input).
     #[arg(long)]
     limit: Option<u64>,
+    /// Only the records that begin in BGZF blocks at compressed offsets START..END (one input:
+    /// a split of the file, as a cluster engine reads it; the splits of a file cover each
+    /// record once).
+    #[arg(long, value_name = "START:END", conflicts_with = "out_dir")]
+    byte_range: Option<String>,
     /// Add a `file` column (Dictionary(Int32, Utf8): the input's path, as given) saying which
     /// input each row came from.
     #[arg(long)]
@@ -389,7 +394,11 @@ fn convert(mut args: Convert) -> Result {
         threads: args.threads,
         batch_rows: Some(args.batch_rows),
         limit: args.limit,
-        byte_range: None,
+        byte_range: args
+            .byte_range
+            .as_deref()
+            .map(|r| super::pair::<u64>("byte-range", r, "START:END, e.g. 0:1048576"))
+            .transpose()?,
         filter: args.select.filter(),
         regions,
         index: args.index.clone(),

@@ -27,8 +27,12 @@ pub(super) struct Midi {
     )]
     output: Option<PathBuf>,
     /// Also write the files table (one row per input file) to this Arrow IPC file.
-    #[arg(long, conflicts_with = "postgres")]
+    #[arg(long, conflicts_with_all = ["postgres", "table"])]
     files: Option<PathBuf>,
+    /// The table to write: notes (one row per note), or files (one row per file, written
+    /// once every file is read).
+    #[arg(long, default_value = "notes", value_name = "notes|files")]
+    table: crate::stream::MidiTable,
     #[command(flatten)]
     pg: super::PgArgs,
     /// Worker threads for reading and for encoding the output (with more than one, a writer
@@ -55,7 +59,7 @@ pub(super) struct Midi {
 
 pub(super) fn run(args: Midi) -> Result {
     let options = crate::stream::MidiOptions {
-        table: crate::stream::MidiTable::Notes,
+        table: args.table,
         threads: args.threads,
         files_per_batch: Some(args.files_per_batch),
         velocity_threshold: args.velocity_threshold,

@@ -196,6 +196,16 @@ impl PgArgs {
     }
 }
 
+/// `A:B` as two values of `T` (`--option`'s value; `expected` says the form).
+fn pair<T: std::str::FromStr>(option: &str, text: &str, expected: &str) -> Result<(T, T)> {
+    let bad = || crate::stream::Error::usage(format!("--{option} {text:?}: expected {expected}"));
+    let (a, z) = text.split_once(':').ok_or_else(bad)?;
+    Ok((
+        a.trim().parse().map_err(|_| bad())?,
+        z.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
 impl IpcOptions {
     /// The format name `--format`/`--stream` give, if any.
     fn format_name(&self) -> Option<&'static str> {

@@ -86,19 +86,8 @@ pub(super) struct Tdf {
     ipc: super::IpcOptions,
 }
 
-/// `LOW:HIGH` as two numbers.
 fn range(option: &str, text: &str) -> Result<(f64, f64)> {
-    let bad = || {
-        crate::stream::Error::new(
-            crate::stream::ErrorKind::Usage,
-            format!("--{option} {text:?}: expected LOW:HIGH, e.g. 400:410.5"),
-        )
-    };
-    let (a, z) = text.split_once(':').ok_or_else(bad)?;
-    Ok((
-        a.trim().parse().map_err(|_| bad())?,
-        z.trim().parse().map_err(|_| bad())?,
-    ))
+    super::pair(option, text, "LOW:HIGH, e.g. 400:410.5")
 }
 
 pub(super) fn run(args: Tdf) -> Result {
@@ -133,16 +122,7 @@ pub(super) fn run(args: Tdf) -> Result {
     }
     let frames = match &args.frames {
         Some(f) => {
-            let bad = || {
-                crate::stream::Error::usage(format!(
-                    "--frames {f:?}: expected FIRST:LAST, e.g. 1:100"
-                ))
-            };
-            let (a, z) = f.split_once(':').ok_or_else(bad)?;
-            let (first, last): (u32, u32) = (
-                a.trim().parse().map_err(|_| bad())?,
-                z.trim().parse().map_err(|_| bad())?,
-            );
+            let (first, last) = super::pair::<u32>("frames", f, "FIRST:LAST, e.g. 1:100")?;
             if first > last {
                 return Err(crate::stream::Error::usage(format!(
                     "--frames {f}: the first frame id is after the last"
