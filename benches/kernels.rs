@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use rawarrow::kernels::{calib, cigar, cstr, delta, onset, qual, runs, seq, unshuffle};
+use rawarrow_kernels::{calib, cigar, cstr, delta, onset, qual, runs, seq, unshuffle};
 
 const SIZES: &[usize] = &[16, 150, 1024, 64 * 1024, 1 << 20];
 

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput};
-use rawarrow::midi::{Analyzer, OnsetOptions, Parser};
+use rawarrow::midi::Parser;
 
 fn input_paths() -> Vec<PathBuf> {
     let dir = std::env::var_os("RAWARROW_BENCH_MIDI")
@@ -68,12 +68,11 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    let mut analyzer = Analyzer::new(OnsetOptions::default());
     g.bench_function("rawarrow_analyze", |b| {
         b.iter(|| {
             for f in &files {
-                let facts = analyzer.analyze(f).expect("parses");
-                black_box((facts.tempo_bpm_estimate, analyzer.notes().len()));
+                let song = rawarrow::midi::parse(f).expect("parses");
+                black_box((song.tempo_bpm_estimate, song.notes.len()));
             }
         })
     });

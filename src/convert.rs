@@ -25,7 +25,8 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 
-use crate::arrow::{Compression, SinkOptions};
+pub use crate::arrow::Compression;
+use crate::arrow::SinkOptions;
 use crate::sink::postgres::{Key, PgSink, Postgres};
 use crate::sink::{FileSink, Format, MgfSink, Sink};
 use crate::stats::Phase;
@@ -154,7 +155,7 @@ impl Output {
     }
 
     /// The destination's file, if it is one.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         match &self.target {
             Target::Path(p) => Some(p),
             Target::Postgres(_) => None,
@@ -192,11 +193,6 @@ pub enum Input {
 }
 
 impl Input {
-    /// Opens the stream.
-    pub fn open(&self) -> Result<BatchStream, Error> {
-        self.open_after(&Default::default())
-    }
-
     fn open_after(&self, done: &crate::sink::postgres::Committed) -> Result<BatchStream, Error> {
         match self {
             Self::Bam { paths, options } => BatchStream::bam(paths, options),
@@ -298,18 +294,18 @@ pub struct Summary {
     /// Every warning of the stream (also handed to the hook as they came).
     pub warnings: Vec<String>,
     /// What was written, as the summary line names it.
-    pub output: String,
+    pub(crate) output: String,
     /// One line saying what was read and how fast, as the CLI prints it.
     pub line: String,
     /// For a MIDI stream: the `files` table (one row per file read, `error` set where one
     /// failed).
     pub midi_files: Option<RecordBatch>,
     /// Phases, CPU per thread, bytes and memory, when [`Output::stats`] asked for them.
-    pub stats: Option<crate::stats::Stats>,
+    pub(crate) stats: Option<crate::stats::Stats>,
 }
 
 /// Compression by name: `none` (or `uncompressed`), `lz4`, `zstd`.
-pub fn compression(name: &str) -> Result<Compression, Error> {
+pub(crate) fn compression(name: &str) -> Result<Compression, Error> {
     match name {
         "none" | "uncompressed" => Ok(Compression::None),
         "lz4" => Ok(Compression::Lz4),

@@ -24,7 +24,7 @@ pub struct OpenError {
 /// What went wrong opening an input.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum OpenErrorKind {
+pub(crate) enum OpenErrorKind {
     /// The path names a directory.
     IsDirectory,
     /// The path names something that is not a regular file (a FIFO, a socket, a device).
@@ -40,7 +40,7 @@ impl OpenError {
     }
 
     /// What went wrong.
-    pub fn kind(&self) -> &OpenErrorKind {
+    pub(crate) fn kind(&self) -> &OpenErrorKind {
         &self.kind
     }
 }
@@ -140,7 +140,7 @@ impl Input {
     /// Standard input, read to its end into an unnamed temporary file (removed by the system
     /// when the process ends) and mapped, so a piped file needs no memory of its size; its
     /// path in messages is `-`.
-    pub fn stdin() -> Result<Self, OpenError> {
+    pub(crate) fn stdin() -> Result<Self, OpenError> {
         let path = PathBuf::from("-");
         let err = |e| OpenError {
             path: path.clone(),
@@ -205,7 +205,7 @@ impl Input {
     /// can leave this process's resident set. The range is shrunk inward to whole pages. Reading
     /// those bytes again later stays correct: the pages are faulted back in from the file.
     /// A no-op for in-memory inputs.
-    pub fn release(&self, range: std::ops::Range<usize>) {
+    pub(crate) fn release(&self, range: std::ops::Range<usize>) {
         let Bytes::Mapped(map) = &self.bytes else {
             return;
         };

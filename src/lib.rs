@@ -2,7 +2,7 @@
 #![deny(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
-pub mod arrow;
+pub(crate) mod arrow;
 pub mod bam;
 pub mod bgzf;
 #[cfg(feature = "cli")]
@@ -14,9 +14,6 @@ pub mod midi;
 pub mod options;
 pub(crate) mod runtime;
 pub mod sink;
-pub mod stats;
+pub(crate) mod stats;
 pub mod stream;
 pub mod tdf;
-
-/// The SIMD kernels crate, re-exported.
-pub use rawarrow_kernels as kernels;

@@ -77,51 +77,51 @@ impl TaskClock {
 
 /// CPU time of one thread.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ThreadCpu {
+pub(crate) struct ThreadCpu {
     /// Thread name (`inflate-0`, ...; the calling thread is `main`).
-    pub name: String,
+    pub(crate) name: String,
     /// What it did: the name without its number (`inflate`, `decode`, ...). A worker of a
     /// shared crew (`bam-0`: a BAM reader's, which inflates and decodes) has one entry per role,
     /// its CPU time divided in proportion to the time its tasks of each role took.
-    pub role: String,
+    pub(crate) role: String,
     /// Seconds on a CPU.
-    pub cpu_seconds: f64,
+    pub(crate) cpu_seconds: f64,
 }
 
 /// Statistics of one conversion.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Bytes of the inputs read.
-    pub input_bytes: u64,
+    pub(crate) input_bytes: u64,
     /// Rows written (records, peaks or notes).
-    pub rows: u64,
+    pub(crate) rows: u64,
     /// Bytes of the output file (0 for standard output or a device).
-    pub output_bytes: u64,
+    pub(crate) output_bytes: u64,
     /// Wall time, seconds.
-    pub wall_seconds: f64,
+    pub(crate) wall_seconds: f64,
     /// Opening inputs and reading headers or metadata.
-    pub open_seconds: f64,
+    pub(crate) open_seconds: f64,
     /// Waiting for batches (inflate and decode on the workers).
-    pub read_seconds: f64,
+    pub(crate) read_seconds: f64,
     /// Handing batches to the output's writer thread (with one thread: encoding and writing
     /// them).
-    pub write_seconds: f64,
+    pub(crate) write_seconds: f64,
     /// Finishing the output (the batches still in flight, footer, flush, rename).
-    pub finish_seconds: f64,
+    pub(crate) finish_seconds: f64,
     /// CPU time per thread: the calling thread first, then workers by name.
-    pub threads: Vec<ThreadCpu>,
+    pub(crate) threads: Vec<ThreadCpu>,
     /// Peak resident memory of the process, bytes.
-    pub peak_rss_bytes: u64,
+    pub(crate) peak_rss_bytes: u64,
 }
 
 impl Stats {
     /// CPU seconds of every thread together.
-    pub fn cpu_seconds(&self) -> f64 {
+    pub(crate) fn cpu_seconds(&self) -> f64 {
         self.threads.iter().map(|t| t.cpu_seconds).sum()
     }
 
     /// CPU seconds of the calling thread.
-    pub fn calling_thread_cpu_seconds(&self) -> f64 {
+    pub(crate) fn calling_thread_cpu_seconds(&self) -> f64 {
         self.threads
             .iter()
             .filter(|t| t.role == "main")
@@ -130,7 +130,7 @@ impl Stats {
     }
 
     /// The statistics as a JSON object (the `--stats` file).
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let mut roles: BTreeMap<&str, f64> = BTreeMap::new();
         for t in &self.threads {
             *roles.entry(&t.role).or_default() += t.cpu_seconds;

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, UInt16Type, UInt8Type};
 use arrow_array::{Array, RecordBatch, RecordBatchReader};
-use rawarrow::arrow::{Compression, Format, IpcSink};
 use rawarrow::bam::Reader;
 use rawarrow::io::Input;
 
@@ -320,38 +319,6 @@ fn arrow_select_concat(batches: &[RecordBatch]) -> RecordBatch {
         })
         .collect();
     RecordBatch::try_new(schema, cols).expect("batch")
-}
-
-#[test]
-fn ipc_file_and_stream_round_trip_with_every_compression() {
-    let batches = read_all(&data("sample.bam"), 2, 1500);
-    let schema = batches[0].schema();
-    let dir = tempfile::tempdir().expect("tempdir");
-    for format in [Format::File, Format::Stream] {
-        for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
-            let path = dir.path().join(format!("{format:?}-{compression:?}.arrow"));
-            let mut sink = IpcSink::create(&path, &schema, format, compression).expect("create");
-            for b in &batches {
-                sink.write(b).expect("write");
-            }
-            assert!(!path.exists(), "nothing at the destination before finish");
-            sink.finish().expect("finish");
-            let file = std::fs::File::open(&path).expect("output exists");
-            let back: Vec<RecordBatch> = match format {
-                Format::File => arrow_ipc::reader::FileReader::try_new(file, None)
-                    .expect("ipc file")
-                    .map(|b| b.expect("batch"))
-                    .collect(),
-                Format::Stream => arrow_ipc::reader::StreamReader::try_new(file, None)
-                    .expect("ipc stream")
-                    .map(|b| b.expect("batch"))
-                    .collect(),
-            };
-            assert_eq!(back, batches, "{format:?} {compression:?}");
-        }
-    }
-    // Only the finished files: no temporary files left behind.
-    assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 6);
 }
 
 fn rawarrow() -> Command {

@@ -274,7 +274,6 @@ fuzz_target!(|bytes: &[u8]| {
     let bin = Input::from_bytes("fuzz.d/analysis.tdf_bin", bin().to_vec());
     let mut b = Reader::builder()
         .threads(1)
-        .pin(false)
         .calibration(calibration)
         .table(match s.u8() % 4 {
             0 => Table::Peaks,

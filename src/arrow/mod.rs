@@ -1,5 +1,5 @@
 //! Arrow output files: IPC file or stream with optional buffer compression, or Parquet
-//! ([`Sink`] writes either, [`IpcSink`] IPC only), written to a temporary file and renamed only
+//! ([`Sink`] writes either), written to a temporary file and renamed only
 //! on success, encoded on worker threads. (The readers' batches live in arena-backed buffers:
 //! one aligned allocation per batch, carved into its columns and recycled once every column
 //! of the batch is dropped; see docs/ARCHITECTURE.md.)
@@ -26,59 +26,6 @@ pub enum Compression {
     Lz4,
     /// Zstandard.
     Zstd,
-}
-
-/// IPC format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    /// The random-access IPC file format (`.arrow`, Feather v2).
-    #[default]
-    File,
-    /// The IPC streaming format.
-    Stream,
-}
-
-/// Writes record batches to `path` as Arrow IPC (file or stream), through a temporary file in
-/// the same folder; the file appears under its name only when [`IpcSink::finish`] succeeds.
-/// Dropping the sink unfinished (an error upstream) deletes the temporary file. Encoding and
-/// writing run as [`Sink`] runs them (a [`Sink`] for IPC output with the default threads).
-#[derive(Debug)]
-pub struct IpcSink(Sink);
-
-impl IpcSink {
-    /// Starts writing `schema` to standard output (nothing to rename; a failure may leave
-    /// partial output in the pipe, as with any streaming tool).
-    pub fn stdout(
-        schema: &SchemaRef,
-        format: Format,
-        compression: Compression,
-    ) -> Result<Self, ArrowError> {
-        Self::create(Path::new("-"), schema, format, compression)
-    }
-
-    /// Starts writing `schema` to `path`.
-    pub fn create(
-        path: &Path,
-        schema: &SchemaRef,
-        format: Format,
-        compression: Compression,
-    ) -> Result<Self, ArrowError> {
-        let format = match format {
-            Format::File => OutputFormat::IpcFile,
-            Format::Stream => OutputFormat::IpcStream,
-        };
-        Ok(Self(Sink::create(path, schema, format, Some(compression))?))
-    }
-
-    /// Appends a batch.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
-        self.0.write(batch)
-    }
-
-    /// Writes the footer, flushes, and renames the temporary file to the destination.
-    pub fn finish(self) -> Result<(), ArrowError> {
-        self.0.finish()
-    }
 }
 
 /// Flushes a finished output and renames it to its destination.
@@ -109,22 +56,22 @@ pub enum OutputFormat {
 /// Rows per Parquet row group: 1,048,576 (arrow-rs's default), about 0.5–1 GB of BAM columns
 /// before compression; every column chunk has statistics and uses dictionary encoding where
 /// it pays (a writer falls back to plain encoding for a column whose dictionary grows too large).
-pub const PARQUET_ROW_GROUP_ROWS: usize = 1 << 20;
+pub(crate) const PARQUET_ROW_GROUP_ROWS: usize = 1 << 20;
 
 /// How a [`Sink`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SinkOptions {
+pub(crate) struct SinkOptions {
     /// The file format.
-    pub format: OutputFormat,
+    pub(crate) format: OutputFormat,
     /// Compression; `None` means none for IPC and zstd for Parquet.
-    pub compression: Option<Compression>,
+    pub(crate) compression: Option<Compression>,
     /// Threads for encoding and writing. `Some(1)`: the calling thread encodes and writes each
     /// batch in [`Sink::write`]. More: a writer thread and this many encoding workers do it
     /// (in order), and [`Sink::write`] only hands the batch over. `None`: the cores this
     /// process may use.
-    pub threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
     /// Rows per Parquet row group; `None`: [`PARQUET_ROW_GROUP_ROWS`].
-    pub parquet_row_group_rows: Option<usize>,
+    pub(crate) parquet_row_group_rows: Option<usize>,
 }
 
 /// Writes record batches to `path` (or standard output for `-`) as Arrow IPC or Parquet,
@@ -141,23 +88,7 @@ pub struct SinkOptions {
 /// the same file either way (byte for byte for IPC; for Parquet the same row groups, pages
 /// and values). An error on the writer thread is returned by the next [`Sink::write`] or by
 /// [`Sink::finish`].
-///
-/// ```
-/// use rawarrow::arrow::{Compression, OutputFormat, Sink};
-/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
-/// let reader = rawarrow::bam::Reader::builder().build(rawarrow::io::Input::open(path)?)?;
-/// let dir = tempfile::tempdir()?;
-/// let out = dir.path().join("sample.parquet");
-/// let schema = arrow_array::RecordBatchReader::schema(&reader);
-/// let mut sink = Sink::create(&out, &schema, OutputFormat::Parquet, None)?;
-/// for batch in reader {
-///     sink.write(&batch?)?;
-/// }
-/// sink.finish()?;
-/// assert_eq!(&std::fs::read(&out)?[..4], b"PAR1");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct Sink {
+pub(crate) struct Sink {
     inner: SinkInner,
     schema: SchemaRef,
     /// The temporary file and the destination; `None` for standard output or a device.
@@ -197,28 +128,8 @@ pub(crate) fn parquet_error(e: parquet::errors::ParquetError) -> ArrowError {
 }
 
 impl Sink {
-    /// Starts writing `schema` to `path` (`-`: standard output) in `format`, encoding on as
-    /// many threads as this process may use; `compression` `None` means none for IPC and zstd
-    /// for Parquet.
-    pub fn create(
-        path: &Path,
-        schema: &SchemaRef,
-        format: OutputFormat,
-        compression: Option<Compression>,
-    ) -> Result<Self, ArrowError> {
-        Self::with_options(
-            path,
-            schema,
-            &SinkOptions {
-                format,
-                compression,
-                ..Default::default()
-            },
-        )
-    }
-
     /// Starts writing `schema` to `path` (`-`: standard output) as `options` say.
-    pub fn with_options(
+    pub(crate) fn with_options(
         path: &Path,
         schema: &SchemaRef,
         options: &SinkOptions,
@@ -304,7 +215,7 @@ impl Sink {
 
     /// Appends a batch (with a writer thread: hands it over, waiting while a few batches are
     /// still being encoded).
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
         self.check(batch)?;
         match &mut self.inner {
             SinkInner::Ipc(w) => w.write(batch),
@@ -342,7 +253,7 @@ impl Sink {
 
     /// Finishes the file (IPC footer, Parquet row groups and footer), flushes it and renames
     /// it to its destination.
-    pub fn finish(self) -> Result<(), ArrowError> {
+    pub(crate) fn finish(self) -> Result<(), ArrowError> {
         let out = match self.inner {
             SinkInner::Ipc(w) => w.finish()?,
             // Writes the last row group and the footer.
@@ -371,3 +282,7 @@ pub(crate) fn parquet_properties(
         .set_created_by(concat!("rawarrow ", env!("CARGO_PKG_VERSION")).into())
         .build()
 }
+
+#[cfg(test)]
+mod tests;
+

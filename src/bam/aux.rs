@@ -4,18 +4,18 @@ use super::error::RecordError;
 
 /// One aux field: its tag, type code and value bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Field<'a> {
+pub(crate) struct Field<'a> {
     /// Two-character tag.
-    pub tag: [u8; 2],
+    pub(crate) tag: [u8; 2],
     /// Type code: `A c C s S i I f Z H B`.
-    pub ty: u8,
+    pub(crate) ty: u8,
     /// The value: fixed-size bytes, the string without its NUL, or for `B` the subtype, the
     /// count and the elements.
-    pub value: &'a [u8],
+    pub(crate) value: &'a [u8],
     /// Byte range of the whole field in the aux data.
-    pub start: usize,
+    pub(crate) start: usize,
     /// End of the field in the aux data.
-    pub end: usize,
+    pub(crate) end: usize,
 }
 
 fn size_of(ty: u8) -> Option<usize> {

@@ -86,13 +86,6 @@ impl ReaderBuilder {
         self
     }
 
-    /// Approximate cap on the bytes of one batch (default 256 MiB); a batch ends at whichever
-    /// limit comes first.
-    pub fn batch_bytes(mut self, n: usize) -> Self {
-        self.batch_bytes = n.max(1);
-        self
-    }
-
     /// Adds one typed column per tag, after the default columns, named by the tag: `"NM"`, or
     /// `"NM:i"` with an explicit type (`i` → Int64, `f` → Float32, `Z` → Utf8, `B` → List of
     /// Int64, `B:f` → List of Float32). Without a type, the type is that of the tag's first

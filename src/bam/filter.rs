@@ -40,7 +40,7 @@ impl Filter {
     }
 
     /// Whether the filter keeps every record.
-    pub fn is_all(&self) -> bool {
+    pub(crate) fn is_all(&self) -> bool {
         *self == Self::default()
     }
 

@@ -285,20 +285,6 @@ impl Records {
         }
     }
 
-    /// The records of the byte range `[start, end)` of `input` (see
-    /// [`ReaderBuilder::byte_range`](super::ReaderBuilder::byte_range)): the header is read from
-    /// the start of the file, a block at a time, then inflating starts at the split's first
-    /// record, found without an index (`bam::split`). Record indices count from the split's
-    /// first record.
-    pub fn split(
-        input: impl Into<Arc<Input>>,
-        opts: Options,
-        start: u64,
-        end: u64,
-    ) -> Result<Self, Error> {
-        Self::split_marked(input, opts, start, end, None)
-    }
-
     /// [`Records::split`] with `marker` run on each chunk's inflating worker (as
     /// [`Records::new_marked`]).
     pub(crate) fn split_marked(
@@ -441,7 +427,7 @@ impl Records {
     }
 
     /// The compressed offset of the first plain gzip (not BGZF) member read so far.
-    pub fn plain_gzip_member(&self) -> Option<u64> {
+    pub(crate) fn plain_gzip_member(&self) -> Option<u64> {
         self.plain_member
     }
 
@@ -481,7 +467,7 @@ impl Records {
     /// Virtual offset just after the data read so far: at the end of the file, the offset
     /// htslib's `bgzf_tell` gives after the last record (the start of the block that follows
     /// the last block with data).
-    pub fn end_voffset(&self) -> u64 {
+    pub(crate) fn end_voffset(&self) -> u64 {
         self.end
     }
 

@@ -70,7 +70,7 @@ impl Header {
     }
 
     /// [`Header::parse`], with the offset in the uncompressed stream of the field at fault.
-    pub fn parse_located(b: &[u8]) -> Result<Option<(Header, usize)>, (HeaderError, u64)> {
+    pub(crate) fn parse_located(b: &[u8]) -> Result<Option<(Header, usize)>, (HeaderError, u64)> {
         if b.len() < 4 {
             return Ok(None);
         }
@@ -150,7 +150,7 @@ impl Header {
     /// The header as Arrow schema metadata, on every batch of a reader and in every output
     /// file: [`METADATA_HEADER`] holds the SAM header text as stored, [`METADATA_REFERENCES`]
     /// one `NAME<TAB>LENGTH` line per reference, in `refID` order.
-    pub fn metadata(&self) -> std::collections::HashMap<String, String> {
+    pub(crate) fn metadata(&self) -> std::collections::HashMap<String, String> {
         let mut refs = String::new();
         for r in &self.references {
             refs.push_str(&r.name);
@@ -165,8 +165,9 @@ impl Header {
         .into()
     }
 
-    /// A header from its text and references.
-    pub fn new(text: String, references: Vec<Reference>) -> Self {
+    /// A header from its text and references (tests build records against one).
+    #[cfg(test)]
+    pub(crate) fn new(text: String, references: Vec<Reference>) -> Self {
         Self {
             stored: text.clone().into_bytes(),
             text,
@@ -179,12 +180,12 @@ impl Header {
     /// Where the stored text stops being UTF-8 (its offset in the uncompressed stream), when it
     /// does: [`text`](Self::text) then holds it with U+FFFD replacements, and
     /// [`sam_bytes`](Self::sam_bytes) the bytes as stored.
-    pub fn text_not_utf8_at(&self) -> Option<u64> {
+    pub(crate) fn text_not_utf8_at(&self) -> Option<u64> {
         self.not_utf8_at
     }
 
     /// Reference `i`'s name as stored (as htslib prints it, whatever its encoding).
-    pub fn reference_name_bytes(&self, i: usize) -> &[u8] {
+    pub(crate) fn reference_name_bytes(&self, i: usize) -> &[u8] {
         match self.raw_names.get(&i) {
             Some(raw) => raw,
             None => self.references[i].name.as_bytes(),
@@ -193,7 +194,7 @@ impl Header {
 
     /// How many reference names are not UTF-8 (their [`Reference::name`] has U+FFFD
     /// replacements), and the first one's index.
-    pub fn reference_names_not_utf8(&self) -> Option<(usize, usize)> {
+    pub(crate) fn reference_names_not_utf8(&self) -> Option<(usize, usize)> {
         let first = *self.raw_names.keys().next()?;
         Some((self.raw_names.len(), first))
     }
@@ -227,13 +228,8 @@ impl Header {
         out
     }
 
-    /// [`sam_bytes`](Self::sam_bytes) as text (lossy where the stored text is not UTF-8).
-    pub fn sam_text(&self) -> String {
-        String::from_utf8_lossy(&self.sam_bytes()).into_owned()
-    }
-
     /// The reference names as one shared Arrow string array (the dictionary of `rname`/`rnext`).
-    pub fn dictionary(&self) -> Arc<arrow_array::StringArray> {
+    pub(crate) fn dictionary(&self) -> Arc<arrow_array::StringArray> {
         Arc::new(
             self.references
                 .iter()

@@ -36,7 +36,6 @@ mod split;
 mod tags;
 mod tagtext;
 
-pub use aux::Field;
 pub use batch::{BatchDecoder, DecodeError};
 pub use builder::ReaderBuilder;
 pub use columns::{Projection, COLUMNS};
@@ -44,21 +43,22 @@ pub use error::{Error, ErrorKind, HeaderError, RecordError};
 pub use filter::{parse_flags, Filter};
 pub use frame::{Located, Records};
 pub use header::{Header, Reference, METADATA_HEADER, METADATA_REFERENCES};
-pub use index::{index_candidates, Bin, Index, IndexFormat, RefIndex};
+pub(crate) use index::index_candidates;
+pub use index::{Index, IndexFormat};
 pub use reader::Reader;
 pub use record::Record;
 #[cfg(feature = "cli")]
 pub(crate) use region::plan_regions;
-pub use region::Region;
+pub(crate) use region::Region;
 pub use sam::push_record as push_sam;
 pub use split::{split_start, CHAIN as SPLIT_CHAIN};
-pub use tags::{parse_spec as parse_tag_spec, TagKind};
+pub(crate) use tags::{parse_spec as parse_tag_spec, TagKind};
 
 /// Name of the column [`with_file_column`] adds.
-pub const FILE_COLUMN: &str = "file";
+pub(crate) const FILE_COLUMN: &str = "file";
 
 /// `schema` with the `file` column (Dictionary(Int32, Utf8), not null) appended.
-pub fn with_file_field(schema: &arrow_schema::SchemaRef) -> arrow_schema::SchemaRef {
+pub(crate) fn with_file_field(schema: &arrow_schema::SchemaRef) -> arrow_schema::SchemaRef {
     use arrow_schema::{DataType, Field};
     let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
     let ty = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
@@ -71,20 +71,7 @@ pub fn with_file_field(schema: &arrow_schema::SchemaRef) -> arrow_schema::Schema
 
 /// `batch` with a `file` column saying every row came from input `file` of `names` (one
 /// dictionary shared by every batch, as the IPC file format requires).
-///
-/// ```
-/// use std::sync::Arc;
-/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
-/// let mut reader = rawarrow::bam::Reader::builder()
-///     .columns(&["pos"])?
-///     .build(rawarrow::io::Input::open(path)?)?;
-/// let names = Arc::new(arrow_array::StringArray::from(vec!["a.bam", "b.bam"]));
-/// let batch = reader.next_batch()?.expect("a batch");
-/// let tagged = rawarrow::bam::with_file_column(&batch, 1, &names)?;
-/// assert_eq!(tagged.schema().field(1).name(), "file");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn with_file_column(
+pub(crate) fn with_file_column(
     batch: &arrow_array::RecordBatch,
     file: usize,
     names: &std::sync::Arc<arrow_array::StringArray>,
@@ -106,4 +93,21 @@ pub fn with_file_column(
     let mut columns = batch.columns().to_vec();
     columns.push(std::sync::Arc::new(column));
     arrow_array::RecordBatch::try_new(with_file_field(&batch.schema()), columns)
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn with_file_column_adds_the_file() -> Result<(), Box<dyn std::error::Error>> {
+        use std::sync::Arc;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+        let mut reader = crate::bam::Reader::builder()
+            .columns(&["pos"])?
+            .build(crate::io::Input::open(path)?)?;
+        let names = Arc::new(arrow_array::StringArray::from(vec!["a.bam", "b.bam"]));
+        let batch = reader.next_batch()?.expect("a batch");
+        let tagged = crate::bam::with_file_column(&batch, 1, &names)?;
+        assert_eq!(tagged.schema().field(1).name(), "file");
+        Ok(())
+    }
 }

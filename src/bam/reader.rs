@@ -174,11 +174,6 @@ impl Reader {
         self.dictionary.clone()
     }
 
-    /// Warnings known when the reader was built (an index older than the file).
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-
     /// Every warning not taken yet: those of [`warnings`](Self::warnings), then what was read
     /// leniently so far, as htslib reads it (plain gzip members, BGZF blocks whose ISIZE
     /// disagrees with the data, read names without their NUL), one line per kind. Call it
@@ -189,18 +184,13 @@ impl Reader {
         out
     }
 
-    /// Records returned so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
     /// Compressed bytes scanned so far (for progress reporting).
-    pub fn compressed_position(&self) -> u64 {
+    pub(crate) fn compressed_position(&self) -> u64 {
         self.records.chunks().compressed_position()
     }
 
     /// Whether the file ended with the BGZF EOF marker (`None` until the end is reached).
-    pub fn eof_marker(&self) -> Option<bool> {
+    pub(crate) fn eof_marker(&self) -> Option<bool> {
         self.records.chunks().eof_marker()
     }
 

@@ -127,11 +127,11 @@ impl<'a> Record<'a> {
     }
 
     /// `refID` (-1 when unmapped).
-    pub fn ref_id(&self) -> i32 {
+    pub(crate) fn ref_id(&self) -> i32 {
         i32_at(self.data, 0)
     }
     /// 0-based leftmost position (-1 when none).
-    pub fn pos(&self) -> i32 {
+    pub(crate) fn pos(&self) -> i32 {
         i32_at(self.data, 4)
     }
     /// Mapping quality (255: unavailable).
@@ -143,52 +143,52 @@ impl<'a> Record<'a> {
         u16_at(self.data, 14)
     }
     /// `next_refID`.
-    pub fn next_ref_id(&self) -> i32 {
+    pub(crate) fn next_ref_id(&self) -> i32 {
         i32_at(self.data, 20)
     }
     /// 0-based mate position.
-    pub fn next_pos(&self) -> i32 {
+    pub(crate) fn next_pos(&self) -> i32 {
         i32_at(self.data, 24)
     }
     /// Template length.
-    pub fn tlen(&self) -> i32 {
+    pub(crate) fn tlen(&self) -> i32 {
         i32_at(self.data, 28)
     }
     /// Read name without its NUL; not checked to be UTF-8 (htslib does not check it either).
-    pub fn name(&self) -> &'a [u8] {
+    pub(crate) fn name(&self) -> &'a [u8] {
         &self.data[32..32 + self.name_len]
     }
     /// Whether the read name lacked its NUL (htslib then keeps all `l_read_name` bytes as the
     /// name, and so does this reader; readers count these records and warn).
-    pub fn name_unterminated(&self) -> bool {
+    pub(crate) fn name_unterminated(&self) -> bool {
         self.name_len == self.name_end - 32
     }
     /// Raw little-endian CIGAR ops (the real ones when the `CG` tag held them).
-    pub fn cigar_raw(&self) -> &'a [u8] {
+    pub(crate) fn cigar_raw(&self) -> &'a [u8] {
         self.cigar
     }
     /// Reference and query spans of the CIGAR.
-    pub fn spans(&self) -> cigar::Summary {
+    pub(crate) fn spans(&self) -> cigar::Summary {
         self.spans
     }
     /// Number of bases.
-    pub fn seq_len(&self) -> usize {
+    pub(crate) fn seq_len(&self) -> usize {
         self.qual_end - self.seq_end
     }
     /// Packed 4-bit sequence.
-    pub fn seq_packed(&self) -> &'a [u8] {
+    pub(crate) fn seq_packed(&self) -> &'a [u8] {
         &self.data[self.cigar_end..self.seq_end]
     }
     /// Raw qualities (phred, `0xFF`-filled when absent).
-    pub fn qual_raw(&self) -> &'a [u8] {
+    pub(crate) fn qual_raw(&self) -> &'a [u8] {
         &self.data[self.seq_end..self.qual_end]
     }
     /// The aux data.
-    pub fn aux(&self) -> &'a [u8] {
+    pub(crate) fn aux(&self) -> &'a [u8] {
         &self.data[self.qual_end..]
     }
     /// The aux fields to report (the `CG` tag that supplied the CIGAR left out).
-    pub fn tags(&self) -> impl Iterator<Item = aux::Field<'a>> + 'a {
+    pub(crate) fn tags(&self) -> impl Iterator<Item = aux::Field<'a>> + 'a {
         let cg = self.cg;
         aux::fields(self.aux()).filter(move |f| Some((f.start, f.end)) != cg)
     }
@@ -198,7 +198,7 @@ impl<'a> Record<'a> {
     }
 
     /// 1-based inclusive alignment end, when the read is mapped and has a CIGAR.
-    pub fn end(&self) -> Option<i64> {
+    pub(crate) fn end(&self) -> Option<i64> {
         let mapped = self.flag() & FLAG_UNMAPPED == 0 && self.pos() >= 0;
         (mapped && !self.cigar.is_empty())
             .then(|| i64::from(self.pos()) + self.spans.ref_len as i64)
@@ -208,7 +208,7 @@ impl<'a> Record<'a> {
     /// bottom windows, 5 levels) of its 0-based span — `pos` up to the CIGAR's reference end for
     /// a mapped read, one base for an unmapped one, 4680 for a record without a reference.
     /// `None` when the span ends past 2²⁹, where BAI has no bins (a CSI index is needed).
-    pub fn bai_bin(&self) -> Option<u16> {
+    pub(crate) fn bai_bin(&self) -> Option<u16> {
         let (beg, end) = if self.ref_id() < 0 {
             (-1, 0)
         } else {

@@ -12,15 +12,15 @@ use super::record::Record;
 /// A region of the reference, resolved against a header: `chr1`, `chr1:1000`,
 /// `chr1:1,000-2,000`, `{name:with:colons}:1-9`, or `*` (records without a reference).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Region {
+pub(crate) struct Region {
     /// The text it was parsed from.
-    pub text: String,
+    pub(crate) text: String,
     /// The reference (`None` for `*`).
-    pub tid: Option<usize>,
+    pub(crate) tid: Option<usize>,
     /// 0-based start (inclusive).
-    pub beg: i64,
+    pub(crate) beg: i64,
     /// 0-based end (exclusive); `i64::MAX` for "to the end".
-    pub end: i64,
+    pub(crate) end: i64,
 }
 
 /// Parses `1000`, `1,000-2,000`, `1000-`, `-2000` (1-based, inclusive) into a 0-based half-open
@@ -48,15 +48,7 @@ impl Region {
     /// Parses `text` as samtools does, against the references of `header`. A name that is a
     /// reference as a whole wins unless it also reads as `name:range` of another reference,
     /// which is ambiguous (write `{name}:range` then).
-    ///
-    /// ```
-    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
-    /// let reader = rawarrow::bam::Reader::builder().build(rawarrow::io::Input::open(path)?)?;
-    /// let r = rawarrow::bam::Region::parse("chrS1:1,001-2,000", reader.header())?;
-    /// assert_eq!((r.tid, r.beg, r.end), (Some(0), 1000, 2000));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn parse(text: &str, header: &Header) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str, header: &Header) -> Result<Self, String> {
         let tid_of = |name: &str| header.references.iter().position(|r| r.name == name);
         let region = |tid, (beg, end)| Self {
             text: text.to_owned(),
@@ -110,7 +102,7 @@ impl Region {
     /// starting before its end and ending after its start (the end from the CIGAR's reference
     /// span, at least one base; an unmapped record covers one base at its position). For `*`,
     /// the records without a reference.
-    pub fn overlaps(&self, rec: &Record<'_>) -> bool {
+    pub(crate) fn overlaps(&self, rec: &Record<'_>) -> bool {
         let Some(tid) = self.tid else {
             return rec.ref_id() < 0;
         };
@@ -235,6 +227,15 @@ fn is_older(index: &std::path::Path, data: &std::path::Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_a_region_as_samtools() -> Result<(), Box<dyn std::error::Error>> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
+        let reader = crate::bam::Reader::builder().build(crate::io::Input::open(path)?)?;
+        let r = crate::bam::Region::parse("chrS1:1,001-2,000", reader.header())?;
+        assert_eq!((r.tid, r.beg, r.end), (Some(0), 1000, 2000));
+        Ok(())
+    }
+
     use super::*;
     use crate::bam::Reference;
 

@@ -13,7 +13,7 @@ use super::record::Record;
 
 /// The Arrow type of a typed tag column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TagKind {
+pub(crate) enum TagKind {
     /// `c C s S i I` → Int64.
     Int,
     /// `f` → Float32.
@@ -28,7 +28,7 @@ pub enum TagKind {
 
 impl TagKind {
     /// The column type for a BAM type code (and array subtype).
-    pub fn of(ty: u8, sub: Option<u8>) -> TagKind {
+    pub(crate) fn of(ty: u8, sub: Option<u8>) -> TagKind {
         match (ty, sub) {
             (b'c' | b'C' | b's' | b'S' | b'i' | b'I', _) => TagKind::Int,
             (b'f', _) => TagKind::Float,
@@ -43,7 +43,7 @@ impl TagKind {
     }
 
     /// The Arrow data type.
-    pub fn data_type(self) -> DataType {
+    pub(crate) fn data_type(self) -> DataType {
         match self {
             TagKind::Int => DataType::Int64,
             TagKind::Float => DataType::Float32,
@@ -65,7 +65,7 @@ impl TagKind {
 }
 
 /// Parses `NM` or `NM:TYPE` (TYPE one of `i`, `f`, `Z`, `B`, `B:f`; `H` and `A` mean `Z`).
-pub fn parse_spec(spec: &str) -> Result<([u8; 2], Option<TagKind>), String> {
+pub(crate) fn parse_spec(spec: &str) -> Result<([u8; 2], Option<TagKind>), String> {
     let (tag, ty) = spec
         .split_once(':')
         .map_or((spec, None), |(t, ty)| (t, Some(ty)));

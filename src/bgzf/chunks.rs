@@ -60,21 +60,8 @@ impl Options {
     }
 
     /// Most chunks dispatched but not yet handed out (default: 3 per thread, at least 4).
-    pub fn in_flight(mut self, n: usize) -> Self {
+    pub(crate) fn in_flight(mut self, n: usize) -> Self {
         self.in_flight = Some(n.max(1));
-        self
-    }
-
-    /// Whether workers are pinned to cores (default true).
-    pub fn pin(mut self, pin: bool) -> Self {
-        self.pin = pin;
-        self
-    }
-
-    /// Whether compressed pages already inflated are released from the resident set with
-    /// `madvise(MADV_DONTNEED)` (default true; only affects memory-mapped inputs).
-    pub fn release_consumed(mut self, release: bool) -> Self {
-        self.release = release;
         self
     }
 
@@ -86,12 +73,12 @@ impl Options {
     }
 
     /// The configured thread count.
-    pub fn thread_count(&self) -> usize {
+    pub(crate) fn thread_count(&self) -> usize {
         self.threads
     }
 
     /// Whether workers are pinned to cores.
-    pub fn pins(&self) -> bool {
+    pub(crate) fn pins(&self) -> bool {
         self.pin
     }
 
@@ -143,7 +130,7 @@ impl Chunk {
 
     /// Which of the reader's ranges its blocks come from ([`ChunkReader::ranges`]; 0 for a
     /// reader of one range or of the whole file).
-    pub fn range(&self) -> usize {
+    pub(crate) fn range(&self) -> usize {
         self.range
     }
 
@@ -416,7 +403,11 @@ impl ChunkReader {
     /// each `start` a block start), one range after the other; a chunk never mixes blocks of
     /// two ranges, and [`Chunk::range`] says whose it is. Blocks of later ranges are inflated
     /// on the workers while earlier ones are consumed: the chunks of an index query.
-    pub fn ranges(input: impl Into<Arc<Input>>, ranges: &[(u64, u64)], opts: Options) -> Self {
+    pub(crate) fn ranges(
+        input: impl Into<Arc<Input>>,
+        ranges: &[(u64, u64)],
+        opts: Options,
+    ) -> Self {
         let (start, end) = ranges.first().copied().unwrap_or((0, 0));
         let mut r = Self::range(input, start, end, opts);
         r.ranges = ranges
@@ -430,7 +421,7 @@ impl ChunkReader {
 
     /// Drops the ranges `skip` names (by number) from what is still to be read: the rest of
     /// the current one and any later one. Chunks already dispatched still come.
-    pub fn skip_ranges(&mut self, skip: impl Fn(usize) -> bool) {
+    pub(crate) fn skip_ranges(&mut self, skip: impl Fn(usize) -> bool) {
         if skip(self.range) {
             self.end = 0;
         }
@@ -445,11 +436,6 @@ impl ChunkReader {
         // Ranges may be read again or out of order: their pages are not released.
         r.opts.release = false;
         r
-    }
-
-    /// The input being read.
-    pub fn input(&self) -> &Arc<Input> {
-        &self.input
     }
 
     /// Gives a chunk's buffers back for reuse by later chunks. Every recycled chunk is kept, so
@@ -496,7 +482,7 @@ impl ChunkReader {
     }
 
     /// Compressed bytes scanned so far (for progress reporting).
-    pub fn compressed_position(&self) -> u64 {
+    pub(crate) fn compressed_position(&self) -> u64 {
         self.scan.position()
     }
 

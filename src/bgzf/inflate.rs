@@ -3,7 +3,7 @@
 use super::{BlockInfo, Error, ErrorKind, MAX_BLOCK_SIZE};
 
 /// A reusable libdeflate decompressor for BGZF blocks (one per worker thread).
-pub struct BlockInflater {
+pub(crate) struct BlockInflater {
     inner: libdeflater::Decompressor,
 }
 
@@ -21,7 +21,7 @@ impl Default for BlockInflater {
 
 impl BlockInflater {
     /// A new decompressor.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             inner: libdeflater::Decompressor::new(),
         }
@@ -30,7 +30,7 @@ impl BlockInflater {
     /// Inflates `block` of `file` into `out` and checks the CRC32 of what it produced;
     /// returns the inflated length. `out` should hold [`MAX_BLOCK_SIZE`] bytes: the trailer's
     /// ISIZE is not trusted (htslib ignores it too), only the 64 KiB limit of a block is.
-    pub fn inflate(
+    pub(crate) fn inflate(
         &mut self,
         file: &[u8],
         block: &BlockInfo,
@@ -63,16 +63,20 @@ impl BlockInflater {
 }
 
 /// Inflates one block into a new vector (convenience; the pipeline reuses buffers instead).
-///
-/// ```
-/// let file = rawarrow::bgzf::compress_for_tests(b"abc");
-/// let block = rawarrow::bgzf::parse_block(&file, 0)?;
-/// assert_eq!(rawarrow::bgzf::inflate_block(&file, &block)?, b"abc");
-/// # Ok::<(), rawarrow::bgzf::Error>(())
-/// ```
-pub fn inflate_block(file: &[u8], block: &BlockInfo) -> Result<Vec<u8>, Error> {
+pub(crate) fn inflate_block(file: &[u8], block: &BlockInfo) -> Result<Vec<u8>, Error> {
     let mut out = vec![0; MAX_BLOCK_SIZE];
     let n = BlockInflater::new().inflate(file, block, &mut out)?;
     out.truncate(n);
     Ok(out)
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn inflate_one_block() -> Result<(), Box<dyn std::error::Error>> {
+        let file = crate::bgzf::compress_for_tests(b"abc");
+        let block = crate::bgzf::parse_block(&file, 0)?;
+        assert_eq!(crate::bgzf::inflate_block(&file, &block)?, b"abc");
+        Ok(())
+    }
 }

@@ -31,9 +31,10 @@ mod scan;
 pub use chunks::{Chunk, ChunkReader, Options};
 pub(crate) use chunks::{Marker, VirtualOffsets};
 pub use error::{Error, ErrorKind};
-pub use inflate::{inflate_block, BlockInflater};
+pub(crate) use inflate::inflate_block;
 pub use reader::Reader;
-pub use scan::{find_block_start, parse_block, scan, BlockIndex, BlockInfo, Scanner};
+pub(crate) use scan::parse_block;
+pub use scan::{find_block_start, scan, BlockIndex, BlockInfo, Scanner};
 
 /// The 28-byte empty block that ends a well-formed BGZF file (SAM/BAM spec §4.1.2).
 pub const EOF_MARKER: [u8; 28] = [
@@ -42,7 +43,7 @@ pub const EOF_MARKER: [u8; 28] = [
 ];
 
 /// Largest uncompressed (and compressed) size of one BGZF block.
-pub const MAX_BLOCK_SIZE: usize = 65536;
+pub(crate) const MAX_BLOCK_SIZE: usize = 65536;
 
 /// Writes `data` as a valid BGZF file (blocks of at most 65,280 input bytes, then the EOF marker)
 /// with libdeflate. A small helper for examples, tests and fuzzing; it is not tuned.

@@ -24,7 +24,7 @@ impl Reader {
     }
 
     /// Reads from an existing chunk pipeline (e.g. one started mid-file).
-    pub fn from_chunks(chunks: ChunkReader) -> Self {
+    pub(crate) fn from_chunks(chunks: ChunkReader) -> Self {
         Self {
             chunks,
             current: None,

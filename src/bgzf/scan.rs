@@ -56,14 +56,7 @@ fn le16(b: &[u8], at: usize) -> usize {
 /// data or exceeds 65,536 (the inflated length is what counts; [`BlockInfo::isize`] is capped
 /// at 65,536 and corrected when the block is inflated). Split discovery
 /// ([`find_block_start`]) stays strict about both.
-///
-/// ```
-/// let file = rawarrow::bgzf::EOF_MARKER;
-/// let b = rawarrow::bgzf::parse_block(&file, 0)?;
-/// assert_eq!((b.size, b.isize), (28, 0));
-/// # Ok::<(), rawarrow::bgzf::Error>(())
-/// ```
-pub fn parse_block(file: &[u8], offset: u64) -> Result<BlockInfo, Error> {
+pub(crate) fn parse_block(file: &[u8], offset: u64) -> Result<BlockInfo, Error> {
     let err = |kind| Error::new(offset, kind);
     let rest = usize::try_from(offset)
         .ok()
@@ -215,20 +208,15 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans `file` from `offset`, which must be a block start (see [`find_block_start`]).
-    pub fn from_offset(file: &'a [u8], offset: u64) -> Self {
+    pub(crate) fn from_offset(file: &'a [u8], offset: u64) -> Self {
         Self {
             file,
             state: ScanState::at(offset),
         }
     }
 
-    /// Compressed offset of the next block to be read.
-    pub fn position(&self) -> u64 {
-        self.state.position()
-    }
-
     /// Whether the last block returned was the 28-byte EOF marker.
-    pub fn at_eof_marker(&self) -> bool {
+    pub(crate) fn at_eof_marker(&self) -> bool {
         self.state.after_eof_marker()
     }
 }
@@ -373,6 +361,14 @@ fn chain_is_valid(file: &[u8], start: u64, failed: &mut std::collections::HashSe
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_the_eof_marker() -> Result<(), Box<dyn std::error::Error>> {
+        let file = crate::bgzf::EOF_MARKER;
+        let b = crate::bgzf::parse_block(&file, 0)?;
+        assert_eq!((b.size, b.isize), (28, 0));
+        Ok(())
+    }
+
     use super::*;
 
     fn two_blocks() -> Vec<u8> {

@@ -17,7 +17,7 @@
 //! music21's default `analyze('key')`), or Temperley's (Kostka–Payne corpus).
 //!
 //! ```
-//! use rawarrow::midi::analysis::{estimate_key, KeyProfile};
+//! use rawarrow::midi::{estimate_key, KeyProfile};
 //! // A C major scale, the tonic held longest.
 //! let mut d = [0.0; 12];
 //! for (pc, w) in [(0, 4.0), (2, 1.0), (4, 2.0), (5, 1.0), (7, 2.0), (9, 1.0), (11, 1.0)] {
@@ -34,10 +34,10 @@ use std::collections::BinaryHeap;
 use super::smf::{KeySignature, Note, TimeSignature};
 
 /// Pitched notes a file needs for a key estimate.
-pub const MIN_KEY_NOTES: usize = 8;
+pub(crate) const MIN_KEY_NOTES: usize = 8;
 
 /// The General MIDI drum channel (channel 10, numbered 9 from 0), as pretty_midi decides drums.
-pub const DRUM_CHANNEL: u8 = 9;
+pub(crate) const DRUM_CHANNEL: u8 = 9;
 
 /// Key profiles for [`estimate_key`]: weights of the 12 scale degrees from the tonic up, for
 /// major and minor keys (the values music21 uses).
@@ -54,7 +54,7 @@ pub enum KeyProfile {
 
 impl KeyProfile {
     /// Every profile.
-    pub const ALL: [KeyProfile; 3] = [
+    pub(crate) const ALL: [KeyProfile; 3] = [
         Self::KrumhanslKessler,
         Self::AardenEssen,
         Self::TemperleyKostkaPayne,
@@ -70,7 +70,7 @@ impl KeyProfile {
     }
 
     /// Major and minor weights.
-    pub fn weights(self) -> (&'static [f64; 12], &'static [f64; 12]) {
+    pub(crate) fn weights(self) -> (&'static [f64; 12], &'static [f64; 12]) {
         match self {
             Self::KrumhanslKessler => (
                 &[
@@ -245,7 +245,7 @@ pub struct Music {
 
 /// Reusable scratch for [`Music::of`].
 #[derive(Debug, Default)]
-pub struct MusicScratch {
+pub(crate) struct MusicScratch {
     polyphony: Polyphony,
     time_signatures: Vec<TimeSignature>,
     key_signatures: Vec<KeySignature>,
@@ -254,7 +254,7 @@ pub struct MusicScratch {
 impl Music {
     /// The facts of a parsed file: `notes` in onset order (per track for format 2,
     /// `per_track`), its meta events in track order.
-    pub fn of(
+    pub(crate) fn of(
         notes: &[Note],
         per_track: bool,
         time_signatures: &[TimeSignature],

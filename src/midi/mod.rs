@@ -3,8 +3,8 @@
 //!
 //! * [`Parser`] parses a file in one pass over its bytes (memory-mapped, no copy) and pairs notes as
 //!   it goes; see its docs for what is an error and what only a warning.
-//! * [`tempo`] merges the Set Tempo events into a tick → seconds map (exact integer arithmetic).
-//! * [`onset`] groups note starts into onsets (the kernels' onset gate) and estimates the tempo.
+//! * `tempo` merges the Set Tempo events into a tick → seconds map (exact integer arithmetic).
+//! * `onset` groups note starts into onsets (the kernels' onset gate) and estimates the tempo.
 //! * [`Reader`] walks folders, reads files in parallel on the pinned pool and yields the `notes`
 //!   table as Arrow batches in sorted path order, plus the `files` table (docs/SCHEMAS.md).
 //!
@@ -39,47 +39,48 @@
 //! # Ok::<(), rawarrow::midi::ParseError>(())
 //! ```
 
-pub mod analysis;
-pub mod onset;
+mod analysis;
+mod onset;
 mod reader;
 mod smf;
 mod table;
-pub mod tempo;
+mod tempo;
 
-pub use analysis::{Key, KeyProfile, Music};
-pub use onset::{Onset, OnsetOptions, OnsetScratch};
-pub use reader::{
-    list_inputs, read_list, Error, ErrorKind, Reader, ReaderBuilder, Summary, EXTENSIONS,
-};
+pub use analysis::{estimate_key, Key, KeyProfile, Music, Programs};
+pub use onset::Onset;
+pub(crate) use onset::{OnsetOptions, OnsetScratch};
+pub(crate) use reader::read_list;
+pub(crate) use reader::EXTENSIONS;
+pub use reader::{list_inputs, Error, ErrorKind, Reader, ReaderBuilder, Summary};
 pub use smf::{
     Division, Header, KeySignature, Note, ParseError, ParseErrorKind, Parser, Tempo, TimeSignature,
     Warning, WarningKind,
 };
 pub use table::{files_schema, notes_schema};
-pub use tempo::TempoMap;
+pub(crate) use tempo::TempoMap;
 
 /// Per-file facts computed by [`Analyzer::analyze`].
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Facts {
+pub(crate) struct Facts {
     /// The `MThd` chunk.
-    pub header: Header,
+    pub(crate) header: Header,
     /// `MTrk` chunks read.
-    pub tracks: u16,
+    pub(crate) tracks: u16,
     /// Time of the last track end, in seconds.
-    pub duration_s: f64,
+    pub(crate) duration_s: f64,
     /// BPM of the first Set Tempo event (tick order, then track order); `None` without one or
     /// when it is 0 µs per quarter.
-    pub tempo_bpm_meta: Option<f64>,
+    pub(crate) tempo_bpm_meta: Option<f64>,
     /// BPM estimated from the onsets ([`OnsetScratch::estimate_tempo`]).
-    pub tempo_bpm_estimate: Option<f64>,
+    pub(crate) tempo_bpm_estimate: Option<f64>,
     /// Key, meter, instruments, drums, range, polyphony ([`analysis`]).
-    pub music: Music,
+    pub(crate) music: Music,
 }
 
 /// Reusable per-worker state: parses a file, sorts and times its notes, detects onsets and
 /// estimates the tempo, allocating nothing once warmed up.
 #[derive(Debug, Default)]
-pub struct Analyzer {
+pub(crate) struct Analyzer {
     parser: smf::Parser,
     maps: Vec<TempoMap>,
     sorted_tempos: Vec<Tempo>,
@@ -96,7 +97,7 @@ pub struct Analyzer {
 
 impl Analyzer {
     /// An analyzer with these onset settings.
-    pub fn new(options: OnsetOptions) -> Self {
+    pub(crate) fn new(options: OnsetOptions) -> Self {
         Self {
             options,
             ..Self::default()
@@ -104,7 +105,7 @@ impl Analyzer {
     }
 
     /// Estimates keys with `profile` (default: Krumhansl–Kessler).
-    pub fn with_key_profile(mut self, profile: KeyProfile) -> Self {
+    pub(crate) fn with_key_profile(mut self, profile: KeyProfile) -> Self {
         self.profile = profile;
         self
     }
@@ -114,7 +115,7 @@ impl Analyzer {
     ///
     /// Notes come in onset order (ties: track, then file order) for formats 0 and 1; for
     /// format 2 (independent sequences, each with its own tempo map) in track order.
-    pub fn analyze(&mut self, bytes: &[u8]) -> Result<Facts, ParseError> {
+    pub(crate) fn analyze(&mut self, bytes: &[u8]) -> Result<Facts, ParseError> {
         self.onset_s.clear();
         self.duration_s.clear();
         let header = self.parser.parse(bytes)?;
@@ -203,32 +204,32 @@ impl Analyzer {
     }
 
     /// Notes of the last analyzed file.
-    pub fn notes(&self) -> &[Note] {
+    pub(crate) fn notes(&self) -> &[Note] {
         &self.parser.notes
     }
 
     /// Onset of each note, in seconds.
-    pub fn onset_s(&self) -> &[f64] {
+    pub(crate) fn onset_s(&self) -> &[f64] {
         &self.onset_s
     }
 
     /// Duration of each note, in seconds.
-    pub fn duration_s(&self) -> &[f64] {
+    pub(crate) fn duration_s(&self) -> &[f64] {
         &self.duration_s
     }
 
     /// Warnings about the last file (also after an error).
-    pub fn warnings(&self) -> &[Warning] {
+    pub(crate) fn warnings(&self) -> &[Warning] {
         &self.parser.warnings
     }
 
     /// Set Tempo events of the last file, in track order then file order.
-    pub fn tempos(&self) -> &[Tempo] {
+    pub(crate) fn tempos(&self) -> &[Tempo] {
         &self.parser.tempos
     }
 
     /// Onsets of the last file.
-    pub fn onsets(&self) -> &[Onset] {
+    pub(crate) fn onsets(&self) -> &[Onset] {
         &self.onset.onsets
     }
 }

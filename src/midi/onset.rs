@@ -20,7 +20,7 @@
 use rawarrow_kernels::onset::gate;
 
 /// Longest inter-onset interval considered, in seconds.
-pub const HORIZON_S: f64 = 4.0;
+pub(crate) const HORIZON_S: f64 = 4.0;
 const BIN_S: f64 = 0.005;
 const BINS: usize = (HORIZON_S / BIN_S) as usize + 2;
 const MIN_BPM: f64 = 30.0;
@@ -52,12 +52,12 @@ fn prior(p: f64) -> f64 {
 
 /// Onset detection settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OnsetOptions {
+pub(crate) struct OnsetOptions {
     /// Notes with a velocity at or below this are not onsets (default 0: every note counts).
-    pub velocity_threshold: u8,
+    pub(crate) velocity_threshold: u8,
     /// Notes starting within this many seconds of a group's first note join that onset
     /// (default 0.03 s).
-    pub merge_window_s: f64,
+    pub(crate) merge_window_s: f64,
 }
 
 impl Default for OnsetOptions {
@@ -80,10 +80,10 @@ pub struct Onset {
 
 /// Reusable buffers for onset detection and tempo estimation.
 #[derive(Debug, Default)]
-pub struct OnsetScratch {
+pub(crate) struct OnsetScratch {
     gated: Vec<u32>,
     /// Onsets of the last [`OnsetScratch::detect`] call.
-    pub onsets: Vec<Onset>,
+    pub(crate) onsets: Vec<Onset>,
     fine: Vec<i64>,
     weights: Vec<u64>,
     counts: Vec<u64>,
@@ -97,7 +97,12 @@ impl OnsetScratch {
     ///
     /// # Panics
     /// If the two slices differ in length or `onset_s` has more than `u32::MAX` entries.
-    pub fn detect(&mut self, onset_s: &[f64], velocity: &[u8], opts: &OnsetOptions) -> &[Onset] {
+    pub(crate) fn detect(
+        &mut self,
+        onset_s: &[f64],
+        velocity: &[u8],
+        opts: &OnsetOptions,
+    ) -> &[Onset] {
         assert_eq!(onset_s.len(), velocity.len(), "one velocity per onset");
         self.gated.clear();
         self.gated.resize(velocity.len(), 0);
@@ -118,7 +123,7 @@ impl OnsetScratch {
 
     /// Estimates the tempo in BPM from `self.onsets` (call [`OnsetScratch::detect`] first).
     /// `None` with fewer than 4 onsets or no interval in range.
-    pub fn estimate_tempo(&mut self) -> Option<f64> {
+    pub(crate) fn estimate_tempo(&mut self) -> Option<f64> {
         let on = &self.onsets;
         if on.len() < 4 {
             return None;

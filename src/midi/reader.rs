@@ -16,7 +16,7 @@ use crate::runtime::{arenas_per_pool, default_threads, jobs_ahead, workers, Orde
 
 /// File name extensions collected when walking a folder (case-insensitive). Files named
 /// explicitly are read whatever their name.
-pub const EXTENSIONS: &[&str] = &["mid", "midi", "kar", "rmi", "smf"];
+pub(crate) const EXTENSIONS: &[&str] = &["mid", "midi", "kar", "rmi", "smf"];
 
 /// An error of the MIDI reader: what went wrong ([`ErrorKind`], with the cause underneath as
 /// [`source`](std::error::Error::source)) and the path it concerns. A file that cannot be parsed
@@ -163,14 +163,7 @@ pub fn list_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Error> 
 /// `\r` is dropped, empty lines are skipped, bytes are taken as they are (paths need not be
 /// UTF-8). The paths are not checked here: one that cannot be read becomes a `files` row with
 /// `error` set, as any unreadable file does.
-///
-/// ```
-/// let list = b"songs/a.mid\r\n\nsongs/b.mid\n";
-/// let paths = rawarrow::midi::read_list(&list[..])?;
-/// assert_eq!(paths, ["songs/a.mid", "songs/b.mid"].map(std::path::PathBuf::from));
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub fn read_list(mut list: impl std::io::BufRead) -> std::io::Result<Vec<PathBuf>> {
+pub(crate) fn read_list(mut list: impl std::io::BufRead) -> std::io::Result<Vec<PathBuf>> {
     use std::os::unix::ffi::OsStrExt;
     let mut out = Vec::new();
     let mut line = Vec::new();
@@ -230,12 +223,6 @@ impl ReaderBuilder {
         self
     }
 
-    /// Pin workers to cores (default true).
-    pub fn pin(mut self, pin: bool) -> Self {
-        self.pin = pin;
-        self
-    }
-
     /// Files per job and per `notes` batch (default 256).
     pub fn files_per_batch(mut self, n: usize) -> Self {
         self.files_per_batch = n.max(1);
@@ -243,14 +230,14 @@ impl ReaderBuilder {
     }
 
     /// Onset detection settings used for the tempo estimate.
-    pub fn onsets(mut self, opts: OnsetOptions) -> Self {
+    pub(crate) fn onsets(mut self, opts: OnsetOptions) -> Self {
         self.onsets = opts;
         self
     }
 
     /// The key profile of `files.key_estimate` (default Krumhansl–Kessler; see
     /// [`super::analysis`]).
-    pub fn key_profile(mut self, profile: KeyProfile) -> Self {
+    pub(crate) fn key_profile(mut self, profile: KeyProfile) -> Self {
         self.key_profile = profile;
         self
     }
@@ -435,11 +422,6 @@ impl Reader {
         &self.paths
     }
 
-    /// The dictionary of the `file` columns (every path, in order).
-    pub fn dictionary(&self) -> ArrayRef {
-        self.dictionary.clone()
-    }
-
     /// Counts so far.
     pub fn summary(&self) -> Summary {
         self.summary
@@ -474,7 +456,7 @@ impl Reader {
     /// The next job's `notes` batch (possibly empty) and its `files` rows (one per file of the
     /// job, [`files_schema`](super::files_schema)), or `None` when every file has been read:
     /// what a sink that commits files and notes together (the PostgreSQL sink) needs.
-    pub fn next_job(&mut self) -> Result<Option<(RecordBatch, RecordBatch)>, Error> {
+    pub(crate) fn next_job(&mut self) -> Result<Option<(RecordBatch, RecordBatch)>, Error> {
         let Some((batch, files)) = self.next_rows()? else {
             return Ok(None);
         };
@@ -508,5 +490,19 @@ impl Iterator for Reader {
 impl RecordBatchReader for Reader {
     fn schema(&self) -> SchemaRef {
         super::notes_schema()
+    }
+}
+
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn read_a_list() -> Result<(), Box<dyn std::error::Error>> {
+        let list = b"songs/a.mid\r\n\nsongs/b.mid\n";
+        let paths = crate::midi::read_list(&list[..])?;
+        assert_eq!(
+            paths,
+            ["songs/a.mid", "songs/b.mid"].map(std::path::PathBuf::from)
+        );
+        Ok(())
     }
 }

@@ -319,36 +319,6 @@ impl Parser {
         &self.notes
     }
 
-    /// Set Tempo events of the last file, in track order then file order.
-    pub fn tempos(&self) -> &[Tempo] {
-        &self.tempos
-    }
-
-    /// Time Signature events of the last file, in track order then file order.
-    pub fn time_signatures(&self) -> &[TimeSignature] {
-        &self.time_signatures
-    }
-
-    /// Key Signature events of the last file, in track order then file order.
-    pub fn key_signatures(&self) -> &[KeySignature] {
-        &self.key_signatures
-    }
-
-    /// Tick of each track's end (its End-of-Track, or its last event).
-    pub fn track_ends(&self) -> &[u64] {
-        &self.track_ends
-    }
-
-    /// Warnings about the last file.
-    pub fn warnings(&self) -> &[Warning] {
-        &self.warnings
-    }
-
-    /// Note-offs of the last file that matched no sounding note (ignored).
-    pub fn unmatched_offs(&self) -> u64 {
-        self.unmatched_offs
-    }
-
     /// A parser with empty state.
     pub fn new() -> Self {
         Self {

@@ -9,7 +9,7 @@
 use super::smf::{Division, Tempo};
 
 /// Default tempo before the first Set Tempo event: 120 BPM.
-pub const DEFAULT_US_PER_QUARTER: u32 = 500_000;
+pub(crate) const DEFAULT_US_PER_QUARTER: u32 = 500_000;
 
 #[derive(Debug, Clone, Copy)]
 struct Segment {
@@ -21,7 +21,7 @@ struct Segment {
 
 /// Converts ticks of one file (or one format-2 track) to seconds.
 #[derive(Debug, Clone)]
-pub struct TempoMap {
+pub(crate) struct TempoMap {
     segments: Vec<Segment>,
     denom: u128,
 }
@@ -29,7 +29,7 @@ pub struct TempoMap {
 impl TempoMap {
     /// Builds the map from Set Tempo events sorted by tick (ties: file order; the last one at a
     /// tick wins).
-    pub fn new(division: Division, tempos: impl IntoIterator<Item = Tempo>) -> Self {
+    pub(crate) fn new(division: Division, tempos: impl IntoIterator<Item = Tempo>) -> Self {
         let mut map = Self {
             segments: Vec::new(),
             denom: 1,
@@ -39,7 +39,7 @@ impl TempoMap {
     }
 
     /// Rebuilds in place (reusing the allocation).
-    pub fn rebuild(&mut self, division: Division, tempos: impl IntoIterator<Item = Tempo>) {
+    pub(crate) fn rebuild(&mut self, division: Division, tempos: impl IntoIterator<Item = Tempo>) {
         self.segments.clear();
         match division {
             Division::Ppq(ppq) => {
@@ -84,7 +84,7 @@ impl TempoMap {
     }
 
     /// Seconds at `tick`.
-    pub fn seconds(&self, tick: u64) -> f64 {
+    pub(crate) fn seconds(&self, tick: u64) -> f64 {
         let i = self.segments.partition_point(|s| s.tick <= tick) - 1;
         self.seconds_in(i, tick)
     }
@@ -92,7 +92,7 @@ impl TempoMap {
     /// Index of the segment holding `tick`, searching forward from `hint` (a segment at or
     /// before it; otherwise from the start): a few steps for nearby ticks, then binary search.
     #[inline]
-    pub fn segment_from(&self, hint: usize, tick: u64) -> usize {
+    pub(crate) fn segment_from(&self, hint: usize, tick: u64) -> usize {
         let segs = &self.segments;
         let mut i = if hint < segs.len() && segs[hint].tick <= tick {
             hint
@@ -111,14 +111,14 @@ impl TempoMap {
 
     /// Seconds at `tick`, which lies in segment `i`.
     #[inline]
-    pub fn seconds_in(&self, i: usize, tick: u64) -> f64 {
+    pub(crate) fn seconds_in(&self, i: usize, tick: u64) -> f64 {
         self.to_seconds(self.numerator_in(i, tick))
     }
 
     /// Seconds from `from` (in segment `i`) to `to` (`from <= to`), rounded once: exact for
     /// short notes late in long files, where subtracting two rounded times would lose the low
     /// digits.
-    pub fn duration_in(&self, i: usize, from: u64, to: u64) -> f64 {
+    pub(crate) fn duration_in(&self, i: usize, from: u64, to: u64) -> f64 {
         let a = self.numerator_in(i, from);
         let j = self.segment_from(i, to);
         self.to_seconds(self.numerator_in(j, to) - a)
@@ -139,16 +139,6 @@ impl TempoMap {
         let q = num / self.denom;
         let r = num % self.denom;
         q as f64 + r as f64 / self.denom as f64
-    }
-
-    /// Number of tempo segments (1 + tempo changes at distinct ticks; 1 for SMPTE).
-    pub fn len(&self) -> usize {
-        self.segments.len()
-    }
-
-    /// Never empty: there is always the initial segment.
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
@@ -185,7 +175,7 @@ mod tests {
             [tempo(0, 1_000_000), tempo(0, 2_000_000)],
         );
         assert_eq!(m.seconds(100), 2.0);
-        assert_eq!(m.len(), 1);
+        assert_eq!(m.segments.len(), 1);
     }
 
     #[test]

@@ -15,14 +15,18 @@ use crate::stream::Error;
 /// An Arrow IPC file, IPC stream or Parquet file at a path (`-`: standard output), encoded on
 /// worker threads as [`crate::arrow::Sink`] says; dropped unfinished, it leaves nothing.
 #[derive(Debug)]
-pub struct FileSink {
+pub(crate) struct FileSink {
     inner: crate::arrow::Sink,
     path: PathBuf,
 }
 
 impl FileSink {
     /// Starts writing `schema` to `path` as `options` say.
-    pub fn create(path: &Path, schema: &SchemaRef, options: &SinkOptions) -> Result<Self, Error> {
+    pub(crate) fn create(
+        path: &Path,
+        schema: &SchemaRef,
+        options: &SinkOptions,
+    ) -> Result<Self, Error> {
         let inner = crate::arrow::Sink::with_options(path, schema, options)
             .map_err(|e| output_error(path, e))?;
         Ok(Self {

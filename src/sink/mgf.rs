@@ -12,7 +12,7 @@ use crate::stream::Error;
 /// MGF at a path (`-`: standard output), written under a temporary name and renamed when
 /// finished; dropped unfinished, it leaves nothing.
 #[derive(Debug)]
-pub struct MgfSink {
+pub(crate) struct MgfSink {
     writer: crate::tdf::mgf::MgfWriter<BufWriter<std::fs::File>>,
     pending: crate::io::Pending,
     path: PathBuf,
@@ -21,7 +21,7 @@ pub struct MgfSink {
 impl MgfSink {
     /// Starts writing the spectra of run `run` (named in each `TITLE`) to `path`. `schema` must
     /// be the spectra table's (with every column of [`crate::tdf::mgf::MGF_COLUMNS`]).
-    pub fn create(path: &Path, schema: &SchemaRef, run: &str) -> Result<Self, Error> {
+    pub(crate) fn create(path: &Path, schema: &SchemaRef, run: &str) -> Result<Self, Error> {
         let missing: Vec<&str> = crate::tdf::mgf::MGF_COLUMNS
             .iter()
             .copied()

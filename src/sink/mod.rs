@@ -9,22 +9,17 @@
 //! drives it; temporary names, signals, progress and `--stats` live there, once.
 //!
 //! ```
-//! use rawarrow::sink::{FileSink, Sink};
+//! use rawarrow::sink::{OutputFormat, Sink, WriterSink};
 //! use rawarrow::stream::{BamOptions, BatchStream};
 //! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sample.bam");
-//! let dir = tempfile::tempdir()?;
-//! let out = dir.path().join("sample.parquet");
 //! let mut stream = BatchStream::bam(&[path], &BamOptions::default())?;
-//! let options = rawarrow::arrow::SinkOptions {
-//!     format: rawarrow::arrow::OutputFormat::Parquet,
-//!     ..Default::default()
-//! };
-//! let mut sink = FileSink::create(&out, &stream.schema(), &options)?;
+//! // Parquet into memory (any std::io::Write: a socket, a pipe, a file object).
+//! let mut sink = WriterSink::new(Vec::new(), "memory", &stream.schema(), OutputFormat::Parquet, None)?;
 //! while let Some(batch) = stream.next_batch()? {
 //!     sink.write(&batch)?;
 //! }
-//! Box::new(sink).finish()?;
-//! assert_eq!(&std::fs::read(&out)?[..4], b"PAR1");
+//! let bytes = sink.into_inner()?;
+//! assert_eq!(&bytes[..4], b"PAR1");
 //! # Ok::<(), rawarrow::stream::Error>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -37,8 +32,10 @@ use std::path::Path;
 
 use arrow_array::RecordBatch;
 
-pub use file::{FileSink, WriterSink};
-pub use mgf::MgfSink;
+pub use crate::arrow::OutputFormat;
+pub(crate) use file::FileSink;
+pub use file::WriterSink;
+pub(crate) use mgf::MgfSink;
 
 use crate::stream::{Error, ErrorKind};
 

@@ -36,7 +36,7 @@ use arrow_schema::{DataType, SchemaRef};
 
 /// A PostgreSQL sink failure: what was being done, and the server's or the network's cause.
 #[derive(Debug)]
-pub struct Error {
+pub(crate) struct Error {
     message: String,
     source: Option<postgres::Error>,
 }
@@ -103,7 +103,7 @@ impl std::error::Error for Error {
 
 /// Connects to `url` (`postgresql://user@host/db`, or `host=/run/postgresql user=me dbname=x`),
 /// without TLS. The error names the URL without its password.
-pub fn connect(url: &str) -> Result<postgres::Client, Error> {
+pub(crate) fn connect(url: &str) -> Result<postgres::Client, Error> {
     let shown = redact(url);
     let config: postgres::Config = url
         .parse()
@@ -184,7 +184,7 @@ fn oid(t: &DataType) -> Option<i32> {
 
 /// A table whose columns are an Arrow schema's.
 #[derive(Debug, Clone)]
-pub struct PgTable {
+pub(crate) struct PgTable {
     /// `"schema"."table"`, quoted.
     name: String,
     schema: SchemaRef,
@@ -194,7 +194,7 @@ pub struct PgTable {
 impl PgTable {
     /// Creates `pg_schema.table` (and the schema) unless they exist, with one column per field
     /// of `schema`. An existing table is used as it is: its columns must accept the batches.
-    pub fn create(
+    pub(crate) fn create(
         client: &mut impl postgres::GenericClient,
         pg_schema: &str,
         table: &str,
@@ -234,13 +234,13 @@ impl PgTable {
     }
 
     /// The quoted `"schema"."table"`.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// Appends `batch` (whose columns are the table's schema's) with one binary COPY; returns
     /// the rows written.
-    pub fn copy(
+    pub(crate) fn copy(
         &self,
         client: &mut impl postgres::GenericClient,
         batch: &RecordBatch,
@@ -266,7 +266,7 @@ impl PgTable {
 }
 
 /// The binary COPY stream of `batch`: header, one tuple per row, trailer.
-pub fn encode(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), String> {
+pub(crate) fn encode(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), String> {
     out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     out.extend_from_slice(&0i32.to_be_bytes()); // flags
     out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
@@ -449,7 +449,7 @@ pub(crate) struct Committed {
 
 /// The `files` table as stored in PostgreSQL: the Arrow `files` table, then the file's size and
 /// modification time (what a resumed run compares).
-pub fn files_table_schema() -> SchemaRef {
+pub(crate) fn files_table_schema() -> SchemaRef {
     use arrow_schema::{Field, Schema};
     let base = crate::midi::files_schema();
     let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -530,7 +530,7 @@ pub(crate) enum Key {
 /// Batches into a PostgreSQL table (and, for MIDI notes, the `files` table), through binary
 /// COPY; see the module docs for when it commits. Dropped unfinished, what it has not
 /// committed is rolled back.
-pub struct PgSink {
+pub(crate) struct PgSink {
     client: postgres::Client,
     main: PgTable,
     files: Option<PgTable>,

@@ -171,11 +171,6 @@ impl Error {
     pub fn raw_os_error(&self) -> Option<i32> {
         self.errno
     }
-
-    /// The message alone (also what `Display` prints).
-    pub fn message(&self) -> &str {
-        &self.message
-    }
 }
 
 impl fmt::Display for Error {

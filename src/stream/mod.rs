@@ -466,7 +466,7 @@ impl BatchStream {
 
     /// Exactly these MIDI files, in this order (no folder is walked; a file that cannot be
     /// read is a `files` row with `error` set).
-    pub fn midi_listed(paths: Vec<PathBuf>, options: &MidiOptions) -> Result<Self, Error> {
+    pub(crate) fn midi_listed(paths: Vec<PathBuf>, options: &MidiOptions) -> Result<Self, Error> {
         kernels_env()?;
         let ms = options.merge_window_ms;
         if !(ms.is_finite() && ms >= 0.0) {
@@ -630,7 +630,7 @@ impl BatchStream {
 
     /// The files this stream reads (for a timsTOF run, its `analysis.tdf` and
     /// `analysis.tdf_bin`), so that an output is never written over one of them.
-    pub fn inputs(&self) -> Vec<PathBuf> {
+    pub(crate) fn inputs(&self) -> Vec<PathBuf> {
         match &self.source {
             Source::Bam(c) => c.inputs.iter().map(|i| i.path().to_path_buf()).collect(),
             Source::Tdf(r, _) => {
@@ -645,7 +645,7 @@ impl BatchStream {
     /// files of the notes batches yielded since, and of files without notes): what a sink that
     /// commits a job's notes and files together needs. Rows are kept from the first call on
     /// (call it once before reading); empty for other streams.
-    pub fn take_job_files(&mut self) -> Vec<RecordBatch> {
+    pub(crate) fn take_job_files(&mut self) -> Vec<RecordBatch> {
         match &mut self.source {
             Source::Midi {
                 table: MidiTable::Notes,
@@ -658,7 +658,7 @@ impl BatchStream {
 
     /// The table's name: `records` (BAM), `peaks`, `precursors`, `spectra` or `windows`
     /// (timsTOF), `notes` or `files` (MIDI); a PostgreSQL output's default table.
-    pub fn default_table(&self) -> &'static str {
+    pub(crate) fn default_table(&self) -> &'static str {
         match &self.source {
             Source::Bam(_) => "records",
             Source::Tdf(_, table) => table.name(),
@@ -670,7 +670,7 @@ impl BatchStream {
     }
 
     /// The run's name, as MGF titles name it: the input's file name.
-    pub fn run_name(&self) -> String {
+    pub(crate) fn run_name(&self) -> String {
         let path = match &self.source {
             Source::Bam(c) => c.inputs.first().map(|i| i.path().to_path_buf()),
             Source::Tdf(r, _) => Some(r.folder().to_path_buf()),
@@ -681,7 +681,7 @@ impl BatchStream {
     }
 
     /// One line saying what was read in `seconds`, as the CLI prints it after a conversion.
-    pub fn summary_line(&self, seconds: f64, input_bytes: u64) -> String {
+    pub(crate) fn summary_line(&self, seconds: f64, input_bytes: u64) -> String {
         let secs = seconds.max(1e-9);
         match &self.source {
             Source::Bam(c) => format!(
@@ -721,7 +721,7 @@ impl BatchStream {
 
     /// The MIDI `files` table of the files read so far (every file once a `notes` stream is
     /// exhausted); `None` for other formats.
-    pub fn midi_files(&self) -> Option<RecordBatch> {
+    pub(crate) fn midi_files(&self) -> Option<RecordBatch> {
         match &self.source {
             Source::Midi { reader, .. } => Some(reader.files()),
             _ => None,

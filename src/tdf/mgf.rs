@@ -27,14 +27,14 @@ use arrow_array::{Array, RecordBatch};
 /// Writes spectra batches (every column of [`SPECTRUM_COLUMNS`](super::SPECTRUM_COLUMNS) that
 /// MGF needs) as MGF text.
 #[derive(Debug)]
-pub struct MgfWriter<W: Write> {
+pub(crate) struct MgfWriter<W: Write> {
     out: W,
     run: String,
     spectra: u64,
 }
 
 /// The columns an MGF block is made of.
-pub const MGF_COLUMNS: &[&str] = &[
+pub(crate) const MGF_COLUMNS: &[&str] = &[
     "precursor",
     "rt",
     "mz_monoisotopic",
@@ -48,7 +48,7 @@ pub const MGF_COLUMNS: &[&str] = &[
 
 impl<W: Write> MgfWriter<W> {
     /// A writer of the spectra of run `run` (named in each `TITLE`) into `out`.
-    pub fn new(out: W, run: impl Into<String>) -> Self {
+    pub(crate) fn new(out: W, run: impl Into<String>) -> Self {
         Self {
             out,
             run: run.into(),
@@ -56,14 +56,9 @@ impl<W: Write> MgfWriter<W> {
         }
     }
 
-    /// Spectra written so far.
-    pub fn spectra(&self) -> u64 {
-        self.spectra
-    }
-
     /// Writes the spectra of `batch`; a batch without one of [`MGF_COLUMNS`] is an
     /// `InvalidInput` error.
-    pub fn write(&mut self, batch: &RecordBatch) -> std::io::Result<()> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> std::io::Result<()> {
         let col = |name: &str| {
             batch.column_by_name(name).ok_or_else(|| {
                 std::io::Error::new(
@@ -121,7 +116,7 @@ impl<W: Write> MgfWriter<W> {
     }
 
     /// Flushes and hands back the destination.
-    pub fn finish(mut self) -> std::io::Result<W> {
+    pub(crate) fn finish(mut self) -> std::io::Result<W> {
         self.out.flush()?;
         Ok(self.out)
     }

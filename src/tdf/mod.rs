@@ -19,7 +19,7 @@ pub(crate) mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod meta;
-pub mod mgf;
+pub(crate) mod mgf;
 mod peaks;
 mod reader;
 mod slice;
@@ -30,12 +30,9 @@ mod tables;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use peaks::{schema, COLUMNS};
+pub(crate) use peaks::{schema, COLUMNS};
 pub use reader::{Calibration, Reader, ReaderBuilder};
-pub use tables::{
-    precursors_schema, spectra_schema, windows_schema, Table, PRECURSOR_COLUMNS, SPECTRUM_COLUMNS,
-    WINDOW_COLUMNS,
-};
+pub use tables::Table;
 
 /// An error of the timsTOF reader: what kind, where (the file; for frame data the frame id
 /// and the byte offset in `analysis.tdf_bin`), the message, and the cause underneath (SQLite's
@@ -133,18 +130,13 @@ impl Error {
     }
 
     /// The frame id, for frame data.
-    pub fn frame(&self) -> Option<u32> {
+    pub(crate) fn frame(&self) -> Option<u32> {
         self.frame
     }
 
     /// The byte offset in `analysis.tdf_bin`, for frame data.
     pub fn offset(&self) -> Option<u64> {
         self.offset
-    }
-
-    /// The cause alone, without the location.
-    pub fn message(&self) -> &str {
-        &self.message
     }
 }
 

@@ -86,7 +86,7 @@ peak_columns! {
 pub(super) const N: usize = TABLE.len();
 
 /// Column names in schema order.
-pub const COLUMNS: [&str; N] = {
+pub(crate) const COLUMNS: [&str; N] = {
     let mut out = [""; N];
     let mut i = 0;
     while i < N {
@@ -97,7 +97,7 @@ pub const COLUMNS: [&str; N] = {
 };
 
 /// The full schema of the peaks table (docs/SCHEMAS.md).
-pub fn schema() -> SchemaRef {
+pub(crate) fn schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
         let fields: Vec<Field> = TABLE

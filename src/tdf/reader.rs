@@ -83,12 +83,6 @@ impl ReaderBuilder {
         self
     }
 
-    /// Pin workers to cores (default true).
-    pub fn pin(mut self, pin: bool) -> Self {
-        self.pin = pin;
-        self
-    }
-
     /// m/z and 1/K0 models.
     pub fn calibration(mut self, c: Calibration) -> Self {
         self.calibration = c;
@@ -102,7 +96,7 @@ impl ReaderBuilder {
     }
 
     /// Only frames with ids in `first..=last`.
-    pub fn frame_range(mut self, first: u32, last: u32) -> Self {
+    pub(crate) fn frame_range(mut self, first: u32, last: u32) -> Self {
         self.frames = Some((first, last));
         self
     }
@@ -547,7 +541,7 @@ impl Reader {
     }
 
     /// The `.d` folder being read.
-    pub fn folder(&self) -> &Path {
+    pub(crate) fn folder(&self) -> &Path {
         &self.folder
     }
 
@@ -569,7 +563,7 @@ impl Reader {
     }
 
     /// Rows yielded so far.
-    pub fn rows(&self) -> u64 {
+    pub(crate) fn rows(&self) -> u64 {
         self.rows
     }
 

@@ -53,7 +53,7 @@ impl Default for Spec {
 }
 
 /// TOF indices span this many samples (DigitizerNumSamples).
-pub const NUM_SAMPLES: u32 = 400_000;
+pub(crate) const NUM_SAMPLES: u32 = 400_000;
 
 struct Rng(u64);
 

@@ -102,7 +102,7 @@ impl std::str::FromStr for Table {
 }
 
 /// Columns of the precursors table.
-pub const PRECURSOR_COLUMNS: &[&str] = &[
+pub(crate) const PRECURSOR_COLUMNS: &[&str] = &[
     "precursor",
     "frame",
     "rt",
@@ -121,7 +121,7 @@ pub const PRECURSOR_COLUMNS: &[&str] = &[
 
 /// Columns of the spectra table: the precursor's (its `intensity` named `precursor_intensity`),
 /// then the spectrum's `mz` and `intensity` lists.
-pub const SPECTRUM_COLUMNS: &[&str] = &[
+pub(crate) const SPECTRUM_COLUMNS: &[&str] = &[
     "precursor",
     "frame",
     "rt",
@@ -141,7 +141,7 @@ pub const SPECTRUM_COLUMNS: &[&str] = &[
 ];
 
 /// Columns of the windows table.
-pub const WINDOW_COLUMNS: &[&str] = &[
+pub(crate) const WINDOW_COLUMNS: &[&str] = &[
     "window_group",
     "scan_begin",
     "scan_end",
@@ -174,7 +174,7 @@ fn precursor_fields() -> Vec<Field> {
 }
 
 /// The precursors table's schema.
-pub fn precursors_schema() -> SchemaRef {
+pub(crate) fn precursors_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| Arc::new(Schema::new(precursor_fields())))
         .clone()
@@ -185,7 +185,7 @@ fn list_of_f64() -> DataType {
 }
 
 /// The spectra table's schema.
-pub fn spectra_schema() -> SchemaRef {
+pub(crate) fn spectra_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
         let mut fields = precursor_fields();
@@ -198,7 +198,7 @@ pub fn spectra_schema() -> SchemaRef {
 }
 
 /// The windows table's schema.
-pub fn windows_schema() -> SchemaRef {
+pub(crate) fn windows_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
         use DataType::{Float64, UInt32};

@@ -130,7 +130,7 @@ impl Server {
     }
 
     pub(crate) fn client(&self) -> postgres::Client {
-        rawarrow::sink::postgres::connect(&self.url()).expect("connect")
+        postgres::Client::connect(&self.url(), postgres::NoTls).expect("connect")
     }
 }
 

@@ -34,38 +34,38 @@ pub enum IndexFormat {
 
 /// One bin of a reference: its number, its linear offset (CSI) and its chunks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Bin {
+pub(crate) struct Bin {
     /// UCSC bin number (`depth`-level scheme), or the pseudo-bin holding the reference's
     /// statistics.
-    pub bin: u32,
+    pub(crate) bin: u32,
     /// CSI: the smallest virtual offset of a record overlapping the bin (BAI: 0).
-    pub loffset: u64,
+    pub(crate) loffset: u64,
     /// `(begin, end)` virtual offsets.
-    pub chunks: Vec<(u64, u64)>,
+    pub(crate) chunks: Vec<(u64, u64)>,
 }
 
 /// The index of one reference.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RefIndex {
+pub(crate) struct RefIndex {
     /// Bins in file order.
-    pub bins: Vec<Bin>,
+    pub(crate) bins: Vec<Bin>,
     /// BAI: the smallest virtual offset of a record overlapping each 16 kb window.
-    pub linear: Vec<u64>,
+    pub(crate) linear: Vec<u64>,
 }
 
 /// A BAI or CSI index in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Index {
     /// The format (and so the bin geometry).
-    pub format: IndexFormat,
+    pub(crate) format: IndexFormat,
     /// Levels below the root bin (BAI: 5).
-    pub depth: u32,
+    pub(crate) depth: u32,
     /// CSI auxiliary data (empty for BAM indexes).
-    pub aux: Vec<u8>,
+    pub(crate) aux: Vec<u8>,
     /// Per reference, in header order.
-    pub refs: Vec<RefIndex>,
+    pub(crate) refs: Vec<RefIndex>,
     /// Records without a reference (`*`), when the file says.
-    pub n_no_coor: Option<u64>,
+    pub(crate) n_no_coor: Option<u64>,
 }
 
 fn bin_first(level: u32) -> u32 {
@@ -226,7 +226,7 @@ impl Index {
     /// The chunks that may hold records of reference `tid` overlapping the 0-based half-open
     /// `[beg, end)`, sorted and merged (htslib's `hts_itr_query`). Empty when the reference has
     /// no records.
-    pub fn chunks(&self, tid: usize, beg: i64, end: i64) -> Vec<(u64, u64)> {
+    pub(crate) fn chunks(&self, tid: usize, beg: i64, end: i64) -> Vec<(u64, u64)> {
         let Some(r) = self.refs.get(tid) else {
             return Vec::new();
         };
@@ -286,7 +286,7 @@ impl Index {
 
     /// Where records without a reference start: after every reference's records (the end
     /// offsets in the statistics bins), or 0 when the index does not say.
-    pub fn no_coor_offset(&self) -> u64 {
+    pub(crate) fn no_coor_offset(&self) -> u64 {
         let meta = self.meta_bin();
         self.refs
             .iter()
@@ -403,7 +403,7 @@ fn parse(b: &[u8], csi: bool, keep: &dyn Fn(usize) -> bool) -> Result<Index, Str
 
 /// The index files looked for beside `bam`, in order: `IN.bam.bai`, `IN.bai`, `IN.bam.csi`,
 /// `IN.csi`.
-pub fn index_candidates(bam: &Path) -> Vec<PathBuf> {
+pub(crate) fn index_candidates(bam: &Path) -> Vec<PathBuf> {
     let with = |ext: &str| {
         let mut s = bam.as_os_str().to_owned();
         s.push(ext);

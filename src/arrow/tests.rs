@@ -3,14 +3,16 @@
 //! count, with many batches, dictionaries, Parquet row groups split inside batches, and errors
 //! that surface from the writer thread.
 
-mod common;
+#[path = "../../tests/common/cells.rs"]
+#[allow(dead_code)] // the helpers the integration tests share; these tests use a few
+mod cells;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use super::{Compression, OutputFormat, Sink, SinkOptions};
 use arrow_array::{Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use rawarrow::arrow::{Compression, OutputFormat, Sink, SinkOptions};
 
 const FORMATS: [OutputFormat; 3] = [
     OutputFormat::IpcFile,
@@ -21,10 +23,15 @@ const COMPRESSIONS: [Compression; 3] = [Compression::None, Compression::Lz4, Com
 
 /// The sample BAM in batches of `rows` rows (many batches, a reference-name dictionary).
 fn bam_batches(rows: usize) -> Vec<RecordBatch> {
-    let reader = rawarrow::bam::Reader::builder()
+    let reader = crate::bam::Reader::builder()
         .threads(2)
         .batch_rows(rows)
-        .build(rawarrow::io::Input::open(common::sample_bam()).expect("open"))
+        .build(
+            crate::io::Input::open(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.bam"),
+            )
+            .expect("open"),
+        )
         .expect("header");
     let batches: Vec<RecordBatch> = reader.map(|b| b.expect("batch")).collect();
     assert!(batches.len() > 20, "many batches");
@@ -175,7 +182,7 @@ fn same_rows(got: &RecordBatch, expected: &RecordBatch, what: &str) {
         b.columns().iter().map(|c| c.data_type().clone()).collect()
     };
     assert_eq!(types(got), types(expected), "{what}");
-    let (g, e) = (common::cells::rows(got), common::cells::rows(expected));
+    let (g, e) = (cells::rows(got), cells::rows(expected));
     let first = g.iter().zip(&e).position(|(a, b)| a != b);
     assert!(
         g.len() == e.len() && first.is_none(),
@@ -187,7 +194,7 @@ fn same_rows(got: &RecordBatch, expected: &RecordBatch, what: &str) {
 
 /// The strings of a dictionary column (`None` for nulls).
 fn names(column: &ArrayRef) -> Vec<Option<String>> {
-    common::cells::texts(column.as_ref())
+    cells::texts(column.as_ref())
 }
 
 #[test]
