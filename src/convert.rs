@@ -30,7 +30,8 @@ use crate::arrow::SinkOptions;
 use crate::sink::postgres::{Key, PgSink, Postgres};
 use crate::sink::{FileSink, Format, MgfSink, Sink};
 use crate::stats::Phase;
-use crate::stream::{BamOptions, BatchStream, Error, MidiOptions, Progress, TdfOptions};
+use crate::stream::{BamOptions, BatchStream, MidiOptions, Progress, TdfOptions};
+use crate::Error;
 
 /// Where a conversion writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,7 +266,7 @@ fn midi_paths(inputs: &[PathBuf], list: Option<&Path>) -> Result<Vec<PathBuf>, E
         // Nothing to read where the caller pointed: like a missing file (exit 1), not a usage
         // error.
         return Err(Error::new(
-            crate::stream::ErrorKind::Io,
+            crate::ErrorKind::Io,
             format!(
                 "no MIDI files ({}) in {}",
                 crate::midi::EXTENSIONS

@@ -374,3 +374,45 @@ mod tests {
         assert_eq!(input.bytes(), &data[..]);
     }
 }
+
+/// A file written whole or not at all: standard output, or a temporary file beside `path`
+/// that becomes `path` only when [`OutputFile::finish`] succeeds (dropped unfinished — an
+/// error, a signal — it is deleted). A device or a pipe named as `path` is written directly.
+/// The CLI's text outputs (SAM, BGZF, indexes) are written through it.
+#[derive(Debug)]
+pub struct OutputFile {
+    file: File,
+    pending: Pending,
+}
+
+impl OutputFile {
+    /// Standard output (`None`) or a file at `path`.
+    pub fn create(path: Option<&Path>) -> std::io::Result<Self> {
+        let (file, pending) = match path {
+            None => (stdout_file()?, Pending::nothing()),
+            Some(path) => create_output(path)?,
+        };
+        Ok(Self { file, pending })
+    }
+
+    /// Flushes and renames the file to its destination.
+    pub fn finish(mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        self.file.flush()?;
+        self.pending.commit(&self.file)
+    }
+}
+
+impl std::io::Write for OutputFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}

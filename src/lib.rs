@@ -5,9 +5,8 @@
 pub(crate) mod arrow;
 pub mod bam;
 pub mod bgzf;
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod convert;
+mod error;
 #[allow(unsafe_code)] // memory mapping and madvise only; see the module docs
 pub mod io;
 pub mod midi;
@@ -17,3 +16,5 @@ pub mod sink;
 pub(crate) mod stats;
 pub mod stream;
 pub mod tdf;
+
+pub use error::{Error, ErrorKind};

@@ -1,5 +1,7 @@
 //! The `rawarrow` command-line tool; see `rawarrow --help`.
 
+mod cli;
+
 fn main() -> std::process::ExitCode {
-    rawarrow::cli::main()
+    cli::main()
 }

@@ -498,7 +498,8 @@ fn peaks_checksum(batches: &[RecordBatch]) -> Vec<i64> {
 fn tdf_peaks_resume_after_an_interruption_to_the_rows_of_a_clean_run() {
     use rawarrow::convert::{run, Input, Output};
     use rawarrow::sink::postgres::Postgres;
-    use rawarrow::stream::{ErrorKind, TdfOptions};
+    use rawarrow::stream::TdfOptions;
+    use rawarrow::ErrorKind;
     let Some(server) = Server::start() else {
         return;
     };
@@ -527,7 +528,7 @@ fn tdf_peaks_resume_after_an_interruption_to_the_rows_of_a_clean_run() {
     let e = run(&input, &to("a", false), &mut |p, _| {
         batches += u64::from(p.rows > 0);
         if batches == 3 {
-            Err(rawarrow::stream::Error::interrupted())
+            Err(rawarrow::Error::interrupted())
         } else {
             Ok(())
         }

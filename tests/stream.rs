@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use rawarrow::convert::{convert, Output};
 use rawarrow::io::Input;
-use rawarrow::stream::{
-    BamOptions, BatchStream, Error, ErrorKind, MidiOptions, MidiTable, TdfOptions,
-};
+use rawarrow::stream::{BamOptions, BatchStream, MidiOptions, MidiTable, TdfOptions};
+use rawarrow::{Error, ErrorKind};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

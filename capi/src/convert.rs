@@ -7,7 +7,8 @@ use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::PathBuf;
 
 use rawarrow::convert::{Input, Output, Summary};
-use rawarrow::stream::{Error, Progress};
+use rawarrow::stream::Progress;
+use rawarrow::Error;
 
 use crate::options::{self, RawarrowBamOptions, RawarrowMidiOptions, RawarrowTdfOptions};
 use crate::{c_string, call, opt_str, paths, usage};

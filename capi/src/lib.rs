@@ -4,7 +4,7 @@
 //! ([`convert`]).
 //!
 //! Nothing is decided here: the options are translated into [`rawarrow::stream`]'s option
-//! structs, which check them, and [`rawarrow::stream::Error`]'s kind becomes the return code.
+//! structs, which check them, and [`rawarrow::Error`]'s kind becomes the return code.
 //! The batches are exported with arrow-rs's C stream implementation, which hands the readers'
 //! arena-backed buffers over without a copy.
 //!
@@ -16,7 +16,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
-use rawarrow::stream::{BatchStream, Error, ErrorKind};
+use rawarrow::stream::BatchStream;
+use rawarrow::{Error, ErrorKind};
 
 mod convert;
 mod options;

@@ -6,8 +6,9 @@
 use std::ffi::c_char;
 use std::path::PathBuf;
 
-use rawarrow::stream::{BamOptions, Error, MidiOptions, MidiTable, TdfOptions};
+use rawarrow::stream::{BamOptions, MidiOptions, MidiTable, TdfOptions};
 use rawarrow::tdf::Calibration;
+use rawarrow::Error;
 
 use crate::{opt_list, opt_str, paths, usage};
 

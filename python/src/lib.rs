@@ -1,7 +1,7 @@
 //! `rawarrow._rawarrow`: the Python face of `rawarrow::stream` and `rawarrow::convert`.
 //!
 //! Nothing is decided here: keyword arguments become the library's option structs (which check
-//! them), `stream::Error` becomes `FormatError`, `OSError`, `ValueError` or `KeyboardInterrupt`,
+//! them), `rawarrow::Error` becomes `FormatError`, `OSError`, `ValueError` or `KeyboardInterrupt`,
 //! and batches leave through the Arrow PyCapsule interface (arrow-rs's C data and stream
 //! export: the readers' arena buffers, not copies). The GIL is released while decoding.
 #![forbid(unsafe_code)]
@@ -22,9 +22,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyTuple};
 use rawarrow::convert::Output;
 use rawarrow::stream::{
-    BamOptions, BatchStream as Stream, Error, ErrorKind, MidiOptions, MidiTable, Progress,
-    TdfOptions,
+    BamOptions, BatchStream as Stream, MidiOptions, MidiTable, Progress, TdfOptions,
 };
+use rawarrow::{Error, ErrorKind};
 
 create_exception!(
     rawarrow,

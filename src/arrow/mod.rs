@@ -285,4 +285,3 @@ pub(crate) fn parquet_properties(
 
 #[cfg(test)]
 mod tests;
-

@@ -35,6 +35,7 @@ pub(crate) mod sam;
 mod split;
 mod tags;
 mod tagtext;
+mod walk;
 
 pub use batch::{BatchDecoder, DecodeError};
 pub use builder::ReaderBuilder;
@@ -47,12 +48,11 @@ pub(crate) use index::index_candidates;
 pub use index::{Index, IndexFormat};
 pub use reader::Reader;
 pub use record::Record;
-#[cfg(feature = "cli")]
-pub(crate) use region::plan_regions;
 pub(crate) use region::Region;
 pub use sam::push_record as push_sam;
 pub use split::{split_start, CHAIN as SPLIT_CHAIN};
 pub(crate) use tags::{parse_spec as parse_tag_spec, TagKind};
+pub use walk::{push_sam_checked, walk};
 
 /// Name of the column [`with_file_column`] adds.
 pub(crate) const FILE_COLUMN: &str = "file";

@@ -39,8 +39,7 @@ pub fn push_record(r: &Record<'_>, header: &Header, out: &mut Vec<u8>) {
 
 /// [`push_record`] for a record parsed without checking its aux fields
 /// ([`Record::parse_with`]): they are checked as they are written, and the first bad one is the
-/// error (the line is then incomplete). Used by the CLI's `bam view`.
-#[cfg_attr(not(feature = "cli"), allow(dead_code))]
+/// error (the line is then incomplete). Behind [`super::push_sam_checked`].
 pub(crate) fn push_record_checked(
     r: &Record<'_>,
     header: &Header,

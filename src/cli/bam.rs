@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use super::{Output, Result};
-use crate::bam::{Filter, Records};
-use crate::bgzf::Options;
-use crate::io::Input;
+use super::Result;
+use rawarrow::bam::{Filter, Records};
+use rawarrow::bgzf::Options;
+use rawarrow::io::Input;
 
 /// Convert BAM files to Arrow IPC, or print them as SAM text (`rawarrow bam view`).
 #[derive(Debug, Args)]
@@ -49,10 +49,10 @@ struct IndexArgs {
 }
 
 fn index(args: IndexArgs) -> Result {
-    use crate::bam::{Index, IndexFormat};
+    use rawarrow::bam::{Index, IndexFormat};
     let format = match (args.csi, args.min_shift) {
         (_, Some(m)) if !(1..=30).contains(&m) => {
-            return Err(crate::stream::Error::usage(format!(
+            return Err(rawarrow::Error::usage(format!(
                 "--min-shift {m}: must be between 1 and 30"
             ))
             .into())
@@ -70,14 +70,13 @@ fn index(args: IndexArgs) -> Result {
         });
         PathBuf::from(s)
     });
-    crate::convert::check_output(&out, std::slice::from_ref(&args.input))?;
+    rawarrow::convert::check_output(&out, std::slice::from_ref(&args.input))?;
     let index = Index::build(Input::open(&args.input)?, format, options(args.threads))?;
     super::check_signal()?;
-    let mut file = Output::create(Some(&out))?;
-    file.writer()
-        .write_all(&index.to_bytes())
+    let mut file = rawarrow::io::OutputFile::create(Some(&out))?;
+    file.write_all(&index.to_bytes())
         .map_err(|e| format!("{}: {e}", out.display()))?;
-    file.finish()
+    Ok(file.finish()?)
 }
 
 #[derive(Debug, Args)]
@@ -160,7 +159,7 @@ struct Select {
 }
 
 fn flags(s: &str) -> std::result::Result<u16, String> {
-    crate::bam::parse_flags(s)
+    rawarrow::bam::parse_flags(s)
 }
 
 impl Select {
@@ -194,61 +193,21 @@ fn count(
     Ok(())
 }
 
-/// Calls `f` with every record of `path` (aux fields checked only if `check_aux`), or, with
-/// `regions`, with the records overlapping each region in turn, read through the index.
-/// `before` runs once the header is read.
+/// `rawarrow::bam::walk` with the signal check between chunks and its warnings on stderr.
 fn walk(
     input: std::sync::Arc<Input>,
     regions: &[String],
     index: Option<&Path>,
     threads: Option<usize>,
     check_aux: bool,
-    mut f: impl FnMut(
-        &crate::bam::Record<'_>,
-        crate::bam::Located,
-    ) -> std::result::Result<(), crate::bam::Error>,
+    f: impl FnMut(
+        &rawarrow::bam::Record<'_>,
+        rawarrow::bam::Located,
+    ) -> std::result::Result<(), rawarrow::bam::Error>,
 ) -> Result {
-    let path = input.path().to_path_buf();
-    if regions.is_empty() {
-        let mut records = Records::new(input.clone(), options(threads))?;
-        loop {
-            super::check_signal()?;
-            if !records.next_chunk_with(check_aux, |r, at| f(r, at).map(|()| true))? {
-                break;
-            }
-        }
-        if records.chunks().eof_marker() == Some(false) {
-            super::bgzf::warn_missing_eof(&path);
-        }
-        warn_all(records.take_warnings());
-        return Ok(());
-    }
-    // The header a block at a time, then the index chunks of every region.
-    let records = Records::new(input.clone(), Options::default().threads(1).chunk_bytes(1))?;
-    let bam: std::sync::Arc<Path> = path.as_path().into();
-    let header = records.header().clone();
-    let plan = crate::bam::plan_regions(&bam, &header, records.header_end(), regions, index)
-        .map_err(crate::stream::Error::from)?;
-    for w in &plan.warnings {
-        eprintln!("rawarrow: warning: {w}");
-    }
-    let header_end = records.header_end();
-    drop(records);
-    let threads = if plan.is_small() { Some(1) } else { threads };
-    let mut spans = Records::spans(input, options(threads), header, header_end, plan.spans)?;
-    loop {
-        super::check_signal()?;
-        let more = spans.next_chunk_in(check_aux, |r, at, region| {
-            if region.is_none_or(|g| plan.regions[g].overlaps(r)) {
-                f(r, at)?;
-            }
-            Ok(true)
-        })?;
-        if !more {
-            break;
-        }
-    }
-    warn_all(spans.take_warnings());
+    let mut check = || super::signal_error("no output was written");
+    let warnings = rawarrow::bam::walk(input, regions, index, threads, check_aux, &mut check, f)?;
+    warn_all(warnings);
     Ok(())
 }
 
@@ -316,19 +275,19 @@ fn view(args: View) -> Result {
     }
     let filter = args.select.filter();
     if let Some(out) = &args.output {
-        crate::convert::check_output(out, std::slice::from_ref(&args.input))?;
+        rawarrow::convert::check_output(out, std::slice::from_ref(&args.input))?;
     }
     let input = std::sync::Arc::new(Input::open_or_stdin(&args.input)?);
     let header = Records::new(input.clone(), Options::default().threads(1).chunk_bytes(1))?
         .header()
         .clone();
-    let mut out = Output::create(args.output.as_deref())?;
+    let mut out = rawarrow::io::OutputFile::create(args.output.as_deref())?;
     let mut buf = Vec::with_capacity(4 << 20);
     if args.with_header || args.header_only {
         buf.extend_from_slice(&header.sam_bytes());
         if args.header_only {
-            out.writer().write_all(&buf)?;
-            return out.finish();
+            out.write_all(&buf)?;
+            return Ok(out.finish()?);
         }
     }
     let path: std::sync::Arc<std::path::Path> = args.input.as_path().into();
@@ -344,16 +303,9 @@ fn view(args: View) -> Result {
             if !filter.keeps(r.flag(), r.mapq()) {
                 return Ok(());
             }
-            crate::bam::sam::push_record_checked(r, &header, &mut buf).map_err(|error| {
-                crate::bam::Error::new(crate::bam::ErrorKind::Record {
-                    index: at.index,
-                    voffset: at.voffset,
-                    error,
-                })
-                .with_path(path.clone())
-            })?;
+            rawarrow::bam::push_sam_checked(r, &header, at, &path, &mut buf)?;
             if buf.len() >= 1 << 20 && write_error.is_none() {
-                if let Err(e) = out.writer().write_all(&buf) {
+                if let Err(e) = out.write_all(&buf) {
                     write_error = Some(e);
                 }
                 buf.clear();
@@ -364,8 +316,8 @@ fn view(args: View) -> Result {
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    out.writer().write_all(&buf)?;
-    out.finish()
+    out.write_all(&buf)?;
+    Ok(out.finish()?)
 }
 
 fn convert(mut args: Convert) -> Result {
@@ -388,7 +340,7 @@ fn convert(mut args: Convert) -> Result {
             args.select.filter(),
         );
     }
-    let options = crate::stream::BamOptions {
+    let options = rawarrow::stream::BamOptions {
         columns: args.columns.clone(),
         tags: args.tags.clone(),
         threads: args.threads,
@@ -405,7 +357,7 @@ fn convert(mut args: Convert) -> Result {
         with_file: args.with_file,
     };
     let Some(dir) = &args.out_dir else {
-        let input = crate::convert::Input::Bam {
+        let input = rawarrow::convert::Input::Bam {
             paths: inputs,
             options,
         };
@@ -424,16 +376,16 @@ fn convert(mut args: Convert) -> Result {
         .map(|path| out_path(dir, path, &args.ipc))
         .collect::<Result<Vec<_>>>()?;
     for out in &outputs {
-        crate::convert::check_output(out, &inputs)?;
+        rawarrow::convert::check_output(out, &inputs)?;
     }
     for (path, out) in inputs.iter().zip(outputs) {
-        let input = crate::convert::Input::Bam {
+        let input = rawarrow::convert::Input::Bam {
             paths: vec![path.clone()],
             options: options.clone(),
         };
         let output = args
             .ipc
-            .output(crate::convert::Target::Path(out), args.threads);
+            .output(rawarrow::convert::Target::Path(out), args.threads);
         super::convert(&input, &output, args.ipc.quiet)?;
     }
     Ok(())
@@ -445,7 +397,7 @@ fn out_path(dir: &Path, input: &Path, opts: &super::IpcOptions) -> Result<PathBu
         .file_stem()
         .map_or_else(|| "out".into(), |s| s.to_os_string());
     let mut name = stem;
-    let format = crate::sink::Format::of(Path::new("out.arrow"), opts.format_name())?;
+    let format = rawarrow::sink::Format::of(Path::new("out.arrow"), opts.format_name())?;
     name.push(".");
     name.push(format.extension());
     Ok(dir.join(name))

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{Output, Result};
-use crate::bgzf::{ChunkReader, Options};
-use crate::io::Input;
+use super::Result;
+use rawarrow::bgzf::{ChunkReader, Options};
+use rawarrow::io::Input;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
@@ -58,11 +58,11 @@ fn decompress(args: Decompress) -> Result {
     if let Some(t) = args.threads {
         opts = opts.threads(t);
     }
-    let mut out = Output::create(args.output.as_deref())?;
+    let mut out = rawarrow::io::OutputFile::create(args.output.as_deref())?;
     let mut chunks = ChunkReader::new(input, opts);
     while let Some(chunk) = chunks.next() {
         let chunk = chunk?;
-        out.writer().write_all(chunk.data())?;
+        out.write_all(chunk.data())?;
         chunks.recycle(chunk);
     }
     if chunks.eof_marker() == Some(false) {
@@ -71,12 +71,13 @@ fn decompress(args: Decompress) -> Result {
     for w in chunks.take_warnings() {
         eprintln!("rawarrow: warning: {w}");
     }
-    out.finish()
+    Ok(out.finish()?)
 }
 
 fn index(args: Index) -> Result {
     let input = Input::open(&args.input)?;
-    let index = crate::bgzf::scan(input.bytes()).map_err(|e| e.with_path(input.path().into()))?;
+    let index =
+        rawarrow::bgzf::scan(input.bytes()).map_err(|e| e.with_path(input.path().into()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     writeln!(out, "file\t{}", args.input.display())?;

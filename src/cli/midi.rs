@@ -32,7 +32,7 @@ pub(super) struct Midi {
     /// The table to write: notes (one row per note), or files (one row per file, written
     /// once every file is read).
     #[arg(long, default_value = "notes", value_name = "notes|files")]
-    table: crate::stream::MidiTable,
+    table: rawarrow::stream::MidiTable,
     #[command(flatten)]
     pg: super::PgArgs,
     /// Worker threads for reading and for encoding the output (with more than one, a writer
@@ -52,13 +52,13 @@ pub(super) struct Midi {
     /// `analyze('krumhansl')`), aarden (Aarden–Essen, music21's default `analyze('key')`) or
     /// temperley (Kostka–Payne).
     #[arg(long, default_value = "krumhansl")]
-    key_profile: crate::midi::KeyProfile,
+    key_profile: rawarrow::midi::KeyProfile,
     #[command(flatten)]
     ipc: super::IpcOptions,
 }
 
 pub(super) fn run(args: Midi) -> Result {
-    let options = crate::stream::MidiOptions {
+    let options = rawarrow::stream::MidiOptions {
         table: args.table,
         threads: args.threads,
         files_per_batch: Some(args.files_per_batch),
@@ -66,7 +66,7 @@ pub(super) fn run(args: Midi) -> Result {
         merge_window_ms: args.merge_window_ms,
         key_profile: args.key_profile,
     };
-    let input = crate::convert::Input::Midi {
+    let input = rawarrow::convert::Input::Midi {
         paths: args.inputs.clone(),
         list: args.from_list.clone(),
         options,

@@ -10,7 +10,6 @@ mod bgzf;
 mod midi;
 mod tdf;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -41,7 +40,7 @@ enum Command {
 }
 
 /// Runs the command line and returns the process exit status.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     install_signal_handlers();
     let result = match cli.command {
@@ -58,8 +57,8 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(e.as_ref()) {
                 return ExitCode::SUCCESS;
             }
-            use crate::stream::ErrorKind;
-            let kind = e.downcast_ref::<crate::stream::Error>().map(|s| s.kind());
+            use rawarrow::ErrorKind;
+            let kind = e.downcast_ref::<rawarrow::Error>().map(|s| s.kind());
             if kind == Some(ErrorKind::Interrupted) {
                 eprintln!("rawarrow: {e}");
                 return ExitCode::from(128 + signal().unwrap_or(2) as u8);
@@ -81,7 +80,7 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
         let pipe = std::io::ErrorKind::BrokenPipe;
         if e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == pipe)
-            || e.downcast_ref::<crate::stream::Error>()
+            || e.downcast_ref::<rawarrow::Error>()
                 .is_some_and(|s| s.io_kind() == Some(pipe))
             || matches!(e.downcast_ref::<arrow_schema::ArrowError>(),
                 Some(arrow_schema::ArrowError::IoError(_, io)) if io.kind() == pipe)
@@ -101,7 +100,7 @@ enum Codec {
     Zstd,
 }
 
-impl From<Codec> for crate::arrow::Compression {
+impl From<Codec> for rawarrow::convert::Compression {
     fn from(c: Codec) -> Self {
         match c {
             Codec::None => Self::None,
@@ -179,15 +178,15 @@ struct PgArgs {
 
 impl PgArgs {
     /// The conversion's destination: PostgreSQL when --postgres is given, else `output`.
-    fn target(&self, output: Option<&Path>) -> crate::convert::Target {
+    fn target(&self, output: Option<&Path>) -> rawarrow::convert::Target {
         match &self.postgres {
-            Some(url) => crate::convert::Target::Postgres(crate::sink::postgres::Postgres {
+            Some(url) => rawarrow::convert::Target::Postgres(rawarrow::sink::postgres::Postgres {
                 url: url.clone(),
                 schema: self.schema.clone(),
                 table: self.pg_table.clone(),
                 resume: self.resume,
             }),
-            None => crate::convert::Target::Path(
+            None => rawarrow::convert::Target::Path(
                 output
                     .expect("clap requires an output without --postgres")
                     .to_path_buf(),
@@ -198,7 +197,7 @@ impl PgArgs {
 
 /// `A:B` as two values of `T` (`--option`'s value; `expected` says the form).
 fn pair<T: std::str::FromStr>(option: &str, text: &str, expected: &str) -> Result<(T, T)> {
-    let bad = || crate::stream::Error::usage(format!("--{option} {text:?}: expected {expected}"));
+    let bad = || rawarrow::Error::usage(format!("--{option} {text:?}: expected {expected}"));
     let (a, z) = text.split_once(':').ok_or_else(bad)?;
     Ok((
         a.trim().parse().map_err(|_| bad())?,
@@ -222,10 +221,10 @@ impl IpcOptions {
     /// (`-t`; default: the cores this process may use).
     fn output(
         &self,
-        target: crate::convert::Target,
+        target: rawarrow::convert::Target,
         threads: Option<usize>,
-    ) -> crate::convert::Output {
-        crate::convert::Output {
+    ) -> rawarrow::convert::Output {
+        rawarrow::convert::Output {
             target,
             format: self.format_name().map(str::to_string),
             compression: self.compression.map(Into::into),
@@ -239,18 +238,18 @@ impl IpcOptions {
 /// Runs one conversion through the library's one path, with warnings and a progress bar on
 /// stderr and the stop a signal asks for; prints the summary line unless quiet.
 fn convert(
-    input: &crate::convert::Input,
-    output: &crate::convert::Output,
+    input: &rawarrow::convert::Input,
+    output: &rawarrow::convert::Output,
     quiet: bool,
-) -> Result<crate::convert::Summary> {
+) -> Result<rawarrow::convert::Summary> {
     let outcome = match &output.target {
-        crate::convert::Target::Postgres(_) => {
+        rawarrow::convert::Target::Postgres(_) => {
             "what was committed so far is kept (a resumed run continues from it)"
         }
-        crate::convert::Target::Path(_) => "no output was written",
+        rawarrow::convert::Target::Path(_) => "no output was written",
     };
     let mut bar = Bar(None);
-    let summary = crate::convert::run(input, output, &mut |p, warnings| {
+    let summary = rawarrow::convert::run(input, output, &mut |p, warnings| {
         for w in warnings {
             bar.println(&format!("rawarrow: warning: {w}"));
         }
@@ -269,7 +268,7 @@ fn convert(
 struct Bar(Option<Option<indicatif::ProgressBar>>);
 
 impl Bar {
-    fn show(&mut self, p: crate::stream::Progress, quiet: bool) {
+    fn show(&mut self, p: rawarrow::stream::Progress, quiet: bool) {
         let bar = self.0.get_or_insert_with(|| {
             let template = match p.unit {
                 "bytes" => "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
@@ -328,10 +327,10 @@ fn signal() -> Option<usize> {
 }
 
 /// The stop a signal asked for, as an interrupted error saying what became of the output.
-fn signal_error(outcome: &str) -> std::result::Result<(), crate::stream::Error> {
+fn signal_error(outcome: &str) -> std::result::Result<(), rawarrow::Error> {
     match signal() {
-        Some(sig) => Err(crate::stream::Error::new(
-            crate::stream::ErrorKind::Interrupted,
+        Some(sig) => Err(rawarrow::Error::new(
+            rawarrow::ErrorKind::Interrupted,
             format!("interrupted by signal {sig}; {outcome}"),
         )),
         None => Ok(()),
@@ -354,29 +353,3 @@ fn progress_bar(total: u64, template: &str, quiet: bool) -> Option<indicatif::Pr
 }
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
-
-/// Where a command's bytes go: standard output, or (through [`crate::io::create_output`]) a
-/// temporary file that becomes `path` only when [`Output::finish`] is called.
-struct Output {
-    file: std::fs::File,
-    pending: crate::io::Pending,
-}
-
-impl Output {
-    fn create(path: Option<&Path>) -> Result<Self> {
-        let (file, pending) = match path {
-            None => (crate::io::stdout_file()?, crate::io::Pending::nothing()),
-            Some(path) => crate::io::create_output(path)?,
-        };
-        Ok(Self { file, pending })
-    }
-
-    fn writer(&mut self) -> &mut std::fs::File {
-        &mut self.file
-    }
-
-    fn finish(mut self) -> Result {
-        self.file.flush()?;
-        Ok(self.pending.commit(&self.file)?)
-    }
-}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::Result;
-use crate::tdf::{Calibration, Table};
+use rawarrow::tdf::{Calibration, Table};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Cal {
@@ -93,14 +93,14 @@ fn range(option: &str, text: &str) -> Result<(f64, f64)> {
 pub(super) fn run(args: Tdf) -> Result {
     let mgf = args.output.as_deref().is_some_and(|o| {
         matches!(
-            crate::sink::Format::of(o, args.ipc.format_name()),
-            Ok(crate::sink::Format::Mgf)
+            rawarrow::sink::Format::of(o, args.ipc.format_name()),
+            Ok(rawarrow::sink::Format::Mgf)
         )
     });
     let table = match (args.table, mgf) {
         (None, true) | (Some(TableArg::Spectra), _) => Table::Spectra,
         (Some(t), true) => {
-            return Err(crate::stream::Error::usage(format!(
+            return Err(rawarrow::Error::usage(format!(
                 "-o {}: MGF holds spectra, not {}",
                 args.output
                     .as_deref()
@@ -115,7 +115,7 @@ pub(super) fn run(args: Tdf) -> Result {
         (Some(TableArg::Windows), _) => Table::Windows,
     };
     if mgf && args.columns.is_some() {
-        return Err(crate::stream::Error::usage(
+        return Err(rawarrow::Error::usage(
             "--columns does not apply to MGF output (MGF takes what it needs)",
         )
         .into());
@@ -124,7 +124,7 @@ pub(super) fn run(args: Tdf) -> Result {
         Some(f) => {
             let (first, last) = super::pair::<u32>("frames", f, "FIRST:LAST, e.g. 1:100")?;
             if first > last {
-                return Err(crate::stream::Error::usage(format!(
+                return Err(rawarrow::Error::usage(format!(
                     "--frames {f}: the first frame id is after the last"
                 ))
                 .into());
@@ -133,7 +133,7 @@ pub(super) fn run(args: Tdf) -> Result {
         }
         None => None,
     };
-    let options = crate::stream::TdfOptions {
+    let options = rawarrow::stream::TdfOptions {
         ms_level: args.ms_level,
         frames,
         calibration: match args.calibration {
@@ -155,13 +155,13 @@ pub(super) fn run(args: Tdf) -> Result {
         centroid: args.centroid,
     };
     if options.centroid.is_some() && table != Table::Spectra {
-        return Err(crate::stream::Error::usage(
+        return Err(rawarrow::Error::usage(
             "--centroid applies to the spectra table (--table spectra or -o NAME.mgf)",
         )
         .into());
     }
     let target = args.pg.target(args.output.as_deref());
-    let input = crate::convert::Input::Tdf {
+    let input = rawarrow::convert::Input::Tdf {
         path: args.input.clone(),
         options,
     };
@@ -204,7 +204,7 @@ pub(super) struct TdfGenerate {
 
 pub(super) fn generate(args: TdfGenerate) -> Result {
     let started = std::time::Instant::now();
-    let spec = crate::tdf::synth::Spec {
+    let spec = rawarrow::tdf::synth::Spec {
         frames: args.frames,
         scans: args.scans,
         peaks_per_frame: args.peaks_per_frame,
@@ -213,7 +213,7 @@ pub(super) fn generate(args: TdfGenerate) -> Result {
         seed: args.seed,
         dda: args.dda,
     };
-    let peaks = crate::tdf::synth::write(&args.output, &spec)?;
+    let peaks = rawarrow::tdf::synth::write(&args.output, &spec)?;
     eprintln!(
         "rawarrow: wrote {} frames, {peaks} peaks to {} in {:.1} s",
         args.frames,

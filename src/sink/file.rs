@@ -10,7 +10,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 
 use super::{output_error, Sink};
 use crate::arrow::{OutputFormat, SinkOptions};
-use crate::stream::Error;
+use crate::Error;
 
 /// An Arrow IPC file, IPC stream or Parquet file at a path (`-`: standard output), encoded on
 /// worker threads as [`crate::arrow::Sink`] says; dropped unfinished, it leaves nothing.

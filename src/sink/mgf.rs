@@ -7,7 +7,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use super::Sink;
-use crate::stream::Error;
+use crate::Error;
 
 /// MGF at a path (`-`: standard output), written under a temporary name and renamed when
 /// finished; dropped unfinished, it leaves nothing.

@@ -20,7 +20,7 @@
 //! }
 //! let bytes = sink.into_inner()?;
 //! assert_eq!(&bytes[..4], b"PAR1");
-//! # Ok::<(), rawarrow::stream::Error>(())
+//! # Ok::<(), rawarrow::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 
@@ -37,7 +37,7 @@ pub(crate) use file::FileSink;
 pub use file::WriterSink;
 pub(crate) use mgf::MgfSink;
 
-use crate::stream::{Error, ErrorKind};
+use crate::{Error, ErrorKind};
 
 /// A destination of record batches.
 pub trait Sink: Send {

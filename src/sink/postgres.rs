@@ -625,7 +625,7 @@ impl PgSink {
 }
 
 impl super::Sink for PgSink {
-    fn write(&mut self, batch: &RecordBatch) -> Result<(), crate::stream::Error> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), crate::Error> {
         self.write_job(batch, &[])
     }
 
@@ -633,7 +633,7 @@ impl super::Sink for PgSink {
         &mut self,
         batch: &RecordBatch,
         files: &[RecordBatch],
-    ) -> Result<(), crate::stream::Error> {
+    ) -> Result<(), crate::Error> {
         self.begin()?;
         if batch.num_rows() > 0 {
             self.main.copy(&mut self.client, batch)?;
@@ -649,7 +649,7 @@ impl super::Sink for PgSink {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<(), crate::stream::Error> {
+    fn finish(mut self: Box<Self>) -> Result<(), crate::Error> {
         Ok(self.commit()?)
     }
 

@@ -21,14 +21,12 @@
 //! }
 //! assert_eq!(rows, 4000);
 //! assert_eq!(stream.progress().done, stream.progress().total);
-//! # Ok::<(), rawarrow::stream::Error>(())
+//! # Ok::<(), rawarrow::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 
-mod error;
 mod plan;
 
-pub use error::{Error, ErrorKind};
 pub use plan::{plan_bam, plan_midi, plan_tdf, Split};
 
 use std::fmt;
@@ -40,6 +38,7 @@ use arrow_schema::{ArrowError, SchemaRef};
 
 use crate::io::Input;
 use crate::{bam, midi, tdf};
+use crate::{Error, ErrorKind};
 
 /// An invalid `RAWARROW_KERNELS` is a usage error when a stream opens.
 fn kernels_env() -> Result<(), Error> {

@@ -47,7 +47,7 @@ pub enum ErrorKind {
     Worker,
 }
 
-/// An error of a [`BatchStream`](super::BatchStream) or of a conversion: its kind, where in which file, and the
+/// An error of a [`BatchStream`](crate::stream::BatchStream) or of a conversion: its kind, where in which file, and the
 /// message the CLI prints for it.
 #[derive(Debug)]
 pub struct Error {
@@ -116,12 +116,12 @@ impl Error {
     }
 
     /// The same error, as a usage error (an option a reader builder refused).
-    pub(super) fn into_usage(mut self) -> Self {
+    pub(crate) fn into_usage(mut self) -> Self {
         self.kind = ErrorKind::Usage;
         self
     }
 
-    pub(super) fn at(
+    pub(crate) fn at(
         mut self,
         path: Option<&Path>,
         offset: Option<u64>,

@@ -1,0 +1,101 @@
+//! Records one at a time, as `samtools view` walks them: every record in file order, or the
+//! records overlapping each region in turn through the index — for callers that want the raw
+//! records (SAM text, counting) rather than Arrow batches. Region planning is
+//! [`super::region`]'s, the same the [`super::Reader`] uses.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::error::{Error, ErrorKind};
+use super::frame::{Located, Records};
+use super::record::Record;
+use crate::bgzf::Options;
+use crate::io::Input;
+
+fn options(threads: Option<usize>) -> Options {
+    let opts = Options::default();
+    match threads {
+        Some(t) => opts.threads(t),
+        None => opts,
+    }
+}
+
+/// Calls `f` with every record of `input`, or, with `regions` (samtools' syntax), with the
+/// records overlapping each region in turn, read through `index` (default: the one beside the
+/// input). Aux fields are checked only with `check_aux` (a caller that checks them itself, as
+/// [`push_sam_checked`] does, passes `false`). `check` runs between chunks of records; its
+/// error (a stop) ends the walk. Returns the warnings: what the region planning noticed (an
+/// index older than its file), what was read leniently, a missing EOF marker.
+pub fn walk(
+    input: Arc<Input>,
+    regions: &[String],
+    index: Option<&Path>,
+    threads: Option<usize>,
+    check_aux: bool,
+    check: &mut dyn FnMut() -> Result<(), crate::Error>,
+    mut f: impl FnMut(&Record<'_>, Located) -> Result<(), Error>,
+) -> Result<Vec<String>, crate::Error> {
+    let path = input.path().to_path_buf();
+    let mut warnings = Vec::new();
+    if regions.is_empty() {
+        let mut records = Records::new(input.clone(), options(threads))?;
+        loop {
+            check()?;
+            if !records.next_chunk_with(check_aux, |r, at| f(r, at).map(|()| true))? {
+                break;
+            }
+        }
+        if records.chunks().eof_marker() == Some(false) {
+            warnings.push(format!(
+                "{}: no BGZF EOF marker block at the end; the file may be truncated",
+                path.display()
+            ));
+        }
+        warnings.extend(records.take_warnings());
+        return Ok(warnings);
+    }
+    // The header a block at a time, then the index chunks of every region.
+    let records = Records::new(input.clone(), Options::default().threads(1).chunk_bytes(1))?;
+    let bam: Arc<Path> = path.as_path().into();
+    let header = records.header().clone();
+    let header_end = records.header_end();
+    let plan = super::region::plan_regions(&bam, &header, header_end, regions, index)?;
+    warnings.extend(plan.warnings.iter().cloned());
+    drop(records);
+    let threads = if plan.is_small() { Some(1) } else { threads };
+    let mut spans = Records::spans(input, options(threads), header, header_end, plan.spans)?;
+    loop {
+        check()?;
+        let more = spans.next_chunk_in(check_aux, |r, at, region| {
+            if region.is_none_or(|g| plan.regions[g].overlaps(r)) {
+                f(r, at)?;
+            }
+            Ok(true)
+        })?;
+        if !more {
+            break;
+        }
+    }
+    warnings.extend(spans.take_warnings());
+    Ok(warnings)
+}
+
+/// Appends `record` as one line of SAM text, byte for byte as `samtools view` prints it,
+/// checking its aux fields as they are written: a bad one is the error, naming the record
+/// (`at`) and `path`.
+pub fn push_sam_checked(
+    record: &Record<'_>,
+    header: &super::Header,
+    at: Located,
+    path: &Arc<Path>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    super::sam::push_record_checked(record, header, out).map_err(|error| {
+        Error::new(ErrorKind::Record {
+            index: at.index,
+            voffset: at.voffset,
+            error,
+        })
+        .with_path(path.clone())
+    })
+}
