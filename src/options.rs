@@ -115,11 +115,6 @@ impl Opt {
         self.formats = formats;
         self
     }
-
-    /// Whether this (output) option applies to `format`.
-    pub fn applies_to(&self, format: &str) -> bool {
-        self.formats.is_empty() || self.formats.contains(&format)
-    }
 }
 
 const THREADS: Opt = opt(
@@ -416,13 +411,3 @@ pub const OUTPUT: &[Opt] = &[
     .no_c("the rows of rawarrow_bam_open's stream")
     .only(&["bam"]),
 ];
-
-/// The options of the format named `bam`, `tdf` or `midi`.
-pub fn of(format: &str) -> Option<&'static [Opt]> {
-    match format {
-        "bam" => Some(BAM),
-        "tdf" => Some(TDF),
-        "midi" => Some(MIDI),
-        _ => None,
-    }
-}

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use rawarrow::options::{Cli, Opt, Python, C, OUTPUT};
+use rawarrow::options::{Cli, Opt, Python, BAM, C, MIDI, OUTPUT, TDF};
 
 const FORMATS: [&str; 3] = ["bam", "tdf", "midi"];
 
@@ -22,8 +22,15 @@ fn set<'a>(items: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
 
 /// The reader options of `format` and the output options that apply to it.
 fn options(format: &str) -> (&'static [Opt], Vec<&'static Opt>) {
-    let reader = rawarrow::options::of(format).expect("a format");
-    let output = OUTPUT.iter().filter(|o| o.applies_to(format)).collect();
+    let reader = match format {
+        "bam" => BAM,
+        "tdf" => TDF,
+        _ => MIDI,
+    };
+    let output = OUTPUT
+        .iter()
+        .filter(|o| o.formats.is_empty() || o.formats.contains(&format))
+        .collect();
     (reader, output)
 }
 

@@ -7,6 +7,9 @@ purpose (and the change shows in review).
     python3 tests/public_api.py target/doc/rawarrow.json > tests/public-api.txt   # to accept a change
     python3 tests/public_api.py target/doc/rawarrow.json --check tests/public-api.txt
 
+Checked first: at most 500 items, none of the CLI, none reachable under two paths, no type of
+the kernels crate in a signature.
+
 Listed: modules, re-exports, structs (public fields), enums (variants), traits, functions and
 methods of inherent impls with their parameter and return types, constants, statics and type
 aliases, each under the path a caller writes. Trait implementations are not listed.
@@ -183,11 +186,80 @@ def walk(doc):
     return sorted(out)
 
 
+LIMIT = 500
+
+
+def shape_problems(doc, lines):
+    """What the API's shape forbids: more than LIMIT items, anything of the CLI, an item
+    reachable under two paths, a type of the kernels crate in a signature."""
+    problems = []
+    if len(lines) > LIMIT:
+        problems.append(f"{len(lines)} items: at most {LIMIT}")
+    problems += [f"CLI item in the library's API: {l}" for l in lines if "rawarrow::cli" in l]
+    idx = doc["index"]
+    seen = {}
+
+    def visit(i, path):
+        it = idx.get(str(i))
+        if it is None or it["visibility"] != "public":
+            return
+        inner = it["inner"]
+        if "use" in inner:
+            target = inner["use"]["id"]
+            if target is not None and not inner["use"]["is_glob"]:
+                visit(target, path + "::" + inner["use"]["name"])
+            return
+        if it["id"] in seen and seen[it["id"]] != path:
+            problems.append(f"listed twice: {seen[it['id']]} and {path}")
+            return
+        seen[it["id"]] = path
+        if "module" in inner:
+            for c in inner["module"]["items"]:
+                child = idx.get(str(c))
+                if child is not None and child.get("name") and "use" not in child["inner"]:
+                    visit(c, path + "::" + child["name"])
+                elif child is not None and "use" in child["inner"]:
+                    visit(c, path)
+
+    visit(doc["root"], "rawarrow")
+    kernels = [k for k, c in doc["external_crates"].items() if c["name"] == "rawarrow_kernels"]
+    if kernels:
+        ids = {i for i, p in doc["paths"].items() if str(p["crate_id"]) in kernels}
+
+        def refs(node):
+            if isinstance(node, dict):
+                if "resolved_path" in node and str(node["resolved_path"].get("id")) in ids:
+                    yield node["resolved_path"]["path"]
+                for v in node.values():
+                    yield from refs(v)
+            elif isinstance(node, list):
+                for v in node:
+                    yield from refs(v)
+
+        for i, path in seen.items():
+            it = idx[str(i)]
+            items = [it]
+            for impl_id in it["inner"].get("struct", it["inner"].get("enum", {})).get("impls", []):
+                imp = idx.get(str(impl_id))
+                if imp and imp["inner"]["impl"]["trait"] is None:
+                    items += [idx[str(m)] for m in imp["inner"]["impl"]["items"]
+                              if str(m) in idx and idx[str(m)]["visibility"] == "public"]
+            for x in items:
+                for r in refs(x["inner"]):
+                    where = path if x is it else f"{path}::{x.get('name')}"
+                    problems.append(f"kernels type {r} in {where}")
+    return problems
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     doc = json.load(open(sys.argv[1]))
     lines = walk(doc)
+    problems = shape_problems(doc, lines)
+    if problems:
+        sys.stdout.writelines(p + "\n" for p in problems)
+        sys.exit("the public API's shape is wrong (above)")
     if len(sys.argv) == 4 and sys.argv[2] == "--check":
         want = open(sys.argv[3]).read().splitlines()
         if want != lines:

@@ -210,7 +210,7 @@ pub struct Programs(pub u128);
 
 impl Programs {
     /// Adds a program.
-    pub fn insert(&mut self, program: u8) {
+    pub(crate) fn insert(&mut self, program: u8) {
         self.0 |= 1u128 << (program & 0x7F);
     }
 

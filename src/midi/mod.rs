@@ -53,8 +53,7 @@ pub(crate) use reader::read_list;
 pub(crate) use reader::EXTENSIONS;
 pub use reader::{list_inputs, Error, ErrorKind, Reader, ReaderBuilder, Summary};
 pub use smf::{
-    Division, Header, KeySignature, Note, ParseError, ParseErrorKind, Parser, Tempo, TimeSignature,
-    Warning, WarningKind,
+    Division, Header, KeySignature, Note, ParseError, Parser, Tempo, TimeSignature, Warning,
 };
 pub use table::{files_schema, notes_schema};
 pub(crate) use tempo::TempoMap;

@@ -110,7 +110,7 @@ pub struct Tempo {
 
 /// Why a file could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParseErrorKind {
+pub(crate) enum ParseErrorKind {
     /// No `MThd` chunk at the start (nor within the first 4 KiB, nor in a RIFF `data` chunk).
     NotSmf,
     /// `MThd` shorter than 6 bytes (the length field, or the bytes actually present).
@@ -138,13 +138,13 @@ impl fmt::Display for ParseErrorKind {
     }
 }
 
-/// A file that cannot be read: the byte offset and the cause.
+/// A file that cannot be read: the byte offset and the cause (its `Display`: `offset N: cause`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     /// Offset in the file where the problem was found.
     pub offset: u64,
     /// What was wrong.
-    pub kind: ParseErrorKind,
+    pub(crate) kind: ParseErrorKind,
 }
 
 impl fmt::Display for ParseError {
@@ -157,7 +157,7 @@ impl std::error::Error for ParseError {}
 
 /// Something odd that did not stop the file from being read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WarningKind {
+pub(crate) enum WarningKind {
     /// Bytes before `MThd` that were skipped (RIFF wrapper, MacBinary header...).
     LeadingBytes(u64),
     /// A chunk declares more bytes than the file has left.
@@ -239,7 +239,14 @@ pub struct Warning {
     /// Track index, for warnings inside a track.
     pub track: Option<u16>,
     /// What was odd.
-    pub kind: WarningKind,
+    pub(crate) kind: WarningKind,
+}
+
+impl Warning {
+    /// What was odd, in words (the text after the offset in the files table's `warnings`).
+    pub fn message(&self) -> String {
+        self.kind.to_string()
+    }
 }
 
 impl fmt::Display for Warning {
