@@ -241,54 +241,23 @@ mod tests {
     }
 }
 
-#[cfg(all(test, target_arch = "x86_64"))]
-mod dispatch_tests {
+#[cfg(test)]
+mod level_order {
     use super::*;
 
-    /// Each kernel asks for the features it uses: at the AVX-512 F level (a Knights Landing, or
-    /// `RAWARROW_KERNELS=avx512f`) the kernels on 32/64-bit lanes dispatch to their AVX-512 code
-    /// and the byte kernels to AVX2; at the F/BW level (a Cascade Lake, or
-    /// `RAWARROW_KERNELS=avx512bw`) the byte kernels too, the VBMI kernels to AVX2; with VBMI,
-    /// everything to AVX-512.
+    /// The levels order as the features nest, and each `has_*` agrees with the level.
     #[test]
-    fn kernels_dispatch_by_their_own_features() {
-        type Seq = unsafe fn(&[u8], &mut [u8]);
-        type Qual = unsafe fn(&[u8], &mut [u8]) -> bool;
-        let seq = crate::seq::resolve() as usize;
-        let qual = crate::qual::resolve() as usize;
-        let qual512 = crate::qual::x86_64::avx512::entry as Qual as usize;
-        let seq512 = crate::seq::x86_64::avx512::entry as Seq as usize;
-        let seq256 = crate::seq::x86_64::avx2::entry as Seq as usize;
-        let qual256 = crate::qual::x86_64::avx2::entry as Qual as usize;
-        match level() {
-            Level::Avx512 => assert_eq!((seq, qual), (seq512, qual512)),
-            Level::Avx512Bw => assert_eq!((seq, qual), (seq256, qual512)),
-            Level::Avx512F => assert_eq!((seq, qual), (seq256, qual256)),
-            _ => assert!(seq != seq512 && qual != qual512),
-        }
-        // The lane kernels (through their tokens): AVX-512 from the F level up.
-        let f = level() >= Level::Avx512F;
-        assert_eq!(
-            crate::delta::x86_64::avx512::Avx512::new().is_some(),
-            has_avx512f()
-        );
-        assert_eq!(crate::delta::avx512().is_some(), f);
-        assert_eq!(crate::runs::avx512().is_some(), f);
-        assert_eq!(crate::calib::avx512().is_some(), f);
-        type Cstr = unsafe fn(&[u8], &mut [u8]) -> Option<crate::cstr::Copied>;
-        let cstr = crate::cstr::resolve() as usize;
-        let cstr512 = crate::cstr::x86_64::avx512::entry as Cstr as usize;
-        let cstr256 = crate::cstr::x86_64::avx2::entry as Cstr as usize;
-        match level() {
-            Level::Avx512 | Level::Avx512Bw => assert_eq!(cstr, cstr512),
-            Level::Avx512F | Level::Avx2 => assert_eq!(cstr, cstr256),
-            _ => assert!(cstr != cstr512 && cstr != cstr256),
-        }
+    fn levels_nest() {
         assert!(
-            Level::Avx2 < Level::Avx512F
+            Level::Scalar < Level::Simd128
+                && Level::Simd128 < Level::Avx2
+                && Level::Avx2 < Level::Avx512F
                 && Level::Avx512F < Level::Avx512Bw
                 && Level::Avx512Bw < Level::Avx512
         );
+        assert_eq!(has_avx2(), detected() >= Level::Avx2);
+        assert_eq!(has_avx512f(), detected() >= Level::Avx512F);
         assert_eq!(has_avx512bw(), detected() >= Level::Avx512Bw);
+        assert_eq!(has_avx512(), detected() >= Level::Avx512);
     }
 }

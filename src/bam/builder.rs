@@ -341,3 +341,10 @@ impl ReaderBuilder {
         })
     }
 }
+
+impl Reader {
+    /// A builder with the defaults: all columns, 65,536 rows per batch, all threads.
+    pub fn builder() -> ReaderBuilder {
+        ReaderBuilder::default()
+    }
+}

@@ -180,7 +180,7 @@ impl Job {
             // Hopping from record to record is a chain of dependent loads, one cache miss each
             // when the chunk has left the cache; a sequential sweep over the run first (loads
             // the hardware overlaps and prefetches) brings it into cache for the hop.
-            super::frame::touch_lines(&data[run.range.clone()]);
+            super::mark::touch_lines(&data[run.range.clone()]);
             let mut pos = run.range.start;
             for k in 0..u64::from(run.count) {
                 let bs =
@@ -464,7 +464,7 @@ mod tests {
     /// The worker's marks, cut short: the calling thread frames the rest of each chunk.
     fn truncated() -> Marker {
         Arc::new(|data: &[u8], marks: &mut Vec<u32>| {
-            let end = crate::bam::frame::mark_records(data, marks);
+            let end = crate::bam::mark::mark_records(data, marks);
             let keep = marks.len() / 2;
             let end = marks.get(keep).map_or(end, |&m| m as usize);
             marks.truncate(keep);
@@ -487,7 +487,7 @@ mod tests {
                 "sample records"
             );
             let markers: [(&str, Marker); 4] = [
-                ("mark_records", Arc::new(crate::bam::frame::mark_records)),
+                ("mark_records", Arc::new(crate::bam::mark::mark_records)),
                 ("wrong start", from_offset(3)),
                 ("wrong start 0", from_offset(0)),
                 ("cut short", truncated()),
@@ -529,7 +529,7 @@ mod tests {
                 let plain = framed_range(None, range, rows, bytes);
                 total += plain.iter().map(Vec::len).sum::<usize>();
                 let markers: [(&str, Marker); 3] = [
-                    ("mark_records", Arc::new(crate::bam::frame::mark_records)),
+                    ("mark_records", Arc::new(crate::bam::mark::mark_records)),
                     ("wrong start", from_offset(3)),
                     ("cut short", truncated()),
                 ];

@@ -19,6 +19,7 @@
 
 mod aux;
 mod batch;
+mod bins;
 mod buffers;
 mod builder;
 mod columns;
@@ -28,6 +29,7 @@ mod frame;
 mod header;
 mod index;
 mod job;
+mod mark;
 mod reader;
 mod record;
 mod region;

@@ -6,7 +6,6 @@ use arrow_array::{RecordBatch, RecordBatchReader, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 
 use super::batch::BatchBuilder;
-use super::builder::ReaderBuilder;
 use super::error::{Error, ErrorKind};
 use super::filter::Filter;
 use super::frame::Records;
@@ -73,7 +72,7 @@ impl std::fmt::Debug for Reader {
     }
 }
 
-/// An opened input and the settings of its pipeline (from [`super::ReaderBuilder::build`]).
+/// An opened input and the settings of its pipeline (from [`crate::bam::ReaderBuilder::build`]).
 pub(super) struct Start {
     pub(super) records: Records,
     /// Decodes batches (cloned for each worker, with an arena pool per NUMA node as large as
@@ -159,11 +158,6 @@ impl Reader {
 }
 
 impl Reader {
-    /// A builder with the defaults: all columns, 65,536 rows per batch, all threads.
-    pub fn builder() -> ReaderBuilder {
-        ReaderBuilder::default()
-    }
-
     /// The file's header.
     pub fn header(&self) -> &Header {
         self.records.header()

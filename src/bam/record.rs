@@ -215,7 +215,7 @@ impl<'a> Record<'a> {
             let (beg, end) = self.index_span();
             (beg.max(0), end.max(1))
         };
-        (end <= 1 << 29).then(|| super::index::reg2bin(beg, end, 14, 5) as u16)
+        (end <= 1 << 29).then(|| super::bins::reg2bin(beg, end, 14, 5) as u16)
     }
 
     /// The 0-based span `[pos, end)` an index files the record under (`hts_idx_push`'s input):

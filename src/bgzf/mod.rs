@@ -22,16 +22,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod chunk;
 mod chunks;
 mod error;
 mod inflate;
+mod options;
 mod reader;
 mod scan;
 
-pub use chunks::{Chunk, ChunkReader, Options};
-pub(crate) use chunks::{Marker, VirtualOffsets};
+pub use chunk::Chunk;
+pub(crate) use chunk::{Marker, VirtualOffsets};
+pub use chunks::ChunkReader;
 pub use error::{Error, ErrorKind};
 pub(crate) use inflate::inflate_block;
+pub use options::Options;
 pub use reader::Reader;
 pub(crate) use scan::parse_block;
 pub use scan::{find_block_start, scan, BlockIndex, BlockInfo, Scanner};

@@ -13,6 +13,7 @@
 //! (UInt32, ddaPASEF): the isolation window whose scan range holds the peak's scan in its
 //! frame, null for MS1 peaks and for scans outside every window.
 
+mod builder;
 pub(crate) mod calib;
 pub(crate) mod frame;
 #[cfg(fuzzing)]
@@ -30,8 +31,9 @@ mod tables;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use builder::ReaderBuilder;
 pub(crate) use peaks::{schema, COLUMNS};
-pub use reader::{Calibration, Reader, ReaderBuilder};
+pub use reader::{Calibration, Reader};
 pub use tables::Table;
 
 /// An error of the timsTOF reader: what kind, where (the file; for frame data the frame id

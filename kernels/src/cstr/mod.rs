@@ -74,3 +74,22 @@ pub(crate) fn resolve() -> unsafe fn(&[u8], &mut [u8]) -> Option<Copied> {
 unsafe fn scalar_entry(src: &[u8], dst: &mut [u8]) -> Option<Copied> {
     scalar::copy(src, dst)
 }
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod dispatch_tests {
+    use crate::cpu::{level, Level};
+
+    /// NUL search needs AVX-512 BW for byte masks: AVX-512 from the F/BW level, else AVX2.
+    #[test]
+    fn dispatches_by_its_own_features() {
+        type Cstr = unsafe fn(&[u8], &mut [u8]) -> Option<super::Copied>;
+        let got = super::resolve() as usize;
+        let avx512 = super::x86_64::avx512::entry as Cstr as usize;
+        let avx2 = super::x86_64::avx2::entry as Cstr as usize;
+        match level() {
+            Level::Avx512 | Level::Avx512Bw => assert_eq!(got, avx512),
+            Level::Avx512F | Level::Avx2 => assert_eq!(got, avx2),
+            _ => assert!(got != avx512 && got != avx2),
+        }
+    }
+}

@@ -80,3 +80,18 @@ pub(crate) fn avx512() -> Option<x86_64::avx512::Avx512> {
         .then(x86_64::avx512::Avx512::new)
         .flatten()
 }
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod dispatch_tests {
+    use crate::cpu::{level, Level};
+
+    /// 32-bit lanes need AVX-512 F alone: the AVX-512 code from the F level up.
+    #[test]
+    fn dispatches_by_its_own_features() {
+        assert_eq!(super::avx512().is_some(), level() >= Level::Avx512F);
+        assert_eq!(
+            super::x86_64::avx512::Avx512::new().is_some(),
+            crate::cpu::has_avx512f()
+        );
+    }
+}

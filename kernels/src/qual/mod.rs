@@ -106,3 +106,22 @@ pub(crate) fn resolve() -> unsafe fn(&[u8], &mut [u8]) -> bool {
 unsafe fn scalar_entry(qual: &[u8], out: &mut [u8]) -> bool {
     scalar::add33(qual, out)
 }
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod dispatch_tests {
+    use crate::cpu::{level, Level};
+
+    /// Qualities need AVX-512 BW for byte lanes: AVX-512 from the F/BW level, else AVX2.
+    #[test]
+    fn dispatches_by_its_own_features() {
+        type Qual = unsafe fn(&[u8], &mut [u8]) -> bool;
+        let got = super::resolve() as usize;
+        let avx512 = super::x86_64::avx512::entry as Qual as usize;
+        let avx2 = super::x86_64::avx2::entry as Qual as usize;
+        match level() {
+            Level::Avx512 | Level::Avx512Bw => assert_eq!(got, avx512),
+            Level::Avx512F | Level::Avx2 => assert_eq!(got, avx2),
+            _ => assert!(got != avx512 && got != avx2),
+        }
+    }
+}

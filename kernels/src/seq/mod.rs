@@ -78,3 +78,23 @@ pub(crate) fn resolve() -> unsafe fn(&[u8], &mut [u8]) {
 unsafe fn scalar_entry(packed: &[u8], out: &mut [u8]) {
     scalar::decode(packed, out)
 }
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod dispatch_tests {
+    use crate::cpu::{level, Level};
+
+    /// Sequence nibbles need VBMI for the 512-bit table lookup: AVX-512 only at the full level,
+    /// AVX2 from AVX2 up to AVX-512 F/BW.
+    #[test]
+    fn dispatches_by_its_own_features() {
+        type Seq = unsafe fn(&[u8], &mut [u8]);
+        let got = super::resolve() as usize;
+        let avx512 = super::x86_64::avx512::entry as Seq as usize;
+        let avx2 = super::x86_64::avx2::entry as Seq as usize;
+        match level() {
+            Level::Avx512 => assert_eq!(got, avx512),
+            Level::Avx512Bw | Level::Avx512F | Level::Avx2 => assert_eq!(got, avx2),
+            _ => assert!(got != avx512 && got != avx2),
+        }
+    }
+}

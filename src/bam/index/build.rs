@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use super::{
-    bin_bot, bin_first, bin_parent, index_error, reg2bin, Bin, Index, IndexFormat, RefIndex,
-    MIN_MARKER_DIST,
-};
+use super::{index_error, Bin, Index, IndexFormat, RefIndex, MIN_MARKER_DIST};
+use crate::bam::bins::{bin_bot, bin_first, bin_parent, reg2bin};
 use crate::bam::error::Error;
 use crate::bam::frame::Records;
 use crate::bgzf::Options;
@@ -498,6 +496,19 @@ fn compress_binning(t: &mut BinTable<Bins>, n_bins: u32, depth: u32) {
             }
         }
         list.truncate(m + 1);
+    }
+}
+
+impl Index {
+    /// Builds the index of a coordinate-sorted BAM, as `samtools index` (`format` Bai) or
+    /// `samtools index -c` (Csi) builds it: the same bytes from [`Index::to_bytes`]. Inflating
+    /// runs on `opts`' threads; records are checked as they are read.
+    pub fn build(
+        input: impl Into<Arc<Input>>,
+        format: IndexFormat,
+        opts: Options,
+    ) -> Result<Self, Error> {
+        build(input.into(), format, opts)
     }
 }
 

@@ -1,0 +1,147 @@
+//! What every `convert_*` shares: the output, the progress reporter and the run.
+
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use rawarrow::convert::Output;
+use rawarrow::stream::Progress;
+use rawarrow::Error;
+
+use crate::*;
+
+/// Reports progress at most ten times a second, and checks for Ctrl-C after every batch.
+pub(crate) struct Reporter {
+    callback: Option<Py<PyAny>>,
+    bar: Option<indicatif::ProgressBar>,
+    last: Option<Instant>,
+    /// The Python exception that stopped the conversion (KeyboardInterrupt, or one the
+    /// callback raised), raised again once the workers are joined.
+    raised: Option<PyErr>,
+}
+
+impl Reporter {
+    fn report(&mut self, p: Progress, last: bool) -> Result<(), Error> {
+        let due = last
+            || self
+                .last
+                .is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+        let outcome = Python::attach(|py| {
+            py.check_signals()?;
+            if due {
+                if let Some(bar) = &self.bar {
+                    bar.set_length(p.total);
+                    bar.set_position(p.done);
+                    bar.set_message(format!("{} rows", p.rows));
+                }
+                if let Some(cb) = &self.callback {
+                    cb.bind(py).call1((p.rows, p.done, p.total))?;
+                }
+            }
+            Ok::<(), PyErr>(())
+        });
+        if let Err(e) = outcome {
+            self.raised = Some(e);
+            return Err(Error::interrupted());
+        }
+        if due {
+            self.last = Some(Instant::now());
+        }
+        Ok(())
+    }
+}
+
+/// Runs a conversion with the GIL released; Ctrl-C or an exception from the callback stops it
+/// within one batch, the workers are joined, and no output file is left.
+pub(crate) fn run_convert(
+    py: Python<'_>,
+    input: rawarrow::convert::Input,
+    output: Output,
+    progress: Option<&Bound<'_, PyAny>>,
+) -> PyResult<ConvertSummary> {
+    use std::io::IsTerminal;
+    let (want_bar, callback) = match progress {
+        Some(p) if p.is_callable() => (false, Some(p.clone().unbind())),
+        Some(p) => (p.is_truthy()?, None),
+        None => (false, None),
+    };
+    let bar = (want_bar && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        let style =
+            indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% ETA {eta} {msg}")
+                .expect("a valid template");
+        b.set_style(style);
+        b
+    });
+    let mut reporter = Reporter {
+        callback,
+        bar,
+        last: None,
+        raised: None,
+    };
+    let result = py.detach(|| -> Result<ConvertSummary, Error> {
+        let summary =
+            rawarrow::convert::run(&input, &output, &mut |p, _| reporter.report(p, false))?;
+        reporter.report(summary.progress, true)?;
+        Ok(ConvertSummary {
+            rows: summary.rows,
+            seconds: summary.seconds,
+            warnings: summary.warnings,
+        })
+    });
+    if let Some(bar) = &reporter.bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(summary) => {
+            for w in &summary.warnings {
+                let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+                let text = CString::new(w.replace('\0', "\\0")).expect("NUL bytes were replaced");
+                PyErr::warn(py, &category, &text, 1)?;
+            }
+            Ok(summary)
+        }
+        Err(e) => Err(reporter.raised.take().unwrap_or_else(|| py_err(py, e))),
+    }
+}
+
+pub(crate) struct ConvertSummary {
+    pub(crate) rows: u64,
+    pub(crate) seconds: f64,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// A `convert_*` call's PostgreSQL arguments.
+pub(crate) struct Pg {
+    pub(crate) postgres: Option<String>,
+    pub(crate) schema: Option<String>,
+    pub(crate) pg_table: Option<String>,
+    pub(crate) resume: bool,
+    /// Not PostgreSQL's, but carried the same way: the run statistics' JSON path.
+    pub(crate) stats: Option<PathBuf>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn output(
+    path: Option<PathBuf>,
+    pg: Pg,
+    format: Option<String>,
+    compression: Option<&str>,
+    files: Option<PathBuf>,
+    threads: Option<usize>,
+) -> Result<Output, Error> {
+    let mut out = Output::from_parts(
+        path,
+        pg.postgres,
+        pg.schema,
+        pg.pg_table,
+        pg.resume,
+        format,
+        compression,
+        files,
+        threads,
+    )?;
+    out.stats = pg.stats;
+    Ok(out)
+}
