@@ -232,11 +232,7 @@ impl From<bam::Error> for Error {
             // What the input is instead, from its first bytes.
             bam::ErrorKind::NotBam(_) => (ErrorKind::Format, Some(0), None),
             // Rejected options and inputs that cannot share one output: the reason alone.
-            bam::ErrorKind::Arrow(ArrowError::InvalidArgumentError(m)) => {
-                let message = match &path {
-                    Some(p) => format!("{}: {m}", p.display()),
-                    None => m.clone(),
-                };
+            bam::ErrorKind::Usage(_) => {
                 return Self::usage(message)
                     .at(path.as_deref(), None, None)
                     .with_source(e);

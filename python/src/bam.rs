@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use rawarrow::stream::{BamOptions, BatchStream as Stream};
-use rawarrow::Error;
 
 use crate::*;
 
@@ -57,7 +56,7 @@ pub(crate) fn bam_options(
     let flags = |t: &Option<String>| -> PyResult<u16> {
         t.as_deref()
             .map_or(Ok(0), rawarrow::bam::parse_flags)
-            .map_err(|m| py_err(py, Error::usage(m)))
+            .map_err(|e| py_err(py, e))
     };
     Ok(BamOptions {
         columns,

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use arrow_array::Array;
-use arrow_schema::ArrowError;
 
 use super::batch::BatchBuilder;
 use super::columns::Projection;
@@ -75,8 +74,7 @@ impl ReaderBuilder {
     /// Decode only these columns (names from [`COLUMNS`](super::COLUMNS)); skipped columns cost
     /// nothing.
     pub fn columns<S: AsRef<str>>(mut self, names: &[S]) -> Result<Self, Error> {
-        self.projection = Projection::of(names)
-            .map_err(|m| Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m))))?;
+        self.projection = Projection::parse(names).map_err(|m| Error::new(ErrorKind::Usage(m)))?;
         Ok(self)
     }
 
@@ -95,7 +93,7 @@ impl ReaderBuilder {
     pub fn tags<S: AsRef<str>>(mut self, specs: &[S]) -> Result<Self, Error> {
         for spec in specs {
             let parsed = super::parse_tag_spec(spec.as_ref())
-                .map_err(|m| Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m))))?;
+                .map_err(|m| Error::new(ErrorKind::Usage(m)))?;
             if !self.tags.iter().any(|(t, _)| *t == parsed.0) {
                 self.tags.push(parsed);
             }
@@ -218,10 +216,7 @@ impl ReaderBuilder {
         };
         // Tag types come from the first records of the file, for a split too.
         let wanted: Vec<[u8; 2]> = self.tags.iter().map(|(t, _)| *t).collect();
-        let usage = |m: String| {
-            Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m)))
-                .with_path(path.clone())
-        };
+        let usage = |m: String| Error::new(ErrorKind::Usage(m)).with_path(path.clone());
         if !self.regions.is_empty() && self.byte_range.is_some() {
             return Err(usage("regions and a byte range cannot be combined".into()));
         }
@@ -299,12 +294,7 @@ impl ReaderBuilder {
                         .all(|(a, b)| a == Some(b.name.as_str()));
                 if !same {
                     let msg = "its reference sequences differ from the first input's (write one output per input)";
-                    return Err(
-                        Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(
-                            msg.into(),
-                        )))
-                        .with_path(path),
-                    );
+                    return Err(Error::new(ErrorKind::Usage(msg.into())).with_path(path));
                 }
                 d
             }

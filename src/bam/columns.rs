@@ -277,8 +277,14 @@ impl Default for Projection {
 }
 
 impl Projection {
-    /// A projection of the named columns; unknown names are an error listing the valid ones.
-    pub fn of<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
+    /// A projection of the named columns; unknown names are a usage error listing the valid
+    /// ones.
+    pub fn of<S: AsRef<str>>(names: &[S]) -> Result<Self, crate::Error> {
+        Self::parse(names).map_err(crate::Error::usage)
+    }
+
+    /// [`Projection::of`] with the reason as text.
+    pub(crate) fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
         let mut p = [false; N];
         for n in names {
             let n = n.as_ref().trim();

@@ -53,6 +53,9 @@ pub enum ErrorKind {
     Io(std::io::Error),
     /// Arrow rejected a batch or the output (a bug or an I/O failure underneath).
     Arrow(arrow_schema::ArrowError),
+    /// An option or input the reader refuses (an unknown column, a bad region, inputs that
+    /// cannot share one output): the caller's mistake, not the file's.
+    Usage(String),
     /// A worker thread panicked while decoding (a bug in rawarrow, reported instead of a hang).
     Worker,
 }
@@ -339,6 +342,10 @@ impl fmt::Display for Error {
             ErrorKind::Arrow(e) => {
                 prefix(f)?;
                 write!(f, "Arrow: {e}")
+            }
+            ErrorKind::Usage(m) => {
+                prefix(f)?;
+                f.write_str(m)
             }
             ErrorKind::Worker => {
                 prefix(f)?;

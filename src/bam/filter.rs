@@ -10,7 +10,7 @@
 /// assert!(f.keeps(0x0, 60));
 /// assert!(!f.keeps(0x100, 60)); // secondary
 /// assert!(!f.keeps(0x0, 29)); // MAPQ below 30
-/// # Ok::<(), String>(())
+/// # Ok::<(), rawarrow::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -79,12 +79,18 @@ const NAMES: [(&str, u16); 12] = [
 ///
 /// ```
 /// use rawarrow::bam::parse_flags;
-/// assert_eq!(parse_flags("0x904"), Ok(0x904));
-/// assert_eq!(parse_flags("2308"), Ok(0x904));
-/// assert_eq!(parse_flags("UNMAP,SECONDARY,SUPPLEMENTARY"), Ok(0x904));
+/// assert_eq!(parse_flags("0x904")?, 0x904);
+/// assert_eq!(parse_flags("2308")?, 0x904);
+/// assert_eq!(parse_flags("UNMAP,SECONDARY,SUPPLEMENTARY")?, 0x904);
 /// assert!(parse_flags("UNMAPPED").is_err());
+/// # Ok::<(), rawarrow::Error>(())
 /// ```
-pub fn parse_flags(text: &str) -> Result<u16, String> {
+pub fn parse_flags(text: &str) -> Result<u16, crate::Error> {
+    parse_flags_text(text).map_err(crate::Error::usage)
+}
+
+/// [`parse_flags`] with the reason as text.
+pub(crate) fn parse_flags_text(text: &str) -> Result<u16, String> {
     let t = text.trim();
     let number = if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(u32::from_str_radix(hex, 16))
@@ -124,16 +130,16 @@ mod tests {
 
     #[test]
     fn flags_as_samtools_reads_them() {
-        assert_eq!(parse_flags("0"), Ok(0));
-        assert_eq!(parse_flags("4"), Ok(4));
-        assert_eq!(parse_flags("010"), Ok(8));
-        assert_eq!(parse_flags("0xF04"), Ok(0xf04));
-        assert_eq!(parse_flags("paired,read1"), Ok(0x41));
-        assert_eq!(parse_flags("DUP"), Ok(0x400));
-        assert!(parse_flags("65536").is_err());
-        assert!(parse_flags("0x").is_err());
-        assert!(parse_flags("UNMAP,").is_err());
-        assert!(parse_flags("").is_err());
+        assert_eq!(parse_flags_text("0"), Ok(0));
+        assert_eq!(parse_flags_text("4"), Ok(4));
+        assert_eq!(parse_flags_text("010"), Ok(8));
+        assert_eq!(parse_flags_text("0xF04"), Ok(0xf04));
+        assert_eq!(parse_flags_text("paired,read1"), Ok(0x41));
+        assert_eq!(parse_flags_text("DUP"), Ok(0x400));
+        assert!(parse_flags_text("65536").is_err());
+        assert!(parse_flags_text("0x").is_err());
+        assert!(parse_flags_text("UNMAP,").is_err());
+        assert!(parse_flags_text("").is_err());
     }
 
     #[test]

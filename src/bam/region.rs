@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use arrow_schema::ArrowError;
-
 use super::error::{Error, ErrorKind};
 use super::header::Header;
 use super::record::Record;
@@ -142,9 +140,8 @@ pub(crate) fn plan_regions(
 ) -> Result<RegionPlan, Error> {
     let mut regions = Vec::with_capacity(texts.len());
     for text in texts {
-        let r = super::Region::parse(text, header).map_err(|m| {
-            Error::new(ErrorKind::Arrow(ArrowError::InvalidArgumentError(m))).with_path(bam.clone())
-        })?;
+        let r = super::Region::parse(text, header)
+            .map_err(|m| Error::new(ErrorKind::Usage(m)).with_path(bam.clone()))?;
         regions.push(r);
     }
     // Only the references the regions name are parsed (all of them for `*`, which needs

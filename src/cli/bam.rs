@@ -159,7 +159,7 @@ struct Select {
 }
 
 fn flags(s: &str) -> std::result::Result<u16, String> {
-    rawarrow::bam::parse_flags(s)
+    rawarrow::bam::parse_flags(s).map_err(|e| e.to_string())
 }
 
 impl Select {

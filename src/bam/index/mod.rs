@@ -88,8 +88,9 @@ impl Index {
     }
 
     /// Parses a `.bai` or `.csi` file (CSI is BGZF-compressed).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::Error> {
         Self::parse_refs(bytes, &|_| true)
+            .map_err(|m| crate::Error::new(crate::ErrorKind::Format, format!("index: {m}")))
     }
 
     /// [`Index::from_bytes`], keeping the bins of only the references `keep` accepts (the
