@@ -727,13 +727,15 @@ fn damaged_metadata_is_an_error_not_garbage() {
 fn pasef_frames_without_windows_warn() {
     let tmp = damaged("DELETE FROM DiaFrameMsMsWindows");
     let d = tmp.path().join("run.d");
-    let r = Reader::builder().build(&d).expect("readable");
+    let warnings = Reader::builder()
+        .build(&d)
+        .expect("readable")
+        .take_warnings();
     assert!(
-        r.warnings()
+        warnings
             .iter()
             .any(|w| w.contains("diaPASEF frames, but DiaFrameMsMsInfo/DiaFrameMsMsWindows")),
-        "{:?}",
-        r.warnings()
+        "{warnings:?}"
     );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rawarrow"))
         .args(["tdf", "--quiet", "-o", "/dev/null"])
@@ -746,8 +748,9 @@ fn pasef_frames_without_windows_warn() {
         "{err}"
     );
     let intact = damaged("SELECT 1");
-    let r = Reader::builder()
+    let warnings = Reader::builder()
         .build(intact.path().join("run.d"))
-        .expect("readable");
-    assert!(r.warnings().is_empty(), "{:?}", r.warnings());
+        .expect("readable")
+        .take_warnings();
+    assert!(warnings.is_empty(), "{warnings:?}");
 }

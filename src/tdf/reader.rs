@@ -65,11 +65,6 @@ impl std::fmt::Debug for Reader {
 }
 
 impl Reader {
-    /// Warnings about the run found at open (PASEF frames without windows).
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-
     /// The warnings, handed over once.
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
