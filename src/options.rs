@@ -13,7 +13,8 @@
 //! stub.
 //!
 //! ```
-//! let threads = rawarrow::options::BAM.iter().find(|o| o.name == "threads").unwrap();
+//! let threads = rawarrow::options::BAM.iter().find(|o| o.name == "threads");
+//! let threads = threads.expect("every reader has threads");
 //! assert_eq!(threads.cli, rawarrow::options::Cli::Flag("--threads"));
 //! ```
 #![forbid(unsafe_code)]

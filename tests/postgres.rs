@@ -14,7 +14,7 @@ use arrow_array::RecordBatch;
 
 #[path = "common/pg_server.rs"]
 mod pg_server;
-use pg_server::Server;
+use pg_server::{tdf_run, Server};
 
 fn rawarrow() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rawarrow"))
@@ -452,22 +452,6 @@ fn bam_records_with_typed_tags_equal_the_arrow_stream() {
         .expect("q")
         .get(0);
     assert_eq!(n, 4000);
-}
-
-/// A synthetic timsTOF run for the PostgreSQL tests.
-fn tdf_run(dir: &Path, dda: bool) -> PathBuf {
-    let run = dir.join(if dda { "dda.d" } else { "dia.d" });
-    let spec = rawarrow::tdf::synth::Spec {
-        frames: 40,
-        scans: 60,
-        peaks_per_frame: 500,
-        ms1_every: 4,
-        window_groups: 2,
-        seed: 7,
-        dda,
-    };
-    rawarrow::tdf::synth::write(&run, &spec).expect("synthetic run");
-    run
 }
 
 const PEAKS_SUM: &str =

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 #[path = "../../tests/common/pg_server.rs"]
 mod pg_server;
+use pg_server::tdf_run;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -380,21 +381,6 @@ fn a_progress_callback_stops_a_conversion_and_leaves_nothing() {
     assert!(!out.exists());
     let names: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
     assert!(names.is_empty(), "left behind: {names:?}");
-}
-
-fn tdf_run(dir: &Path, dda: bool) -> PathBuf {
-    let run = dir.join(if dda { "dda.d" } else { "dia.d" });
-    let spec = rawarrow::tdf::synth::Spec {
-        frames: 40,
-        scans: 60,
-        peaks_per_frame: 500,
-        ms1_every: 4,
-        window_groups: 2,
-        seed: 7,
-        dda,
-    };
-    rawarrow::tdf::synth::write(&run, &spec).expect("synthetic run");
-    run
 }
 
 /// MGF from C: the spectra table (implied by `.mgf`), one `BEGIN IONS` per spectrum, the same

@@ -6,7 +6,7 @@
 //! tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The folder holding `initdb` and `pg_ctl`.
@@ -142,4 +142,20 @@ impl Drop for Server {
             .args(["-D", &data.to_string_lossy(), "-m", "immediate", "stop"])
             .output();
     }
+}
+
+/// A small synthetic timsTOF run (40 frames of 500 peaks; DDA or DIA) to write into the server.
+pub(crate) fn tdf_run(dir: &Path, dda: bool) -> PathBuf {
+    let run = dir.join(if dda { "dda.d" } else { "dia.d" });
+    let spec = rawarrow::tdf::synth::Spec {
+        frames: 40,
+        scans: 60,
+        peaks_per_frame: 500,
+        ms1_every: 4,
+        window_groups: 2,
+        seed: 7,
+        dda,
+    };
+    rawarrow::tdf::synth::write(&run, &spec).expect("synthetic run");
+    run
 }
