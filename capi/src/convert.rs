@@ -179,6 +179,25 @@ unsafe fn run(
     Ok(())
 }
 
+/// Reads the C output, builds the input for it (`input` sees the output: an MGF file implies
+/// the spectra table), runs the conversion and fills `summary`: what every `rawarrow_*_convert`
+/// does after reading its own inputs and options.
+///
+/// # Safety
+/// As [`output`] and [`run`].
+unsafe fn convert(
+    output: *const RawarrowOutput,
+    threads: Option<usize>,
+    summary: *mut RawarrowSummary,
+    input: impl FnOnce(&Output) -> Input,
+) -> Result<(), Error> {
+    // SAFETY: the caller's contract for `output`.
+    let (out, c) = unsafe { self::output(output, threads) }?;
+    let input = input(&out);
+    // SAFETY: the caller's contract for the callback and `summary`.
+    unsafe { run(&input, &out, &c, summary) }
+}
+
 /// Converts BAM files (see `rawarrow.h`).
 ///
 /// # Safety
@@ -198,11 +217,13 @@ pub unsafe extern "C" fn rawarrow_bam_convert(
         let paths = unsafe { paths(paths_ptr, n_paths) }?;
         // SAFETY: the caller's contract for `options`.
         let options = unsafe { options::bam(options) }?;
-        // SAFETY: the caller's contract for `output`.
-        let (out, c) = unsafe { self::output(output, options.threads) }?;
-        let input = Input::Bam { paths, options };
-        // SAFETY: the caller's contract for the callback and `summary`.
-        unsafe { run(&input, &out, &c, summary) }
+        // SAFETY: the caller's contract for `output` and `summary`.
+        unsafe {
+            convert(output, options.threads, summary, |_| Input::Bam {
+                paths,
+                options,
+            })
+        }
     };
     // SAFETY: `error` as the caller guarantees.
     unsafe { call(error, work) }
@@ -226,15 +247,16 @@ pub unsafe extern "C" fn rawarrow_tdf_convert(
         let path = unsafe { opt_str(path, "the path") }?.ok_or_else(|| usage("path is NULL"))?;
         // SAFETY: the caller's contract for `options`.
         let (mut options, table) = unsafe { options::tdf(options) }?;
-        // SAFETY: the caller's contract for `output`.
-        let (out, c) = unsafe { self::output(output, options.threads) }?;
-        options.table = table.unwrap_or_else(|| out.tdf_table());
-        let input = Input::Tdf {
-            path: path.into(),
-            options,
+        let threads = options.threads;
+        let input = |out: &Output| {
+            options.table = table.unwrap_or_else(|| out.tdf_table());
+            Input::Tdf {
+                path: path.into(),
+                options,
+            }
         };
-        // SAFETY: the caller's contract for the callback and `summary`.
-        unsafe { run(&input, &out, &c, summary) }
+        // SAFETY: the caller's contract for `output` and `summary`.
+        unsafe { convert(output, threads, summary, input) }
     };
     // SAFETY: `error` as the caller guarantees.
     unsafe { call(error, work) }
@@ -260,15 +282,14 @@ pub unsafe extern "C" fn rawarrow_midi_convert(
         let paths = unsafe { paths(paths_ptr, n_paths) }?;
         // SAFETY: the caller's contract for `options`.
         let options = unsafe { options::midi(options) }?;
-        // SAFETY: the caller's contract for `output`.
-        let (out, c) = unsafe { self::output(output, options.threads) }?;
-        let input = Input::Midi {
+        let threads = options.threads;
+        let input = |_: &Output| Input::Midi {
             paths,
             list: None,
             options,
         };
-        // SAFETY: the caller's contract for the callback and `summary`.
-        unsafe { run(&input, &out, &c, summary) }
+        // SAFETY: the caller's contract for `output` and `summary`.
+        unsafe { convert(output, threads, summary, input) }
     };
     // SAFETY: `error` as the caller guarantees.
     unsafe { call(error, work) }
