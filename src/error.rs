@@ -1,11 +1,12 @@
 //! [`Error`]: the one error of the stream, conversions, the CLI and the bindings — a kind, the
-//! location (path, offset, record/frame/file index) and the reader's own error as its source.
+//! file and the [`Location`] in it, and the reader's own error as its source.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use arrow_schema::ArrowError;
 
+use crate::bgzf::VirtualPosition;
 use crate::{bam, midi, tdf};
 
 // POSIX error numbers (the same on Linux and macOS) for causes found without a system call.
@@ -47,14 +48,39 @@ pub enum ErrorKind {
     Worker,
 }
 
+/// Where in its file an [`Error`] is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Location {
+    /// The whole file, or no one place in it (a missing file, a rejected option, a BAM header
+    /// field: the message gives its offset in the uncompressed stream).
+    #[default]
+    File,
+    /// A byte offset in the file: the compressed offset of a BGZF block, a byte of an SMF.
+    Offset(u64),
+    /// A BAM record.
+    Record {
+        /// Its 0-based index in the file (in the region query, for a region's records).
+        index: u64,
+        /// The virtual position of its `block_size` field.
+        position: VirtualPosition,
+    },
+    /// A timsTOF frame.
+    Frame {
+        /// Its id (`Frames.Id`).
+        id: u32,
+        /// The offset of its blob in `analysis.tdf_bin`, for frame data.
+        offset: Option<u64>,
+    },
+}
+
 /// An error of a [`BatchStream`](crate::stream::BatchStream) or of a conversion: its kind, where in which file, and the
 /// message the CLI prints for it.
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
     path: Option<PathBuf>,
-    offset: Option<u64>,
-    index: Option<u64>,
+    location: Location,
     io: Option<std::io::ErrorKind>,
     errno: Option<i32>,
     message: String,
@@ -67,8 +93,7 @@ impl Error {
         Self {
             kind,
             path: None,
-            offset: None,
-            index: None,
+            location: Location::File,
             io: None,
             errno: None,
             message: message.into(),
@@ -121,20 +146,14 @@ impl Error {
         self
     }
 
-    pub(crate) fn at(
-        mut self,
-        path: Option<&Path>,
-        offset: Option<u64>,
-        index: Option<u64>,
-    ) -> Self {
+    pub(crate) fn at(mut self, path: Option<&Path>, location: Location) -> Self {
         self.path = path.map(Path::to_path_buf);
-        self.offset = offset;
-        self.index = index;
+        self.location = location;
         self
     }
 
     fn from_io(path: Option<&Path>, e: std::io::Error, message: String) -> Self {
-        let mut out = Self::new(ErrorKind::Io, message).at(path, None, None);
+        let mut out = Self::new(ErrorKind::Io, message).at(path, Location::File);
         out.io = Some(e.kind());
         out.errno = e.raw_os_error().or_else(|| errno(e.kind()));
         out.with_source(e)
@@ -150,16 +169,51 @@ impl Error {
         self.path.as_deref()
     }
 
-    /// Byte offset in that file where the bad data starts: the compressed offset of the BGZF
-    /// block for BAM, the offset in `analysis.tdf_bin` for a
-    /// timsTOF frame, the offset in the file for an SMF.
+    /// Where in the file the error is.
+    pub fn location(&self) -> Location {
+        self.location
+    }
+
+    /// Byte offset in that file where the bad data starts, from the [`location`](Self::location):
+    /// the compressed offset of the BGZF block for BAM (a record's block), the offset in
+    /// `analysis.tdf_bin` for a timsTOF frame, the offset in the file for an SMF.
     pub fn offset(&self) -> Option<u64> {
-        self.offset
+        match self.location {
+            Location::File => None,
+            Location::Offset(at) => Some(at),
+            Location::Record { position, .. } => Some(position.compressed()),
+            Location::Frame { offset, .. } => offset,
+        }
     }
 
     /// 0-based index of the bad record (BAM), the frame id (timsTOF), or `None`.
     pub fn index(&self) -> Option<u64> {
-        self.index
+        match self.location {
+            Location::Record { index, .. } => Some(index),
+            Location::Frame { id, .. } => Some(u64::from(id)),
+            _ => None,
+        }
+    }
+
+    /// The first error of type `T` in the chain of causes (this error's own source, its source,
+    /// ...): the reader's typed error, such as a [`bam::RecordError`] or a
+    /// [`bgzf::Error`](crate::bgzf::Error).
+    ///
+    /// ```
+    /// let e = rawarrow::midi::read(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+    ///     .expect_err("not a MIDI file");
+    /// assert_eq!(e.kind(), rawarrow::ErrorKind::Format);
+    /// assert!(e.cause::<rawarrow::midi::ParseError>().is_some());
+    /// ```
+    pub fn cause<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        let mut at = std::error::Error::source(self);
+        while let Some(e) = at {
+            if let Some(found) = e.downcast_ref::<T>() {
+                return Some(found);
+            }
+            at = e.source();
+        }
+        None
     }
 
     /// For an [`ErrorKind::Io`] error, what the operating system said.
@@ -198,49 +252,67 @@ impl From<crate::io::OpenError> for Error {
     fn from(e: crate::io::OpenError) -> Self {
         let message = e.to_string();
         let path = e.path().to_path_buf();
-        let mut out = Self::new(ErrorKind::Io, message).at(Some(&path), None, None);
+        let mut out = Self::new(ErrorKind::Io, message).at(Some(&path), Location::File);
         out.set_open_cause(e.kind());
         out.with_source(e)
+    }
+}
+
+impl From<crate::bgzf::Error> for Error {
+    fn from(e: crate::bgzf::Error) -> Self {
+        let kind = match e.kind() {
+            crate::bgzf::ErrorKind::WorkerFailed => ErrorKind::Worker,
+            _ => ErrorKind::Format,
+        };
+        let path = e.path().map(Path::to_path_buf);
+        Self::new(kind, e.to_string())
+            .at(path.as_deref(), Location::Offset(e.offset()))
+            .with_source(e)
     }
 }
 
 impl From<bam::Error> for Error {
     fn from(e: bam::Error) -> Self {
         if let bam::ErrorKind::Open(o) = e.kind() {
-            let mut out = Self::new(ErrorKind::Io, e.to_string()).at(Some(o.path()), None, None);
+            let mut out =
+                Self::new(ErrorKind::Io, e.to_string()).at(Some(o.path()), Location::File);
             out.set_open_cause(o.kind());
             return out.with_source(e);
         }
         let message = e.to_string();
         let path = e.path().map(Path::to_path_buf);
-        let (kind, offset, index) = match e.kind() {
+        let (kind, location) = match e.kind() {
             bam::ErrorKind::Io(io) => {
-                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), Location::File);
                 out.io = Some(io.kind());
                 out.errno = io.raw_os_error();
                 return out.with_source(e);
             }
             bam::ErrorKind::Bgzf(b) => match b.kind() {
-                crate::bgzf::ErrorKind::WorkerFailed => (ErrorKind::Worker, None, None),
-                _ => (ErrorKind::Format, Some(b.offset()), None),
+                crate::bgzf::ErrorKind::WorkerFailed => (ErrorKind::Worker, Location::File),
+                _ => (ErrorKind::Format, Location::Offset(b.offset())),
             },
             bam::ErrorKind::Record { index, voffset, .. }
-            | bam::ErrorKind::TruncatedRecord { index, voffset, .. } => {
-                (ErrorKind::Format, Some(voffset >> 16), Some(*index))
-            }
-            bam::ErrorKind::Worker => (ErrorKind::Worker, None, None),
+            | bam::ErrorKind::TruncatedRecord { index, voffset, .. } => (
+                ErrorKind::Format,
+                Location::Record {
+                    index: *index,
+                    position: *voffset,
+                },
+            ),
+            bam::ErrorKind::Worker => (ErrorKind::Worker, Location::File),
             // What the input is instead, from its first bytes.
-            bam::ErrorKind::NotBam(_) => (ErrorKind::Format, Some(0), None),
+            bam::ErrorKind::NotBam(_) => (ErrorKind::Format, Location::Offset(0)),
             // Rejected options and inputs that cannot share one output: the reason alone.
             bam::ErrorKind::Usage(_) => {
                 return Self::usage(message)
-                    .at(path.as_deref(), None, None)
+                    .at(path.as_deref(), Location::File)
                     .with_source(e);
             }
-            _ => (ErrorKind::Format, None, None),
+            _ => (ErrorKind::Format, Location::File),
         };
         Self::new(kind, message)
-            .at(path.as_deref(), offset, index)
+            .at(path.as_deref(), location)
             .with_source(e)
     }
 }
@@ -251,7 +323,7 @@ impl From<tdf::Error> for Error {
         let path = e.path().map(Path::to_path_buf);
         let out = match e.kind() {
             tdf::ErrorKind::Open => {
-                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), Location::File);
                 // The reader names a path that is missing, or a file where a folder belongs.
                 let (io, errno) = if path.as_deref().is_some_and(Path::exists) {
                     (std::io::ErrorKind::NotADirectory, ENOTDIR)
@@ -264,11 +336,16 @@ impl From<tdf::Error> for Error {
             }
             tdf::ErrorKind::Options => Self::usage(message),
             tdf::ErrorKind::Worker => Self::new(ErrorKind::Worker, message),
-            _ => Self::new(ErrorKind::Format, message).at(
-                path.as_deref(),
-                e.offset(),
-                e.frame().map(u64::from),
-            ),
+            _ => {
+                let location = match e.frame() {
+                    Some(id) => Location::Frame {
+                        id,
+                        offset: e.offset(),
+                    },
+                    None => e.offset().map_or(Location::File, Location::Offset),
+                };
+                Self::new(ErrorKind::Format, message).at(path.as_deref(), location)
+            }
         };
         out.with_source(e)
     }
@@ -280,20 +357,19 @@ impl From<midi::Error> for Error {
         let path = e.path().map(Path::to_path_buf);
         let out = match e.kind() {
             midi::ErrorKind::Open(o) => {
-                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), Location::File);
                 out.set_open_cause(o.kind());
                 out
             }
             midi::ErrorKind::Walk(io) => {
-                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), None, None);
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), Location::File);
                 out.io = Some(io.kind());
                 out.errno = io.raw_os_error().or_else(|| errno(io.kind()));
                 out
             }
-            midi::ErrorKind::Parse(p) => {
-                Self::new(ErrorKind::Format, message).at(path.as_deref(), Some(p.offset), None)
-            }
-            midi::ErrorKind::TooManyFiles(_) => Self::usage(message),
+            midi::ErrorKind::Parse(p) => Self::new(ErrorKind::Format, message)
+                .at(path.as_deref(), Location::Offset(p.offset)),
+            midi::ErrorKind::Usage(_) => Self::usage(message),
             _ => Self::new(ErrorKind::Worker, message),
         };
         out.with_source(e)

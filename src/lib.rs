@@ -17,4 +17,4 @@ pub(crate) mod stats;
 pub mod stream;
 pub mod tdf;
 
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, Location};

@@ -181,6 +181,14 @@ fn record_errors_carry_file_offset_and_index() {
         assert_eq!(e.path(), Some(path.as_path()));
         assert_eq!(e.index(), Some(1234));
         assert_eq!(e.offset(), Some(block_offset));
+        // compress_for_tests cuts the stream every 0xff00 bytes.
+        assert_eq!(
+            e.location(),
+            rawarrow::Location::Record {
+                index: 1234,
+                position: (block_offset << 16 | (at % 0xff00) as u64).into(),
+            }
+        );
         assert!(
             e.to_string().contains("record 1234 at virtual offset"),
             "{e}"
@@ -372,7 +380,7 @@ fn errors_hand_over_their_cause() {
     assert_eq!(e.kind(), ErrorKind::Format);
     let tdf = cause::<rawarrow::tdf::Error>(&e).expect("a tdf::Error under it");
     assert_eq!(tdf.kind(), rawarrow::tdf::ErrorKind::Metadata);
-    assert_eq!(tdf.path(), Some(run.join("analysis.tdf").as_path()));
+    assert_eq!(e.path(), Some(run.join("analysis.tdf").as_path()));
     assert!(
         cause::<rusqlite::Error>(&e).is_some(),
         "{e}: no SQLite error under it"
@@ -384,7 +392,74 @@ fn errors_hand_over_their_cause() {
     assert_eq!(e.kind(), ErrorKind::Io);
     let midi = cause::<rawarrow::midi::Error>(&e).expect("a midi::Error under it");
     assert!(matches!(midi.kind(), rawarrow::midi::ErrorKind::Walk(_)));
-    assert_eq!(midi.path(), Some(missing.as_path()));
+    assert_eq!(e.path(), Some(missing.as_path()));
     let io = cause::<std::io::Error>(&e).expect("an io::Error under it");
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+}
+
+/// Zero threads, rows, files or chunk bytes is refused by every reader builder, as the stream
+/// refuses it: a usage error naming the setting, never a silent 1.
+#[test]
+fn zero_counts_are_usage_errors_in_every_builder() {
+    use rawarrow::bgzf::{ChunkReader, Options};
+    fn usage(e: Error, name: &str) {
+        assert_eq!(e.kind(), ErrorKind::Usage, "{name}: {e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("{name} must be at least 1")),
+            "{e}"
+        );
+    }
+    let bam = || Input::open(data("sample.bam")).expect("sample");
+    let b = rawarrow::bam::Reader::builder;
+    usage(
+        b().threads(0).build(bam()).expect_err("0 threads"),
+        "threads",
+    );
+    usage(
+        b().batch_rows(0).build(bam()).expect_err("0 rows"),
+        "batch_rows",
+    );
+    let zero_chunks = Options::default().chunk_bytes(0);
+    usage(
+        b().bgzf_options(zero_chunks.clone())
+            .build(bam())
+            .expect_err("0"),
+        "chunk_bytes",
+    );
+    let e = rawarrow::bam::Records::new(bam(), Options::default().threads(0)).expect_err("0");
+    usage(e, "threads");
+    let e = rawarrow::bam::Index::build(bam(), rawarrow::bam::IndexFormat::Bai, zero_chunks)
+        .expect_err("0 chunk bytes");
+    usage(e, "chunk_bytes");
+    // The chunk iterator's first item, then nothing.
+    let mut chunks = ChunkReader::new(bam(), Options::default().threads(0));
+    let e = chunks.next().expect("an item").expect_err("0 threads");
+    assert_eq!(e.path(), Some(data("sample.bam").as_path()));
+    usage(e, "threads");
+    assert!(chunks.next().is_none());
+    let mut text = Vec::new();
+    let e = std::io::Read::read_to_end(
+        &mut rawarrow::bgzf::Reader::new(bam(), Options::default().threads(0)),
+        &mut text,
+    )
+    .expect_err("0 threads");
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    // The folder is not looked at before the settings are checked.
+    let t = rawarrow::tdf::Reader::builder;
+    usage(t().threads(0).build("missing.d").expect_err("0"), "threads");
+    usage(
+        t().batch_rows(0).build("missing.d").expect_err("0"),
+        "batch_rows",
+    );
+    let m = rawarrow::midi::Reader::builder;
+    usage(
+        m().threads(0).build_paths(Vec::new()).expect_err("0"),
+        "threads",
+    );
+    let e = m()
+        .files_per_batch(0)
+        .build_paths(Vec::new())
+        .expect_err("0");
+    usage(e, "files_per_batch");
 }

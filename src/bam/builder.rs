@@ -59,7 +59,8 @@ impl Default for ReaderBuilder {
 
 impl ReaderBuilder {
     /// Threads in all (default: the cores this process may use): one crew of workers, each
-    /// inflating or decoding, whichever job is queued first; 1 runs both on the calling thread.
+    /// inflating or decoding, whichever job is queued first; 1 runs both on the calling thread
+    /// (0 is refused when the reader is built).
     pub fn threads(mut self, n: usize) -> Self {
         self.opts = self.opts.threads(n);
         self
@@ -73,14 +74,14 @@ impl ReaderBuilder {
 
     /// Decode only these columns (names from [`COLUMNS`](super::COLUMNS)); skipped columns cost
     /// nothing.
-    pub fn columns<S: AsRef<str>>(mut self, names: &[S]) -> Result<Self, Error> {
-        self.projection = Projection::parse(names).map_err(|m| Error::new(ErrorKind::Usage(m)))?;
+    pub fn columns<S: AsRef<str>>(mut self, names: &[S]) -> Result<Self, crate::Error> {
+        self.projection = Projection::parse(names).map_err(crate::Error::usage)?;
         Ok(self)
     }
 
-    /// Rows per batch (default 65,536; at least 1).
+    /// Rows per batch (default 65,536; 0 is refused when the reader is built).
     pub fn batch_rows(mut self, n: usize) -> Self {
-        self.batch_rows = n.max(1);
+        self.batch_rows = n;
         self
     }
 
@@ -90,10 +91,9 @@ impl ReaderBuilder {
     /// occurrence in the first records (Utf8, the SAM text of the value, if it is not seen
     /// there). Null where a record lacks the tag; a record whose value does not fit the column's
     /// type is an error naming the record.
-    pub fn tags<S: AsRef<str>>(mut self, specs: &[S]) -> Result<Self, Error> {
+    pub fn tags<S: AsRef<str>>(mut self, specs: &[S]) -> Result<Self, crate::Error> {
         for spec in specs {
-            let parsed = super::parse_tag_spec(spec.as_ref())
-                .map_err(|m| Error::new(ErrorKind::Usage(m)))?;
+            let parsed = super::parse_tag_spec(spec.as_ref()).map_err(crate::Error::usage)?;
             if !self.tags.iter().any(|(t, _)| *t == parsed.0) {
                 self.tags.push(parsed);
             }
@@ -198,9 +198,17 @@ impl ReaderBuilder {
     }
 
     /// Opens `input` and reads its header.
-    pub fn build(self, input: impl Into<Arc<Input>>) -> Result<Reader, Error> {
-        let input = input.into();
+    pub fn build(self, input: impl Into<Arc<Input>>) -> Result<Reader, crate::Error> {
+        self.open(input.into()).map_err(crate::Error::from)
+    }
+
+    fn open(self, input: Arc<Input>) -> Result<Reader, Error> {
         let path: Arc<std::path::Path> = input.path().into();
+        let usage = |m: String| Error::new(ErrorKind::Usage(m)).with_path(path.clone());
+        self.opts.check().map_err(usage)?;
+        if self.batch_rows == 0 {
+            return Err(usage("batch_rows must be at least 1".into()));
+        }
         let (mut threads, pin) = (self.opts.thread_count(), self.opts.pins());
         // `threads` workers in all, each inflating or decoding, whichever job is queued first
         // (one crew for both stages, so neither idles while the other has work); one thread
@@ -216,7 +224,6 @@ impl ReaderBuilder {
         };
         // Tag types come from the first records of the file, for a split too.
         let wanted: Vec<[u8; 2]> = self.tags.iter().map(|(t, _)| *t).collect();
-        let usage = |m: String| Error::new(ErrorKind::Usage(m)).with_path(path.clone());
         if !self.regions.is_empty() && self.byte_range.is_some() {
             return Err(usage("regions and a byte range cannot be combined".into()));
         }
@@ -228,7 +235,7 @@ impl ReaderBuilder {
                 let infer = self.tags.iter().any(|(_, kind)| kind.is_none());
                 let first = Options::default().threads(1);
                 let first = if infer { first } else { first.chunk_bytes(1) };
-                let records = Records::new(input.clone(), first)?;
+                let records = Records::new_marked(input.clone(), first, None)?;
                 let seen = records.peek_tag_kinds(&wanted);
                 let header = records.header().clone();
                 let plan = plan_regions(
@@ -260,7 +267,7 @@ impl ReaderBuilder {
             Some((start, end)) => {
                 let seen = if self.tags.iter().any(|(_, kind)| kind.is_none()) {
                     let first = Options::default().threads(1);
-                    Records::new(input.clone(), first)?.peek_tag_kinds(&wanted)
+                    Records::new_marked(input.clone(), first, None)?.peek_tag_kinds(&wanted)
                 } else {
                     vec![None; wanted.len()]
                 };

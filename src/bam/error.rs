@@ -27,8 +27,8 @@ pub enum ErrorKind {
     Record {
         /// 0-based index of the record in the file.
         index: u64,
-        /// BGZF virtual offset of the record's `block_size` field.
-        voffset: u64,
+        /// Virtual position of the record's `block_size` field.
+        voffset: bgzf::VirtualPosition,
         /// What was wrong.
         error: RecordError,
     },
@@ -36,8 +36,8 @@ pub enum ErrorKind {
     TruncatedRecord {
         /// 0-based index of the record.
         index: u64,
-        /// Virtual offset where it starts.
-        voffset: u64,
+        /// Virtual position where it starts.
+        voffset: bgzf::VirtualPosition,
         /// Bytes the record needs (with its `block_size` field).
         needed: u64,
         /// Bytes present before the end of the file.
@@ -159,12 +159,6 @@ impl Error {
         }
     }
 
-    /// For header errors, the offset of the field at fault in the uncompressed stream (for a
-    /// truncated header, how many bytes there were).
-    pub fn header_offset(&self) -> Option<u64> {
-        self.offset
-    }
-
     pub(crate) fn with_path(mut self, path: Arc<Path>) -> Self {
         if self.path.is_none() {
             self.path = Some(path);
@@ -173,7 +167,7 @@ impl Error {
     }
 
     /// The file, when known.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
@@ -299,8 +293,8 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "record {index} at virtual offset {voffset} (compressed offset {}, offset {} in block): {error}",
-                    voffset >> 16,
-                    voffset & 0xffff
+                    voffset.compressed(),
+                    voffset.uncompressed()
                 )
             }
             ErrorKind::TruncatedRecord {
@@ -313,7 +307,7 @@ impl fmt::Display for Error {
                 write!(
                     f,
                     "record {index} at virtual offset {voffset} (compressed offset {}) is truncated: needs {needed} bytes, the file ends after {available}",
-                    voffset >> 16
+                    voffset.compressed()
                 )
             }
             ErrorKind::TruncatedHeader => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::error::{Error, ErrorKind, RecordError};
 use super::header::Header;
-use crate::bgzf::{Chunk, ChunkReader, Options};
+use crate::bgzf::{Chunk, ChunkReader, Options, VirtualPosition};
 use crate::io::Input;
 
 pub(crate) use super::mark::mark_records;
@@ -27,8 +27,8 @@ pub(super) enum Raw<'a> {
 pub struct Located {
     /// 0-based record index.
     pub index: u64,
-    /// BGZF virtual offset of its `block_size` field.
-    pub voffset: u64,
+    /// Virtual position of its `block_size` field.
+    pub voffset: VirtualPosition,
 }
 
 /// Records of a BAM file, chunk by chunk, in file order.
@@ -39,22 +39,22 @@ pub struct Records {
     /// The chunk being read, and where its unread bytes start.
     current: Option<(Chunk, usize)>,
     carry: Vec<u8>,
-    carry_voffset: u64,
+    carry_voffset: VirtualPosition,
     index: u64,
     done: bool,
     /// No record starting at or after this virtual offset is read (one that starts before it
-    /// is read to its end): a byte-range split's end (`end << 16`), an index chunk's end.
-    stop: Option<u64>,
+    /// is read to its end): the start of a byte-range split's end block, an index chunk's end.
+    stop: Option<VirtualPosition>,
     /// For a region query on sorted data: the region's reference and 0-based end. The first
     /// record on another reference or starting at or after the end ends the query (htslib's
     /// iterator stops there too).
     region_end: Option<(i32, i64)>,
     /// Reading index chunks ([`Records::spans`]).
     spans: Option<SpanState>,
-    /// Virtual offset of the first record (just after the header).
-    header_end: u64,
-    /// Virtual offset just after the data of the last chunk handed out.
-    end: u64,
+    /// Virtual position of the first record (just after the header).
+    header_end: VirtualPosition,
+    /// Virtual position just after the data of the last chunk handed out.
+    end: VirtualPosition,
     /// Records whose read name lacked its NUL (shared with the decode workers).
     repairs: Arc<NameRepairs>,
     /// The first plain gzip (not BGZF) member read, by compressed offset.
@@ -114,8 +114,8 @@ impl std::fmt::Debug for Records {
 /// starting at or after the 0-based end.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Span {
-    pub(crate) start: u64,
-    pub(crate) end: u64,
+    pub(crate) start: VirtualPosition,
+    pub(crate) end: VirtualPosition,
     pub(crate) region: usize,
     pub(crate) stop_past: Option<(i32, i64)>,
 }
@@ -132,20 +132,20 @@ struct SpanState {
 }
 
 /// The virtual offset just after the last block of `c` that holds data.
-fn data_end(c: &Chunk) -> Option<u64> {
+fn data_end(c: &Chunk) -> Option<VirtualPosition> {
     c.blocks()
         .iter()
         .rev()
         .find(|b| b.isize > 0)
-        .map(|b| b.end() << 16)
+        .map(|b| VirtualPosition::block(b.end()))
 }
 
 mod walk;
 
 impl Records {
     /// Opens `input`, starts inflating it and reads the header.
-    pub fn new(input: impl Into<Arc<Input>>, opts: Options) -> Result<Self, Error> {
-        Self::new_marked(input, opts, None)
+    pub fn new(input: impl Into<Arc<Input>>, opts: Options) -> Result<Self, crate::Error> {
+        Self::new_marked(input, opts, None).map_err(crate::Error::from)
     }
 
     /// [`Records::new`] with `marker` run on each chunk's inflating worker: the batch reader's
@@ -159,6 +159,8 @@ impl Records {
         let input = input.into();
         let path: Arc<std::path::Path> = input.path().into();
         let with_path = |e: Error| e.with_path(path.clone());
+        opts.check()
+            .map_err(|m| with_path(Error::new(ErrorKind::Usage(m))))?;
         if let Some(what) = super::header::sniff(input.bytes()) {
             return Err(with_path(Error::new(ErrorKind::NotBam(what))));
         }
@@ -168,7 +170,7 @@ impl Records {
         }
         let mut buf: Vec<u8> = Vec::new();
         loop {
-            let Some(chunk) = chunks.next() else {
+            let Some(chunk) = chunks.next_chunk() else {
                 let seen = chunks.uncompressed_bytes();
                 return Err(with_path(Error::truncated_header(seen)));
             };
@@ -206,7 +208,7 @@ impl Records {
                         path,
                         current: Some((chunk, pos)),
                         carry: Vec::new(),
-                        carry_voffset: 0,
+                        carry_voffset: VirtualPosition::default(),
                         index: 0,
                         done: false,
                         stop: None,
@@ -249,7 +251,7 @@ impl Records {
         let current = if done {
             None
         } else {
-            match chunks.next() {
+            match chunks.next_chunk() {
                 Some(c) => Some((c.map_err(|e| with_path(e.into()))?, within)),
                 None => None,
             }
@@ -268,9 +270,9 @@ impl Records {
             done: done || current.is_none(),
             current,
             carry: Vec::new(),
-            carry_voffset: 0,
+            carry_voffset: VirtualPosition::default(),
             index: 0,
-            stop: Some(end.saturating_mul(1 << 16)),
+            stop: Some(VirtualPosition::block(end)),
             repairs: Arc::default(),
             plain_member: None,
         })
@@ -286,20 +288,13 @@ impl Records {
         input: Arc<Input>,
         opts: Options,
         header: Header,
-        header_end: u64,
+        header_end: VirtualPosition,
         spans: Vec<Span>,
     ) -> Result<Self, Error> {
         let path: Arc<std::path::Path> = input.path().into();
         let ranges: Vec<(u64, u64)> = spans
             .iter()
-            .map(|s| {
-                let last = if s.end & 0xffff == 0 {
-                    s.end >> 16
-                } else {
-                    (s.end >> 16) + 1
-                };
-                (s.start >> 16, last)
-            })
+            .map(|s| (s.start.compressed(), s.end.block_end()))
             .collect();
         // One block per chunk, few ahead: a region that ends early (at its first record past its end)
         // leaves little inflated for nothing.
@@ -316,7 +311,7 @@ impl Records {
             done: spans.is_empty(),
             current: None,
             carry: Vec::new(),
-            carry_voffset: 0,
+            carry_voffset: VirtualPosition::default(),
             index: 0,
             stop: None,
             repairs: Arc::default(),
@@ -342,7 +337,7 @@ impl Records {
     }
 
     /// The chunk pipeline (for progress: compressed bytes scanned).
-    pub fn chunks(&self) -> &ChunkReader {
+    pub(crate) fn chunks(&self) -> &ChunkReader {
         &self.chunks
     }
 
@@ -393,14 +388,14 @@ impl Records {
     }
 
     /// Virtual offset of the first record, just after the header (htslib's `bgzf_tell` there).
-    pub fn header_end(&self) -> u64 {
+    pub fn header_end(&self) -> VirtualPosition {
         self.header_end
     }
 
     /// Virtual offset just after the data read so far: at the end of the file, the offset
     /// htslib's `bgzf_tell` gives after the last record (the start of the block that follows
     /// the last block with data).
-    pub(crate) fn end_voffset(&self) -> u64 {
+    pub(crate) fn end_voffset(&self) -> VirtualPosition {
         self.end
     }
 

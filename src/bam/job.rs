@@ -390,7 +390,7 @@ mod tests {
     use super::*;
     use crate::bgzf::{Marker, Options};
 
-    type Framed = Vec<Vec<(u64, u64, Vec<u8>)>>;
+    type Framed = Vec<Vec<(u64, crate::bgzf::VirtualPosition, Vec<u8>)>>;
 
     /// Every record of the sample, job by job: index, virtual offset and bytes.
     fn framed(marker: Option<Marker>, rows: usize, bytes: usize) -> Framed {

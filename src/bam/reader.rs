@@ -188,8 +188,13 @@ impl Reader {
         self.records.chunks().eof_marker()
     }
 
-    /// The next batch, `Ok(None)` at the end.
-    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
+    /// The next batch, `Ok(None)` at the end. The error's source is the [`Error`] saying
+    /// what was wrong.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, crate::Error> {
+        self.next_typed().map_err(crate::Error::from)
+    }
+
+    fn next_typed(&mut self) -> Result<Option<RecordBatch>, Error> {
         if self.done {
             return Ok(None);
         }
@@ -292,9 +297,7 @@ impl Iterator for Reader {
     type Item = Result<RecordBatch, ArrowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_batch()
-            .map_err(|e| ArrowError::ExternalError(Box::new(e)))
-            .transpose()
+        self.next_batch().map_err(ArrowError::from).transpose()
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::error::{Error, ErrorKind};
 use super::header::Header;
 use super::record::Record;
+use crate::bgzf::VirtualPosition;
 
 /// A region of the reference, resolved against a header: `chr1`, `chr1:1000`,
 /// `chr1:1,000-2,000`, `{name:with:colons}:1-9`, or `*` (records without a reference).
@@ -134,7 +135,7 @@ pub(crate) struct RegionPlan {
 pub(crate) fn plan_regions(
     bam: &Arc<std::path::Path>,
     header: &Header,
-    header_end: u64,
+    header_end: VirtualPosition,
     texts: &[String],
     index: Option<&std::path::Path>,
 ) -> Result<RegionPlan, Error> {
@@ -161,13 +162,13 @@ pub(crate) fn plan_regions(
     for (i, r) in regions.iter().enumerate() {
         let chunks = match r.tid {
             Some(tid) => index.chunks(tid, r.beg, r.end),
-            None => vec![(index.no_coor_offset().max(header_end), u64::MAX)],
+            None => vec![(index.no_coor_offset().max(u64::from(header_end)), u64::MAX)],
         };
         // On sorted data the region ends at the first record past it (as htslib's iterator).
         let stop_past = r.tid.map(|t| (t as i32, r.end));
         spans.extend(chunks.into_iter().map(|(start, end)| super::frame::Span {
-            start,
-            end,
+            start: start.into(),
+            end: end.into(),
             region: i,
             stop_past,
         }));
@@ -186,7 +187,7 @@ impl RegionPlan {
         let bytes: u64 = self
             .spans
             .iter()
-            .map(|s| (s.end >> 16).saturating_sub(s.start >> 16) + (32 << 10))
+            .map(|s| (s.end.compressed()).saturating_sub(s.start.compressed()) + (32 << 10))
             .fold(0, u64::saturating_add);
         bytes < 16 << 20
     }

@@ -28,7 +28,7 @@
 use super::error::{Error, ErrorKind};
 use super::header::Header;
 use super::record::Record;
-use crate::bgzf::{find_block_start, inflate_block, parse_block, BlockInfo};
+use crate::bgzf::{find_block_start, inflate_block, parse_block, BlockInfo, VirtualPosition};
 
 /// Consecutive valid records that make a candidate a record boundary.
 pub const CHAIN: usize = 10;
@@ -57,24 +57,24 @@ pub(crate) enum SplitStart {
 /// let first = rawarrow::bam::split_start(&bytes, 0, u64::MAX)?.expect("records");
 /// // samtools writes the header in a block of its own: a split of it holds no record.
 /// assert_eq!(rawarrow::bam::split_start(&bytes, 0, 1)?, None);
-/// assert!(first >> 16 > 0 && first & 0xffff == 0);
+/// assert!(first.compressed() > 0 && first.uncompressed() == 0);
 /// let later = rawarrow::bam::split_start(&bytes, 200_000, u64::MAX)?.expect("a later block");
-/// assert!(later >> 16 >= 200_000);
+/// assert!(later.compressed() >= 200_000);
 /// assert_eq!(rawarrow::bam::split_start(&bytes, bytes.len() as u64, u64::MAX)?, None);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn split_start(file: &[u8], start: u64, end: u64) -> Result<Option<u64>, Error> {
+pub fn split_start(file: &[u8], start: u64, end: u64) -> Result<Option<VirtualPosition>, Error> {
     let (header, header_end) = read_header(file)?;
     Ok(
         match find_split_start(file, header_end, header.references.len(), start, end) {
             SplitStart::Empty => None,
-            SplitStart::At { block, within } => Some(block << 16 | within as u64),
+            SplitStart::At { block, within } => Some(VirtualPosition::new(block, within as u16)),
         },
     )
 }
 
 /// The header, and the virtual offset of the first byte after it; reads block by block.
-pub(crate) fn read_header(file: &[u8]) -> Result<(Header, u64), Error> {
+pub(crate) fn read_header(file: &[u8]) -> Result<(Header, VirtualPosition), Error> {
     if let Some(what) = super::header::sniff(file) {
         return Err(Error::new(ErrorKind::NotBam(what)));
     }
@@ -91,12 +91,12 @@ pub(crate) fn read_header(file: &[u8]) -> Result<(Header, u64), Error> {
         if let Some((header, used)) =
             Header::parse_located(&buf).map_err(|(e, at)| Error::header(e, at))?
         {
-            let within = (used - before) as u64;
+            let within = used - before;
             // A header that ends exactly at the end of a block: the records start in the next.
-            let voffset = if within == u64::from(block.isize) {
-                block.end() << 16
+            let voffset = if within == block.isize as usize {
+                VirtualPosition::block(block.end())
             } else {
-                block.offset << 16 | within
+                VirtualPosition::new(block.offset, within as u16)
             };
             return Ok((header, voffset));
         }
@@ -196,17 +196,17 @@ fn plausible(fixed: &[u8], block_size: usize, n_refs: usize) -> bool {
 /// the first byte after the header ([`read_header`]).
 pub(crate) fn find_split_start(
     file: &[u8],
-    header_end: u64,
+    header_end: VirtualPosition,
     n_refs: usize,
     start: u64,
     end: u64,
 ) -> SplitStart {
-    let header_block = header_end >> 16;
+    let header_block = header_end.compressed();
     if start <= header_block {
         return if header_block < end && header_block < file.len() as u64 {
             SplitStart::At {
                 block: header_block,
-                within: (header_end & 0xffff) as usize,
+                within: usize::from(header_end.uncompressed()),
             }
         } else {
             SplitStart::Empty

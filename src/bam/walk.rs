@@ -33,7 +33,32 @@ pub fn walk(
     threads: Option<usize>,
     check_aux: bool,
     check: &mut dyn FnMut() -> Result<(), crate::Error>,
-    mut f: impl FnMut(&Record<'_>, Located) -> Result<(), Error>,
+    mut f: impl FnMut(&Record<'_>, Located) -> Result<(), crate::Error>,
+) -> Result<Vec<String>, crate::Error> {
+    // `f`'s error stops the walk (the records' own errors are `Error`s).
+    let mut failed = None;
+    let mut f = |r: &Record<'_>, at: Located| match f(r, at) {
+        Ok(()) => true,
+        Err(e) => {
+            failed.get_or_insert(e);
+            false
+        }
+    };
+    let out = walk_records(input, regions, index, threads, check_aux, check, &mut f);
+    match failed {
+        Some(e) => Err(e),
+        None => out,
+    }
+}
+
+fn walk_records(
+    input: Arc<Input>,
+    regions: &[String],
+    index: Option<&Path>,
+    threads: Option<usize>,
+    check_aux: bool,
+    check: &mut dyn FnMut() -> Result<(), crate::Error>,
+    f: &mut dyn FnMut(&Record<'_>, Located) -> bool,
 ) -> Result<Vec<String>, crate::Error> {
     let path = input.path().to_path_buf();
     let mut warnings = Vec::new();
@@ -41,7 +66,7 @@ pub fn walk(
         let mut records = Records::new(input.clone(), options(threads))?;
         loop {
             check()?;
-            if !records.next_chunk_with(check_aux, |r, at| f(r, at).map(|()| true))? {
+            if !records.next_chunk_with(check_aux, |r, at| Ok(f(r, at)))? {
                 break;
             }
         }
@@ -67,10 +92,7 @@ pub fn walk(
     loop {
         check()?;
         let more = spans.next_chunk_in(check_aux, |r, at, region| {
-            if region.is_none_or(|g| plan.regions[g].overlaps(r)) {
-                f(r, at)?;
-            }
-            Ok(true)
+            Ok(region.is_some_and(|g| !plan.regions[g].overlaps(r)) || f(r, at))
         })?;
         if !more {
             break;
@@ -89,7 +111,7 @@ pub fn push_sam_checked(
     at: Located,
     path: &Arc<Path>,
     out: &mut Vec<u8>,
-) -> Result<(), Error> {
+) -> Result<(), crate::Error> {
     super::sam::push_record_checked(record, header, out).map_err(|error| {
         Error::new(ErrorKind::Record {
             index: at.index,
@@ -97,5 +119,6 @@ pub fn push_sam_checked(
             error,
         })
         .with_path(path.clone())
+        .into()
     })
 }

@@ -4,7 +4,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::inflate::BlockInflater;
-use super::{BlockInfo, Error, MAX_BLOCK_SIZE};
+use super::{BlockInfo, Error, VirtualPosition, MAX_BLOCK_SIZE};
 
 /// A run of consecutive BGZF blocks, inflated.
 #[derive(Debug, Default)]
@@ -38,7 +38,7 @@ impl Chunk {
 
     /// Where the first block at or past compressed offset `offset` starts in
     /// [`data`](Self::data) (its length when there is none): every byte before it has a
-    /// virtual offset below `offset << 16`, every byte from it one at or above.
+    /// virtual position before that block's start, every byte from it one at or after it.
     pub(crate) fn data_before_block_at(&self, offset: u64) -> usize {
         self.blocks
             .iter()
@@ -88,19 +88,18 @@ impl Chunk {
         }
     }
 
-    /// BGZF virtual offset (`block offset << 16 | offset in block`) of byte `pos` of
-    /// [`data`](Self::data). A position at the end of a block is given as the start of the next
+    /// The virtual position of byte `pos` of [`data`](Self::data). A position at the end of a block is given as the start of the next
     /// one, as htslib does; `pos` at or past the end maps to the end of the chunk.
-    pub fn virtual_offset(&self, pos: usize) -> u64 {
+    pub fn virtual_offset(&self, pos: usize) -> VirtualPosition {
         let mut start = 0usize;
         for b in &self.blocks {
             let end = start + b.isize as usize;
             if pos < end {
-                return b.offset << 16 | (pos - start) as u64;
+                return VirtualPosition::new(b.offset, (pos - start) as u16);
             }
             start = end;
         }
-        self.compressed_range().end << 16
+        VirtualPosition::block(self.compressed_range().end)
     }
 }
 
@@ -124,16 +123,16 @@ impl<'a> VirtualOffsets<'a> {
     }
 
     /// The virtual offset of byte `pos`; `pos` must not be below the last one asked for.
-    pub(crate) fn at(&mut self, pos: usize) -> u64 {
+    pub(crate) fn at(&mut self, pos: usize) -> VirtualPosition {
         while let Some(b) = self.chunk.blocks.get(self.block) {
             let end = self.start + b.isize as usize;
             if pos < end {
-                return b.offset << 16 | (pos - self.start) as u64;
+                return VirtualPosition::new(b.offset, (pos - self.start) as u16);
             }
             self.start = end;
             self.block += 1;
         }
-        self.chunk.compressed_range().end << 16
+        VirtualPosition::block(self.chunk.compressed_range().end)
     }
 }
 

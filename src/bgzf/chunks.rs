@@ -75,7 +75,7 @@ type Engine = Ordered<Chunk, Outcome>;
 /// }
 /// assert_eq!(total, 300_000);
 /// assert_eq!(chunks.eof_marker(), Some(true));
-/// # Ok::<(), rawarrow::bgzf::Error>(())
+/// # Ok::<(), rawarrow::Error>(())
 /// ```
 pub struct ChunkReader {
     input: Arc<Input>,
@@ -203,6 +203,11 @@ impl ChunkReader {
         r
     }
 
+    /// The settings it reads with.
+    pub(crate) fn options(&self) -> &Options {
+        &self.opts
+    }
+
     /// Gives a chunk's buffers back for reuse by later chunks. Every recycled chunk is kept, so
     /// the spare buffers never outnumber the chunks the caller once held at the same time (a
     /// BAM reader holds a batch's worth per job in flight); dropping a chunk instead frees it.
@@ -252,7 +257,7 @@ impl ChunkReader {
     }
 
     /// Uncompressed bytes handed out so far.
-    pub fn uncompressed_bytes(&self) -> u64 {
+    pub(crate) fn uncompressed_bytes(&self) -> u64 {
         self.uncompressed
     }
 
@@ -466,10 +471,9 @@ impl ChunkReader {
     }
 }
 
-impl Iterator for ChunkReader {
-    type Item = Result<Chunk, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl ChunkReader {
+    /// The next chunk, with the BGZF error itself (the readers above name the record or file).
+    pub(crate) fn next_chunk(&mut self) -> Option<Result<Chunk, Error>> {
         if self.done {
             return None;
         }
@@ -506,6 +510,21 @@ impl Iterator for ChunkReader {
             }
         }
         out
+    }
+}
+
+impl Iterator for ChunkReader {
+    type Item = Result<Chunk, crate::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if !self.done {
+            if let Err(m) = self.opts.check() {
+                self.done = true;
+                let e = crate::Error::usage(m).at(Some(&self.path), crate::Location::File);
+                return Some(Err(e));
+            }
+        }
+        self.next_chunk().map(|c| c.map_err(crate::Error::from))
     }
 }
 

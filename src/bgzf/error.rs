@@ -86,7 +86,7 @@ impl Error {
     }
 
     /// The file, when known.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 

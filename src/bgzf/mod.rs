@@ -27,6 +27,7 @@ mod chunks;
 mod error;
 mod inflate;
 mod options;
+mod position;
 mod reader;
 mod scan;
 
@@ -36,6 +37,7 @@ pub use chunks::ChunkReader;
 pub use error::{Error, ErrorKind};
 pub(crate) use inflate::inflate_block;
 pub use options::Options;
+pub use position::VirtualPosition;
 pub use reader::Reader;
 pub(crate) use scan::parse_block;
 pub use scan::{find_block_start, scan, BlockIndex, BlockInfo, Scanner};

@@ -31,17 +31,28 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Worker threads (default: the cores this process may use). 1 inflates on the calling thread.
+    /// Worker threads (default: the cores this process may use). 1 inflates on the calling
+    /// thread; 0 is refused by the reader given these options (its first read is a usage error).
     pub fn threads(mut self, n: usize) -> Self {
-        self.threads = n.max(1);
+        self.threads = n;
         self
     }
 
     /// Target uncompressed bytes per chunk (default 512 KiB); a chunk ends at the first block
-    /// boundary at or past it.
+    /// boundary at or past it. 0 is refused as [`threads`](Self::threads) 0 is.
     pub fn chunk_bytes(mut self, n: usize) -> Self {
-        self.chunk_bytes = n.max(1);
+        self.chunk_bytes = n;
         self
+    }
+
+    /// The settings a reader refuses: zero threads, empty chunks.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        for (name, n) in [("threads", self.threads), ("chunk_bytes", self.chunk_bytes)] {
+            if n == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        Ok(())
     }
 
     /// Most chunks dispatched but not yet handed out (default: 3 per thread, at least 4).

@@ -40,6 +40,9 @@ impl Reader {
 
 impl BufRead for Reader {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if let Err(m) = self.chunks.options().check() {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, m));
+        }
         loop {
             if let Some(c) = &self.current {
                 if self.pos < c.data().len() {
@@ -50,7 +53,7 @@ impl BufRead for Reader {
                 self.chunks.recycle(old);
             }
             self.pos = 0;
-            match self.chunks.next() {
+            match self.chunks.next_chunk() {
                 None => return Ok(&[]),
                 Some(chunk) => self.current = Some(chunk?),
             }

@@ -203,7 +203,7 @@ fn walk(
     f: impl FnMut(
         &rawarrow::bam::Record<'_>,
         rawarrow::bam::Located,
-    ) -> std::result::Result<(), rawarrow::bam::Error>,
+    ) -> std::result::Result<(), rawarrow::Error>,
 ) -> Result {
     let mut check = || super::signal_error("no output was written");
     let warnings = rawarrow::bam::walk(input, regions, index, threads, check_aux, &mut check, f)?;

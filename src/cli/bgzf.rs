@@ -76,8 +76,8 @@ fn decompress(args: Decompress) -> Result {
 
 fn index(args: Index) -> Result {
     let input = Input::open(&args.input)?;
-    let index =
-        rawarrow::bgzf::scan(input.bytes()).map_err(|e| e.with_path(input.path().into()))?;
+    let index = rawarrow::bgzf::scan(input.bytes())
+        .map_err(|e| format!("{}: {e}", input.path().display()))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     writeln!(out, "file\t{}", args.input.display())?;

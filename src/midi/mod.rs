@@ -283,8 +283,8 @@ pub fn parse(bytes: &[u8]) -> Result<Song, ParseError> {
 }
 
 /// Reads and parses one file (memory-mapped); errors name the file.
-pub fn read(path: impl AsRef<std::path::Path>) -> Result<Song, Error> {
+pub fn read(path: impl AsRef<std::path::Path>) -> Result<Song, crate::Error> {
     let path = path.as_ref();
     let input = crate::io::Input::open(path).map_err(Error::open)?;
-    parse(input.bytes()).map_err(|e| Error::parse(path, e))
+    Ok(parse(input.bytes()).map_err(|e| Error::parse(path, e))?)
 }

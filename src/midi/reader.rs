@@ -37,8 +37,9 @@ pub enum ErrorKind {
     Parse(ParseError),
     /// An input path or a folder below it could not be listed.
     Walk(std::io::Error),
-    /// More files than the `file` dictionary can index (2³¹ − 1).
-    TooManyFiles(usize),
+    /// A setting the reader refuses (zero threads, more files than the `file` dictionary can
+    /// index): the caller's mistake, not a file's.
+    Usage(String),
     /// A worker thread panicked (a bug; reported instead of hanging), or (with the operating
     /// system's error) the workers could not be started.
     Worker(Option<std::io::Error>),
@@ -70,18 +71,10 @@ impl Error {
     }
 
     /// The file or folder concerned, when there is one.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         match &self.kind {
             ErrorKind::Open(o) => Some(o.path()),
             _ => self.path.as_deref(),
-        }
-    }
-
-    /// Byte offset in the file of a parse error.
-    pub fn offset(&self) -> Option<u64> {
-        match &self.kind {
-            ErrorKind::Parse(e) => Some(e.offset),
-            _ => None,
         }
     }
 }
@@ -95,7 +88,7 @@ impl fmt::Display for Error {
             ErrorKind::Open(e) => e.fmt(f),
             ErrorKind::Parse(e) => e.fmt(f),
             ErrorKind::Walk(e) => e.fmt(f),
-            ErrorKind::TooManyFiles(n) => write!(f, "{n} files: at most 2147483647 per reader"),
+            ErrorKind::Usage(m) => f.write_str(m),
             ErrorKind::Worker(None) => f.write_str("a worker thread panicked"),
             ErrorKind::Worker(Some(e)) => write!(f, "cannot start worker threads: {e}"),
         }
@@ -143,7 +136,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
 
 /// The files a reader would read for `inputs`: files as given, folders walked recursively for
 /// [`EXTENSIONS`]; sorted by path, duplicates removed.
-pub fn list_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Error> {
+pub fn list_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, crate::Error> {
+    list(inputs).map_err(crate::Error::from)
+}
+
+fn list<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
     for p in inputs {
         let p = p.as_ref();
@@ -217,15 +214,16 @@ impl Default for ReaderBuilder {
 }
 
 impl ReaderBuilder {
-    /// Worker threads (default: the cores available).
+    /// Worker threads (default: the cores available; 0 is refused when the reader is built).
     pub fn threads(mut self, n: usize) -> Self {
-        self.threads = n.max(1);
+        self.threads = n;
         self
     }
 
-    /// Files per job and per `notes` batch (default 256).
+    /// Files per job and per `notes` batch (default 256; 0 is refused when the reader is
+    /// built).
     pub fn files_per_batch(mut self, n: usize) -> Self {
-        self.files_per_batch = n.max(1);
+        self.files_per_batch = n;
         self
     }
 
@@ -243,14 +241,29 @@ impl ReaderBuilder {
     }
 
     /// Lists `inputs` (see [`list_inputs`]) and starts reading.
-    pub fn build<P: AsRef<Path>>(self, inputs: &[P]) -> Result<Reader, Error> {
+    pub fn build<P: AsRef<Path>>(self, inputs: &[P]) -> Result<Reader, crate::Error> {
         self.build_paths(list_inputs(inputs)?)
     }
 
     /// Starts reading exactly these files, in this order.
-    pub fn build_paths(self, paths: Vec<PathBuf>) -> Result<Reader, Error> {
+    pub fn build_paths(self, paths: Vec<PathBuf>) -> Result<Reader, crate::Error> {
+        self.open(paths).map_err(crate::Error::from)
+    }
+
+    fn open(self, paths: Vec<PathBuf>) -> Result<Reader, Error> {
         if i32::try_from(paths.len()).is_err() {
-            return Err(Error::bare(ErrorKind::TooManyFiles(paths.len())));
+            let n = paths.len();
+            let m = format!("{n} files: at most 2147483647 per reader");
+            return Err(Error::bare(ErrorKind::Usage(m)));
+        }
+        for (name, n) in [
+            ("threads", self.threads),
+            ("files_per_batch", self.files_per_batch),
+        ] {
+            if n == 0 {
+                let m = format!("{name} must be at least 1");
+                return Err(Error::bare(ErrorKind::Usage(m)));
+            }
         }
         let names: StringArray = paths.iter().map(|p| Some(p.to_string_lossy())).collect();
         let dictionary: ArrayRef = Arc::new(names);
@@ -443,7 +456,11 @@ impl Reader {
 
     /// The next `notes` batch (batches of files without notes are skipped, their `files` rows
     /// are still recorded), or `None` when every file has been read.
-    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, crate::Error> {
+        self.next_notes().map_err(crate::Error::from)
+    }
+
+    fn next_notes(&mut self) -> Result<Option<RecordBatch>, Error> {
         while let Some((batch, files)) = self.next_rows()? {
             self.files.extend(files);
             if batch.num_rows() > 0 {

@@ -71,7 +71,7 @@ impl BamChain {
                      records; give each tag's type (NM:i, XF:f, ...)",
                     path.display()
                 ))
-                .at(Some(&path), None, None));
+                .at(Some(&path), crate::Location::File));
             }
             if self.next == 0 {
                 self.schema = schema;

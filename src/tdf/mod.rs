@@ -127,7 +127,7 @@ impl Error {
     }
 
     /// The file or folder at fault (none for options and worker failures).
-    pub fn path(&self) -> Option<&std::path::Path> {
+    pub(crate) fn path(&self) -> Option<&std::path::Path> {
         self.path.as_deref()
     }
 
@@ -137,7 +137,7 @@ impl Error {
     }
 
     /// The byte offset in `analysis.tdf_bin`, for frame data.
-    pub fn offset(&self) -> Option<u64> {
+    pub(crate) fn offset(&self) -> Option<u64> {
         self.offset
     }
 }

@@ -103,7 +103,11 @@ impl Reader {
     }
 
     /// The next batch, or `None` after the last one; the first error ends the reading.
-    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, crate::Error> {
+        self.next_typed().map_err(crate::Error::from)
+    }
+
+    fn next_typed(&mut self) -> Result<Option<RecordBatch>, Error> {
         if self.failed {
             return Ok(None);
         }

@@ -77,7 +77,11 @@ fn io_err(dir: &Path, e: impl std::fmt::Display) -> Error {
 
 /// Writes a `.d` folder at `dir` (created; existing files are replaced) and returns the number of
 /// peaks written.
-pub fn write(dir: &Path, spec: &Spec) -> Result<u64, Error> {
+pub fn write(dir: &Path, spec: &Spec) -> Result<u64, crate::Error> {
+    write_run(dir, spec).map_err(crate::Error::from)
+}
+
+fn write_run(dir: &Path, spec: &Spec) -> Result<u64, Error> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let tdf = dir.join("analysis.tdf");
     let _ = std::fs::remove_file(&tdf);

@@ -124,9 +124,9 @@ impl Records {
         let body = |k: usize| end(k) - start - 4 * k;
         // A split's records start before its end's block; the hop that follows finds the first
         // record of the next split there and ends the read.
-        let before = self
-            .stop
-            .map_or(usize::MAX, |stop| chunk.data_before_block_at(stop >> 16));
+        let before = self.stop.map_or(usize::MAX, |stop| {
+            chunk.data_before_block_at(stop.compressed())
+        });
         let inside = marks[first..].partition_point(|&m| (m as usize) < before);
         let mut n = inside.min(max);
         if body(n) >= bytes {
@@ -155,7 +155,7 @@ impl Records {
         if let Some(c) = self.current.take() {
             return Ok(Some(c));
         }
-        while let Some(c) = self.chunks.next() {
+        while let Some(c) = self.chunks.next_chunk() {
             let c = c.map_err(|e| Error::from(e).with_path(self.path.clone()))?;
             self.plain_member = self.plain_member.or(c.plain_gzip_member());
             if let Some(end) = data_end(&c) {
@@ -176,7 +176,7 @@ impl Records {
                 self.stop = Some(span.end);
                 self.region_end = span.stop_past;
                 if !s.finished {
-                    return Ok(Some((c, (span.start & 0xffff) as usize)));
+                    return Ok(Some((c, usize::from(span.start.uncompressed()))));
                 }
             } else if !s.finished {
                 return Ok(Some((c, 0)));
@@ -257,9 +257,16 @@ impl Records {
     /// early (the remaining records of the chunk are not visited).
     pub fn next_chunk(
         &mut self,
-        f: impl FnMut(&Record<'_>, Located) -> Result<bool, Error>,
-    ) -> Result<bool, Error> {
-        self.next_chunk_with(true, f)
+        mut f: impl FnMut(&Record<'_>, Located) -> Result<bool, crate::Error>,
+    ) -> Result<bool, crate::Error> {
+        let mut failed = None;
+        let more = self.next_chunk_with(true, |r, at| {
+            f(r, at).or_else(|e| {
+                failed = Some(e);
+                Ok(false)
+            })
+        })?;
+        failed.map_or(Ok(more), Err)
     }
 
     /// [`Records::next_chunk`], leaving the aux fields unchecked unless `check_aux`, for a caller

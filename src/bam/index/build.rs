@@ -8,14 +8,14 @@ use super::{index_error, Bin, Index, IndexFormat, RefIndex, MIN_MARKER_DIST};
 use crate::bam::bins::{bin_bot, bin_first, bin_parent, reg2bin};
 use crate::bam::error::Error;
 use crate::bam::frame::Records;
-use crate::bgzf::Options;
+use crate::bgzf::{Options, VirtualPosition};
 use crate::io::Input;
 
 /// Builds the index of a coordinate-sorted BAM, as `samtools index` (`format` Bai) or
 /// `samtools index -c` (Csi) builds it: the same bytes from [`Index::to_bytes`]. Inflating
 /// runs on `opts`' threads; records are checked as they are read.
 pub(super) fn build(input: Arc<Input>, format: IndexFormat, opts: Options) -> Result<Index, Error> {
-    let mut records = Records::new(input, opts)?;
+    let mut records = Records::new_marked(input, opts, None)?;
     let path = records.path();
     let header = records.header().clone();
     let min_shift = format.min_shift();
@@ -33,13 +33,18 @@ pub(super) fn build(input: Arc<Input>, format: IndexFormat, opts: Options) -> Re
             depth
         }
     };
-    let mut b = Builder::new(header.references.len(), format, depth, records.header_end());
+    let mut b = Builder::new(
+        header.references.len(),
+        format,
+        depth,
+        records.header_end().into(),
+    );
     // A record's entry needs the offset after it: the start of the next one.
     let mut prev: Option<(Entry, u64)> = None;
     loop {
         let more = records.next_chunk_with(false, |r, at| {
             if let Some((e, index)) = prev.take() {
-                b.push(e, at.voffset)
+                b.push(e, at.voffset.into())
                     .map_err(|m| index_error(&path, index, m))?;
             }
             let (beg, end) = r.index_span();
@@ -63,7 +68,7 @@ pub(super) fn build(input: Arc<Input>, format: IndexFormat, opts: Options) -> Re
             break;
         }
     }
-    let end = records.end_voffset();
+    let end = u64::from(records.end_voffset());
     if let Some((e, index)) = prev {
         b.push(e, end).map_err(|m| index_error(&path, index, m))?;
     }
@@ -450,6 +455,12 @@ impl Builder {
     }
 }
 
+/// The compressed offset of the block a packed virtual position is in (the lists hold
+/// htslib's packed values: positions, and in the pseudo-bin, record counts).
+fn block(packed: u64) -> u64 {
+    VirtualPosition::from(packed).compressed()
+}
+
 /// htslib's `compress_binning`: small bins merge into their parents, then chunks that start in
 /// the block where the previous one ends are merged.
 fn compress_binning(t: &mut BinTable<Bins>, n_bins: u32, depth: u32) {
@@ -467,7 +478,7 @@ fn compress_binning(t: &mut BinTable<Bins>, n_bins: u32, depth: u32) {
                 t.vals[k].list.sort_by_key(|c| c.0);
             }
             let list = &t.vals[k].list;
-            let span = (list[list.len() - 1].1 >> 16) - (list[0].0 >> 16);
+            let span = block(list[list.len() - 1].1) - block(list[0].0);
             if span < MIN_MARKER_DIST {
                 let Some(kp) = t.get(bin_parent(key)) else {
                     continue;
@@ -488,7 +499,7 @@ fn compress_binning(t: &mut BinTable<Bins>, n_bins: u32, depth: u32) {
         let list = &mut t.vals[k].list;
         let mut m = 0;
         for l in 1..list.len() {
-            if list[m].1 >> 16 >= list[l].0 >> 16 {
+            if block(list[m].1) >= block(list[l].0) {
                 list[m].1 = list[m].1.max(list[l].1);
             } else {
                 m += 1;
@@ -507,8 +518,8 @@ impl Index {
         input: impl Into<Arc<Input>>,
         format: IndexFormat,
         opts: Options,
-    ) -> Result<Self, Error> {
-        build(input.into(), format, opts)
+    ) -> Result<Self, crate::Error> {
+        build(input.into(), format, opts).map_err(crate::Error::from)
     }
 }
 

@@ -118,8 +118,8 @@ impl Index {
     }
 
     /// Reads the index at `path`.
-    pub fn open(path: &Path) -> Result<Self, Error> {
-        Self::open_refs(path, &|_| true)
+    pub fn open(path: &Path) -> Result<Self, crate::Error> {
+        Self::open_refs(path, &|_| true).map_err(crate::Error::from)
     }
 
     /// Reads the index at `path`, keeping only the references `keep` accepts (see
