@@ -7,6 +7,7 @@ pub mod bam;
 pub mod bgzf;
 pub mod convert;
 mod error;
+mod format;
 #[allow(unsafe_code)] // memory mapping and madvise only; see the module docs
 pub mod io;
 pub mod midi;

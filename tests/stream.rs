@@ -463,3 +463,85 @@ fn zero_counts_are_usage_errors_in_every_builder() {
         .expect_err("0");
     usage(e, "files_per_batch");
 }
+
+/// The format registry: which format reads an input, from its first bytes, and the inputs no
+/// format reads named for what they are.
+#[test]
+fn detect_names_the_format_by_its_first_bytes() {
+    use rawarrow::stream::detect;
+    assert_eq!(detect(data("sample.bam")).expect("BAM"), "bam");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let run = dir.path().join("run.d");
+    let spec = rawarrow::tdf::synth::Spec {
+        frames: 2,
+        scans: 4,
+        peaks_per_frame: 5,
+        ms1_every: 1,
+        window_groups: 1,
+        seed: 1,
+        dda: false,
+    };
+    rawarrow::tdf::synth::write(&run, &spec).expect("generate");
+    assert_eq!(detect(&run).expect("timsTOF"), "tdf");
+    let songs = dir.path().join("songs");
+    std::fs::create_dir(&songs).expect("folder");
+    let smf = songs.join("a.mid");
+    std::fs::write(
+        &smf,
+        b"MThd\0\0\0\x06\0\0\0\x01\0\x60MTrk\0\0\0\x04\0\xff\x2f\0",
+    )
+    .expect("write");
+    assert_eq!(detect(&smf).expect("SMF"), "midi");
+    assert_eq!(detect(&songs).expect("a folder to walk"), "midi");
+    for (name, bytes, says) in [
+        ("x.cram", &b"CRAM\x03\x00rest"[..], "it is a CRAM file"),
+        ("x.sam", &b"@HD\tVN:1.6\n"[..], "it is SAM text"),
+        ("x.bin", &b""[..], "the file is empty"),
+        (
+            "x.txt",
+            &b"\x00\x01\x02 nothing"[..],
+            "not those of a format rawarrow reads",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let e = detect(&path).expect_err(name);
+        assert_eq!(e.kind(), ErrorKind::Format, "{name}");
+        assert_eq!(e.path(), Some(path.as_path()));
+        assert!(e.to_string().contains(says), "{name}: {e}");
+    }
+    let e = detect(dir.path().join("missing")).expect_err("missing");
+    assert_eq!(e.kind(), ErrorKind::Io);
+}
+
+/// Splits are planned through the registry by format name; each covers its input once.
+#[test]
+fn plan_cuts_inputs_through_the_registry() {
+    use rawarrow::stream::{plan, Split};
+    let bam = data("sample.bam");
+    let size = std::fs::metadata(&bam).expect("size").len();
+    let splits = plan("bam", &[&bam], 100_000).expect("plan");
+    assert_eq!(splits.len() as u64, size.div_ceil(100_000));
+    let mut at = 0;
+    for s in &splits {
+        let Split::Bam { start, end, .. } = s else {
+            panic!("not a BAM split: {s:?}");
+        };
+        assert_eq!(*start, at);
+        at = *end;
+    }
+    assert_eq!(at, size);
+    let e = plan("cram", &[&bam], 1).expect_err("unknown");
+    assert_eq!(e.kind(), ErrorKind::Usage);
+    assert!(
+        e.to_string().contains("the formats are bam, tdf, midi"),
+        "{e}"
+    );
+    let e = plan("bam", &[&bam], 0).expect_err("zero");
+    assert!(
+        e.to_string().contains("split_bytes must be at least 1"),
+        "{e}"
+    );
+    let e = plan("tdf", &[&bam, &bam], 1).expect_err("two runs");
+    assert_eq!(e.kind(), ErrorKind::Usage);
+}

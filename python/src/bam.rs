@@ -248,7 +248,7 @@ pub(crate) fn _plan_bam(
 ) -> PyResult<Vec<(String, u64, u64)>> {
     let paths = self::paths(paths)?;
     let splits = py
-        .detach(|| rawarrow::stream::plan_bam(&paths, split_bytes))
+        .detach(|| rawarrow::stream::plan("bam", &paths, split_bytes))
         .map_err(|e| py_err(py, e))?;
     Ok(splits
         .into_iter()

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::error::HeaderError;
+use crate::format::Kind;
 
 /// Schema metadata key of the SAM header text ([`Header::metadata`]).
 pub const METADATA_HEADER: &str = "rawarrow:sam_header";
@@ -38,28 +39,12 @@ fn i32_at(b: &[u8], at: usize) -> Option<i32> {
     Some(i32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// What a file that cannot be BAM is, from its first bytes: `None` when it may be BAM (a BGZF
-/// file; the header check decides), else a description for the error.
+/// What a file that cannot be BAM is, from its first bytes ([`Kind::of`]): `None` when it may
+/// be BAM (a BGZF or gzip file: the header check decides; anything else fails that check),
+/// else a description for the error.
 pub(crate) fn sniff(file: &[u8]) -> Option<&'static str> {
-    if file.is_empty() {
-        return Some("the file is empty");
-    }
-    if file.starts_with(b"CRAM") {
-        return Some("it is a CRAM file (rawarrow reads BAM; convert it with `samtools view -b`)");
-    }
-    if file.starts_with(&[0x1f, 0x8b]) {
-        // BGZF, or plain gzip that htslib (and the reader) inflates sequentially.
-        return None;
-    }
-    let head = &file[..file.len().min(4096)];
-    let line = head.split(|&c| c == b'\n').next().unwrap_or(head);
-    let text = line
-        .iter()
-        .all(|&c| c == b'\t' || c == b'\r' || (b' '..=b'~').contains(&c));
-    if text && (line.starts_with(b"@") || line.contains(&b'\t')) {
-        return Some("it is SAM text (rawarrow reads BAM; convert it with `samtools view -b`)");
-    }
-    None
+    let kind = Kind::of(&file[..file.len().min(4096)]);
+    matches!(kind, Kind::Empty | Kind::Cram | Kind::Sam).then(|| kind.describe())
 }
 
 impl Header {

@@ -35,6 +35,7 @@ mod record;
 mod region;
 pub(crate) mod sam;
 mod split;
+pub(crate) mod stream;
 mod tags;
 mod tagtext;
 mod walk;

@@ -43,6 +43,7 @@ mod analysis;
 mod onset;
 mod reader;
 mod smf;
+pub(crate) mod stream;
 mod table;
 mod tempo;
 

@@ -25,6 +25,7 @@ mod peaks;
 mod reader;
 mod slice;
 mod spectra;
+pub(crate) mod stream;
 pub mod synth;
 mod tables;
 
