@@ -28,7 +28,7 @@ use arrow_array::RecordBatch;
 pub use crate::arrow::Compression;
 use crate::arrow::SinkOptions;
 use crate::sink::postgres::{Key, PgSink, Postgres};
-use crate::sink::{FileSink, Format, MgfSink, Sink};
+use crate::sink::{FileSink, Format, MgfSink, SamSink, Sink};
 use crate::stats::Phase;
 use crate::stream::{BamOptions, BatchStream, MidiOptions, Progress, TdfOptions};
 use crate::Error;
@@ -430,6 +430,12 @@ fn open_sink(
                     }
                     Box::new(MgfSink::create(path, &schema, &stream.run_name())?)
                 }
+                Format::Sam => {
+                    if output.compression.is_some() {
+                        return Err(Error::usage("SAM is text: it takes no compression"));
+                    }
+                    Box::new(SamSink::create(path, &schema)?)
+                }
             })
         }
         (Target::Postgres(_), None) => unreachable!("connected before the stream was opened"),
@@ -449,10 +455,11 @@ fn files_sink(stream: &BatchStream, output: &Output) -> Result<Option<FileSink>,
     check_output(path, &stream.inputs())?;
     let format = match Format::of(path, output.format.as_deref())? {
         Format::Arrow(f) => f,
-        Format::Mgf => {
+        text @ (Format::Mgf | Format::Sam) => {
             return Err(Error::usage(format!(
-                "{}: the MIDI files table cannot be MGF",
-                path.display()
+                "{}: the MIDI files table cannot be {}",
+                path.display(),
+                text.extension().to_uppercase()
             )))
         }
     };

@@ -328,7 +328,7 @@ pub const OUTPUT: &[Opt] = &[
     opt(
         "format",
         "from the output's extension",
-        "ipc, stream, parquet or mgf",
+        "ipc, stream, parquet, mgf or sam",
     )
     .cli("--format")
     .c(&["format"]),

@@ -964,3 +964,79 @@ fn earlier_aux_fault_wins_over_a_later_column_fault() {
         );
     }
 }
+
+/// The SAM sink (`-o NAME.sam`, `convert_bam(..., "x.sam")`, C `format = "sam"`) writes what
+/// `samtools view -h` prints: the header, then every record's line; from the CLI too.
+#[test]
+fn sam_output_equals_samtools_view() {
+    use rawarrow::convert::{run, Input as Conversion, Output};
+    let dir = tempfile::tempdir().expect("temporary folder");
+    for (bam, sam, _) in oracles() {
+        let out = dir.path().join("out.sam");
+        let input = Conversion::Bam {
+            paths: vec![bam.clone()],
+            options: Default::default(),
+        };
+        run(&input, &Output::new(&out), &mut |_, _| Ok(())).expect("converts");
+        let text = std::fs::read(&out).expect("written");
+        let split = text
+            .split_inclusive(|&b| b == b'\n')
+            .take_while(|l| l.starts_with(b"@"))
+            .map(<[u8]>::len)
+            .sum();
+        let (header, records) = text.split_at(split);
+        assert!(
+            records == gunzip_text(&sam).as_slice(),
+            "{}: records differ from samtools view",
+            bam.display()
+        );
+        let samtools = bam.with_extension("header.sam.gz");
+        if samtools.exists() {
+            let expect = String::from_utf8(gunzip_text(&samtools)).expect("utf8");
+            // samtools adds its own @PG line (view without --no-PG).
+            let added =
+                |l: &&str| l.starts_with("@PG\tID:samtools") && l.contains("CL:samtools view -H");
+            let without: Vec<&str> = expect.lines().filter(|l| !added(l)).collect();
+            let ours: Vec<&str> = std::str::from_utf8(header).expect("utf8").lines().collect();
+            assert!(ours == without, "{}: header differs", bam.display());
+        } else {
+            let records = Records::new(Input::open(&bam).expect("open"), Options::default());
+            assert_eq!(header, records.expect("valid").header().sam_bytes());
+        }
+    }
+    // The command line reaches the same sink.
+    let cli = dir.path().join("cli.sam");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_rawarrow"))
+        .args(["bam", "--quiet", "-o"])
+        .arg(&cli)
+        .arg(data("sample.bam"))
+        .status()
+        .expect("run rawarrow");
+    assert!(status.success());
+    let input = Conversion::Bam {
+        paths: vec![data("sample.bam")],
+        options: Default::default(),
+    };
+    let out = dir.path().join("lib.sam");
+    run(&input, &Output::new(&out), &mut |_, _| Ok(())).expect("converts");
+    assert_eq!(
+        std::fs::read(&cli).expect("cli"),
+        std::fs::read(&out).expect("lib")
+    );
+    // A projection without SAM's columns is refused before anything is written.
+    let input = Conversion::Bam {
+        paths: vec![data("sample.bam")],
+        options: rawarrow::stream::BamOptions {
+            columns: Some(vec!["qname".into(), "pos".into()]),
+            ..Default::default()
+        },
+    };
+    let refused = dir.path().join("refused.sam");
+    let e = run(&input, &Output::new(&refused), &mut |_, _| Ok(())).expect_err("no flag");
+    assert_eq!(e.kind(), rawarrow::ErrorKind::Usage);
+    assert!(
+        e.to_string().contains("this stream lacks flag,rname"),
+        "{e}"
+    );
+    assert!(!refused.exists());
+}

@@ -195,11 +195,12 @@ int rawarrow_midi_open(const char *const *paths, size_t n_paths,
 /* Where and how a conversion writes: a file or PostgreSQL tables (exactly one of path and
    postgres). Initialise with rawarrow_output_init (every field NULL or 0). */
 struct rawarrow_output {
-  /* The file: Arrow IPC file (.arrow), IPC stream (.arrows), Parquet (.parquet) or MGF (.mgf,
-     timsTOF spectra), by its extension unless `format` says; "-": standard output. Written
-     under a temporary name and renamed when complete: a failure leaves nothing. */
+  /* The file: Arrow IPC file (.arrow), IPC stream (.arrows), Parquet (.parquet), MGF (.mgf,
+     timsTOF spectra) or SAM text (.sam, BAM records), by its extension unless `format` says;
+     "-": standard output. Written under a temporary name and renamed when complete: a failure
+     leaves nothing. */
   const char *path;
-  /* "ipc", "stream", "parquet" or "mgf"; NULL: from the path's extension. */
+  /* "ipc", "stream", "parquet", "mgf" or "sam"; NULL: from the path's extension. */
   const char *format;
   /* "none", "lz4" or "zstd"; NULL: none for IPC, zstd for Parquet. */
   const char *compression;

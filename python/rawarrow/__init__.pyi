@@ -127,7 +127,7 @@ def convert_tdf(
     input: PathLike,
     output: Optional[PathLike] = None,
     *,
-    format: Optional[Literal["ipc", "stream", "parquet", "mgf"]] = None,
+    format: Optional[Literal["ipc", "stream", "parquet", "mgf", "sam"]] = None,
     compression: Optional[Literal["none", "lz4", "zstd"]] = None,
     postgres: Optional[str] = None,
     schema: Optional[str] = None,

@@ -28,6 +28,21 @@ def test_convert_bam_equals_the_cli(tmp_path):
     assert pa.ipc.open_stream(pa.OSFile(str(named))).read_all().num_rows == 4000
 
 
+def test_convert_bam_to_sam_is_samtools_text(tmp_path):
+    import gzip
+
+    out = tmp_path / "py.sam"
+    rows, _ = rawarrow.convert_bam(DATA / "sample.bam", out)
+    assert rows == 4000
+    text = out.read_bytes()
+    records = b"".join(l for l in text.splitlines(keepends=True) if not l.startswith(b"@"))
+    assert records == gzip.decompress((DATA / "sample.sam.gz").read_bytes())
+    assert text.startswith(b"@HD\t")
+    with pytest.raises(ValueError, match="this stream lacks"):
+        rawarrow.convert_bam(DATA / "sample.bam", tmp_path / "x.sam", columns=["qname"])
+    assert not (tmp_path / "x.sam").exists()
+
+
 def test_convert_midi_writes_both_tables(tmp_path):
     notes, files = tmp_path / "notes.arrow", tmp_path / "files.arrow"
     rows, _ = rawarrow.convert_midi(MIDI_SEEDS, notes, files=files)

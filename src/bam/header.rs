@@ -150,8 +150,26 @@ impl Header {
         .into()
     }
 
+    /// The header a stream's schema carries ([`Header::metadata`]), as far as its metadata
+    /// holds it (the text as the reader decoded it); `None` without it.
+    pub(crate) fn from_schema(schema: &arrow_schema::Schema) -> Option<Self> {
+        let metadata = schema.metadata();
+        let text = metadata.get(METADATA_HEADER)?;
+        let references = metadata
+            .get(METADATA_REFERENCES)?
+            .lines()
+            .map(|line| {
+                let (name, len) = line.rsplit_once('\t')?;
+                Some(Reference {
+                    name: name.to_string(),
+                    len: len.parse().ok()?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self::new(text.clone(), references))
+    }
+
     /// A header from its text and references (tests build records against one).
-    #[cfg(test)]
     pub(crate) fn new(text: String, references: Vec<Reference>) -> Self {
         Self {
             stored: text.clone().into_bytes(),

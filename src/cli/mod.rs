@@ -130,13 +130,15 @@ enum FormatArg {
     Parquet,
     /// Mascot Generic Format (the timsTOF spectra table).
     Mgf,
+    /// SAM text (BAM records).
+    Sam,
 }
 
 /// The output options every converting subcommand shares.
 #[derive(Debug, clap::Args)]
 struct IpcOptions {
-    /// Output format (default: from the output name: .arrow/.feather/.ipc, .arrows, .parquet;
-    /// standard output and devices: ipc).
+    /// Output format (default: from the output name: .arrow/.feather/.ipc, .arrows, .parquet,
+    /// .mgf, .sam; standard output and devices: ipc).
     #[arg(long, value_enum)]
     format: Option<FormatArg>,
     /// Compression: IPC buffers (default none) or Parquet column chunks (default zstd).
@@ -213,6 +215,7 @@ impl IpcOptions {
             (_, Some(FormatArg::Ipc)) => Some("ipc"),
             (_, Some(FormatArg::Parquet)) => Some("parquet"),
             (_, Some(FormatArg::Mgf)) => Some("mgf"),
+            (_, Some(FormatArg::Sam)) => Some("sam"),
             (false, None) => None,
         }
     }

@@ -1,6 +1,6 @@
 //! Where a conversion's batches go: one [`Sink`] trait, implemented by the Arrow IPC file and
-//! stream and Parquet ([`FileSink`]), MGF ([`MgfSink`]), PostgreSQL ([`postgres::PgSink`]) and
-//! any [`std::io::Write`] ([`WriterSink`]).
+//! stream and Parquet ([`FileSink`]), MGF ([`MgfSink`]), SAM text ([`SamSink`]), PostgreSQL
+//! ([`postgres::PgSink`]) and any [`std::io::Write`] ([`WriterSink`]).
 //!
 //! A sink is opened for a stream's schema, takes batches in order ([`Sink::write`]), and is
 //! either finished ([`Sink::finish`]: the output becomes visible whole) or dropped (the abort:
@@ -27,6 +27,7 @@
 mod file;
 mod mgf;
 pub mod postgres;
+mod sam;
 
 use std::path::Path;
 
@@ -36,6 +37,7 @@ pub use crate::arrow::OutputFormat;
 pub(crate) use file::FileSink;
 pub use file::WriterSink;
 pub(crate) use mgf::MgfSink;
+pub(crate) use sam::SamSink;
 
 use crate::{Error, ErrorKind};
 
@@ -69,12 +71,14 @@ pub enum Format {
     Arrow(crate::arrow::OutputFormat),
     /// Mascot Generic Format: the timsTOF spectra table as text ([`crate::tdf::mgf`]).
     Mgf,
+    /// SAM text: BAM records as `samtools view -h` prints them ([`SamSink`]).
+    Sam,
 }
 
 impl Format {
     /// The format by name (`ipc`/`arrow`/`feather`/`file`, `stream`/`arrows`, `parquet`,
-    /// `mgf`), else by `path`'s extension (`.arrow`, `.feather`, `.ipc` → IPC file; `.arrows`
-    /// → IPC stream; `.parquet` → Parquet; `.mgf` → MGF). Standard output (`-`) and devices or
+    /// `mgf`, `sam`), else by `path`'s extension (`.arrow`, `.feather`, `.ipc` → IPC file;
+    /// `.arrows` → IPC stream; `.parquet` → Parquet; `.mgf` → MGF; `.sam` → SAM). Standard output (`-`) and devices or
     /// pipes default to the IPC file format; any other name needs the explicit format.
     pub fn of(path: &Path, explicit: Option<&str>) -> Result<Self, Error> {
         use crate::arrow::OutputFormat as F;
@@ -84,8 +88,9 @@ impl Format {
                 "stream" | "arrows" => Ok(Self::Arrow(F::IpcStream)),
                 "parquet" => Ok(Self::Arrow(F::Parquet)),
                 "mgf" => Ok(Self::Mgf),
+                "sam" => Ok(Self::Sam),
                 _ => Err(Error::usage(format!(
-                    "unknown output format {name:?}; expected ipc, stream, parquet or mgf"
+                    "unknown output format {name:?}; expected ipc, stream, parquet, mgf or sam"
                 ))),
             };
         }
@@ -98,6 +103,7 @@ impl Format {
             Some("arrows") => Ok(Self::Arrow(F::IpcStream)),
             Some("parquet") => Ok(Self::Arrow(F::Parquet)),
             Some("mgf") => Ok(Self::Mgf),
+            Some("sam") => Ok(Self::Sam),
             _ if path == Path::new("-")
                 || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) =>
             {
@@ -105,7 +111,7 @@ impl Format {
             }
             _ => Err(Error::usage(format!(
                 "{}: cannot tell the output format from the name; name it .arrow, .arrows, \
-                 .parquet or .mgf, or give the format (ipc, stream, parquet, mgf)",
+                 .parquet, .mgf or .sam, or give the format (ipc, stream, parquet, mgf, sam)",
                 path.display()
             ))),
         }
@@ -119,6 +125,7 @@ impl Format {
             Self::Arrow(F::IpcStream) => "arrows",
             Self::Arrow(F::Parquet) => "parquet",
             Self::Mgf => "mgf",
+            Self::Sam => "sam",
         }
     }
 }
