@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use arrow_array::Array;
 
-use super::batch::BatchBuilder;
-use super::columns::Projection;
 use super::error::{Error, ErrorKind};
 use super::filter::Filter;
 use super::frame::Records;
 use super::reader::{Reader, Start};
-use super::region::plan_regions;
 use crate::arrow::arena::ArenaPool;
+use crate::bam::decode::batch::BatchBuilder;
+use crate::bam::decode::columns::Projection;
+use crate::bam::index::region::plan_regions;
 use crate::bgzf::Options;
 use crate::io::Input;
 use crate::runtime::{arenas_per_pool, share_of, Crew};

@@ -17,45 +17,39 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod aux;
-mod batch;
-mod bins;
-mod buffers;
+// By stage: where records are (`frame`: framing, record starts, byte-range splits), what a
+// record holds (`record`: fields, aux data, tags), records into Arrow (`decode`), where regions
+// are (`index`: BAI/CSI, bins, regions), records one at a time as text (`view`); the reader's
+// front (`builder`, `reader`, `stream`) and what every stage shares (`header`, `error`,
+// `filter`) stay here.
 mod builder;
-mod columns;
+pub(crate) mod decode;
 mod error;
 mod filter;
-mod frame;
+pub(crate) mod frame;
 mod header;
-mod index;
-mod job;
-mod mark;
+pub(crate) mod index;
 mod reader;
-mod record;
-mod region;
-pub(crate) mod sam;
-mod split;
+pub(crate) mod record;
 pub(crate) mod stream;
-mod tags;
-mod tagtext;
-mod walk;
+pub(crate) mod view;
 
-pub use batch::{BatchDecoder, DecodeError};
 pub use builder::ReaderBuilder;
-pub use columns::{Projection, COLUMNS};
+pub use decode::batch::{BatchDecoder, DecodeError};
+pub use decode::columns::{Projection, COLUMNS};
 pub use error::{Error, ErrorKind, HeaderError, RecordError};
 pub use filter::{parse_flags, Filter};
+pub use frame::split::{split_start, CHAIN as SPLIT_CHAIN};
 pub use frame::{Located, Records};
 pub use header::{Header, Reference, METADATA_HEADER, METADATA_REFERENCES};
 pub(crate) use index::index_candidates;
+pub(crate) use index::region::Region;
 pub use index::{Index, IndexFormat};
 pub use reader::Reader;
+pub(crate) use record::tags::{parse_spec as parse_tag_spec, TagKind};
 pub use record::Record;
-pub(crate) use region::Region;
-pub use sam::push_record as push_sam;
-pub use split::{split_start, CHAIN as SPLIT_CHAIN};
-pub(crate) use tags::{parse_spec as parse_tag_spec, TagKind};
-pub use walk::{push_sam_checked, walk};
+pub use view::sam::push_record as push_sam;
+pub use view::walk::{push_sam_checked, walk};
 
 /// Name of the column [`with_file_column`] adds.
 pub(crate) const FILE_COLUMN: &str = "file";

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use arrow_array::{RecordBatch, RecordBatchReader, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
 
-use super::batch::BatchBuilder;
 use super::error::{Error, ErrorKind};
 use super::filter::Filter;
 use super::frame::Records;
 use super::header::Header;
-use super::job::{decode_job, frame_job, Decoded, Job};
 use crate::arrow::arena::ArenaPool;
+use crate::bam::decode::batch::BatchBuilder;
+use crate::bam::decode::job::{decode_job, frame_job, Decoded, Job};
 use crate::bgzf::Chunk;
 use crate::runtime::{jobs_ahead, Crew, Ordered, Pool, WorkerPanicked};
 

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use super::mark::{block_size, touch_lines};
 use super::{data_end, Located, Raw, Records};
 use crate::bam::error::{Error, ErrorKind, RecordError};
-use crate::bam::mark::{block_size, touch_lines};
 use crate::bam::record::Record;
 use crate::bgzf::{Chunk, VirtualOffsets};
 

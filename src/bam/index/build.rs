@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use super::bins::{bin_bot, bin_first, bin_parent, reg2bin};
 use super::{index_error, Bin, Index, IndexFormat, RefIndex, MIN_MARKER_DIST};
-use crate::bam::bins::{bin_bot, bin_first, bin_parent, reg2bin};
 use crate::bam::error::Error;
 use crate::bam::frame::Records;
 use crate::bgzf::{Options, VirtualPosition};

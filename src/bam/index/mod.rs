@@ -10,10 +10,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) mod bins;
 mod build;
+pub(crate) mod region;
 
-use super::bins::{bin_first, bin_parent, reg2bins};
 use super::error::{Error, ErrorKind};
+use crate::bam::index::bins::{bin_first, bin_parent, reg2bins};
 use crate::io::Input;
 
 /// Bins closer than this (in compressed bytes) are merged into their parent (htslib's

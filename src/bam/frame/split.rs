@@ -25,9 +25,9 @@
 //! record again (the reference id alone: (n_refs + 1) / 2³² for random bytes). The tests try
 //! every byte offset of the corpus files and find the true boundary every time.
 
-use super::error::{Error, ErrorKind};
-use super::header::Header;
-use super::record::Record;
+use crate::bam::error::{Error, ErrorKind};
+use crate::bam::header::Header;
+use crate::bam::record::Record;
 use crate::bgzf::{find_block_start, inflate_block, parse_block, BlockInfo, VirtualPosition};
 
 /// Consecutive valid records that make a candidate a record boundary.
@@ -48,7 +48,7 @@ pub(crate) enum SplitStart {
 }
 
 /// The virtual offset of the first record of the split `[start, end)` of a BAM file's bytes
-/// (see [`ReaderBuilder::byte_range`](super::ReaderBuilder::byte_range)), or `None` when no
+/// (see [`ReaderBuilder::byte_range`](crate::bam::ReaderBuilder::byte_range)), or `None` when no
 /// record begins in a block of that range. Reads the header, then only the blocks the search
 /// needs.
 ///
@@ -75,7 +75,7 @@ pub fn split_start(file: &[u8], start: u64, end: u64) -> Result<Option<VirtualPo
 
 /// The header, and the virtual offset of the first byte after it; reads block by block.
 pub(crate) fn read_header(file: &[u8]) -> Result<(Header, VirtualPosition), Error> {
-    if let Some(what) = super::header::sniff(file) {
+    if let Some(what) = crate::bam::header::sniff(file) {
         return Err(Error::new(ErrorKind::NotBam(what)));
     }
     let mut buf = Vec::new();

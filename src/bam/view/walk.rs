@@ -1,14 +1,14 @@
 //! Records one at a time, as `samtools view` walks them: every record in file order, or the
 //! records overlapping each region in turn through the index — for callers that want the raw
 //! records (SAM text, counting) rather than Arrow batches. Region planning is
-//! [`super::region`]'s, the same the [`super::Reader`] uses.
+//! [`crate::bam::index::region`]'s, the same the [`crate::bam::Reader`] uses.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use super::error::{Error, ErrorKind};
-use super::frame::{Located, Records};
-use super::record::Record;
+use crate::bam::error::{Error, ErrorKind};
+use crate::bam::frame::{Located, Records};
+use crate::bam::record::Record;
 use crate::bgzf::Options;
 use crate::io::Input;
 
@@ -84,7 +84,7 @@ fn walk_records(
     let bam: Arc<Path> = path.as_path().into();
     let header = records.header().clone();
     let header_end = records.header_end();
-    let plan = super::region::plan_regions(&bam, &header, header_end, regions, index)?;
+    let plan = crate::bam::index::region::plan_regions(&bam, &header, header_end, regions, index)?;
     warnings.extend(plan.warnings.iter().cloned());
     drop(records);
     let threads = if plan.is_small() { Some(1) } else { threads };
@@ -107,7 +107,7 @@ fn walk_records(
 /// (`at`) and `path`.
 pub fn push_sam_checked(
     record: &Record<'_>,
-    header: &super::Header,
+    header: &crate::bam::Header,
     at: Located,
     path: &Arc<Path>,
     out: &mut Vec<u8>,

@@ -2,10 +2,10 @@
 
 use rawarrow_kernels::{cigar, qual, seq};
 
-use super::aux;
-use super::header::Header;
-use super::record::Record;
-use super::tagtext;
+use crate::bam::header::Header;
+use crate::bam::record::aux;
+use crate::bam::record::tagtext;
+use crate::bam::record::Record;
 
 fn push_int(v: i64, out: &mut Vec<u8>) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
@@ -39,12 +39,12 @@ pub fn push_record(r: &Record<'_>, header: &Header, out: &mut Vec<u8>) {
 
 /// [`push_record`] for a record parsed without checking its aux fields
 /// ([`Record::parse_with`]): they are checked as they are written, and the first bad one is the
-/// error (the line is then incomplete). Behind [`super::push_sam_checked`].
+/// error (the line is then incomplete). Behind [`crate::bam::push_sam_checked`].
 pub(crate) fn push_record_checked(
     r: &Record<'_>,
     header: &Header,
     out: &mut Vec<u8>,
-) -> Result<(), super::RecordError> {
+) -> Result<(), crate::bam::RecordError> {
     push_mandatory(r, header, out);
     if !r.aux().is_empty() {
         let at = out.len();

@@ -14,10 +14,10 @@ use arrow_array::{RecordBatch, StringArray};
 use arrow_schema::{ArrowError, Field, Schema, SchemaRef};
 
 use super::columns::{arena_size, Columns, Projection, Totals, PNEXT, POS, QNAME, TAGS};
-use super::error::RecordError;
-use super::record::Record;
-use super::tagtext::TextBuf;
 use crate::arrow::arena::ArenaPool;
+use crate::bam::error::RecordError;
+use crate::bam::record::tagtext::TextBuf;
+use crate::bam::record::Record;
 
 /// Records validated and decoded together (small enough that their bytes stay in cache while
 /// every column is filled from them).
@@ -53,9 +53,9 @@ impl std::fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Decodes BAM records that are already decompressed and framed into record batches of the
-/// projected columns: what [`Reader`](super::Reader) does on its workers, for callers with their
+/// projected columns: what [`Reader`](crate::bam::Reader) does on its workers, for callers with their
 /// own input layer. Each record is validated first (the checks of
-/// [`Record::parse`](super::Record::parse)); batches reuse their memory once dropped.
+/// [`Record::parse`](crate::bam::Record::parse)); batches reuse their memory once dropped.
 ///
 /// ```
 /// # use std::io::Read;
@@ -96,7 +96,7 @@ impl std::fmt::Debug for BatchDecoder {
 
 impl BatchDecoder {
     /// A decoder for records of a file with this header.
-    pub fn new(header: &super::Header, projection: Projection) -> Self {
+    pub fn new(header: &crate::bam::Header, projection: Projection) -> Self {
         Self {
             builder: BatchBuilder::new(
                 projection,
@@ -125,8 +125,8 @@ impl BatchDecoder {
 /// shared by the reader's workers, so steady-state batches reuse memory).
 pub(crate) struct BatchBuilder {
     proj: Projection,
-    typed_spec: Vec<([u8; 2], super::tags::TagKind)>,
-    typed: Vec<super::tags::TagColumn>,
+    typed_spec: Vec<([u8; 2], crate::bam::record::tags::TagKind)>,
+    typed: Vec<crate::bam::record::tags::TagColumn>,
     schema: SchemaRef,
     dictionary: Arc<StringArray>,
     metadata: std::collections::HashMap<String, String>,
@@ -160,19 +160,19 @@ fn column_fault_of(r: &Record<'_>, p: Projection) -> Option<RecordError> {
 impl BatchBuilder {
     pub(crate) fn new(
         proj: Projection,
-        typed_spec: &[([u8; 2], super::tags::TagKind)],
+        typed_spec: &[([u8; 2], crate::bam::record::tags::TagKind)],
         dictionary: Arc<StringArray>,
         metadata: std::collections::HashMap<String, String>,
         arenas: ArenaPool,
     ) -> Self {
-        let typed: Vec<super::tags::TagColumn> = typed_spec
+        let typed: Vec<crate::bam::record::tags::TagColumn> = typed_spec
             .iter()
-            .map(|&(tag, kind)| super::tags::TagColumn::new(tag, kind))
+            .map(|&(tag, kind)| crate::bam::record::tags::TagColumn::new(tag, kind))
             .collect();
         let schema = {
             let base = proj.schema();
             let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
-            fields.extend(typed.iter().map(super::tags::TagColumn::field));
+            fields.extend(typed.iter().map(crate::bam::record::tags::TagColumn::field));
             Arc::new(Schema::new_with_metadata(fields, metadata.clone()))
         };
         Self {

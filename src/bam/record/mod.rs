@@ -1,8 +1,11 @@
 //! One BAM record: validated once at the frame, then read field by field without checks.
 
+pub(crate) mod aux;
+pub(crate) mod tags;
+pub(crate) mod tagtext;
+
 use rawarrow_kernels::cigar;
 
-use super::aux;
 use super::error::RecordError;
 
 /// Flag bit: the read is unmapped.
@@ -215,7 +218,7 @@ impl<'a> Record<'a> {
             let (beg, end) = self.index_span();
             (beg.max(0), end.max(1))
         };
-        (end <= 1 << 29).then(|| super::bins::reg2bin(beg, end, 14, 5) as u16)
+        (end <= 1 << 29).then(|| crate::bam::index::bins::reg2bin(beg, end, 14, 5) as u16)
     }
 
     /// The 0-based span `[pos, end)` an index files the record under (`hts_idx_push`'s input):

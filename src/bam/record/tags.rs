@@ -7,9 +7,9 @@ use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field};
 
 use super::aux;
-use super::buffers::Strings;
-use super::error::RecordError;
-use super::record::Record;
+use super::Record;
+use crate::bam::decode::buffers::Strings;
+use crate::bam::error::RecordError;
 
 /// The Arrow type of a typed tag column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

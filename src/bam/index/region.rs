@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::error::{Error, ErrorKind};
-use super::header::Header;
-use super::record::Record;
+use crate::bam::error::{Error, ErrorKind};
+use crate::bam::header::Header;
+use crate::bam::record::Record;
 use crate::bgzf::VirtualPosition;
 
 /// A region of the reference, resolved against a header: `chr1`, `chr1:1000`,
@@ -125,8 +125,8 @@ fn unknown(text: &str, name: &str) -> String {
 /// What a region query reads: the regions parsed, the index chunks of each (virtual offsets
 /// `[start, end)` and the region's number), in the order given, and warnings about the index.
 pub(crate) struct RegionPlan {
-    pub(crate) regions: Vec<super::Region>,
-    pub(crate) spans: Vec<super::frame::Span>,
+    pub(crate) regions: Vec<crate::bam::Region>,
+    pub(crate) spans: Vec<crate::bam::frame::Span>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -141,7 +141,7 @@ pub(crate) fn plan_regions(
 ) -> Result<RegionPlan, Error> {
     let mut regions = Vec::with_capacity(texts.len());
     for text in texts {
-        let r = super::Region::parse(text, header)
+        let r = crate::bam::Region::parse(text, header)
             .map_err(|m| Error::new(ErrorKind::Usage(m)).with_path(bam.clone()))?;
         regions.push(r);
     }
@@ -166,12 +166,16 @@ pub(crate) fn plan_regions(
         };
         // On sorted data the region ends at the first record past it (as htslib's iterator).
         let stop_past = r.tid.map(|t| (t as i32, r.end));
-        spans.extend(chunks.into_iter().map(|(start, end)| super::frame::Span {
-            start: start.into(),
-            end: end.into(),
-            region: i,
-            stop_past,
-        }));
+        spans.extend(
+            chunks
+                .into_iter()
+                .map(|(start, end)| crate::bam::frame::Span {
+                    start: start.into(),
+                    end: end.into(),
+                    region: i,
+                    stop_past,
+                }),
+        );
     }
     Ok(RegionPlan {
         regions,
@@ -198,14 +202,14 @@ fn find_index(
     bam: &Arc<std::path::Path>,
     explicit: Option<&std::path::Path>,
     keep: &dyn Fn(usize) -> bool,
-) -> Result<(super::Index, std::path::PathBuf), Error> {
+) -> Result<(crate::bam::Index, std::path::PathBuf), Error> {
     let candidates = match explicit {
         Some(p) => vec![p.to_path_buf()],
-        None => super::index_candidates(bam),
+        None => crate::bam::index_candidates(bam),
     };
     for c in &candidates {
         if explicit.is_some() || c.is_file() {
-            return Ok((super::Index::open_refs(c, keep)?, c.clone()));
+            return Ok((crate::bam::Index::open_refs(c, keep)?, c.clone()));
         }
     }
     let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();

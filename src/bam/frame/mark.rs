@@ -1,6 +1,6 @@
 //! Record starts found on the inflating workers (`bgzf::Marker`): each record's `block_size` checked against the next, so the calling thread takes runs of records without reading them; and the cache warm-up before a run is walked.
 
-pub(super) fn block_size(b: &[u8]) -> u32 {
+pub(in crate::bam) fn block_size(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
@@ -74,7 +74,7 @@ pub(crate) fn mark_records(data: &[u8], marks: &mut Vec<u32>) -> usize {
 /// CPU overlaps their misses, where hopping from record to record (each length read before the
 /// next record is found) waits for one line after the other. Inflated data was written by
 /// another core; after this the hop finds it in cache.
-pub(super) fn touch_lines(bytes: &[u8]) {
+pub(in crate::bam) fn touch_lines(bytes: &[u8]) {
     let touched = bytes.iter().step_by(64).fold(0u8, |a, &b| a ^ b);
     std::hint::black_box(touched);
 }

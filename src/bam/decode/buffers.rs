@@ -9,21 +9,21 @@ use arrow_buffer::{
 };
 use arrow_schema::ArrowError;
 
-use super::error::RecordError;
-use super::record::Record;
-use super::tagtext::TextBuf;
 use crate::arrow::arena::{Arena, AsciiText, Region};
+use crate::bam::error::RecordError;
+use crate::bam::record::tagtext::TextBuf;
+use crate::bam::record::Record;
 
 /// A Utf8 column being built: offsets, values and (unless never null) validity.
 #[derive(Default)]
-pub(super) struct Strings {
+pub(in crate::bam) struct Strings {
     offsets: Vec<i32>,
-    pub(super) values: Vec<u8>,
-    pub(super) nulls: Option<NullBufferBuilder>,
+    pub(in crate::bam) values: Vec<u8>,
+    pub(in crate::bam) nulls: Option<NullBufferBuilder>,
 }
 
 impl Strings {
-    pub(super) fn with_capacity(rows: usize, bytes: usize) -> Self {
+    pub(in crate::bam) fn with_capacity(rows: usize, bytes: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
         Self {
@@ -33,7 +33,7 @@ impl Strings {
         }
     }
 
-    pub(super) fn end_value(&mut self, valid: bool) -> Result<(), ArrowError> {
+    pub(in crate::bam) fn end_value(&mut self, valid: bool) -> Result<(), ArrowError> {
         let end = i32::try_from(self.values.len()).map_err(|_| {
             ArrowError::ComputeError(
                 "string column over 2 GiB in one batch: lower --batch-rows".into(),
@@ -46,7 +46,7 @@ impl Strings {
         Ok(())
     }
 
-    pub(super) fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+    pub(in crate::bam) fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
         let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
         let values = Buffer::from_vec(std::mem::take(&mut self.values));
         let nulls = self.nulls.as_mut().and_then(NullBufferBuilder::finish);
@@ -55,20 +55,20 @@ impl Strings {
 }
 
 /// A validity bitmap in an arena region (bits start cleared), and how many are set.
-pub(super) struct Bits {
+pub(in crate::bam) struct Bits {
     bits: Region<u8>,
     valid: usize,
 }
 
 impl Bits {
-    pub(super) fn new(arena: &mut Arena, rows: usize) -> Self {
+    pub(in crate::bam) fn new(arena: &mut Arena, rows: usize) -> Self {
         let mut bits = arena.take::<u8>(rows.div_ceil(8));
         bits.zeroed();
         Self { bits, valid: 0 }
     }
 
     /// `None` when every row is valid.
-    pub(super) fn finish(self, rows: usize) -> Option<NullBuffer> {
+    pub(in crate::bam) fn finish(self, rows: usize) -> Option<NullBuffer> {
         (self.valid < rows).then(|| {
             NullBuffer::new(arrow_buffer::BooleanBuffer::new(
                 self.bits.into_buffer(),
@@ -80,13 +80,13 @@ impl Bits {
 }
 
 /// A primitive column of one batch: values and (for nullable columns) validity.
-pub(super) struct PrimCol<T> {
+pub(in crate::bam) struct PrimCol<T> {
     values: Region<T>,
     bits: Option<Bits>,
 }
 
 impl<T: ArrowNativeType> PrimCol<T> {
-    pub(super) fn new(arena: &mut Arena, rows: usize, nullable: bool) -> Self {
+    pub(in crate::bam) fn new(arena: &mut Arena, rows: usize, nullable: bool) -> Self {
         Self {
             values: arena.take::<T>(rows),
             bits: nullable.then(|| Bits::new(arena, rows)),
@@ -95,7 +95,7 @@ impl<T: ArrowNativeType> PrimCol<T> {
 
     /// Rows `row0..row0 + recs.len()` (`row0` a multiple of 8): `get` gives the value, or
     /// `None` for null (stored as 0). One pass: values and a validity byte per eight rows.
-    pub(super) fn fill(
+    pub(in crate::bam) fn fill(
         &mut self,
         row0: usize,
         recs: &[Record<'_>],
@@ -124,7 +124,7 @@ impl<T: ArrowNativeType> PrimCol<T> {
         bits.valid += valid;
     }
 
-    pub(super) fn finish(self, rows: usize) -> (ScalarBuffer<T>, Option<NullBuffer>) {
+    pub(in crate::bam) fn finish(self, rows: usize) -> (ScalarBuffer<T>, Option<NullBuffer>) {
         (
             self.values.into_scalar_buffer(),
             self.bits.and_then(|b| b.finish(rows)),
@@ -136,7 +136,7 @@ impl<T: ArrowNativeType> PrimCol<T> {
 /// for text whose length is only known once rendered, a region sized by an estimate that spills
 /// into a reused [`TextBuf`] once it runs out (the two are joined into one arena at the end).
 /// A region's bytes are checked for ASCII after each block of rows, while they are in cache.
-pub(super) enum TextValues {
+pub(in crate::bam) enum TextValues {
     Region {
         values: AsciiText,
         at: usize,
@@ -149,7 +149,7 @@ pub(super) enum TextValues {
 }
 
 /// A Utf8 column of one batch.
-pub(super) struct TextCol {
+pub(in crate::bam) struct TextCol {
     offsets: Region<i32>,
     values: TextValues,
     bits: Option<Bits>,
@@ -157,7 +157,12 @@ pub(super) struct TextCol {
 
 impl TextCol {
     /// A column whose text takes at most `bytes` bytes (an exact total or a bound).
-    pub(super) fn sized(arena: &mut Arena, rows: usize, bytes: usize, nullable: bool) -> Self {
+    pub(in crate::bam) fn sized(
+        arena: &mut Arena,
+        rows: usize,
+        bytes: usize,
+        nullable: bool,
+    ) -> Self {
         Self::with(arena, rows, bytes, nullable, |values| TextValues::Region {
             values,
             at: 0,
@@ -165,7 +170,7 @@ impl TextCol {
     }
 
     /// A rendered column: a region of `estimate` bytes, then the spill buffer.
-    pub(super) fn rendering(
+    pub(in crate::bam) fn rendering(
         arena: &mut Arena,
         rows: usize,
         estimate: usize,
@@ -199,7 +204,7 @@ impl TextCol {
 
     /// Rows `row0..`: `put` writes a record's text into the slice it is given (exactly
     /// `len(r)` bytes, or none for null) and says whether the value is valid.
-    pub(super) fn fill(
+    pub(in crate::bam) fn fill(
         &mut self,
         row0: usize,
         recs: &[Record<'_>],
@@ -238,7 +243,7 @@ impl TextCol {
     /// `render` writes its text at the start of the slice it is given and returns whether the
     /// value is valid and its length. Text goes into the region while `room(r)` fits there,
     /// then into `spill`.
-    pub(super) fn render(
+    pub(in crate::bam) fn render(
         &mut self,
         row0: usize,
         recs: &[Record<'_>],
@@ -293,7 +298,7 @@ impl TextCol {
     }
 
     /// The bytes of rendered text written into the region and into the spill buffer.
-    pub(super) fn rendered(&self, spill: &TextBuf) -> usize {
+    pub(in crate::bam) fn rendered(&self, spill: &TextBuf) -> usize {
         match &self.values {
             TextValues::Rendered { at, .. } => at + spill.len(),
             TextValues::Region { .. } => 0,
@@ -302,7 +307,7 @@ impl TextCol {
 
     /// The column. Rendered text that spilled is joined with its region's in an arena taken
     /// from `arena`.
-    pub(super) fn finish(
+    pub(in crate::bam) fn finish(
         self,
         rows: usize,
         spill: Option<&TextBuf>,

@@ -14,10 +14,10 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rawarrow_kernels::{cigar, qual, seq};
 
 use super::buffers::{PrimCol, TextCol};
-use super::error::RecordError;
-use super::record::Record;
-use super::tagtext::{self, TextBuf};
 use crate::arrow::arena::{Arena, ArenaSize};
+use crate::bam::error::RecordError;
+use crate::bam::record::tagtext::{self, TextBuf};
+use crate::bam::record::Record;
 
 /// How a column's values are stored in the batch's arena, and so its Arrow type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,10 +250,10 @@ const fn const_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Columns the decoder asks about by name (checks that depend on what is projected).
-pub(super) const QNAME: usize = column("qname");
-pub(super) const POS: usize = column("pos");
-pub(super) const PNEXT: usize = column("pnext");
-pub(super) const TAGS: usize = column("tags");
+pub(in crate::bam) const QNAME: usize = column("qname");
+pub(in crate::bam) const POS: usize = column("pos");
+pub(in crate::bam) const PNEXT: usize = column("pnext");
+pub(in crate::bam) const TAGS: usize = column("tags");
 
 fn data_type(store: Store) -> DataType {
     match store {
@@ -300,18 +300,18 @@ impl Projection {
     }
 
     /// Number of projected columns.
-    pub(super) fn count(&self) -> usize {
+    pub(in crate::bam) fn count(&self) -> usize {
         self.0.iter().filter(|on| **on).count()
     }
 
     /// Indexed by [`TABLE`] position (no name lookups on the hot path).
     #[inline]
-    pub(super) fn on(&self, column: usize) -> bool {
+    pub(in crate::bam) fn on(&self, column: usize) -> bool {
         self.0[column]
     }
 
     /// Whether a column sized from the fixed fields' byte totals is projected.
-    pub(super) fn needs_totals(&self) -> bool {
+    pub(in crate::bam) fn needs_totals(&self) -> bool {
         TABLE
             .iter()
             .zip(self.0)
@@ -319,7 +319,7 @@ impl Projection {
     }
 
     /// Whether a column sized by the bases (sequence, quality) is projected.
-    pub(super) fn reads_bases(&self) -> bool {
+    pub(in crate::bam) fn reads_bases(&self) -> bool {
         TABLE
             .iter()
             .zip(self.0)
@@ -342,20 +342,25 @@ impl Projection {
 /// records' lengths, or the exact totals from their fixed fields (regions are cut to what was
 /// written).
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Totals {
-    pub(super) names: u64,
-    pub(super) bases: u64,
+pub(in crate::bam) struct Totals {
+    pub(in crate::bam) names: u64,
+    pub(in crate::bam) bases: u64,
 }
 
 /// The projected columns of one batch being filled, in schema order, each with its reused
 /// rendering buffer (empty unless [`Store::Rendered`]).
-pub(super) struct Columns {
+pub(in crate::bam) struct Columns {
     cols: Vec<(&'static Column, Values)>,
 }
 
 /// The arena bytes of the projected columns of an `n`-row batch; `texts` are the columns'
 /// rendering buffers, whose estimates size the rendered columns.
-pub(super) fn arena_size(p: Projection, n: usize, t: Totals, texts: &[TextBuf]) -> ArenaSize {
+pub(in crate::bam) fn arena_size(
+    p: Projection,
+    n: usize,
+    t: Totals,
+    texts: &[TextBuf],
+) -> ArenaSize {
     let mut size = ArenaSize::default();
     let bits = n.div_ceil(8);
     for (c, text) in TABLE
@@ -391,7 +396,7 @@ impl Totals {
 impl Columns {
     /// Takes every projected column's regions from `arena` (sized by [`arena_size`] with the
     /// same `texts`).
-    pub(super) fn new(
+    pub(in crate::bam) fn new(
         p: Projection,
         arena: &mut Arena,
         n: usize,
@@ -424,7 +429,7 @@ impl Columns {
 
     /// Fills rows `row0..row0 + recs.len()` of every column, a column at a time; `texts` holds
     /// one rendering buffer per column.
-    pub(super) fn fill(
+    pub(in crate::bam) fn fill(
         &mut self,
         row0: usize,
         recs: &[Record<'_>],
@@ -438,7 +443,7 @@ impl Columns {
 
     /// The arrays, in schema order; rendered text that spilled out of its region is joined in
     /// an arena from `arena`, and each rendering buffer learns its column's rate.
-    pub(super) fn finish(
+    pub(in crate::bam) fn finish(
         self,
         rows: usize,
         texts: &mut [TextBuf],

@@ -8,7 +8,7 @@
 use rawarrow_kernels::{cstr, decimal};
 
 use super::aux::{self, error_at, field_at};
-use super::error::RecordError;
+use crate::bam::error::RecordError;
 
 /// Bytes of SAM text an aux field can take per byte it holds, tab included: a `B:c` element
 /// (one byte) prints as `,-128`. Every other shape takes less: `c` 4 bytes → `\tXX:i:-128` (10),

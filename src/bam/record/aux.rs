@@ -1,6 +1,6 @@
 //! Aux fields: validation, and SAM text exactly as `samtools view` prints it.
 
-use super::error::RecordError;
+use crate::bam::error::RecordError;
 
 /// One aux field: its tag, type code and value bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! virtual offset, how many), then on a worker expanded into one reference per record (where
 //! its bytes are and where it was in the file), validated, filtered and decoded into a batch.
 //! In a whole-file read the worker that inflated a chunk has noted where its records start
-//! ([`mark_records`](super::frame::mark_records)), so the calling thread takes runs of marked
+//! ([`mark_records`](crate::bam::frame::mark_records)), so the calling thread takes runs of marked
 //! records with a binary search per chunk and job, without reading them; otherwise (byte
 //! ranges, regions, index chunks, a record carried across chunks, a chunk the worker found no
 //! start in) its work per record is a 4-byte hop and extending the current run.
@@ -13,13 +13,13 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 
 use super::batch::{BatchBuilder, DecodeError};
-use super::error::{Error, ErrorKind};
-use super::filter::Filter;
-use super::frame::{Located, Raw, Records};
+use crate::bam::error::{Error, ErrorKind};
+use crate::bam::filter::Filter;
+use crate::bam::frame::{Located, Raw, Records};
 use crate::bgzf::{Chunk, VirtualOffsets};
 
 /// A record of a decode job: where its bytes are, and where it was in the file.
-pub(super) struct RecRef {
+pub(in crate::bam) struct RecRef {
     /// Index into the job's chunks, or `None` for bytes in the job's `owned` buffer.
     chunk: Option<u32>,
     range: std::ops::Range<usize>,
@@ -29,7 +29,7 @@ pub(super) struct RecRef {
 }
 
 /// [`RecRef::region`] of a record read without regions.
-pub(super) const NO_REGION: u32 = u32::MAX;
+pub(in crate::bam) const NO_REGION: u32 = u32::MAX;
 
 /// Consecutive whole records framed from one chunk (or one record carried across chunks).
 struct Run {
@@ -45,7 +45,7 @@ struct Run {
 }
 
 /// One batch's worth of framed records, decoded on a worker.
-pub(super) struct Job {
+pub(in crate::bam) struct Job {
     chunks: Vec<Arc<Chunk>>,
     runs: Vec<Run>,
     /// One reference per record, filled on the worker from the runs.
@@ -58,7 +58,7 @@ pub(super) struct Job {
 
 impl Job {
     /// Empties a handed-back job for reuse, giving up its chunks.
-    pub(super) fn clear(&mut self) -> std::vec::Drain<'_, Arc<Chunk>> {
+    pub(in crate::bam) fn clear(&mut self) -> std::vec::Drain<'_, Arc<Chunk>> {
         self.runs.clear();
         self.recs.clear();
         self.owned.clear();
@@ -67,7 +67,7 @@ impl Job {
         self.chunks.drain(..)
     }
 
-    pub(super) fn new() -> Self {
+    pub(in crate::bam) fn new() -> Self {
         Self {
             chunks: Vec::new(),
             runs: Vec::new(),
@@ -79,7 +79,7 @@ impl Job {
     }
 
     /// Whether no record was framed into it.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(in crate::bam) fn is_empty(&self) -> bool {
         self.count == 0
     }
 
@@ -180,7 +180,7 @@ impl Job {
             // Hopping from record to record is a chain of dependent loads, one cache miss each
             // when the chunk has left the cache; a sequential sweep over the run first (loads
             // the hardware overlaps and prefetches) brings it into cache for the hop.
-            super::mark::touch_lines(&data[run.range.clone()]);
+            crate::bam::frame::mark::touch_lines(&data[run.range.clone()]);
             let mut pos = run.range.start;
             for k in 0..u64::from(run.count) {
                 let bs =
@@ -205,11 +205,11 @@ impl Job {
 /// A decoded batch, and the job handed back so its chunks and record list can be reused (a
 /// fresh list per job is megabytes of pages to fault in and unmap again, on the calling
 /// thread).
-pub(super) type Decoded = (Result<RecordBatch, Error>, Job);
+pub(in crate::bam) type Decoded = (Result<RecordBatch, Error>, Job);
 
 /// Frames records of `records` into `job` until it holds `rows` records or `bytes` bytes, the
 /// limit is reached, or `records` has no more; returns the framing error that ended it, if any.
-pub(super) fn frame_job(
+pub(in crate::bam) fn frame_job(
     job: &mut Job,
     records: &mut Records,
     current: &mut Option<(Arc<Chunk>, usize)>,
@@ -302,14 +302,14 @@ pub(super) fn frame_job(
 }
 
 /// Validates and decodes a job's records into one batch (on a worker), handing its chunks back.
-pub(super) fn decode_job(
+pub(in crate::bam) fn decode_job(
     b: &mut BatchBuilder,
     mut job: Job,
     n_refs: usize,
     filter: Filter,
-    regions: &[super::Region],
+    regions: &[crate::bam::Region],
     path: &Arc<std::path::Path>,
-    repairs: &super::frame::NameRepairs,
+    repairs: &crate::bam::frame::NameRepairs,
 ) -> Decoded {
     job.expand();
     let batch = decode_records(b, &job, n_refs, filter, regions, path, repairs);
@@ -321,9 +321,9 @@ fn decode_records(
     job: &Job,
     n_refs: usize,
     filter: Filter,
-    regions: &[super::Region],
+    regions: &[crate::bam::Region],
     path: &Arc<std::path::Path>,
-    repairs: &super::frame::NameRepairs,
+    repairs: &crate::bam::frame::NameRepairs,
 ) -> Result<RecordBatch, Error> {
     let body = |i: usize| {
         let r = &job.recs[i];
@@ -347,7 +347,7 @@ fn decode_records(
         let mut kept = Vec::with_capacity(job.recs.len());
         let mut dropped_error = None;
         for i in 0..job.recs.len() {
-            let parsed = || super::Record::parse_with(body(i), n_refs, false);
+            let parsed = || crate::bam::Record::parse_with(body(i), n_refs, false);
             if !filter.keeps_raw(body(i)) {
                 if let Err(e) = parsed() {
                     dropped_error = Some((i, e));
@@ -464,7 +464,7 @@ mod tests {
     /// The worker's marks, cut short: the calling thread frames the rest of each chunk.
     fn truncated() -> Marker {
         Arc::new(|data: &[u8], marks: &mut Vec<u32>| {
-            let end = crate::bam::mark::mark_records(data, marks);
+            let end = crate::bam::frame::mark::mark_records(data, marks);
             let keep = marks.len() / 2;
             let end = marks.get(keep).map_or(end, |&m| m as usize);
             marks.truncate(keep);
@@ -487,7 +487,10 @@ mod tests {
                 "sample records"
             );
             let markers: [(&str, Marker); 4] = [
-                ("mark_records", Arc::new(crate::bam::mark::mark_records)),
+                (
+                    "mark_records",
+                    Arc::new(crate::bam::frame::mark::mark_records),
+                ),
                 ("wrong start", from_offset(3)),
                 ("wrong start 0", from_offset(0)),
                 ("cut short", truncated()),
@@ -529,7 +532,10 @@ mod tests {
                 let plain = framed_range(None, range, rows, bytes);
                 total += plain.iter().map(Vec::len).sum::<usize>();
                 let markers: [(&str, Marker); 3] = [
-                    ("mark_records", Arc::new(crate::bam::mark::mark_records)),
+                    (
+                        "mark_records",
+                        Arc::new(crate::bam::frame::mark::mark_records),
+                    ),
                     ("wrong start", from_offset(3)),
                     ("cut short", truncated()),
                 ];

@@ -12,7 +12,7 @@ use super::header::Header;
 use crate::bgzf::{Chunk, ChunkReader, Options, VirtualPosition};
 use crate::io::Input;
 
-pub(crate) use super::mark::mark_records;
+pub(crate) use crate::bam::frame::mark::mark_records;
 
 /// Where a framed record's bytes are (without its `block_size` field).
 pub(super) enum Raw<'a> {
@@ -140,6 +140,8 @@ fn data_end(c: &Chunk) -> Option<VirtualPosition> {
         .map(|b| VirtualPosition::block(b.end()))
 }
 
+pub(crate) mod mark;
+pub(crate) mod split;
 mod walk;
 
 impl Records {
@@ -232,8 +234,9 @@ impl Records {
         let input = input.into();
         let path: Arc<std::path::Path> = input.path().into();
         let with_path = |e: Error| e.with_path(path.clone());
-        let (header, header_end) = super::split::read_header(input.bytes()).map_err(with_path)?;
-        let at = super::split::find_split_start(
+        let (header, header_end) =
+            crate::bam::frame::split::read_header(input.bytes()).map_err(with_path)?;
+        let at = crate::bam::frame::split::find_split_start(
             input.bytes(),
             header_end,
             header.references.len(),
@@ -241,8 +244,8 @@ impl Records {
             end,
         );
         let (block, within, done) = match at {
-            super::split::SplitStart::At { block, within } => (block, within, false),
-            super::split::SplitStart::Empty => (input.len() as u64, 0, true),
+            crate::bam::frame::split::SplitStart::At { block, within } => (block, within, false),
+            crate::bam::frame::split::SplitStart::Empty => (input.len() as u64, 0, true),
         };
         let mut chunks = ChunkReader::from_offset(input, block, opts);
         if let Some(marker) = marker {
