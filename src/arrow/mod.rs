@@ -6,6 +6,7 @@
 
 #[allow(unsafe_code)] // Buffer::from_custom_allocation and region views; see the module docs
 pub(crate) mod arena;
+pub(crate) mod columns;
 pub(crate) mod encode;
 
 use std::path::Path;

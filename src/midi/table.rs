@@ -19,14 +19,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use super::analysis::DRUM_CHANNEL;
 use super::Music;
 use crate::arrow::arena::{ArenaPool, ArenaSize};
-
-fn file_type() -> DataType {
-    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
-}
-
-fn programs_type() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::UInt8, false)))
-}
+use crate::arrow::columns::{fields, Column, Type};
 
 /// The `notes` columns stored from [`NoteRow`]'s fields of the same names, in schema order,
 /// with their Arrow types. The schema, the arena's size, the regions, the one fill loop over
@@ -34,15 +27,10 @@ fn programs_type() -> DataType {
 /// here (and its `NoteRow` field). `file` holds the key of a dictionary over every input path;
 /// `is_drum` follows the stored columns (it is derived from `channel`).
 macro_rules! note_columns {
-    ($($name:ident: $ty:ty),* $(,)?) => {
-        /// The stored columns' fields, in schema order.
-        fn stored_fields() -> Vec<Field> {
-            vec![$(Field::new(
-                stringify!($name),
-                if stringify!($name) == "file" { file_type() } else { <$ty>::DATA_TYPE },
-                false,
-            )),*]
-        }
+    ($($name:ident: $ty:ty = $store:ident),* $(,)?) => {
+        /// The stored columns, in schema order.
+        const STORED: [Column; [$(stringify!($name)),*].len()] =
+            [$(Column::new(stringify!($name), Type::$store, false)),*];
 
         /// The stored columns of one batch, filled in one pass over the rows.
         struct Stored {
@@ -91,17 +79,45 @@ macro_rules! note_columns {
 }
 
 note_columns! {
-    file: Int32Type,
-    track: UInt16Type,
-    channel: UInt8Type,
-    pitch: UInt8Type,
-    velocity: UInt8Type,
-    onset_tick: UInt64Type,
-    offset_tick: UInt64Type,
-    onset_s: Float64Type,
-    duration_s: Float64Type,
-    program: UInt8Type,
+    file: Int32Type = Names,
+    track: UInt16Type = U16,
+    channel: UInt8Type = U8,
+    pitch: UInt8Type = U8,
+    velocity: UInt8Type = U8,
+    onset_tick: UInt64Type = U64,
+    offset_tick: UInt64Type = U64,
+    onset_s: Float64Type = F64,
+    duration_s: Float64Type = F64,
+    program: UInt8Type = U8,
 }
+
+/// The `notes` columns derived from the stored ones when a batch is finished.
+const DERIVED: [Column; 1] = [Column::new("is_drum", Type::Bool, false)];
+
+/// The `files` columns, in schema order.
+const FILES: [Column; 21] = [
+    Column::new("file", Type::Names, false),
+    Column::new("format", Type::U16, true),
+    Column::new("ppq", Type::U16, true),
+    Column::new("tracks", Type::U16, true),
+    Column::new("notes", Type::U64, false),
+    Column::new("duration_s", Type::F64, true),
+    Column::new("tempo_bpm_meta", Type::F64, true),
+    Column::new("tempo_bpm_estimate", Type::F64, true),
+    Column::new("error", Type::Utf8, true),
+    Column::new("warnings", Type::Utf8, true),
+    Column::new("key_estimate", Type::Utf8, true),
+    Column::new("key_confidence", Type::F64, true),
+    Column::new("key_signature_meta", Type::Utf8, true),
+    Column::new("time_signature", Type::Utf8, true),
+    Column::new("time_signature_changes", Type::U32, true),
+    Column::new("programs", Type::ListU8, true),
+    Column::new("has_drums", Type::Bool, true),
+    Column::new("pitch_min", Type::U8, true),
+    Column::new("pitch_max", Type::U8, true),
+    Column::new("note_density", Type::F64, true),
+    Column::new("max_polyphony", Type::U32, true),
+];
 
 /// Schema of the `notes` table: one row per note. `program` is the General MIDI program of the
 /// note's channel at its onset (see [`super::Note::program`]), `is_drum` whether it is on the
@@ -109,9 +125,9 @@ note_columns! {
 pub fn notes_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
-        let mut fields = stored_fields();
-        fields.push(Field::new("is_drum", DataType::Boolean, false));
-        Arc::new(Schema::new(fields))
+        let mut all = fields(&STORED, |_| true);
+        all.extend(fields(&DERIVED, |_| true));
+        Arc::new(Schema::new(all))
     })
     .clone()
 }
@@ -123,32 +139,8 @@ pub fn notes_schema() -> SchemaRef {
 /// file has nothing to say (no pitched notes, no meta event).
 pub fn files_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("file", file_type(), false),
-            Field::new("format", DataType::UInt16, true),
-            Field::new("ppq", DataType::UInt16, true),
-            Field::new("tracks", DataType::UInt16, true),
-            Field::new("notes", DataType::UInt64, false),
-            Field::new("duration_s", DataType::Float64, true),
-            Field::new("tempo_bpm_meta", DataType::Float64, true),
-            Field::new("tempo_bpm_estimate", DataType::Float64, true),
-            Field::new("error", DataType::Utf8, true),
-            Field::new("warnings", DataType::Utf8, true),
-            Field::new("key_estimate", DataType::Utf8, true),
-            Field::new("key_confidence", DataType::Float64, true),
-            Field::new("key_signature_meta", DataType::Utf8, true),
-            Field::new("time_signature", DataType::Utf8, true),
-            Field::new("time_signature_changes", DataType::UInt32, true),
-            Field::new("programs", programs_type(), true),
-            Field::new("has_drums", DataType::Boolean, true),
-            Field::new("pitch_min", DataType::UInt8, true),
-            Field::new("pitch_max", DataType::UInt8, true),
-            Field::new("note_density", DataType::Float64, true),
-            Field::new("max_polyphony", DataType::UInt32, true),
-        ]))
-    })
-    .clone()
+    S.get_or_init(|| Arc::new(Schema::new(fields(&FILES, |_| true))))
+        .clone()
 }
 
 /// One note row, gathered per job before the columns are laid out.

@@ -15,7 +15,7 @@ use arrow_array::{
     ArrayRef, Float64Array, RecordBatch, RecordBatchOptions, UInt32Array, UInt8Array,
 };
 use arrow_buffer::{ArrowNativeType, BooleanBufferBuilder, NullBuffer, ScalarBuffer};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{DataType, Schema, SchemaRef};
 
 use super::calib::{ImModel, MzModel};
 use super::frame::FrameDecoder;
@@ -25,6 +25,7 @@ use super::spectra::SpectrumWorker;
 use super::tables::Precursor;
 use super::Error;
 use crate::arrow::arena::{Arena, ArenaPool, ArenaSize, Region};
+use crate::arrow::columns::{fields, names, Storage};
 use crate::io::Input;
 use rawarrow_kernels::runs;
 
@@ -47,11 +48,18 @@ enum Nulls {
     OutsideWindowIn { dda: bool },
 }
 
-struct Column {
-    name: &'static str,
-    store: Store,
-    nulls: Nulls,
+impl Storage for Store {
+    fn data_type(self) -> DataType {
+        match self {
+            Self::U8 => DataType::UInt8,
+            Self::U32 => DataType::UInt32,
+            Self::F64 => DataType::Float64,
+        }
+    }
 }
+
+/// One peaks column: its rule is which rows are null.
+type Column = crate::arrow::columns::Column<Store, Nulls>;
 
 /// Declares the peaks columns in schema order: an index constant, the name, the storage and the
 /// null rule of each.
@@ -61,8 +69,13 @@ macro_rules! peak_columns {
         #[repr(usize)]
         enum Id { $($id),* }
         $(const $id: usize = Id::$id as usize;)*
-        const TABLE: &[Column] = &[
-            $(Column { name: $name, store: Store::$store, nulls: $nulls }),*
+        const TABLE: [Column; [$($name),*].len()] = [
+            $(Column {
+                name: $name,
+                store: Store::$store,
+                nullable: !matches!($nulls, Nulls::Never),
+                rule: $nulls,
+            }),*
         ];
     };
 }
@@ -86,34 +99,13 @@ peak_columns! {
 pub(super) const N: usize = TABLE.len();
 
 /// Column names in schema order.
-pub(crate) const COLUMNS: [&str; N] = {
-    let mut out = [""; N];
-    let mut i = 0;
-    while i < N {
-        out[i] = TABLE[i].name;
-        i += 1;
-    }
-    out
-};
+pub(crate) const COLUMNS: [&str; N] = names(&TABLE);
 
 /// The full schema of the peaks table (docs/SCHEMAS.md).
 pub(crate) fn schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        let fields: Vec<Field> = TABLE
-            .iter()
-            .map(|c| {
-                let t = match c.store {
-                    Store::U8 => DataType::UInt8,
-                    Store::U32 => DataType::UInt32,
-                    Store::F64 => DataType::Float64,
-                };
-                Field::new(c.name, t, !matches!(c.nulls, Nulls::Never))
-            })
-            .collect();
-        Arc::new(Schema::new(fields))
-    })
-    .clone()
+    S.get_or_init(|| Arc::new(Schema::new(fields(&TABLE, |_| true))))
+        .clone()
 }
 
 /// One column's region of the batch arena (empty when the column is not projected).
@@ -214,7 +206,7 @@ impl Columns {
                     Store::U32 => Buf::U32(arena.take(len)),
                     Store::F64 => Buf::F64(arena.take(len)),
                 };
-                if matches!(col.nulls, Nulls::OutsideWindowIn { dda: d } if d != dda) {
+                if matches!(col.rule, Nulls::OutsideWindowIn { dda: d } if d != dda) {
                     buf.zeroed();
                 }
                 buf
@@ -244,7 +236,7 @@ impl Columns {
             .enumerate()
             .map(|(c, (col, buf))| {
                 want[c].then(|| {
-                    let nulls = match col.nulls {
+                    let nulls = match col.rule {
                         Nulls::Never => None,
                         Nulls::OutsideWindowIn { dda: d } if d != dda => {
                             Some(NullBuffer::new_null(rows))
@@ -332,10 +324,7 @@ pub(super) fn build_batch(
     let frames = &s.frames[job.clone()];
     let n: usize = frames.iter().map(|f| f.num_peaks as usize).sum();
     let w = &s.want;
-    let windows_wanted = TABLE
-        .iter()
-        .zip(w)
-        .any(|(c, &w)| w && !matches!(c.nulls, Nulls::Never));
+    let windows_wanted = TABLE.iter().zip(w).any(|(c, &w)| w && c.nullable);
     let mut arena = worker.arenas.arena(Columns::size(w, n));
     let mut c = Columns::take(&mut arena, w, n, s.dda);
     let mut valid = BooleanBufferBuilder::new(if windows_wanted { n } else { 0 });

@@ -19,12 +19,13 @@ use std::sync::{Arc, OnceLock};
 
 use arrow_array::builder::{Float64Builder, UInt32Builder, UInt8Builder};
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, UInt32Array};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{Schema, SchemaRef};
 
 use super::calib::{ImModel, MzModel};
 use super::meta::{FrameRow, Metadata, PasefRow, PrecursorRow};
 use super::slice::{inside, Bounds};
 use super::Error;
+use crate::arrow::columns::{fields, names, Column, Type};
 
 /// Which table a [`Reader`](super::Reader) yields.
 ///
@@ -101,120 +102,80 @@ impl std::str::FromStr for Table {
     }
 }
 
-/// Columns of the precursors table.
-pub(crate) const PRECURSOR_COLUMNS: &[&str] = &[
-    "precursor",
-    "frame",
-    "rt",
-    "mz_monoisotopic",
-    "mz_largest_peak",
-    "mz_average",
-    "charge",
-    "intensity",
-    "scan",
-    "mobility",
-    "isolation_mz",
-    "isolation_width",
-    "collision_energy",
-    "ms2_frames",
+/// The precursors table.
+const PRECURSORS: [Column; 14] = [
+    Column::new("precursor", Type::U32, false),
+    Column::new("frame", Type::U32, false),
+    Column::new("rt", Type::F64, false),
+    Column::new("mz_monoisotopic", Type::F64, true),
+    Column::new("mz_largest_peak", Type::F64, false),
+    Column::new("mz_average", Type::F64, true),
+    Column::new("charge", Type::U8, true),
+    Column::new("intensity", Type::F64, true),
+    Column::new("scan", Type::F64, false),
+    Column::new("mobility", Type::F64, false),
+    Column::new("isolation_mz", Type::F64, true),
+    Column::new("isolation_width", Type::F64, true),
+    Column::new("collision_energy", Type::F64, true),
+    Column::new("ms2_frames", Type::U32, false),
 ];
 
-/// Columns of the spectra table: the precursor's (its `intensity` named `precursor_intensity`),
+/// The spectra table: the precursor's columns (its `intensity` named `precursor_intensity`),
 /// then the spectrum's `mz` and `intensity` lists.
-pub(crate) const SPECTRUM_COLUMNS: &[&str] = &[
-    "precursor",
-    "frame",
-    "rt",
-    "mz_monoisotopic",
-    "mz_largest_peak",
-    "mz_average",
-    "charge",
-    "precursor_intensity",
-    "scan",
-    "mobility",
-    "isolation_mz",
-    "isolation_width",
-    "collision_energy",
-    "ms2_frames",
-    "mz",
-    "intensity",
+const SPECTRA: [Column; 16] = {
+    let mut out = [Column::new("", Type::U8, false); 16];
+    let mut i = 0;
+    while i < PRECURSORS.len() {
+        out[i] = PRECURSORS[i];
+        i += 1;
+    }
+    out[7] = Column::new("precursor_intensity", Type::F64, true);
+    out[14] = Column::new("mz", Type::ListF64, false);
+    out[15] = Column::new("intensity", Type::ListF64, false);
+    out
+};
+
+/// The windows table.
+const WINDOWS: [Column; 9] = [
+    Column::new("window_group", Type::U32, false),
+    Column::new("scan_begin", Type::U32, false),
+    Column::new("scan_end", Type::U32, false),
+    Column::new("isolation_mz", Type::F64, false),
+    Column::new("isolation_width", Type::F64, false),
+    Column::new("collision_energy", Type::F64, true),
+    Column::new("mobility_upper", Type::F64, false),
+    Column::new("mobility_lower", Type::F64, false),
+    Column::new("frames", Type::U32, false),
 ];
+
+/// Columns of the precursors table.
+pub(crate) const PRECURSOR_COLUMNS: &[&str] = &names(&PRECURSORS);
+
+/// Columns of the spectra table.
+pub(crate) const SPECTRUM_COLUMNS: &[&str] = &names(&SPECTRA);
 
 /// Columns of the windows table.
-pub(crate) const WINDOW_COLUMNS: &[&str] = &[
-    "window_group",
-    "scan_begin",
-    "scan_end",
-    "isolation_mz",
-    "isolation_width",
-    "collision_energy",
-    "mobility_upper",
-    "mobility_lower",
-    "frames",
-];
-
-fn precursor_fields() -> Vec<Field> {
-    use DataType::{Float64, UInt32, UInt8};
-    vec![
-        Field::new("precursor", UInt32, false),
-        Field::new("frame", UInt32, false),
-        Field::new("rt", Float64, false),
-        Field::new("mz_monoisotopic", Float64, true),
-        Field::new("mz_largest_peak", Float64, false),
-        Field::new("mz_average", Float64, true),
-        Field::new("charge", UInt8, true),
-        Field::new("intensity", Float64, true),
-        Field::new("scan", Float64, false),
-        Field::new("mobility", Float64, false),
-        Field::new("isolation_mz", Float64, true),
-        Field::new("isolation_width", Float64, true),
-        Field::new("collision_energy", Float64, true),
-        Field::new("ms2_frames", UInt32, false),
-    ]
-}
+pub(crate) const WINDOW_COLUMNS: &[&str] = &names(&WINDOWS);
 
 /// The precursors table's schema.
 pub(crate) fn precursors_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| Arc::new(Schema::new(precursor_fields())))
+    S.get_or_init(|| Arc::new(Schema::new(fields(&PRECURSORS, |_| true))))
         .clone()
-}
-
-fn list_of_f64() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, false)))
 }
 
 /// The spectra table's schema.
 pub(crate) fn spectra_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        let mut fields = precursor_fields();
-        fields[7] = Field::new("precursor_intensity", DataType::Float64, true);
-        fields.push(Field::new("mz", list_of_f64(), false));
-        fields.push(Field::new("intensity", list_of_f64(), false));
-        Arc::new(Schema::new(fields))
-    })
-    .clone()
+    S.get_or_init(|| Arc::new(Schema::new(fields(&SPECTRA, |_| true))))
+        .clone()
 }
 
 /// The windows table's schema.
 pub(crate) fn windows_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
-        use DataType::{Float64, UInt32};
-        Arc::new(Schema::new(vec![
-            Field::new("window_group", UInt32, false),
-            Field::new("scan_begin", UInt32, false),
-            Field::new("scan_end", UInt32, false),
-            Field::new("isolation_mz", Float64, false),
-            Field::new("isolation_width", Float64, false),
-            Field::new("collision_energy", Float64, true),
-            Field::new("mobility_upper", Float64, false),
-            Field::new("mobility_lower", Float64, false),
-            Field::new("frames", UInt32, false),
-        ]))
-    })
-    .clone()
+    S.get_or_init(|| Arc::new(Schema::new(fields(&WINDOWS, |_| true))))
+        .clone()
 }
 
 /// A precursor with what the tables add to its `Precursors` row.

@@ -10,11 +10,12 @@ use arrow_array::{
     ArrayRef, DictionaryArray, Int32Array, PrimitiveArray, StringArray, UInt16Array, UInt8Array,
 };
 use arrow_buffer::ArrowNativeType;
-use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use rawarrow_kernels::{cigar, qual, seq};
 
 use super::buffers::{PrimCol, TextCol};
 use crate::arrow::arena::{Arena, ArenaSize};
+use crate::arrow::columns::{fields, names, position, select, Storage};
 use crate::bam::error::RecordError;
 use crate::bam::record::tagtext::{self, TextBuf};
 use crate::bam::record::Record;
@@ -50,12 +51,19 @@ enum Bytes {
 /// buffer. An error names the row.
 type Fill = fn(&mut Values, usize, &[Record<'_>], &mut TextBuf) -> Result<(), (usize, RecordError)>;
 
-/// One column of the BAM schema.
-struct Column {
-    name: &'static str,
-    store: Store,
-    nullable: bool,
-    fill: Fill,
+/// One column of the BAM schema: its rule is how it is filled.
+type Column = crate::arrow::columns::Column<Store, Fill>;
+
+impl Storage for Store {
+    fn data_type(self) -> DataType {
+        match self {
+            Self::U8 => DataType::UInt8,
+            Self::U16 => DataType::UInt16,
+            Self::I32 => DataType::Int32,
+            Self::Ref => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            Self::Sized(_) | Self::Rendered => DataType::Utf8,
+        }
+    }
 }
 
 /// Every BAM column, in schema order.
@@ -64,7 +72,7 @@ const TABLE: [Column; 14] = [
         name: "qname",
         store: Store::Sized(Bytes::Names),
         nullable: true,
-        fill: |v, row0, recs, _| {
+        rule: |v, row0, recs, _| {
             v.text().fill(
                 row0,
                 recs,
@@ -84,32 +92,32 @@ const TABLE: [Column; 14] = [
         name: "flag",
         store: Store::U16,
         nullable: false,
-        fill: |v, row0, recs, _| prim(v, row0, recs, |r| Some(r.flag())),
+        rule: |v, row0, recs, _| prim(v, row0, recs, |r| Some(r.flag())),
     },
     Column {
         name: "rname",
         store: Store::Ref,
         nullable: true,
-        fill: |v, row0, recs, _| prim(v, row0, recs, |r| (r.ref_id() >= 0).then_some(r.ref_id())),
+        rule: |v, row0, recs, _| prim(v, row0, recs, |r| (r.ref_id() >= 0).then_some(r.ref_id())),
     },
     Column {
         name: "pos",
         store: Store::I32,
         nullable: true,
         // -1 is "no position"; htslib keeps values below it, so the column does too.
-        fill: |v, row0, recs, _| prim(v, row0, recs, |r| (r.pos() != -1).then(|| r.pos() + 1)),
+        rule: |v, row0, recs, _| prim(v, row0, recs, |r| (r.pos() != -1).then(|| r.pos() + 1)),
     },
     Column {
         name: "mapq",
         store: Store::U8,
         nullable: true,
-        fill: |v, row0, recs, _| prim(v, row0, recs, |r| (r.mapq() != 255).then_some(r.mapq())),
+        rule: |v, row0, recs, _| prim(v, row0, recs, |r| (r.mapq() != 255).then_some(r.mapq())),
     },
     Column {
         name: "cigar",
         store: Store::Rendered,
         nullable: true,
-        fill: |v, row0, recs, text| {
+        rule: |v, row0, recs, text| {
             let room = |r: &Record<'_>| r.cigar_raw().len() / 4 * cigar::MAX_TEXT_PER_OP;
             v.text().render(row0, recs, text, room, |r, out| {
                 let ops = r.cigar_raw();
@@ -124,7 +132,7 @@ const TABLE: [Column; 14] = [
         name: "rnext",
         store: Store::Ref,
         nullable: true,
-        fill: |v, row0, recs, _| {
+        rule: |v, row0, recs, _| {
             prim(v, row0, recs, |r| {
                 (r.next_ref_id() >= 0).then_some(r.next_ref_id())
             })
@@ -134,7 +142,7 @@ const TABLE: [Column; 14] = [
         name: "pnext",
         store: Store::I32,
         nullable: true,
-        fill: |v, row0, recs, _| {
+        rule: |v, row0, recs, _| {
             prim(v, row0, recs, |r| {
                 (r.next_pos() != -1).then(|| r.next_pos() + 1)
             })
@@ -144,13 +152,13 @@ const TABLE: [Column; 14] = [
         name: "tlen",
         store: Store::I32,
         nullable: false,
-        fill: |v, row0, recs, _| prim(v, row0, recs, |r| Some(r.tlen())),
+        rule: |v, row0, recs, _| prim(v, row0, recs, |r| Some(r.tlen())),
     },
     Column {
         name: "seq",
         store: Store::Sized(Bytes::Bases),
         nullable: true,
-        fill: |v, row0, recs, _| {
+        rule: |v, row0, recs, _| {
             v.text().fill(
                 row0,
                 recs,
@@ -169,7 +177,7 @@ const TABLE: [Column; 14] = [
         name: "qual",
         store: Store::Sized(Bytes::Bases),
         nullable: true,
-        fill: |v, row0, recs, _| {
+        rule: |v, row0, recs, _| {
             let present = |r: &Record<'_>| r.seq_len() > 0 && r.qual_raw()[0] != 0xff;
             let len = |r: &Record<'_>| if present(r) { r.seq_len() } else { 0 };
             v.text().fill(row0, recs, len, |r, out| {
@@ -185,7 +193,7 @@ const TABLE: [Column; 14] = [
         name: "end",
         store: Store::I32,
         nullable: true,
-        fill: |v, row0, recs, _| {
+        rule: |v, row0, recs, _| {
             let clamp = |e: i64| e.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
             prim(v, row0, recs, |r| r.end().map(clamp))
         },
@@ -194,13 +202,13 @@ const TABLE: [Column; 14] = [
         name: "bin",
         store: Store::U16,
         nullable: true,
-        fill: |v, row0, recs, _| prim(v, row0, recs, |r| r.bai_bin()),
+        rule: |v, row0, recs, _| prim(v, row0, recs, |r| r.bai_bin()),
     },
     Column {
         name: "tags",
         store: Store::Rendered,
         nullable: false,
-        fill: |v, row0, recs, text| {
+        rule: |v, row0, recs, text| {
             let room = |r: &Record<'_>| tagtext::room_for(r.aux().len());
             v.text().render(row0, recs, text, room, |r, out| {
                 Ok((true, tagtext::render(r.aux(), r.cg_range(), true, out)?))
@@ -213,40 +221,11 @@ const TABLE: [Column; 14] = [
 const N: usize = TABLE.len();
 
 /// The columns of the default schema, in order.
-pub const COLUMNS: [&str; N] = {
-    let mut out = [""; N];
-    let mut i = 0;
-    while i < N {
-        out[i] = TABLE[i].name;
-        i += 1;
-    }
-    out
-};
+pub const COLUMNS: [&str; N] = names(&TABLE);
 
 /// The position of a column in [`TABLE`] (evaluated at compile time).
 const fn column(name: &str) -> usize {
-    let mut i = 0;
-    while i < N {
-        if const_eq(TABLE[i].name.as_bytes(), name.as_bytes()) {
-            return i;
-        }
-        i += 1;
-    }
-    panic!("no such BAM column")
-}
-
-const fn const_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
+    position(&TABLE, name)
 }
 
 /// Columns the decoder asks about by name (checks that depend on what is projected).
@@ -254,16 +233,6 @@ pub(in crate::bam) const QNAME: usize = column("qname");
 pub(in crate::bam) const POS: usize = column("pos");
 pub(in crate::bam) const PNEXT: usize = column("pnext");
 pub(in crate::bam) const TAGS: usize = column("tags");
-
-fn data_type(store: Store) -> DataType {
-    match store {
-        Store::U8 => DataType::UInt8,
-        Store::U16 => DataType::UInt16,
-        Store::I32 => DataType::Int32,
-        Store::Ref => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
-        Store::Sized(_) | Store::Rendered => DataType::Utf8,
-    }
-}
 
 /// Which columns to decode. A projection keeps the schema order of [`COLUMNS`] whatever order
 /// the names come in (the rule of every reader).
@@ -285,18 +254,7 @@ impl Projection {
 
     /// [`Projection::of`] with the reason as text.
     pub(crate) fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
-        let mut p = [false; N];
-        for n in names {
-            let n = n.as_ref().trim();
-            let i = COLUMNS.iter().position(|c| *c == n).ok_or_else(|| {
-                format!(
-                    "unknown BAM column {n:?}; columns are {}",
-                    COLUMNS.join(",")
-                )
-            })?;
-            p[i] = true;
-        }
-        Ok(Self(p))
+        select(&TABLE, "BAM column", names).map(Self)
     }
 
     /// Number of projected columns.
@@ -328,13 +286,7 @@ impl Projection {
 
     /// The Arrow schema of this projection.
     pub fn schema(&self) -> SchemaRef {
-        let fields: Vec<Field> = TABLE
-            .iter()
-            .zip(self.0)
-            .filter(|(_, on)| *on)
-            .map(|(c, _)| Field::new(c.name, data_type(c.store), c.nullable))
-            .collect();
-        Arc::new(Schema::new(fields))
+        Arc::new(Schema::new(fields(&TABLE, |i| self.0[i])))
     }
 }
 
@@ -436,7 +388,7 @@ impl Columns {
         texts: &mut [TextBuf],
     ) -> Result<(), (usize, RecordError)> {
         for ((c, v), text) in self.cols.iter_mut().zip(texts) {
-            (c.fill)(v, row0, recs, text)?;
+            (c.rule)(v, row0, recs, text)?;
         }
         Ok(())
     }
