@@ -131,12 +131,14 @@ impl PgTable {
         &self.name
     }
 
-    /// Appends `batch` (whose columns are the table's schema's) with one binary COPY; returns
-    /// the rows written.
+    /// Appends `batch` (whose columns are the table's schema's) with one binary COPY, encoded
+    /// into `data` (cleared first; a buffer kept from batch to batch, so its pages are touched
+    /// once per run, not once per batch); returns the rows written.
     pub(crate) fn copy(
         &self,
         client: &mut impl postgres::GenericClient,
         batch: &RecordBatch,
+        data: &mut Vec<u8>,
     ) -> Result<u64, Error> {
         if batch.num_columns() != self.schema.fields().len() {
             return Err(Error::new(format!(
@@ -146,12 +148,12 @@ impl PgTable {
                 self.schema.fields().len()
             )));
         }
-        let mut data = Vec::with_capacity(64 + batch.get_array_memory_size());
-        encode(batch, &mut data).map_err(|m| Error::new(format!("{}: {m}", self.name)))?;
+        data.clear();
+        encode(batch, data).map_err(|m| Error::new(format!("{}: {m}", self.name)))?;
         let mut w = client
             .copy_in(self.copy.as_str())
             .map_err(|e| Error::pg(format!("COPY into {}", self.name), e))?;
-        w.write_all(&data)
+        w.write_all(data)
             .map_err(|e| Error::new(format!("COPY into {}: {e}", self.name)))?;
         w.finish()
             .map_err(|e| Error::pg(format!("COPY into {}", self.name), e))
@@ -285,6 +287,8 @@ pub(crate) struct PgSink {
     files: Option<PgTable>,
     key: Key,
     in_transaction: bool,
+    /// The COPY data of the batch being written, kept for the next.
+    buffer: Vec<u8>,
 }
 
 impl std::fmt::Debug for PgSink {
@@ -322,6 +326,7 @@ impl PgSink {
             files,
             key,
             in_transaction: false,
+            buffer: Vec::new(),
         })
     }
 
@@ -385,11 +390,11 @@ impl super::Sink for PgSink {
     ) -> Result<(), crate::Error> {
         self.begin()?;
         if batch.num_rows() > 0 {
-            self.main.copy(&mut self.client, batch)?;
+            self.main.copy(&mut self.client, batch, &mut self.buffer)?;
         }
         if let Some(table) = &self.files {
             for f in files.iter().filter(|f| f.num_rows() > 0) {
-                table.copy(&mut self.client, &Self::stamped(f)?)?;
+                table.copy(&mut self.client, &Self::stamped(f)?, &mut self.buffer)?;
             }
         }
         if self.key != Key::None {
