@@ -28,18 +28,59 @@ use arrow_array::RecordBatch;
 pub use crate::arrow::Compression;
 use crate::arrow::SinkOptions;
 use crate::sink::postgres::{Key, PgSink, Postgres};
-use crate::sink::{FileSink, Format, MgfSink, SamSink, Sink};
+use crate::sink::{FileSink, Format, MgfSink, SamSink, Sink, WriterSink};
 use crate::stats::Phase;
 use crate::stream::{BamOptions, BatchStream, MidiOptions, Progress, TdfOptions};
 use crate::Error;
 
 /// Where a conversion writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Target {
     /// A file (`-`: standard output; a device or a pipe is written directly).
     Path(PathBuf),
     /// PostgreSQL tables.
     Postgres(Postgres),
+    /// Any writer (a socket, a buffer, a Python file object), written as standard output is:
+    /// an Arrow IPC file unless [`Output::format`] names the IPC stream or Parquet. What the
+    /// conversion wrote before an error stays in the writer (it is the caller's to discard).
+    Writer(std::sync::Arc<std::sync::Mutex<dyn std::io::Write + Send>>),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Path(p) => f.debug_tuple("Path").field(p).finish(),
+            Self::Postgres(pg) => f.debug_tuple("Postgres").field(pg).finish(),
+            Self::Writer(_) => f.write_str("Writer"),
+        }
+    }
+}
+
+/// A [`Target::Writer`] as a [`std::io::Write`] for the sink.
+struct Shared(std::sync::Arc<std::sync::Mutex<dyn std::io::Write + Send>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.lock()?.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.lock()?.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.lock()?.flush()
+    }
+}
+
+impl Shared {
+    fn lock(
+        &self,
+    ) -> std::io::Result<std::sync::MutexGuard<'_, dyn std::io::Write + Send + 'static>> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("the output writer panicked in an earlier write"))
+    }
 }
 
 /// Where and how a conversion writes.
@@ -159,7 +200,7 @@ impl Output {
     pub(crate) fn path(&self) -> Option<&Path> {
         match &self.target {
             Target::Path(p) => Some(p),
-            Target::Postgres(_) => None,
+            Target::Postgres(_) | Target::Writer(_) => None,
         }
     }
 }
@@ -382,7 +423,7 @@ pub fn convert(
     let mut rec = output.stats.as_ref().map(|_| crate::stats::Recorder::new());
     let client = match &output.target {
         Target::Postgres(pg) => Some(crate::sink::postgres::connect(&pg.url)?),
-        Target::Path(_) => None,
+        Target::Path(_) | Target::Writer(_) => None,
     };
     let key = match (stream.midi_files(), stream.default_table()) {
         (Some(_), "notes") => Key::Files,
@@ -438,6 +479,19 @@ fn open_sink(
                 }
             })
         }
+        (Target::Writer(w), _) => match Format::of(Path::new("-"), output.format.as_deref())? {
+            Format::Arrow(format) => Ok(Box::new(WriterSink::new(
+                Shared(w.clone()),
+                "the output writer",
+                &schema,
+                format,
+                output.compression,
+            )?)),
+            text => Err(Error::usage(format!(
+                "{} goes to a file (a path), not to a writer",
+                text.extension().to_uppercase()
+            ))),
+        },
         (Target::Postgres(_), None) => unreachable!("connected before the stream was opened"),
     }
 }

@@ -545,3 +545,37 @@ fn plan_cuts_inputs_through_the_registry() {
     let e = plan("tdf", &[&bam, &bam], 1).expect_err("two runs");
     assert_eq!(e.kind(), ErrorKind::Usage);
 }
+
+/// Any writer is a conversion's target (what Python's file objects use): the same bytes as the
+/// file output, in the format named (default: the IPC file format, as standard output).
+#[test]
+fn convert_writes_into_any_writer() {
+    use rawarrow::convert::{run, Input as Conversion, Output, Target};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let input = Conversion::Bam {
+        paths: vec![data("sample.bam")],
+        options: BamOptions::default(),
+    };
+    for (format, name) in [
+        (None, "x.arrow"),
+        (Some("stream"), "x.arrows"),
+        (Some("parquet"), "x.parquet"),
+    ] {
+        let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let mut output = Output::new("-");
+        output.target = Target::Writer(buffer.clone());
+        output.format = format.map(String::from);
+        let summary = run(&input, &output, &mut |_, _| Ok(())).expect("converts");
+        assert_eq!(summary.rows, 4000);
+        let file = dir.path().join(name);
+        run(&input, &Output::new(&file), &mut |_, _| Ok(())).expect("converts");
+        let written = buffer.lock().expect("not poisoned").clone();
+        assert!(written == std::fs::read(&file).expect("file"), "{name}");
+    }
+    let mut output = Output::new("-");
+    output.target = Target::Writer(Arc::new(Mutex::new(Vec::<u8>::new())));
+    output.format = Some("sam".into());
+    let e = run(&input, &output, &mut |_, _| Ok(())).expect_err("SAM needs a path");
+    assert_eq!(e.kind(), ErrorKind::Usage);
+}

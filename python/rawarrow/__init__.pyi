@@ -2,13 +2,15 @@
 
 import os
 from types import TracebackType
-from typing import Callable, Iterator, Literal, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Callable, Iterator, Literal, Optional, Sequence, Tuple, Union
 
 __version__: str
 
 PathLike = Union[str, "os.PathLike[str]"]
 Paths = Union[PathLike, Sequence[PathLike]]
 Progress = Union[None, bool, Callable[[int, int, int], object]]
+Output = Union[PathLike, BinaryIO]
+"""A path, or a binary file object (written as standard output is: IPC file unless `format` says)."""
 
 class FormatError(ValueError):
     """The input is malformed. The message is the one the rawarrow CLI prints."""
@@ -100,7 +102,7 @@ def read_midi(
 ) -> BatchStream: ...
 def convert_bam(
     inputs: Paths,
-    output: Optional[PathLike] = None,
+    output: Optional[Output] = None,
     *,
     format: Optional[Literal["ipc", "stream", "parquet"]] = None,
     compression: Optional[Literal["none", "lz4", "zstd"]] = None,
@@ -125,7 +127,7 @@ def convert_bam(
 ) -> Tuple[int, float]: ...
 def convert_tdf(
     input: PathLike,
-    output: Optional[PathLike] = None,
+    output: Optional[Output] = None,
     *,
     format: Optional[Literal["ipc", "stream", "parquet", "mgf", "sam"]] = None,
     compression: Optional[Literal["none", "lz4", "zstd"]] = None,
@@ -149,7 +151,7 @@ def convert_tdf(
 ) -> Tuple[int, float]: ...
 def convert_midi(
     inputs: Paths,
-    output: Optional[PathLike] = None,
+    output: Optional[Output] = None,
     *,
     files: Optional[PathLike] = None,
     format: Optional[Literal["ipc", "stream", "parquet"]] = None,

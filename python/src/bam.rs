@@ -158,9 +158,13 @@ pub(crate) fn read_bam(
 ///     output: the destination: .arrow/.feather/.ipc (IPC file), .arrows (IPC stream) or
 ///         .parquet (Parquet: zstd, 1,048,576-row groups, statistics, the Arrow schema
 ///         embedded), or any name with `format`. Written under a temporary name and renamed
-///         when complete: an error or Ctrl-C leaves nothing.
-///     format: "ipc" (file), "stream" or "parquet" ("mgf" for convert_tdf's spectra); default:
-///         from the output name (.mgf: MGF).
+///         when complete: an error or Ctrl-C leaves nothing. Or a binary file object
+///         (anything with `write`: io.BytesIO, an open file, a socket's file): written as
+///         standard output is, the IPC file format unless `format` says; what was written
+///         before an error stays in it.
+///     format: "ipc" (file), "stream", "parquet" or "sam" (SAM text, as `samtools view -h`
+///         prints it; "mgf" for convert_tdf's spectra); default: from the output name (.sam:
+///         SAM, .mgf: MGF).
 ///     compression: "none", "lz4" or "zstd"; default: none for IPC, zstd for Parquet.
 ///     postgres: write into PostgreSQL instead of `output` (a URL such as
 ///         "postgresql://user@host/db" or "host=/run/postgresql dbname=db"): the table is
@@ -191,7 +195,7 @@ pub(crate) fn read_bam(
 pub(crate) fn convert_bam(
     py: Python<'_>,
     inputs: &Bound<'_, PyAny>,
-    output: Option<PathBuf>,
+    output: Option<&Bound<'_, PyAny>>,
     format: Option<String>,
     compression: Option<&str>,
     postgres: Option<String>,
@@ -232,8 +236,8 @@ pub(crate) fn convert_bam(
         resume,
         stats,
     };
-    let out =
-        self::output(output, pg, format, compression, None, threads).map_err(|e| py_err(py, e))?;
+    let out = self::output(dest(output)?, pg, format, compression, None, threads)
+        .map_err(|e| py_err(py, e))?;
     let input = rawarrow::convert::Input::Bam { paths, options };
     let s = run_convert(py, input, out, progress)?;
     Ok((s.rows, s.seconds))

@@ -123,14 +123,69 @@ pub(crate) struct Pg {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Where a `convert_*` writes: a path, or a binary file object (anything with `write`).
+pub(crate) enum Dest {
+    Path(PathBuf),
+    Writer(Py<PyAny>),
+}
+
+/// The `output` argument: a path (str or os.PathLike), or an object with a `write` method.
+pub(crate) fn dest(output: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Dest>> {
+    let Some(o) = output else {
+        return Ok(None);
+    };
+    if let Ok(path) = o.extract::<PathBuf>() {
+        return Ok(Some(Dest::Path(path)));
+    }
+    if o.hasattr("write")? {
+        return Ok(Some(Dest::Writer(o.clone().unbind())));
+    }
+    Err(pyo3::exceptions::PyTypeError::new_err(
+        "output: a path (str or os.PathLike) or a binary file object (with write)",
+    ))
+}
+
+/// A Python binary file object as the conversion's writer: each write takes the GIL for the
+/// call (the conversion itself runs without it).
+struct PyWriter(Py<PyAny>);
+
+impl std::io::Write for PyWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Python::attach(|py| {
+            let bytes = pyo3::types::PyBytes::new(py, buf);
+            let n = self.0.bind(py).call_method1("write", (bytes,))?;
+            // Raw files may write less and say so; buffered ones return None or the length.
+            Ok::<usize, PyErr>(n.extract::<usize>().unwrap_or(buf.len()).min(buf.len()))
+        })
+        .map_err(|e| std::io::Error::other(format!("the output's write: {e}")))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Python::attach(|py| {
+            let o = self.0.bind(py);
+            if o.hasattr("flush")? {
+                o.call_method0("flush")?;
+            }
+            Ok::<(), PyErr>(())
+        })
+        .map_err(|e| std::io::Error::other(format!("the output's flush: {e}")))
+    }
+}
+
 pub(crate) fn output(
-    path: Option<PathBuf>,
+    dest: Option<Dest>,
     pg: Pg,
     format: Option<String>,
     compression: Option<&str>,
     files: Option<PathBuf>,
     threads: Option<usize>,
 ) -> Result<Output, Error> {
+    let (path, writer) = match dest {
+        None => (None, None),
+        Some(Dest::Path(p)) => (Some(p), None),
+        // Written as standard output is (the format's default included).
+        Some(Dest::Writer(w)) => (Some(PathBuf::from("-")), Some(w)),
+    };
     let mut out = Output::from_parts(
         path,
         pg.postgres,
@@ -143,5 +198,10 @@ pub(crate) fn output(
         threads,
     )?;
     out.stats = pg.stats;
+    if let Some(w) = writer {
+        out.target = rawarrow::convert::Target::Writer(std::sync::Arc::new(std::sync::Mutex::new(
+            PyWriter(w),
+        )));
+    }
     Ok(out)
 }

@@ -93,7 +93,7 @@ pub(crate) fn read_midi(
 pub(crate) fn convert_midi(
     py: Python<'_>,
     inputs: &Bound<'_, PyAny>,
-    output: Option<PathBuf>,
+    output: Option<&Bound<'_, PyAny>>,
     files: Option<PathBuf>,
     format: Option<String>,
     compression: Option<&str>,
@@ -127,8 +127,8 @@ pub(crate) fn convert_midi(
         resume,
         stats,
     };
-    let out =
-        self::output(output, pg, format, compression, files, threads).map_err(|e| py_err(py, e))?;
+    let out = self::output(dest(output)?, pg, format, compression, files, threads)
+        .map_err(|e| py_err(py, e))?;
     let input = rawarrow::convert::Input::Midi {
         paths,
         list: None,

@@ -122,7 +122,7 @@ pub(crate) fn read_tdf(
 pub(crate) fn convert_tdf(
     py: Python<'_>,
     input: PathBuf,
-    output: Option<PathBuf>,
+    output: Option<&Bound<'_, PyAny>>,
     format: Option<String>,
     compression: Option<&str>,
     postgres: Option<String>,
@@ -150,8 +150,8 @@ pub(crate) fn convert_tdf(
         resume,
         stats,
     };
-    let out =
-        self::output(output, pg, format, compression, None, threads).map_err(|e| py_err(py, e))?;
+    let out = self::output(dest(output)?, pg, format, compression, None, threads)
+        .map_err(|e| py_err(py, e))?;
     let table = table.unwrap_or(out.tdf_table().name());
     let options = tdf_options(
         ms_level,

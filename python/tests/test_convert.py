@@ -43,6 +43,28 @@ def test_convert_bam_to_sam_is_samtools_text(tmp_path):
     assert not (tmp_path / "x.sam").exists()
 
 
+def test_convert_into_a_binary_file_object(tmp_path):
+    import io
+
+    theirs = tmp_path / "file.parquet"
+    rawarrow.convert_bam(DATA / "sample.bam", theirs)
+    buffer = io.BytesIO()
+    rows, _ = rawarrow.convert_bam(DATA / "sample.bam", buffer, format="parquet")
+    assert rows == 4000
+    assert buffer.getvalue() == theirs.read_bytes()
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(io.BytesIO(buffer.getvalue())).num_rows == 4000
+    # The default, as for standard output: the IPC file format; an open file works the same.
+    with open(tmp_path / "opened.arrow", "wb") as f:
+        rawarrow.convert_bam(DATA / "sample.bam", f)
+    assert read_ipc(tmp_path / "opened.arrow").num_rows == 4000
+    with pytest.raises(ValueError, match="goes to a file"):
+        rawarrow.convert_bam(DATA / "sample.bam", io.BytesIO(), format="sam")
+    with pytest.raises(TypeError, match="binary file object"):
+        rawarrow.convert_bam(DATA / "sample.bam", 42)
+
+
 def test_convert_midi_writes_both_tables(tmp_path):
     notes, files = tmp_path / "notes.arrow", tmp_path / "files.arrow"
     rows, _ = rawarrow.convert_midi(MIDI_SEEDS, notes, files=files)

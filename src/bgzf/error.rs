@@ -80,7 +80,7 @@ impl Error {
     }
 
     /// Attaches the file path shown in messages.
-    pub fn with_path(mut self, path: Arc<Path>) -> Self {
+    pub(crate) fn with_path(mut self, path: Arc<Path>) -> Self {
         self.path = Some(path);
         self
     }

@@ -249,7 +249,9 @@ fn convert(
         rawarrow::convert::Target::Postgres(_) => {
             "what was committed so far is kept (a resumed run continues from it)"
         }
-        rawarrow::convert::Target::Path(_) => "no output was written",
+        rawarrow::convert::Target::Path(_) | rawarrow::convert::Target::Writer(_) => {
+            "no output was written"
+        }
     };
     let mut bar = Bar(None);
     let summary = rawarrow::convert::run(input, output, &mut |p, warnings| {
