@@ -59,6 +59,12 @@ class BatchStream:
         tb: Optional[TracebackType],
     ) -> None: ...
 
+def detect(path: PathLike) -> Literal["bam", "tdf", "midi"]:
+    """The format that reads `path`, from its first bytes: "bam", "tdf" (a timsTOF .d folder) or
+    "midi" (a Standard MIDI File, or a folder to walk for them). An input no format reads is a
+    FormatError saying what it is instead (CRAM, SAM text, an empty file); a missing one an
+    OSError."""
+
 def read_bam(
     paths: Paths,
     *,

@@ -102,6 +102,16 @@ pub(crate) fn text(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// The format that reads `path`, from its first bytes: "bam", "tdf" (a timsTOF .d folder) or
+/// "midi" (a Standard MIDI File, or a folder to walk for them). An input no format reads is a
+/// FormatError saying what it is instead (CRAM, SAM text, an empty file); a missing one an
+/// OSError.
+#[pyfunction]
+pub(crate) fn detect(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
+    py.detach(|| rawarrow::stream::detect(&path))
+        .map_err(|e| py_err(py, e))
+}
+
 /// BAM, Bruker timsTOF .d and Standard MIDI Files to Apache Arrow at memory speed.
 #[pymodule]
 fn _rawarrow(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -115,6 +125,7 @@ fn _rawarrow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert_bam, m)?)?;
     m.add_function(wrap_pyfunction!(convert_tdf, m)?)?;
     m.add_function(wrap_pyfunction!(convert_midi, m)?)?;
+    m.add_function(wrap_pyfunction!(detect, m)?)?;
     m.add_function(wrap_pyfunction!(_plan_bam, m)?)?;
     m.add_function(wrap_pyfunction!(_plan_tdf, m)?)?;
     m.add_function(wrap_pyfunction!(_plan_midi, m)?)?;

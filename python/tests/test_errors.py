@@ -191,3 +191,23 @@ def test_conflicting_tag_types_across_inputs_are_a_usage_error(tmp_path):
     )
     assert run.returncode == 2
     assert str(e.value) in run.stderr
+
+
+def test_detect_names_the_format_or_what_the_input_is(tmp_path):
+    assert rawarrow.detect(DATA / "sample.bam") == "bam"
+    song = tmp_path / "a.mid"
+    song.write_bytes(b"MThd\0\0\0\x06\0\0\0\x01\0\x60MTrk\0\0\0\x04\0\xff\x2f\0")
+    assert rawarrow.detect(song) == "midi"
+    assert rawarrow.detect(str(tmp_path)) == "midi"
+    from conftest import cli
+
+    run = tmp_path / "gen.d"
+    cli("tdf-generate", run, "--frames", 2, "--peaks-per-frame", 5, "--scans", 4, "--seed", 1)
+    assert rawarrow.detect(run) == "tdf"
+    cram = tmp_path / "x.cram"
+    cram.write_bytes(b"CRAM\x03\x00rest")
+    with pytest.raises(rawarrow.FormatError, match="it is a CRAM file") as e:
+        rawarrow.detect(cram)
+    assert e.value.path == str(cram)
+    with pytest.raises(OSError):
+        rawarrow.detect(tmp_path / "missing")
