@@ -140,12 +140,6 @@ impl Error {
         self
     }
 
-    /// The same error, as a usage error (an option a reader builder refused).
-    pub(crate) fn into_usage(mut self) -> Self {
-        self.kind = ErrorKind::Usage;
-        self
-    }
-
     pub(crate) fn at(mut self, path: Option<&Path>, location: Location) -> Self {
         self.path = path.map(Path::to_path_buf);
         self.location = location;

@@ -148,10 +148,10 @@ impl BamChain {
                 b = b.batch_rows(n);
             }
             if let Some(cols) = &self.options.columns {
-                b = b.columns(cols).map_err(usage)?;
+                b = b.columns(cols)?;
             }
             if !self.options.tags.is_empty() {
-                b = b.tags(&self.options.tags).map_err(usage)?;
+                b = b.tags(&self.options.tags)?;
             }
             if let Some(l) = self.options.limit {
                 b = b.limit(l);
@@ -219,11 +219,6 @@ impl BamChain {
         }
         Ok(None)
     }
-}
-
-/// An option error from a reader builder, as a usage error.
-fn usage(e: impl Into<Error>) -> Error {
-    e.into().into_usage()
 }
 
 impl Source for BamChain {

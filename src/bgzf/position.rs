@@ -17,17 +17,17 @@ use std::fmt;
 pub struct VirtualPosition(u64);
 
 impl VirtualPosition {
-    /// Byte `uncompressed` of the block at compressed offset `compressed` (offsets past 2⁴⁸ − 1,
-    /// which no BGZF file reaches, are taken as 2⁴⁸ − 1: a position after every block).
+    /// Byte `uncompressed` of the block at compressed offset `compressed` (below 2⁴⁸, as every
+    /// block of a file is: called once per record, it does not check).
     pub(crate) const fn new(compressed: u64, uncompressed: u16) -> Self {
-        const LAST: u64 = (1 << 48) - 1;
-        let compressed = if compressed > LAST { LAST } else { compressed };
         Self(compressed << 16 | uncompressed as u64)
     }
 
-    /// The start of the block at compressed offset `compressed`.
+    /// The start of the block at compressed offset `compressed`; offsets past 2⁴⁸ − 1 (a range
+    /// read "to the end", `u64::MAX`) are taken as 2⁴⁸ − 1: a position after every block.
     pub(crate) const fn block(compressed: u64) -> Self {
-        Self::new(compressed, 0)
+        const LAST: u64 = (1 << 48) - 1;
+        Self::new(if compressed > LAST { LAST } else { compressed }, 0)
     }
 
     /// The compressed offset of the block in the file.

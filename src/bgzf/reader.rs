@@ -40,9 +40,6 @@ impl Reader {
 
 impl BufRead for Reader {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        if let Err(m) = self.chunks.options().check() {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, m));
-        }
         loop {
             if let Some(c) = &self.current {
                 if self.pos < c.data().len() {
@@ -53,6 +50,10 @@ impl BufRead for Reader {
                 self.chunks.recycle(old);
             }
             self.pos = 0;
+            // Once per chunk, not per read: the settings the reader refuses.
+            if let Err(m) = self.chunks.options().check() {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, m));
+            }
             match self.chunks.next_chunk() {
                 None => return Ok(&[]),
                 Some(chunk) => self.current = Some(chunk?),
