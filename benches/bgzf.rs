@@ -25,8 +25,7 @@ fn input_path() -> PathBuf {
 fn sequential_libdeflate(file: &[u8], out: &mut [u8]) -> usize {
     let mut inflater = libdeflater::Decompressor::new();
     let mut at = 0;
-    for block in bgzf::Scanner::new(file) {
-        let block = block.expect("valid file");
+    for block in bgzf::scan(file).expect("valid file").blocks {
         let n = block.isize as usize;
         // The raw DEFLATE data: after the block's header, before its CRC32 and ISIZE.
         let data =

@@ -256,12 +256,25 @@ impl From<crate::bgzf::Error> for Error {
     fn from(e: crate::bgzf::Error) -> Self {
         let kind = match e.kind() {
             crate::bgzf::ErrorKind::WorkerFailed => ErrorKind::Worker,
+            crate::bgzf::ErrorKind::Shrunk { .. } => ErrorKind::Io,
             _ => ErrorKind::Format,
         };
         let path = e.path().map(Path::to_path_buf);
-        Self::new(kind, e.to_string())
-            .at(path.as_deref(), Location::Offset(e.offset()))
-            .with_source(e)
+        let mut out =
+            Self::new(kind, e.to_string()).at(path.as_deref(), Location::Offset(e.offset()));
+        if kind == ErrorKind::Io {
+            out.io = Some(std::io::ErrorKind::UnexpectedEof);
+        }
+        out.with_source(e)
+    }
+}
+
+impl From<crate::io::Shrunk> for Error {
+    fn from(e: crate::io::Shrunk) -> Self {
+        let mut out = Self::new(ErrorKind::Io, e.to_string())
+            .at(Some(e.path()), Location::Offset(e.offset()));
+        out.io = Some(std::io::ErrorKind::UnexpectedEof);
+        out.with_source(e)
     }
 }
 
@@ -284,6 +297,12 @@ impl From<bam::Error> for Error {
             }
             bam::ErrorKind::Bgzf(b) => match b.kind() {
                 crate::bgzf::ErrorKind::WorkerFailed => (ErrorKind::Worker, Location::File),
+                crate::bgzf::ErrorKind::Shrunk { .. } => {
+                    let mut out = Self::new(ErrorKind::Io, message)
+                        .at(path.as_deref(), Location::Offset(b.offset()));
+                    out.io = Some(std::io::ErrorKind::UnexpectedEof);
+                    return out.with_source(e);
+                }
                 _ => (ErrorKind::Format, Location::Offset(b.offset())),
             },
             bam::ErrorKind::Record { index, voffset, .. }
@@ -329,6 +348,14 @@ impl From<tdf::Error> for Error {
                 out
             }
             tdf::ErrorKind::Options => Self::usage(message),
+            tdf::ErrorKind::Shrunk => {
+                let mut out = Self::new(ErrorKind::Io, message).at(
+                    path.as_deref(),
+                    e.offset().map_or(Location::File, Location::Offset),
+                );
+                out.io = Some(std::io::ErrorKind::UnexpectedEof);
+                out
+            }
             tdf::ErrorKind::Worker => Self::new(ErrorKind::Worker, message),
             _ => {
                 let location = match e.frame() {

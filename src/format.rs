@@ -172,7 +172,9 @@ impl Kind {
         }
         let input = crate::io::Input::open(path)?;
         let bytes = input.bytes();
-        Ok(Self::of(&bytes[..bytes.len().min(4096)]))
+        let kind = Self::of(&bytes[..bytes.len().min(4096)]);
+        input.check()?;
+        Ok(kind)
     }
 
     /// What the input is, for an error saying it is not the format expected.

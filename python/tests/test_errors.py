@@ -211,3 +211,51 @@ def test_detect_names_the_format_or_what_the_input_is(tmp_path):
     assert e.value.path == str(cram)
     with pytest.raises(OSError):
         rawarrow.detect(tmp_path / "missing")
+
+
+def _read_until_error(stream, cut):
+    """Reads `stream`'s first batch, runs `cut`, then reads on: the rows before the error."""
+    batches = iter(stream)
+    rows = next(batches).num_rows
+    cut()
+    with pytest.raises(OSError) as e:
+        for b in batches:
+            rows += b.num_rows
+    return rows, e.value
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_bam_cut_while_it_is_read_raises_and_the_interpreter_lives(tmp_path, threads):
+    import os
+
+    # The sample's records 20 times over: more than any read-ahead holds.
+    raw = sample_raw()
+    head = bam_header_length(raw)
+    data = bgzf_compress(raw[:head] + raw[head:] * 20)
+    at = len(data) // 2 // 4096 * 4096
+    path = tmp_path / "cut.bam"
+    path.write_bytes(data)
+    stream = rawarrow.read_bam(path, threads=threads, batch_rows=100)
+    rows, e = _read_until_error(stream, lambda: os.truncate(path, at))
+    # Without the guard, the SIGBUS of reading the vanished pages ends this interpreter.
+    assert str(e).startswith(f"{path}: compressed offset ")
+    assert "the file shrank while it was read" in str(e) and f"it had {len(data)} bytes" in str(e)
+    assert 0 < rows < 80000
+    # The interpreter and its other streams go on.
+    assert sum(b.num_rows for b in rawarrow.read_bam(DATA / "sample.bam", threads=threads)) == 4000
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_timstof_run_cut_while_it_is_read_raises(tmp_path, threads):
+    import os
+
+    from conftest import cli
+
+    run = tmp_path / "run.d"
+    cli("tdf-generate", run, "--frames", 60, "--peaks-per-frame", 4000, "--scans", 200, "--seed", 3)
+    bin_path = run / "analysis.tdf_bin"
+    size = bin_path.stat().st_size
+    stream = rawarrow.read_tdf(run, threads=threads, batch_rows=4000)
+    rows, e = _read_until_error(stream, lambda: os.truncate(bin_path, size // 2 // 4096 * 4096))
+    assert str(e).startswith(f"{bin_path}: ") and "the file shrank while it was read" in str(e)
+    assert rows > 0

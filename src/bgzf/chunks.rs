@@ -477,7 +477,12 @@ impl ChunkReader {
         if self.done {
             return None;
         }
-        let out = self.produce();
+        let mut out = self.produce();
+        // What was read from pages that were gone (the file shrank underneath) never leaves:
+        // the chunk, or the error the zeros caused, becomes the cut.
+        if let Err(cut) = self.input.check() {
+            out = Some(Err(Error::shrunk(&cut)));
+        }
         match &out {
             Some(Ok(chunk)) => {
                 if let (k @ 1.., first) = chunk.isize_mismatch {

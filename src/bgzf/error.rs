@@ -68,6 +68,12 @@ pub enum ErrorKind {
     },
     /// A worker thread failed unexpectedly (a bug, reported instead of hanging).
     WorkerFailed,
+    /// The file shrank while it was read (another process truncated it): its bytes from the
+    /// error's offset on were gone when they were reached.
+    Shrunk {
+        /// Its length when it was opened.
+        len: u64,
+    },
 }
 
 impl Error {
@@ -77,6 +83,11 @@ impl Error {
             offset,
             kind,
         }
+    }
+
+    /// The cut of an input that shrank while it was read.
+    pub(crate) fn shrunk(cut: &crate::io::Shrunk) -> Self {
+        Self::new(cut.offset(), ErrorKind::Shrunk { len: cut.len() }).with_path(cut.path().into())
     }
 
     /// Attaches the file path shown in messages.
@@ -140,6 +151,11 @@ impl fmt::Display for ErrorKind {
                 )
             }
             Self::WorkerFailed => f.write_str("an inflate worker thread failed"),
+            Self::Shrunk { len } => write!(
+                f,
+                "the file shrank while it was read: its bytes from here on are gone (it had \
+                 {len} bytes when it was opened)"
+            ),
         }
     }
 }

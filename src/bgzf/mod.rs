@@ -40,7 +40,7 @@ pub use options::Options;
 pub use position::VirtualPosition;
 pub use reader::Reader;
 pub(crate) use scan::parse_block;
-pub use scan::{find_block_start, scan, BlockIndex, BlockInfo, Scanner};
+pub use scan::{find_block_start, scan, BlockIndex, BlockInfo};
 
 /// The 28-byte empty block that ends a well-formed BGZF file (SAM/BAM spec §4.1.2).
 pub const EOF_MARKER: [u8; 28] = [

@@ -196,14 +196,14 @@ impl ScanState {
 /// Yields each block, then stops; after the first error it yields nothing more. Bytes after
 /// an EOF-marker block that are not a block are reported as [`ErrorKind::TrailingBytes`].
 #[derive(Debug, Clone)]
-pub struct Scanner<'a> {
+pub(crate) struct Scanner<'a> {
     file: &'a [u8],
     state: ScanState,
 }
 
 impl<'a> Scanner<'a> {
     /// Scans `file` from its start.
-    pub fn new(file: &'a [u8]) -> Self {
+    pub(crate) fn new(file: &'a [u8]) -> Self {
         Self::from_offset(file, 0)
     }
 

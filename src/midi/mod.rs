@@ -287,5 +287,8 @@ pub fn parse(bytes: &[u8]) -> Result<Song, ParseError> {
 pub fn read(path: impl AsRef<std::path::Path>) -> Result<Song, crate::Error> {
     let path = path.as_ref();
     let input = crate::io::Input::open(path).map_err(Error::open)?;
-    Ok(parse(input.bytes()).map_err(|e| Error::parse(path, e))?)
+    let song = parse(input.bytes());
+    // A file that shrank while it was parsed was read partly as zeros.
+    input.check()?;
+    Ok(song.map_err(|e| Error::parse(path, e))?)
 }

@@ -350,6 +350,11 @@ fn read_one(
         }
     };
     let result = a.analyze(bytes);
+    // A mapped file that shrank while it was read was read partly as zeros: a failed file.
+    if let Some(Err(cut)) = map.as_ref().map(Input::check) {
+        row.error = Some(cut.reason());
+        return row;
+    }
     if !a.warnings().is_empty() {
         let w: Vec<String> = a.warnings().iter().map(|w| w.to_string()).collect();
         row.warnings = Some(w.join("; "));

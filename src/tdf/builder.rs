@@ -420,22 +420,30 @@ impl ReaderBuilder {
                 self.pin,
                 jobs_ahead(workers(self.threads)),
                 move |_| Worker::new(keep),
-                move |worker, job: Range<usize>| match &wshared.spectra {
-                    Some(sp) => spectra::spectra_batch(
-                        &spectra::SpectraJob {
-                            meta: &sp.meta,
-                            bin: wshared.bin.bytes(),
-                            bin_path: &wshared.bin_path,
-                            precursors: &sp.precursors,
-                            models: &sp.models,
-                            centroid: sp.centroid,
-                            columns: &wshared.columns,
-                            schema: &wshared.schema,
-                        },
-                        &mut worker.spectra,
-                        job,
-                    ),
-                    None => build_batch(&wshared, worker, job, level_of),
+                move |worker, job: Range<usize>| {
+                    let out = match &wshared.spectra {
+                        Some(sp) => spectra::spectra_batch(
+                            &spectra::SpectraJob {
+                                meta: &sp.meta,
+                                bin: wshared.bin.bytes(),
+                                bin_path: &wshared.bin_path,
+                                precursors: &sp.precursors,
+                                models: &sp.models,
+                                centroid: sp.centroid,
+                                columns: &wshared.columns,
+                                schema: &wshared.schema,
+                            },
+                            &mut worker.spectra,
+                            job,
+                        ),
+                        None => build_batch(&wshared, worker, job, level_of),
+                    };
+                    // A blob read from pages that were gone (the file shrank underneath) was
+                    // read as zeros: the job's batch, or the error they caused, is the cut.
+                    match wshared.bin.check() {
+                        Ok(()) => out,
+                        Err(cut) => Err(Error::shrunk(cut)),
+                    }
                 },
             )
             .map_err(Error::threads)?;

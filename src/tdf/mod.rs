@@ -64,6 +64,8 @@ pub enum ErrorKind {
     Options,
     /// A worker thread failed (a bug; reported instead of hanging).
     Worker,
+    /// `analysis.tdf_bin` shrank while it was read (another process truncated it).
+    Shrunk,
 }
 
 impl Error {
@@ -97,6 +99,15 @@ impl Error {
             offset: Some(offset),
             ..Self::new(ErrorKind::Frame, Some(path.into()), message.into())
         }
+    }
+
+    /// `analysis.tdf_bin` shrank while it was read: its bytes from `cut.offset()` were gone.
+    pub(crate) fn shrunk(cut: crate::io::Shrunk) -> Self {
+        Self {
+            offset: Some(cut.offset()),
+            ..Self::new(ErrorKind::Shrunk, Some(cut.path().into()), cut.reason())
+        }
+        .caused_by(cut)
     }
 
     pub(crate) fn options(message: impl Into<String>) -> Self {

@@ -164,6 +164,9 @@ impl Records {
         opts.check()
             .map_err(|m| with_path(Error::new(ErrorKind::Usage(m))))?;
         if let Some(what) = super::header::sniff(input.bytes()) {
+            input
+                .check()
+                .map_err(|cut| Error::from(crate::bgzf::Error::shrunk(&cut)))?;
             return Err(with_path(Error::new(ErrorKind::NotBam(what))));
         }
         let mut chunks = ChunkReader::new(input, opts);
@@ -235,7 +238,12 @@ impl Records {
         let path: Arc<std::path::Path> = input.path().into();
         let with_path = |e: Error| e.with_path(path.clone());
         let (header, header_end) =
-            crate::bam::frame::split::read_header(input.bytes()).map_err(with_path)?;
+            crate::bam::frame::split::read_header(input.bytes()).map_err(|e| {
+                match input.check() {
+                    Ok(()) => with_path(e),
+                    Err(cut) => Error::from(crate::bgzf::Error::shrunk(&cut)),
+                }
+            })?;
         let at = crate::bam::frame::split::find_split_start(
             input.bytes(),
             header_end,

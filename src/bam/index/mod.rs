@@ -128,8 +128,12 @@ impl Index {
     /// [`Index::parse_refs`]).
     pub(crate) fn open_refs(path: &Path, keep: &dyn Fn(usize) -> bool) -> Result<Self, Error> {
         let input = Input::open(path).map_err(|e| Error::new(ErrorKind::Open(e)))?;
-        Self::parse_refs(input.bytes(), keep)
-            .map_err(|m| Error::new(ErrorKind::Index(m)).with_path(path.into()))
+        let parsed = Self::parse_refs(input.bytes(), keep);
+        // An index that shrank while it was parsed was read partly as zeros.
+        input
+            .check()
+            .map_err(|cut| Error::from(crate::bgzf::Error::shrunk(&cut)))?;
+        parsed.map_err(|m| Error::new(ErrorKind::Index(m)).with_path(path.into()))
     }
 
     /// The file's bytes: BAI as is (byte-identical to `samtools index`), CSI BGZF-compressed

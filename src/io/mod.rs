@@ -4,9 +4,16 @@
 //! sequential-access advice), or bytes already in memory (tests, fuzzing, embedding). Readers
 //! borrow its bytes; the parallel pipelines share it through an [`Arc`](std::sync::Arc).
 //!
-//! This is one of the two places in the root crate that may use `unsafe` (see docs/ARCHITECTURE.md, "Unsafe code"): creating
-//! a memory map, and dropping already-consumed pages of it with `madvise(MADV_DONTNEED)` so that a
-//! long sequential read keeps a bounded resident set.
+//! A mapped file that shrinks while it is read does not end the process: [`guard`] turns the
+//! SIGBUS into a recorded cut, and every reader asks [`Input::check`] before it hands out what
+//! it read.
+//!
+//! This is one of the places in the root crate that may use `unsafe` (see
+//! docs/ARCHITECTURE.md, "Unsafe code"): creating a memory map, dropping already-consumed pages
+//! of it with `madvise(MADV_DONTNEED)` so that a long sequential read keeps a bounded resident
+//! set, and the SIGBUS handler of [`guard`].
+
+mod guard;
 
 use std::fmt;
 use std::fs::File;
@@ -68,8 +75,64 @@ impl std::error::Error for OpenError {
 }
 
 enum Bytes {
-    Mapped(Mmap),
+    /// A map of the file, registered with the SIGBUS guard when it could be (the registration
+    /// is dropped before the map is unmapped: fields drop in order).
+    Mapped {
+        guard: Option<guard::Registration>,
+        map: Mmap,
+    },
     Owned(Vec<u8>),
+}
+
+/// An input file that shrank while it was mapped and read: the bytes from `offset` on were
+/// gone when a reader reached them.
+#[derive(Debug, Clone)]
+pub(crate) struct Shrunk {
+    path: PathBuf,
+    offset: u64,
+    len: u64,
+}
+
+impl Shrunk {
+    /// The offset from which the file's bytes were gone (a page boundary).
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its length when it was opened.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl Shrunk {
+    /// The message without the path.
+    pub(crate) fn reason(&self) -> String {
+        format!(
+            "the file shrank while it was read: its bytes from offset {} on are gone (it had \
+             {} bytes when it was opened)",
+            self.offset, self.len
+        )
+    }
+}
+
+impl fmt::Display for Shrunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason())
+    }
+}
+
+impl std::error::Error for Shrunk {}
+
+impl From<Shrunk> for std::io::Error {
+    fn from(e: Shrunk) -> Self {
+        std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e)
+    }
 }
 
 /// A whole input file, read-only, addressable as one byte slice.
@@ -83,7 +146,7 @@ impl fmt::Debug for Input {
         f.debug_struct("Input")
             .field("path", &self.path)
             .field("len", &self.len())
-            .field("mapped", &matches!(self.bytes, Bytes::Mapped(_)))
+            .field("mapped", &matches!(self.bytes, Bytes::Mapped { .. }))
             .finish()
     }
 }
@@ -125,16 +188,55 @@ impl Input {
                 bytes: Bytes::Owned(Vec::new()),
             });
         }
-        // SAFETY: the map is read-only and private to this process. Like every memory-mapped
-        // reader (htslib, ripgrep), we rely on the file not being truncated or rewritten
-        // while it is mapped; a concurrent truncation would raise SIGBUS, not read freed memory.
+        // SAFETY: the map is read-only and private to this process. A file rewritten in place
+        // while it is mapped shows the new bytes (as it would to any reader); one truncated
+        // raises SIGBUS on the pages past its new end, which the guard registered below turns
+        // into zero pages and a recorded cut that every reader checks (`Input::check`) before
+        // anything it read is handed on. No freed memory is ever read.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| err(OpenErrorKind::Io(e)))?;
+        let Some(guard) = guard::Registration::new(map.as_ptr(), map.len()) else {
+            if guard::ACTIVE {
+                // Every guard slot is taken (a thousand maps open at once): this one is read
+                // into memory, where a shrinking file cannot reach it.
+                drop(map);
+                let bytes =
+                    read_exactly(file, meta.len()).map_err(|e| err(OpenErrorKind::Io(e)))?;
+                return Ok(Self::from_bytes(path, bytes));
+            }
+            return Ok(Self::mapped(path, None, map));
+        };
+        Ok(Self::mapped(path, Some(guard), map))
+    }
+
+    fn mapped(path: PathBuf, guard: Option<guard::Registration>, map: Mmap) -> Self {
         // Advice is only a hint; a kernel that ignores it changes nothing we rely on.
         let _ = map.advise(Advice::Sequential);
-        Ok(Self {
+        Self {
             path,
-            bytes: Bytes::Mapped(map),
-        })
+            bytes: Bytes::Mapped { guard, map },
+        }
+    }
+
+    /// Whether every byte read from this input so far was the file's: an error naming the
+    /// file and the offset from which its bytes were gone when a read found them gone (the
+    /// file shrank while it was mapped; the read saw zeros instead). Readers call it before
+    /// they hand on what they read. Always `Ok` for inputs in memory.
+    pub(crate) fn check(&self) -> Result<(), Shrunk> {
+        let Bytes::Mapped {
+            guard: Some(guard),
+            map,
+        } = &self.bytes
+        else {
+            return Ok(());
+        };
+        match guard.cut() {
+            None => Ok(()),
+            Some(at) => Err(Shrunk {
+                path: self.path.clone(),
+                offset: at as u64,
+                len: map.len() as u64,
+            }),
+        }
     }
 
     /// Standard input, read to its end into an unnamed temporary file (removed by the system
@@ -154,11 +256,7 @@ impl Input {
         // SAFETY: the file is unnamed and private to this process (no other process can
         // truncate or write it); the map is read-only.
         let map = unsafe { Mmap::map(&spool) }.map_err(err)?;
-        let _ = map.advise(Advice::Sequential);
-        Ok(Self {
-            path,
-            bytes: Bytes::Mapped(map),
-        })
+        Ok(Self::mapped(path, None, map))
     }
 
     /// [`Input::open`], except that `-` means standard input ([`Input::stdin`]), as in samtools.
@@ -186,7 +284,7 @@ impl Input {
     /// All bytes of the input.
     pub fn bytes(&self) -> &[u8] {
         match &self.bytes {
-            Bytes::Mapped(m) => m,
+            Bytes::Mapped { map, .. } => map,
             Bytes::Owned(v) => v,
         }
     }
@@ -206,7 +304,7 @@ impl Input {
     /// those bytes again later stays correct: the pages are faulted back in from the file.
     /// A no-op for in-memory inputs.
     pub(crate) fn release(&self, range: std::ops::Range<usize>) {
-        let Bytes::Mapped(map) = &self.bytes else {
+        let Bytes::Mapped { map, .. } = &self.bytes else {
             return;
         };
         let start = range.start.div_ceil(PAGE) * PAGE;
@@ -228,7 +326,7 @@ impl Input {
     /// thread that scans the blocks later takes no page fault per 64 KiB.
     pub(crate) fn prefault(&self, range: std::ops::Range<usize>) {
         #[cfg(target_os = "linux")]
-        if let Bytes::Mapped(map) = &self.bytes {
+        if let Bytes::Mapped { map, .. } = &self.bytes {
             let start = (range.start / PAGE) * PAGE;
             let end = range.end.min(map.len());
             if end > start {
@@ -238,6 +336,14 @@ impl Input {
         #[cfg(not(target_os = "linux"))]
         let _ = range;
     }
+}
+
+/// The first `len` bytes of `file` (fewer if it shrank since).
+fn read_exactly(file: File, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(len).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Creates a temporary file beside `path` (same folder, so the final rename stays on one file
