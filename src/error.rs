@@ -131,7 +131,6 @@ impl Error {
                 self.io = Some(std::io::ErrorKind::IsADirectory);
                 self.errno = Some(EISDIR);
             }
-            _ => {}
         }
     }
 
@@ -256,13 +255,15 @@ impl From<crate::bgzf::Error> for Error {
     fn from(e: crate::bgzf::Error) -> Self {
         let kind = match e.kind() {
             crate::bgzf::ErrorKind::WorkerFailed => ErrorKind::Worker,
-            crate::bgzf::ErrorKind::Shrunk { .. } => ErrorKind::Io,
+            crate::bgzf::ErrorKind::Shrunk { .. } | crate::bgzf::ErrorKind::Read { .. } => {
+                ErrorKind::Io
+            }
             _ => ErrorKind::Format,
         };
         let path = e.path().map(Path::to_path_buf);
         let mut out =
             Self::new(kind, e.to_string()).at(path.as_deref(), Location::Offset(e.offset()));
-        if kind == ErrorKind::Io {
+        if let crate::bgzf::ErrorKind::Shrunk { .. } = e.kind() {
             out.io = Some(std::io::ErrorKind::UnexpectedEof);
         }
         out.with_source(e)
@@ -297,10 +298,12 @@ impl From<bam::Error> for Error {
             }
             bam::ErrorKind::Bgzf(b) => match b.kind() {
                 crate::bgzf::ErrorKind::WorkerFailed => (ErrorKind::Worker, Location::File),
-                crate::bgzf::ErrorKind::Shrunk { .. } => {
+                crate::bgzf::ErrorKind::Shrunk { .. } | crate::bgzf::ErrorKind::Read { .. } => {
                     let mut out = Self::new(ErrorKind::Io, message)
                         .at(path.as_deref(), Location::Offset(b.offset()));
-                    out.io = Some(std::io::ErrorKind::UnexpectedEof);
+                    if let crate::bgzf::ErrorKind::Shrunk { .. } = b.kind() {
+                        out.io = Some(std::io::ErrorKind::UnexpectedEof);
+                    }
                     return out.with_source(e);
                 }
                 _ => (ErrorKind::Format, Location::Offset(b.offset())),

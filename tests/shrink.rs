@@ -13,6 +13,8 @@ use rawarrow::bgzf::Options;
 use rawarrow::io::Input;
 use rawarrow::ErrorKind;
 
+mod common;
+
 const PAGE: u64 = 4096;
 
 fn sample() -> PathBuf {
@@ -39,7 +41,10 @@ fn assert_shrunk(e: &rawarrow::Error, path: &Path, cut: u64, len: u64) {
     );
     assert_eq!(e.path(), Some(path), "{message}");
     let at = e.offset().expect("an offset");
-    assert!(at >= cut && at < len && at.is_multiple_of(PAGE), "{at}: {message}");
+    assert!(
+        at >= cut && at < len && at.is_multiple_of(PAGE),
+        "{at}: {message}"
+    );
     assert!(
         message.starts_with(&format!("{}: ", path.display()))
             && message.contains("the file shrank while it was read")
@@ -285,31 +290,9 @@ fn a_midi_file_cut_while_the_folder_is_read_is_a_failed_file_never_a_crash() {
     );
 }
 
-/// The sample's records `copies` times over, after its header: a BAM big enough that a
-/// conversion blocked on its output has most of it unread.
-fn big_bam(copies: usize) -> Vec<u8> {
-    let mut raw = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(sample()).expect("sample"))
-        .read_to_end(&mut raw)
-        .expect("gunzip");
-    let i32_at =
-        |at: usize| i32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
-    let mut at = 8 + i32_at(4);
-    let refs = i32_at(at);
-    at += 4;
-    for _ in 0..refs {
-        at += 4 + i32_at(at) + 4;
-    }
-    let mut out = raw[..at].to_vec();
-    for _ in 0..copies {
-        out.extend_from_slice(&raw[at..]);
-    }
-    rawarrow::bgzf::compress(&out, 1)
-}
-
 #[test]
 fn cli_exits_1_naming_the_cut() {
-    let bytes = big_bam(20);
+    let bytes = common::repeated_bam(20);
     let len = bytes.len() as u64;
     let cut = len / 2 / PAGE * PAGE;
     for threads in ["1", "2"] {

@@ -227,6 +227,9 @@ impl ReaderBuilder {
         if !self.regions.is_empty() && self.byte_range.is_some() {
             return Err(usage("regions and a byte range cannot be combined".into()));
         }
+        if input.is_stream() && (!self.regions.is_empty() || self.byte_range.is_some()) {
+            return Err(usage(crate::io::STREAM_RANDOM_ACCESS.into()));
+        }
         let (mut warnings, mut regions) = (Vec::new(), Vec::new());
         let (records, seen, crew) = match self.byte_range {
             None if !self.regions.is_empty() => {

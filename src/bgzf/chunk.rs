@@ -22,6 +22,11 @@ pub struct Chunk {
     /// What a [`Marker`] found on the worker that inflated the chunk (empty without one).
     pub(super) marks: Vec<u32>,
     pub(super) marks_end: usize,
+    /// For a stream: the blocks' compressed bytes (copied: there is no map to read them
+    /// from), the first at stream offset `base`.
+    pub(super) streamed: bool,
+    pub(super) compressed: Vec<u8>,
+    pub(super) base: u64,
 }
 
 /// Runs on the worker that inflated a chunk, while its bytes are in that worker's cache, to
@@ -137,6 +142,32 @@ impl<'a> VirtualOffsets<'a> {
 }
 
 pub(super) fn inflate_chunk(
+    file: &[u8],
+    inflater: &mut BlockInflater,
+    mut chunk: Chunk,
+) -> Result<Chunk, Error> {
+    if chunk.streamed {
+        // The blocks are in the chunk's own copy, at offsets from `base`.
+        let compressed = std::mem::take(&mut chunk.compressed);
+        let base = chunk.base;
+        for b in &mut chunk.blocks {
+            b.offset -= base;
+        }
+        let out = inflate_blocks(&compressed, inflater, chunk);
+        let mut chunk = out.map_err(|e| Error::new(e.offset() + base, e.kind().clone()))?;
+        for b in &mut chunk.blocks {
+            b.offset += base;
+        }
+        if let Some(m) = &mut chunk.isize_mismatch.1 {
+            m.0 += base;
+        }
+        chunk.compressed = compressed;
+        return Ok(chunk);
+    }
+    inflate_blocks(file, inflater, chunk)
+}
+
+fn inflate_blocks(
     file: &[u8],
     inflater: &mut BlockInflater,
     mut chunk: Chunk,

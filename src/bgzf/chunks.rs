@@ -16,6 +16,7 @@ use super::chunk::{inflate_chunk, Chunk, Marker};
 use super::inflate::BlockInflater;
 use super::options::Options;
 use super::scan::ScanState;
+use super::stream::{Next, Stream};
 use super::{Error, ErrorKind, MAX_BLOCK_SIZE};
 use crate::io::Input;
 use crate::runtime::{Ordered, Pool, WorkerPanicked};
@@ -107,6 +108,10 @@ pub struct ChunkReader {
     mismatches: (u64, Option<(u64, u32, u32)>),
     /// Run on each chunk after it is inflated, on the worker.
     marker: Option<Marker>,
+    /// The stream blocks are taken from, for an input that is one (no map to scan).
+    stream: Option<Stream>,
+    /// Chunks handed out (or failed): with `dispatched`, whether any is in flight.
+    delivered: u64,
 }
 
 impl std::fmt::Debug for ChunkReader {
@@ -130,16 +135,27 @@ impl ChunkReader {
 
     /// Starts at compressed offset `offset`, which must be a block start (see
     /// [`find_block_start`](super::find_block_start)).
-    pub fn from_offset(input: impl Into<Arc<Input>>, offset: u64, opts: Options) -> Self {
+    pub(crate) fn from_offset(input: impl Into<Arc<Input>>, offset: u64, opts: Options) -> Self {
         let input = input.into();
         let path: Arc<Path> = input.path().into();
+        let (mut stream, mut scan_error) = (None, None);
+        if input.is_stream() {
+            let failed = |reason: String| Some(Error::new(offset, ErrorKind::Read { reason }));
+            match input.take_stream().map(Stream::spawn) {
+                Some(Ok(s)) if offset == 0 => stream = Some(s),
+                Some(Ok(_)) => scan_error = failed("a stream is read from its start".into()),
+                Some(Err(e)) => scan_error = failed(format!("cannot start its reader: {e}")),
+                None => scan_error = failed("it was read already (a stream is read once)".into()),
+            }
+        }
+        let scan_error = scan_error.map(|e: Error| e.with_path(path.clone()));
         Self {
             input,
             path,
             opts,
             engine: None,
             scan: ScanState::at(offset),
-            scan_error: None,
+            scan_error,
             next_block: 0,
             dispatched: 0,
             spare: Vec::new(),
@@ -155,6 +171,8 @@ impl ChunkReader {
             members: (0, 0),
             mismatches: (0, None),
             marker: None,
+            stream,
+            delivered: 0,
         }
     }
 
@@ -218,6 +236,9 @@ impl ChunkReader {
     /// Whether the file ended with the EOF marker block; `None` until the whole file is scanned,
     /// and when it ends with a plain gzip member (which has no EOF marker to expect).
     pub fn eof_marker(&self) -> Option<bool> {
+        if let Some(s) = &self.stream {
+            return (s.finished() && self.scan_error.is_none()).then(|| s.after_eof_marker());
+        }
         let scanned = self.scan.position() >= self.input.len() as u64
             && self.scan_error.is_none()
             && self.member.is_none()
@@ -251,8 +272,17 @@ impl ChunkReader {
         out
     }
 
+    /// For a stream, its first `n` bytes (fewer if it is shorter), waited for; `None` for a
+    /// file (its bytes are the input's).
+    pub(crate) fn peek(&mut self, n: usize) -> Option<&[u8]> {
+        self.stream.as_mut().map(|s| s.peek(n))
+    }
+
     /// Compressed bytes scanned so far (for progress reporting).
     pub(crate) fn compressed_position(&self) -> u64 {
+        if let Some(s) = &self.stream {
+            return s.position();
+        }
         self.scan.position()
     }
 
@@ -273,6 +303,10 @@ impl ChunkReader {
         chunk.len = 0;
         chunk.isize_mismatch = (0, None);
         chunk.member = None;
+        chunk.streamed = false;
+        if self.stream.is_some() {
+            return self.next_stream_job(chunk);
+        }
         let mut total = 0usize;
         let file = self.input.bytes();
         // The next range when this one is used up (a chunk holds blocks of one range only).
@@ -301,6 +335,47 @@ impl ChunkReader {
                     break;
                 }
                 Some(Err(e)) => {
+                    self.scan_error = Some(e.with_path(self.path.clone()));
+                    break;
+                }
+            }
+        }
+        if chunk.blocks.is_empty() {
+            self.spare.push(chunk);
+            return None;
+        }
+        chunk.index = self.dispatched;
+        chunk.first_block = self.next_block;
+        self.next_block += chunk.blocks.len() as u64;
+        self.dispatched += 1;
+        Some(chunk)
+    }
+
+    /// [`next_job`](Self::next_job) from the stream: blocks are copied into the chunk. Waits
+    /// for the first block only when no chunk is in flight (so the caller always has one to
+    /// wait for); otherwise the chunk ends with the blocks that have arrived.
+    fn next_stream_job(&mut self, mut chunk: Chunk) -> Option<Chunk> {
+        let stream = self.stream.as_mut().expect("called for a stream");
+        chunk.compressed.clear();
+        chunk.streamed = true;
+        let mut total = 0usize;
+        while total < self.opts.chunk_bytes {
+            let wait = chunk.blocks.is_empty() && self.dispatched == self.delivered;
+            match stream.next_block(wait) {
+                Ok(Next::Block(mut b)) => {
+                    let bytes = stream.taken();
+                    // Offsets in the chunk's own copy; `inflate_chunk` puts them back.
+                    let at = chunk.compressed.len() as u64;
+                    chunk.compressed.extend_from_slice(bytes);
+                    total += b.isize as usize;
+                    if chunk.blocks.is_empty() {
+                        chunk.base = b.offset - at;
+                    }
+                    b.offset = chunk.base + at;
+                    chunk.blocks.push(b);
+                }
+                Ok(Next::NotReady | Next::End) => break,
+                Err(e) => {
                     self.scan_error = Some(e.with_path(self.path.clone()));
                     break;
                 }
@@ -375,7 +450,11 @@ impl ChunkReader {
                 .submit(job);
         }
         let engine = self.engine.as_mut().expect("engine started above");
-        match engine.next_result() {
+        let next = engine.next_result();
+        if next.is_some() {
+            self.delivered += 1;
+        }
+        match next {
             Some(Ok(out)) => Some(out.map_err(|e| e.with_path(path))),
             Some(Err(WorkerPanicked)) => {
                 let at = self.scan.position();

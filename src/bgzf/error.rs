@@ -68,6 +68,11 @@ pub enum ErrorKind {
     },
     /// A worker thread failed unexpectedly (a bug, reported instead of hanging).
     WorkerFailed,
+    /// A stream (standard input, a pipe) could not be read.
+    Read {
+        /// What the operating system said.
+        reason: String,
+    },
     /// The file shrank while it was read (another process truncated it): its bytes from the
     /// error's offset on were gone when they were reached.
     Shrunk {
@@ -151,6 +156,7 @@ impl fmt::Display for ErrorKind {
                 )
             }
             Self::WorkerFailed => f.write_str("an inflate worker thread failed"),
+            Self::Read { reason } => write!(f, "cannot read the stream: {reason}"),
             Self::Shrunk { len } => write!(
                 f,
                 "the file shrank while it was read: its bytes from here on are gone (it had \

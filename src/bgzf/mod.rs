@@ -30,6 +30,7 @@ mod options;
 mod position;
 mod reader;
 mod scan;
+mod stream;
 
 pub use chunk::Chunk;
 pub(crate) use chunk::{Marker, VirtualOffsets};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 
 use super::Result;
-use rawarrow::bam::{Filter, Records};
+use rawarrow::bam::Filter;
 use rawarrow::bgzf::Options;
 use rawarrow::io::Input;
 
@@ -183,7 +183,7 @@ fn count(
     let mut n = 0u64;
     for path in inputs {
         let input = std::sync::Arc::new(Input::open_or_stdin(path)?);
-        walk(input, regions, index, threads, false, |r, _| {
+        walk(input, regions, index, threads, &mut |_| Ok(true), |r, _| {
             n += u64::from(filter.keeps(r.flag(), r.mapq()));
             Ok(())
         })?;
@@ -199,14 +199,14 @@ fn walk(
     regions: &[String],
     index: Option<&Path>,
     threads: Option<usize>,
-    check_aux: bool,
+    header: &mut dyn FnMut(&rawarrow::bam::Header) -> std::result::Result<bool, rawarrow::Error>,
     f: impl FnMut(
         &rawarrow::bam::Record<'_>,
         rawarrow::bam::Located,
     ) -> std::result::Result<(), rawarrow::Error>,
 ) -> Result {
     let mut check = || super::signal_error("no output was written");
-    let warnings = rawarrow::bam::walk(input, regions, index, threads, check_aux, &mut check, f)?;
+    let warnings = rawarrow::bam::walk(input, regions, index, threads, &mut check, header, f)?;
     warn_all(warnings);
     Ok(())
 }
@@ -277,33 +277,34 @@ fn view(args: View) -> Result {
     if let Some(out) = &args.output {
         rawarrow::convert::check_output(out, std::slice::from_ref(&args.input))?;
     }
+    // The input is opened once (a stream is read once): the header comes from the walk.
     let input = std::sync::Arc::new(Input::open_or_stdin(&args.input)?);
-    let header = Records::new(input.clone(), Options::default().threads(1).chunk_bytes(1))?
-        .header()
-        .clone();
     let mut out = rawarrow::io::OutputFile::create(args.output.as_deref())?;
-    let mut buf = Vec::with_capacity(4 << 20);
-    if args.with_header || args.header_only {
-        buf.extend_from_slice(&header.sam_bytes());
-        if args.header_only {
-            out.write_all(&buf)?;
-            return Ok(out.finish()?);
-        }
-    }
+    let buf = std::cell::RefCell::new(Vec::with_capacity(4 << 20));
+    let header = std::cell::OnceCell::new();
     let path: std::sync::Arc<std::path::Path> = args.input.as_path().into();
     let mut write_error = None;
+    let mut take_header = |h: &rawarrow::bam::Header| {
+        if args.with_header || args.header_only {
+            buf.borrow_mut().extend_from_slice(&h.sam_bytes());
+        }
+        let _ = header.set(h.clone());
+        Ok(!args.header_only)
+    };
     // Aux fields are checked once, as they are written.
     walk(
         input,
         &args.regions,
         args.index.as_deref(),
         args.threads,
-        false,
+        &mut take_header,
         |r, at| {
             if !filter.keeps(r.flag(), r.mapq()) {
                 return Ok(());
             }
-            rawarrow::bam::push_sam_checked(r, &header, at, &path, &mut buf)?;
+            let header = header.get().expect("the walk gives the header first");
+            let mut buf = buf.borrow_mut();
+            rawarrow::bam::push_sam_checked(r, header, at, &path, &mut buf)?;
             if buf.len() >= 1 << 20 && write_error.is_none() {
                 if let Err(e) = out.write_all(&buf) {
                     write_error = Some(e);
@@ -316,7 +317,7 @@ fn view(args: View) -> Result {
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    out.write_all(&buf)?;
+    out.write_all(&buf.borrow())?;
     Ok(out.finish()?)
 }
 

@@ -34,8 +34,6 @@ pub struct OpenError {
 pub(crate) enum OpenErrorKind {
     /// The path names a directory.
     IsDirectory,
-    /// The path names something that is not a regular file (a FIFO, a socket, a device).
-    NotRegularFile,
     /// The operating system refused (missing file, permission denied, ...).
     Io(std::io::Error),
 }
@@ -57,9 +55,6 @@ impl fmt::Display for OpenError {
         let path = self.path.display();
         match &self.kind {
             OpenErrorKind::IsDirectory => write!(f, "{path}: is a directory, not a file"),
-            OpenErrorKind::NotRegularFile => {
-                write!(f, "{path}: not a regular file (memory mapping needs one)")
-            }
             OpenErrorKind::Io(e) => write!(f, "{path}: {e}"),
         }
     }
@@ -82,7 +77,15 @@ enum Bytes {
         map: Mmap,
     },
     Owned(Vec<u8>),
+    /// A stream read as it arrives (standard input, a FIFO): no bytes to address; its reader
+    /// is taken by the one BGZF reader that reads it.
+    Stream(std::sync::Mutex<Option<Box<dyn std::io::Read + Send>>>),
 }
+
+/// Why a stream cannot be read by region or byte range.
+pub(crate) const STREAM_RANDOM_ACCESS: &str = "regions and byte ranges need random access (an \
+    index, blocks read out of order), and this input is a stream (standard input, a pipe) read \
+    once from start to end: save it to a file first";
 
 /// An input file that shrank while it was mapped and read: the bytes from `offset` on were
 /// gone when a reader reached them.
@@ -147,6 +150,7 @@ impl fmt::Debug for Input {
             .field("path", &self.path)
             .field("len", &self.len())
             .field("mapped", &matches!(self.bytes, Bytes::Mapped { .. }))
+            .field("stream", &self.is_stream())
             .finish()
     }
 }
@@ -156,9 +160,11 @@ const PAGE: usize = 4096;
 
 impl Input {
     /// Maps a regular file read-only and advises the kernel that it will be read sequentially.
+    /// A FIFO, a socket or a character device (`/dev/stdin`, `<(...)`'s `/dev/fd/N`) is a
+    /// stream instead: read as it arrives by the BGZF reader, never mapped or copied whole.
     ///
-    /// Empty files are valid and give an empty input. Directories, FIFOs and devices are
-    /// refused with an error naming the path.
+    /// Empty files are valid and give an empty input. Directories are refused with an error
+    /// naming the path.
     ///
     /// ```
     /// let dir = tempfile::tempdir()?;
@@ -178,10 +184,10 @@ impl Input {
         if meta.is_dir() {
             return Err(err(OpenErrorKind::IsDirectory));
         }
-        if !meta.is_file() {
-            return Err(err(OpenErrorKind::NotRegularFile));
-        }
         let file = File::open(&path).map_err(|e| err(OpenErrorKind::Io(e)))?;
+        if !meta.is_file() {
+            return Ok(Self::stream(path, Box::new(file)));
+        }
         if meta.len() == 0 {
             return Ok(Self {
                 path,
@@ -239,30 +245,39 @@ impl Input {
         }
     }
 
-    /// Standard input, read to its end into an unnamed temporary file (removed by the system
-    /// when the process ends) and mapped, so a piped file needs no memory of its size; its
-    /// path in messages is `-`.
-    pub(crate) fn stdin() -> Result<Self, OpenError> {
-        let path = PathBuf::from("-");
-        let err = |e| OpenError {
-            path: path.clone(),
-            kind: OpenErrorKind::Io(e),
-        };
-        let mut spool = tempfile::tempfile().map_err(err)?;
-        let len = std::io::copy(&mut std::io::stdin().lock(), &mut spool).map_err(err)?;
-        if len == 0 {
-            return Ok(Self::from_bytes(path, Vec::new()));
+    /// Standard input as a stream (read as it arrives, never spooled); its path in messages
+    /// is `-`.
+    pub(crate) fn stdin() -> Self {
+        Self::stream("-", Box::new(std::io::stdin()))
+    }
+
+    /// A stream read as it arrives; `path` names it in messages.
+    pub(crate) fn stream(path: impl Into<PathBuf>, reader: Box<dyn std::io::Read + Send>) -> Self {
+        Self {
+            path: path.into(),
+            bytes: Bytes::Stream(std::sync::Mutex::new(Some(reader))),
         }
-        // SAFETY: the file is unnamed and private to this process (no other process can
-        // truncate or write it); the map is read-only.
-        let map = unsafe { Mmap::map(&spool) }.map_err(err)?;
-        Ok(Self::mapped(path, None, map))
+    }
+
+    /// Whether this input is a stream: no bytes to address ([`bytes`](Self::bytes) is empty),
+    /// read once, front to back, by one BGZF reader.
+    pub(crate) fn is_stream(&self) -> bool {
+        matches!(self.bytes, Bytes::Stream(_))
+    }
+
+    /// The stream's reader, for the one reader that reads it (`None` for a file, and once it
+    /// was taken).
+    pub(crate) fn take_stream(&self) -> Option<Box<dyn std::io::Read + Send>> {
+        match &self.bytes {
+            Bytes::Stream(r) => r.lock().unwrap_or_else(|e| e.into_inner()).take(),
+            _ => None,
+        }
     }
 
     /// [`Input::open`], except that `-` means standard input ([`Input::stdin`]), as in samtools.
     pub fn open_or_stdin(path: impl AsRef<Path>) -> Result<Self, OpenError> {
         if path.as_ref().as_os_str() == "-" {
-            Self::stdin()
+            Ok(Self::stdin())
         } else {
             Self::open(path)
         }
@@ -286,6 +301,7 @@ impl Input {
         match &self.bytes {
             Bytes::Mapped { map, .. } => map,
             Bytes::Owned(v) => v,
+            Bytes::Stream(_) => &[],
         }
     }
 

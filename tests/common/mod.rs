@@ -12,6 +12,35 @@ pub(crate) fn sample_bam() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.bam")
 }
 
+/// The sample's records `copies` times over, after its header, as BGZF: a BAM big enough that
+/// a conversion blocked on its output (or paused with its input) has most of it unread.
+pub(crate) fn repeated_bam(copies: usize) -> Vec<u8> {
+    let (header, records) = sample_parts();
+    let mut out = header;
+    for _ in 0..copies {
+        out.extend_from_slice(&records);
+    }
+    rawarrow::bgzf::compress(&out, 1)
+}
+
+/// The sample's uncompressed BAM stream, cut into its header and its records.
+pub(crate) fn sample_parts() -> (Vec<u8>, Vec<u8>) {
+    let mut raw = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(sample_bam()).expect("sample"))
+        .read_to_end(&mut raw)
+        .expect("gunzip");
+    let i32_at =
+        |at: usize| i32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes")) as usize;
+    let mut at = 8 + i32_at(4);
+    let refs = i32_at(at);
+    at += 4;
+    for _ in 0..refs {
+        at += 4 + i32_at(at) + 4;
+    }
+    let records = raw.split_off(at);
+    (raw, records)
+}
+
 /// `$RAWARROW_CORPUS/<sub>` when the corpus is configured. When the variable is set the
 /// folder must exist: a misconfigured CI fails instead of silently testing nothing.
 pub(crate) fn corpus_dir(sub: &str) -> Option<PathBuf> {

@@ -163,13 +163,19 @@ impl Records {
         let with_path = |e: Error| e.with_path(path.clone());
         opts.check()
             .map_err(|m| with_path(Error::new(ErrorKind::Usage(m))))?;
-        if let Some(what) = super::header::sniff(input.bytes()) {
+        let mut chunks = ChunkReader::new(input.clone(), opts);
+        // What the input is, from its first bytes (a stream's, waited for).
+        // (A stream read already has none: its first chunk says so.)
+        let head = match chunks.peek(4096) {
+            Some(head) => Some(head),
+            None => (!input.is_stream()).then(|| input.bytes()),
+        };
+        if let Some(what) = head.and_then(super::header::sniff) {
             input
                 .check()
                 .map_err(|cut| Error::from(crate::bgzf::Error::shrunk(&cut)))?;
             return Err(with_path(Error::new(ErrorKind::NotBam(what))));
         }
-        let mut chunks = ChunkReader::new(input, opts);
         if let Some(marker) = marker {
             chunks.set_marker(marker);
         }

@@ -22,17 +22,19 @@ fn options(threads: Option<usize>) -> Options {
 
 /// Calls `f` with every record of `input`, or, with `regions` (samtools' syntax), with the
 /// records overlapping each region in turn, read through `index` (default: the one beside the
-/// input). Aux fields are checked only with `check_aux` (a caller that checks them itself, as
-/// [`push_sam_checked`] does, passes `false`). `check` runs between chunks of records; its
-/// error (a stop) ends the walk. Returns the warnings: what the region planning noticed (an
+/// input). Aux fields are not checked here: a caller that renders them checks them as
+/// [`push_sam_checked`] does (a count does not look at them, as `samtools view -c`). `header` is called once with the file's header
+/// before any record (`Ok(false)`: no records are wanted); the input is opened once, so a
+/// stream (standard input, a pipe) is read once. `check` runs between chunks of records; its
+/// error (a stop) ends the walk. Regions on a stream are a usage error. Returns the warnings: what the region planning noticed (an
 /// index older than its file), what was read leniently, a missing EOF marker.
 pub fn walk(
     input: Arc<Input>,
     regions: &[String],
     index: Option<&Path>,
     threads: Option<usize>,
-    check_aux: bool,
     check: &mut dyn FnMut() -> Result<(), crate::Error>,
+    header: &mut dyn FnMut(&crate::bam::Header) -> Result<bool, crate::Error>,
     mut f: impl FnMut(&Record<'_>, Located) -> Result<(), crate::Error>,
 ) -> Result<Vec<String>, crate::Error> {
     // `f`'s error stops the walk (the records' own errors are `Error`s).
@@ -44,7 +46,7 @@ pub fn walk(
             false
         }
     };
-    let out = walk_records(input, regions, index, threads, check_aux, check, &mut f);
+    let out = walk_records(input, regions, index, threads, check, header, &mut f);
     match failed {
         Some(e) => Err(e),
         None => out,
@@ -56,17 +58,28 @@ fn walk_records(
     regions: &[String],
     index: Option<&Path>,
     threads: Option<usize>,
-    check_aux: bool,
     check: &mut dyn FnMut() -> Result<(), crate::Error>,
+    header: &mut dyn FnMut(&crate::bam::Header) -> Result<bool, crate::Error>,
     f: &mut dyn FnMut(&Record<'_>, Located) -> bool,
 ) -> Result<Vec<String>, crate::Error> {
     let path = input.path().to_path_buf();
     let mut warnings = Vec::new();
+    if !regions.is_empty() && input.is_stream() {
+        let e = crate::Error::usage(format!(
+            "{}: {}",
+            path.display(),
+            crate::io::STREAM_RANDOM_ACCESS
+        ));
+        return Err(e.at(Some(&path), crate::Location::File));
+    }
     if regions.is_empty() {
         let mut records = Records::new(input.clone(), options(threads))?;
+        if !header(records.header())? {
+            return Ok(warnings);
+        }
         loop {
             check()?;
-            if !records.next_chunk_with(check_aux, |r, at| Ok(f(r, at)))? {
+            if !records.next_chunk_with(false, |r, at| Ok(f(r, at)))? {
                 break;
             }
         }
@@ -82,8 +95,11 @@ fn walk_records(
     // The header a block at a time, then the index chunks of every region.
     let records = Records::new(input.clone(), Options::default().threads(1).chunk_bytes(1))?;
     let bam: Arc<Path> = path.as_path().into();
-    let header = records.header().clone();
     let header_end = records.header_end();
+    if !header(records.header())? {
+        return Ok(warnings);
+    }
+    let header = records.header().clone();
     let plan = crate::bam::index::region::plan_regions(&bam, &header, header_end, regions, index)?;
     warnings.extend(plan.warnings.iter().cloned());
     drop(records);
@@ -91,7 +107,7 @@ fn walk_records(
     let mut spans = Records::spans(input, options(threads), header, header_end, plan.spans)?;
     loop {
         check()?;
-        let more = spans.next_chunk_in(check_aux, |r, at, region| {
+        let more = spans.next_chunk_in(false, |r, at, region| {
             Ok(region.is_some_and(|g| !plan.regions[g].overlaps(r)) || f(r, at))
         })?;
         if !more {

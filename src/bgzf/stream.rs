@@ -1,0 +1,215 @@
+//! A BGZF file read as it arrives (standard input, a FIFO, `<(...)`): blocks are taken from a
+//! bounded read-ahead instead of a map of the whole file.
+//!
+//! A reader thread pulls the stream's bytes in pieces into a bounded queue ([`QUEUE`] pieces of
+//! at most [`PIECE`] bytes: memory is bounded whatever the stream's length, and nothing is
+//! written to disk); the [`ChunkReader`](super::ChunkReader) takes whole blocks from it, copying
+//! each chunk's compressed bytes into the chunk, so the workers inflate without the file. A
+//! chunk ends when it holds enough bytes or when the stream has no whole block ready, so what
+//! a paused producer has written is inflated and handed on during the pause.
+
+use std::io::Read;
+
+use crossbeam_channel::{Receiver, TryRecvError};
+
+use super::scan::parse_block;
+use super::{BlockInfo, Error, ErrorKind, EOF_MARKER, MAX_BLOCK_SIZE};
+
+/// Bytes the reader thread asks for per read.
+const PIECE: usize = 256 << 10;
+
+/// Pieces read ahead at most (16 MiB with [`PIECE`]).
+const QUEUE: usize = 64;
+
+/// The stream's bytes as the reader thread delivers them, and how far the scan got.
+pub(super) struct Stream {
+    pieces: Receiver<std::io::Result<Vec<u8>>>,
+    /// Bytes received and not yet taken: `buf[at..]`, at stream offset `pos`.
+    buf: Vec<u8>,
+    at: usize,
+    pos: u64,
+    /// The reader thread reported the end (or an error, kept in `failed`).
+    ended: bool,
+    failed: Option<std::io::Error>,
+    after_eof_marker: bool,
+    /// Where the last block taken sits in `buf`.
+    last: std::ops::Range<usize>,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("pos", &self.pos)
+            .field("buffered", &self.buffered())
+            .field("ended", &self.ended)
+            .finish()
+    }
+}
+
+/// What the stream has for the scan.
+pub(super) enum Next {
+    /// A whole block (its bytes: [`Stream::taken`]).
+    Block(BlockInfo),
+    /// No whole block is ready yet (only when not waiting).
+    NotReady,
+    /// The stream ended after its last block.
+    End,
+}
+
+impl Stream {
+    /// Starts the reader thread on `reader`.
+    pub(super) fn spawn(mut reader: Box<dyn Read + Send>) -> std::io::Result<Self> {
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+        std::thread::Builder::new()
+            .name("rawarrow-stream".into())
+            .spawn(move || loop {
+                let mut piece = vec![0; PIECE];
+                let got = loop {
+                    match reader.read(&mut piece) {
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        other => break other,
+                    }
+                };
+                let last = !matches!(got, Ok(1..));
+                let sent = tx.send(got.map(|n| {
+                    piece.truncate(n);
+                    piece
+                }));
+                // The end, an error, or a reader that went away (its scan was dropped): done.
+                if last || sent.is_err() {
+                    return;
+                }
+            })?;
+        Ok(Self {
+            pieces: rx,
+            buf: Vec::new(),
+            at: 0,
+            pos: 0,
+            ended: false,
+            failed: None,
+            after_eof_marker: false,
+            last: 0..0,
+        })
+    }
+
+    /// Bytes received and not yet taken.
+    pub(super) fn buffered(&self) -> usize {
+        self.buf.len() - self.at
+    }
+
+    /// Stream offset of the next byte the scan takes.
+    pub(super) fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Whether the stream ended and every byte was taken.
+    pub(super) fn finished(&self) -> bool {
+        self.ended && self.buffered() == 0 && self.failed.is_none()
+    }
+
+    /// Whether the last block taken was the EOF marker.
+    pub(super) fn after_eof_marker(&self) -> bool {
+        self.after_eof_marker
+    }
+
+    fn receive(&mut self, piece: std::io::Result<Vec<u8>>) {
+        match piece {
+            Ok(p) if p.is_empty() => self.ended = true,
+            Ok(p) => {
+                if self.at > 0 && self.at >= self.buf.len() / 2 {
+                    self.buf.drain(..self.at);
+                    self.at = 0;
+                }
+                self.buf.extend_from_slice(&p);
+            }
+            Err(e) => {
+                self.ended = true;
+                self.failed = Some(e);
+            }
+        }
+    }
+
+    /// Receives one more piece; without `wait`, false when none has arrived.
+    fn receive_one(&mut self, wait: bool) -> bool {
+        let piece = if wait {
+            self.pieces.recv().unwrap_or(Ok(Vec::new()))
+        } else {
+            match self.pieces.try_recv() {
+                Ok(p) => p,
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => Ok(Vec::new()),
+            }
+        };
+        self.receive(piece);
+        true
+    }
+
+    /// The first bytes of the stream (up to `n`; fewer when it is shorter), waiting for them:
+    /// what the format is, before any block is taken.
+    pub(super) fn peek(&mut self, n: usize) -> &[u8] {
+        while !self.ended && self.buffered() < n {
+            self.receive_one(true);
+        }
+        let end = self.buf.len().min(self.at + n);
+        &self.buf[self.at..end]
+    }
+
+    /// The bytes of the block [`next_block`](Self::next_block) took last.
+    pub(super) fn taken(&self) -> &[u8] {
+        &self.buf[self.last.clone()]
+    }
+
+    /// Takes the next whole block. With `wait`, waits for it (or for the end); without, says
+    /// when none is ready. A read error of the stream is an error at the offset it was reached.
+    pub(super) fn next_block(&mut self, wait: bool) -> Result<Next, Error> {
+        loop {
+            // A block is at most MAX_BLOCK_SIZE bytes: with that many buffered (or the end),
+            // the parse is final; before, only a whole block is taken.
+            let settled = self.ended || self.buffered() >= MAX_BLOCK_SIZE;
+            let bytes = &self.buf[self.at..];
+            if settled && bytes.is_empty() {
+                return match self.failed.take() {
+                    Some(e) => Err(Error::new(
+                        self.pos,
+                        ErrorKind::Read {
+                            reason: e.to_string(),
+                        },
+                    )),
+                    None => Ok(Next::End),
+                };
+            }
+            match parse_block(bytes, 0) {
+                Ok(block) => return Ok(self.take(block)),
+                Err(e) if settled => {
+                    let kind = match (e.kind(), &self.failed) {
+                        // A read error cut the stream short: that is the cause.
+                        (ErrorKind::Truncated { .. }, Some(io)) => ErrorKind::Read {
+                            reason: io.to_string(),
+                        },
+                        (ErrorKind::NotBgzf, _) => ErrorKind::NotBgzf,
+                        _ if self.after_eof_marker => ErrorKind::TrailingBytes {
+                            len: bytes.len() as u64,
+                        },
+                        (kind, _) => kind.clone(),
+                    };
+                    return Err(Error::new(self.pos + e.offset(), kind));
+                }
+                Err(_) => {
+                    if !self.receive_one(wait) {
+                        return Ok(Next::NotReady);
+                    }
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, mut block: BlockInfo) -> Next {
+        let size = block.size as usize;
+        self.last = self.at..self.at + size;
+        self.after_eof_marker = self.buf[self.last.clone()] == EOF_MARKER[..];
+        block.offset = self.pos;
+        self.at += size;
+        self.pos += size as u64;
+        Next::Block(block)
+    }
+}
