@@ -445,7 +445,7 @@ fn plain_gzip_members_are_read_sequentially() {
                 while let Some(c) = chunks.next() {
                     let c = c.expect("read");
                     got.extend_from_slice(c.data());
-                    members += usize::from(c.plain_gzip_member().is_some());
+                    members += usize::from(c.blocks().is_empty()); // a plain gzip member's chunk
                     chunks.recycle(c);
                 }
                 assert!(&got == expect, "{name} t={threads} chunk={chunk}");

@@ -66,7 +66,7 @@ def detect(path: PathLike) -> Literal["bam", "tdf", "midi"]:
     OSError."""
 
 def read_bam(
-    paths: Paths,
+    paths: Union[Paths, BinaryIO],
     *,
     columns: Optional[Sequence[str]] = None,
     tags: Optional[Sequence[str]] = None,

@@ -79,7 +79,10 @@ pub(crate) fn bam_options(
 ///
 /// Args:
 ///     paths: a path (str or os.PathLike) or a sequence of paths. Several files go into one
-///         stream, one after the other; they must have the same references.
+///         stream, one after the other; they must have the same references. Or a binary
+///         file object (anything with `read`: an open file, a socket's file, an fsspec or
+///         smart_open file, sys.stdin.buffer): read as it arrives, as a pipe is, from a reader
+///         thread that takes the GIL for each read; regions and byte_range need a path.
 ///     columns: names of the columns to decode (kept in schema order; skipped columns cost
 ///         nothing). Default: all of qname, flag, rname, pos, mapq, cigar, rnext, pnext, tlen,
 ///         seq, qual, end, bin, tags.
@@ -136,7 +139,11 @@ pub(crate) fn read_bam(
     index: Option<PathBuf>,
     with_file: bool,
 ) -> PyResult<PyBatchStream> {
-    let paths = self::paths(paths)?;
+    let reader = file_object(paths)?;
+    let paths = match reader {
+        Some(_) => Vec::new(),
+        None => self::paths(paths)?,
+    };
     let select = Select::new(
         min_mapq,
         require_flags,
@@ -148,7 +155,47 @@ pub(crate) fn read_bam(
     let options = bam_options(
         py, columns, tags, threads, batch_rows, limit, byte_range, select,
     )?;
-    open(py, || Stream::bam(&paths, &options))
+    match reader {
+        Some((name, reader)) => open(py, move || {
+            let input = rawarrow::io::Input::stream(name, Box::new(reader));
+            Stream::bam_inputs(vec![input], &options)
+        }),
+        None => open(py, || Stream::bam(&paths, &options)),
+    }
+}
+
+/// A binary file object (not a path: anything with `read`) as a reader, and the name its
+/// errors give (its `name`, else `<file object>`).
+fn file_object(obj: &Bound<'_, PyAny>) -> PyResult<Option<(String, PyReader)>> {
+    if obj.extract::<PathBuf>().is_ok() || !obj.hasattr("read")? {
+        return Ok(None);
+    }
+    let name = obj
+        .getattr("name")
+        .ok()
+        .and_then(|n| n.extract::<String>().ok())
+        .unwrap_or_else(|| "<file object>".into());
+    Ok(Some((name, PyReader(obj.clone().unbind()))))
+}
+
+/// A Python binary file object as a reader: each read takes the GIL for the call (the
+/// reading itself runs without it).
+struct PyReader(Py<PyAny>);
+
+impl std::io::Read for PyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Python::attach(|py| {
+            let data = self.0.bind(py).call_method1("read", (buf.len(),))?;
+            let bytes: &[u8] = data.extract().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err("read() returned no bytes (a text file?)")
+            })?;
+            // A file may return more than asked only by breaking its contract: what fits.
+            let n = bytes.len().min(buf.len());
+            buf[..n].copy_from_slice(&bytes[..n]);
+            Ok::<usize, PyErr>(n)
+        })
+        .map_err(|e| std::io::Error::other(format!("the input's read: {e}")))
+    }
 }
 
 /// Converts BAM files to one Arrow IPC file in process, as `rawarrow bam` does.

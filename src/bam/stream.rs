@@ -52,13 +52,30 @@ pub struct BamOptions {
 
 /// Opens BAM files as one chain (see [`BatchStream::bam`](crate::stream::BatchStream::bam)).
 pub(crate) fn open<P: AsRef<Path>>(paths: &[P], options: &BamOptions) -> Result<BamChain, Error> {
+    let options = checked(paths.len(), options)?;
+    let inputs = paths
+        .iter()
+        .map(|p| Input::open_or_stdin(p).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    chain(inputs, options)
+}
+
+/// Opens inputs already made (streams among them) as one chain (see
+/// [`BatchStream::bam_inputs`](crate::stream::BatchStream::bam_inputs)).
+pub(crate) fn open_inputs(inputs: Vec<Input>, options: &BamOptions) -> Result<BamChain, Error> {
+    let options = checked(inputs.len(), options)?;
+    chain(inputs.into_iter().map(Arc::new).collect(), options)
+}
+
+/// The options for `n` inputs, checked, with their defaults filled in.
+fn checked(n: usize, options: &BamOptions) -> Result<BamOptions, Error> {
     kernels_env()?;
-    if paths.is_empty() {
+    if n == 0 {
         return Err(Error::usage("no input BAM files"));
     }
     let mut options = options.clone();
     if let Some((start, end)) = options.byte_range {
-        if paths.len() != 1 {
+        if n != 1 {
             return Err(Error::usage(
                 "byte_range reads one input; give exactly one path",
             ));
@@ -69,7 +86,7 @@ pub(crate) fn open<P: AsRef<Path>>(paths: &[P], options: &BamOptions) -> Result<
             )));
         }
     }
-    if options.index.is_some() && paths.len() != 1 {
+    if options.index.is_some() && n != 1 {
         return Err(Error::usage(
             "an index file serves one input; give exactly one path (or none: each input's own)",
         ));
@@ -79,15 +96,16 @@ pub(crate) fn open<P: AsRef<Path>>(paths: &[P], options: &BamOptions) -> Result<
     }
     options.threads = at_least_one("threads", options.threads)?;
     options.batch_rows = at_least_one("batch_rows", options.batch_rows)?;
+    Ok(options)
+}
+
+/// The chain over `inputs`, opened on its first.
+fn chain(inputs: Vec<Arc<Input>>, options: BamOptions) -> Result<BamChain, Error> {
     let files = options.with_file.then(|| {
         Arc::new(arrow_array::StringArray::from_iter_values(
-            paths.iter().map(|p| p.as_ref().display().to_string()),
+            inputs.iter().map(|i| i.path().display().to_string()),
         ))
     });
-    let inputs = paths
-        .iter()
-        .map(|p| Input::open_or_stdin(p).map(Arc::new))
-        .collect::<Result<Vec<_>, _>>()?;
     // Progress counts the compressed bytes of the inputs, or of the split.
     let sizes = inputs
         .iter()

@@ -81,7 +81,7 @@ impl Chunk {
     /// The compressed offset of the plain gzip member (not BGZF) whose bytes these are, read
     /// sequentially as htslib reads such members; such a chunk has no blocks, and its bytes
     /// have no virtual offsets (an index cannot address them).
-    pub fn plain_gzip_member(&self) -> Option<u64> {
+    pub(crate) fn plain_gzip_member(&self) -> Option<u64> {
         self.member
     }
 

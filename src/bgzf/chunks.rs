@@ -273,9 +273,10 @@ impl ChunkReader {
     }
 
     /// For a stream, its first `n` bytes (fewer if it is shorter), waited for; `None` for a
-    /// file (its bytes are the input's).
+    /// file (its bytes are the input's) and for a stream whose first read failed (the first
+    /// chunk says so).
     pub(crate) fn peek(&mut self, n: usize) -> Option<&[u8]> {
-        self.stream.as_mut().map(|s| s.peek(n))
+        self.stream.as_mut().and_then(|s| s.peek(n))
     }
 
     /// Compressed bytes scanned so far (for progress reporting).

@@ -145,13 +145,17 @@ impl Stream {
     }
 
     /// The first bytes of the stream (up to `n`; fewer when it is shorter), waiting for them:
-    /// what the format is, before any block is taken.
-    pub(super) fn peek(&mut self, n: usize) -> &[u8] {
+    /// what the format is, before any block is taken. `None` when a read failed before any
+    /// byte came (the first block then reports the failure).
+    pub(super) fn peek(&mut self, n: usize) -> Option<&[u8]> {
         while !self.ended && self.buffered() < n {
             self.receive_one(true);
         }
+        if self.buffered() == 0 && self.failed.is_some() {
+            return None;
+        }
         let end = self.buf.len().min(self.at + n);
-        &self.buf[self.at..end]
+        Some(&self.buf[self.at..end])
     }
 
     /// The bytes of the block [`next_block`](Self::next_block) took last.

@@ -251,8 +251,12 @@ impl Input {
         Self::stream("-", Box::new(std::io::stdin()))
     }
 
-    /// A stream read as it arrives; `path` names it in messages.
-    pub(crate) fn stream(path: impl Into<PathBuf>, reader: Box<dyn std::io::Read + Send>) -> Self {
+    /// A stream read as it arrives (a pipe, a socket, a Python file object: any reader), never
+    /// mapped or copied whole; `path` names it in messages. Only the BGZF reader reads it
+    /// ([`stream::BatchStream::bam_inputs`](crate::stream::BatchStream::bam_inputs), a
+    /// [`bam::Reader`](crate::bam::Reader), a [`bgzf::ChunkReader`](crate::bgzf::ChunkReader)),
+    /// once, from a reader thread that keeps a bounded read-ahead.
+    pub fn stream(path: impl Into<PathBuf>, reader: Box<dyn std::io::Read + Send>) -> Self {
         Self {
             path: path.into(),
             bytes: Bytes::Stream(std::sync::Mutex::new(Some(reader))),

@@ -69,6 +69,16 @@ impl BatchStream {
         Ok(Self::new(Box::new(chain), schema))
     }
 
+    /// BAM inputs already made ([`Input::stream`](crate::io::Input::stream): a Python file
+    /// object, a socket, any [`Read`](std::io::Read); or opened files), as one chain as
+    /// [`bam`](Self::bam) reads paths. A stream is read once, front to back: regions and byte
+    /// ranges on it are usage errors.
+    pub fn bam_inputs(inputs: Vec<crate::io::Input>, options: &BamOptions) -> Result<Self, Error> {
+        let chain = bam::stream::open_inputs(inputs, options)?;
+        let schema = chain.schema();
+        Ok(Self::new(Box::new(chain), schema))
+    }
+
     /// A timsTOF `.d` folder ([`tdf::Reader`]).
     pub fn tdf(path: impl AsRef<Path>, options: &TdfOptions) -> Result<Self, Error> {
         let source = tdf::stream::open(path.as_ref(), options)?;

@@ -405,7 +405,7 @@ impl Records {
     }
 
     /// Virtual offset of the first record, just after the header (htslib's `bgzf_tell` there).
-    pub fn header_end(&self) -> VirtualPosition {
+    pub(crate) fn header_end(&self) -> VirtualPosition {
         self.header_end
     }
 

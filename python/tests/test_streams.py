@@ -1,0 +1,83 @@
+"""Streams as inputs: binary file objects, FIFOs and pipes read as they arrive, with the
+file's rows; what needs random access is a ValueError that says why."""
+
+import io
+import os
+import threading
+
+import pyarrow as pa
+import pytest
+
+import rawarrow
+from conftest import DATA
+
+SAMPLE = DATA / "sample.bam"
+
+
+def table(stream) -> pa.Table:
+    return pa.RecordBatchReader.from_stream(stream).read_all()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_file_object_reads_as_the_path(threads):
+    expected = table(rawarrow.read_bam(SAMPLE, threads=threads))
+    with open(SAMPLE, "rb") as f:
+        assert table(rawarrow.read_bam(f, threads=threads)).equals(expected)
+    # In memory, in small reads (a socket's pace), with a projection and a filter.
+    data = SAMPLE.read_bytes()
+
+    class Trickle(io.RawIOBase):
+        def __init__(self):
+            self.at = 0
+
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            n = min(n if n >= 0 else len(data), 1000)
+            out = data[self.at : self.at + n]
+            self.at += len(out)
+            return out
+
+    for source in (io.BytesIO(data), Trickle()):
+        got = table(rawarrow.read_bam(source, threads=threads, columns=["qname", "pos"], min_mapq=30))
+        want = table(rawarrow.read_bam(SAMPLE, threads=threads, columns=["qname", "pos"], min_mapq=30))
+        assert got.num_rows > 0 and got.equals(want)
+
+
+def test_a_fifo_path_is_read_as_it_arrives(tmp_path):
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    data = SAMPLE.read_bytes()
+
+    def feed():
+        with open(fifo, "wb") as f:
+            f.write(data)
+
+    t = threading.Thread(target=feed)
+    t.start()
+    got = table(rawarrow.read_bam(fifo))
+    t.join()
+    assert got.equals(table(rawarrow.read_bam(SAMPLE)))
+
+
+def test_a_failing_file_object_is_an_oserror_and_random_access_a_valueerror():
+    class Broken(io.RawIOBase):
+        name = "broken.bam"
+
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            raise RuntimeError("the network went away")
+
+    with pytest.raises(OSError) as e:
+        list(rawarrow.read_bam(Broken()))
+    assert str(e.value).startswith("broken.bam: compressed offset 0: cannot read the stream")
+    assert "the network went away" in str(e.value)
+    with open(SAMPLE, "rb") as f:
+        with pytest.raises(ValueError, match="is a stream"):
+            rawarrow.read_bam(f, regions=["chrS1"])
+    # A text file: what its read returned says why.
+    with pytest.raises(OSError, match="<file object>: .*read\\(\\) returned no bytes"):
+        list(rawarrow.read_bam(io.StringIO("not bytes")))
