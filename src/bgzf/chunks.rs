@@ -14,44 +14,13 @@ use std::sync::Arc;
 
 use super::chunk::{inflate_chunk, Chunk, Marker};
 use super::inflate::BlockInflater;
+use super::member::{Member, Tail};
 use super::options::Options;
 use super::scan::ScanState;
-use super::stream::{Next, Stream};
+use super::stream::Stream;
 use super::{Error, ErrorKind, MAX_BLOCK_SIZE};
 use crate::io::Input;
 use crate::runtime::{Ordered, Pool, WorkerPanicked};
-
-/// The input from a byte offset on, as a [`BufRead`](std::io::BufRead) for a gzip decoder.
-struct Tail {
-    input: Arc<Input>,
-    pos: usize,
-}
-
-impl std::io::Read for Tail {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let rest = self.input.bytes().get(self.pos..).unwrap_or_default();
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-impl std::io::BufRead for Tail {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        Ok(self.input.bytes().get(self.pos..).unwrap_or_default())
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.pos += n;
-    }
-}
-
-/// A plain gzip member being inflated on the calling thread.
-struct Member {
-    start: u64,
-    decoder: flate2::bufread::GzDecoder<Tail>,
-}
 
 type Outcome = Result<Chunk, Error>;
 
@@ -305,9 +274,29 @@ impl ChunkReader {
         chunk.isize_mismatch = (0, None);
         chunk.member = None;
         chunk.streamed = false;
-        if self.stream.is_some() {
-            return self.next_stream_job(chunk);
+        if let Some(stream) = &mut self.stream {
+            // Waits for the first block only when no chunk is in flight (so the caller always
+            // has one to wait for); otherwise the chunk ends with the blocks that have arrived.
+            let wait = self.dispatched == self.delivered;
+            if let Err(e) = stream.fill(&mut chunk, self.opts.chunk_bytes, wait) {
+                self.scan_error = Some(e.with_path(self.path.clone()));
+            }
+        } else {
+            self.fill_from_file(&mut chunk);
         }
+        if chunk.blocks.is_empty() {
+            self.spare.push(chunk);
+            return None;
+        }
+        chunk.index = self.dispatched;
+        chunk.first_block = self.next_block;
+        self.next_block += chunk.blocks.len() as u64;
+        self.dispatched += 1;
+        Some(chunk)
+    }
+
+    /// Puts the next blocks of the mapped file into `chunk`.
+    fn fill_from_file(&mut self, chunk: &mut Chunk) {
         let mut total = 0usize;
         let file = self.input.bytes();
         // The next range when this one is used up (a chunk holds blocks of one range only).
@@ -341,56 +330,6 @@ impl ChunkReader {
                 }
             }
         }
-        if chunk.blocks.is_empty() {
-            self.spare.push(chunk);
-            return None;
-        }
-        chunk.index = self.dispatched;
-        chunk.first_block = self.next_block;
-        self.next_block += chunk.blocks.len() as u64;
-        self.dispatched += 1;
-        Some(chunk)
-    }
-
-    /// [`next_job`](Self::next_job) from the stream: blocks are copied into the chunk. Waits
-    /// for the first block only when no chunk is in flight (so the caller always has one to
-    /// wait for); otherwise the chunk ends with the blocks that have arrived.
-    fn next_stream_job(&mut self, mut chunk: Chunk) -> Option<Chunk> {
-        let stream = self.stream.as_mut().expect("called for a stream");
-        chunk.compressed.clear();
-        chunk.streamed = true;
-        let mut total = 0usize;
-        while total < self.opts.chunk_bytes {
-            let wait = chunk.blocks.is_empty() && self.dispatched == self.delivered;
-            match stream.next_block(wait) {
-                Ok(Next::Block(mut b)) => {
-                    let bytes = stream.taken();
-                    // Offsets in the chunk's own copy; `inflate_chunk` puts them back.
-                    let at = chunk.compressed.len() as u64;
-                    chunk.compressed.extend_from_slice(bytes);
-                    total += b.isize as usize;
-                    if chunk.blocks.is_empty() {
-                        chunk.base = b.offset - at;
-                    }
-                    b.offset = chunk.base + at;
-                    chunk.blocks.push(b);
-                }
-                Ok(Next::NotReady | Next::End) => break,
-                Err(e) => {
-                    self.scan_error = Some(e.with_path(self.path.clone()));
-                    break;
-                }
-            }
-        }
-        if chunk.blocks.is_empty() {
-            self.spare.push(chunk);
-            return None;
-        }
-        chunk.index = self.dispatched;
-        chunk.first_block = self.next_block;
-        self.next_block += chunk.blocks.len() as u64;
-        self.dispatched += 1;
-        Some(chunk)
     }
 
     fn engine(&mut self) -> Result<&mut Engine, Error> {

@@ -26,6 +26,7 @@ mod chunk;
 mod chunks;
 mod error;
 mod inflate;
+mod member;
 mod options;
 mod position;
 mod reader;

@@ -13,7 +13,7 @@ use std::io::Read;
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::scan::parse_block;
-use super::{BlockInfo, Error, ErrorKind, EOF_MARKER, MAX_BLOCK_SIZE};
+use super::{BlockInfo, Chunk, Error, ErrorKind, EOF_MARKER, MAX_BLOCK_SIZE};
 
 /// Bytes the reader thread asks for per read.
 const PIECE: usize = 256 << 10;
@@ -47,7 +47,7 @@ impl std::fmt::Debug for Stream {
 }
 
 /// What the stream has for the scan.
-pub(super) enum Next {
+enum Next {
     /// A whole block (its bytes: [`Stream::taken`]).
     Block(BlockInfo),
     /// No whole block is ready yet (only when not waiting).
@@ -159,13 +159,13 @@ impl Stream {
     }
 
     /// The bytes of the block [`next_block`](Self::next_block) took last.
-    pub(super) fn taken(&self) -> &[u8] {
+    fn taken(&self) -> &[u8] {
         &self.buf[self.last.clone()]
     }
 
     /// Takes the next whole block. With `wait`, waits for it (or for the end); without, says
     /// when none is ready. A read error of the stream is an error at the offset it was reached.
-    pub(super) fn next_block(&mut self, wait: bool) -> Result<Next, Error> {
+    fn next_block(&mut self, wait: bool) -> Result<Next, Error> {
         loop {
             // A block is at most MAX_BLOCK_SIZE bytes: with that many buffered (or the end),
             // the parse is final; before, only a whole block is taken.
@@ -205,6 +205,34 @@ impl Stream {
                 }
             }
         }
+    }
+
+    /// Copies whole blocks into `chunk` (at offsets in its own copy; `inflate_chunk` puts them
+    /// back) until it holds `chunk_bytes` inflated bytes, the stream ends, or no whole block has
+    /// arrived; with `wait`, waits for the first block.
+    pub(super) fn fill(
+        &mut self,
+        chunk: &mut Chunk,
+        chunk_bytes: usize,
+        wait: bool,
+    ) -> Result<(), Error> {
+        chunk.compressed.clear();
+        chunk.streamed = true;
+        let mut total = 0usize;
+        while total < chunk_bytes {
+            let Next::Block(mut b) = self.next_block(wait && chunk.blocks.is_empty())? else {
+                break;
+            };
+            let at = chunk.compressed.len() as u64;
+            chunk.compressed.extend_from_slice(self.taken());
+            total += b.isize as usize;
+            if chunk.blocks.is_empty() {
+                chunk.base = b.offset - at;
+            }
+            b.offset = chunk.base + at;
+            chunk.blocks.push(b);
+        }
+        Ok(())
     }
 
     fn take(&mut self, mut block: BlockInfo) -> Next {
