@@ -17,9 +17,6 @@
 //! replaces this handler, the next map re-installs it in front. Linux only; elsewhere maps are
 //! not guarded and a shrinking file still ends the process.
 
-/// Whether maps are guarded on this system.
-pub(super) const ACTIVE: bool = cfg!(target_os = "linux");
-
 #[cfg(target_os = "linux")]
 pub(super) use linux::Registration;
 
@@ -31,9 +28,9 @@ mod linux {
     use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
     use std::sync::Mutex;
 
-    /// Maps that can be guarded at once; a map opened while all are taken is read into memory
-    /// instead (see [`Input::open`](super::super::Input::open)).
-    const SLOTS: usize = 1024;
+    /// Maps that can be guarded at once; a map opened while all are taken is not guarded (see
+    /// [`Input::open`](super::super::Input::open)).
+    const SLOTS: usize = 4096;
 
     /// A slot being filled in (its `end` is not written yet).
     const CLAIMED: usize = usize::MAX;

@@ -200,18 +200,10 @@ impl Input {
         // into zero pages and a recorded cut that every reader checks (`Input::check`) before
         // anything it read is handed on. No freed memory is ever read.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| err(OpenErrorKind::Io(e)))?;
-        let Some(guard) = guard::Registration::new(map.as_ptr(), map.len()) else {
-            if guard::ACTIVE {
-                // Every guard slot is taken (a thousand maps open at once): this one is read
-                // into memory, where a shrinking file cannot reach it.
-                drop(map);
-                let bytes =
-                    read_exactly(file, meta.len()).map_err(|e| err(OpenErrorKind::Io(e)))?;
-                return Ok(Self::from_bytes(path, bytes));
-            }
-            return Ok(Self::mapped(path, None, map));
-        };
-        Ok(Self::mapped(path, Some(guard), map))
+        // Unguarded only off Linux, or past 4096 maps open at once (reading such a file into
+        // memory instead could exhaust it: a chain of thousands of BAMs maps them all).
+        let guard = guard::Registration::new(map.as_ptr(), map.len());
+        Ok(Self::mapped(path, guard, map))
     }
 
     fn mapped(path: PathBuf, guard: Option<guard::Registration>, map: Mmap) -> Self {
@@ -356,14 +348,6 @@ impl Input {
         #[cfg(not(target_os = "linux"))]
         let _ = range;
     }
-}
-
-/// The first `len` bytes of `file` (fewer if it shrank since).
-fn read_exactly(file: File, len: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(len).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// Creates a temporary file beside `path` (same folder, so the final rename stays on one file
