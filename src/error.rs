@@ -125,12 +125,16 @@ impl Error {
         match kind {
             OpenErrorKind::Io(io) => {
                 self.io = Some(io.kind());
-                self.errno = io.raw_os_error();
+                // A remote object that is not there has no OS error: ENOENT, as a missing
+                // file (Python raises FileNotFoundError for both).
+                let missing = io.kind() == std::io::ErrorKind::NotFound;
+                self.errno = io.raw_os_error().or(missing.then_some(ENOENT));
             }
             OpenErrorKind::IsDirectory => {
                 self.io = Some(std::io::ErrorKind::IsADirectory);
                 self.errno = Some(EISDIR);
             }
+            OpenErrorKind::Usage(_) => {}
         }
     }
 
@@ -245,7 +249,11 @@ impl From<crate::io::OpenError> for Error {
     fn from(e: crate::io::OpenError) -> Self {
         let message = e.to_string();
         let path = e.path().to_path_buf();
-        let mut out = Self::new(ErrorKind::Io, message).at(Some(&path), Location::File);
+        let kind = match e.kind() {
+            crate::io::OpenErrorKind::Usage(_) => ErrorKind::Usage,
+            _ => ErrorKind::Io,
+        };
+        let mut out = Self::new(kind, message).at(Some(&path), Location::File);
         out.set_open_cause(e.kind());
         out.with_source(e)
     }

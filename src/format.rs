@@ -101,6 +101,9 @@ pub(crate) trait Source: Send {
     }
 }
 
+/// How a format plans splits: inputs, about how many units per split, storage options.
+pub(crate) type Planner = fn(&[PathBuf], u64, &[(String, String)]) -> Result<Vec<Split>, Error>;
+
 /// One format, registered once.
 pub(crate) struct Format {
     /// Its name: the CLI command, the Python function suffix, the registry key.
@@ -108,7 +111,7 @@ pub(crate) struct Format {
     /// Whether an input of this [`Kind`] is this format.
     pub(crate) reads: fn(Kind) -> bool,
     /// Cuts `paths` into splits of about `size` units (bytes, peaks, files).
-    pub(crate) plan: fn(&[PathBuf], u64) -> Result<Vec<Split>, Error>,
+    pub(crate) plan: Planner,
 }
 
 /// What an input is, from its first bytes (or, for a folder, from what it holds).
@@ -171,8 +174,7 @@ impl Kind {
             });
         }
         let input = crate::io::Input::open(path)?;
-        let bytes = input.bytes();
-        let kind = Self::of(&bytes[..bytes.len().min(4096)]);
+        let kind = Self::of(&input.head(4096)?);
         input.check()?;
         Ok(kind)
     }

@@ -198,6 +198,14 @@ pub const BAM: &[Opt] = &[
     )
     .cli("--with-file")
     .c(&["with_file"]),
+    opt(
+        "storage_options",
+        "the environment's",
+        "settings of inputs given as URLs (endpoint, region, credentials, timeouts, \
+         fetch_bytes, fetch_concurrency, retries)",
+    )
+    .cli("--storage-option")
+    .no_c("C callers configure URL inputs by the environment (AWS_*, GOOGLE_*, AZURE_*)"),
 ];
 
 /// The timsTOF reader's options ([`crate::stream::TdfOptions`]).

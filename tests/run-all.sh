@@ -30,7 +30,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check maturin pytest pyarrow polars duckdb "ray[data]" \
-  music21 pretty_midi mido pyteomics
+  music21 pretty_midi mido pyteomics "moto[server]"
 rm -rf target/wheels
 "$venv/bin/maturin" build --release --quiet -m python/Cargo.toml -o target/wheels
 "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps target/wheels/rawarrow-*.whl

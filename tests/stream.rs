@@ -520,7 +520,7 @@ fn plan_cuts_inputs_through_the_registry() {
     use rawarrow::stream::{plan, Split};
     let bam = data("sample.bam");
     let size = std::fs::metadata(&bam).expect("size").len();
-    let splits = plan("bam", &[&bam], 100_000).expect("plan");
+    let splits = plan("bam", &[&bam], 100_000, &[]).expect("plan");
     assert_eq!(splits.len() as u64, size.div_ceil(100_000));
     let mut at = 0;
     for s in &splits {
@@ -531,18 +531,18 @@ fn plan_cuts_inputs_through_the_registry() {
         at = *end;
     }
     assert_eq!(at, size);
-    let e = plan("cram", &[&bam], 1).expect_err("unknown");
+    let e = plan("cram", &[&bam], 1, &[]).expect_err("unknown");
     assert_eq!(e.kind(), ErrorKind::Usage);
     assert!(
         e.to_string().contains("the formats are bam, tdf, midi"),
         "{e}"
     );
-    let e = plan("bam", &[&bam], 0).expect_err("zero");
+    let e = plan("bam", &[&bam], 0, &[]).expect_err("zero");
     assert!(
         e.to_string().contains("split_bytes must be at least 1"),
         "{e}"
     );
-    let e = plan("tdf", &[&bam, &bam], 1).expect_err("two runs");
+    let e = plan("tdf", &[&bam, &bam], 1, &[]).expect_err("two runs");
     assert_eq!(e.kind(), ErrorKind::Usage);
 }
 

@@ -2,7 +2,7 @@
 
 import os
 from types import TracebackType
-from typing import BinaryIO, Callable, Iterator, Literal, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Callable, Iterator, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 __version__: str
 
@@ -80,6 +80,7 @@ def read_bam(
     regions: Optional[Sequence[str]] = None,
     index: Optional[PathLike] = None,
     with_file: bool = False,
+    storage_options: Optional[Mapping[str, str]] = None,
 ) -> BatchStream: ...
 def read_tdf(
     path: PathLike,
@@ -130,6 +131,7 @@ def convert_bam(
     regions: Optional[Sequence[str]] = None,
     index: Optional[PathLike] = None,
     with_file: bool = False,
+    storage_options: Optional[Mapping[str, str]] = None,
 ) -> Tuple[int, float]: ...
 def convert_tdf(
     input: PathLike,

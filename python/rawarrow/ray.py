@@ -3,7 +3,7 @@
     import ray, rawarrow.ray
 
     ray.init(address="auto")
-    ds = rawarrow.ray.read_bam(["s3-mounted/a.bam", "b.bam"], columns=["rname", "pos", "mapq"])
+    ds = rawarrow.ray.read_bam("s3://bucket/runs/", columns=["rname", "pos", "mapq"])
     ds.groupby("rname").count().show()
 
 The driver only plans: BAM files are cut into byte ranges of ``split_bytes`` (no index needed:
@@ -51,10 +51,11 @@ class BamDatasource(Datasource):
     """BAM files as byte-range read tasks (see :func:`read_bam`)."""
 
     def __init__(self, paths, *, columns=None, tags=None, split_bytes=128 << 20,
-                 threads_per_task=1, batch_rows=None):
-        self._splits: List[Tuple[str, int, int]] = _rawarrow._plan_bam(paths, split_bytes)
+                 threads_per_task=1, batch_rows=None, storage_options=None):
+        self._splits: List[Tuple[str, int, int]] = _rawarrow._plan_bam(
+            paths, split_bytes, storage_options=storage_options)
         self._options = dict(columns=columns, tags=tags, threads=threads_per_task,
-                             batch_rows=batch_rows)
+                             batch_rows=batch_rows, storage_options=storage_options)
 
     def estimate_inmemory_data_size(self) -> Optional[int]:
         return int(sum(end - start for _, start, end in self._splits) * _BAM_EXPANSION)
@@ -124,14 +125,22 @@ PathArg = Union[str, Sequence[str]]
 
 
 def read_bam(paths: PathArg, *, columns=None, tags=None, split_bytes: int = 128 << 20,
-             threads_per_task: int = 1, batch_rows=None, **ray_args) -> Dataset:
+             threads_per_task: int = 1, batch_rows=None, storage_options=None,
+             **ray_args) -> Dataset:
     """BAM files as a Ray dataset: byte ranges of ``split_bytes`` per read task, records found
     without an index; every record once, in no particular order across tasks. ``columns``,
     ``tags`` and ``batch_rows`` as for :func:`rawarrow.read_bam`; ``threads_per_task`` decoding
     threads per task (match the task's ``num_cpus``); other keyword arguments go to
-    ``ray.data.read_datasource`` (``num_cpus``, ``concurrency``, ...)."""
+    ``ray.data.read_datasource`` (``num_cpus``, ``concurrency``, ...).
+
+    Paths may be URLs (``s3://``, ``gs://``, ``az://``, ``https://``), and a URL ending in
+    ``/`` is every ``.bam`` object under that prefix: the driver sizes the objects (no shared
+    filesystem needed) and each task fetches only its byte range from the store (plus the
+    header and the end of its last record). ``storage_options`` as for
+    :func:`rawarrow.read_bam`; they travel to the tasks with the plan."""
     source = BamDatasource(paths, columns=columns, tags=tags, split_bytes=split_bytes,
-                           threads_per_task=threads_per_task, batch_rows=batch_rows)
+                           threads_per_task=threads_per_task, batch_rows=batch_rows,
+                           storage_options=storage_options)
     return read_datasource(source, **ray_args)
 
 

@@ -15,6 +15,7 @@ pub(crate) struct Select {
     regions: Option<Vec<String>>,
     index: Option<PathBuf>,
     with_file: bool,
+    storage_options: Vec<(String, String)>,
 }
 
 impl Select {
@@ -27,6 +28,7 @@ impl Select {
         regions: Option<Vec<String>>,
         index: Option<PathBuf>,
         with_file: bool,
+        storage_options: Option<std::collections::BTreeMap<String, String>>,
     ) -> PyResult<Self> {
         let text = |v: Option<&Bound<'_, PyAny>>| -> PyResult<Option<String>> {
             v.map(|v| Ok(v.str()?.to_string())).transpose()
@@ -38,6 +40,7 @@ impl Select {
             regions,
             index,
             with_file,
+            storage_options: storage_options.unwrap_or_default().into_iter().collect(),
         })
     }
 }
@@ -72,6 +75,7 @@ pub(crate) fn bam_options(
         regions: select.regions.unwrap_or_default(),
         index: select.index,
         with_file: select.with_file,
+        storage_options: select.storage_options,
     })
 }
 
@@ -98,6 +102,11 @@ pub(crate) fn bam_options(
 ///         offsets start..end of the one input, found without an index; the splits of any
 ///         partition of a file's bytes give every record once (what rawarrow.ray plans).
 ///     min_mapq: only records with MAPQ at least this (255 passes; samtools view -q).
+///     storage_options: settings of paths given as URLs (s3://, gs://, az://, https://), a
+///         dict as polars and pyarrow take it: endpoint, region, credentials, timeouts as
+///         object_store names them ("aws_endpoint", "aws_region", "timeout", ...), and
+///         "fetch_bytes", "fetch_concurrency", "retries". The environment (AWS_*, GOOGLE_*,
+///         AZURE_*) is read first; these win. No secret is ever put in an error.
 ///     require_flags, exclude_flags: only records with all of / none of these FLAG bits: an
 ///         int, or samtools' text ("0x904", "UNMAP,SECONDARY"); samtools view -f / -F.
 ///         Applied before anything else is decoded; `limit` counts records kept.
@@ -121,7 +130,7 @@ pub(crate) fn bam_options(
 /// Raises FormatError (a ValueError with path, offset and record) for malformed input,
 /// OSError when a file cannot be opened, ValueError for a bad option.
 #[pyfunction]
-#[pyo3(signature = (paths, *, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false))]
+#[pyo3(signature = (paths, *, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false, storage_options=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_bam(
     py: Python<'_>,
@@ -138,6 +147,7 @@ pub(crate) fn read_bam(
     regions: Option<Vec<String>>,
     index: Option<PathBuf>,
     with_file: bool,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<PyBatchStream> {
     let reader = file_object(paths)?;
     let paths = match reader {
@@ -151,6 +161,7 @@ pub(crate) fn read_bam(
         regions,
         index,
         with_file,
+        storage_options,
     )?;
     let options = bam_options(
         py, columns, tags, threads, batch_rows, limit, byte_range, select,
@@ -229,7 +240,7 @@ impl std::io::Read for PyReader {
 ///     stats: write run statistics here as JSON (bytes in and out, rows, wall time per phase,
 ///         CPU seconds per thread and role, peak memory), as the CLI's --stats.
 ///     columns, tags, threads, batch_rows, limit, byte_range, min_mapq, require_flags,
-///         exclude_flags, regions, index, with_file: as for read_bam.
+///         exclude_flags, regions, index, with_file, storage_options: as for read_bam.
 ///     progress: a callable called with (records, input bytes done, input bytes total) at most
 ///         ten times a second and once at the end, or True for a progress bar on a terminal.
 ///
@@ -237,7 +248,7 @@ impl std::io::Read for PyReader {
 /// KeyboardInterrupt within one batch, after the workers are joined and the partial file is
 /// removed; an exception raised by the progress callable stops the conversion the same way.
 #[pyfunction]
-#[pyo3(signature = (inputs, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None, progress=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false))]
+#[pyo3(signature = (inputs, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None, progress=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false, storage_options=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn convert_bam(
     py: Python<'_>,
@@ -263,6 +274,7 @@ pub(crate) fn convert_bam(
     regions: Option<Vec<String>>,
     index: Option<PathBuf>,
     with_file: bool,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<(u64, f64)> {
     let paths = self::paths(inputs)?;
     let select = Select::new(
@@ -272,6 +284,7 @@ pub(crate) fn convert_bam(
         regions,
         index,
         with_file,
+        storage_options,
     )?;
     let options = bam_options(
         py, columns, tags, threads, batch_rows, limit, byte_range, select,
@@ -290,16 +303,20 @@ pub(crate) fn convert_bam(
     Ok((s.rows, s.seconds))
 }
 
-/// Plans byte-range splits of BAM files: [(path, start, end)] (used by rawarrow.ray).
+/// Plans byte-range splits of BAM files: [(path, start, end)] (used by rawarrow.ray). Paths
+/// may be URLs; one ending in "/" is every .bam object under that prefix.
 #[pyfunction]
+#[pyo3(signature = (paths, split_bytes, storage_options=None))]
 pub(crate) fn _plan_bam(
     py: Python<'_>,
     paths: &Bound<'_, PyAny>,
     split_bytes: u64,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<Vec<(String, u64, u64)>> {
     let paths = self::paths(paths)?;
+    let storage: Vec<(String, String)> = storage_options.unwrap_or_default().into_iter().collect();
     let splits = py
-        .detach(|| rawarrow::stream::plan("bam", &paths, split_bytes))
+        .detach(|| rawarrow::stream::plan("bam", &paths, split_bytes, &storage))
         .map_err(|e| py_err(py, e))?;
     Ok(splits
         .into_iter()

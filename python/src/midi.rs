@@ -147,7 +147,7 @@ pub(crate) fn _plan_midi(
 ) -> PyResult<Vec<(Vec<String>, u64)>> {
     let paths = self::paths(paths)?;
     let splits = py
-        .detach(|| rawarrow::stream::plan("midi", &paths, files_per_split as u64))
+        .detach(|| rawarrow::stream::plan("midi", &paths, files_per_split as u64, &[]))
         .map_err(|e| py_err(py, e))?;
     Ok(splits
         .into_iter()

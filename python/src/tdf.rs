@@ -179,7 +179,7 @@ pub(crate) fn _plan_tdf(
     peaks_per_split: u64,
 ) -> PyResult<Vec<(u32, u32, u64)>> {
     let splits = py
-        .detach(|| rawarrow::stream::plan("tdf", &[&path], peaks_per_split))
+        .detach(|| rawarrow::stream::plan("tdf", &[&path], peaks_per_split, &[]))
         .map_err(|e| py_err(py, e))?;
     Ok(splits
         .into_iter()

@@ -135,3 +135,35 @@ def test_tdf_and_midi_datasets_equal_single_process_reads(cluster, tmp_path_fact
         assert rows(got) == rows(whole), inputs
         files = dataset_table(rawarrow.ray.read_midi(str(inputs), files_per_split=4, table="files"))
         assert rows(files) == rows(pa.table(rawarrow.read_midi(inputs, table="files")))
+
+
+def test_a_bucket_prefix_is_read_with_no_shared_filesystem(cluster, tmp_path):
+    """The BAMs exist only in an S3 store (moto_server on loopback): the driver lists and sizes
+    them, each task fetches its byte range; rows equal the single-process reads."""
+    import servers
+
+    store = servers.Moto(servers.moto_server())
+    try:
+        inputs = sorted({DATA / "sample.bam", max((b for b, _ in bams()), key=lambda b: b.stat().st_size)})
+        for bam in inputs:
+            store.put("onlyhere", f"runs/{bam.name}", bam)
+        store.put("onlyhere", "runs/notes.txt", DATA / "sample.sam.gz")  # not a .bam: not planned
+        options = {
+            "aws_endpoint": store.endpoint, "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing-secret", "aws_region": "us-east-1",
+            "aws_allow_http": "true",
+        }
+        split = max(7_919, sum(b.stat().st_size for b in inputs) // 12)
+        source = NodeRecording("s3://onlyhere/runs/", split_bytes=split, storage_options=options)
+        planned = {p for p, _, _ in source._splits}
+        assert planned == {f"s3://onlyhere/runs/{b.name}" for b in inputs}
+        assert len(source._splits) > len(inputs)
+        got = dataset_table(ray.data.read_datasource(source))
+        nodes = set(got.column("node").to_pylist())
+        got = got.drop(["node"])
+        whole = pa.concat_tables([pa.table(rawarrow.read_bam(b)) for b in inputs])
+        assert got.num_rows == whole.num_rows
+        assert rows(got) == rows(whole)
+        assert len(nodes) == 2, "both worker nodes read"
+    finally:
+        store.close()

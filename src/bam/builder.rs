@@ -242,7 +242,7 @@ impl ReaderBuilder {
                 let seen = records.peek_tag_kinds(&wanted);
                 let header = records.header().clone();
                 let plan = plan_regions(
-                    &path,
+                    &input,
                     &header,
                     records.header_end(),
                     &self.regions,

@@ -48,6 +48,11 @@ pub struct BamOptions {
     /// Add a `file` column (Dictionary(Int32, Utf8): the input's path) saying where each row
     /// came from.
     pub with_file: bool,
+    /// Settings of inputs given as URLs (`s3://`, `gs://`, `az://`, `https://`), `(key,
+    /// value)`: credentials, endpoint, region, timeouts, as `object_store` names them, and
+    /// rawarrow's `fetch_bytes`, `fetch_concurrency`, `retries` (docs/REMOTE.md). The
+    /// environment is read first; these win.
+    pub storage_options: Vec<(String, String)>,
 }
 
 /// Opens BAM files as one chain (see [`BatchStream::bam`](crate::stream::BatchStream::bam)).
@@ -55,7 +60,7 @@ pub(crate) fn open<P: AsRef<Path>>(paths: &[P], options: &BamOptions) -> Result<
     let options = checked(paths.len(), options)?;
     let inputs = paths
         .iter()
-        .map(|p| Input::open_or_stdin(p).map(Arc::new))
+        .map(|p| Input::open_or_stdin(p, &options.storage_options).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     chain(inputs, options)
 }
@@ -286,14 +291,28 @@ impl Source for BamChain {
 }
 
 /// Byte ranges of `split_bytes` over every BAM file (at least one per file, so an empty or
-/// broken file still reports its error when read).
-fn plan(paths: &[PathBuf], split_bytes: u64) -> Result<Vec<Split>, Error> {
+/// broken file still reports its error when read). A URL ending in `/` is every `.bam` object
+/// under that prefix; objects are sized by listing or `HEAD`, never read.
+fn plan(
+    paths: &[PathBuf],
+    split_bytes: u64,
+    storage: &[(String, String)],
+) -> Result<Vec<Split>, Error> {
     if split_bytes == 0 {
         return Err(Error::usage("split_bytes must be at least 1"));
     }
-    let mut out = Vec::new();
+    let mut sized = Vec::new();
     for path in paths {
-        let size = Input::open(path)?.len() as u64;
+        let text = path.to_str().unwrap_or_default();
+        if crate::io::is_url(path) && text.ends_with('/') {
+            sized.extend(crate::io::list_objects(text, storage, ".bam")?);
+        } else {
+            let size = Input::open_with(path, storage)?.len() as u64;
+            sized.push((path.clone(), size));
+        }
+    }
+    let mut out = Vec::new();
+    for (path, size) in sized {
         let mut start = 0;
         loop {
             let end = (start + split_bytes).min(size.max(1));

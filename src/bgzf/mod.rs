@@ -26,7 +26,6 @@ mod chunk;
 mod chunks;
 mod error;
 mod inflate;
-mod member;
 mod options;
 mod position;
 mod reader;

@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::scan::parse_block;
 use super::{BlockInfo, Chunk, Error, ErrorKind, EOF_MARKER, MAX_BLOCK_SIZE};
+use crate::io::remote::Feed;
 
 /// Bytes the reader thread asks for per read.
 const PIECE: usize = 256 << 10;
@@ -21,9 +22,17 @@ const PIECE: usize = 256 << 10;
 /// Pieces read ahead at most (16 MiB with [`PIECE`]).
 const QUEUE: usize = 64;
 
+/// Where a stream's pieces come from.
+enum Pieces {
+    /// A reader thread reading a pipe, a file object, any reader.
+    Thread(Receiver<std::io::Result<Vec<u8>>>),
+    /// Ranged requests to a remote object.
+    Remote(Feed),
+}
+
 /// The stream's bytes as the reader thread delivers them, and how far the scan got.
 pub(super) struct Stream {
-    pieces: Receiver<std::io::Result<Vec<u8>>>,
+    pieces: Pieces,
     /// Bytes received and not yet taken: `buf[at..]`, at stream offset `pos`.
     buf: Vec<u8>,
     at: usize,
@@ -80,16 +89,39 @@ impl Stream {
                     return;
                 }
             })?;
-        Ok(Self {
-            pieces: rx,
+        Ok(Self::from(Pieces::Thread(rx), 0))
+    }
+
+    /// A remote object's bytes from offset `start`: `seed` (the bytes from `start` on that
+    /// were fetched already), then `feed`'s, which start where `seed` ends.
+    pub(super) fn remote(feed: Feed, start: u64, seed: Vec<u8>) -> Self {
+        let mut s = Self::from(Pieces::Remote(feed), start);
+        s.buf = seed;
+        s
+    }
+
+    /// The bytes from offset `start` to the end of what this stream received, if it received
+    /// `start`'s byte and kept it: what a stream over the same object from `start` (the next
+    /// index chunk of a region query, often in the same blocks) need not fetch again.
+    pub(super) fn received_from(&self, start: u64) -> Option<Vec<u8>> {
+        let base = self.pos - self.at as u64;
+        let end = base + self.buf.len() as u64;
+        (base..end)
+            .contains(&start)
+            .then(|| self.buf[(start - base) as usize..].to_vec())
+    }
+
+    fn from(pieces: Pieces, pos: u64) -> Self {
+        Self {
+            pieces,
             buf: Vec::new(),
             at: 0,
-            pos: 0,
+            pos,
             ended: false,
             failed: None,
             after_eof_marker: false,
             last: 0..0,
-        })
+        }
     }
 
     /// Bytes received and not yet taken.
@@ -131,14 +163,17 @@ impl Stream {
 
     /// Receives one more piece; without `wait`, false when none has arrived.
     fn receive_one(&mut self, wait: bool) -> bool {
-        let piece = if wait {
-            self.pieces.recv().unwrap_or(Ok(Vec::new()))
-        } else {
-            match self.pieces.try_recv() {
+        let piece = match &mut self.pieces {
+            Pieces::Thread(rx) if wait => rx.recv().unwrap_or(Ok(Vec::new())),
+            Pieces::Thread(rx) => match rx.try_recv() {
                 Ok(p) => p,
                 Err(TryRecvError::Empty) => return false,
                 Err(TryRecvError::Disconnected) => Ok(Vec::new()),
-            }
+            },
+            Pieces::Remote(feed) => match feed.next_piece(wait) {
+                Some(p) => p,
+                None => return false,
+            },
         };
         self.receive(piece);
         true
@@ -208,18 +243,20 @@ impl Stream {
     }
 
     /// Copies whole blocks into `chunk` (at offsets in its own copy; `inflate_chunk` puts them
-    /// back) until it holds `chunk_bytes` inflated bytes, the stream ends, or no whole block has
-    /// arrived; with `wait`, waits for the first block.
+    /// back) until it holds `chunk_bytes` inflated bytes, the stream ends, the next block
+    /// starts at or past `stop`, or no whole block has arrived; with `wait`, waits for the
+    /// first block.
     pub(super) fn fill(
         &mut self,
         chunk: &mut Chunk,
         chunk_bytes: usize,
         wait: bool,
+        stop: u64,
     ) -> Result<(), Error> {
         chunk.compressed.clear();
         chunk.streamed = true;
         let mut total = 0usize;
-        while total < chunk_bytes {
+        while total < chunk_bytes && self.pos < stop {
             let Next::Block(mut b) = self.next_block(wait && chunk.blocks.is_empty())? else {
                 break;
             };

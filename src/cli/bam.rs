@@ -134,6 +134,8 @@ struct Convert {
     #[arg(long)]
     with_file: bool,
     #[command(flatten)]
+    storage: super::StorageArgs,
+    #[command(flatten)]
     select: Select,
     #[command(flatten)]
     ipc: super::IpcOptions,
@@ -179,10 +181,11 @@ fn count(
     index: Option<&Path>,
     threads: Option<usize>,
     filter: Filter,
+    storage: &[(String, String)],
 ) -> Result {
     let mut n = 0u64;
     for path in inputs {
-        let input = std::sync::Arc::new(Input::open_or_stdin(path)?);
+        let input = std::sync::Arc::new(Input::open_or_stdin(path, storage)?);
         walk(input, regions, index, threads, &mut |_| Ok(true), |r, _| {
             n += u64::from(filter.keeps(r.flag(), r.mapq()));
             Ok(())
@@ -244,6 +247,8 @@ struct View {
     #[arg(short, long, value_parser = super::at_least_one)]
     threads: Option<usize>,
     #[command(flatten)]
+    storage: super::StorageArgs,
+    #[command(flatten)]
     select: Select,
 }
 
@@ -271,6 +276,7 @@ fn view(args: View) -> Result {
             args.index.as_deref(),
             args.threads,
             args.select.filter(),
+            &args.storage.options,
         );
     }
     let filter = args.select.filter();
@@ -278,7 +284,7 @@ fn view(args: View) -> Result {
         rawarrow::convert::check_output(out, std::slice::from_ref(&args.input))?;
     }
     // The input is opened once (a stream is read once): the header comes from the walk.
-    let input = std::sync::Arc::new(Input::open_or_stdin(&args.input)?);
+    let input = std::sync::Arc::new(Input::open_or_stdin(&args.input, &args.storage.options)?);
     let mut out = rawarrow::io::OutputFile::create(args.output.as_deref())?;
     let buf = std::cell::RefCell::new(Vec::with_capacity(4 << 20));
     let header = std::cell::OnceCell::new();
@@ -326,7 +332,11 @@ fn convert(mut args: Convert) -> Result {
     let mut regions = Vec::new();
     let mut inputs = Vec::new();
     for (i, a) in std::mem::take(&mut args.inputs).into_iter().enumerate() {
-        if i == 0 || a.is_file() || a.as_os_str() == "-" {
+        if i == 0
+            || a.is_file()
+            || a.as_os_str() == "-"
+            || a.to_str().is_some_and(|s| s.contains("://"))
+        {
             inputs.push(a);
         } else {
             regions.push(a.to_string_lossy().into_owned());
@@ -339,6 +349,7 @@ fn convert(mut args: Convert) -> Result {
             args.index.as_deref(),
             args.threads,
             args.select.filter(),
+            &args.storage.options,
         );
     }
     let options = rawarrow::stream::BamOptions {
@@ -356,6 +367,7 @@ fn convert(mut args: Convert) -> Result {
         regions,
         index: args.index.clone(),
         with_file: args.with_file,
+        storage_options: args.storage.options.clone(),
     };
     let Some(dir) = &args.out_dir else {
         let input = rawarrow::convert::Input::Bam {

@@ -110,6 +110,24 @@ impl From<Codec> for rawarrow::convert::Compression {
     }
 }
 
+/// Settings of inputs given as URLs.
+#[derive(Debug, clap::Args)]
+struct StorageArgs {
+    /// A setting of inputs given as URLs (s3://, gs://, az://, https://), repeatable:
+    /// endpoint, region, credentials, timeouts as object_store names them (aws_endpoint,
+    /// aws_region, timeout, ...), and fetch_bytes, fetch_concurrency, retries. The
+    /// environment (AWS_*, GOOGLE_*, AZURE_*) is read first; these win.
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = key_value)]
+    options: Vec<(String, String)>,
+}
+
+fn key_value(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err("KEY=VALUE expected".into()),
+    }
+}
+
 /// A count that must be at least 1 (threads, rows per batch, ...).
 fn at_least_one(s: &str) -> std::result::Result<usize, String> {
     match s.parse::<usize>() {

@@ -14,6 +14,44 @@
 //! set, and the SIGBUS handler of [`guard`].
 
 mod guard;
+mod output;
+pub(crate) mod remote;
+
+pub use output::OutputFile;
+pub(crate) use remote::is_url;
+
+/// The objects under the URL prefix `url` (ending in `/`) whose names end in `suffix`, sorted,
+/// with their sizes: the inputs a cluster engine plans splits of.
+pub(crate) fn list_objects(
+    url: &str,
+    storage: &[(String, String)],
+    suffix: &str,
+) -> Result<Vec<(PathBuf, u64)>, OpenError> {
+    let err = |kind| OpenError {
+        path: remote::redact(url).into(),
+        kind,
+    };
+    let settings = remote::Settings::new(storage).map_err(|m| err(OpenErrorKind::Usage(m)))?;
+    let listed = remote::list(url, &settings).map_err(|e| match e.usage() {
+        Some(m) => err(OpenErrorKind::Usage(m.to_owned())),
+        None => err(OpenErrorKind::Io(e.into())),
+    })?;
+    let mut out: Vec<(PathBuf, u64)> = listed
+        .into_iter()
+        .filter(|(u, _)| u.ends_with(suffix))
+        .map(|(u, size)| (PathBuf::from(u), size))
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        let none = format!("no object whose name ends in {suffix} under this prefix");
+        return Err(err(OpenErrorKind::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            none,
+        ))));
+    }
+    Ok(out)
+}
+pub(crate) use output::{create_output, stdout_file, Pending};
 
 use std::fmt;
 use std::fs::File;
@@ -34,19 +72,27 @@ pub struct OpenError {
 pub(crate) enum OpenErrorKind {
     /// The path names a directory.
     IsDirectory,
-    /// The operating system refused (missing file, permission denied, ...).
+    /// The operating system refused (missing file, permission denied, ...), or the store
+    /// serving a URL did.
     Io(std::io::Error),
+    /// A bad storage option.
+    Usage(String),
 }
 
 impl OpenError {
     /// The path that could not be opened.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// What went wrong.
     pub(crate) fn kind(&self) -> &OpenErrorKind {
         &self.kind
+    }
+
+    /// Whether the file or object is not there.
+    pub(crate) fn not_found(&self) -> bool {
+        matches!(&self.kind, OpenErrorKind::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
     }
 }
 
@@ -56,6 +102,7 @@ impl fmt::Display for OpenError {
         match &self.kind {
             OpenErrorKind::IsDirectory => write!(f, "{path}: is a directory, not a file"),
             OpenErrorKind::Io(e) => write!(f, "{path}: {e}"),
+            OpenErrorKind::Usage(m) => write!(f, "{path}: {m}"),
         }
     }
 }
@@ -80,6 +127,9 @@ enum Bytes {
     /// A stream read as it arrives (standard input, a FIFO): no bytes to address; its reader
     /// is taken by the one BGZF reader that reads it.
     Stream(std::sync::Mutex<Option<Box<dyn std::io::Read + Send>>>),
+    /// An object in a store or behind HTTP(S), read by ranges: no bytes to address; the BGZF
+    /// reader fetches what it reads.
+    Remote(std::sync::Arc<remote::Object>),
 }
 
 /// Why a stream cannot be read by region or byte range.
@@ -175,7 +225,119 @@ impl Input {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_with(path, &[])
+    }
+
+    /// [`Input::open`], where a URL (`s3://`, `gs://`, `az://`, `abfs://`, `http(s)://`) is
+    /// an object read by ranges, configured by the environment and `storage` (`key`, `value`:
+    /// see docs/REMOTE.md); `file://` URLs are local paths.
+    pub(crate) fn open_with(
+        path: impl AsRef<Path>,
+        storage: &[(String, String)],
+    ) -> Result<Self, OpenError> {
+        let path = path.as_ref();
+        if remote::is_url(path) {
+            let url = path.to_str().unwrap_or_default();
+            if let Some(local) = url.strip_prefix("file://") {
+                return Self::open_local(Path::new(local));
+            }
+            return Self::open_remote(url, storage);
+        }
+        Self::open_local(path)
+    }
+
+    fn open_remote(url: &str, storage: &[(String, String)]) -> Result<Self, OpenError> {
+        let err = |e: std::io::Error| OpenError {
+            path: remote::redact(url).into(),
+            kind: OpenErrorKind::Io(e),
+        };
+        let usage = |m| OpenError {
+            path: remote::redact(url).into(),
+            kind: OpenErrorKind::Usage(m),
+        };
+        let settings = remote::Settings::new(storage).map_err(usage)?;
+        let object = remote::Object::open(url, &settings).map_err(|e| match e.usage() {
+            Some(m) => usage(m.to_owned()),
+            None => err(e.into()),
+        })?;
+        Ok(Self::remote(object))
+    }
+
+    fn remote(object: remote::Object) -> Self {
+        Self {
+            path: object.url().into(),
+            bytes: Bytes::Remote(std::sync::Arc::new(object)),
+        }
+    }
+
+    /// [`Input::open_with`], a remote object fetched whole into memory: for what is read all
+    /// at once (an index, a MIDI file, a header's first bytes).
+    pub(crate) fn open_whole(
+        path: impl AsRef<Path>,
+        storage: &[(String, String)],
+    ) -> Result<Self, OpenError> {
+        let input = Self::open_with(path, storage)?;
+        input.into_whole()
+    }
+
+    /// This input with a remote object's bytes fetched into memory (other inputs as they are).
+    pub(crate) fn into_whole(self) -> Result<Self, OpenError> {
+        let Bytes::Remote(object) = &self.bytes else {
+            return Ok(self);
+        };
+        let bytes = object.read(0..object.len()).map_err(|e| OpenError {
+            path: self.path.clone(),
+            kind: OpenErrorKind::Io(e.into()),
+        })?;
+        Ok(Self {
+            path: self.path,
+            bytes: Bytes::Owned(bytes),
+        })
+    }
+
+    /// Another input beside this one (an index beside a BAM): a remote object is opened with
+    /// this one's storage settings, a local path as [`Input::open`] opens it, and fetched
+    /// whole.
+    pub(crate) fn open_related_whole(&self, path: &Path) -> Result<Self, OpenError> {
+        match (&self.bytes, path.to_str()) {
+            (Bytes::Remote(object), Some(url)) if remote::is_url(path) => {
+                let related = object.open_related(url).map_err(|e| OpenError {
+                    path: remote::redact(url).into(),
+                    kind: OpenErrorKind::Io(e.into()),
+                })?;
+                Self::remote(related).into_whole()
+            }
+            _ => Self::open_whole(path, &[]),
+        }
+    }
+
+    /// Its first `n` bytes (fewer when it is shorter): a remote object's fetched, a stream's
+    /// none.
+    pub(crate) fn head(&self, n: usize) -> Result<std::borrow::Cow<'_, [u8]>, OpenError> {
+        match &self.bytes {
+            Bytes::Remote(object) => object
+                .read(0..n as u64)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| OpenError {
+                    path: self.path.clone(),
+                    kind: OpenErrorKind::Io(e.into()),
+                }),
+            _ => Ok(std::borrow::Cow::Borrowed(
+                &self.bytes()[..self.bytes().len().min(n)],
+            )),
+        }
+    }
+
+    /// The remote object this input reads, if it is one.
+    pub(crate) fn remote_object(&self) -> Option<&std::sync::Arc<remote::Object>> {
+        match &self.bytes {
+            Bytes::Remote(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    fn open_local(path: &Path) -> Result<Self, OpenError> {
+        let path = path.to_path_buf();
         let err = |kind| OpenError {
             path: path.clone(),
             kind,
@@ -270,12 +432,18 @@ impl Input {
         }
     }
 
-    /// [`Input::open`], except that `-` means standard input ([`Input::stdin`]), as in samtools.
-    pub fn open_or_stdin(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+    /// [`Input::open`], except that `-` means standard input ([`Input::stdin`]), as in
+    /// samtools, and that a URL (`s3://`, `gs://`, `az://`, `abfs://`, `http(s)://`) is an
+    /// object read by ranges, configured by the environment and `storage` (`key`, `value`;
+    /// docs/REMOTE.md).
+    pub fn open_or_stdin(
+        path: impl AsRef<Path>,
+        storage: &[(String, String)],
+    ) -> Result<Self, OpenError> {
         if path.as_ref().as_os_str() == "-" {
             Ok(Self::stdin())
         } else {
-            Self::open(path)
+            Self::open_with(path, storage)
         }
     }
 
@@ -297,13 +465,16 @@ impl Input {
         match &self.bytes {
             Bytes::Mapped { map, .. } => map,
             Bytes::Owned(v) => v,
-            Bytes::Stream(_) => &[],
+            Bytes::Stream(_) | Bytes::Remote(_) => &[],
         }
     }
 
-    /// Length in bytes.
+    /// Length in bytes (a remote object's when it was opened; 0 for a stream).
     pub fn len(&self) -> usize {
-        self.bytes().len()
+        match &self.bytes {
+            Bytes::Remote(o) => o.len() as usize,
+            _ => self.bytes().len(),
+        }
     }
 
     /// Whether the input has no bytes.
@@ -350,102 +521,6 @@ impl Input {
     }
 }
 
-/// Creates a temporary file beside `path` (same folder, so the final rename stays on one file
-/// system), to be renamed to `path` once the output is complete. Deleted if dropped unrenamed.
-pub(crate) fn temp_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    tempfile::Builder::new()
-        .prefix(".rawarrow-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            // tempfile names the temporary file; the user knows only the destination.
-            let os = e
-                .get_ref()
-                .and_then(|inner| inner.source())
-                .and_then(|s| s.downcast_ref::<std::io::Error>())
-                .and_then(std::io::Error::raw_os_error)
-                .map(std::io::Error::from_raw_os_error);
-            let cause = os.map_or_else(|| e.to_string(), |os| os.to_string());
-            std::io::Error::new(
-                e.kind(),
-                format!("{}: cannot create output: {cause}", path.display()),
-            )
-        })
-}
-
-/// An output file that is not complete yet: a temporary file beside its destination, renamed
-/// onto it by [`Pending::commit`] and deleted if dropped first; or nothing to do, for a device
-/// or pipe written directly.
-#[derive(Debug)]
-pub(crate) struct Pending(Option<(tempfile::TempPath, PathBuf)>);
-
-/// Opens `path` for an output that must never be seen half-written: the one place the CLI's
-/// text outputs and the Arrow/Parquet sinks get their files from. A device or pipe
-/// (`/dev/null`, a FIFO) is written directly (a rename would replace the node, and there is no
-/// partial file to protect); anything else goes to a temporary file beside it.
-pub(crate) fn create_output(path: &Path) -> std::io::Result<(File, Pending)> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        return Ok((file, Pending(None)));
-    }
-    let (file, tmp) = temp_beside(path)?.into_parts();
-    Ok((file, Pending(Some((tmp, path.to_path_buf())))))
-}
-
-impl Pending {
-    /// The destination the output is renamed to (none for a device, a pipe or standard output).
-    pub(crate) fn destination(&self) -> Option<&Path> {
-        self.0.as_ref().map(|(_, p)| p.as_path())
-    }
-
-    /// Nothing to commit (standard output).
-    pub(crate) fn nothing() -> Self {
-        Self(None)
-    }
-
-    /// The output in `file` is complete: makes it readable like any new file and renames it
-    /// onto its destination.
-    pub(crate) fn commit(self, file: &File) -> std::io::Result<()> {
-        let Some((tmp, path)) = self.0 else {
-            return Ok(());
-        };
-        make_readable(file)?;
-        tmp.persist(&path).map_err(|e| {
-            std::io::Error::new(
-                e.error.kind(),
-                format!("{}: cannot write output: {}", path.display(), e.error),
-            )
-        })
-    }
-}
-
-/// Standard output as an unbuffered `File` (a duplicate of fd 1): `std::io::Stdout` is
-/// line-buffered, which would scan every chunk of binary output for newlines.
-pub(crate) fn stdout_file() -> std::io::Result<File> {
-    use std::os::fd::AsFd;
-    Ok(File::from(std::io::stdout().as_fd().try_clone_to_owned()?))
-}
-
-/// Gives a finished output file the usual permissions (`rw-r--r--`) before it is renamed into
-/// place: temporary files are created private (`rw-------`).
-pub(crate) fn make_readable(file: &File) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    #[cfg(not(unix))]
-    let _ = file;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,47 +557,5 @@ mod tests {
         // Releasing pages must not change what is read afterwards.
         input.release(0..input.len());
         assert_eq!(input.bytes(), &data[..]);
-    }
-}
-
-/// A file written whole or not at all: standard output, or a temporary file beside `path`
-/// that becomes `path` only when [`OutputFile::finish`] succeeds (dropped unfinished — an
-/// error, a signal — it is deleted). A device or a pipe named as `path` is written directly.
-/// The CLI's text outputs (SAM, BGZF, indexes) are written through it.
-#[derive(Debug)]
-pub struct OutputFile {
-    file: File,
-    pending: Pending,
-}
-
-impl OutputFile {
-    /// Standard output (`None`) or a file at `path`.
-    pub fn create(path: Option<&Path>) -> std::io::Result<Self> {
-        let (file, pending) = match path {
-            None => (stdout_file()?, Pending::nothing()),
-            Some(path) => create_output(path)?,
-        };
-        Ok(Self { file, pending })
-    }
-
-    /// Flushes and renames the file to its destination.
-    pub fn finish(mut self) -> std::io::Result<()> {
-        use std::io::Write;
-        self.file.flush()?;
-        self.pending.commit(&self.file)
-    }
-}
-
-impl std::io::Write for OutputFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.file.write(buf)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.file.write_all(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
     }
 }

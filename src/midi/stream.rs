@@ -206,7 +206,11 @@ impl Source for MidiSource {
 
 /// The MIDI files of `paths` (folders walked as a stream walks them, sorted) in groups of
 /// `files_per_split`.
-fn plan(paths: &[PathBuf], files_per_split: u64) -> Result<Vec<Split>, Error> {
+fn plan(
+    paths: &[PathBuf],
+    files_per_split: u64,
+    _storage: &[(String, String)],
+) -> Result<Vec<Split>, Error> {
     let files_per_split = usize::try_from(files_per_split).unwrap_or(usize::MAX);
     if files_per_split == 0 {
         return Err(Error::usage("files_per_split must be at least 1"));

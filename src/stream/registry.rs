@@ -55,9 +55,16 @@ pub fn detect(path: impl AsRef<Path>) -> Result<&'static str, Error> {
 /// [`Split`]s that readers on different machines read independently, of about `size` units
 /// each: compressed bytes of BAM (at least one split per file, so that an empty or broken file
 /// still reports its error when read), peaks of whole timsTOF frames (one `.d` folder), MIDI
-/// files (folders walked as a stream walks them, sorted).
-pub fn plan<P: AsRef<Path>>(format: &str, paths: &[P], size: u64) -> Result<Vec<Split>, Error> {
+/// files (folders walked as a stream walks them, sorted). BAM paths may be URLs, and a URL
+/// ending in `/` names every `.bam` object under that prefix (listed, sorted); `storage` are
+/// their settings (see [`BamOptions::storage_options`](crate::stream::BamOptions)).
+pub fn plan<P: AsRef<Path>>(
+    format: &str,
+    paths: &[P],
+    size: u64,
+    storage: &[(String, String)],
+) -> Result<Vec<Split>, Error> {
     let format = by_name(format)?;
     let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
-    (format.plan)(&paths, size)
+    (format.plan)(&paths, size, storage)
 }

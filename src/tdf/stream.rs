@@ -180,7 +180,11 @@ impl Source for TdfSource {
 }
 
 /// Consecutive frames of a timsTOF run in groups of about `peaks_per_split` peaks (whole frames).
-fn plan(paths: &[PathBuf], peaks_per_split: u64) -> Result<Vec<Split>, Error> {
+fn plan(
+    paths: &[PathBuf],
+    peaks_per_split: u64,
+    _storage: &[(String, String)],
+) -> Result<Vec<Split>, Error> {
     let [path] = paths else {
         return Err(Error::usage(
             "a timsTOF run is planned one .d folder at a time",

@@ -168,7 +168,8 @@ impl Records {
         // (A stream read already has none: its first chunk says so.)
         let head = match chunks.peek(4096) {
             Some(head) => Some(head),
-            None => (!input.is_stream()).then(|| input.bytes()),
+            None if input.is_stream() || input.remote_object().is_some() => None,
+            None => Some(input.bytes()),
         };
         if let Some(what) = head.and_then(super::header::sniff) {
             input
@@ -243,25 +244,43 @@ impl Records {
         let input = input.into();
         let path: Arc<std::path::Path> = input.path().into();
         let with_path = |e: Error| e.with_path(path.clone());
-        let (header, header_end) =
-            crate::bam::frame::split::read_header(input.bytes()).map_err(|e| {
-                match input.check() {
-                    Ok(()) => with_path(e),
-                    Err(cut) => Error::from(crate::bgzf::Error::shrunk(&cut)),
-                }
-            })?;
-        let at = crate::bam::frame::split::find_split_start(
-            input.bytes(),
-            header_end,
-            header.references.len(),
-            start,
-            end,
-        );
+        let (at, header, header_end, seed) = match input.remote_object() {
+            Some(object) => {
+                // The header a block at a time, then the bytes from the split's start.
+                let first = Options::default().threads(1).chunk_bytes(1);
+                let records = Self::new_marked(input.clone(), first, None)?;
+                let (header, header_end) = (records.header().clone(), records.header_end());
+                let n_refs = header.references.len();
+                let (at, seed) =
+                    split::find_remote_split_start(object, header_end, n_refs, start, end)
+                        .map_err(|e| {
+                            let bgzf = crate::bgzf::ErrorKind::Read { reason: e.reason() };
+                            Error::from(crate::bgzf::Error::new(start, bgzf))
+                                .with_path(path.clone())
+                        })?;
+                (at, header, header_end, Some((start, seed)))
+            }
+            None => {
+                let (header, header_end) =
+                    split::read_header(input.bytes()).map_err(|e| match input.check() {
+                        Ok(()) => with_path(e),
+                        Err(cut) => Error::from(crate::bgzf::Error::shrunk(&cut)),
+                    })?;
+                let n_refs = header.references.len();
+                let at = split::find_split_start(input.bytes(), header_end, n_refs, start, end);
+                (at, header, header_end, None)
+            }
+        };
         let (block, within, done) = match at {
             crate::bam::frame::split::SplitStart::At { block, within } => (block, within, false),
             crate::bam::frame::split::SplitStart::Empty => (input.len() as u64, 0, true),
         };
         let mut chunks = ChunkReader::from_offset(input, block, opts);
+        if let Some((at, bytes)) = seed {
+            // A remote split: the bytes fetched to find its start are read first, and fetching
+            // ahead stops soon after its end (its last record ends in a block or two more).
+            chunks.seed_remote(at, bytes, end);
+        }
         if let Some(marker) = marker {
             chunks.set_marker(marker);
         }

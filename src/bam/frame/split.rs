@@ -212,6 +212,11 @@ pub(crate) fn find_split_start(
             SplitStart::Empty
         };
     }
+    find_after_header(file, n_refs, start, end)
+}
+
+/// [`find_split_start`] for a split that starts after the header's last block.
+fn find_after_header(file: &[u8], n_refs: usize, start: u64, end: u64) -> SplitStart {
     let Some(mut block_at) = find_block_start(file, start) else {
         return SplitStart::Empty;
     };
@@ -241,4 +246,56 @@ fn first_record_in(file: &[u8], block: &BlockInfo, n_refs: usize) -> Option<usiz
         return None;
     }
     (0..block.isize as usize).find(|&at| w.chain(at, n_refs))
+}
+
+/// Room a found start must leave before the end of the bytes fetched for it: what the [`CHAIN`]
+/// records that confirm it may span.
+const REMOTE_MARGIN: u64 = 4 << 20;
+
+/// [`find_split_start`] for a remote object: the bytes from `start` on are fetched, 8 MiB
+/// first, four times more while the answer could depend on bytes not fetched yet (a start found
+/// less than [`REMOTE_MARGIN`] before their end, or none found before `end` plus the margin).
+/// Returns the start and the bytes fetched (from `start`), which the split reads first.
+pub(crate) fn find_remote_split_start(
+    object: &std::sync::Arc<crate::io::remote::Object>,
+    header_end: VirtualPosition,
+    n_refs: usize,
+    start: u64,
+    end: u64,
+) -> Result<(SplitStart, Vec<u8>), crate::io::remote::FetchError> {
+    let (len, header_block) = (object.len(), header_end.compressed());
+    if start <= header_block {
+        let at = if header_block < end && header_block < len {
+            SplitStart::At {
+                block: header_block,
+                within: usize::from(header_end.uncompressed()),
+            }
+        } else {
+            SplitStart::Empty
+        };
+        return Ok((at, Vec::new()));
+    }
+    let mut want: u64 = 8 << 20;
+    loop {
+        let stop = start.saturating_add(want).min(len);
+        let bytes = object.read(start..stop)?;
+        let fetched = bytes.len() as u64;
+        let at = find_after_header(&bytes, n_refs, 0, end.saturating_sub(start));
+        let settled = stop == len
+            || match at {
+                SplitStart::At { block, .. } => block + REMOTE_MARGIN <= fetched,
+                SplitStart::Empty => fetched >= (end - start).saturating_add(REMOTE_MARGIN),
+            };
+        if settled {
+            let at = match at {
+                SplitStart::At { block, within } => SplitStart::At {
+                    block: block + start,
+                    within,
+                },
+                SplitStart::Empty => SplitStart::Empty,
+            };
+            return Ok((at, bytes));
+        }
+        want = want.saturating_mul(4);
+    }
 }

@@ -127,7 +127,13 @@ impl Index {
     /// Reads the index at `path`, keeping only the references `keep` accepts (see
     /// [`Index::parse_refs`]).
     pub(crate) fn open_refs(path: &Path, keep: &dyn Fn(usize) -> bool) -> Result<Self, Error> {
-        let input = Input::open(path).map_err(|e| Error::new(ErrorKind::Open(e)))?;
+        let input = Input::open_whole(path, &[]).map_err(|e| Error::new(ErrorKind::Open(e)))?;
+        Self::from_input(&input, keep)
+    }
+
+    /// Parses the index in `input` (its bytes: a local file mapped, a remote one fetched).
+    pub(crate) fn from_input(input: &Input, keep: &dyn Fn(usize) -> bool) -> Result<Self, Error> {
+        let path = input.path();
         let parsed = Self::parse_refs(input.bytes(), keep);
         // An index that shrank while it was parsed was read partly as zeros.
         input

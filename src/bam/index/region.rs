@@ -133,12 +133,13 @@ pub(crate) struct RegionPlan {
 /// Parses `texts` against `header` and looks each region up in the index (`index`, or the one
 /// beside `bam`). Bad region text is a usage error.
 pub(crate) fn plan_regions(
-    bam: &Arc<std::path::Path>,
+    input: &crate::io::Input,
     header: &Header,
     header_end: VirtualPosition,
     texts: &[String],
     index: Option<&std::path::Path>,
 ) -> Result<RegionPlan, Error> {
+    let bam: &Arc<std::path::Path> = &input.path().into();
     let mut regions = Vec::with_capacity(texts.len());
     for text in texts {
         let r = crate::bam::Region::parse(text, header)
@@ -150,9 +151,9 @@ pub(crate) fn plan_regions(
     let all = regions.iter().any(|r| r.tid.is_none());
     let wanted: std::collections::HashSet<usize> = regions.iter().filter_map(|r| r.tid).collect();
     let keep = |r: usize| all || wanted.contains(&r);
-    let (index, index_path) = find_index(bam, index, &keep)?;
+    let (index, index_path) = find_index(input, index, &keep)?;
     let mut warnings = Vec::new();
-    if is_older(&index_path, bam) {
+    if input.remote_object().is_none() && is_older(&index_path, bam) {
         warnings.push(format!(
             "the index file is older than the data file: {}",
             index_path.display()
@@ -199,17 +200,25 @@ impl RegionPlan {
 
 /// The index for region queries, and where it was found.
 fn find_index(
-    bam: &Arc<std::path::Path>,
+    input: &crate::io::Input,
     explicit: Option<&std::path::Path>,
     keep: &dyn Fn(usize) -> bool,
 ) -> Result<(crate::bam::Index, std::path::PathBuf), Error> {
+    let bam = input.path();
     let candidates = match explicit {
         Some(p) => vec![p.to_path_buf()],
         None => crate::bam::index_candidates(bam),
     };
+    let remote = input.remote_object().is_some();
     for c in &candidates {
-        if explicit.is_some() || c.is_file() {
-            return Ok((crate::bam::Index::open_refs(c, keep)?, c.clone()));
+        if explicit.is_some() || remote || c.is_file() {
+            // A remote index (beside a remote BAM, or named by URL) is fetched whole with the
+            // BAM's storage settings; one that is not there is the next candidate's turn.
+            let opened = match input.open_related_whole(c) {
+                Err(e) if remote && explicit.is_none() && e.not_found() => continue,
+                other => other.map_err(|e| Error::new(ErrorKind::Open(e)))?,
+            };
+            return Ok((crate::bam::Index::from_input(&opened, keep)?, c.clone()));
         }
     }
     let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
@@ -218,7 +227,7 @@ fn find_index(
         tried.join(", "),
         bam.display()
     )))
-    .with_path(bam.clone()))
+    .with_path(bam.into()))
 }
 
 /// Whether `index` was modified before `data` (htslib warns then).

@@ -94,13 +94,13 @@ fn walk_records(
     }
     // The header a block at a time, then the index chunks of every region.
     let records = Records::new(input.clone(), Options::default().threads(1).chunk_bytes(1))?;
-    let bam: Arc<Path> = path.as_path().into();
     let header_end = records.header_end();
     if !header(records.header())? {
         return Ok(warnings);
     }
     let header = records.header().clone();
-    let plan = crate::bam::index::region::plan_regions(&bam, &header, header_end, regions, index)?;
+    let plan =
+        crate::bam::index::region::plan_regions(&input, &header, header_end, regions, index)?;
     warnings.extend(plan.warnings.iter().cloned());
     drop(records);
     let threads = if plan.is_small() { Some(1) } else { threads };

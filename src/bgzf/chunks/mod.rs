@@ -12,9 +12,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
+mod member;
+
+use member::Member;
+
 use super::chunk::{inflate_chunk, Chunk, Marker};
 use super::inflate::BlockInflater;
-use super::member::{Member, Tail};
 use super::options::Options;
 use super::scan::ScanState;
 use super::stream::Stream;
@@ -81,6 +84,15 @@ pub struct ChunkReader {
     stream: Option<Stream>,
     /// Chunks handed out (or failed): with `dispatched`, whether any is in flight.
     delivered: u64,
+    /// The remote object read, and where its current range starts: its blocks come through
+    /// `stream`, one stream per range.
+    remote: Option<(Arc<crate::io::remote::Object>, u64)>,
+    /// The last range's stream, whose bytes the next range may start in.
+    spent: Option<Stream>,
+    /// Bytes of the remote object fetched before (from the offset given), read first.
+    seed: Option<(u64, Vec<u8>)>,
+    /// A whole-object read of a remote object fetches ahead only until about here.
+    fetch_end: u64,
 }
 
 impl std::fmt::Debug for ChunkReader {
@@ -118,6 +130,7 @@ impl ChunkReader {
             }
         }
         let scan_error = scan_error.map(|e: Error| e.with_path(path.clone()));
+        let remote = input.remote_object().map(|o| (o.clone(), offset));
         Self {
             input,
             path,
@@ -142,7 +155,69 @@ impl ChunkReader {
             marker: None,
             stream,
             delivered: 0,
+            remote,
+            spent: None,
+            seed: None,
+            fetch_end: u64::MAX,
         }
+    }
+
+    /// For a remote object, makes `stream` the current range's, moving on to the next range
+    /// when it is read; false when every range is read. True for other inputs.
+    fn remote_stream(&mut self) -> bool {
+        let Some((object, _)) = self.remote.clone() else {
+            return true;
+        };
+        loop {
+            match &self.stream {
+                Some(s) if s.position() < self.end && !s.finished() => return true,
+                Some(_) => {
+                    let Some((i, start, end)) = self.ranges.pop_front() else {
+                        return false;
+                    };
+                    (self.range, self.end) = (i, end);
+                    self.remote = Some((object.clone(), start));
+                    self.spent = self.stream.take();
+                }
+                None => {
+                    // A whole-object read fetches ahead, several ranges at once; a block
+                    // range (an index chunk), or a read a block at a time (a region query's
+                    // header), fetches only what it reads: the range and the block that
+                    // starts before its end.
+                    use crate::io::remote::{Feed, Fetch};
+                    let how = match self.end {
+                        u64::MAX if self.opts.chunk_bytes > MAX_BLOCK_SIZE => Fetch::Ahead,
+                        u64::MAX => Fetch::Probe,
+                        _ => Fetch::Range,
+                    };
+                    let start = self.remote.as_ref().map_or(0, |(_, start)| *start);
+                    let limit = self.end.saturating_add(MAX_BLOCK_SIZE as u64);
+                    // The last range's bytes from this one's start on, when it fetched them
+                    // (or the bytes fetched to find a split's start).
+                    let given = self.seed.take().and_then(|(at, bytes)| {
+                        let skip = usize::try_from(start.checked_sub(at)?).ok()?;
+                        (skip < bytes.len()).then(|| bytes[skip..].to_vec())
+                    });
+                    let seed = (self.spent.take())
+                        .and_then(|s| s.received_from(start))
+                        .or(given)
+                        .unwrap_or_default();
+                    let from = (start + seed.len() as u64).min(limit);
+                    let mut feed = Feed::new(object, from, limit, how);
+                    feed.ahead_until(self.fetch_end);
+                    self.stream = Some(Stream::remote(feed, start, seed));
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// For a remote object read from a split's start: `bytes` (from offset `at`) were fetched
+    /// already and are read first; fetching ahead stops soon after `end`, past which only the
+    /// split's last record is read.
+    pub(crate) fn seed_remote(&mut self, at: u64, bytes: Vec<u8>, end: u64) {
+        self.seed = Some((at, bytes));
+        self.fetch_end = end;
     }
 
     /// Runs `marker` on each chunk on the worker that inflates it ([`Chunk::marks`]); call
@@ -245,6 +320,7 @@ impl ChunkReader {
     /// file (its bytes are the input's) and for a stream whose first read failed (the first
     /// chunk says so).
     pub(crate) fn peek(&mut self, n: usize) -> Option<&[u8]> {
+        self.remote_stream();
         self.stream.as_mut().and_then(|s| s.peek(n))
     }
 
@@ -274,11 +350,16 @@ impl ChunkReader {
         chunk.isize_mismatch = (0, None);
         chunk.member = None;
         chunk.streamed = false;
+        if !self.remote_stream() {
+            self.spare.push(chunk);
+            return None;
+        }
         if let Some(stream) = &mut self.stream {
             // Waits for the first block only when no chunk is in flight (so the caller always
             // has one to wait for); otherwise the chunk ends with the blocks that have arrived.
             let wait = self.dispatched == self.delivered;
-            if let Err(e) = stream.fill(&mut chunk, self.opts.chunk_bytes, wait) {
+            chunk.range = self.range;
+            if let Err(e) = stream.fill(&mut chunk, self.opts.chunk_bytes, wait, self.end) {
                 self.scan_error = Some(e.with_path(self.path.clone()));
             }
         } else {
@@ -416,77 +497,6 @@ impl Drop for ChunkReader {
             let spare = std::mem::take(&mut self.spare);
             crew.run(move || drop(spare));
         }
-    }
-}
-
-impl ChunkReader {
-    /// The next chunk of the plain gzip member at hand, inflated on the calling thread; when the
-    /// member ends, scanning resumes after it (the next member may be BGZF again).
-    fn member_chunk(&mut self) -> Outcome {
-        let mut member = match (self.member.take(), self.member_at.take()) {
-            (Some(m), _) => m,
-            (None, Some(start)) => {
-                let first = if self.members.0 == 0 {
-                    start
-                } else {
-                    self.members.1
-                };
-                self.members = (self.members.0 + 1, first);
-                let tail = Tail {
-                    input: self.input.clone(),
-                    pos: start as usize,
-                };
-                Member {
-                    start,
-                    decoder: flate2::bufread::GzDecoder::new(tail),
-                }
-            }
-            (None, None) => unreachable!("called with a member at hand"),
-        };
-        let mut chunk = self.spare.pop().unwrap_or_default();
-        chunk.blocks.clear();
-        chunk.marks.clear();
-        chunk.marks_end = 0;
-        chunk.isize_mismatch = (0, None);
-        let want = self.opts.chunk_bytes.max(MAX_BLOCK_SIZE);
-        if chunk.data.len() < want {
-            chunk.data.resize(want, 0);
-        }
-        let mut len = 0;
-        let ended = loop {
-            match std::io::Read::read(&mut member.decoder, &mut chunk.data[len..want]) {
-                Ok(0) => break true,
-                Ok(n) => {
-                    len += n;
-                    if len == want {
-                        break false;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let reason = match e.kind() {
-                        std::io::ErrorKind::UnexpectedEof => "truncated member".to_string(),
-                        _ => e.to_string(),
-                    };
-                    self.scan_error = None;
-                    return Err(Error::new(member.start, ErrorKind::Gzip { reason }));
-                }
-            }
-        };
-        chunk.len = len;
-        chunk.member = Some(member.start);
-        chunk.range = self.range;
-        chunk.index = self.dispatched;
-        chunk.first_block = self.next_block;
-        self.dispatched += 1;
-        if ended {
-            let end = member.decoder.into_inner().pos as u64;
-            self.scan = ScanState::at(end);
-            self.ended_plain = true;
-        } else {
-            self.member = Some(member);
-        }
-        Ok(chunk)
     }
 }
 
