@@ -147,6 +147,11 @@ impl Stream {
     fn receive(&mut self, piece: std::io::Result<Vec<u8>>) {
         match piece {
             Ok(p) if p.is_empty() => self.ended = true,
+            Ok(p) if self.at == self.buf.len() => {
+                // Everything before was taken: the piece becomes the buffer, uncopied.
+                self.buf = p;
+                self.at = 0;
+            }
             Ok(p) => {
                 if self.at > 0 && self.at >= self.buf.len() / 2 {
                     self.buf.drain(..self.at);

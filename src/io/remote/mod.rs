@@ -390,7 +390,8 @@ impl Object {
                 Err(e) => return Err(fail(cause(&e))),
             };
             let failure = match got {
-                Ok(bytes) if bytes.len() == want => return Ok(bytes.to_vec()),
+                // `Vec::from` takes the body's buffer without a copy when it owns it alone.
+                Ok(bytes) if bytes.len() == want => return Ok(Vec::from(bytes)),
                 Ok(bytes) => format!("short body: {} of {want} bytes", bytes.len()),
                 Err(e) => e,
             };
