@@ -322,6 +322,13 @@ pub const MIDI: &[Opt] = &[
     .cli("--from-list")
     .no_python("a Python caller passes the listed paths themselves")
     .no_c("a C caller passes the listed paths themselves"),
+    opt(
+        "storage_options",
+        "the environment's",
+        "settings of inputs given as URLs (a URL ending in / is every MIDI object under it)",
+    )
+    .cli("--storage-option")
+    .no_c("C callers configure URL inputs by the environment (AWS_*, GOOGLE_*, AZURE_*)"),
 ];
 
 /// The conversions' output options ([`crate::convert::Output`]).

@@ -106,6 +106,7 @@ def read_midi(
     velocity_threshold: int = 0,
     merge_window_ms: float = 30.0,
     key_profile: Literal["krumhansl", "aarden", "temperley"] = "krumhansl",
+    storage_options: Optional[Mapping[str, str]] = None,
 ) -> BatchStream: ...
 def convert_bam(
     inputs: Paths,
@@ -176,4 +177,5 @@ def convert_midi(
     merge_window_ms: float = 30.0,
     key_profile: Literal["krumhansl", "aarden", "temperley"] = "krumhansl",
     progress: Progress = None,
+    storage_options: Optional[Mapping[str, str]] = None,
 ) -> Tuple[int, float]: ...

@@ -102,7 +102,8 @@ class MidiDatasource(Datasource):
     """MIDI files as file-list read tasks (see :func:`read_midi`)."""
 
     def __init__(self, paths, *, files_per_split=1000, threads_per_task=1, **options):
-        self._splits = _rawarrow._plan_midi(paths, files_per_split)
+        self._splits = _rawarrow._plan_midi(paths, files_per_split,
+                                            storage_options=options.get("storage_options"))
         self._options = dict(options, threads=threads_per_task)
 
     def estimate_inmemory_data_size(self) -> Optional[int]:
@@ -156,11 +157,13 @@ def read_tdf(path, *, peaks_per_split: int = 50_000_000, threads_per_task: int =
 
 
 def read_midi(paths: PathArg, *, files_per_split: int = 1000, threads_per_task: int = 1,
-              table="notes", velocity_threshold=0, merge_window_ms=30.0, **ray_args) -> Dataset:
+              table="notes", velocity_threshold=0, merge_window_ms=30.0, storage_options=None,
+              **ray_args) -> Dataset:
     """MIDI files and folders as a Ray dataset: lists of ``files_per_split`` files per read
-    task; the other options as for :func:`rawarrow.read_midi`."""
+    task; the other options as for :func:`rawarrow.read_midi` (a URL ending in ``/`` is every
+    MIDI object under that prefix, listed by the driver, fetched by the tasks)."""
     source = MidiDatasource(paths, files_per_split=files_per_split,
                             threads_per_task=threads_per_task, table=table,
                             velocity_threshold=velocity_threshold,
-                            merge_window_ms=merge_window_ms)
+                            merge_window_ms=merge_window_ms, storage_options=storage_options)
     return read_datasource(source, **ray_args)

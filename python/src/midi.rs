@@ -15,6 +15,7 @@ pub(crate) fn midi_options(
     velocity_threshold: u8,
     merge_window_ms: f64,
     key_profile: &str,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> Result<MidiOptions, Error> {
     Ok(MidiOptions {
         table: table.parse::<MidiTable>()?,
@@ -23,19 +24,24 @@ pub(crate) fn midi_options(
         velocity_threshold,
         merge_window_ms,
         key_profile: key_profile.parse().map_err(Error::usage)?,
+        storage_options: storage_options.unwrap_or_default().into_iter().collect(),
     })
 }
 
 /// Reads Standard MIDI Files as a stream of Arrow record batches, in sorted path order.
 ///
 /// Args:
-///     paths: files and folders (folders are walked recursively for .mid .midi .kar .rmi .smf).
+///     paths: files and folders (folders are walked recursively for .mid .midi .kar .rmi .smf),
+///         or URLs.
 ///     table: "notes" (one row per note) or "files" (one row per file, one batch at the end).
 ///     threads: worker threads (default: the cores this process may use).
 ///     files_per_batch: files per job and per notes batch (default 256).
 ///     velocity_threshold: onset detection ignores notes at or below this velocity.
 ///     merge_window_ms: onset detection merges notes within this many milliseconds.
 ///     key_profile: "krumhansl" (music21's analyze('krumhansl')), "aarden" or "temperley".
+///     storage_options: settings of paths given as URLs, as for read_bam; a URL ending in "/"
+///         is every MIDI object under that prefix (s3://, gs://, az://), other URLs are files
+///         (https:// too), each fetched whole.
 ///
 /// notes: file Dictionary(Int32, Utf8), track UInt16, channel, pitch, velocity UInt8,
 /// onset_tick, offset_tick UInt64, onset_s, duration_s Float64, program UInt8 (the channel's
@@ -48,7 +54,7 @@ pub(crate) fn midi_options(
 /// max_polyphony.
 /// A corrupt file is a files row with error set; it never stops the stream.
 #[pyfunction]
-#[pyo3(signature = (paths, *, table="notes", threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, key_profile="krumhansl"))]
+#[pyo3(signature = (paths, *, table="notes", threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, key_profile="krumhansl", storage_options=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_midi(
     py: Python<'_>,
@@ -59,6 +65,7 @@ pub(crate) fn read_midi(
     velocity_threshold: u8,
     merge_window_ms: f64,
     key_profile: &str,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<PyBatchStream> {
     let paths = self::paths(paths)?;
     let options = midi_options(
@@ -68,6 +75,7 @@ pub(crate) fn read_midi(
         velocity_threshold,
         merge_window_ms,
         key_profile,
+        storage_options,
     )
     .map_err(|e| py_err(py, e))?;
     open(py, || Stream::midi(&paths, &options))
@@ -83,12 +91,12 @@ pub(crate) fn read_midi(
 ///         files done, files)); into PostgreSQL, the files table goes to table "files".
 ///     files: also write the files table (one row per file) to this path.
 ///     table: "notes" (default) or "files": the table `output` gets.
-///     threads, files_per_batch, velocity_threshold, merge_window_ms, key_profile: as for
-///         read_midi.
+///     threads, files_per_batch, velocity_threshold, merge_window_ms, key_profile,
+///         storage_options: as for read_midi.
 ///
 /// Returns (notes written, seconds).
 #[pyfunction]
-#[pyo3(signature = (inputs, output=None, *, files=None, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, table="notes", threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, key_profile="krumhansl", progress=None))]
+#[pyo3(signature = (inputs, output=None, *, files=None, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, table="notes", threads=None, files_per_batch=None, velocity_threshold=0, merge_window_ms=30.0, key_profile="krumhansl", progress=None, storage_options=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn convert_midi(
     py: Python<'_>,
@@ -109,6 +117,7 @@ pub(crate) fn convert_midi(
     merge_window_ms: f64,
     key_profile: &str,
     progress: Option<&Bound<'_, PyAny>>,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<(u64, f64)> {
     let paths = self::paths(inputs)?;
     let options = midi_options(
@@ -118,6 +127,7 @@ pub(crate) fn convert_midi(
         velocity_threshold,
         merge_window_ms,
         key_profile,
+        storage_options,
     )
     .map_err(|e| py_err(py, e))?;
     let pg = Pg {
@@ -140,14 +150,17 @@ pub(crate) fn convert_midi(
 
 /// Plans file-list splits of MIDI inputs: [(paths, bytes)] (used by rawarrow.ray).
 #[pyfunction]
+#[pyo3(signature = (paths, files_per_split, storage_options=None))]
 pub(crate) fn _plan_midi(
     py: Python<'_>,
     paths: &Bound<'_, PyAny>,
     files_per_split: usize,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<Vec<(Vec<String>, u64)>> {
     let paths = self::paths(paths)?;
+    let storage: Vec<(String, String)> = storage_options.unwrap_or_default().into_iter().collect();
     let splits = py
-        .detach(|| rawarrow::stream::plan("midi", &paths, files_per_split as u64, &[]))
+        .detach(|| rawarrow::stream::plan("midi", &paths, files_per_split as u64, &storage))
         .map_err(|e| py_err(py, e))?;
     Ok(splits
         .into_iter()

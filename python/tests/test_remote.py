@@ -332,3 +332,51 @@ def test_byte_range_splits_over_http_give_every_record_once(bam, nginx):
     got = pa.concat_tables(parts)
     assert got.num_rows == whole.num_rows
     assert got.equals(whole), bam.name
+
+
+# MIDI: a bucket prefix is a folder, URLs are files.
+
+
+def midi_table(paths, **kw):
+    return pa.table(rawarrow.read_midi(paths, **kw))
+
+
+def without_file(table: pa.Table) -> pa.Table:
+    return table.drop(["file"])
+
+
+@pytest.mark.parametrize("folder", __import__("conftest").midi_inputs(), ids=lambda p: p.name)
+def test_a_midi_prefix_in_s3_reads_as_its_folder(folder, moto):
+    songs = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi", ".kar", ".rmi", ".smf"))
+    assert songs
+    prefix = f"songs/{abs(hash(str(folder)))}/"
+    for p in songs:
+        moto.put("music", prefix + str(p.relative_to(folder)), p)
+    moto.put("music", prefix + "README.txt", DATA / "sample.sam.gz")  # not MIDI: not listed
+    options = {
+        "aws_endpoint": moto.endpoint, "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing-secret", "aws_region": "us-east-1",
+        "aws_allow_http": "true",
+    }
+    url = f"s3://music/{prefix}"
+    for table in ("notes", "files"):
+        local = midi_table([folder], table=table)
+        remote = midi_table([url], table=table, storage_options=options)
+        assert without_file(remote).equals(without_file(local)), table
+        names = remote.column("file").cast(pa.string()).unique().to_pylist()
+        assert all(n.startswith(url) for n in names), names[:3]
+        assert len(names) == (len(songs) if table == "files" else len(set(local.column("file").cast(pa.string()).to_pylist())))
+
+
+def test_midi_files_over_http_and_a_missing_one(www, nginx):
+    song = sorted(p for p in __import__("conftest").MIDI_SEEDS.iterdir() if p.suffix == ".mid")[1]
+    (www / "songs").mkdir(exist_ok=True)
+    os.symlink(song, www / "songs" / song.name)
+    local = midi_table([song], table="files")
+    remote = midi_table([nginx.url(f"songs/{song.name}"), nginx.url("songs/gone.mid")], table="files")
+    assert remote.num_rows == 2
+    files = remote.column("file").cast(pa.string()).to_pylist()
+    gone, found = files.index(nginx.url("songs/gone.mid")), files.index(nginx.url(f"songs/{song.name}"))
+    error = remote.column("error")[gone].as_py()
+    assert error is not None and "not found" in error, error
+    assert without_file(remote.slice(found, 1)).equals(without_file(local))

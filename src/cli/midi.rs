@@ -54,6 +54,8 @@ pub(super) struct Midi {
     #[arg(long, default_value = "krumhansl")]
     key_profile: rawarrow::midi::KeyProfile,
     #[command(flatten)]
+    storage: super::StorageArgs,
+    #[command(flatten)]
     ipc: super::IpcOptions,
 }
 
@@ -65,6 +67,7 @@ pub(super) fn run(args: Midi) -> Result {
         velocity_threshold: args.velocity_threshold,
         merge_window_ms: args.merge_window_ms,
         key_profile: args.key_profile,
+        storage_options: args.storage.options.clone(),
     };
     let input = rawarrow::convert::Input::Midi {
         paths: args.inputs.clone(),

@@ -86,7 +86,7 @@ impl Input {
                 list,
                 options,
             } => {
-                let mut files = midi_paths(paths, list.as_deref())?;
+                let mut files = midi_paths(paths, list.as_deref(), &options.storage_options)?;
                 if !done.files.is_empty() {
                     files.retain(|p| {
                         let (size, mtime) = crate::sink::postgres::stamp(p);
@@ -117,8 +117,12 @@ impl Input {
 }
 
 /// The MIDI files of `inputs` (folders walked) and of the list file, sorted, once each.
-fn midi_paths(inputs: &[PathBuf], list: Option<&Path>) -> Result<Vec<PathBuf>, Error> {
-    let mut paths = crate::midi::list_inputs(inputs)?;
+fn midi_paths(
+    inputs: &[PathBuf],
+    list: Option<&Path>,
+    storage: &[(String, String)],
+) -> Result<Vec<PathBuf>, Error> {
+    let mut paths = crate::midi::reader::list(inputs, storage)?;
     if let Some(list) = list {
         let listed = if list.as_os_str() == "-" {
             crate::midi::read_list(std::io::stdin().lock())

@@ -41,7 +41,7 @@
 
 mod analysis;
 mod onset;
-mod reader;
+pub(crate) mod reader;
 mod smf;
 pub(crate) mod stream;
 mod table;
@@ -286,7 +286,7 @@ pub fn parse(bytes: &[u8]) -> Result<Song, ParseError> {
 /// Reads and parses one file (memory-mapped); errors name the file.
 pub fn read(path: impl AsRef<std::path::Path>) -> Result<Song, crate::Error> {
     let path = path.as_ref();
-    let input = crate::io::Input::open(path).map_err(Error::open)?;
+    let input = crate::io::Input::open_whole(path, &[]).map_err(Error::open)?;
     let song = parse(input.bytes());
     // A file that shrank while it was parsed was read partly as zeros.
     input.check()?;

@@ -137,13 +137,32 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
 /// The files a reader would read for `inputs`: files as given, folders walked recursively for
 /// [`EXTENSIONS`]; sorted by path, duplicates removed.
 pub fn list_inputs<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, crate::Error> {
-    list(inputs).map_err(crate::Error::from)
+    list(inputs, &[])
 }
 
-fn list<P: AsRef<Path>>(inputs: &[P]) -> Result<Vec<PathBuf>, Error> {
+/// [`list_inputs`], where a URL ending in `/` is every object under that prefix with a MIDI
+/// extension (listed with `storage`'s settings), and other URLs are files as given.
+pub(crate) fn list<P: AsRef<Path>>(
+    inputs: &[P],
+    storage: &[(String, String)],
+) -> Result<Vec<PathBuf>, crate::Error> {
     let mut out = Vec::new();
     for p in inputs {
         let p = p.as_ref();
+        if crate::io::is_url(p) {
+            if p.to_str().is_some_and(|u| u.ends_with('/')) {
+                let listed = crate::io::list_objects(p.to_str().unwrap_or_default(), storage, "")?;
+                out.extend(
+                    listed
+                        .into_iter()
+                        .map(|(u, _)| u)
+                        .filter(|u| has_midi_extension(u)),
+                );
+            } else {
+                out.push(p.to_path_buf());
+            }
+            continue;
+        }
         let meta = std::fs::metadata(p).map_err(|e| Error::at(p, ErrorKind::Walk(e)))?;
         if meta.is_dir() {
             walk(p, &mut out)?;
@@ -199,6 +218,7 @@ pub struct ReaderBuilder {
     files_per_batch: usize,
     onsets: OnsetOptions,
     key_profile: KeyProfile,
+    storage: Arc<[(String, String)]>,
 }
 
 impl Default for ReaderBuilder {
@@ -209,6 +229,7 @@ impl Default for ReaderBuilder {
             files_per_batch: 256,
             onsets: OnsetOptions::default(),
             key_profile: KeyProfile::default(),
+            storage: Arc::new([]),
         }
     }
 }
@@ -237,6 +258,13 @@ impl ReaderBuilder {
     /// [`super::analysis`]).
     pub(crate) fn key_profile(mut self, profile: KeyProfile) -> Self {
         self.key_profile = profile;
+        self
+    }
+
+    /// Settings of inputs given as URLs (see
+    /// [`MidiOptions::storage_options`](crate::stream::MidiOptions)).
+    pub(crate) fn storage(mut self, storage: &[(String, String)]) -> Self {
+        self.storage = storage.into();
         self
     }
 
@@ -269,6 +297,7 @@ impl ReaderBuilder {
         let dictionary: ArrayRef = Arc::new(names);
         let paths: Arc<[PathBuf]> = paths.into();
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
+        let storage = self.storage.clone();
         let profile = self.key_profile;
         let keep = arenas_per_pool(workers(self.threads), workers(self.threads));
         let pool = Ordered::spawn_named(
@@ -285,7 +314,7 @@ impl ReaderBuilder {
             move |(analyzer, rows, buf, arenas), range: Range<usize>| {
                 rows.clear();
                 let files: Vec<FileRow> = range
-                    .map(|i| read_one(analyzer, &wpaths[i], i as i32, rows, buf))
+                    .map(|i| read_one(analyzer, &wpaths[i], i as i32, rows, buf, &storage))
                     .collect();
                 (notes_batch(rows, &wdict, arenas), files)
             },
@@ -316,8 +345,14 @@ fn load<'a>(
     path: &Path,
     buf: &'a mut Vec<u8>,
     map: &'a mut Option<Input>,
+    storage: &[(String, String)],
 ) -> Result<&'a [u8], String> {
     use std::io::Read;
+    if crate::io::is_url(path) {
+        // An object in a store or behind HTTP: fetched whole (songs are small).
+        let input = Input::open_whole(path, storage).map_err(|e| e.to_string())?;
+        return Ok(map.insert(input).bytes());
+    }
     let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let meta = file.metadata().map_err(|e| e.to_string())?;
     if meta.is_file() && meta.len() <= READ_LIMIT {
@@ -336,13 +371,14 @@ fn read_one(
     key: i32,
     rows: &mut Vec<NoteRow>,
     buf: &mut Vec<u8>,
+    storage: &[(String, String)],
 ) -> FileRow {
     let mut row = FileRow {
         file: key,
         ..FileRow::default()
     };
     let mut map = None;
-    let bytes = match load(path, buf, &mut map) {
+    let bytes = match load(path, buf, &mut map, storage) {
         Ok(b) => b,
         Err(e) => {
             row.error = Some(format!("cannot open: {e}"));
@@ -436,7 +472,7 @@ impl Reader {
     }
 
     /// The files being read, in output order.
-    pub fn paths(&self) -> &[PathBuf] {
+    pub(crate) fn paths(&self) -> &[PathBuf] {
         &self.paths
     }
 

@@ -56,6 +56,9 @@ pub struct MidiOptions {
     pub merge_window_ms: f64,
     /// Key profile of `files.key_estimate`.
     pub key_profile: KeyProfile,
+    /// Settings of inputs given as URLs (as [`BamOptions::storage_options`](super::super::stream::BamOptions)):
+    /// a URL ending in `/` is every MIDI object under that prefix, other URLs are files.
+    pub storage_options: Vec<(String, String)>,
 }
 
 impl Default for MidiOptions {
@@ -68,6 +71,7 @@ impl Default for MidiOptions {
             velocity_threshold: onsets.velocity_threshold,
             merge_window_ms: onsets.merge_window_s * 1000.0,
             key_profile: KeyProfile::default(),
+            storage_options: Vec::new(),
         }
     }
 }
@@ -87,7 +91,8 @@ pub(crate) fn open(paths: Vec<PathBuf>, options: &MidiOptions) -> Result<MidiSou
             velocity_threshold: options.velocity_threshold,
             merge_window_s: ms / 1000.0,
         })
-        .key_profile(options.key_profile);
+        .key_profile(options.key_profile)
+        .storage(&options.storage_options);
     if let Some(t) = at_least_one("threads", options.threads)? {
         b = b.threads(t);
     }
@@ -209,13 +214,14 @@ impl Source for MidiSource {
 fn plan(
     paths: &[PathBuf],
     files_per_split: u64,
-    _storage: &[(String, String)],
+    storage: &[(String, String)],
 ) -> Result<Vec<Split>, Error> {
     let files_per_split = usize::try_from(files_per_split).unwrap_or(usize::MAX);
     if files_per_split == 0 {
         return Err(Error::usage("files_per_split must be at least 1"));
     }
-    let files = super::list_inputs(paths)?;
+    // (A URL's size is not asked for: 0 in the estimate.)
+    let files = super::reader::list(paths, storage)?;
     Ok(files
         .chunks(files_per_split)
         .map(|c| Split::Midi {

@@ -93,7 +93,10 @@ impl BatchStream {
         if paths.is_empty() {
             return Err(Error::usage("no input MIDI files or folders"));
         }
-        Self::midi_listed(midi::list_inputs(paths)?, options)
+        Self::midi_listed(
+            midi::reader::list(paths, &options.storage_options)?,
+            options,
+        )
     }
 
     /// Exactly these MIDI files, in this order (no folder is walked; a file that cannot be
