@@ -1,7 +1,7 @@
 //! The C ABI from C: `tests/c/read_stream.c` is compiled with the system C compiler against
 //! `include/rawarrow.h` and the static library, then run on the sample BAM (and the corpus
 //! BAMs when `RAWARROW_CORPUS` is set), on broken inputs and on the MIDI seeds. Its numbers are
-//! compared with samtools' text. When `valgrind` is installed (`.ci/run` installs it and sets
+//! compared with samtools' text (the sample also from a URL, served by `tests/common/http_range.rs`). When `valgrind` is installed (`.ci/run` installs it and sets
 //! `RAWARROW_REQUIRE_VALGRIND=1`), every run also goes through memcheck: no invalid access and
 //! no leak, including a batch read after its stream was released.
 
@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+#[path = "../../tests/common/http_range.rs"]
+mod http_range;
 #[path = "../../tests/common/pg_server.rs"]
 mod pg_server;
 use pg_server::tdf_run;
@@ -162,6 +164,16 @@ fn check_bam(bam: &Path, sam_gz: &Path) {
     assert_eq!(
         before, after,
         "the last batch changed after the stream was released"
+    );
+}
+
+#[test]
+fn a_url_through_the_c_stream_equals_samtools() {
+    // C takes URLs as paths: the same rows from HTTP as from the file.
+    let base = http_range::serve(&repo().join("tests/data"));
+    check_bam(
+        Path::new(&format!("{base}/sample.bam")),
+        &repo().join("tests/data/sample.sam.gz"),
     );
 }
 
