@@ -135,42 +135,24 @@ impl Settings {
         tls();
         let (scheme, path) = ObjectStoreScheme::parse(url).map_err(|e| e.to_string())?;
         let unknown = |k: &str| format!("unknown storage option {k:?} for a {scheme:?} URL");
+        macro_rules! cloud {
+            ($builder:ty) => {{
+                let mut b = <$builder>::from_env().with_url(url.as_str());
+                for (k, v) in &self.options {
+                    b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
+                }
+                let built = b.with_retry(self.retry()).build();
+                Arc::new(built.map_err(|e| e.to_string())?)
+            }};
+        }
         let store: Arc<dyn ObjectStore> = match scheme {
-            ObjectStoreScheme::AmazonS3 => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str());
-                for (k, v) in &self.options {
-                    b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
-                }
-                Arc::new(
-                    b.with_retry(self.retry())
-                        .build()
-                        .map_err(|e| e.to_string())?,
-                )
-            }
+            // The three cloud builders take the same steps: the environment, the URL, the
+            // options (each parsed as that store's key), the retries.
+            ObjectStoreScheme::AmazonS3 => cloud!(object_store::aws::AmazonS3Builder),
             ObjectStoreScheme::GoogleCloudStorage => {
-                let mut b =
-                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
-                for (k, v) in &self.options {
-                    b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
-                }
-                Arc::new(
-                    b.with_retry(self.retry())
-                        .build()
-                        .map_err(|e| e.to_string())?,
-                )
+                cloud!(object_store::gcp::GoogleCloudStorageBuilder)
             }
-            ObjectStoreScheme::MicrosoftAzure => {
-                let mut b =
-                    object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-                for (k, v) in &self.options {
-                    b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
-                }
-                Arc::new(
-                    b.with_retry(self.retry())
-                        .build()
-                        .map_err(|e| e.to_string())?,
-                )
-            }
+            ObjectStoreScheme::MicrosoftAzure => cloud!(object_store::azure::MicrosoftAzureBuilder),
             ObjectStoreScheme::Http => {
                 let base = &url[..url::Position::BeforePath];
                 let mut client = object_store::ClientOptions::new().with_allow_http(true);
