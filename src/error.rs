@@ -347,15 +347,29 @@ impl From<tdf::Error> for Error {
         let path = e.path().map(Path::to_path_buf);
         let out = match e.kind() {
             tdf::ErrorKind::Open => {
-                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), Location::File);
-                // The reader names a path that is missing, or a file where a folder belongs.
-                let (io, errno) = if path.as_deref().is_some_and(Path::exists) {
-                    (std::io::ErrorKind::NotADirectory, ENOTDIR)
+                let location = e.offset().map_or(Location::File, Location::Offset);
+                let mut out = Self::new(ErrorKind::Io, message).at(path.as_deref(), location);
+                let source = std::error::Error::source(&e);
+                if let Some(o) = source.and_then(|s| s.downcast_ref::<crate::io::OpenError>()) {
+                    // An input that could not be opened (a remote object: its own cause).
+                    if let crate::io::OpenErrorKind::Usage(_) = o.kind() {
+                        out.kind = ErrorKind::Usage;
+                    }
+                    out.set_open_cause(o.kind());
+                } else if let Some(io) = source.and_then(|s| s.downcast_ref::<std::io::Error>()) {
+                    // A fetch that failed.
+                    out.io = Some(io.kind());
+                    out.errno = io.raw_os_error().or_else(|| errno(io.kind()));
                 } else {
-                    (std::io::ErrorKind::NotFound, ENOENT)
-                };
-                out.io = Some(io);
-                out.errno = Some(errno);
+                    // The reader names a path that is missing, or a file where a folder belongs.
+                    let (io, errno) = if path.as_deref().is_some_and(Path::exists) {
+                        (std::io::ErrorKind::NotADirectory, ENOTDIR)
+                    } else {
+                        (std::io::ErrorKind::NotFound, ENOENT)
+                    };
+                    out.io = Some(io);
+                    out.errno = Some(errno);
+                }
                 out
             }
             tdf::ErrorKind::Options => Self::usage(message),

@@ -277,6 +277,13 @@ pub const TDF: &[Opt] = &[
     )
     .cli("--batch-rows")
     .c(&["batch_rows"]),
+    opt(
+        "storage_options",
+        "the environment's",
+        "settings of a run given as a URL prefix (its analysis.tdf and analysis.tdf_bin under it)",
+    )
+    .cli("--storage-option")
+    .no_c("C callers configure URL inputs by the environment (AWS_*, GOOGLE_*, AZURE_*)"),
 ];
 
 /// The MIDI reader's options ([`crate::stream::MidiOptions`] and the list input of

@@ -96,6 +96,7 @@ def read_tdf(
     columns: Optional[Sequence[str]] = None,
     threads: Optional[int] = None,
     batch_rows: Optional[int] = None,
+    storage_options: Optional[Mapping[str, str]] = None,
 ) -> BatchStream: ...
 def read_midi(
     paths: Paths,
@@ -157,6 +158,7 @@ def convert_tdf(
     threads: Optional[int] = None,
     batch_rows: Optional[int] = None,
     progress: Progress = None,
+    storage_options: Optional[Mapping[str, str]] = None,
 ) -> Tuple[int, float]: ...
 def convert_midi(
     inputs: Paths,

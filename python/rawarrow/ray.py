@@ -78,7 +78,8 @@ class TdfDatasource(Datasource):
 
     def __init__(self, path, *, peaks_per_split=50_000_000, threads_per_task=1, **options):
         self._path = str(path)
-        self._splits = _rawarrow._plan_tdf(path, peaks_per_split)
+        self._splits = _rawarrow._plan_tdf(path, peaks_per_split,
+                                           storage_options=options.get("storage_options"))
         self._options = dict(options, threads=threads_per_task)
 
     def estimate_inmemory_data_size(self) -> Optional[int]:
@@ -147,12 +148,18 @@ def read_bam(paths: PathArg, *, columns=None, tags=None, split_bytes: int = 128 
 
 def read_tdf(path, *, peaks_per_split: int = 50_000_000, threads_per_task: int = 1,
              ms_level=None, calibration="auto", columns=None, batch_rows=None,
-             **ray_args) -> Dataset:
+             storage_options=None, **ray_args) -> Dataset:
     """A timsTOF run as a Ray dataset: groups of whole frames of about ``peaks_per_split``
-    peaks per read task; the other options as for :func:`rawarrow.read_tdf`."""
+    peaks per read task; the other options as for :func:`rawarrow.read_tdf`.
+
+    ``path`` may be a URL prefix (``s3://bucket/run.d``, ``gs://``, ``az://``,
+    ``https://host/run.d/``): the driver plans from the run's ``analysis.tdf`` and each task
+    fetches it and only its own frames' blobs of ``analysis.tdf_bin`` (no shared filesystem
+    needed). ``storage_options`` as for :func:`rawarrow.read_bam`."""
     source = TdfDatasource(path, peaks_per_split=peaks_per_split,
                            threads_per_task=threads_per_task, ms_level=ms_level,
-                           calibration=calibration, columns=columns, batch_rows=batch_rows)
+                           calibration=calibration, columns=columns, batch_rows=batch_rows,
+                           storage_options=storage_options)
     return read_datasource(source, **ray_args)
 
 

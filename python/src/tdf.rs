@@ -17,6 +17,7 @@ pub(crate) type TdfSelect<'a> = (
     Option<u32>,
 );
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn tdf_options(
     ms_level: Option<u8>,
     frames: Option<(u32, u32)>,
@@ -25,6 +26,7 @@ pub(crate) fn tdf_options(
     threads: Option<usize>,
     batch_rows: Option<usize>,
     (table, rt, mobility, mz, centroid): TdfSelect<'_>,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> Result<TdfOptions, Error> {
     Ok(TdfOptions {
         ms_level,
@@ -38,6 +40,7 @@ pub(crate) fn tdf_options(
         mobility,
         mz,
         centroid,
+        storage_options: storage_options.unwrap_or_default().into_iter().collect(),
     })
 }
 
@@ -45,7 +48,10 @@ pub(crate) fn tdf_options(
 /// the precursors, spectra or windows table.
 ///
 /// Args:
-///     path: the .d folder (analysis.tdf and analysis.tdf_bin, zstd frames).
+///     path: the .d folder (analysis.tdf and analysis.tdf_bin, zstd frames), or a URL prefix
+///         holding those two objects (s3://bucket/run.d, gs://, az://, https://host/run.d/):
+///         analysis.tdf is fetched to a private temporary file, read, and removed; each job
+///         fetches only the blobs of its own frames from analysis.tdf_bin.
 ///     table: "peaks" (default), "precursors" (ddaPASEF), "spectra" (one summed MS2 spectrum
 ///         per ddaPASEF precursor) or "windows" (diaPASEF isolation windows).
 ///     ms_level: 1 or 2: only frames of that MS level (peaks; default: all).
@@ -61,6 +67,7 @@ pub(crate) fn tdf_options(
 ///     columns: only these columns, kept in schema order (default: all).
 ///     threads: worker threads (default: the cores this process may use).
 ///     batch_rows: target rows per batch, whole frames (default 262,144).
+///     storage_options: settings of a path given as a URL, as for read_bam.
 ///
 /// Schema: peaks: frame, scan, tof, intensity (UInt32), mz, mobility (1/K0), rt (seconds) (Float64),
 /// ms_level (UInt8), window_group (UInt32, diaPASEF; null outside a window), isolation_mz,
@@ -75,7 +82,7 @@ pub(crate) fn tdf_options(
 /// Raises FormatError for a corrupt frame or metadata (record = the frame id, offset = the
 /// byte offset in analysis.tdf_bin), OSError for a missing folder, ValueError for a bad option.
 #[pyfunction]
-#[pyo3(signature = (path, *, table="peaks", ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None))]
+#[pyo3(signature = (path, *, table="peaks", ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None, storage_options=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_tdf(
     py: Python<'_>,
@@ -91,6 +98,7 @@ pub(crate) fn read_tdf(
     columns: Option<Vec<String>>,
     threads: Option<usize>,
     batch_rows: Option<usize>,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<PyBatchStream> {
     let options = tdf_options(
         ms_level,
@@ -100,6 +108,7 @@ pub(crate) fn read_tdf(
         threads,
         batch_rows,
         (table, rt, mobility, mz, centroid),
+        storage_options,
     )
     .map_err(|e| py_err(py, e))?;
     open(py, || Stream::tdf(&path, &options))
@@ -108,16 +117,16 @@ pub(crate) fn read_tdf(
 /// Converts a timsTOF .d folder to an Arrow IPC file in process, as `rawarrow tdf` does.
 ///
 /// Args:
-///     input: the .d folder.
+///     input: the .d folder (or a URL prefix, as for read_tdf).
 ///     output, format, compression, postgres, schema, pg_table, resume, stats, progress: as
 ///         for convert_bam (output may be .mgf: the spectra table as MGF; progress reports
 ///         (rows, rows done, rows expected: for peaks, those the selected frames declare)).
 ///     table, ms_level, frames, rt, mobility, mz, centroid, calibration, columns, threads,
-///         batch_rows: as for read_tdf.
+///         batch_rows, storage_options: as for read_tdf.
 ///
 /// Returns (rows written, seconds).
 #[pyfunction]
-#[pyo3(signature = (input, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, table=None, ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None, progress=None))]
+#[pyo3(signature = (input, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, table=None, ms_level=None, frames=None, rt=None, mobility=None, mz=None, centroid=None, calibration="auto", columns=None, threads=None, batch_rows=None, progress=None, storage_options=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn convert_tdf(
     py: Python<'_>,
@@ -142,6 +151,7 @@ pub(crate) fn convert_tdf(
     threads: Option<usize>,
     batch_rows: Option<usize>,
     progress: Option<&Bound<'_, PyAny>>,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<(u64, f64)> {
     let pg = Pg {
         postgres,
@@ -161,6 +171,7 @@ pub(crate) fn convert_tdf(
         threads,
         batch_rows,
         (table, rt, mobility, mz, centroid),
+        storage_options,
     )
     .map_err(|e| py_err(py, e))?;
     let input = rawarrow::convert::Input::Tdf {
@@ -173,13 +184,16 @@ pub(crate) fn convert_tdf(
 
 /// Plans frame-range splits of a timsTOF run: [(first, last, peaks)] (used by rawarrow.ray).
 #[pyfunction]
+#[pyo3(signature = (path, peaks_per_split, storage_options=None))]
 pub(crate) fn _plan_tdf(
     py: Python<'_>,
     path: PathBuf,
     peaks_per_split: u64,
+    storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<Vec<(u32, u32, u64)>> {
+    let storage: Vec<(String, String)> = storage_options.unwrap_or_default().into_iter().collect();
     let splits = py
-        .detach(|| rawarrow::stream::plan("tdf", &[&path], peaks_per_split, &[]))
+        .detach(|| rawarrow::stream::plan("tdf", &[&path], peaks_per_split, &storage))
         .map_err(|e| py_err(py, e))?;
     Ok(splits
         .into_iter()

@@ -52,18 +52,24 @@ def dataset_table(ds) -> pa.Table:
     return pa.concat_tables([ray.get(ref) for ref in ds.to_arrow_refs()])
 
 
-class NodeRecording(rawarrow.ray.BamDatasource):
-    """The BAM datasource, with each block tagged by the node its read task ran on."""
+def node_recording(base):
+    """The datasource `base`, with each block tagged by the node its read task ran on."""
 
-    def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
-        def tagged(task):
-            def read():
-                node = ray.get_runtime_context().get_node_id()
-                for t in task.read_fn():
-                    yield t.append_column("node", pa.array([node] * t.num_rows, pa.string()))
-            return ReadTask(read, task.metadata)
+    class Recording(base):
+        def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
+            def tagged(task):
+                def read():
+                    node = ray.get_runtime_context().get_node_id()
+                    for t in task.read_fn():
+                        yield t.append_column("node", pa.array([node] * t.num_rows, pa.string()))
+                return ReadTask(read, task.metadata)
 
-        return [tagged(t) for t in super().get_read_tasks(parallelism)]
+            return [tagged(t) for t in super().get_read_tasks(parallelism)]
+
+    return Recording
+
+
+NodeRecording = node_recording(rawarrow.ray.BamDatasource)
 
 
 @pytest.mark.parametrize("bam", [b for b, _ in bams()], ids=lambda b: b.name)
@@ -165,5 +171,40 @@ def test_a_bucket_prefix_is_read_with_no_shared_filesystem(cluster, tmp_path):
         assert got.num_rows == whole.num_rows
         assert rows(got) == rows(whole)
         assert len(nodes) == 2, "both worker nodes read"
+    finally:
+        store.close()
+
+
+def test_a_tdf_run_in_a_bucket_is_read_with_no_shared_filesystem(cluster, tmp_path_factory):
+    """The run exists only in an S3 store: the driver plans frame groups from its analysis.tdf,
+    each task fetches that and its own frames' blobs; rows equal the single-process read."""
+    import servers
+
+    store = servers.Moto(servers.moto_server())
+    try:
+        runs = tdf_runs(tmp_path_factory)
+        run = max(runs, key=lambda r: (r / "analysis.tdf_bin").stat().st_size)
+        for f in run.iterdir():
+            store.put("onlyhere", f"tdf/run.d/{f.name}", f)
+        options = {
+            "aws_endpoint": store.endpoint, "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing-secret", "aws_region": "us-east-1",
+            "aws_allow_http": "true",
+        }
+        whole = pa.table(rawarrow.read_tdf(run))
+        source = node_recording(rawarrow.ray.TdfDatasource)(
+            "s3://onlyhere/tdf/run.d", peaks_per_split=max(1, whole.num_rows // 6),
+            storage_options=options,
+        )
+        assert len(source._splits) >= 4
+        got = dataset_table(ray.data.read_datasource(source))
+        nodes = set(got.column("node").to_pylist())
+        got = got.drop(["node"])
+        assert got.num_rows == whole.num_rows
+        assert rows(got) == rows(whole)
+        assert len(nodes) == 2, "both worker nodes read"
+        ds = rawarrow.ray.read_tdf("s3://onlyhere/tdf/run.d/", peaks_per_split=max(1, whole.num_rows // 3),
+                                   storage_options=options, ms_level=1)
+        assert rows(dataset_table(ds)) == rows(pa.table(rawarrow.read_tdf(run, ms_level=1)))
     finally:
         store.close()

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 
 import rawarrow
-from conftest import CORPUS, DATA, bams, cli_path, read_ipc
+from conftest import CORPUS, DATA, bams, cli_path, read_ipc, tdf_runs
 import servers
 
 
@@ -380,3 +380,154 @@ def test_midi_files_over_http_and_a_missing_one(www, nginx):
     error = remote.column("error")[gone].as_py()
     assert error is not None and "not found" in error, error
     assert without_file(remote.slice(found, 1)).equals(without_file(local))
+
+
+# timsTOF: a .d prefix is its two objects; analysis.tdf is fetched to a private temporary file
+# (removed), analysis.tdf_bin read by ranges, each job fetching only its frames' blobs.
+
+S3_OPTIONS = {
+    "aws_access_key_id": "testing", "aws_secret_access_key": "testing-secret",
+    "aws_region": "us-east-1", "aws_allow_http": "true",
+}
+
+
+@pytest.fixture(scope="module")
+def tdf_served(www, moto, tmp_path_factory):
+    """Every timsTOF run under `tdf/NAME` in nginx's root and in the `runs` bucket."""
+    (www / "tdf").mkdir()
+    runs = tdf_runs(tmp_path_factory)
+    for run in runs:
+        os.symlink(run, www / "tdf" / run.name)
+        for f in run.iterdir():
+            moto.put("runs", f"tdf/{run.name}/{f.name}", f)
+    return runs
+
+
+def tdf_tables(run: pathlib.Path):
+    return ("peaks", "precursors", "spectra") if "DDPASEF" in run.name else ("peaks", "windows")
+
+
+def same_conversion(local_args, remote_args, env=None):
+    """The CLI's IPC bytes for a local and a remote input, or the same failure."""
+    a, b = run(*local_args), run(*remote_args, env=env)
+    assert a.returncode == b.returncode, (remote_args, a.stderr, b.stderr)
+    return a, b
+
+
+def test_every_tdf_run_over_http_and_s3_gives_the_local_ipc_bytes(tdf_served, nginx, moto, tmp_path):
+    converted = 0
+    for run_dir in tdf_served:
+        for table in tdf_tables(run_dir):
+            local = tmp_path / f"{run_dir.name}.{table}.local.arrow"
+            for where, url, env in (
+                ("http", nginx.url(f"tdf/{run_dir.name}"), None),
+                ("s3", f"s3://runs/tdf/{run_dir.name}/", moto.env()),
+            ):
+                for threads in ("1", "2"):
+                    out = tmp_path / f"{run_dir.name}.{table}.{where}{threads}.arrow"
+                    a, b = same_conversion(
+                        ("tdf", run_dir, "--table", table, "-t", threads, "-o", local, "--quiet"),
+                        ("tdf", url, "--table", table, "-t", threads, "-o", out, "--quiet"),
+                        env=env,
+                    )
+                    if a.returncode == 0:
+                        assert out.read_bytes() == local.read_bytes(), (url, table, threads)
+                        converted += 1
+                    else:
+                        # The same refusal, naming the URL instead of the path.
+                        assert not out.exists()
+                        assert a.stderr.replace(str(run_dir), "").split(":")[-1] == b.stderr.split(":")[-1], (a.stderr, b.stderr)
+    assert converted >= 4 * len(tdf_served)
+
+
+def test_read_tdf_and_convert_tdf_take_urls_and_storage_options(tdf_served, moto, tmp_path):
+    run_dir = tdf_served[-1] if CORPUS is None else next(r for r in tdf_served if "DDPASEF" in r.name)
+    options = dict(S3_OPTIONS, aws_endpoint=moto.endpoint)
+    url = f"s3://runs/tdf/{run_dir.name}"
+    table = "spectra" if "DDPASEF" in run_dir.name else "peaks"
+    want = pa.table(rawarrow.read_tdf(run_dir, table=table))
+    got = pa.table(rawarrow.read_tdf(url, table=table, storage_options=options, threads=2))
+    assert got.num_rows > 0 and got.equals(want)
+    rawarrow.convert_tdf(run_dir, tmp_path / "local.arrow", table=table)
+    rawarrow.convert_tdf(url, tmp_path / "s3.arrow", table=table, storage_options=options)
+    assert (tmp_path / "s3.arrow").read_bytes() == (tmp_path / "local.arrow").read_bytes()
+    with pytest.raises(FileNotFoundError, match="analysis.tdf"):
+        rawarrow.read_tdf("s3://runs/tdf/none.d", storage_options=options)
+    with pytest.raises(ValueError, match="fetch_concurrency"):
+        rawarrow.read_tdf(url, storage_options=dict(options, fetch_concurrency="none"))
+
+
+def blob_extents(run_dir: pathlib.Path, where: str):
+    """(TimsId, bytes to the next blob or the end of the file) of the frames `where` selects:
+    their blobs' extents in analysis.tdf_bin, from the Frames table alone."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{run_dir / 'analysis.tdf'}?mode=ro", uri=True)
+    every = sorted({r[0] for r in con.execute("SELECT TimsId FROM Frames")})
+    chosen = sorted({r[0] for r in con.execute(f"SELECT TimsId FROM Frames WHERE {where}")})
+    con.close()
+    size = (run_dir / "analysis.tdf_bin").stat().st_size
+    nxt = dict(zip(every, every[1:] + [size]))
+    return [(i, nxt[i] - i) for i in chosen]
+
+
+def test_a_tdf_rt_slice_fetches_only_its_frames(tdf_served, nginx, tmp_path):
+    """The bytes nginx sent for analysis.tdf_bin are exactly the blobs of the frames in the
+    slice (each to where the next blob starts); analysis.tdf is sent whole, once."""
+    import sqlite3
+
+    checked = 0
+    for run_dir in tdf_served:
+        if (run_dir / "analysis.tdf_bin").stat().st_size < 256 << 10:
+            continue
+        con = sqlite3.connect(f"file:{run_dir / 'analysis.tdf'}?mode=ro", uri=True)
+        times = [r[0] for r in con.execute("SELECT Time FROM Frames ORDER BY Id")]
+        con.close()
+        lo, hi = times[len(times) // 3], times[len(times) // 2]
+        inside = blob_extents(run_dir, f"Time >= {lo!r} AND Time <= {hi!r}")
+        before = len(nginx.served())
+        ok("tdf", nginx.url(f"tdf/{run_dir.name}"), "--rt", f"{lo!r}:{hi!r}", "-t", "2", "-o", tmp_path / "slice.arrow", "--quiet")
+        ok("tdf", run_dir, "--rt", f"{lo!r}:{hi!r}", "-o", tmp_path / "local.arrow", "--quiet")
+        assert (tmp_path / "slice.arrow").read_bytes() == (tmp_path / "local.arrow").read_bytes()
+        served = nginx.served()[before:]
+        bin_bytes = sum(r[3] for r in served if r[0] == "GET" and r[1].endswith("/analysis.tdf_bin"))
+        tdf_bytes = sum(r[3] for r in served if r[0] == "GET" and r[1].endswith("/analysis.tdf"))
+        needed = sum(n for _, n in inside)
+        assert bin_bytes == needed, (run_dir.name, bin_bytes, needed)
+        assert bin_bytes < (run_dir / "analysis.tdf_bin").stat().st_size * 0.6
+        assert tdf_bytes == (run_dir / "analysis.tdf").stat().st_size
+        checked += 1
+    assert checked >= 1
+
+
+def test_tdf_faults_retried_or_reported_with_nothing_left(tdf_served, proxy, tmp_path):
+    """A 503 and a cut body on the frame data are retried (same bytes); exhausted retries are an
+    error naming the URL and the byte range; no temporary copy of analysis.tdf stays behind."""
+    run_dir = max(tdf_served, key=lambda r: (r / "analysis.tdf_bin").stat().st_size)
+    name = f"tdf/{run_dir.name}"
+    ok("tdf", run_dir, "-o", tmp_path / "local.arrow", "--quiet")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {"TMPDIR": str(temp)}
+    # A clean run through the proxy shows which ranges of analysis.tdf_bin are asked for.
+    proxy.reset()
+    ok("tdf", proxy.url(name), "-t", "1", "-o", tmp_path / "clean.arrow", "--quiet", env=env)
+    ranges = [r[2] for r in proxy.requests if r[0] == "GET" and r[1].endswith("tdf_bin")]
+    assert len(ranges) >= 2, ranges
+    last_byte = int(ranges[1].split("-")[-1])
+    for fault in ("503", "short", "reset"):
+        proxy.reset()
+        proxy.faults = {last_byte: [fault, fault]}
+        out = tmp_path / f"{fault}.arrow"
+        ok("tdf", proxy.url(name), "-t", "2", "-o", out, "--quiet", env=env)
+        assert out.read_bytes() == (tmp_path / "local.arrow").read_bytes(), fault
+        assert any(r[3] == fault for r in proxy.requests)
+    proxy.reset()
+    proxy.faults = {last_byte: ["503"] * 50}
+    out = tmp_path / "x.arrow"
+    got = run("tdf", proxy.url(name), "-o", out, "--quiet", "--storage-option", "retries=1", env=env)
+    assert got.returncode == 1, got.stderr
+    first = ranges[1].split("=")[1].split("-")[0]
+    assert proxy.url(f"{name}/analysis.tdf_bin") in got.stderr and f"bytes {first}-{last_byte}" in got.stderr, got.stderr
+    assert not out.exists() and not list(tmp_path.glob(".rawarrow-*"))
+    assert not list(temp.iterdir()), list(temp.iterdir())

@@ -32,7 +32,8 @@ enum TableArg {
 /// writes the spectra as MGF.
 #[derive(Debug, Args)]
 pub(super) struct Tdf {
-    /// The `.d` folder.
+    /// The `.d` folder, or a URL prefix holding its two files (`s3://bucket/run.d`,
+    /// `https://host/run.d/`).
     input: PathBuf,
     /// Output file (`-` for standard output): Arrow IPC, IPC stream or Parquet by its name, or
     /// MGF (`.mgf`, the spectra table).
@@ -82,6 +83,8 @@ pub(super) struct Tdf {
     /// Target rows per batch (whole frames).
     #[arg(long, default_value_t = 1 << 18, value_parser = super::at_least_one)]
     batch_rows: usize,
+    #[command(flatten)]
+    storage: super::StorageArgs,
     #[command(flatten)]
     ipc: super::IpcOptions,
 }
@@ -153,6 +156,7 @@ pub(super) fn run(args: Tdf) -> Result {
             .transpose()?,
         mz: args.mz.as_deref().map(|r| range("mz", r)).transpose()?,
         centroid: args.centroid,
+        storage_options: args.storage.options.clone(),
     };
     if options.centroid.is_some() && table != Table::Spectra {
         return Err(rawarrow::Error::usage(

@@ -6,16 +6,17 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use super::blobs::Bin;
 use super::calib::{digitizer_samples, plausible, ImModel, Models, MzModel};
 use super::frame::MAX_PEAKS;
 use super::meta::Metadata;
 use super::peaks::{build_batch, level_of, Shared, SpectraState, Worker};
 use super::reader::{Calibration, Reader};
+use super::run::Location;
 use super::slice::{bounds, Bounds, Slice};
 use super::spectra;
 use super::tables::{self, Table};
 use super::Error;
-use crate::io::Input;
 use crate::runtime::{arenas_per_pool, default_threads, jobs_ahead, workers, Ordered};
 
 /// Settings for a [`Reader`].
@@ -41,6 +42,7 @@ pub struct ReaderBuilder {
     mobility: Bounds,
     mz: Bounds,
     centroid: Option<u32>,
+    storage: Vec<(String, String)>,
 }
 
 impl Default for ReaderBuilder {
@@ -58,6 +60,7 @@ impl Default for ReaderBuilder {
             mobility: None,
             mz: None,
             centroid: None,
+            storage: Vec::new(),
         }
     }
 }
@@ -139,6 +142,12 @@ impl ReaderBuilder {
         self
     }
 
+    /// Settings of a run given as a URL (see docs/REMOTE.md); the environment's otherwise.
+    pub(crate) fn storage(mut self, options: &[(String, String)]) -> Self {
+        self.storage = options.to_vec();
+        self
+    }
+
     /// Column indices of the chosen table.
     fn projection(&self) -> Result<Vec<usize>, Error> {
         let known = self.table.columns();
@@ -173,26 +182,13 @@ impl ReaderBuilder {
                 return Err(Error::options(format!("{name} must be at least 1")));
             }
         }
-        let tdf = dir.join("analysis.tdf");
-        let bin_path = dir.join("analysis.tdf_bin");
-        if !dir.is_dir() {
-            return Err(Error::open(
-                dir.to_path_buf(),
-                "not a folder (a timsTOF .d folder is expected)",
-            ));
-        }
-        if !tdf.is_file() {
-            return Err(Error::open(tdf, "missing"));
-        }
         // A peaks slice in rt leaves the other frames' rows unread.
         let time = if self.table == Table::Peaks {
             self.rt
         } else {
             None
         };
-        let meta = Metadata::read_in(&tdf, time)?;
-        let bin = Input::open(&bin_path)
-            .map_err(|e| Error::open(bin_path.clone(), e.to_string()).caused_by(e))?;
+        let (meta, bin) = Location::of(dir).open(&self.storage, time)?;
         self.build_from_parts(dir, meta, bin)
     }
 
@@ -203,10 +199,10 @@ impl ReaderBuilder {
         self,
         dir: &Path,
         meta: Metadata,
-        bin: Input,
+        bin: Bin,
     ) -> Result<Reader, Error> {
-        let tdf = dir.join("analysis.tdf");
-        let bin_path = dir.join("analysis.tdf_bin");
+        let location = Location::of(dir);
+        let tdf = location.tdf.clone();
         let compression: u32 = meta.global_value(&tdf, "TimsCompressionType")?;
         if compression != 2 {
             return Err(Error::metadata(
@@ -278,7 +274,6 @@ impl ReaderBuilder {
         let mut reader = Reader {
             shared: Arc::new(Shared {
                 bin,
-                bin_path,
                 frames: Vec::new(),
                 models: Vec::new(),
                 windows: HashMap::new(),
@@ -305,7 +300,7 @@ impl ReaderBuilder {
             rows: 0,
             failed: false,
             calibration,
-            folder: dir.to_path_buf(),
+            folder: location.folder.clone(),
             warnings,
             ready: None,
             expected: 0,
@@ -425,8 +420,7 @@ impl ReaderBuilder {
                         Some(sp) => spectra::spectra_batch(
                             &spectra::SpectraJob {
                                 meta: &sp.meta,
-                                bin: wshared.bin.bytes(),
-                                bin_path: &wshared.bin_path,
+                                bin: &wshared.bin,
                                 precursors: &sp.precursors,
                                 models: &sp.models,
                                 centroid: sp.centroid,

@@ -8,6 +8,7 @@
 
 use rawarrow_kernels::{delta, unshuffle};
 
+use super::blobs::Window;
 use super::meta::FrameRow;
 
 /// Reusable per-worker decoding state (zstd context and buffers).
@@ -29,6 +30,14 @@ impl std::fmt::Debug for FrameDecoder {
 /// not size an allocation.
 pub(crate) const MAX_PEAKS: u64 = 1 << 29;
 
+/// The most bytes the blob of `frame` can take: its header and the largest zstd frame of its
+/// `NumScans + 2·NumPeaks` words (a larger size is corrupt, and not fetched).
+pub(crate) fn most_blob_bytes(frame: &FrameRow) -> u64 {
+    let words = u64::from(frame.num_scans) + 2 * frame.num_peaks.min(MAX_PEAKS);
+    let bytes = usize::try_from(words * 4).unwrap_or(usize::MAX);
+    8 + zstd::zstd_safe::compress_bound(bytes) as u64
+}
+
 impl FrameDecoder {
     /// A decoder with empty buffers.
     pub(crate) fn new() -> std::io::Result<Self> {
@@ -40,12 +49,12 @@ impl FrameDecoder {
         })
     }
 
-    /// Decodes `frame` from the whole `analysis.tdf_bin` bytes into `tof` and `intensity`
-    /// (each exactly `NumPeaks` long) and returns the blob's length in bytes. Errors are
-    /// `(byte offset, message)`.
+    /// Decodes `frame` from `bin` (the whole `analysis.tdf_bin`, or the bytes fetched around
+    /// the frame's blob) into `tof` and `intensity` (each exactly `NumPeaks` long) and returns
+    /// the blob's length in bytes. Errors are `(byte offset, message)`.
     pub(crate) fn decode(
         &mut self,
-        bin: &[u8],
+        bin: Window<'_>,
         frame: &FrameRow,
         tof: &mut [u32],
         intensity: &mut [u32],
@@ -58,23 +67,43 @@ impl FrameDecoder {
             return err(at, format!("NumPeaks {peaks} is implausible"));
         }
         debug_assert_eq!(tof.len() as u64, peaks);
-        let start = usize::try_from(at).unwrap_or(usize::MAX);
-        if start.checked_add(8).is_none_or(|e| e > bin.len()) {
+        if at.checked_add(8).is_none_or(|e| e > bin.len) {
             return err(
                 at,
                 format!(
                     "TimsId {at} is past the end of analysis.tdf_bin ({} bytes)",
-                    bin.len()
+                    bin.len
                 ),
             );
         }
-        let size = u32::from_le_bytes(bin[start..start + 4].try_into().expect("4 bytes")) as usize;
-        let header_scans = u32::from_le_bytes(bin[start + 4..start + 8].try_into().expect("4"));
-        if size < 8 || start + size > bin.len() {
+        // The blob's bytes from its start (to the end of the window).
+        let Some(blob) = at
+            .checked_sub(bin.base)
+            .and_then(|off| usize::try_from(off).ok())
+            .and_then(|off| bin.bytes.get(off..))
+            .filter(|b| b.len() >= 8)
+        else {
+            return err(at, "the blob's bytes were not fetched".into());
+        };
+        let size = u32::from_le_bytes(blob[..4].try_into().expect("4 bytes")) as usize;
+        let header_scans = u32::from_le_bytes(blob[4..8].try_into().expect("4 bytes"));
+        if size < 8 || at + size as u64 > bin.len {
             return err(
                 at,
                 format!("blob size {size} runs past the end of analysis.tdf_bin"),
             );
+        }
+        if size as u64 > most_blob_bytes(frame) {
+            return err(
+                at,
+                format!(
+                    "blob size {size} is more than a zstd frame of NumScans {scans} and \
+                     NumPeaks {peaks} can take"
+                ),
+            );
+        }
+        if size > blob.len() {
+            return err(at, "the blob's bytes were not all fetched".into());
         }
         self.scan_peaks.clear();
         if peaks == 0 && size == 8 {
@@ -92,7 +121,7 @@ impl FrameDecoder {
         }
         let n_words = u64::from(scans) + 2 * peaks;
         let expected = (n_words * 4) as usize;
-        let payload = &bin[start + 8..start + size];
+        let payload = &blob[8..size];
         match zstd::zstd_safe::get_frame_content_size(payload) {
             Ok(Some(n)) if n != expected as u64 => {
                 return err(

@@ -31,7 +31,8 @@ pub fn decode_frame(
     let Ok(mut dec) = FrameDecoder::new() else {
         return false;
     };
-    dec.decode(bin, &row, tof, intensity).is_ok()
+    dec.decode(super::blobs::Window::whole(bin), &row, tof, intensity)
+        .is_ok()
 }
 
 /// The reader `builder` makes for the run `dir` whose `analysis.tdf` is the database `conn`
@@ -43,5 +44,6 @@ pub fn reader_from_database(
     bin: Input,
 ) -> Option<Result<Reader, Error>> {
     let meta = Metadata::from_connection_in(conn, &dir.join("analysis.tdf"), None).ok()?;
+    let bin = super::blobs::Bin::new(bin, dir.join("analysis.tdf_bin"), Vec::new());
     Some(builder.build_from_parts(dir, meta, bin))
 }

@@ -47,24 +47,58 @@ pub(crate) struct Metadata {
 }
 
 impl Metadata {
-    /// Reads `analysis.tdf` at `path`.
-    pub(crate) fn read(path: &Path) -> Result<Self, Error> {
-        Self::read_in(path, None)
-    }
-
     /// [`Metadata::read`] keeping only the frames whose `Time` lies in `time` (inclusive): the
     /// other rows are not read (a one-minute slice of an hour-long run opens in a tenth of the
     /// time), and `max_num_scans` is still that of every frame.
     pub(crate) fn read_in(path: &Path, time: Option<(f64, f64)>) -> Result<Self, Error> {
-        let uri = format!("file:{}?mode=ro&immutable=1", path.display());
+        Self::read_file_in(path, path, time)
+    }
+
+    /// [`Metadata::read_in`] of the database in `file`, named `name` in errors (a temporary
+    /// copy of a remote `analysis.tdf` is named by its URL).
+    pub(crate) fn read_file_in(
+        file: &Path,
+        name: &Path,
+        time: Option<(f64, f64)>,
+    ) -> Result<Self, Error> {
+        let uri = format!("file:{}?mode=ro&immutable=1", file.display());
         let conn = Connection::open_with_flags(
             &uri,
             OpenFlags::SQLITE_OPEN_READ_ONLY
                 | OpenFlags::SQLITE_OPEN_URI
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| sql_err(path, "open", e))?;
-        Self::from_connection_in(&conn, path, time)
+        .map_err(|e| sql_err(name, "open", e))?;
+        Self::from_connection_in(&conn, name, time)
+    }
+
+    /// Every frame's `TimsId` in the database in `file` (named `name` in errors), ascending,
+    /// without repeats: where each blob of `analysis.tdf_bin` ends at most.
+    pub(crate) fn blob_starts(file: &Path, name: &Path) -> Result<Vec<u64>, Error> {
+        let uri = format!("file:{}?mode=ro&immutable=1", file.display());
+        let conn = Connection::open_with_flags(
+            &uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sql_err(name, "open", e))?;
+        let q = |e| sql_err(name, "Frames.TimsId", e);
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT TimsId FROM Frames ORDER BY TimsId")
+            .map_err(q)?;
+        let rows = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(q)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let id = row.map_err(q)?;
+            out.push(u64::try_from(id).map_err(|_| {
+                Error::metadata(
+                    name.to_path_buf(),
+                    format!("Frames: TimsId = {id} out of range"),
+                )
+            })?);
+        }
+        Ok(out)
     }
 
     /// [`Metadata::read_in`] from an open SQLite connection (an in-memory database when

@@ -13,6 +13,7 @@
 //! (UInt32, ddaPASEF): the isolation window whose scan range holds the peak's scan in its
 //! frame, null for MS1 peaks and for scans outside every window.
 
+mod blobs;
 mod builder;
 pub(crate) mod calib;
 pub(crate) mod frame;
@@ -23,6 +24,7 @@ pub(crate) mod meta;
 pub(crate) mod mgf;
 mod peaks;
 mod reader;
+mod run;
 mod slice;
 mod spectra;
 pub(crate) mod stream;
@@ -54,7 +56,8 @@ pub struct Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The `.d` folder or one of its files cannot be opened.
+    /// The `.d` folder or one of its files cannot be opened, or (in an object store) its
+    /// bytes cannot be fetched.
     Open,
     /// `analysis.tdf` is missing a table, a column or a value, or holds one out of range.
     Metadata,
@@ -82,6 +85,14 @@ impl Error {
 
     pub(crate) fn open(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Open, Some(path.into()), message.into())
+    }
+
+    /// The bytes of `path` from `offset` could not be read (a fetch that failed).
+    pub(crate) fn read(path: impl Into<PathBuf>, offset: u64, message: impl Into<String>) -> Self {
+        Self {
+            offset: Some(offset),
+            ..Self::new(ErrorKind::Open, Some(path.into()), message.into())
+        }
     }
 
     pub(crate) fn metadata(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {

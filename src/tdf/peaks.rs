@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -17,6 +16,7 @@ use arrow_array::{
 use arrow_buffer::{ArrowNativeType, BooleanBufferBuilder, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Schema, SchemaRef};
 
+use super::blobs::Bin;
 use super::calib::{ImModel, MzModel};
 use super::frame::FrameDecoder;
 use super::meta::{FrameRow, Metadata, Window};
@@ -26,7 +26,6 @@ use super::tables::Precursor;
 use super::Error;
 use crate::arrow::arena::{Arena, ArenaPool, ArenaSize, Region};
 use crate::arrow::columns::{fields, names, Storage};
-use crate::io::Input;
 use rawarrow_kernels::runs;
 
 /// How a column's values are stored.
@@ -260,8 +259,7 @@ pub(super) fn level_of(t: u8) -> u8 {
 }
 
 pub(super) struct Shared {
-    pub(super) bin: Input,
-    pub(super) bin_path: PathBuf,
+    pub(super) bin: Bin,
     pub(super) frames: Vec<FrameRow>,
     pub(super) models: Vec<(MzModel, ImModel)>,
     pub(super) windows: HashMap<u32, Vec<Window>>,
@@ -335,6 +333,8 @@ pub(super) fn build_batch(
         per_scan_window,
         ..
     } = worker;
+    // The job's blobs (fetched now, for a remote run).
+    let fetched = s.bin.blobs(frames.iter())?;
     let mut at = 0;
     // The blobs of this job, released together once decoded (contiguous ones in one call).
     let mut blobs: Option<Range<usize>> = None;
@@ -344,13 +344,13 @@ pub(super) fn build_batch(
         let (tof, int) = c.pair(TOF, INTENSITY);
         let blob = dec
             .decode(
-                s.bin.bytes(),
+                fetched.window(f.tims_id),
                 f,
                 &mut tof.u32s()[r.clone()],
                 &mut int.u32s()[r.clone()],
             )
             .map_err(|(offset, message)| {
-                Error::frame_data(s.bin_path.clone(), f.id, offset, message)
+                Error::frame_data(s.bin.path().to_path_buf(), f.id, offset, message)
             })?;
         if let Some(n) = s.samples {
             // A damaged blob (zstd has no checksum here) can decode to impossible indices.
@@ -360,7 +360,7 @@ pub(super) fn build_batch(
                 .find(|(_, &t)| t >= n)
             {
                 return Err(Error::frame_data(
-                    s.bin_path.clone(),
+                    s.bin.path().to_path_buf(),
                     f.id,
                     f.tims_id,
                     format!(

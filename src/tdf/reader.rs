@@ -81,7 +81,7 @@ impl Reader {
     }
 
     /// Frames selected for reading (peaks table; after the rt slice).
-    pub fn frames(&self) -> usize {
+    pub(crate) fn frames(&self) -> usize {
         self.shared.frames.len()
     }
 

@@ -2,13 +2,13 @@
 //! its MS2 frames summed per TOF index, optionally centroided, converted to m/z (see
 //! [`Table::Spectra`](super::Table::Spectra)); one job of precursors per batch, on a worker.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{Float64Array, ListArray, RecordBatch};
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, SchemaRef};
 
+use super::blobs::Bin;
 use super::calib::MzModel;
 use super::frame::{FrameDecoder, MAX_PEAKS};
 use super::meta::Metadata;
@@ -89,8 +89,7 @@ pub(crate) fn finish_spectrum(tof: &mut Vec<u32>, intensity: &mut Vec<u64>, cent
 /// What spectra jobs read.
 pub(crate) struct SpectraJob<'a> {
     pub(crate) meta: &'a Metadata,
-    pub(crate) bin: &'a [u8],
-    pub(crate) bin_path: &'a Path,
+    pub(crate) bin: &'a Bin,
     pub(crate) precursors: &'a [Precursor],
     /// m/z model per precursor (its first MS2 frame's).
     pub(crate) models: &'a [MzModel],
@@ -118,6 +117,11 @@ pub(crate) fn spectra_batch(
         w.peaks.resize_with(ps.len(), Vec::new);
     }
     w.peaks.iter_mut().for_each(Vec::clear);
+    // The frames' blobs (fetched now, for a remote run).
+    let fetched = s.bin.blobs(w.order.iter().filter_map(|&i| {
+        let fi = frame_index(s.meta, s.meta.pasef[i].frame)?;
+        Some(&s.meta.frames[fi])
+    }))?;
     let mut decoded: Option<u32> = None;
     let mut offsets: Vec<usize> = Vec::new();
     for k in 0..w.order.len() {
@@ -128,7 +132,7 @@ pub(crate) fn spectra_batch(
         if decoded != Some(f.id) {
             if f.num_peaks > MAX_PEAKS {
                 return Err(Error::frame_data(
-                    s.bin_path.to_path_buf(),
+                    s.bin.path().to_path_buf(),
                     f.id,
                     f.tims_id,
                     format!("NumPeaks {} is implausible", f.num_peaks),
@@ -138,9 +142,9 @@ pub(crate) fn spectra_batch(
             w.tof.resize(m, 0);
             w.intensity.resize(m, 0);
             w.dec
-                .decode(s.bin, f, &mut w.tof, &mut w.intensity)
+                .decode(fetched.window(f.tims_id), f, &mut w.tof, &mut w.intensity)
                 .map_err(|(offset, message)| {
-                    Error::frame_data(s.bin_path.to_path_buf(), f.id, offset, message)
+                    Error::frame_data(s.bin.path().to_path_buf(), f.id, offset, message)
                 })?;
             offsets.clear();
             offsets.push(0);
@@ -206,7 +210,7 @@ pub(crate) fn spectra_batch(
         int_values.extend(summed.iter().map(|&v| v as f64));
         let end = i32::try_from(mz_values.len()).map_err(|_| {
             Error::frame_data(
-                s.bin_path.to_path_buf(),
+                s.bin.path().to_path_buf(),
                 ps[slot].row.parent,
                 0,
                 "more than 2^31 spectrum peaks in one batch",

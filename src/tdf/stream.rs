@@ -41,6 +41,9 @@ pub struct TdfOptions {
     pub mz: Option<(f64, f64)>,
     /// Spectra smoothed and centroided over this many TOF indices (timsrust's rule).
     pub centroid: Option<u32>,
+    /// Settings of a run given as a URL (`s3://bucket/run.d`, `https://host/run.d/`): the
+    /// environment's, then these `(key, value)` pairs (docs/REMOTE.md).
+    pub storage_options: Vec<(String, String)>,
 }
 
 impl std::str::FromStr for Calibration {
@@ -62,7 +65,9 @@ impl std::str::FromStr for Calibration {
 /// [`BatchStream::tdf`](crate::stream::BatchStream::tdf)).
 pub(crate) fn open(path: &Path, options: &TdfOptions) -> Result<TdfSource, Error> {
     kernels_env()?;
-    let mut b = Reader::builder().calibration(options.calibration);
+    let mut b = Reader::builder()
+        .calibration(options.calibration)
+        .storage(&options.storage_options);
     if let Some(t) = at_least_one("threads", options.threads)? {
         b = b.threads(t);
     }
@@ -183,7 +188,7 @@ impl Source for TdfSource {
 fn plan(
     paths: &[PathBuf],
     peaks_per_split: u64,
-    _storage: &[(String, String)],
+    storage: &[(String, String)],
 ) -> Result<Vec<Split>, Error> {
     let [path] = paths else {
         return Err(Error::usage(
@@ -193,12 +198,8 @@ fn plan(
     if peaks_per_split == 0 {
         return Err(Error::usage("peaks_per_split must be at least 1"));
     }
-    let tdf = path.join("analysis.tdf");
-    if !path.is_dir() || !tdf.is_file() {
-        // The reader's own message for a missing folder or file.
-        open(path, &TdfOptions::default())?;
-    }
-    let meta = super::meta::Metadata::read(&tdf)?;
+    // The metadata, read as the reader reads it (a URL's fetched); the frame data looked up.
+    let (meta, _) = super::run::Location::of(path).open(storage, None)?;
     let mut out = Vec::new();
     let mut group: Option<(u32, u32, u64)> = None;
     for f in &meta.frames {

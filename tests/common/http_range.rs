@@ -1,29 +1,41 @@
 //! A minimal HTTP/1.1 file server on 127.0.0.1 for tests that need a URL and no nginx (the C
 //! ABI's): `HEAD` and `GET` of the files in one folder, with `Range: bytes=A-B` answered 206, an
-//! ETag from the file's length and modification time, one request per connection. The Python
-//! tests use nginx and moto_server, real servers; this one only gives the C program a URL.
+//! ETag from the file's length and modification time, one request per connection; each `GET`
+//! is logged (path, first byte, bytes sent). The Python tests use nginx and moto_server, real
+//! servers; this one gives the C program and the Rust tests a URL without them.
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// The `GET`s answered: (path, first byte, bytes sent).
+pub(crate) type Log = Arc<Mutex<Vec<(String, u64, u64)>>>;
 
 /// Serves `root` on a free port until the process ends; returns `http://127.0.0.1:PORT`.
 pub(crate) fn serve(root: &Path) -> String {
+    serve_logged(root).0
+}
+
+/// [`serve`], with the log of its `GET`s.
+pub(crate) fn serve_logged(root: &Path) -> (String, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let base = format!("http://{}", listener.local_addr().expect("its address"));
     let root = root.to_path_buf();
+    let log = Log::default();
+    let served = log.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let root = root.clone();
+            let (root, log) = (root.clone(), served.clone());
             std::thread::spawn(move || {
-                let _ = answer(stream, &root);
+                let _ = answer(stream, &root, &log);
             });
         }
     });
-    base
+    (base, log)
 }
 
-fn answer(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
+fn answer(mut stream: TcpStream, root: &Path, log: &Log) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
@@ -80,6 +92,8 @@ fn answer(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
         file.take(end.saturating_sub(start))
             .read_to_end(&mut body)?;
         stream.write_all(&body)?;
+        let sent = (target.to_owned(), start, body.len() as u64);
+        log.lock().expect("the log").push(sent);
     }
     stream.flush()
 }

@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 pub(crate) mod cells;
+pub(crate) mod http_range;
 pub(crate) mod mzml;
 
 /// The BAM that ships with the repository (made by `tests/data/make_sample.py` + samtools).
