@@ -113,53 +113,49 @@ fn standard_input_needs_no_temporary_file() {
 
 #[test]
 fn a_paused_producer_gets_its_first_batch_out_before_it_ends() {
-    // The first half of a BAM (80,000 records, more than the output's 1 MiB buffer holds),
-    // then a pause that lasts until the first output arrives: a reader that waited for the
-    // end (or spooled the stream) would never write before it.
+    // The first 40th of a BAM (about 2,000 records: less than the output's 1 MiB buffer
+    // holds, as IPC and as SAM text), then a pause that lasts until the first output arrives:
+    // a reader that waited for the end (or spooled the stream), or a writer that waited for its
+    // buffer to fill, would never write before it.
     let bytes = common::repeated_bam(20);
-    let half = bytes.len() / 2;
-    for threads in ["1", "2"] {
-        let mut child = rawarrow()
-            .args([
-                "bam",
-                "--quiet",
-                "-t",
-                threads,
-                "--batch-rows",
-                "100",
-                "-o",
-                "-",
-                "-",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut first = [0u8; 8];
-            stdout.read_exact(&mut first).expect("first output");
-            tx.send(()).expect("signal");
-            let mut rest = Vec::new();
-            stdout.read_to_end(&mut rest).expect("rest");
-            first.len() + rest.len()
-        });
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(&bytes[..half]).expect("first half");
-        stdin.flush().expect("flush");
-        // The producer pauses (its pipe still open) until the first batch is out.
-        let out = rx.recv_timeout(Duration::from_secs(60));
-        assert!(
-            out.is_ok(),
-            "{threads} threads: no output while the producer paused"
-        );
-        stdin.write_all(&bytes[half..]).expect("second half");
-        drop(stdin);
-        let total = reader.join().expect("reader");
-        let status = child.wait().expect("wait");
-        assert!(status.success() && total > 0, "{threads} threads");
+    let cut = bytes.len() / 40;
+    let ipc = ["bam", "--quiet", "--batch-rows", "100", "-o", "-", "-"];
+    let sam = ["bam", "view", "-"];
+    for (what, args) in [("IPC stream", &ipc[..]), ("SAM", &sam[..])] {
+        for threads in ["1", "2"] {
+            let mut child = rawarrow()
+                .args(args)
+                .args(["-t", threads])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            let mut stdout = child.stdout.take().expect("stdout");
+            let (tx, rx) = std::sync::mpsc::channel();
+            let reader = std::thread::spawn(move || {
+                let mut first = [0u8; 8];
+                stdout.read_exact(&mut first).expect("first output");
+                tx.send(()).expect("signal");
+                let mut rest = Vec::new();
+                stdout.read_to_end(&mut rest).expect("rest");
+                first.len() + rest.len()
+            });
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(&bytes[..cut]).expect("first part");
+            stdin.flush().expect("flush");
+            // The producer pauses (its pipe still open) until the first batch is out.
+            let out = rx.recv_timeout(Duration::from_secs(60));
+            assert!(
+                out.is_ok(),
+                "{what}, {threads} threads: no output while the producer paused"
+            );
+            stdin.write_all(&bytes[cut..]).expect("the rest");
+            drop(stdin);
+            let total = reader.join().expect("reader");
+            let status = child.wait().expect("wait");
+            assert!(status.success() && total > 0, "{what}, {threads} threads");
+        }
     }
 }
 

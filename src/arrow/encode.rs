@@ -38,7 +38,7 @@ use crate::runtime::WorkerPanicked;
 mod ipc;
 mod parquet_file;
 
-pub(crate) use ipc::{ipc_options, IpcEncoded, IpcWriter};
+pub(crate) use ipc::{ipc_options, live, IpcEncoded, IpcWriter};
 pub(crate) use parquet_file::ParquetEncoded;
 
 /// The buffered output file (or standard output).
@@ -62,6 +62,11 @@ impl From<WorkerPanicked> for ArrowError {
 pub(crate) trait Encode: Send {
     /// Takes the next batch; may write finished bytes.
     fn push(&mut self, batch: RecordBatch) -> Result<(), ArrowError>;
+    /// No batch came for a while (the reader waits for its input): an output read as it is
+    /// written gets the batches still being encoded.
+    fn idle(&mut self) -> Result<(), ArrowError> {
+        Ok(())
+    }
     /// Writes everything still in flight and the file's end; returns the output, flushed.
     fn finish(self: Box<Self>) -> Result<Out, ArrowError>;
 }
@@ -144,9 +149,20 @@ impl Drop for Background {
     }
 }
 
+/// How long the writer thread waits for a batch before it calls [`Encode::idle`].
+const IDLE: std::time::Duration = std::time::Duration::from_millis(20);
+
 fn run(rx: &Receiver<Msg>, mut encode: Box<dyn Encode>) -> Result<Out, ArrowError> {
     loop {
-        match rx.recv() {
+        let msg = match rx.recv_timeout(IDLE) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                encode.idle()?;
+                rx.recv()
+                    .map_err(|_| crossbeam_channel::RecvTimeoutError::Disconnected)
+            }
+            other => other,
+        };
+        match msg {
             Ok(Msg::Batch(b)) => encode.push(b)?,
             Ok(Msg::Finish) => return encode.finish(),
             Err(_) => {

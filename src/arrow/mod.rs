@@ -171,12 +171,13 @@ impl Sink {
                         out, schema, ipc, file, threads,
                     )?))?
                 } else {
+                    let live = encode::live(&out);
                     let writer = if file {
-                        encode::IpcWriter::File(FileWriter::try_new_with_options(out, schema, ipc)?)
+                        let w = FileWriter::try_new_with_options(out, schema, ipc)?;
+                        encode::IpcWriter::File(w, live)
                     } else {
-                        encode::IpcWriter::Stream(StreamWriter::try_new_with_options(
-                            out, schema, ipc,
-                        )?)
+                        let w = StreamWriter::try_new_with_options(out, schema, ipc)?;
+                        encode::IpcWriter::Stream(w, live)
                     };
                     if threads > 1 {
                         background(Box::new(writer))?

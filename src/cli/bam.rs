@@ -1,5 +1,6 @@
 //! `rawarrow bam ...`
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -186,29 +187,42 @@ fn count(
     let mut n = 0u64;
     for path in inputs {
         let input = std::sync::Arc::new(Input::open_or_stdin(path, storage)?);
-        walk(input, regions, index, threads, &mut |_| Ok(true), |r, _| {
-            n += u64::from(filter.keeps(r.flag(), r.mapq()));
-            Ok(())
-        })?;
+        walk(
+            input,
+            regions,
+            index,
+            threads,
+            &mut |_| Ok(true),
+            || (),
+            |r, _| {
+                n += u64::from(filter.keeps(r.flag(), r.mapq()));
+                Ok(())
+            },
+        )?;
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{n}").map_err(|e| format!("standard output: {e}"))?;
     Ok(())
 }
 
-/// `rawarrow::bam::walk` with the signal check between chunks and its warnings on stderr.
+/// `rawarrow::bam::walk` with `between` and the signal check between chunks, and its warnings
+/// on stderr.
 fn walk(
     input: std::sync::Arc<Input>,
     regions: &[String],
     index: Option<&Path>,
     threads: Option<usize>,
     header: &mut dyn FnMut(&rawarrow::bam::Header) -> std::result::Result<bool, rawarrow::Error>,
+    mut between: impl FnMut(),
     f: impl FnMut(
         &rawarrow::bam::Record<'_>,
         rawarrow::bam::Located,
     ) -> std::result::Result<(), rawarrow::Error>,
 ) -> Result {
-    let mut check = || super::signal_error("no output was written");
+    let mut check = || {
+        between();
+        super::signal_error("no output was written")
+    };
     let warnings = rawarrow::bam::walk(input, regions, index, threads, &mut check, header, f)?;
     warn_all(warnings);
     Ok(())
@@ -285,11 +299,26 @@ fn view(args: View) -> Result {
     }
     // The input is opened once (a stream is read once): the header comes from the walk.
     let input = std::sync::Arc::new(Input::open_or_stdin(&args.input, &args.storage.options)?);
-    let mut out = rawarrow::io::OutputFile::create(args.output.as_deref())?;
-    let buf = std::cell::RefCell::new(Vec::with_capacity(4 << 20));
+    let out = RefCell::new(rawarrow::io::OutputFile::create(args.output.as_deref())?);
+    let buf = RefCell::new(Vec::with_capacity(4 << 20));
     let header = std::cell::OnceCell::new();
     let path: std::sync::Arc<std::path::Path> = args.input.as_path().into();
-    let mut write_error = None;
+    let write_error = RefCell::new(None);
+    // The text gathered so far goes out once there is `at_least` of it (1 MiB per write), and
+    // between chunks whatever there is: a reader of a pipe gets the records of a producer that
+    // paused, not only once 1 MiB more has come.
+    let drain = |at_least: usize| {
+        let mut buf = buf.borrow_mut();
+        if buf.len() >= at_least.max(1) {
+            let mut error = write_error.borrow_mut();
+            if error.is_none() {
+                if let Err(e) = out.borrow_mut().write_all(&buf) {
+                    *error = Some(e);
+                }
+            }
+            buf.clear();
+        }
+    };
     let mut take_header = |h: &rawarrow::bam::Header| {
         if args.with_header || args.header_only {
             buf.borrow_mut().extend_from_slice(&h.sam_bytes());
@@ -304,25 +333,21 @@ fn view(args: View) -> Result {
         args.index.as_deref(),
         args.threads,
         &mut take_header,
+        || drain(1),
         |r, at| {
             if !filter.keeps(r.flag(), r.mapq()) {
                 return Ok(());
             }
             let header = header.get().expect("the walk gives the header first");
-            let mut buf = buf.borrow_mut();
-            rawarrow::bam::push_sam_checked(r, header, at, &path, &mut buf)?;
-            if buf.len() >= 1 << 20 && write_error.is_none() {
-                if let Err(e) = out.write_all(&buf) {
-                    write_error = Some(e);
-                }
-                buf.clear();
-            }
+            rawarrow::bam::push_sam_checked(r, header, at, &path, &mut buf.borrow_mut())?;
+            drain(1 << 20);
             Ok(())
         },
     )?;
-    if let Some(e) = write_error {
+    if let Some(e) = write_error.into_inner() {
         return Err(e.into());
     }
+    let mut out = out.into_inner();
     out.write_all(&buf.borrow())?;
     Ok(out.finish()?)
 }

@@ -18,25 +18,46 @@ const IPC_SLACK: usize = 1;
 
 /// arrow-rs's IPC file or stream writer.
 pub(crate) enum IpcWriter {
-    File(FileWriter<Out>),
-    Stream(StreamWriter<Out>),
+    /// The file format; with `true`, each batch is flushed (see [`live`]).
+    File(FileWriter<Out>, bool),
+    /// The stream format; with `true`, each batch is flushed.
+    Stream(StreamWriter<Out>, bool),
+}
+
+/// Whether `out` is read as it is written (a pipe, a terminal, a socket: not a regular file):
+/// then each batch leaves as soon as it is encoded, not when the 1 MiB buffer fills, so a
+/// reader downstream of a producer that paused still gets the batches read so far.
+pub(crate) fn live(out: &Out) -> bool {
+    out.get_ref().metadata().is_ok_and(|m| !m.is_file())
 }
 
 impl IpcWriter {
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
         match self {
-            Self::File(w) => w.write(batch),
-            Self::Stream(w) => w.write(batch),
+            Self::File(w, live) => {
+                w.write(batch)?;
+                if *live {
+                    w.flush()?;
+                }
+                Ok(())
+            }
+            Self::Stream(w, live) => {
+                w.write(batch)?;
+                if *live {
+                    w.flush()?;
+                }
+                Ok(())
+            }
         }
     }
 
     pub(crate) fn finish(self) -> Result<Out, ArrowError> {
         match self {
-            Self::File(mut w) => {
+            Self::File(mut w, _) => {
                 w.finish()?;
                 w.into_inner()
             }
-            Self::Stream(mut w) => {
+            Self::Stream(mut w, _) => {
                 w.finish()?;
                 w.into_inner()
             }
@@ -89,6 +110,8 @@ pub(crate) struct IpcEncoded {
     schema: SchemaRef,
     /// `true`: the IPC file format (blocks and a footer), `false`: the stream format.
     file: bool,
+    /// Each batch is flushed (see [`live`]).
+    live: bool,
     generator: IpcDataGenerator,
     tracker: DictionaryTracker,
     context: IpcWriteContext,
@@ -122,6 +145,7 @@ impl IpcEncoded {
         threads: usize,
     ) -> Result<Self, ArrowError> {
         let mut offset = 0;
+        let live = live(&out);
         if file {
             // The magic padded to the alignment, as arrow-rs writes it.
             out.write_all(MAGIC)?;
@@ -159,6 +183,7 @@ impl IpcEncoded {
             options,
             schema: schema.clone(),
             file,
+            live,
             generator: IpcDataGenerator::default(),
             tracker,
             context: IpcWriteContext::default(),
@@ -194,6 +219,9 @@ impl IpcEncoded {
         let (meta, body) = write_message(&mut self.out, message, &self.options)?;
         self.record_blocks.push(block(self.offset, meta, body)?);
         self.offset += meta + body;
+        if self.live {
+            self.out.flush()?;
+        }
         Ok(())
     }
 
@@ -256,6 +284,15 @@ impl Encode for IpcEncoded {
         while !self.jobs.has_room() {
             let done = self.jobs.next_result().expect("jobs are in flight")?;
             self.write_one(done)?;
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self) -> Result<(), ArrowError> {
+        if self.live {
+            while let Some(done) = self.jobs.next_result() {
+                self.write_one(done?)?;
+            }
         }
         Ok(())
     }
