@@ -7,10 +7,16 @@
 //! each chunk's compressed bytes into the chunk, so the workers inflate without the file. A
 //! chunk ends when it holds enough bytes or when the stream has no whole block ready, so what
 //! a paused producer has written is inflated and handed on during the pause.
+//!
+//! The stream's bytes are copied once on their way (into the chunk): each piece is read after
+//! [`HEAD`] bytes of room, where the part of a block the previous piece ended with is put, and
+//! the piece becomes the read-ahead; its buffer then goes back to the reader thread, which
+//! reads into it again (no allocation, page fault or zeroing per read). A pipe's buffer is
+//! widened to 1 MiB when the input is opened (`io::widen_pipe`), so reads fill pieces.
 
 use std::io::Read;
 
-use crossbeam_channel::{Receiver, TryRecvError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use super::scan::parse_block;
 use super::{BlockInfo, Chunk, Error, ErrorKind, EOF_MARKER, MAX_BLOCK_SIZE};
@@ -19,13 +25,23 @@ use crate::io::remote::Feed;
 /// Bytes the reader thread asks for per read.
 const PIECE: usize = 256 << 10;
 
+/// Room left in front of each piece the reader thread reads: where the bytes of a block that
+/// the previous piece began go, so that the piece becomes the read-ahead without a copy.
+const HEAD: usize = MAX_BLOCK_SIZE;
+
 /// Pieces read ahead at most (16 MiB with [`PIECE`]).
 const QUEUE: usize = 64;
 
+/// Piece buffers handed back to the reader thread at most: as many as can be in the queue, so
+/// that none is dropped and, once the queue has been full, the thread allocates no more.
+const SPARE: usize = QUEUE + 2;
+
 /// Where a stream's pieces come from.
 enum Pieces {
-    /// A reader thread reading a pipe, a file object, any reader.
-    Thread(Receiver<std::io::Result<Vec<u8>>>),
+    /// A reader thread reading a pipe, a file object, any reader; and the way back for the
+    /// buffers of pieces taken in, which it reads into again (no allocation, no page faults,
+    /// no zeroing per read).
+    Thread(Receiver<std::io::Result<Vec<u8>>>, Sender<Vec<u8>>),
     /// Ranged requests to a remote object.
     Remote(Feed),
 }
@@ -33,9 +49,11 @@ enum Pieces {
 /// The stream's bytes as the reader thread delivers them, and how far the scan got.
 pub(super) struct Stream {
     pieces: Pieces,
-    /// Bytes received and not yet taken: `buf[at..]`, at stream offset `pos`.
+    /// Bytes received and not yet taken: `buf[at..]`, at stream offset `pos`; `buf[kept..at]`
+    /// are the stream's bytes before them, still there (what is before `kept` is not).
     buf: Vec<u8>,
     at: usize,
+    kept: usize,
     pos: u64,
     /// The reader thread reported the end (or an error, kept in `failed`).
     ended: bool,
@@ -69,19 +87,22 @@ impl Stream {
     /// Starts the reader thread on `reader`.
     pub(super) fn spawn(mut reader: Box<dyn Read + Send>) -> std::io::Result<Self> {
         let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+        let (back, spare) = crossbeam_channel::bounded::<Vec<u8>>(SPARE);
         std::thread::Builder::new()
             .name("rawarrow-stream".into())
             .spawn(move || loop {
-                let mut piece = vec![0; PIECE];
+                // A buffer handed back keeps its bytes: only what it lacks is zeroed.
+                let mut piece = spare.try_recv().unwrap_or_default();
+                piece.resize(HEAD + PIECE, 0);
                 let got = loop {
-                    match reader.read(&mut piece) {
+                    match reader.read(&mut piece[HEAD..]) {
                         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         other => break other,
                     }
                 };
                 let last = !matches!(got, Ok(1..));
                 let sent = tx.send(got.map(|n| {
-                    piece.truncate(n);
+                    piece.truncate(HEAD + n);
                     piece
                 }));
                 // The end, an error, or a reader that went away (its scan was dropped): done.
@@ -89,7 +110,7 @@ impl Stream {
                     return;
                 }
             })?;
-        Ok(Self::from(Pieces::Thread(rx), 0))
+        Ok(Self::from(Pieces::Thread(rx, back), 0))
     }
 
     /// A remote object's bytes from offset `start`: `seed` (the bytes from `start` on that
@@ -106,7 +127,7 @@ impl Stream {
     pub(super) fn received_from(&self, start: u64) -> Option<Vec<u8>> {
         let base = self.pos - self.at as u64;
         let end = base + self.buf.len() as u64;
-        (base..end)
+        (base + self.kept as u64..end)
             .contains(&start)
             .then(|| self.buf[(start - base) as usize..].to_vec())
     }
@@ -116,6 +137,7 @@ impl Stream {
             pieces,
             buf: Vec::new(),
             at: 0,
+            kept: 0,
             pos,
             ended: false,
             failed: None,
@@ -144,20 +166,29 @@ impl Stream {
         self.after_eof_marker
     }
 
-    fn receive(&mut self, piece: std::io::Result<Vec<u8>>) {
+    /// Takes in a piece whose bytes start at `head` (the reader thread's pieces leave room in
+    /// front of theirs).
+    fn receive(&mut self, piece: std::io::Result<Vec<u8>>, head: usize) {
+        let tail = self.buf.len() - self.at;
         match piece {
-            Ok(p) if p.is_empty() => self.ended = true,
-            Ok(p) if self.at == self.buf.len() => {
-                // Everything before was taken: the piece becomes the buffer, uncopied.
-                self.buf = p;
-                self.at = 0;
+            Ok(p) if p.len() <= head => self.ended = true,
+            Ok(mut p) if tail <= head => {
+                // What was not taken yet (less than a block, as a rule) goes in front of the
+                // piece, which becomes the buffer: the piece itself is not copied.
+                p[head - tail..head].copy_from_slice(&self.buf[self.at..]);
+                let old = std::mem::replace(&mut self.buf, p);
+                self.at = head - tail;
+                self.kept = self.at;
+                self.recycle(old);
             }
             Ok(p) => {
                 if self.at > 0 && self.at >= self.buf.len() / 2 {
                     self.buf.drain(..self.at);
                     self.at = 0;
+                    self.kept = 0;
                 }
-                self.buf.extend_from_slice(&p);
+                self.buf.extend_from_slice(&p[head..]);
+                self.recycle(p);
             }
             Err(e) => {
                 self.ended = true;
@@ -166,21 +197,31 @@ impl Stream {
         }
     }
 
+    /// Hands a buffer whose bytes were taken in back to the reader thread (when it is one
+    /// worth reading into and the thread has fewer than [`SPARE`]).
+    fn recycle(&self, buf: Vec<u8>) {
+        if let Pieces::Thread(_, back) = &self.pieces {
+            if buf.capacity() >= HEAD + PIECE {
+                let _ = back.try_send(buf);
+            }
+        }
+    }
+
     /// Receives one more piece; without `wait`, false when none has arrived.
     fn receive_one(&mut self, wait: bool) -> bool {
-        let piece = match &mut self.pieces {
-            Pieces::Thread(rx) if wait => rx.recv().unwrap_or(Ok(Vec::new())),
-            Pieces::Thread(rx) => match rx.try_recv() {
-                Ok(p) => p,
+        let (piece, head) = match &mut self.pieces {
+            Pieces::Thread(rx, _) if wait => (rx.recv().unwrap_or(Ok(Vec::new())), HEAD),
+            Pieces::Thread(rx, _) => match rx.try_recv() {
+                Ok(p) => (p, HEAD),
                 Err(TryRecvError::Empty) => return false,
-                Err(TryRecvError::Disconnected) => Ok(Vec::new()),
+                Err(TryRecvError::Disconnected) => (Ok(Vec::new()), HEAD),
             },
             Pieces::Remote(feed) => match feed.next_piece(wait) {
-                Some(p) => p,
+                Some(p) => (p, 0),
                 None => return false,
             },
         };
-        self.receive(piece);
+        self.receive(piece, head);
         true
     }
 

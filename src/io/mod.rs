@@ -59,6 +59,28 @@ use std::path::{Path, PathBuf};
 
 use memmap2::{Advice, Mmap};
 
+/// Asks for a 1 MiB buffer on `fd` when it is a pipe (Linux's `F_SETPIPE_SZ`; the default is
+/// 64 KiB, and 1 MiB is the default most an unprivileged process may ask): a producer then
+/// writes, and the reader thread reads, up to a piece at a time instead of 64 KiB, with four
+/// times fewer wake-ups on both sides of the pipe. Anything else (not a pipe, a refusal) leaves
+/// it as it was.
+fn widen_pipe(fd: &impl std::os::fd::AsRawFd) {
+    #[cfg(target_os = "linux")]
+    {
+        let fd = fd.as_raw_fd();
+        // SAFETY: `fcntl(F_GETPIPE_SZ)` on a descriptor the caller holds open reads and
+        // writes no memory of this process; on one that is not a pipe it fails (-1).
+        let size = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+        if (0..1 << 20).contains(&size) {
+            // SAFETY: as above; `F_SETPIPE_SZ` only changes the pipe's capacity in the
+            // kernel (growing it: smaller requests are not made), and a refusal is ignored.
+            unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = fd;
+}
+
 /// An error opening or mapping an input file.
 #[derive(Debug)]
 pub struct OpenError {
@@ -348,6 +370,7 @@ impl Input {
         }
         let file = File::open(&path).map_err(|e| err(OpenErrorKind::Io(e)))?;
         if !meta.is_file() {
+            widen_pipe(&file);
             return Ok(Self::stream(path, Box::new(file)));
         }
         if meta.len() == 0 {
@@ -402,7 +425,9 @@ impl Input {
     /// Standard input as a stream (read as it arrives, never spooled); its path in messages
     /// is `-`.
     pub(crate) fn stdin() -> Self {
-        Self::stream("-", Box::new(std::io::stdin()))
+        let stdin = std::io::stdin();
+        widen_pipe(&stdin);
+        Self::stream("-", Box::new(stdin))
     }
 
     /// A stream read as it arrives (a pipe, a socket, a Python file object: any reader), never

@@ -563,31 +563,4 @@ impl Iterator for ChunkReader {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bgzf::VirtualOffsets;
-
-    #[test]
-    fn the_cursor_gives_every_virtual_offset_the_lookup_gives() {
-        // Blocks of unequal sizes, an empty one among them.
-        let mut data = Vec::new();
-        for (i, n) in [70_000usize, 0, 1, 65_280, 3_000].iter().enumerate() {
-            data.extend(std::iter::repeat_n(b'a' + i as u8, *n));
-        }
-        let file = super::super::compress_for_tests(&data);
-        let input = Input::from_bytes("t.gz", file);
-        let opts = Options::default().threads(1).chunk_bytes(1 << 30);
-        let chunk = ChunkReader::new(input, opts)
-            .next()
-            .expect("a chunk")
-            .expect("inflates");
-        assert!(chunk.blocks().len() > 2, "several blocks");
-        let mut cursor = VirtualOffsets::new(&chunk);
-        for pos in (0..chunk.data().len() + 3)
-            .step_by(7)
-            .chain([chunk.data().len() + 9])
-        {
-            assert_eq!(cursor.at(pos), chunk.virtual_offset(pos), "pos {pos}");
-        }
-    }
-}
+mod tests;
