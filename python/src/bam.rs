@@ -212,7 +212,8 @@ impl std::io::Read for PyReader {
 /// Converts BAM files to one Arrow IPC file in process, as `rawarrow bam` does.
 ///
 /// Args:
-///     inputs: a path or a sequence of paths (same references).
+///     inputs: a path or a sequence of paths (same references), or a binary file object
+///         read as it arrives (as for read_bam).
 ///     output: the destination: .arrow/.feather/.ipc (IPC file), .arrows (IPC stream) or
 ///         .parquet (Parquet: zstd, 1,048,576-row groups, statistics, the Arrow schema
 ///         embedded), or any name with `format`. Written under a temporary name and renamed
@@ -276,7 +277,11 @@ pub(crate) fn convert_bam(
     with_file: bool,
     storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<(u64, f64)> {
-    let paths = self::paths(inputs)?;
+    let reader = file_object(inputs)?;
+    let paths = match reader {
+        Some(_) => Vec::new(),
+        None => self::paths(inputs)?,
+    };
     let select = Select::new(
         min_mapq,
         require_flags,
@@ -298,8 +303,17 @@ pub(crate) fn convert_bam(
     };
     let out = self::output(dest(output)?, pg, format, compression, None, threads)
         .map_err(|e| py_err(py, e))?;
-    let input = rawarrow::convert::Input::Bam { paths, options };
-    let s = run_convert(py, input, out, progress)?;
+    let s = match reader {
+        Some((name, reader)) => {
+            let input = rawarrow::io::Input::stream(name, Box::new(reader));
+            let streams = crate::convert::Conversion::Streams(vec![input], options);
+            run_convert(py, streams, out, progress)?
+        }
+        None => {
+            let input = rawarrow::convert::Input::Bam { paths, options };
+            run_convert(py, input, out, progress)?
+        }
+    };
     Ok((s.rows, s.seconds))
 }
 

@@ -54,9 +54,23 @@ impl Reporter {
 
 /// Runs a conversion with the GIL released; Ctrl-C or an exception from the callback stops it
 /// within one batch, the workers are joined, and no output file is left.
+/// What a `convert_*` call reads.
+pub(crate) enum Conversion {
+    /// Paths (or URLs) and their reader's options.
+    Input(rawarrow::convert::Input),
+    /// BAM streams (file objects) and the reader's options.
+    Streams(Vec<rawarrow::io::Input>, rawarrow::stream::BamOptions),
+}
+
+impl From<rawarrow::convert::Input> for Conversion {
+    fn from(input: rawarrow::convert::Input) -> Self {
+        Self::Input(input)
+    }
+}
+
 pub(crate) fn run_convert(
     py: Python<'_>,
-    input: rawarrow::convert::Input,
+    input: impl Into<Conversion>,
     output: Output,
     progress: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<ConvertSummary> {
@@ -80,9 +94,16 @@ pub(crate) fn run_convert(
         last: None,
         raised: None,
     };
+    let input = input.into();
     let result = py.detach(|| -> Result<ConvertSummary, Error> {
-        let summary =
-            rawarrow::convert::run(&input, &output, &mut |p, _| reporter.report(p, false))?;
+        let mut hook = |p, _: &[String]| reporter.report(p, false);
+        let summary = match input {
+            Conversion::Input(input) => rawarrow::convert::run(&input, &output, &mut hook)?,
+            Conversion::Streams(inputs, options) => {
+                let mut stream = rawarrow::stream::BatchStream::bam_inputs(inputs, &options)?;
+                rawarrow::convert::convert(&mut stream, &output, &mut hook)?
+            }
+        };
         reporter.report(summary.progress, true)?;
         Ok(ConvertSummary {
             rows: summary.rows,

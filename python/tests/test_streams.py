@@ -81,3 +81,42 @@ def test_a_failing_file_object_is_an_oserror_and_random_access_a_valueerror():
     # A text file: what its read returned says why.
     with pytest.raises(OSError, match="<file object>: .*read\\(\\) returned no bytes"):
         list(rawarrow.read_bam(io.StringIO("not bytes")))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_convert_bam_takes_a_file_object_and_writes_the_paths_bytes(threads, tmp_path):
+    """The file read as it arrives converts to the same IPC and Parquet bytes as its path; a
+    failing read leaves no output; resume on a stream is a ValueError."""
+    for name in ("x.arrow", "x.parquet"):
+        rawarrow.convert_bam(SAMPLE, tmp_path / f"path.{name}", threads=threads)
+        with open(SAMPLE, "rb") as f:
+            rows, _ = rawarrow.convert_bam(f, tmp_path / f"object.{name}", threads=threads)
+        assert rows == 4000
+        assert (tmp_path / f"object.{name}").read_bytes() == (tmp_path / f"path.{name}").read_bytes()
+    # Into a file object too, in small reads.
+    data = SAMPLE.read_bytes()
+    out = io.BytesIO()
+    rawarrow.convert_bam(io.BufferedReader(io.BytesIO(data), buffer_size=997), out, format="stream")
+    assert pa.ipc.open_stream(out.getvalue()).read_all().equals(table(rawarrow.read_bam(SAMPLE)))
+
+    class Broken(io.RawIOBase):
+        name = "broken.bam"
+        at = 0
+
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            if self.at > 200_000:
+                raise RuntimeError("the network went away")
+            out = data[self.at : self.at + min(n, 50_000)]
+            self.at += len(out)
+            return out
+
+    with pytest.raises(OSError, match="broken.bam: .*the network went away"):
+        rawarrow.convert_bam(Broken(), tmp_path / "broken.arrow", threads=threads)
+    assert not (tmp_path / "broken.arrow").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rawarrow-")]
+    with pytest.raises(ValueError, match="resume"):
+        with open(SAMPLE, "rb") as f:
+            rawarrow.convert_bam(f, postgres="host=/nonexistent dbname=x", resume=True)

@@ -247,6 +247,12 @@ pub fn convert(
 ) -> Result<Summary, Error> {
     let mut rec = output.stats.as_ref().map(|_| crate::stats::Recorder::new());
     let client = match &output.target {
+        Target::Postgres(pg) if pg.resume => {
+            return Err(Error::usage(format!(
+                "resume: a {} stream opened by the caller is written from its start;                  continuing a stopped run needs its inputs by name (convert::run)",
+                stream.default_table()
+            )))
+        }
         Target::Postgres(pg) => Some(crate::sink::postgres::connect(&pg.url)?),
         Target::Path(_) | Target::Writer(_) => None,
     };
