@@ -202,7 +202,7 @@ pub const BAM: &[Opt] = &[
         "storage_options",
         "the environment's",
         "settings of inputs given as URLs (endpoint, region, credentials, timeouts, \
-         fetch_bytes, fetch_concurrency, retries)",
+         fetch_bytes, fetch_concurrency, retries, aws_profile)",
     )
     .cli("--storage-option")
     .no_c("C callers configure URL inputs by the environment (AWS_*, GOOGLE_*, AZURE_*)"),

@@ -531,3 +531,42 @@ def test_tdf_faults_retried_or_reported_with_nothing_left(tdf_served, proxy, tmp
     assert proxy.url(f"{name}/analysis.tdf_bin") in got.stderr and f"bytes {first}-{last_byte}" in got.stderr, got.stderr
     assert not out.exists() and not list(tmp_path.glob(".rawarrow-*"))
     assert not list(temp.iterdir()), list(temp.iterdir())
+
+
+def test_aws_profile_files_give_keys_region_and_endpoint(moto, tmp_path, monkeypatch):
+    """No AWS_* credentials in the environment: the profile in ~/.aws/credentials and
+    ~/.aws/config (AWS_PROFILE, or the aws_profile storage option) gives the keys, the region
+    and moto's endpoint; a profile that is not there is a usage error naming it."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text(
+        "[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n"
+        "[moto]\naws_access_key_id = testing\naws_secret_access_key = testing-secret\n"
+    )
+    (home / ".aws" / "config").write_text(
+        f"[profile moto]\nregion = us-east-1\nendpoint_url = {moto.endpoint}\n"
+    )
+    bam = DATA / "sample.bam"
+    moto.put("reads", "profile/sample.bam", bam)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=str(home), AWS_PROFILE="moto", AWS_ALLOW_HTTP="true")
+    out = tmp_path / "p.arrow"
+    got = subprocess.run([str(cli_path()), "bam", "s3://reads/profile/sample.bam", "-o", str(out), "--quiet"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert got.returncode == 0, got.stderr
+    ok("bam", bam, "-o", tmp_path / "local.arrow", "--quiet")
+    assert out.read_bytes() == (tmp_path / "local.arrow").read_bytes()
+    env["AWS_PROFILE"] = "absent"
+    got = subprocess.run([str(cli_path()), "bam", "-c", "s3://reads/profile/sample.bam"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert got.returncode == 2 and '"absent" is in neither' in got.stderr, got.stderr
+    # In Python, the profile named by a storage option; files named by the environment.
+    for k in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / ".aws" / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    table = pa.table(rawarrow.read_bam("s3://reads/profile/sample.bam", storage_options={"aws_profile": "moto"}))
+    assert table.equals(pa.table(rawarrow.read_bam(bam)))
+    with pytest.raises(ValueError, match="absent"):
+        rawarrow.read_bam("s3://reads/profile/sample.bam", storage_options={"aws_profile": "absent"})

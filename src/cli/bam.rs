@@ -72,7 +72,11 @@ fn index(args: IndexArgs) -> Result {
         PathBuf::from(s)
     });
     rawarrow::convert::check_output(&out, std::slice::from_ref(&args.input))?;
-    let index = Index::build(Input::open(&args.input)?, format, options(args.threads))?;
+    let index = Index::build(
+        Input::open(&args.input).map_err(rawarrow::Error::from)?,
+        format,
+        options(args.threads),
+    )?;
     super::check_signal()?;
     let mut file = rawarrow::io::OutputFile::create(Some(&out))?;
     file.write_all(&index.to_bytes())
@@ -186,7 +190,9 @@ fn count(
 ) -> Result {
     let mut n = 0u64;
     for path in inputs {
-        let input = std::sync::Arc::new(Input::open_or_stdin(path, storage)?);
+        let input = std::sync::Arc::new(
+            Input::open_or_stdin(path, storage).map_err(rawarrow::Error::from)?,
+        );
         walk(
             input,
             regions,
@@ -298,7 +304,9 @@ fn view(args: View) -> Result {
         rawarrow::convert::check_output(out, std::slice::from_ref(&args.input))?;
     }
     // The input is opened once (a stream is read once): the header comes from the walk.
-    let input = std::sync::Arc::new(Input::open_or_stdin(&args.input, &args.storage.options)?);
+    let input = std::sync::Arc::new(
+        Input::open_or_stdin(&args.input, &args.storage.options).map_err(rawarrow::Error::from)?,
+    );
     let out = RefCell::new(rawarrow::io::OutputFile::create(args.output.as_deref())?);
     let buf = RefCell::new(Vec::with_capacity(4 << 20));
     let header = std::cell::OnceCell::new();

@@ -53,7 +53,7 @@ pub(super) fn warn_missing_eof(path: &std::path::Path) {
 }
 
 fn decompress(args: Decompress) -> Result {
-    let input = Input::open(&args.input)?;
+    let input = Input::open(&args.input).map_err(rawarrow::Error::from)?;
     let mut opts = Options::default();
     if let Some(t) = args.threads {
         opts = opts.threads(t);
@@ -75,7 +75,7 @@ fn decompress(args: Decompress) -> Result {
 }
 
 fn index(args: Index) -> Result {
-    let input = Input::open(&args.input)?;
+    let input = Input::open(&args.input).map_err(rawarrow::Error::from)?;
     let index = rawarrow::bgzf::scan(input.bytes())
         .map_err(|e| format!("{}: {e}", input.path().display()))?;
     let stdout = std::io::stdout();

@@ -115,8 +115,9 @@ impl From<Codec> for rawarrow::convert::Compression {
 struct StorageArgs {
     /// A setting of inputs given as URLs (s3://, gs://, az://, https://), repeatable:
     /// endpoint, region, credentials, timeouts as object_store names them (aws_endpoint,
-    /// aws_region, timeout, ...), and fetch_bytes, fetch_concurrency, retries. The
-    /// environment (AWS_*, GOOGLE_*, AZURE_*) is read first; these win.
+    /// aws_region, timeout, ...), and fetch_bytes, fetch_concurrency, retries, aws_profile.
+    /// The environment (AWS_*, GOOGLE_*, AZURE_*) is read first, then for S3 the AWS profile
+    /// files (~/.aws/credentials, ~/.aws/config); these win.
     #[arg(long = "storage-option", value_name = "KEY=VALUE", value_parser = key_value)]
     options: Vec<(String, String)>,
 }

@@ -89,6 +89,8 @@ pub(crate) struct Settings {
     pub(crate) concurrency: usize,
     /// Retries of a failed request.
     pub(crate) retries: usize,
+    /// The AWS profile an option named.
+    profile: Option<String>,
 }
 
 impl Settings {
@@ -100,6 +102,7 @@ impl Settings {
             fetch_bytes: 8 << 20,
             concurrency: 8,
             retries: 5,
+            profile: None,
         };
         for (k, v) in options {
             let number = || -> Result<u64, String> {
@@ -112,6 +115,7 @@ impl Settings {
                 FETCH_BYTES => s.fetch_bytes = number()?.max(4096),
                 FETCH_CONCURRENCY => s.concurrency = number()? as usize,
                 RETRIES => s.retries = number()? as usize,
+                profile::AWS_PROFILE => s.profile = Some(v.clone()),
                 _ => s.options.push((k.to_ascii_lowercase(), v.clone())),
             }
         }
@@ -136,9 +140,9 @@ impl Settings {
         let (scheme, path) = ObjectStoreScheme::parse(url).map_err(|e| e.to_string())?;
         let unknown = |k: &str| format!("unknown storage option {k:?} for a {scheme:?} URL");
         macro_rules! cloud {
-            ($builder:ty) => {{
+            ($builder:ty, $profile:expr) => {{
                 let mut b = <$builder>::from_env().with_url(url.as_str());
-                for (k, v) in &self.options {
+                for (k, v) in $profile.iter().chain(&self.options) {
                     b = b.with_config(k.parse().map_err(|_| unknown(k))?, v);
                 }
                 let built = b.with_retry(self.retry()).build();
@@ -146,13 +150,20 @@ impl Settings {
             }};
         }
         let store: Arc<dyn ObjectStore> = match scheme {
-            // The three cloud builders take the same steps: the environment, the URL, the
-            // options (each parsed as that store's key), the retries.
-            ObjectStoreScheme::AmazonS3 => cloud!(object_store::aws::AmazonS3Builder),
-            ObjectStoreScheme::GoogleCloudStorage => {
-                cloud!(object_store::gcp::GoogleCloudStorageBuilder)
+            // The three cloud builders take the same steps: the environment, the URL, (for
+            // S3) the profile files, the options (each parsed as that store's key), the
+            // retries.
+            ObjectStoreScheme::AmazonS3 => {
+                let env = |k: &str| std::env::var(k).ok();
+                let profile = profile::options(&env, self.profile.as_deref())?;
+                cloud!(object_store::aws::AmazonS3Builder, profile)
             }
-            ObjectStoreScheme::MicrosoftAzure => cloud!(object_store::azure::MicrosoftAzureBuilder),
+            ObjectStoreScheme::GoogleCloudStorage => {
+                cloud!(object_store::gcp::GoogleCloudStorageBuilder, [])
+            }
+            ObjectStoreScheme::MicrosoftAzure => {
+                cloud!(object_store::azure::MicrosoftAzureBuilder, [])
+            }
             ObjectStoreScheme::Http => {
                 let base = &url[..url::Position::BeforePath];
                 let mut client = object_store::ClientOptions::new().with_allow_http(true);
@@ -548,6 +559,8 @@ impl Feed {
         Some(piece.map_err(std::io::Error::from))
     }
 }
+
+mod profile;
 
 #[cfg(test)]
 mod tests;
