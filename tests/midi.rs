@@ -343,7 +343,7 @@ proptest! {
         for n in &a.notes {
             prop_assert_eq!(n.program, programs[usize::from(n.channel)]);
         }
-        prop_assert_eq!(a.music.programs.iter().count(), {
+        prop_assert_eq!(a.music.programs.into_iter().count(), {
             let mut used: Vec<u8> = notes.iter().map(|n| programs[usize::from(n.0)]).collect();
             used.sort_unstable();
             used.dedup();

@@ -269,6 +269,45 @@ fn midi_tables() {
 }
 
 #[test]
+fn midi_inputs_opened_by_the_caller_read_as_their_paths() {
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/midi");
+    let mut songs: Vec<PathBuf> = std::fs::read_dir(&seeds)
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mid"))
+        .collect();
+    songs.sort();
+    songs.truncate(8);
+    for table in [MidiTable::Notes, MidiTable::Files] {
+        let options = MidiOptions {
+            table,
+            threads: Some(2),
+            ..MidiOptions::default()
+        };
+        let want = collect(BatchStream::midi(&songs, &options).expect("paths")).expect("read");
+        // Streams (read whole by the worker), bytes in memory and opened files, in turn.
+        let inputs = songs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match i % 3 {
+                0 => {
+                    let file = std::fs::File::open(p).expect("open");
+                    rawarrow::io::Input::stream(p.clone(), Box::new(file))
+                }
+                1 => rawarrow::io::Input::from_bytes(p.clone(), std::fs::read(p).expect("read")),
+                _ => rawarrow::io::Input::open(p).expect("map"),
+            })
+            .collect();
+        let got =
+            collect(BatchStream::midi_inputs(inputs, &options).expect("inputs")).expect("read");
+        assert!(rows(&want) > 0);
+        assert_eq!(got, want, "{table:?}");
+    }
+    let e = BatchStream::midi_inputs(Vec::new(), &MidiOptions::default()).expect_err("none");
+    assert_eq!(e.kind(), ErrorKind::Usage);
+}
+
+#[test]
 fn convert_writes_only_complete_outputs() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let sample = data("sample.bam");

@@ -99,7 +99,7 @@ def read_tdf(
     storage_options: Optional[Mapping[str, str]] = None,
 ) -> BatchStream: ...
 def read_midi(
-    paths: Paths,
+    paths: Union[Paths, BinaryIO, Sequence[BinaryIO]],
     *,
     table: Literal["notes", "files"] = "notes",
     threads: Optional[int] = None,
@@ -110,7 +110,7 @@ def read_midi(
     storage_options: Optional[Mapping[str, str]] = None,
 ) -> BatchStream: ...
 def convert_bam(
-    inputs: Paths,
+    inputs: Union[Paths, BinaryIO],
     output: Optional[Output] = None,
     *,
     format: Optional[Literal["ipc", "stream", "parquet"]] = None,
@@ -161,7 +161,7 @@ def convert_tdf(
     storage_options: Optional[Mapping[str, str]] = None,
 ) -> Tuple[int, float]: ...
 def convert_midi(
-    inputs: Paths,
+    inputs: Union[Paths, BinaryIO, Sequence[BinaryIO]],
     output: Optional[Output] = None,
     *,
     files: Optional[PathLike] = None,

@@ -175,40 +175,6 @@ pub(crate) fn read_bam(
     }
 }
 
-/// A binary file object (not a path: anything with `read`) as a reader, and the name its
-/// errors give (its `name`, else `<file object>`).
-fn file_object(obj: &Bound<'_, PyAny>) -> PyResult<Option<(String, PyReader)>> {
-    if obj.extract::<PathBuf>().is_ok() || !obj.hasattr("read")? {
-        return Ok(None);
-    }
-    let name = obj
-        .getattr("name")
-        .ok()
-        .and_then(|n| n.extract::<String>().ok())
-        .unwrap_or_else(|| "<file object>".into());
-    Ok(Some((name, PyReader(obj.clone().unbind()))))
-}
-
-/// A Python binary file object as a reader: each read takes the GIL for the call (the
-/// reading itself runs without it).
-struct PyReader(Py<PyAny>);
-
-impl std::io::Read for PyReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        Python::attach(|py| {
-            let data = self.0.bind(py).call_method1("read", (buf.len(),))?;
-            let bytes: &[u8] = data.extract().map_err(|_| {
-                pyo3::exceptions::PyTypeError::new_err("read() returned no bytes (a text file?)")
-            })?;
-            // A file may return more than asked only by breaking its contract: what fits.
-            let n = bytes.len().min(buf.len());
-            buf[..n].copy_from_slice(&bytes[..n]);
-            Ok::<usize, PyErr>(n)
-        })
-        .map_err(|e| std::io::Error::other(format!("the input's read: {e}")))
-    }
-}
-
 /// Converts BAM files to one Arrow IPC file in process, as `rawarrow bam` does.
 ///
 /// Args:
@@ -306,8 +272,13 @@ pub(crate) fn convert_bam(
     let s = match reader {
         Some((name, reader)) => {
             let input = rawarrow::io::Input::stream(name, Box::new(reader));
-            let streams = crate::convert::Conversion::Streams(vec![input], options);
-            run_convert(py, streams, out, progress)?
+            let open = move || Stream::bam_inputs(vec![input], &options);
+            run_convert(
+                py,
+                crate::convert::Conversion::Stream(Box::new(open)),
+                out,
+                progress,
+            )?
         }
         None => {
             let input = rawarrow::convert::Input::Bam { paths, options };

@@ -57,14 +57,14 @@ impl Reporter {
 /// What a `convert_*` call reads.
 pub(crate) enum Conversion {
     /// Paths (or URLs) and their reader's options.
-    Input(rawarrow::convert::Input),
-    /// BAM streams (file objects) and the reader's options.
-    Streams(Vec<rawarrow::io::Input>, rawarrow::stream::BamOptions),
+    Input(Box<rawarrow::convert::Input>),
+    /// A stream this opens (inputs the caller opened: file objects), run without the GIL.
+    Stream(Box<dyn FnOnce() -> Result<rawarrow::stream::BatchStream, Error> + Send>),
 }
 
 impl From<rawarrow::convert::Input> for Conversion {
     fn from(input: rawarrow::convert::Input) -> Self {
-        Self::Input(input)
+        Self::Input(Box::new(input))
     }
 }
 
@@ -99,9 +99,8 @@ pub(crate) fn run_convert(
         let mut hook = |p, _: &[String]| reporter.report(p, false);
         let summary = match input {
             Conversion::Input(input) => rawarrow::convert::run(&input, &output, &mut hook)?,
-            Conversion::Streams(inputs, options) => {
-                let mut stream = rawarrow::stream::BatchStream::bam_inputs(inputs, &options)?;
-                rawarrow::convert::convert(&mut stream, &output, &mut hook)?
+            Conversion::Stream(open) => {
+                rawarrow::convert::convert(&mut open()?, &output, &mut hook)?
             }
         };
         reporter.report(summary.progress, true)?;

@@ -98,6 +98,69 @@ pub(crate) fn paths(obj: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
     })
 }
 
+/// A binary file object (not a path: anything with `read`) as a reader, and the name its
+/// errors give (its `name`, else `<file object>`).
+pub(crate) fn file_object(obj: &Bound<'_, PyAny>) -> PyResult<Option<(String, PyReader)>> {
+    if obj.extract::<PathBuf>().is_ok() || !obj.hasattr("read")? {
+        return Ok(None);
+    }
+    let name = obj
+        .getattr("name")
+        .ok()
+        .and_then(|n| n.extract::<String>().ok())
+        .unwrap_or_else(|| "<file object>".into());
+    Ok(Some((name, PyReader(obj.clone().unbind()))))
+}
+
+/// A Python binary file object as a reader: each read takes the GIL for the call (the
+/// reading itself runs without it).
+pub(crate) struct PyReader(Py<PyAny>);
+
+impl std::io::Read for PyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Python::attach(|py| {
+            let data = self.0.bind(py).call_method1("read", (buf.len(),))?;
+            let bytes: &[u8] = data.extract().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err("read() returned no bytes (a text file?)")
+            })?;
+            // A file may return more than asked only by breaking its contract: what fits.
+            let n = bytes.len().min(buf.len());
+            buf[..n].copy_from_slice(&bytes[..n]);
+            Ok::<usize, PyErr>(n)
+        })
+        .map_err(|e| std::io::Error::other(format!("the input's read: {e}")))
+    }
+}
+
+/// Binary file objects as inputs: one, or a sequence of them (each read whole, named by its
+/// `name`); `None` when `obj` holds paths. A sequence mixing paths and file objects is a
+/// TypeError.
+pub(crate) fn file_objects(obj: &Bound<'_, PyAny>) -> PyResult<Option<Vec<rawarrow::io::Input>>> {
+    let stream =
+        |(name, reader): (String, PyReader)| rawarrow::io::Input::stream(name, Box::new(reader));
+    if let Some(one) = file_object(obj)? {
+        return Ok(Some(vec![stream(one)]));
+    }
+    if obj.extract::<PathBuf>().is_ok() || obj.extract::<Vec<PathBuf>>().is_ok() {
+        return Ok(None);
+    }
+    let Ok(items) = obj.try_iter() else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match file_object(&item?)? {
+            Some(one) => out.push(stream(one)),
+            None => {
+                return Err(pyo3::exceptions::PyTypeError::new_err(
+                    "expected paths or binary file objects, not both in one sequence",
+                ))
+            }
+        }
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
+
 pub(crate) fn text(p: &std::path::Path) -> String {
     p.to_string_lossy().into_owned()
 }

@@ -32,7 +32,8 @@ pub(crate) fn midi_options(
 ///
 /// Args:
 ///     paths: files and folders (folders are walked recursively for .mid .midi .kar .rmi .smf),
-///         or URLs.
+///         or URLs; or a binary file object, or a sequence of them (each read whole, named
+///         by its `name`).
 ///     table: "notes" (one row per note) or "files" (one row per file, one batch at the end).
 ///     threads: worker threads (default: the cores this process may use).
 ///     files_per_batch: files per job and per notes batch (default 256).
@@ -67,7 +68,11 @@ pub(crate) fn read_midi(
     key_profile: &str,
     storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<PyBatchStream> {
-    let paths = self::paths(paths)?;
+    let objects = file_objects(paths)?;
+    let paths = match objects {
+        Some(_) => Vec::new(),
+        None => self::paths(paths)?,
+    };
     let options = midi_options(
         table,
         threads,
@@ -78,14 +83,17 @@ pub(crate) fn read_midi(
         storage_options,
     )
     .map_err(|e| py_err(py, e))?;
-    open(py, || Stream::midi(&paths, &options))
+    match objects {
+        Some(inputs) => open(py, move || Stream::midi_inputs(inputs, &options)),
+        None => open(py, || Stream::midi(&paths, &options)),
+    }
 }
 
 /// Converts MIDI files and folders to an Arrow IPC notes table in process, as `rawarrow midi`
 /// does.
 ///
 /// Args:
-///     inputs: files and folders.
+///     inputs: files and folders (or file objects, as for read_midi).
 ///     output: the notes table's destination; format, compression, postgres, schema,
 ///         pg_table, resume, stats and progress as for convert_bam (progress reports (notes,
 ///         files done, files)); into PostgreSQL, the files table goes to table "files".
@@ -119,7 +127,11 @@ pub(crate) fn convert_midi(
     progress: Option<&Bound<'_, PyAny>>,
     storage_options: Option<std::collections::BTreeMap<String, String>>,
 ) -> PyResult<(u64, f64)> {
-    let paths = self::paths(inputs)?;
+    let objects = file_objects(inputs)?;
+    let paths = match objects {
+        Some(_) => Vec::new(),
+        None => self::paths(inputs)?,
+    };
     let options = midi_options(
         table,
         threads,
@@ -139,12 +151,25 @@ pub(crate) fn convert_midi(
     };
     let out = self::output(dest(output)?, pg, format, compression, files, threads)
         .map_err(|e| py_err(py, e))?;
-    let input = rawarrow::convert::Input::Midi {
-        paths,
-        list: None,
-        options,
+    let s = match objects {
+        Some(inputs) => {
+            let open = move || Stream::midi_inputs(inputs, &options);
+            run_convert(
+                py,
+                crate::convert::Conversion::Stream(Box::new(open)),
+                out,
+                progress,
+            )?
+        }
+        None => {
+            let input = rawarrow::convert::Input::Midi {
+                paths,
+                list: None,
+                options,
+            };
+            run_convert(py, input, out, progress)?
+        }
     };
-    let s = run_convert(py, input, out, progress)?;
     Ok((s.rows, s.seconds))
 }
 

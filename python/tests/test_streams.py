@@ -120,3 +120,37 @@ def test_convert_bam_takes_a_file_object_and_writes_the_paths_bytes(threads, tmp
     with pytest.raises(ValueError, match="resume"):
         with open(SAMPLE, "rb") as f:
             rawarrow.convert_bam(f, postgres="host=/nonexistent dbname=x", resume=True)
+
+
+def test_midi_file_objects_read_as_their_files(tmp_path):
+    """Open MIDI files (named by their paths) give the paths' tables and conversions; bytes in
+    memory without a name are `<file object>`; a corrupt one is a files row with its error."""
+    from conftest import MIDI_SEEDS
+
+    songs = sorted(str(p) for p in MIDI_SEEDS.iterdir() if p.suffix == ".mid")[:6]
+    assert len(songs) >= 3
+    for table_name in ("notes", "files"):
+        want = table(rawarrow.read_midi(songs, table=table_name, threads=2))
+        handles = [open(s, "rb") for s in songs]
+        try:
+            got = table(rawarrow.read_midi(handles, table=table_name, threads=2))
+        finally:
+            for h in handles:
+                h.close()
+        assert got.num_rows > 0 and got.equals(want), table_name
+    rawarrow.convert_midi(songs, tmp_path / "paths.arrow", files=tmp_path / "paths.files.arrow")
+    handles = [open(s, "rb") for s in songs]
+    rawarrow.convert_midi(handles, tmp_path / "objects.arrow", files=tmp_path / "objects.files.arrow")
+    for h in handles:
+        h.close()
+    assert (tmp_path / "objects.arrow").read_bytes() == (tmp_path / "paths.arrow").read_bytes()
+    assert (tmp_path / "objects.files.arrow").read_bytes() == (tmp_path / "paths.files.arrow").read_bytes()
+    # One object alone, in memory; a corrupt one beside it.
+    one = open(songs[0], "rb").read()
+    files = table(rawarrow.read_midi([io.BytesIO(one), io.BytesIO(b"MThd junk")], table="files"))
+    assert files.column("file").cast(pa.string()).to_pylist() == ["<file object>"] * 2
+    assert files.column("error")[0].as_py() is None and files.column("error")[1].as_py()
+    notes = table(rawarrow.read_midi(io.BytesIO(one)))
+    assert notes.drop(["file"]).equals(table(rawarrow.read_midi(songs[0])).drop(["file"]))
+    with pytest.raises(TypeError, match="not both"):
+        rawarrow.read_midi([io.BytesIO(one), songs[0]])

@@ -213,10 +213,18 @@ impl Programs {
     pub(crate) fn insert(&mut self, program: u8) {
         self.0 |= 1u128 << (program & 0x7F);
     }
+}
+
+impl IntoIterator for Programs {
+    type Item = u8;
+    type IntoIter = std::vec::IntoIter<u8>;
 
     /// The programs, ascending.
-    pub fn iter(self) -> impl Iterator<Item = u8> {
-        (0..128u8).filter(move |&p| self.0 >> p & 1 == 1)
+    fn into_iter(self) -> Self::IntoIter {
+        (0..128u8)
+            .filter(|&p| self.0 >> p & 1 == 1)
+            .collect::<Vec<u8>>()
+            .into_iter()
     }
 }
 
@@ -520,7 +528,7 @@ mod tests {
         );
         assert!(m.has_drums);
         assert_eq!(
-            m.programs.iter().collect::<Vec<_>>(),
+            m.programs.into_iter().collect::<Vec<_>>(),
             vec![0, 40],
             "drums excluded"
         );

@@ -275,10 +275,18 @@ impl ReaderBuilder {
 
     /// Starts reading exactly these files, in this order.
     pub fn build_paths(self, paths: Vec<PathBuf>) -> Result<Reader, crate::Error> {
-        self.open(paths).map_err(crate::Error::from)
+        self.open(paths, Vec::new()).map_err(crate::Error::from)
     }
 
-    fn open(self, paths: Vec<PathBuf>) -> Result<Reader, Error> {
+    /// Starts reading these inputs (a stream is read whole by the worker that reads it, a
+    /// file or bytes in memory as they are), named by their paths.
+    pub(crate) fn build_inputs(self, inputs: Vec<Input>) -> Result<Reader, crate::Error> {
+        let paths = inputs.iter().map(|i| i.path().to_path_buf()).collect();
+        self.open(paths, inputs).map_err(crate::Error::from)
+    }
+
+    /// Reads `paths`; where `given` has the input of a path (by position), that input.
+    fn open(self, paths: Vec<PathBuf>, given: Vec<Input>) -> Result<Reader, Error> {
         if i32::try_from(paths.len()).is_err() {
             let n = paths.len();
             let m = format!("{n} files: at most 2147483647 per reader");
@@ -297,6 +305,7 @@ impl ReaderBuilder {
         let dictionary: ArrayRef = Arc::new(names);
         let paths: Arc<[PathBuf]> = paths.into();
         let (wpaths, wdict, opts) = (paths.clone(), dictionary.clone(), self.onsets);
+        let given: Arc<[Input]> = given.into();
         let storage = self.storage.clone();
         let profile = self.key_profile;
         let keep = arenas_per_pool(workers(self.threads), workers(self.threads));
@@ -314,7 +323,13 @@ impl ReaderBuilder {
             move |(analyzer, rows, buf, arenas), range: Range<usize>| {
                 rows.clear();
                 let files: Vec<FileRow> = range
-                    .map(|i| read_one(analyzer, &wpaths[i], i as i32, rows, buf, &storage))
+                    .map(|i| {
+                        let source = match given.get(i) {
+                            Some(input) => Source::Given(input),
+                            None => Source::Path(&wpaths[i], &storage),
+                        };
+                        read_one(analyzer, source, i as i32, rows, buf)
+                    })
                     .collect();
                 (notes_batch(rows, &wdict, arenas), files)
             },
@@ -340,14 +355,34 @@ impl ReaderBuilder {
 /// KiB); big files still get the copy-free map.
 const READ_LIMIT: u64 = 1 << 20;
 
-/// The bytes of `path`: read into `buf` when small, else mapped.
+/// Where one file's bytes come from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// A path or URL (with the storage settings of URLs).
+    Path(&'a Path, &'a [(String, String)]),
+    /// An input the caller opened (a stream, bytes in memory).
+    Given(&'a Input),
+}
+
+/// The bytes of `source`: a path read into `buf` when small, else mapped; a stream read whole
+/// into `buf`.
 fn load<'a>(
-    path: &Path,
+    source: Source<'a>,
     buf: &'a mut Vec<u8>,
     map: &'a mut Option<Input>,
-    storage: &[(String, String)],
 ) -> Result<&'a [u8], String> {
     use std::io::Read;
+    let (path, storage) = match source {
+        Source::Path(path, storage) => (path, storage),
+        Source::Given(input) => {
+            let Some(mut stream) = input.take_stream() else {
+                return Ok(input.bytes());
+            };
+            buf.clear();
+            stream.read_to_end(buf).map_err(|e| e.to_string())?;
+            return Ok(buf);
+        }
+    };
     if crate::io::is_url(path) {
         // An object in a store or behind HTTP: fetched whole (songs are small).
         let input = Input::open_whole(path, storage).map_err(|e| e.to_string())?;
@@ -367,18 +402,17 @@ fn load<'a>(
 /// Reads one file into `rows` and describes it.
 fn read_one(
     a: &mut Analyzer,
-    path: &Path,
+    source: Source<'_>,
     key: i32,
     rows: &mut Vec<NoteRow>,
     buf: &mut Vec<u8>,
-    storage: &[(String, String)],
 ) -> FileRow {
     let mut row = FileRow {
         file: key,
         ..FileRow::default()
     };
     let mut map = None;
-    let bytes = match load(path, buf, &mut map, storage) {
+    let bytes = match load(source, buf, &mut map) {
         Ok(b) => b,
         Err(e) => {
             row.error = Some(format!("cannot open: {e}"));

@@ -79,6 +79,21 @@ impl Default for MidiOptions {
 /// Opens exactly these MIDI files, in this order, as a stream's source (no folder is walked; a
 /// file that cannot be read is a `files` row with `error` set).
 pub(crate) fn open(paths: Vec<PathBuf>, options: &MidiOptions) -> Result<MidiSource, Error> {
+    let reader = builder(options)?.build_paths(paths)?;
+    Ok(MidiSource::new(reader, options))
+}
+
+/// Reads these inputs (streams read whole, files, bytes in memory) as [`open`] reads paths.
+pub(crate) fn open_inputs(
+    inputs: Vec<crate::io::Input>,
+    options: &MidiOptions,
+) -> Result<MidiSource, Error> {
+    let reader = builder(options)?.build_inputs(inputs)?;
+    Ok(MidiSource::new(reader, options))
+}
+
+/// The reader's settings from `options`, checked.
+fn builder(options: &MidiOptions) -> Result<super::ReaderBuilder, Error> {
     kernels_env()?;
     let ms = options.merge_window_ms;
     if !(ms.is_finite() && ms >= 0.0) {
@@ -102,13 +117,18 @@ pub(crate) fn open(paths: Vec<PathBuf>, options: &MidiOptions) -> Result<MidiSou
         }
         b = b.files_per_batch(n);
     }
-    let reader = b.build_paths(paths)?;
-    Ok(MidiSource {
-        reader,
-        table: options.table,
-        files_done: false,
-        jobs: None,
-    })
+    Ok(b)
+}
+
+impl MidiSource {
+    fn new(reader: Reader, options: &MidiOptions) -> Self {
+        Self {
+            reader,
+            table: options.table,
+            files_done: false,
+            jobs: None,
+        }
+    }
 }
 
 /// The `notes` or the `files` table of a list of files.

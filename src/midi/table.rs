@@ -240,7 +240,7 @@ pub(crate) fn files_batch(rows: &[FileRow], dictionary: &ArrayRef) -> RecordBatc
     for r in rows {
         match &r.music {
             Some(m) => {
-                programs.values().extend(m.programs.iter().map(Some));
+                programs.values().extend(m.programs.into_iter().map(Some));
                 programs.append(true);
             }
             None => programs.append(false),

@@ -99,6 +99,22 @@ impl BatchStream {
         )
     }
 
+    /// MIDI files the caller opened (each a [`crate::io::Input`]: a stream such as a Python
+    /// file object, read whole by the worker that parses it; a file; bytes in memory), in this
+    /// order, named by their paths. A file that cannot be read or parsed is a `files` row with
+    /// `error` set.
+    pub fn midi_inputs(
+        inputs: Vec<crate::io::Input>,
+        options: &MidiOptions,
+    ) -> Result<Self, Error> {
+        if inputs.is_empty() {
+            return Err(Error::usage("no input MIDI files"));
+        }
+        let source = midi::stream::open_inputs(inputs, options)?;
+        let schema = source.schema();
+        Ok(Self::new(Box::new(source), schema))
+    }
+
     /// Exactly these MIDI files, in this order (no folder is walked; a file that cannot be
     /// read is a `files` row with `error` set).
     pub(crate) fn midi_listed(paths: Vec<PathBuf>, options: &MidiOptions) -> Result<Self, Error> {
