@@ -1,6 +1,7 @@
 //! Where frame blobs come from: a local `analysis.tdf_bin` is mapped and a job decodes straight
 //! from the map; one in an object store (or behind HTTP) is read by ranges, each job fetching
-//! the blobs of its own frames — and nothing else — before it decodes them.
+//! the blobs of its own frames — and nothing else — started when the job is queued, so they
+//! arrive while the jobs before it decode.
 //!
 //! A blob's length is in its first four bytes, so a range is planned from the `Frames` table:
 //! a blob ends at most where the next blob (by `TimsId`, of every frame, not only those
@@ -8,6 +9,7 @@
 //! to `fetch_bytes`), `fetch_concurrency` ranges in flight; a blob longer than what was fetched
 //! for it (blobs that overlap) has the rest fetched.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -99,6 +101,11 @@ impl Bin {
         &self.path
     }
 
+    /// Whether the file is read by ranges from a store (not mapped).
+    pub(crate) fn is_remote(&self) -> bool {
+        self.input.remote_object().is_some()
+    }
+
     /// See [`Input::release`].
     pub(crate) fn release(&self, range: Range<usize>) {
         self.input.release(range);
@@ -109,56 +116,47 @@ impl Bin {
         self.input.check()
     }
 
-    /// The blobs of `frames`, fetched when the file is remote.
-    pub(crate) fn blobs<'a, 'f>(
-        &'a self,
-        frames: impl Iterator<Item = &'f FrameRow>,
-    ) -> Result<Blobs<'a>, Error> {
+    /// Starts fetching the blobs of `frames` when the file is remote (the first
+    /// `fetch_concurrency` ranges at once; the rest as those arrive, in
+    /// [`Fetch::finish`]): what a job is handed when it is queued, so that its bytes are on
+    /// their way while the jobs before it decode.
+    pub(crate) fn fetch<'f>(&self, frames: impl Iterator<Item = &'f FrameRow>) -> Fetch {
         let Some(object) = self.input.remote_object() else {
-            return Ok(Blobs::Whole(self.input.bytes()));
+            return Fetch::default();
         };
         let len = object.len();
-        let frames: Vec<&FrameRow> = frames.filter(|f| f.tims_id < len).collect();
+        let frames: Vec<(u64, u64)> = frames
+            .filter(|f| f.tims_id < len)
+            .map(|f| (f.tims_id, most_blob_bytes(f)))
+            .collect();
         let mut wanted: Vec<Range<u64>> = frames
             .iter()
-            .map(|f| {
-                let next = self.starts.partition_point(|&s| s <= f.tims_id);
+            .map(|&(at, _)| {
+                let next = self.starts.partition_point(|&s| s <= at);
                 let end = self.starts.get(next).copied().unwrap_or(len);
-                f.tims_id..end.max(f.tims_id + 8).min(len)
+                at..end.max(at + 8).min(len)
             })
             .collect();
         wanted.sort_unstable_by_key(|r| r.start);
         // Blobs that touch (or overlap), as ranges of at most `fetch_bytes` (a longer blob is
         // one range of its own).
         let most = object.settings().fetch_bytes;
-        let mut ranges: Vec<Range<u64>> = Vec::new();
+        let mut ranges: VecDeque<Range<u64>> = VecDeque::new();
         for r in wanted {
-            match ranges.last_mut() {
+            match ranges.back_mut() {
                 Some(last) if r.end <= last.end => {}
                 Some(last) if r.start <= last.end && r.end - last.start <= most => last.end = r.end,
-                _ => ranges.push(r),
+                _ => ranges.push_back(r),
             }
         }
-        let mut pieces = fetch_all(object, &ranges).map_err(|(at, e)| self.fetch_error(at, e))?;
-        // A blob longer than what was fetched for it (the last of an rt slice, or blobs out of
-        // TimsId order): the rest of it, unless its size is one the decoder refuses.
-        for f in frames {
-            let i = pieces.partition_point(|(start, _)| *start <= f.tims_id) - 1;
-            let (start, bytes) = &mut pieces[i];
-            let off = (f.tims_id - *start) as usize;
-            let Some(head) = bytes.get(off..off + 4) else {
-                continue;
-            };
-            let size = u64::from(u32::from_le_bytes(head.try_into().expect("4 bytes")));
-            let (have, blob_end) = (*start + bytes.len() as u64, f.tims_id + size);
-            if blob_end > have && blob_end <= len && size <= most_blob_bytes(f) {
-                let rest = object
-                    .read(have..blob_end)
-                    .map_err(|e| self.fetch_error(have, e))?;
-                bytes.extend_from_slice(&rest);
-            }
-        }
-        Ok(Blobs::Fetched(pieces, len))
+        let mut fetch = Fetch {
+            object: Some(object.clone()),
+            frames,
+            ranges,
+            flight: VecDeque::new(),
+        };
+        fetch.top_up();
+        fetch
     }
 
     fn fetch_error(&self, at: u64, e: FetchError) -> Error {
@@ -166,21 +164,59 @@ impl Bin {
     }
 }
 
-/// Fetches `ranges`, at most `fetch_concurrency` at a time: `(start, bytes)` in their order,
-/// or the first failure's range start and error.
-fn fetch_all(object: &Arc<Object>, ranges: &[Range<u64>]) -> Result<Pieces, (u64, FetchError)> {
-    let most = object.settings().concurrency.max(1);
-    let mut flight: std::collections::VecDeque<(u64, Pending)> = Default::default();
-    let mut out = Vec::with_capacity(ranges.len());
-    let mut next = ranges.iter();
-    loop {
-        while flight.len() < most {
-            let Some(r) = next.next() else { break };
-            flight.push_back((r.start, object.fetch(r.clone())));
+/// The blobs of one job being fetched (nothing, for a local file).
+#[derive(Debug, Default)]
+pub(crate) struct Fetch {
+    object: Option<Arc<Object>>,
+    /// `(TimsId, most bytes its blob can take)` of the job's frames.
+    frames: Vec<(u64, u64)>,
+    /// Ranges not requested yet, and those in flight (by start).
+    ranges: VecDeque<Range<u64>>,
+    flight: VecDeque<(u64, Pending)>,
+}
+
+impl Fetch {
+    /// Keeps `fetch_concurrency` ranges in flight.
+    fn top_up(&mut self) {
+        let Some(object) = &self.object else { return };
+        while self.flight.len() < object.settings().concurrency.max(1) {
+            let Some(r) = self.ranges.pop_front() else {
+                break;
+            };
+            self.flight.push_back((r.start, object.fetch(r)));
         }
-        let Some((start, pending)) = flight.pop_front() else {
-            return Ok(out);
+    }
+
+    /// Waits for the bytes: the blobs of the job, read from `bin`.
+    pub(crate) fn finish(mut self, bin: &Bin) -> Result<Blobs<'_>, Error> {
+        let Some(object) = self.object.clone() else {
+            return Ok(Blobs::Whole(bin.input.bytes()));
         };
-        out.push((start, pending.wait().map_err(|e| (start, e))?));
+        let len = object.len();
+        let mut pieces: Pieces = Vec::new();
+        while let Some((start, pending)) = self.flight.pop_front() {
+            let bytes = pending.wait().map_err(|e| bin.fetch_error(start, e))?;
+            pieces.push((start, bytes));
+            self.top_up();
+        }
+        // A blob longer than what was fetched for it (blobs that overlap): the rest of it,
+        // unless its size is one the decoder refuses.
+        for &(at, most) in &self.frames {
+            let i = pieces.partition_point(|(start, _)| *start <= at) - 1;
+            let (start, bytes) = &mut pieces[i];
+            let off = (at - *start) as usize;
+            let Some(head) = bytes.get(off..off + 4) else {
+                continue;
+            };
+            let size = u64::from(u32::from_le_bytes(head.try_into().expect("4 bytes")));
+            let (have, blob_end) = (*start + bytes.len() as u64, at + size);
+            if blob_end > have && blob_end <= len && size <= most {
+                let rest = object
+                    .read(have..blob_end)
+                    .map_err(|e| bin.fetch_error(have, e))?;
+                bytes.extend_from_slice(&rest);
+            }
+        }
+        Ok(Blobs::Fetched(pieces, len))
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use super::blobs::Bin;
+use super::blobs::{Bin, Fetch};
 use super::calib::{digitizer_samples, plausible, ImModel, Models, MzModel};
 use super::frame::MAX_PEAKS;
 use super::meta::Metadata;
@@ -415,7 +415,7 @@ impl ReaderBuilder {
                 self.pin,
                 jobs_ahead(workers(self.threads)),
                 move |_| Worker::new(keep),
-                move |worker, job: Range<usize>| {
+                move |worker, job: (Range<usize>, Fetch)| {
                     let out = match &wshared.spectra {
                         Some(sp) => spectra::spectra_batch(
                             &spectra::SpectraJob {

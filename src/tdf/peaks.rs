@@ -16,7 +16,7 @@ use arrow_array::{
 use arrow_buffer::{ArrowNativeType, BooleanBufferBuilder, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Schema, SchemaRef};
 
-use super::blobs::Bin;
+use super::blobs::{Bin, Fetch};
 use super::calib::{ImModel, MzModel};
 use super::frame::FrameDecoder;
 use super::meta::{FrameRow, Metadata, Window};
@@ -285,6 +285,28 @@ pub(super) struct SpectraState {
     pub(super) centroid: Option<u32>,
 }
 
+impl Shared {
+    /// Starts fetching the blobs job `job` decodes (a remote run's; nothing for a local one):
+    /// its frames, or for spectra the MS2 frames of its precursors.
+    pub(super) fn fetch(&self, job: &Range<usize>) -> Fetch {
+        if !self.bin.is_remote() {
+            return Fetch::default();
+        }
+        match &self.spectra {
+            None => self.bin.fetch(self.frames[job.clone()].iter()),
+            Some(sp) => {
+                let meta = &sp.meta;
+                let frames = sp.precursors[job.clone()]
+                    .iter()
+                    .flat_map(|p| p.pasef.clone())
+                    .filter_map(|i| super::tables::frame_index(meta, meta.pasef[i].frame))
+                    .map(|fi| &meta.frames[fi]);
+                self.bin.fetch(frames)
+            }
+        }
+    }
+}
+
 /// A worker's reusable state: the frame decoder and per-scan values of the frame at hand.
 pub(super) struct Worker {
     pub(super) dec: FrameDecoder,
@@ -316,7 +338,7 @@ impl Worker {
 pub(super) fn build_batch(
     s: &Shared,
     worker: &mut Worker,
-    job: Range<usize>,
+    (job, fetch): (Range<usize>, Fetch),
     level_of: impl Fn(u8) -> u8,
 ) -> Result<RecordBatch, Error> {
     let frames = &s.frames[job.clone()];
@@ -333,8 +355,8 @@ pub(super) fn build_batch(
         per_scan_window,
         ..
     } = worker;
-    // The job's blobs (fetched now, for a remote run).
-    let fetched = s.bin.blobs(frames.iter())?;
+    // The job's blobs (for a remote run, as they arrive).
+    let fetched = fetch.finish(&s.bin)?;
     let mut at = 0;
     // The blobs of this job, released together once decoded (contiguous ones in one call).
     let mut blobs: Option<Range<usize>> = None;

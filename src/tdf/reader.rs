@@ -8,9 +8,13 @@ use std::sync::Arc;
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, SchemaRef};
 
+use super::blobs::Fetch;
 use super::peaks::Shared;
 use super::Error;
 use crate::runtime::Ordered;
+
+/// A job: frames (or precursors) by index, and their blobs being fetched.
+pub(super) type Job = (Range<usize>, Fetch);
 
 /// Which m/z and 1/K0 models to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,7 +45,7 @@ pub enum Calibration {
 /// ```
 pub struct Reader {
     pub(super) shared: Arc<Shared>,
-    pub(super) pool: Option<Ordered<Range<usize>, Result<RecordBatch, Error>>>,
+    pub(super) pool: Option<Ordered<Job, Result<RecordBatch, Error>>>,
     pub(super) jobs: Vec<Range<usize>>,
     pub(super) next_job: usize,
     pub(super) rows: u64,
@@ -119,7 +123,10 @@ impl Reader {
             return Ok(None);
         };
         while self.next_job < self.jobs.len() && pool.has_room() {
-            pool.submit(self.jobs[self.next_job].clone());
+            // A remote run's job has its blobs on their way before a worker takes it.
+            let job = self.jobs[self.next_job].clone();
+            let fetch = self.shared.fetch(&job);
+            pool.submit((job, fetch));
             self.next_job += 1;
         }
         match pool.next_result() {

@@ -8,7 +8,7 @@ use arrow_array::{Float64Array, ListArray, RecordBatch};
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, SchemaRef};
 
-use super::blobs::Bin;
+use super::blobs::{Bin, Fetch};
 use super::calib::MzModel;
 use super::frame::{FrameDecoder, MAX_PEAKS};
 use super::meta::Metadata;
@@ -103,7 +103,7 @@ pub(crate) struct SpectraJob<'a> {
 pub(crate) fn spectra_batch(
     s: &SpectraJob<'_>,
     w: &mut SpectrumWorker,
-    job: std::ops::Range<usize>,
+    (job, fetch): (std::ops::Range<usize>, Fetch),
 ) -> Result<RecordBatch, Error> {
     let ps = &s.precursors[job.clone()];
     // (slot, PASEF row) pairs by frame, so that each frame is decoded once.
@@ -117,11 +117,8 @@ pub(crate) fn spectra_batch(
         w.peaks.resize_with(ps.len(), Vec::new);
     }
     w.peaks.iter_mut().for_each(Vec::clear);
-    // The frames' blobs (fetched now, for a remote run).
-    let fetched = s.bin.blobs(w.order.iter().filter_map(|&i| {
-        let fi = frame_index(s.meta, s.meta.pasef[i].frame)?;
-        Some(&s.meta.frames[fi])
-    }))?;
+    // The frames' blobs (for a remote run, as they arrive).
+    let fetched = fetch.finish(s.bin)?;
     let mut decoded: Option<u32> = None;
     let mut offsets: Vec<usize> = Vec::new();
     for k in 0..w.order.len() {
