@@ -14,32 +14,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::frame::most_blob_bytes;
+use super::frame::{most_blob_bytes, Window};
 use super::meta::FrameRow;
 use super::Error;
 use crate::io::remote::{FetchError, Object, Pending};
 use crate::io::{Input, Shrunk};
-
-/// The bytes one frame blob is decoded from: `bytes[0]` is at `base` in `analysis.tdf_bin`,
-/// which is `len` bytes long. The blob at a frame's `TimsId` lies inside `bytes` unless the
-/// file is too short for it (the decoder reports that).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Window<'a> {
-    pub(crate) bytes: &'a [u8],
-    pub(crate) base: u64,
-    pub(crate) len: u64,
-}
-
-impl<'a> Window<'a> {
-    /// All of a file's bytes.
-    pub(crate) fn whole(bytes: &'a [u8]) -> Self {
-        Self {
-            bytes,
-            base: 0,
-            len: bytes.len() as u64,
-        }
-    }
-}
 
 /// `analysis.tdf_bin`: the input and, for a remote one, where blobs start.
 #[derive(Debug)]

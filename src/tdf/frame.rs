@@ -8,8 +8,28 @@
 
 use rawarrow_kernels::{delta, unshuffle};
 
-use super::blobs::Window;
 use super::meta::FrameRow;
+
+/// The bytes one frame blob is decoded from: `bytes[0]` is at `base` in `analysis.tdf_bin`,
+/// which is `len` bytes long. The blob at a frame's `TimsId` lies inside `bytes` unless the
+/// file is too short for it (the decoder reports that).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) base: u64,
+    pub(crate) len: u64,
+}
+
+impl<'a> Window<'a> {
+    /// All of a file's bytes.
+    pub(crate) fn whole(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            base: 0,
+            len: bytes.len() as u64,
+        }
+    }
+}
 
 /// Reusable per-worker decoding state (zstd context and buffers).
 pub(crate) struct FrameDecoder {

@@ -31,7 +31,7 @@ pub fn decode_frame(
     let Ok(mut dec) = FrameDecoder::new() else {
         return false;
     };
-    dec.decode(super::blobs::Window::whole(bin), &row, tof, intensity)
+    dec.decode(super::frame::Window::whole(bin), &row, tof, intensity)
         .is_ok()
 }
 
