@@ -46,6 +46,19 @@ pub(crate) struct Metadata {
     pub(crate) max_num_scans: u32,
 }
 
+/// The SQLite database in `file`, read-only and immutable (no locks, no journal), named
+/// `name` in errors.
+fn open(file: &Path, name: &Path) -> Result<Connection, Error> {
+    let uri = format!("file:{}?mode=ro&immutable=1", file.display());
+    Connection::open_with_flags(
+        &uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sql_err(name, "open", e))
+}
+
 impl Metadata {
     /// [`Metadata::read`] keeping only the frames whose `Time` lies in `time` (inclusive): the
     /// other rows are not read (a one-minute slice of an hour-long run opens in a tenth of the
@@ -61,28 +74,14 @@ impl Metadata {
         name: &Path,
         time: Option<(f64, f64)>,
     ) -> Result<Self, Error> {
-        let uri = format!("file:{}?mode=ro&immutable=1", file.display());
-        let conn = Connection::open_with_flags(
-            &uri,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_URI
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| sql_err(name, "open", e))?;
+        let conn = open(file, name)?;
         Self::from_connection_in(&conn, name, time)
     }
 
     /// Every frame's `TimsId` in the database in `file` (named `name` in errors), ascending,
     /// without repeats: where each blob of `analysis.tdf_bin` ends at most.
     pub(crate) fn blob_starts(file: &Path, name: &Path) -> Result<Vec<u64>, Error> {
-        let uri = format!("file:{}?mode=ro&immutable=1", file.display());
-        let conn = Connection::open_with_flags(
-            &uri,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_URI
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| sql_err(name, "open", e))?;
+        let conn = open(file, name)?;
         let q = |e| sql_err(name, "Frames.TimsId", e);
         let mut stmt = conn
             .prepare("SELECT DISTINCT TimsId FROM Frames ORDER BY TimsId")
