@@ -15,6 +15,7 @@
 //! | [`calib`] | TOF → m/z, scan → 1/K0 (`f64`) | scalar, AVX2, AVX-512 F |
 //! | [`runs`] | run-length expansion (per-scan and per-frame columns) | scalar, AVX2, AVX-512 F |
 //! | [`onset`] | indices of `u8` values above a threshold | scalar, AVX2, AVX-512 BW |
+//! | [`rans`] | CRAM's rANS 4x8 and rANS Nx16 entropy decoders (STRIPE, RLE, PACK, CAT) | scalar |
 //! | [`cache`] | prefetch of the lines of a slice (no output) | x86-64 `prefetcht0`, else a read per line |
 //!
 //! Each instruction-set implementation is a zero-sized token type (`Avx2`, `Avx512`, ...) whose
@@ -40,6 +41,7 @@ pub mod decimal;
 pub mod delta;
 pub mod onset;
 pub mod qual;
+pub mod rans;
 pub mod runs;
 pub mod seq;
 pub mod unshuffle;

@@ -1,0 +1,501 @@
+//! rANS Nx16 (CRAM 3.1 block method 5), scalar: a flags byte, the uncompressed size as a
+//! 7-bit varint, optional PACK and RLE metadata, then an order-0 or order-1 stream of 4 or 32
+//! interleaved 32-bit states renormalised 16 bits at a time below 2¹⁵ (or the bytes as they
+//! are, CAT), or N byte-interleaved sub-streams (STRIPE). Transforms are undone in the order
+//! entropy decoding → run-length expansion → unpacking.
+
+use super::{Bytes, RansError, Scratch};
+
+const ORDER: u8 = 0x01;
+const X32: u8 = 0x04;
+const STRIPE: u8 = 0x08;
+const NOSZ: u8 = 0x10;
+const CAT: u8 = 0x20;
+const RLE: u8 = 0x40;
+const PACK: u8 = 0x80;
+
+/// Renormalisation bound: a state below it takes 16 more bits.
+const LOWER: u32 = 1 << 15;
+/// Nested STRIPE streams deeper than this are refused (real streams nest once at most).
+const MAX_DEPTH: u32 = 4;
+
+/// The uncompressed length a stream states (`None` for a stream without one, whose length
+/// the caller knows).
+pub fn stated_len(stream: &[u8]) -> Result<Option<usize>, RansError> {
+    let mut b = Bytes::new(stream);
+    let flags = b.u8()?;
+    if flags & NOSZ != 0 && flags & STRIPE == 0 {
+        return Ok(None);
+    }
+    Ok(Some(b.u7()? as usize))
+}
+
+/// Decodes `stream` into `out`, whose length must be the stated uncompressed length (or, for
+/// a stream without one, the length the caller knows).
+pub fn decode(stream: &[u8], out: &mut [u8], scratch: &mut Scratch) -> Result<(), RansError> {
+    decode_at(stream, out, scratch, 0)
+}
+
+impl Bytes<'_> {
+    /// A 7-bit big-endian varint (at most 5 bytes, at most `u32::MAX`).
+    pub(crate) fn u7(&mut self) -> Result<u32, RansError> {
+        let mut v: u64 = 0;
+        for _ in 0..5 {
+            let b = self.u8()?;
+            v = (v << 7) | u64::from(b & 0x7f);
+            if b & 0x80 == 0 {
+                return u32::try_from(v).map_err(|_| RansError::BadFrequencies);
+            }
+        }
+        Err(RansError::BadFrequencies)
+    }
+
+    fn u16le(&mut self) -> Result<u32, RansError> {
+        let b = self
+            .buf
+            .get(self.pos..self.pos + 2)
+            .ok_or(RansError::Truncated)?;
+        self.pos += 2;
+        Ok(u32::from(b[0]) | (u32::from(b[1]) << 8))
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&[u8], RansError> {
+        let end = self.pos.checked_add(n).ok_or(RansError::Truncated)?;
+        let s = self.buf.get(self.pos..end).ok_or(RansError::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn rest(&self) -> &[u8] {
+        &self.buf[self.pos.min(self.buf.len())..]
+    }
+}
+
+fn check_len(stated: usize, expected: usize) -> Result<(), RansError> {
+    if stated != expected {
+        return Err(RansError::WrongLength { stated, expected });
+    }
+    Ok(())
+}
+
+fn decode_at(
+    stream: &[u8],
+    out: &mut [u8],
+    scratch: &mut Scratch,
+    depth: u32,
+) -> Result<(), RansError> {
+    let mut b = Bytes::new(stream);
+    let flags = b.u8()?;
+    if flags & STRIPE != 0 {
+        return stripe(&mut b, out, scratch, depth);
+    }
+    let osz = if flags & NOSZ != 0 {
+        out.len()
+    } else {
+        b.u7()? as usize
+    };
+    check_len(osz, out.len())?;
+    let mut n = osz;
+    // PACK metadata: the symbol map and the packed length.
+    let mut pack: Option<(usize, [u8; 16])> = None;
+    if flags & PACK != 0 {
+        let nsym = usize::from(b.u8()?);
+        if nsym == 0 || nsym > 16 {
+            return Err(RansError::BadFrequencies);
+        }
+        let mut map = [0u8; 16];
+        map[..nsym].copy_from_slice(b.bytes(nsym)?);
+        let packed = b.u7()? as usize;
+        if packed > osz {
+            return Err(RansError::BadFrequencies);
+        }
+        pack = Some((nsym, map));
+        n = packed;
+    }
+    // RLE metadata: the run symbols and their run lengths; `n` literals are entropy coded.
+    let mut rle = false;
+    let mut rle_target = 0;
+    let mut meta = std::mem::take(&mut scratch.meta);
+    if flags & RLE != 0 {
+        let a = b.u7()? as usize;
+        let literals = b.u7()? as usize;
+        if literals > n {
+            return Err(RansError::BadFrequencies);
+        }
+        meta.clear();
+        if a & 1 == 1 {
+            meta.extend_from_slice(b.bytes(a / 2)?);
+        } else {
+            let c = b.u7()? as usize;
+            let sub = b.bytes(c)?;
+            meta.resize(a / 2, 0);
+            let states = if flags & X32 != 0 { 32 } else { 4 };
+            order0(&mut Bytes::new(sub), &mut meta, states)?;
+        }
+        rle = true;
+        rle_target = n;
+        n = literals;
+    }
+    // The entropy-coded (or stored) bytes: straight into `out` when nothing follows.
+    let mut lit = std::mem::take(&mut scratch.literals);
+    let direct = !rle && pack.is_none();
+    let result = (|| {
+        let dest: &mut [u8] = if direct {
+            &mut *out
+        } else {
+            lit.clear();
+            lit.resize(n, 0);
+            &mut lit
+        };
+        let rest = b.rest();
+        if rest.is_empty() {
+            if n != 0 {
+                return Err(RansError::Truncated);
+            }
+        } else if flags & CAT != 0 {
+            dest.copy_from_slice(rest.get(..n).ok_or(RansError::Truncated)?);
+        } else {
+            let states = if flags & X32 != 0 { 32 } else { 4 };
+            let mut s = Bytes::new(rest);
+            if flags & ORDER != 0 {
+                order1(&mut s, dest, states, scratch)?;
+            } else {
+                order0(&mut s, dest, states)?;
+            }
+        }
+        if rle {
+            // Runs expanded, then unpacked when packed too.
+            let mut expanded = std::mem::take(&mut scratch.expanded);
+            expanded.clear();
+            let r = unrle(&lit, &meta, rle_target, &mut expanded).and_then(|()| match pack {
+                Some((nsym, map)) => unpack(&expanded, nsym, &map, out),
+                None => {
+                    out.copy_from_slice(&expanded);
+                    Ok(())
+                }
+            });
+            scratch.expanded = expanded;
+            return r;
+        }
+        if let Some((nsym, map)) = pack {
+            return unpack(&lit, nsym, &map, out);
+        }
+        Ok(())
+    })();
+    scratch.meta = meta;
+    scratch.literals = lit;
+    result
+}
+
+/// Expands run-length coded literals: a literal in the run set is followed by its run
+/// (the count of further copies) from the metadata's runs.
+fn unrle(literals: &[u8], meta: &[u8], target: usize, out: &mut Vec<u8>) -> Result<(), RansError> {
+    let mut m = Bytes::new(meta);
+    let nsym = match m.u8()? {
+        0 => 256,
+        n => usize::from(n),
+    };
+    let mut set = [false; 256];
+    for &s in m.bytes(nsym)? {
+        set[usize::from(s)] = true;
+    }
+    out.reserve(target);
+    for &l in literals {
+        if set[usize::from(l)] {
+            let run = m.u7()? as usize + 1;
+            if out.len() + run > target {
+                return Err(RansError::WrongLength {
+                    stated: out.len() + run,
+                    expected: target,
+                });
+            }
+            out.resize(out.len() + run, l);
+        } else {
+            if out.len() == target {
+                return Err(RansError::WrongLength {
+                    stated: target + 1,
+                    expected: target,
+                });
+            }
+            out.push(l);
+        }
+    }
+    check_len(out.len(), target)
+}
+
+/// Unpacks 1, 2 or 4 bits per symbol (low bits first) through the symbol map.
+fn unpack(packed: &[u8], nsym: usize, map: &[u8; 16], out: &mut [u8]) -> Result<(), RansError> {
+    let bits = match nsym {
+        0..=1 => 0,
+        2 => 1,
+        3..=4 => 2,
+        _ => 4,
+    };
+    if bits == 0 {
+        out.fill(map[0]);
+        return Ok(());
+    }
+    let per = 8 / bits;
+    if packed.len() < out.len().div_ceil(per) {
+        return Err(RansError::Truncated);
+    }
+    let mask = (1u8 << bits) - 1;
+    for (i, o) in out.iter_mut().enumerate() {
+        let v = (packed[i / per] >> ((i % per) * bits)) & mask;
+        if usize::from(v) >= nsym {
+            return Err(RansError::BadState);
+        }
+        *o = map[usize::from(v)];
+    }
+    Ok(())
+}
+
+fn stripe(
+    b: &mut Bytes<'_>,
+    out: &mut [u8],
+    scratch: &mut Scratch,
+    depth: u32,
+) -> Result<(), RansError> {
+    if depth >= MAX_DEPTH {
+        return Err(RansError::BadFrequencies);
+    }
+    let ulen = b.u7()? as usize;
+    check_len(ulen, out.len())?;
+    let n = usize::from(b.u8()?);
+    if n == 0 {
+        return Err(RansError::BadFrequencies);
+    }
+    let mut clen = Vec::with_capacity(n);
+    for _ in 0..n {
+        clen.push(b.u7()? as usize);
+    }
+    let mut part = Vec::new();
+    for (j, &c) in clen.iter().enumerate() {
+        let sub = b.bytes(c)?;
+        let len = ulen / n + usize::from(ulen % n > j);
+        part.clear();
+        part.resize(len, 0);
+        decode_at(sub, &mut part, scratch, depth + 1)?;
+        for (i, &v) in part.iter().enumerate() {
+            out[i * n + j] = v;
+        }
+    }
+    Ok(())
+}
+
+/// A pure symbol list (0.3 of the codec description): ascending, runs after two consecutive
+/// symbols, 0 ends it.
+fn alphabet(b: &mut Bytes<'_>) -> Result<([bool; 256], Vec<u8>), RansError> {
+    let mut present = [false; 256];
+    let mut list = Vec::new();
+    let mut rle = 0u8;
+    let mut j = b.u8()?;
+    loop {
+        if present[usize::from(j)] {
+            return Err(RansError::BadFrequencies);
+        }
+        present[usize::from(j)] = true;
+        list.push(j);
+        if rle == 0 && u16::from(j) + 1 == u16::from(b.peek()?) {
+            j = b.u8()?;
+            rle = b.u8()?;
+        } else if rle > 0 {
+            rle -= 1;
+            j = j.checked_add(1).ok_or(RansError::BadFrequencies)?;
+        } else {
+            j = b.u8()?;
+        }
+        if j == 0 {
+            return Ok((present, list));
+        }
+    }
+}
+
+/// Scales frequencies summing to a power of two up to `total`, then checks they sum to it;
+/// fills cumulative frequencies and the slot → symbol lookup.
+fn finish_table(
+    f: &mut [u32; 256],
+    list: &[u8],
+    total: u32,
+    cum: &mut [u16],
+    freq: &mut [u16],
+    lookup: &mut [u8],
+) -> Result<(), RansError> {
+    let sum: u64 = list.iter().map(|&s| u64::from(f[usize::from(s)])).sum();
+    if sum != 0 && sum != u64::from(total) {
+        let mut shift = 0;
+        while (sum << shift) < u64::from(total) {
+            shift += 1;
+        }
+        for &s in list {
+            f[usize::from(s)] <<= shift;
+        }
+    }
+    freq.fill(0);
+    let mut run = 0u32;
+    for &s in list {
+        let v = f[usize::from(s)];
+        if v > total - run {
+            return Err(RansError::BadFrequencies);
+        }
+        freq[usize::from(s)] = v as u16;
+        cum[usize::from(s)] = run as u16;
+        lookup[run as usize..(run + v) as usize].fill(s);
+        run += v;
+    }
+    if run != total {
+        return Err(RansError::BadFrequencies);
+    }
+    Ok(())
+}
+
+#[inline]
+fn renorm(x: &mut u32, b: &mut Bytes<'_>) -> Result<(), RansError> {
+    if *x < LOWER {
+        *x = (*x << 16) | b.u16le()?;
+    }
+    Ok(())
+}
+
+fn read_states(b: &mut Bytes<'_>, r: &mut [u32]) -> Result<(), RansError> {
+    for x in r.iter_mut() {
+        *x = b.u32le()?;
+        if *x < LOWER {
+            return Err(RansError::BadState);
+        }
+    }
+    Ok(())
+}
+
+fn order0(b: &mut Bytes<'_>, out: &mut [u8], states: usize) -> Result<(), RansError> {
+    let (_, list) = alphabet(b)?;
+    let mut f = [0u32; 256];
+    for &s in &list {
+        f[usize::from(s)] = b.u7()?;
+    }
+    let mut freq = [0u16; 256];
+    let mut cum = [0u16; 256];
+    let mut lookup = [0u8; 4096];
+    finish_table(&mut f, &list, 4096, &mut cum, &mut freq, &mut lookup)?;
+    let mut r = [0u32; 32];
+    let r = &mut r[..states];
+    read_states(b, r)?;
+    for (i, o) in out.iter_mut().enumerate() {
+        let k = i % states;
+        let x = r[k];
+        let m = x & 0xfff;
+        let s = lookup[m as usize];
+        *o = s;
+        r[k] = u32::from(freq[usize::from(s)]) * (x >> 12) + m - u32::from(cum[usize::from(s)]);
+        renorm(&mut r[k], b)?;
+    }
+    Ok(())
+}
+
+/// Reads the order-1 tables (one alphabet for contexts and symbols; zero runs) into the
+/// scratch tables; returns which contexts have a row.
+fn o1_tables(
+    tb: &mut Bytes<'_>,
+    total: u32,
+    lookup: &mut [u8],
+    freq: &mut [u16],
+    cum: &mut [u16],
+) -> Result<[bool; 256], RansError> {
+    let mut used = [false; 256];
+    let (_, list) = alphabet(tb)?;
+    for &i in &list {
+        let mut f = [0u32; 256];
+        let mut dz = 0u8;
+        for &j in &list {
+            if dz > 0 {
+                dz -= 1;
+                continue;
+            }
+            let v = tb.u7()?;
+            f[usize::from(j)] = v;
+            if v == 0 {
+                dz = tb.u8()?;
+            }
+        }
+        let c = usize::from(i);
+        if list.iter().all(|&j| f[usize::from(j)] == 0) {
+            continue;
+        }
+        finish_table(
+            &mut f,
+            &list,
+            total,
+            &mut cum[c * 256..][..256],
+            &mut freq[c * 256..][..256],
+            &mut lookup[c * 4096..][..total as usize],
+        )?;
+        used[c] = true;
+    }
+    Ok(used)
+}
+
+fn order1(
+    b: &mut Bytes<'_>,
+    out: &mut [u8],
+    states: usize,
+    scratch: &mut Scratch,
+) -> Result<(), RansError> {
+    let head = b.u8()?;
+    let shift = u32::from(head >> 4);
+    if shift != 10 && shift != 12 {
+        return Err(RansError::BadFrequencies);
+    }
+    let total = 1u32 << shift;
+    let Scratch {
+        lookup,
+        freq,
+        cum,
+        table,
+        ..
+    } = scratch;
+    let used = if head & 1 == 1 {
+        // The tables are themselves an order-0 stream (always 4 states).
+        let u = b.u7()? as usize;
+        let c = b.u7()? as usize;
+        let sub = b.bytes(c)?;
+        table.clear();
+        table.resize(u, 0);
+        order0(&mut Bytes::new(sub), table, 4)?;
+        o1_tables(&mut Bytes::new(table), total, lookup, freq, cum)?
+    } else {
+        o1_tables(b, total, lookup, freq, cum)?
+    };
+    let mut r = [0u32; 32];
+    let r = &mut r[..states];
+    read_states(b, r)?;
+    let q = out.len() / states;
+    let mut ctx = [0u8; 32];
+    let mask = total - 1;
+    let step = |z: usize, ctx: &mut [u8; 32], r: &mut [u32], b: &mut Bytes<'_>| {
+        let c = usize::from(ctx[z]);
+        if !used[c] {
+            return Err(RansError::BadState);
+        }
+        let x = r[z];
+        let m = x & mask;
+        let s = lookup[c * 4096 + m as usize];
+        let f = u32::from(freq[c * 256 + usize::from(s)]);
+        let cs = u32::from(cum[c * 256 + usize::from(s)]);
+        if m < cs || m >= cs + f {
+            return Err(RansError::BadState);
+        }
+        r[z] = f * (x >> shift) + m - cs;
+        renorm(&mut r[z], b)?;
+        ctx[z] = s;
+        Ok(s)
+    };
+    for i in 0..q {
+        for z in 0..states {
+            out[z * q + i] = step(z, &mut ctx, r, b)?;
+        }
+    }
+    for o in &mut out[states * q..] {
+        *o = step(states - 1, &mut ctx, r, b)?;
+    }
+    Ok(())
+}

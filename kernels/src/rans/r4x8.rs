@@ -1,0 +1,235 @@
+//! rANS 4x8 (CRAM 3.0 block method 4), scalar: a 9-byte header (order byte, compressed and
+//! uncompressed sizes as `u32` LE), a frequency table (order 0: one; order 1: one per
+//! preceding symbol) with 12-bit frequencies, then four 32-bit states renormalised a byte at a
+//! time below 2²³. Order 0 interleaves the states over consecutive symbols; order 1 gives each
+//! state a quarter of the output (the last state also the remainder), each with its own
+//! preceding-symbol context.
+
+use super::{Bytes, RansError, Scratch};
+
+/// Total of a frequency table (12 bits).
+const TOTFREQ: u32 = 4096;
+/// Renormalisation bound: a state below it takes another byte.
+const LOWER: u32 = 1 << 23;
+
+/// The order (0 or 1) and the uncompressed length a stream states.
+pub fn sizes(stream: &[u8]) -> Result<(u8, usize), RansError> {
+    let mut b = Bytes::new(stream);
+    let order = b.u8()?;
+    if order > 1 {
+        return Err(RansError::BadOrder(order));
+    }
+    let _compressed = b.u32le()?;
+    let out = b.u32le()?;
+    Ok((order, out as usize))
+}
+
+/// Decodes `stream` into `out`, whose length must be the stated uncompressed length.
+pub fn decode(stream: &[u8], out: &mut [u8], scratch: &mut Scratch) -> Result<(), RansError> {
+    let (order, len) = sizes(stream)?;
+    if len != out.len() {
+        return Err(RansError::WrongLength {
+            stated: len,
+            expected: out.len(),
+        });
+    }
+    let mut b = Bytes::new(stream);
+    b.pos = 9;
+    if out.is_empty() {
+        return Ok(());
+    }
+    match order {
+        0 => order0(&mut b, out),
+        _ => order1(&mut b, out, scratch),
+    }
+}
+
+/// A frequency (1 or 2 bytes: a first byte ≥ 128 carries the high 7 bits).
+#[inline]
+fn freq(b: &mut Bytes<'_>) -> Result<u32, RansError> {
+    let f = u32::from(b.u8()?);
+    if f >= 128 {
+        return Ok(((f & 0x7f) << 8) | u32::from(b.u8()?));
+    }
+    Ok(f)
+}
+
+/// Walks a symbol list as htscodecs writes it: symbols in increasing order, a symbol followed by
+/// its successor starting a run whose length (beyond those two) is the next byte; 0 ends the
+/// list (after at least one symbol). Calls `each` for each symbol, in order.
+fn symbols(
+    b: &mut Bytes<'_>,
+    mut each: impl FnMut(&mut Bytes<'_>, u8) -> Result<(), RansError>,
+) -> Result<(), RansError> {
+    let mut rle = 0u8;
+    let mut j = b.u8()?;
+    loop {
+        each(b, j)?;
+        if rle == 0 && u16::from(j) + 1 == u16::from(b.peek()?) {
+            j = b.u8()?;
+            rle = b.u8()?;
+        } else if rle > 0 {
+            rle -= 1;
+            j = j.checked_add(1).ok_or(RansError::BadFrequencies)?;
+        } else {
+            j = b.u8()?;
+        }
+        if j == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Reads one frequency table into `freq`/`cum` (256 entries each) and fills `lookup` (4096
+/// slots) with the symbol owning each slot; slots past the total are left to `fill`.
+fn table(
+    b: &mut Bytes<'_>,
+    freqs: &mut [u16],
+    cum: &mut [u16],
+    lookup: &mut [u8],
+    zero_is_total: bool,
+) -> Result<(), RansError> {
+    freqs.fill(0);
+    let mut total = 0u32;
+    symbols(b, |b, s| {
+        let mut f = freq(b)?;
+        if f == 0 && zero_is_total {
+            // Order-1 tables write a whole row's 4096 as 0.
+            f = TOTFREQ;
+        }
+        if total + f > TOTFREQ {
+            return Err(RansError::BadFrequencies);
+        }
+        freqs[usize::from(s)] = f as u16;
+        cum[usize::from(s)] = total as u16;
+        lookup[total as usize..(total + f) as usize].fill(s);
+        total += f;
+        Ok(())
+    })?;
+    if total == 0 {
+        return Err(RansError::BadFrequencies);
+    }
+    // Slots past the total (htscodecs writes totals of 4095) belong to no symbol: `step`
+    // finds the slot outside symbol 0's range and reports a corrupt stream.
+    lookup[total as usize..].fill(0);
+    Ok(())
+}
+
+/// One decoding step of a state: its symbol and its next value (before renormalisation).
+#[inline]
+fn step(x: u32, freqs: &[u16], cum: &[u16], lookup: &[u8]) -> Result<(u8, u32), RansError> {
+    let m = x & (TOTFREQ - 1);
+    let s = lookup[m as usize];
+    let f = u32::from(freqs[usize::from(s)]);
+    let c = u32::from(cum[usize::from(s)]);
+    if m < c || m >= c + f {
+        return Err(RansError::BadState);
+    }
+    Ok((s, f * (x >> 12) + m - c))
+}
+
+#[inline]
+fn renorm(x: &mut u32, b: &mut Bytes<'_>) -> Result<(), RansError> {
+    while *x < LOWER {
+        *x = (*x << 8) | u32::from(b.u8()?);
+    }
+    Ok(())
+}
+
+fn states(b: &mut Bytes<'_>) -> Result<[u32; 4], RansError> {
+    Ok([b.u32le()?, b.u32le()?, b.u32le()?, b.u32le()?])
+}
+
+fn order0(b: &mut Bytes<'_>, out: &mut [u8]) -> Result<(), RansError> {
+    let mut freqs = [0u16; 256];
+    let mut cum = [0u16; 256];
+    let mut lookup = [0u8; TOTFREQ as usize];
+    table(b, &mut freqs, &mut cum, &mut lookup, false)?;
+    let mut r = states(b)?;
+    let whole = out.len() & !3;
+    for quad in out[..whole].chunks_exact_mut(4) {
+        for (j, o) in quad.iter_mut().enumerate() {
+            let (s, x) = step(r[j], &freqs, &cum, &lookup)?;
+            *o = s;
+            r[j] = x;
+        }
+        for x in &mut r {
+            renorm(x, b)?;
+        }
+    }
+    // The last one to three symbols, one from each of the first states (their final step).
+    for (j, o) in out[whole..].iter_mut().enumerate() {
+        *o = step(r[j], &freqs, &cum, &lookup)?.0;
+    }
+    Ok(())
+}
+
+fn order1(b: &mut Bytes<'_>, out: &mut [u8], scratch: &mut Scratch) -> Result<(), RansError> {
+    let Scratch {
+        lookup, freq, cum, ..
+    } = scratch;
+    let mut seen = [false; 256];
+    // Contexts listed as symbols are: a list of contexts, each followed by its table.
+    {
+        let mut rle = 0u8;
+        let mut i = b.u8()?;
+        loop {
+            let c = usize::from(i);
+            seen[c] = true;
+            table(
+                b,
+                &mut freq[c * 256..][..256],
+                &mut cum[c * 256..][..256],
+                &mut lookup[c * 4096..][..4096],
+                true,
+            )?;
+            if rle == 0 && u16::from(i) + 1 == u16::from(b.peek()?) {
+                i = b.u8()?;
+                rle = b.u8()?;
+            } else if rle > 0 {
+                rle -= 1;
+                i = i.checked_add(1).ok_or(RansError::BadFrequencies)?;
+            } else {
+                i = b.u8()?;
+            }
+            if i == 0 {
+                break;
+            }
+        }
+    }
+    let mut r = states(b)?;
+    let quarter = out.len() / 4;
+    let mut ctx = [0u8; 4];
+    let get = |ctx: u8, x: u32| -> Result<(u8, u32), RansError> {
+        let c = usize::from(ctx);
+        if !seen[c] {
+            return Err(RansError::BadState);
+        }
+        step(
+            x,
+            &freq[c * 256..][..256],
+            &cum[c * 256..][..256],
+            &lookup[c * 4096..][..4096],
+        )
+    };
+    for k in 0..quarter {
+        for j in 0..4 {
+            let (s, x) = get(ctx[j], r[j])?;
+            out[j * quarter + k] = s;
+            ctx[j] = s;
+            r[j] = x;
+        }
+        for x in &mut r {
+            renorm(x, b)?;
+        }
+    }
+    // The remainder, by the last state.
+    for o in &mut out[4 * quarter..] {
+        let (s, x) = get(ctx[3], r[3])?;
+        *o = s;
+        ctx[3] = s;
+        r[3] = x;
+        renorm(&mut r[3], b)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The rANS decoders against streams htscodecs (htslib's codec library) wrote: every order,
+//! 4 and 32 states, STRIPE, RLE, PACK and CAT; then hostile input: every truncation and
+//! random byte flips of those streams end in an error or a result, never a panic.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use rawarrow_kernels::rans::{nx16, r4x8, RansError, Scratch};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/rans")
+        .join(name)
+}
+
+fn expected(name: &str) -> Vec<u8> {
+    let path = data(&format!("{name}.expected"));
+    match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(_) => {
+            let gz = std::fs::read(path.with_extension("expected.gz")).expect("expected output");
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut out)
+                .expect("gzip");
+            out
+        }
+    }
+}
+
+fn streams(dir: &str) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(data(dir))
+        .expect("test streams")
+        .map(|e| {
+            let p = e.expect("entry").path();
+            let name = p
+                .file_name()
+                .expect("test data")
+                .to_string_lossy()
+                .into_owned();
+            (name, std::fs::read(&p).expect("stream"))
+        })
+        .collect();
+    v.sort();
+    assert!(!v.is_empty());
+    v
+}
+
+fn decode_4x8(stream: &[u8], s: &mut Scratch) -> Result<Vec<u8>, RansError> {
+    let (_, len) = r4x8::sizes(stream)?;
+    if len > 1 << 24 {
+        return Err(RansError::Truncated);
+    }
+    let mut out = vec![0; len];
+    r4x8::decode(stream, &mut out, s)?;
+    Ok(out)
+}
+
+fn decode_nx16(stream: &[u8], len: usize, s: &mut Scratch) -> Result<Vec<u8>, RansError> {
+    let len = nx16::stated_len(stream)?.unwrap_or(len);
+    if len > 1 << 24 {
+        return Err(RansError::Truncated);
+    }
+    let mut out = vec![0; len];
+    nx16::decode(stream, &mut out, s)?;
+    Ok(out)
+}
+
+#[test]
+fn rans_4x8_streams_of_htscodecs() {
+    let mut s = Scratch::new();
+    let mut orders = Vec::new();
+    for (name, stream) in streams("r4x8") {
+        let (base, order) = name.rsplit_once('.').expect("test data");
+        let out = decode_4x8(&stream, &mut s).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(out, expected(base), "{name}");
+        orders.push(order.to_string());
+    }
+    assert_eq!(orders, ["0", "1"]);
+}
+
+#[test]
+fn rans_nx16_streams_of_htscodecs() {
+    let mut s = Scratch::new();
+    let mut flags = Vec::new();
+    for (name, stream) in streams("r4x16") {
+        let (base, f) = name.rsplit_once('.').expect("test data");
+        let want = expected(base);
+        let out =
+            decode_nx16(&stream, want.len(), &mut s).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(out.len(), want.len(), "{name}");
+        assert!(
+            out == want,
+            "{name}: first difference at {:?}",
+            out.iter().zip(&want).position(|(a, b)| a != b)
+        );
+        flags.push(f.parse::<u32>().expect("test data"));
+    }
+    // Order 0/1, 32 states, STRIPE, RLE, PACK, PACK+RLE, and CAT's bit in the small stream.
+    for f in [0, 1, 4, 5, 8, 9, 64, 65, 128, 129, 192, 193, 69] {
+        assert!(flags.contains(&f), "flags {f} not covered");
+    }
+}
+
+#[test]
+fn a_wrong_output_length_is_an_error() {
+    let mut s = Scratch::new();
+    let stream = std::fs::read(data("r4x8/q4.0")).expect("test data");
+    let (_, len) = r4x8::sizes(&stream).expect("test data");
+    let mut out = vec![0; len + 1];
+    assert!(matches!(
+        r4x8::decode(&stream, &mut out, &mut s),
+        Err(RansError::WrongLength { .. })
+    ));
+    let stream = std::fs::read(data("r4x16/q4.0")).expect("test data");
+    let mut out = vec![0; len - 1];
+    assert!(nx16::decode(&stream, &mut out, &mut s).is_err());
+}
+
+#[test]
+fn every_truncation_is_an_error_not_a_panic() {
+    let mut s = Scratch::new();
+    for (dir, name) in [
+        ("r4x8", "q4.1"),
+        ("r4x16", "q4.193"),
+        ("r4x16", "q4.9"),
+        ("r4x16", "qsimd.69"),
+    ] {
+        let stream = std::fs::read(data(&format!("{dir}/{name}"))).expect("test data");
+        let want = expected(name.rsplit_once('.').expect("test data").0);
+        let step = (stream.len() / 400).max(1);
+        for cut in (0..stream.len()).step_by(step) {
+            let r = match dir {
+                "r4x8" => decode_4x8(&stream[..cut], &mut s),
+                _ => decode_nx16(&stream[..cut], want.len(), &mut s),
+            };
+            // A cut stream may still decode when only unread padding was cut; never to
+            // something else.
+            if let Ok(out) = r {
+                assert_eq!(out, want, "{dir}/{name} cut at {cut}");
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn flipped_bytes_never_panic(which in 0usize..4, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6)) {
+        let (dir, name) = [("r4x8", "q4.0"), ("r4x8", "q4.1"), ("r4x16", "q4.193"), ("r4x16", "q4.65")][which];
+        let mut stream = std::fs::read(data(&format!("{dir}/{name}"))).expect("test data");
+        // Flips in the first 600 bytes hit the headers and tables too.
+        for (at, x) in flips {
+            let n = stream.len().min(600);
+            stream[at % n] ^= x | 1;
+        }
+        let mut s = Scratch::new();
+        let _ = match dir {
+            "r4x8" => decode_4x8(&stream, &mut s).map(|_| ()),
+            _ => decode_nx16(&stream, 151_000, &mut s).map(|_| ()),
+        };
+    }
+}
