@@ -6,6 +6,7 @@ pub(crate) mod arrow;
 pub mod bam;
 pub mod bgzf;
 pub mod convert;
+pub(crate) mod cram;
 mod error;
 mod format;
 #[allow(unsafe_code)] // memory mapping and madvise only; see the module docs

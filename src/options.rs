@@ -206,6 +206,14 @@ pub const BAM: &[Opt] = &[
     )
     .cli("--storage-option")
     .no_c("C callers configure URL inputs by the environment (AWS_*, GOOGLE_*, AZURE_*)"),
+    opt(
+        "reference",
+        "none (slices without a reference, or with one embedded)",
+        "the reference FASTA of CRAM inputs whose bases are stored against one (its .fai \
+         beside it, else an index built in memory)",
+    )
+    .cli("--reference")
+    .c(&["reference"]),
 ];
 
 /// The timsTOF reader's options ([`crate::stream::TdfOptions`]).

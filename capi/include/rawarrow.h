@@ -123,6 +123,10 @@ struct rawarrow_bam_options {
   /* Non-zero: add a `file` column (dictionary of the input paths) saying where each row came
      from. */
   uint8_t with_file;
+  /* The reference FASTA of CRAM inputs whose bases are stored against one (its .fai beside
+     it, else an index built in memory); NULL: none (BAM, and CRAM written with no_ref or
+     embed_ref, need none). */
+  const char *reference;
 };
 
 /* timsTOF options. */

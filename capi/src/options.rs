@@ -44,6 +44,8 @@ pub struct RawarrowBamOptions {
     pub byte_range_end: u64,
     /// Non-zero: add the `file` column.
     pub with_file: u8,
+    /// The reference FASTA of CRAM inputs, or NULL.
+    pub reference: *const c_char,
 }
 
 /// `struct rawarrow_tdf_options`.
@@ -133,6 +135,7 @@ impl Default for RawarrowBamOptions {
             byte_range_start: 0,
             byte_range_end: 0,
             with_file: 0,
+            reference: std::ptr::null(),
         }
     }
 }
@@ -206,6 +209,8 @@ pub(crate) unsafe fn bam(options: *const RawarrowBamOptions) -> Result<BamOption
         o.byte_range = Some((c.byte_range_start, c.byte_range_end));
     }
     o.with_file = c.with_file != 0;
+    // SAFETY: NULL or a valid C string.
+    o.reference = unsafe { opt_str(c.reference, "reference") }?.map(PathBuf::from);
     Ok(o)
 }
 

@@ -81,6 +81,7 @@ def read_bam(
     index: Optional[PathLike] = None,
     with_file: bool = False,
     storage_options: Optional[Mapping[str, str]] = None,
+    reference: Optional[PathLike] = None,
 ) -> BatchStream: ...
 def read_tdf(
     path: PathLike,
@@ -134,6 +135,7 @@ def convert_bam(
     index: Optional[PathLike] = None,
     with_file: bool = False,
     storage_options: Optional[Mapping[str, str]] = None,
+    reference: Optional[PathLike] = None,
 ) -> Tuple[int, float]: ...
 def convert_tdf(
     input: PathLike,

@@ -16,11 +16,13 @@ pub(crate) struct Select {
     index: Option<PathBuf>,
     with_file: bool,
     storage_options: Vec<(String, String)>,
+    reference: Option<PathBuf>,
 }
 
 impl Select {
     /// FLAG bits come as an int or as samtools' text ("0x904", "UNMAP,SECONDARY"); the
     /// library parses both.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         min_mapq: u8,
         require_flags: Option<&Bound<'_, PyAny>>,
@@ -29,6 +31,7 @@ impl Select {
         index: Option<PathBuf>,
         with_file: bool,
         storage_options: Option<std::collections::BTreeMap<String, String>>,
+        reference: Option<PathBuf>,
     ) -> PyResult<Self> {
         let text = |v: Option<&Bound<'_, PyAny>>| -> PyResult<Option<String>> {
             v.map(|v| Ok(v.str()?.to_string())).transpose()
@@ -41,6 +44,7 @@ impl Select {
             index,
             with_file,
             storage_options: storage_options.unwrap_or_default().into_iter().collect(),
+            reference,
         })
     }
 }
@@ -76,6 +80,7 @@ pub(crate) fn bam_options(
         index: select.index,
         with_file: select.with_file,
         storage_options: select.storage_options,
+        reference: select.reference,
     })
 }
 
@@ -115,6 +120,9 @@ pub(crate) fn bam_options(
 ///         through the index beside each file (IN.bam.bai, IN.bai, IN.bam.csi, IN.csi).
 ///     index: the BAI/CSI index for regions (one input only).
 ///     with_file: add a `file` column (Dictionary(Int32, Utf8): the input's path).
+///     reference: the reference FASTA of CRAM inputs whose bases are stored against one
+///         (its .fai beside it, else an index built in memory). A CRAM file is read wherever a
+///         BAM is (same schema); CRAM written with no_ref or embed_ref needs none.
 ///
 /// Schema: qname Utf8 (null for "*"), flag UInt16, rname Dictionary(Int32, Utf8) (null when
 /// unmapped), pos Int32 (1-based, null for 0), mapq UInt8 (null for 255), cigar Utf8 (the real
@@ -130,7 +138,7 @@ pub(crate) fn bam_options(
 /// Raises FormatError (a ValueError with path, offset and record) for malformed input,
 /// OSError when a file cannot be opened, ValueError for a bad option.
 #[pyfunction]
-#[pyo3(signature = (paths, *, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false, storage_options=None))]
+#[pyo3(signature = (paths, *, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false, storage_options=None, reference=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_bam(
     py: Python<'_>,
@@ -148,6 +156,7 @@ pub(crate) fn read_bam(
     index: Option<PathBuf>,
     with_file: bool,
     storage_options: Option<std::collections::BTreeMap<String, String>>,
+    reference: Option<PathBuf>,
 ) -> PyResult<PyBatchStream> {
     let reader = file_object(paths)?;
     let paths = match reader {
@@ -162,6 +171,7 @@ pub(crate) fn read_bam(
         index,
         with_file,
         storage_options,
+        reference,
     )?;
     let options = bam_options(
         py, columns, tags, threads, batch_rows, limit, byte_range, select,
@@ -207,7 +217,7 @@ pub(crate) fn read_bam(
 ///     stats: write run statistics here as JSON (bytes in and out, rows, wall time per phase,
 ///         CPU seconds per thread and role, peak memory), as the CLI's --stats.
 ///     columns, tags, threads, batch_rows, limit, byte_range, min_mapq, require_flags,
-///         exclude_flags, regions, index, with_file, storage_options: as for read_bam.
+///         exclude_flags, regions, index, with_file, storage_options, reference: as for read_bam.
 ///     progress: a callable called with (records, input bytes done, input bytes total) at most
 ///         ten times a second and once at the end, or True for a progress bar on a terminal.
 ///
@@ -215,7 +225,7 @@ pub(crate) fn read_bam(
 /// KeyboardInterrupt within one batch, after the workers are joined and the partial file is
 /// removed; an exception raised by the progress callable stops the conversion the same way.
 #[pyfunction]
-#[pyo3(signature = (inputs, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None, progress=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false, storage_options=None))]
+#[pyo3(signature = (inputs, output=None, *, format=None, compression=None, postgres=None, schema=None, pg_table=None, resume=false, stats=None, columns=None, tags=None, threads=None, batch_rows=None, limit=None, byte_range=None, progress=None, min_mapq=0, require_flags=None, exclude_flags=None, regions=None, index=None, with_file=false, storage_options=None, reference=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn convert_bam(
     py: Python<'_>,
@@ -242,6 +252,7 @@ pub(crate) fn convert_bam(
     index: Option<PathBuf>,
     with_file: bool,
     storage_options: Option<std::collections::BTreeMap<String, String>>,
+    reference: Option<PathBuf>,
 ) -> PyResult<(u64, f64)> {
     let reader = file_object(inputs)?;
     let paths = match reader {
@@ -256,6 +267,7 @@ pub(crate) fn convert_bam(
         index,
         with_file,
         storage_options,
+        reference,
     )?;
     let options = bam_options(
         py, columns, tags, threads, batch_rows, limit, byte_range, select,

@@ -68,7 +68,16 @@ impl ReaderBuilder {
 
     /// BGZF pipeline settings (threads, chunk size, pinning).
     pub fn bgzf_options(mut self, opts: Options) -> Self {
+        let reference = self.opts.reference.take();
         self.opts = opts;
+        self.opts.reference = self.opts.reference.take().or(reference);
+        self
+    }
+
+    /// The reference FASTA of a CRAM input (see
+    /// [`BamOptions::reference`](crate::stream::BamOptions::reference)).
+    pub(crate) fn reference(mut self, path: &std::path::Path) -> Self {
+        self.opts.reference = Some(path.into());
         self
     }
 

@@ -43,8 +43,17 @@ fn i32_at(b: &[u8], at: usize) -> Option<i32> {
 /// be BAM (a BGZF or gzip file: the header check decides; anything else fails that check),
 /// else a description for the error.
 pub(crate) fn sniff(file: &[u8]) -> Option<&'static str> {
+    sniff_reading(file, false)
+}
+
+/// [`sniff`] for a reader that reads CRAM too (`cram`: a whole mapped file).
+pub(crate) fn sniff_reading(file: &[u8], cram: bool) -> Option<&'static str> {
     let kind = Kind::of(&file[..file.len().min(4096)]);
-    matches!(kind, Kind::Empty | Kind::Cram | Kind::Sam).then(|| kind.describe())
+    match kind {
+        Kind::Cram => (!cram).then(|| kind.describe()),
+        Kind::Empty | Kind::Sam => Some(kind.describe()),
+        _ => None,
+    }
 }
 
 impl Header {

@@ -16,7 +16,7 @@ use crate::Error;
 /// BAM's registration: BGZF or gzip input (the header decides); splits of compressed bytes.
 pub(crate) const FORMAT: Format = Format {
     name: "bam",
-    reads: |kind| kind == Kind::Gzip,
+    reads: |kind| kind == Kind::Gzip || kind == Kind::Cram,
     plan,
 };
 
@@ -53,6 +53,10 @@ pub struct BamOptions {
     /// rawarrow's `fetch_bytes`, `fetch_concurrency`, `retries` (docs/REMOTE.md). The
     /// environment is read first; these win.
     pub storage_options: Vec<(String, String)>,
+    /// The reference FASTA of CRAM inputs whose bases are stored as differences from one
+    /// (with its `.fai` beside it, or an index built in memory); not needed for BAM, for CRAM
+    /// written without a reference (`no_ref`) or with it embedded.
+    pub reference: Option<std::path::PathBuf>,
 }
 
 /// Opens BAM files as one chain (see [`BatchStream::bam`](crate::stream::BatchStream::bam)).
@@ -188,6 +192,9 @@ impl BamChain {
             b = b.filter(self.options.filter).regions(&self.options.regions);
             if let Some(ix) = &self.options.index {
                 b = b.index(ix);
+            }
+            if let Some(r) = &self.options.reference {
+                b = b.reference(r);
             }
             let path = input.path().to_path_buf();
             let mut reader = b.build(input)?;

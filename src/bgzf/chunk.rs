@@ -27,6 +27,8 @@ pub struct Chunk {
     pub(super) streamed: bool,
     pub(super) compressed: Vec<u8>,
     pub(super) base: u64,
+    /// For a CRAM input: what the chunk holds (the BAM header, or a container's records).
+    pub(super) cram: Option<crate::cram::Job>,
 }
 
 /// Runs on the worker that inflated a chunk, while its bytes are in that worker's cache, to
@@ -89,7 +91,10 @@ impl Chunk {
     pub fn compressed_range(&self) -> Range<u64> {
         match (self.blocks.first(), self.blocks.last()) {
             (Some(a), Some(b)) => a.offset..b.end(),
-            _ => self.member.map_or(0..0, |m| m..m),
+            _ => match self.cram {
+                Some(crate::cram::Job::Container(at)) => at..at,
+                _ => self.member.map_or(0..0, |m| m..m),
+            },
         }
     }
 

@@ -79,6 +79,14 @@ pub enum ErrorKind {
         /// Its length when it was opened.
         len: u64,
     },
+    /// A CRAM input (read through the same engine) is corrupt or cannot be decoded; the
+    /// error's offset is the container's.
+    Cram {
+        /// The slice (0-based in its container), when the fault is in one.
+        slice: Option<usize>,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -88,6 +96,15 @@ impl Error {
             offset,
             kind,
         }
+    }
+
+    /// A CRAM decoding error, at its container.
+    pub(crate) fn cram(e: crate::cram::Error) -> Self {
+        let kind = ErrorKind::Cram {
+            slice: e.slice,
+            reason: e.cause.to_string(),
+        };
+        Self::new(e.container, kind)
     }
 
     /// The cut of an input that shrank while it was read.
@@ -157,6 +174,13 @@ impl fmt::Display for ErrorKind {
             }
             Self::WorkerFailed => f.write_str("an inflate worker thread failed"),
             Self::Read { reason } => write!(f, "cannot read the stream: {reason}"),
+            Self::Cram { slice, reason } => {
+                f.write_str("CRAM container")?;
+                if let Some(s) = slice {
+                    write!(f, ", slice {s}")?;
+                }
+                write!(f, ": {reason}")
+            }
             Self::Shrunk { len } => write!(
                 f,
                 "the file shrank while it was read: its bytes from here on are gone (it had \

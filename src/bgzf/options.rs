@@ -15,6 +15,8 @@ pub struct Options {
     /// Inflate on these workers, shared with other work (a BAM reader's decoding), instead of
     /// a crew of its own.
     pub(super) crew: Option<Arc<Crew>>,
+    /// The reference FASTA of a CRAM input.
+    pub(crate) reference: Option<Arc<std::path::Path>>,
 }
 
 impl Default for Options {
@@ -26,6 +28,7 @@ impl Default for Options {
             pin: true,
             release: true,
             crew: None,
+            reference: None,
         }
     }
 }

@@ -241,11 +241,6 @@ pub struct BlockIndex {
 }
 
 impl BlockIndex {
-    /// Total compressed bytes covered by the blocks.
-    pub fn compressed_bytes(&self) -> u64 {
-        self.blocks.iter().map(|b| u64::from(b.size)).sum()
-    }
-
     /// Total uncompressed bytes.
     pub fn uncompressed_bytes(&self) -> u64 {
         self.blocks.iter().map(|b| u64::from(b.isize)).sum()

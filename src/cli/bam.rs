@@ -95,6 +95,11 @@ struct Convert {
     /// The BAI or CSI index for regions (default: IN.bam.bai, IN.bai, IN.bam.csi or IN.csi).
     #[arg(long, value_name = "PATH")]
     index: Option<PathBuf>,
+    /// The reference FASTA of CRAM inputs whose bases are stored against one (its .fai beside
+    /// it, else an index built in memory); not needed for BAM, or for CRAM written with
+    /// no_ref or embed_ref.
+    #[arg(short = 'T', long, value_name = "FASTA")]
+    reference: Option<PathBuf>,
     /// Output Arrow IPC file (`-` for standard output). Written under a temporary name, renamed
     /// on success.
     #[arg(
@@ -184,6 +189,7 @@ fn count(
     inputs: &[PathBuf],
     regions: &[String],
     index: Option<&Path>,
+    reference: Option<&Path>,
     threads: Option<usize>,
     filter: Filter,
     storage: &[(String, String)],
@@ -197,6 +203,7 @@ fn count(
             input,
             regions,
             index,
+            reference,
             threads,
             &mut |_| Ok(true),
             || (),
@@ -213,10 +220,12 @@ fn count(
 
 /// `rawarrow::bam::walk` with `between` and the signal check between chunks, and its warnings
 /// on stderr.
+#[allow(clippy::too_many_arguments)]
 fn walk(
     input: std::sync::Arc<Input>,
     regions: &[String],
     index: Option<&Path>,
+    reference: Option<&Path>,
     threads: Option<usize>,
     header: &mut dyn FnMut(&rawarrow::bam::Header) -> std::result::Result<bool, rawarrow::Error>,
     mut between: impl FnMut(),
@@ -229,7 +238,9 @@ fn walk(
         between();
         super::signal_error("no output was written")
     };
-    let warnings = rawarrow::bam::walk(input, regions, index, threads, &mut check, header, f)?;
+    let warnings = rawarrow::bam::walk(
+        input, regions, index, reference, threads, &mut check, header, f,
+    )?;
     warn_all(warnings);
     Ok(())
 }
@@ -251,6 +262,10 @@ struct View {
     /// The BAI or CSI index for regions (default: found beside the input).
     #[arg(long, value_name = "PATH")]
     index: Option<PathBuf>,
+    /// The reference FASTA of a CRAM input whose bases are stored against one (as samtools
+    /// view -T).
+    #[arg(short = 'T', long, value_name = "FASTA")]
+    reference: Option<PathBuf>,
     /// Print the header before the records (as `samtools view --no-PG -h`).
     #[arg(short = 'h', long = "with-header")]
     with_header: bool,
@@ -294,6 +309,7 @@ fn view(args: View) -> Result {
             std::slice::from_ref(&args.input),
             &args.regions,
             args.index.as_deref(),
+            args.reference.as_deref(),
             args.threads,
             args.select.filter(),
             &args.storage.options,
@@ -339,6 +355,7 @@ fn view(args: View) -> Result {
         input,
         &args.regions,
         args.index.as_deref(),
+        args.reference.as_deref(),
         args.threads,
         &mut take_header,
         || drain(1),
@@ -380,6 +397,7 @@ fn convert(mut args: Convert) -> Result {
             &inputs,
             &regions,
             args.index.as_deref(),
+            args.reference.as_deref(),
             args.threads,
             args.select.filter(),
             &args.storage.options,
@@ -401,6 +419,7 @@ fn convert(mut args: Convert) -> Result {
         index: args.index.clone(),
         with_file: args.with_file,
         storage_options: args.storage.options.clone(),
+        reference: args.reference.clone(),
     };
     let Some(dir) = &args.out_dir else {
         let input = rawarrow::convert::Input::Bam {

@@ -82,7 +82,8 @@ fn index(args: Index) -> Result {
     let mut out = std::io::BufWriter::new(stdout.lock());
     writeln!(out, "file\t{}", args.input.display())?;
     writeln!(out, "blocks\t{}", index.blocks.len())?;
-    writeln!(out, "compressed_bytes\t{}", index.compressed_bytes())?;
+    let compressed: u64 = index.blocks.iter().map(|b| u64::from(b.size)).sum();
+    writeln!(out, "compressed_bytes\t{compressed}")?;
     writeln!(out, "uncompressed_bytes\t{}", index.uncompressed_bytes())?;
     writeln!(
         out,

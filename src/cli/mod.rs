@@ -30,7 +30,7 @@ enum Command {
     Bgzf(bgzf::Command),
     /// BAM files to Arrow IPC (`rawarrow bam IN.bam -o OUT.arrow`), or to SAM text
     /// (`rawarrow bam view IN.bam`).
-    Bam(bam::Bam),
+    Bam(Box<bam::Bam>),
     /// Standard MIDI Files (files and folders) to an Arrow `notes` table and a `files` table.
     Midi(midi::Midi),
     /// Bruker timsTOF `.d` folders to Arrow, one row per peak with calibrated m/z and 1/K0.
@@ -45,7 +45,7 @@ pub(crate) fn main() -> ExitCode {
     install_signal_handlers();
     let result = match cli.command {
         Command::Bgzf(cmd) => bgzf::run(cmd),
-        Command::Bam(cmd) => bam::run(cmd),
+        Command::Bam(cmd) => bam::run(*cmd),
         Command::Midi(cmd) => midi::run(cmd),
         Command::Tdf(cmd) => tdf::run(cmd),
         Command::TdfGenerate(cmd) => tdf::generate(cmd),

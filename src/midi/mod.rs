@@ -56,7 +56,8 @@ pub use reader::{list_inputs, Error, ErrorKind, Reader, ReaderBuilder, Summary};
 pub use smf::{
     Division, Header, KeySignature, Note, ParseError, Parser, Tempo, TimeSignature, Warning,
 };
-pub use table::{files_schema, notes_schema};
+pub(crate) use table::files_schema;
+pub use table::notes_schema;
 pub(crate) use tempo::TempoMap;
 
 /// Per-file facts computed by [`Analyzer::analyze`].

@@ -546,7 +546,7 @@ impl Reader {
     }
 
     /// The next job's `notes` batch (possibly empty) and its `files` rows (one per file of the
-    /// job, [`files_schema`](super::files_schema)), or `None` when every file has been read:
+    /// job, the files table of docs/SCHEMAS.md), or `None` when every file has been read:
     /// what a sink that commits files and notes together (the PostgreSQL sink) needs.
     pub(crate) fn next_job(&mut self) -> Result<Option<(RecordBatch, RecordBatch)>, Error> {
         let Some((batch, files)) = self.next_rows()? else {

@@ -23,7 +23,7 @@ pub enum MidiTable {
     /// One row per note ([`notes_schema`](super::notes_schema)).
     #[default]
     Notes,
-    /// One row per file ([`files_schema`](super::files_schema)), yielded as one batch once every file is read.
+    /// One row per file (the files table of docs/SCHEMAS.md), yielded as one batch once every file is read.
     Files,
 }
 

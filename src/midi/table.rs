@@ -137,7 +137,7 @@ pub fn notes_schema() -> SchemaRef {
 /// odd (`; `-separated, each with its byte offset), null when nothing was. The musical columns
 /// after them ([`super::analysis`]) are null for a file that could not be read, and where the
 /// file has nothing to say (no pitched notes, no meta event).
-pub fn files_schema() -> SchemaRef {
+pub(crate) fn files_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| Arc::new(Schema::new(fields(&FILES, |_| true))))
         .clone()

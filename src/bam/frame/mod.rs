@@ -171,7 +171,9 @@ impl Records {
             None if input.is_stream() || input.remote_object().is_some() => None,
             None => Some(input.bytes()),
         };
-        if let Some(what) = head.and_then(super::header::sniff) {
+        // A whole local file may be CRAM (decoded by the chunk reader into BAM records).
+        let cram = !input.is_stream() && input.remote_object().is_none();
+        if let Some(what) = head.and_then(|h| super::header::sniff_reading(h, cram)) {
             input
                 .check()
                 .map_err(|cut| Error::from(crate::bgzf::Error::shrunk(&cut)))?;

@@ -140,6 +140,12 @@ pub(crate) fn plan_regions(
     index: Option<&std::path::Path>,
 ) -> Result<RegionPlan, Error> {
     let bam: &Arc<std::path::Path> = &input.path().into();
+    if !input.is_stream() && crate::cram::is_cram(input.bytes()) {
+        let m = "regions of a CRAM file are read through its .crai index, which rawarrow \
+                 does not read yet: read the whole file and filter, or convert it to BAM \
+                 (samtools view -b) and index that";
+        return Err(Error::new(ErrorKind::Usage(m.into())).with_path(bam.clone()));
+    }
     let mut regions = Vec::with_capacity(texts.len());
     for text in texts {
         let r = crate::bam::Region::parse(text, header)

@@ -12,8 +12,9 @@ use crate::bam::record::Record;
 use crate::bgzf::Options;
 use crate::io::Input;
 
-fn options(threads: Option<usize>) -> Options {
-    let opts = Options::default();
+fn options(threads: Option<usize>, reference: Option<&Path>) -> Options {
+    let mut opts = Options::default();
+    opts.reference = reference.map(Into::into);
     match threads {
         Some(t) => opts.threads(t),
         None => opts,
@@ -28,10 +29,12 @@ fn options(threads: Option<usize>) -> Options {
 /// stream (standard input, a pipe) is read once. `check` runs between chunks of records; its
 /// error (a stop) ends the walk. Regions on a stream are a usage error. Returns the warnings: what the region planning noticed (an
 /// index older than its file), what was read leniently, a missing EOF marker.
+#[allow(clippy::too_many_arguments)]
 pub fn walk(
     input: Arc<Input>,
     regions: &[String],
     index: Option<&Path>,
+    reference: Option<&Path>,
     threads: Option<usize>,
     check: &mut dyn FnMut() -> Result<(), crate::Error>,
     header: &mut dyn FnMut(&crate::bam::Header) -> Result<bool, crate::Error>,
@@ -46,17 +49,21 @@ pub fn walk(
             false
         }
     };
-    let out = walk_records(input, regions, index, threads, check, header, &mut f);
+    let out = walk_records(
+        input, regions, index, reference, threads, check, header, &mut f,
+    );
     match failed {
         Some(e) => Err(e),
         None => out,
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn walk_records(
     input: Arc<Input>,
     regions: &[String],
     index: Option<&Path>,
+    reference: Option<&Path>,
     threads: Option<usize>,
     check: &mut dyn FnMut() -> Result<(), crate::Error>,
     header: &mut dyn FnMut(&crate::bam::Header) -> Result<bool, crate::Error>,
@@ -73,7 +80,7 @@ fn walk_records(
         return Err(e.at(Some(&path), crate::Location::File));
     }
     if regions.is_empty() {
-        let mut records = Records::new(input.clone(), options(threads))?;
+        let mut records = Records::new(input.clone(), options(threads, reference))?;
         if !header(records.header())? {
             return Ok(warnings);
         }
@@ -104,7 +111,13 @@ fn walk_records(
     warnings.extend(plan.warnings.iter().cloned());
     drop(records);
     let threads = if plan.is_small() { Some(1) } else { threads };
-    let mut spans = Records::spans(input, options(threads), header, header_end, plan.spans)?;
+    let mut spans = Records::spans(
+        input,
+        options(threads, reference),
+        header,
+        header_end,
+        plan.spans,
+    )?;
     loop {
         check()?;
         let more = spans.next_chunk_in(false, |r, at, region| {

@@ -12,6 +12,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+mod cram;
 mod member;
 
 use member::Member;
@@ -93,6 +94,8 @@ pub struct ChunkReader {
     seed: Option<(u64, Vec<u8>)>,
     /// A whole-object read of a remote object fetches ahead only until about here.
     fetch_end: u64,
+    /// A CRAM input's containers (decoded into BAM records on the workers).
+    cram: Option<crate::cram::Containers>,
 }
 
 impl std::fmt::Debug for ChunkReader {
@@ -159,7 +162,9 @@ impl ChunkReader {
             spent: None,
             seed: None,
             fetch_end: u64::MAX,
+            cram: None,
         }
+        .open_cram(offset)
     }
 
     /// For a remote object, makes `stream` the current range's, moving on to the next range
@@ -280,6 +285,9 @@ impl ChunkReader {
     /// Whether the file ended with the EOF marker block; `None` until the whole file is scanned,
     /// and when it ends with a plain gzip member (which has no EOF marker to expect).
     pub fn eof_marker(&self) -> Option<bool> {
+        if let Some(c) = &self.cram {
+            return c.eof_marker();
+        }
         if let Some(s) = &self.stream {
             return (s.finished() && self.scan_error.is_none()).then(|| s.after_eof_marker());
         }
@@ -326,6 +334,9 @@ impl ChunkReader {
 
     /// Compressed bytes scanned so far (for progress reporting).
     pub(crate) fn compressed_position(&self) -> u64 {
+        if let Some(c) = &self.cram {
+            return c.position();
+        }
         if let Some(s) = &self.stream {
             return s.position();
         }
@@ -350,6 +361,10 @@ impl ChunkReader {
         chunk.isize_mismatch = (0, None);
         chunk.member = None;
         chunk.streamed = false;
+        chunk.cram = None;
+        if self.cram.is_some() {
+            return self.cram_job(chunk);
+        }
         if !self.remote_stream() {
             self.spare.push(chunk);
             return None;
@@ -420,22 +435,28 @@ impl ChunkReader {
             // Inline, a chunk is inflated as soon as it is framed: no scanning ahead.
             let inline = threads <= 1 && self.opts.crew.is_none();
             let ahead = if inline { 1 } else { self.opts.max_in_flight() };
-            let init = |_| BlockInflater::new();
+            let init = |_| (BlockInflater::new(), None);
             let marker = self.marker.clone();
-            let work = move |inflater: &mut BlockInflater, chunk: Chunk| {
-                let mut chunk = inflate_chunk(input.bytes(), inflater, chunk)?;
-                if let Some(mark) = &marker {
-                    let Chunk {
-                        data,
-                        len,
-                        marks,
-                        marks_end,
-                        ..
-                    } = &mut chunk;
-                    *marks_end = mark(&data[..*len], marks);
-                }
-                Ok(chunk)
-            };
+            let cram = self.cram.as_ref().map(|c| c.context().clone());
+            let work =
+                move |(inflater, worker): &mut (BlockInflater, Option<crate::cram::Worker>),
+                      chunk: Chunk| {
+                    let mut chunk = match &cram {
+                        Some(ctx) => cram::decode(ctx, input.bytes(), worker, chunk)?,
+                        None => inflate_chunk(input.bytes(), inflater, chunk)?,
+                    };
+                    if let Some(mark) = &marker {
+                        let Chunk {
+                            data,
+                            len,
+                            marks,
+                            marks_end,
+                            ..
+                        } = &mut chunk;
+                        *marks_end = mark(&data[..*len], marks);
+                    }
+                    Ok(chunk)
+                };
             let pin = self.opts.pin;
             let engine = match &self.opts.crew {
                 Some(crew) => Ok(Ordered::new(Pool::on(crew, "inflate", init, work), ahead)),

@@ -1,0 +1,280 @@
+//! CRAM 2.1, 3.0 and 3.1: containers decoded on the BGZF engine's workers into BAM records,
+//! which the BAM stages downstream (framing, Arrow batches, SAM text, filters, regions of
+//! records) read as they read a BAM file's. A CRAM input is recognised by its magic wherever
+//! a BAM is read.
+//!
+//! The calling thread walks container headers ([`Containers`]): cheap, a few dozen bytes per
+//! container of thousands of records. A worker decodes a container whole ([`transcode`]):
+//! its compression header, then each slice's blocks (raw, gzip, bzip2, lzma, rANS 4x8, rANS
+//! Nx16), records, bases from the reference and read features, MD/NM where htslib
+//! regenerates them, mates within the slice; the records come out as BAM records, as
+//! `samtools view` would print them.
+#![forbid(unsafe_code)]
+
+mod codec;
+mod compression;
+mod container;
+mod encoding;
+mod error;
+mod header;
+mod num;
+mod record;
+mod reference;
+mod series;
+mod slice;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use error::Cause;
+pub(crate) use error::Error;
+use header::FileHeader;
+
+/// Whether `head` (a file's first bytes) is CRAM.
+pub(crate) fn is_cram(head: &[u8]) -> bool {
+    head.starts_with(b"CRAM")
+}
+
+/// What every container of a file shares: its header, read groups, the reference.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) header: FileHeader,
+    /// `ID` of each `@RG` line, in order (the RG data series indexes them).
+    pub(crate) read_groups: Vec<Vec<u8>>,
+    /// The index of the last `@RG` when its ID is `UNKNOWN` (htslib then adds no RG tag), or -2.
+    pub(crate) unknown_rg: i32,
+    /// The input's file name: generated read names are `prefix:N`, as htslib makes them.
+    pub(crate) prefix: String,
+    /// The reference FASTA given, and its path.
+    fasta: Option<(PathBuf, reference::Fasta)>,
+}
+
+impl Context {
+    /// Reads the file definition and SAM header of the mapped CRAM file `file`.
+    pub(crate) fn open(file: &[u8], path: &Path, reference: Option<&Path>) -> Result<Self, Error> {
+        let header = header::read(file)?;
+        let mut read_groups = Vec::new();
+        for line in header.text.split(|&b| b == b'\n') {
+            if let Some(rest) = line.strip_prefix(b"@RG\t") {
+                let id = rest
+                    .split(|&b| b == b'\t')
+                    .find_map(|f| f.strip_prefix(b"ID:"))
+                    .unwrap_or_default();
+                read_groups.push(id.strip_suffix(b"\r").unwrap_or(id).to_vec());
+            }
+        }
+        let unknown_rg = match read_groups.last() {
+            Some(id) if id == b"UNKNOWN" => read_groups.len() as i32 - 1,
+            _ => -2,
+        };
+        let prefix = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let fasta = match reference {
+            Some(p) => Some((
+                p.to_path_buf(),
+                reference::Fasta::open(p).map_err(|c| Error::new(header.data_start, c))?,
+            )),
+            None => None,
+        };
+        Ok(Self {
+            header,
+            read_groups,
+            unknown_rg,
+            prefix,
+            fasta,
+        })
+    }
+
+    /// The BAM header bytes that stand for the CRAM header downstream.
+    pub(crate) fn bam_header(&self) -> Vec<u8> {
+        self.header.bam_bytes()
+    }
+
+    /// Bases `[lo, hi)` of reference `name` for a slice whose MD5 is `md5`.
+    fn reference(
+        &self,
+        name: &str,
+        lo: u64,
+        hi: u64,
+        md5: &[u8; 16],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Cause> {
+        match &self.fasta {
+            Some((path, fasta)) => {
+                if fasta.len(name).is_none() {
+                    return Err(Cause::NoReference(format!(
+                        "the reference {} has no sequence {name:?} (MD5 {})",
+                        path.display(),
+                        slice::hex(md5)
+                    )));
+                }
+                fasta.bases(name, lo, hi, out)
+            }
+            None => Err(Cause::NoReference(format!(
+                "the slice's bases are stored against reference {name:?} (MD5 {}), and no \
+                 reference was given (rawarrow bam --reference FASTA)",
+                slice::hex(md5)
+            ))),
+        }
+    }
+}
+
+/// A worker's decoding state, reused from container to container.
+#[derive(Default)]
+pub(crate) struct Worker {
+    slices: slice::SliceBuffers,
+}
+
+/// Decodes the container at `offset` of `file` into BAM records appended to `out`.
+pub(crate) fn transcode(
+    ctx: &Context,
+    file: &[u8],
+    offset: u64,
+    w: &mut Worker,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let major = ctx.header.major;
+    let fail = |c: Cause| Error::new(offset, c);
+    let bytes = &file[offset as usize..];
+    let h = container::container_header(bytes, major).map_err(fail)?;
+    let body = bytes
+        .get(h.header_len..h.total_len())
+        .ok_or_else(|| fail(Cause::Truncated("container")))?;
+    let mut src = body;
+    let raw = container::block(&mut src, major).map_err(fail)?;
+    if raw.content_type != container::content::COMPRESSION_HEADER {
+        return Err(fail(Cause::Invalid(
+            "container (its first block is not a compression header)",
+        )));
+    }
+    let mut data = Vec::new();
+    w.slices.codecs.decompress(&raw, &mut data).map_err(fail)?;
+    let comp = compression::CompressionHeader::parse(&data).map_err(fail)?;
+    // Landmarks are offsets of slices from the end of the container header.
+    for (i, &at) in h.landmarks.iter().enumerate() {
+        let end = h.landmarks.get(i + 1).copied().unwrap_or(h.length);
+        let s = body.get(at..end.max(at)).ok_or_else(|| {
+            fail(Cause::Invalid(
+                "container landmark (a slice offset past its end)",
+            ))
+        })?;
+        slice::decode(ctx, &comp, s, &mut w.slices, out).map_err(|cause| Error {
+            container: offset,
+            slice: Some(i),
+            cause: Box::new(cause),
+        })?;
+    }
+    Ok(())
+}
+
+/// The calling thread's walk over a mapped file's containers.
+#[derive(Debug)]
+pub(crate) struct Containers {
+    ctx: Arc<Context>,
+    /// The next container's offset, and whether the BAM header was handed out.
+    next: u64,
+    header_sent: bool,
+    eof_container: bool,
+    done: bool,
+}
+
+/// What a chunk of a CRAM file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Job {
+    /// The BAM header, already in the chunk.
+    Ready,
+    /// The container at this offset, to decode.
+    Container(u64),
+}
+
+impl Containers {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        let next = ctx.header.data_start;
+        Self {
+            ctx,
+            next,
+            header_sent: false,
+            eof_container: false,
+            done: false,
+        }
+    }
+
+    /// A walk that yields nothing (the file's header could not be read).
+    pub(crate) fn failed() -> Self {
+        let ctx = Context {
+            header: FileHeader::default(),
+            read_groups: Vec::new(),
+            unknown_rg: -2,
+            prefix: String::new(),
+            fasta: None,
+        };
+        Self {
+            ctx: Arc::new(ctx),
+            next: 0,
+            header_sent: true,
+            eof_container: false,
+            done: true,
+        }
+    }
+
+    pub(crate) fn context(&self) -> &Arc<Context> {
+        &self.ctx
+    }
+
+    /// Where the walk is (for progress).
+    pub(crate) fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Whether the file ended with the end-of-file container (`None` before the end).
+    pub(crate) fn eof_marker(&self) -> Option<bool> {
+        self.done.then_some(self.eof_container)
+    }
+
+    /// The next chunk's job: the BAM header first (into `data`), then each container with
+    /// records; `None` at the end of the file.
+    pub(crate) fn next_job(
+        &mut self,
+        file: &[u8],
+        data: &mut Vec<u8>,
+    ) -> Option<Result<Job, Error>> {
+        if !self.header_sent {
+            self.header_sent = true;
+            data.clear();
+            data.extend_from_slice(&self.ctx.bam_header());
+            return Some(Ok(Job::Ready));
+        }
+        let major = self.ctx.header.major;
+        loop {
+            if self.done || self.next >= file.len() as u64 {
+                self.done = true;
+                return None;
+            }
+            let at = self.next;
+            let h = match container::container_header(&file[at as usize..], major) {
+                Ok(h) => h,
+                Err(c) => {
+                    self.done = true;
+                    return Some(Err(Error::new(at, c)));
+                }
+            };
+            let end = at + h.total_len() as u64;
+            if end > file.len() as u64 {
+                self.done = true;
+                return Some(Err(Error::new(at, Cause::Truncated("container"))));
+            }
+            self.next = end;
+            if h.is_eof() {
+                self.eof_container = true;
+                continue;
+            }
+            if h.records == 0 && h.landmarks.is_empty() {
+                continue;
+            }
+            self.eof_container = false;
+            return Some(Ok(Job::Container(at)));
+        }
+    }
+}

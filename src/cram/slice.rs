@@ -1,0 +1,237 @@
+//! A slice: its header, its blocks, the reference its bases are differences from, and its
+//! records decoded and written out as BAM records.
+
+use md5::{Digest, Md5};
+
+use super::codec::Codecs;
+use super::compression::CompressionHeader;
+use super::container::{block, content};
+use super::encoding::Bits;
+use super::error::Cause;
+use super::num::{itf8, itf8_len, ltf8, take};
+use super::record::{self, Rec, RefView};
+use super::series::{Blocks, External, Series};
+use super::Context;
+
+/// A slice header.
+#[derive(Debug, Clone)]
+pub(crate) struct SliceHeader {
+    pub(crate) reference: i32,
+    pub(crate) start: i64,
+    pub(crate) span: i64,
+    pub(crate) records: usize,
+    pub(crate) counter: i64,
+    pub(crate) blocks: usize,
+    pub(crate) embedded: i32,
+    pub(crate) md5: [u8; 16],
+}
+
+pub(crate) fn slice_header(mut src: &[u8], major: u8) -> Result<SliceHeader, Cause> {
+    let src = &mut src;
+    let what = "slice header";
+    let reference = itf8(src, what)?;
+    let start = itf8(src, what)?;
+    let span = itf8(src, what)?;
+    if start < 0 || span < 0 {
+        return Err(Cause::Invalid("slice header (negative start or span)"));
+    }
+    let records = itf8_len(src, what)?;
+    let counter = if major >= 3 {
+        ltf8(src, what)?
+    } else {
+        itf8(src, what)?.into()
+    };
+    let blocks = itf8_len(src, what)?;
+    let n = itf8_len(src, what)?;
+    if n > src.len() {
+        return Err(Cause::TooLarge("slice's content id count", n as u64));
+    }
+    for _ in 0..n {
+        itf8(src, what)?;
+    }
+    let embedded = itf8(src, what)?;
+    let md5 = take(src, 16, what)?.try_into().expect("16 bytes");
+    Ok(SliceHeader {
+        reference,
+        start: start.into(),
+        span: span.into(),
+        records,
+        counter,
+        blocks,
+        embedded,
+        md5,
+    })
+}
+
+/// A worker's buffers for decoding slices, reused from slice to slice.
+#[derive(Default)]
+pub(crate) struct SliceBuffers {
+    pub(crate) codecs: Codecs,
+    core: Vec<u8>,
+    ext: Vec<External>,
+    reference: Vec<u8>,
+    pub(crate) recs: Vec<Rec>,
+    pub(crate) bufs: record::Buffers,
+}
+
+/// Decodes the slice whose header block starts `bytes`, appending its records as BAM records
+/// to `out`.
+pub(crate) fn decode(
+    ctx: &Context,
+    comp: &CompressionHeader,
+    bytes: &[u8],
+    w: &mut SliceBuffers,
+    out: &mut Vec<u8>,
+) -> Result<(), Cause> {
+    let major = ctx.header.major;
+    let mut src = bytes;
+    let head = block(&mut src, major)?;
+    if head.content_type != content::SLICE_HEADER {
+        return Err(Cause::Invalid(
+            "slice (its first block is not a slice header)",
+        ));
+    }
+    let mut data = Vec::new();
+    w.codecs.decompress(&head, &mut data)?;
+    let sh = slice_header(&data, major)?;
+    // The slice's blocks: the core block and the external ones.
+    let mut spare: Vec<External> = std::mem::take(&mut w.ext);
+    let mut ext: Vec<External> = Vec::with_capacity(sh.blocks);
+    let mut core_seen = false;
+    for _ in 0..sh.blocks {
+        let raw = block(&mut src, major)?;
+        let mut e = spare.pop().unwrap_or(External {
+            id: 0,
+            data: Vec::new(),
+            pos: 0,
+        });
+        match raw.content_type {
+            content::CORE => {
+                w.codecs.decompress(&raw, &mut w.core)?;
+                core_seen = true;
+                spare.push(e);
+            }
+            content::EXTERNAL => {
+                w.codecs.decompress(&raw, &mut e.data)?;
+                e.id = raw.content_id;
+                e.pos = 0;
+                ext.push(e);
+            }
+            _ => return Err(Cause::Invalid("slice block content type")),
+        }
+    }
+    if !core_seen {
+        w.core.clear();
+    }
+    let result = decode_records(ctx, comp, &sh, w, &mut ext, out);
+    ext.append(&mut spare);
+    w.ext = ext;
+    result
+}
+
+fn decode_records(
+    ctx: &Context,
+    comp: &CompressionHeader,
+    sh: &SliceHeader,
+    w: &mut SliceBuffers,
+    ext: &mut [External],
+    out: &mut Vec<u8>,
+) -> Result<(), Cause> {
+    let series = Series::bind(&comp.series, &comp.tags, ext)?;
+    // The reference: embedded in the slice, from the reference file, or none (bases stored).
+    let mut reference = std::mem::take(&mut w.reference);
+    reference.clear();
+    let mut view: Option<RefView<'_>> = None;
+    let mut have_ref = false;
+    let lo = (sh.start - 1).max(0);
+    if sh.reference >= 0 {
+        let (name, len) = ctx
+            .header
+            .references
+            .get(sh.reference as usize)
+            .ok_or(Cause::Invalid("slice reference id (not in the header)"))?
+            .clone();
+        if sh.embedded >= 0 {
+            let e = ext
+                .iter()
+                .find(|e| e.id == sh.embedded)
+                .ok_or(Cause::MissingBlock(sh.embedded))?;
+            if (e.data.len() as i64) < sh.span {
+                return Err(Cause::Invalid(
+                    "embedded reference (shorter than the slice)",
+                ));
+            }
+            reference.extend_from_slice(&e.data);
+            have_ref = true;
+        } else if comp.reference_required {
+            ctx.reference(
+                &name,
+                lo as u64,
+                (sh.start + sh.span - 1).max(0) as u64,
+                &sh.md5,
+                &mut reference,
+            )?;
+            have_ref = true;
+        }
+        if have_ref {
+            check_md5(&name, sh, &reference)?;
+            // htslib's slice extent: the span for an embedded reference, the bases loaded
+            // (clipped to the sequence's end) for one from a file.
+            let end = if sh.embedded >= 0 {
+                lo + sh.span
+            } else {
+                lo + reference.len() as i64
+            };
+            view = Some(RefView {
+                bases: &reference,
+                lo,
+                end,
+                len: len as i64,
+            });
+        }
+    }
+    // A multi-reference slice reads each record's sequence whole from the reference file.
+    let multi = (sh.reference == -2 && comp.reference_required).then(Default::default);
+    let mut blocks = Blocks {
+        core: Bits::new(&w.core),
+        ext,
+    };
+    let dec = record::Decoder {
+        ctx,
+        comp,
+        series: &series,
+        slice: sh,
+        reference: view,
+        multi,
+    };
+    let result = dec.records(&mut blocks, &mut w.recs, &mut w.bufs);
+    let result = result.and_then(|()| {
+        record::resolve_mates(&mut w.recs)?;
+        record::write_bam(ctx, sh, &w.recs, &w.bufs, out)
+    });
+    w.reference = reference;
+    result
+}
+
+/// The slice's MD5 (when not all zeros) must be that of the reference bases it covers.
+fn check_md5(name: &str, sh: &SliceHeader, reference: &[u8]) -> Result<(), Cause> {
+    if sh.md5 == [0; 16] {
+        return Ok(());
+    }
+    let len = (sh.span.max(0) as usize).min(reference.len());
+    let digest: [u8; 16] = Md5::digest(&reference[..len]).into();
+    if digest != sh.md5 {
+        return Err(Cause::ReferenceMd5 {
+            name: name.to_string(),
+            start: sh.start,
+            end: sh.start + sh.span - 1,
+            stated: hex(&sh.md5),
+            computed: hex(&digest),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,375 @@
+//! CRAM read as BAM is: files samtools writes from the sample and the corpus BAMs (CRAM 3.0,
+//! without a reference, against a reference FASTA (with and without its .fai), with the
+//! reference embedded, with bzip2/lzma blocks and several slices per container) give
+//! `rawarrow bam view` text byte-identical to `samtools view`, and Arrow rows equal to those
+//! of the BAM samtools decodes the same CRAM into. Corrupt, truncated and unreadable CRAM is
+//! an error naming the file and the container, never a panic.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow_array::RecordBatch;
+use common::{all_bams, sample_bam, samtools, samtools_out};
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rawarrow"))
+}
+
+/// A reference for `bam`'s references: each position covered by an aligned base takes the
+/// first such base; the rest are a fixed pattern with runs of N and lowercase letters, so
+/// that reads differ from it (substitutions, N in the reference) as real data does.
+fn reference_from(bam: &Path, dir: &Path) -> PathBuf {
+    let header = String::from_utf8(samtools_out(&["view", "-H", bam.to_str().expect("utf-8")]))
+        .expect("utf-8 header");
+    let mut refs: Vec<(String, Vec<u8>)> = Vec::new();
+    for line in header.lines().filter(|l| l.starts_with("@SQ")) {
+        let field = |k: &str| {
+            line.split('\t')
+                .find_map(|f| f.strip_prefix(k))
+                .map(str::to_owned)
+        };
+        let len: usize = field("LN:").and_then(|l| l.parse().ok()).expect("LN");
+        let name = field("SN:").expect("SN");
+        let seq = (0..len)
+            .map(|i| match (i / 97) % 11 {
+                3 => b'N',
+                5 => b"acgt"[i % 4],
+                _ => b"ACGT"[(i * 7 + i / 13) % 4],
+            })
+            .collect();
+        refs.push((name, seq));
+    }
+    let text = samtools_out(&["view", bam.to_str().expect("utf-8")]);
+    let mut seen: Vec<Vec<bool>> = refs.iter().map(|(_, s)| vec![false; s.len()]).collect();
+    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let f: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+        let Some(r) = refs.iter().position(|(n, _)| n.as_bytes() == f[2]) else {
+            continue;
+        };
+        if f[5] == b"*" || f[9] == b"*" {
+            continue;
+        }
+        let mut pos: usize = std::str::from_utf8(f[3])
+            .expect("pos")
+            .parse::<usize>()
+            .expect("pos")
+            - 1;
+        let mut q = 0usize;
+        let mut n = 0usize;
+        for &c in f[5] {
+            if c.is_ascii_digit() {
+                n = n * 10 + usize::from(c - b'0');
+                continue;
+            }
+            match c {
+                b'M' | b'=' | b'X' => {
+                    for i in 0..n {
+                        if pos + i < refs[r].1.len() && !seen[r][pos + i] {
+                            seen[r][pos + i] = true;
+                            refs[r].1[pos + i] = f[9][q + i].to_ascii_uppercase();
+                        }
+                    }
+                    pos += n;
+                    q += n;
+                }
+                b'I' | b'S' => q += n,
+                b'D' | b'N' => pos += n,
+                _ => {}
+            }
+            n = 0;
+        }
+    }
+    let fa = dir.join("ref.fa");
+    let mut out = Vec::new();
+    for (name, seq) in &refs {
+        out.extend_from_slice(format!(">{name} made from the reads\n").as_bytes());
+        for line in seq.chunks(60) {
+            out.extend_from_slice(line);
+            out.push(b'\n');
+        }
+    }
+    std::fs::write(&fa, out).expect("write reference");
+    fa
+}
+
+fn write_cram(bam: &Path, out: &Path, reference: Option<&Path>, options: &[&str]) {
+    let mut args: Vec<String> = vec!["view".into(), "-C".into(), "--no-PG".into()];
+    if let Some(r) = reference {
+        args.extend(["-T".into(), r.display().to_string()]);
+    }
+    for o in options {
+        args.extend(["--output-fmt-option".into(), (*o).into()]);
+    }
+    args.extend([
+        bam.display().to_string(),
+        "-o".into(),
+        out.display().to_string(),
+    ]);
+    samtools_out(&args);
+}
+
+/// `rawarrow bam view` (with `-T`) of `cram`, and its header as `samtools view --no-PG -H`.
+fn rawarrow_view(cram: &Path, reference: Option<&Path>, header: bool) -> Vec<u8> {
+    let mut c = cli();
+    c.args(["bam", "view", "-t", "2"]);
+    if header {
+        c.arg("-H");
+    }
+    if let Some(r) = reference {
+        c.arg("-T").arg(r);
+    }
+    let out = c.arg(cram).output().expect("run rawarrow");
+    assert!(
+        out.status.success(),
+        "rawarrow bam view {}: {}",
+        cram.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn samtools_view(cram: &Path, reference: Option<&Path>, header: bool) -> Vec<u8> {
+    let mut args: Vec<String> = vec!["view".into(), "--no-PG".into()];
+    if header {
+        args.push("-H".into());
+    }
+    if let Some(r) = reference {
+        args.extend(["-T".into(), r.display().to_string()]);
+    }
+    args.push(cram.display().to_string());
+    samtools_out(&args)
+}
+
+fn first_difference(a: &[u8], b: &[u8]) -> String {
+    let la: Vec<&[u8]> = a.split(|&c| c == b'\n').collect();
+    let lb: Vec<&[u8]> = b.split(|&c| c == b'\n').collect();
+    match la.iter().zip(&lb).position(|(x, y)| x != y) {
+        Some(i) => format!(
+            "line {}:\nsamtools: {}\nrawarrow: {}",
+            i + 1,
+            String::from_utf8_lossy(la[i]),
+            String::from_utf8_lossy(lb[i])
+        ),
+        None => format!("{} lines against {}", la.len(), lb.len()),
+    }
+}
+
+/// Rows of `path` through the library's stream (one batch).
+fn rows(path: &Path, reference: Option<&Path>) -> RecordBatch {
+    let options = rawarrow::stream::BamOptions {
+        threads: Some(2),
+        reference: reference.map(Path::to_path_buf),
+        ..Default::default()
+    };
+    let mut s = rawarrow::stream::BatchStream::bam(&[path], &options).expect("opens");
+    let schema = s.schema();
+    let mut batches = Vec::new();
+    while let Some(b) = s.next_batch().expect("reads") {
+        batches.push(b);
+    }
+    arrow_select::concat::concat_batches(&schema, &batches).expect("concat")
+}
+
+/// The checks of one CRAM: SAM text and header as samtools prints them, and Arrow rows equal
+/// to those of the BAM samtools decodes the CRAM into.
+fn check(cram: &Path, reference: Option<&Path>, what: &str) {
+    let want = samtools_view(cram, reference, false);
+    let got = rawarrow_view(cram, reference, false);
+    assert!(want == got, "{what}: {}", first_difference(&want, &got));
+    assert!(!want.is_empty(), "{what}: no records");
+    let want = samtools_view(cram, reference, true);
+    let got = rawarrow_view(cram, reference, true);
+    assert!(
+        want == got,
+        "{what} header: {}",
+        first_difference(&want, &got)
+    );
+    let bam = cram.with_extension("decoded.bam");
+    let mut args: Vec<String> = vec!["view".into(), "-b".into(), "--no-PG".into()];
+    if let Some(r) = reference {
+        args.extend(["-T".into(), r.display().to_string()]);
+    }
+    args.extend([
+        cram.display().to_string(),
+        "-o".into(),
+        bam.display().to_string(),
+    ]);
+    samtools_out(&args);
+    let (a, b) = (rows(cram, reference), rows(&bam, None));
+    assert_eq!(a.num_rows(), b.num_rows(), "{what}: rows");
+    for (i, (x, y)) in a.columns().iter().zip(b.columns()).enumerate() {
+        assert!(
+            x == y,
+            "{what}: column {} differs",
+            a.schema().field(i).name()
+        );
+    }
+}
+
+#[test]
+fn cram_3_0_of_every_bam_equals_samtools() {
+    if samtools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (i, bam) in all_bams().into_iter().enumerate() {
+        let name = bam
+            .file_stem()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let sub = dir.path().join(&name);
+        std::fs::create_dir(&sub).expect("dir");
+        let fa = reference_from(&bam, &sub);
+        let cram = |tag: &str| sub.join(format!("{name}.{tag}.cram"));
+        // Against a reference (MD/NM regenerated), every file; without one and with it
+        // embedded, the sample (the corpus files add time, not cases).
+        write_cram(&bam, &cram("ref"), Some(&fa), &["version=3.0"]);
+        check(&cram("ref"), Some(&fa), &format!("{name} with a reference"));
+        if i > 0 {
+            continue;
+        }
+        write_cram(&bam, &cram("noref"), None, &["version=3.0", "no_ref=1"]);
+        check(&cram("noref"), None, &format!("{name} no_ref"));
+        write_cram(
+            &bam,
+            &cram("embed"),
+            Some(&fa),
+            &["version=3.0", "embed_ref=1"],
+        );
+        check(&cram("embed"), None, &format!("{name} embed_ref"));
+        // The .fai samtools wrote is gone: an index built in memory.
+        std::fs::remove_file(sub.join("ref.fa.fai")).expect("the .fai samtools wrote");
+        let got = rawarrow_view(&cram("ref"), Some(&fa), false);
+        assert!(
+            got == samtools_view(&cram("ref"), Some(&fa), false),
+            "{name} without .fai"
+        );
+    }
+}
+
+#[test]
+fn every_block_codec_and_slice_layout_of_cram_3_0() {
+    if samtools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bam = sample_bam();
+    let fa = reference_from(&bam, dir.path());
+    for (tag, opts) in [
+        ("bzip2", &["version=3.0", "use_bzip2=1", "level=9"][..]),
+        ("lzma", &["version=3.0", "use_lzma=1", "use_bzip2=1"][..]),
+        ("raw", &["version=3.0", "level=0"][..]),
+        (
+            "slices",
+            &[
+                "version=3.0",
+                "seqs_per_slice=300",
+                "slices_per_container=4",
+            ][..],
+        ),
+        (
+            "multiref",
+            &[
+                "version=3.0",
+                "seqs_per_slice=5000",
+                "multi_seq_per_slice=1",
+            ][..],
+        ),
+    ] {
+        let cram = dir.path().join(format!("{tag}.cram"));
+        write_cram(&bam, &cram, Some(&fa), opts);
+        check(&cram, Some(&fa), tag);
+    }
+}
+
+fn error_of(args: &[&std::ffi::OsStr]) -> String {
+    let out = cli().args(args).output().expect("run rawarrow");
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!text.contains("panicked"), "{text}");
+    text
+}
+
+#[test]
+fn bad_cram_is_an_error_with_file_and_container() {
+    if samtools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bam = sample_bam();
+    let fa = reference_from(&bam, dir.path());
+    let good = dir.path().join("good.cram");
+    write_cram(&bam, &good, Some(&fa), &["version=3.0"]);
+    let bytes = std::fs::read(&good).expect("cram");
+    let os = |s: &str| std::ffi::OsString::from(s);
+    // No reference: the error names the reference and its MD5.
+    let e = error_of(&[&os("bam"), &os("view"), good.as_os_str()]);
+    assert!(
+        e.contains("good.cram") && e.contains("CRAM container") && e.contains("MD5"),
+        "{e}"
+    );
+    // A reference whose bases differ: the slice's MD5 disagrees.
+    let other = dir.path().join("other.fa");
+    let text = std::fs::read_to_string(&fa).expect("fa");
+    std::fs::write(
+        &other,
+        text.replacen("\nA", "\nC", 3).replacen("\nC", "\nG", 3),
+    )
+    .expect("fa");
+    let e = error_of(&[
+        &os("bam"),
+        &os("view"),
+        &os("-T"),
+        other.as_os_str(),
+        good.as_os_str(),
+    ]);
+    assert!(
+        e.contains("MD5") && e.contains("different reference"),
+        "{e}"
+    );
+    // Truncated inside a container, and a flipped byte inside a block (CRC32).
+    let cut = dir.path().join("cut.cram");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).expect("write");
+    let e = error_of(&[
+        &os("bam"),
+        &os("view"),
+        &os("-T"),
+        fa.as_os_str(),
+        cut.as_os_str(),
+    ]);
+    assert!(
+        e.contains("cut.cram") && e.contains("CRAM container"),
+        "{e}"
+    );
+    for at in [bytes.len() / 3, bytes.len() / 2, 600] {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x40;
+        let flipped = dir.path().join("flipped.cram");
+        std::fs::write(&flipped, &bad).expect("write");
+        let e = error_of(&[
+            &os("bam"),
+            &os("view"),
+            &os("-T"),
+            fa.as_os_str(),
+            flipped.as_os_str(),
+        ]);
+        assert!(
+            e.contains("flipped.cram") && e.contains("CRC32"),
+            "byte {at}: {e}"
+        );
+        assert!(e.contains("compressed offset"), "{e}");
+    }
+    // Regions of a CRAM file are refused with a reason.
+    let e = error_of(&[
+        &os("bam"),
+        &os("view"),
+        &os("-T"),
+        fa.as_os_str(),
+        good.as_os_str(),
+        &os("chrS1:1-100"),
+    ]);
+    assert!(e.contains("CRAM"), "{e}");
+}
