@@ -14,8 +14,10 @@
 mod codec;
 mod compression;
 mod container;
+mod emit;
 mod encoding;
 mod error;
+mod features;
 mod header;
 mod num;
 mod record;

@@ -206,8 +206,8 @@ fn decode_records(
     };
     let result = dec.records(&mut blocks, &mut w.recs, &mut w.bufs);
     let result = result.and_then(|()| {
-        record::resolve_mates(&mut w.recs)?;
-        record::write_bam(ctx, sh, &w.recs, &w.bufs, out)
+        super::emit::resolve_mates(&mut w.recs)?;
+        super::emit::write_bam(ctx, sh, &w.recs, &w.bufs, out)
     });
     w.reference = reference;
     result
