@@ -144,3 +144,53 @@ pub(crate) fn block<'a>(src: &mut &'a [u8], major: u8) -> Result<RawBlock<'a>, C
         data,
     })
 }
+
+/// A slice header.
+#[derive(Debug, Clone)]
+pub(crate) struct SliceHeader {
+    pub(crate) reference: i32,
+    pub(crate) start: i64,
+    pub(crate) span: i64,
+    pub(crate) records: usize,
+    pub(crate) counter: i64,
+    pub(crate) blocks: usize,
+    pub(crate) embedded: i32,
+    pub(crate) md5: [u8; 16],
+}
+
+pub(crate) fn slice_header(mut src: &[u8], major: u8) -> Result<SliceHeader, Cause> {
+    let src = &mut src;
+    let what = "slice header";
+    let reference = itf8(src, what)?;
+    let start = itf8(src, what)?;
+    let span = itf8(src, what)?;
+    if start < 0 || span < 0 {
+        return Err(Cause::Invalid("slice header (negative start or span)"));
+    }
+    let records = itf8_len(src, what)?;
+    let counter = if major >= 3 {
+        ltf8(src, what)?
+    } else {
+        itf8(src, what)?.into()
+    };
+    let blocks = itf8_len(src, what)?;
+    let n = itf8_len(src, what)?;
+    if n > src.len() {
+        return Err(Cause::TooLarge("slice's content id count", n as u64));
+    }
+    for _ in 0..n {
+        itf8(src, what)?;
+    }
+    let embedded = itf8(src, what)?;
+    let md5 = take(src, 16, what)?.try_into().expect("16 bytes");
+    Ok(SliceHeader {
+        reference,
+        start: start.into(),
+        span: span.into(),
+        records,
+        counter,
+        blocks,
+        embedded,
+        md5,
+    })
+}

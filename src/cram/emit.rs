@@ -2,10 +2,9 @@
 //! `cram_decode_slice_xref`), then each record as BAM bytes (htslib's `cram_to_bam` and
 //! `bam_set1`: names, bins, the RG tag last).
 
+use super::container::SliceHeader;
+use super::decoded::*;
 use super::error::Cause;
-use super::features::push_uint;
-use super::record::*;
-use super::slice::SliceHeader;
 use super::Context;
 
 /// Mates within the slice (htslib's `cram_decode_slice_xref`): pairs and their template

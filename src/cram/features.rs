@@ -2,8 +2,8 @@
 //! reference, with MD and NM regenerated where htslib regenerates them (htslib's
 //! `cram_decode_seq`, step for step: the same CIGAR merging, the same MD text, the same NM).
 
+use super::decoded::*;
 use super::error::Cause;
-use super::record::*;
 use super::series::{Array, Blocks};
 
 /// The reference's index of a base (A, C, G, T; anything else is N).
@@ -16,11 +16,6 @@ fn base_code(b: u8) -> usize {
         b'T' | b't' => 3,
         _ => 4,
     }
-}
-
-pub(crate) fn push_uint(out: &mut Vec<u8>, v: i64) {
-    let mut b = itoa::Buffer::new();
-    out.extend_from_slice(b.format(v).as_bytes());
 }
 
 impl Decoder<'_> {

@@ -14,6 +14,7 @@
 mod codec;
 mod compression;
 mod container;
+mod decoded;
 mod emit;
 mod encoding;
 mod error;

@@ -6,62 +6,12 @@ use md5::{Digest, Md5};
 use super::codec::Codecs;
 use super::compression::CompressionHeader;
 use super::container::{block, content};
+use super::container::{slice_header, SliceHeader};
+use super::decoded::{Decoder, Rec, RefView};
 use super::encoding::Bits;
 use super::error::Cause;
-use super::num::{itf8, itf8_len, ltf8, take};
-use super::record::{self, Rec, RefView};
 use super::series::{Blocks, External, Series};
 use super::Context;
-
-/// A slice header.
-#[derive(Debug, Clone)]
-pub(crate) struct SliceHeader {
-    pub(crate) reference: i32,
-    pub(crate) start: i64,
-    pub(crate) span: i64,
-    pub(crate) records: usize,
-    pub(crate) counter: i64,
-    pub(crate) blocks: usize,
-    pub(crate) embedded: i32,
-    pub(crate) md5: [u8; 16],
-}
-
-pub(crate) fn slice_header(mut src: &[u8], major: u8) -> Result<SliceHeader, Cause> {
-    let src = &mut src;
-    let what = "slice header";
-    let reference = itf8(src, what)?;
-    let start = itf8(src, what)?;
-    let span = itf8(src, what)?;
-    if start < 0 || span < 0 {
-        return Err(Cause::Invalid("slice header (negative start or span)"));
-    }
-    let records = itf8_len(src, what)?;
-    let counter = if major >= 3 {
-        ltf8(src, what)?
-    } else {
-        itf8(src, what)?.into()
-    };
-    let blocks = itf8_len(src, what)?;
-    let n = itf8_len(src, what)?;
-    if n > src.len() {
-        return Err(Cause::TooLarge("slice's content id count", n as u64));
-    }
-    for _ in 0..n {
-        itf8(src, what)?;
-    }
-    let embedded = itf8(src, what)?;
-    let md5 = take(src, 16, what)?.try_into().expect("16 bytes");
-    Ok(SliceHeader {
-        reference,
-        start: start.into(),
-        span: span.into(),
-        records,
-        counter,
-        blocks,
-        embedded,
-        md5,
-    })
-}
 
 /// A worker's buffers for decoding slices, reused from slice to slice.
 #[derive(Default)]
@@ -71,7 +21,7 @@ pub(crate) struct SliceBuffers {
     ext: Vec<External>,
     reference: Vec<u8>,
     pub(crate) recs: Vec<Rec>,
-    pub(crate) bufs: record::Buffers,
+    pub(crate) bufs: super::decoded::Buffers,
 }
 
 /// Decodes the slice whose header block starts `bytes`, appending its records as BAM records
@@ -196,7 +146,7 @@ fn decode_records(
         core: Bits::new(&w.core),
         ext,
     };
-    let dec = record::Decoder {
+    let dec = Decoder {
         ctx,
         comp,
         series: &series,
