@@ -16,6 +16,7 @@
 //! | [`runs`] | run-length expansion (per-scan and per-frame columns) | scalar, AVX2, AVX-512 F |
 //! | [`onset`] | indices of `u8` values above a threshold | scalar, AVX2, AVX-512 BW |
 //! | [`rans`] | CRAM's rANS 4x8 and rANS Nx16 entropy decoders (STRIPE, RLE, PACK, CAT) | scalar |
+//! | [`arith`] | CRAM's adaptive arithmetic coder: range decoder, adaptive models, order 0/1, RLE | scalar |
 //! | [`cache`] | prefetch of the lines of a slice (no output) | x86-64 `prefetcht0`, else a read per line |
 //!
 //! Each instruction-set implementation is a zero-sized token type (`Avx2`, `Avx512`, ...) whose
@@ -32,6 +33,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod arith;
 pub mod cache;
 pub mod calib;
 pub mod cigar;

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use proptest::prelude::*;
+use rawarrow_kernels::arith;
 use rawarrow_kernels::rans::{nx16, r4x8, RansError, Scratch};
 
 fn data(name: &str) -> PathBuf {
@@ -103,6 +104,42 @@ fn rans_nx16_streams_of_htscodecs() {
     }
 }
 
+/// bzip2 (the arithmetic coder's EXT streams), as a CRAM reader supplies it.
+fn bzip2(input: &[u8], out: &mut [u8]) -> Result<(), RansError> {
+    let mut d = bzip2::read::BzDecoder::new(input);
+    d.read_exact(out).map_err(|_| RansError::Truncated)
+}
+
+fn decode_arith(stream: &[u8], len: usize) -> Result<Vec<u8>, RansError> {
+    let len = arith::stated_len(stream)?.unwrap_or(len);
+    if len > 1 << 24 {
+        return Err(RansError::Truncated);
+    }
+    let mut out = vec![0; len];
+    arith::decode(stream, &mut out, Some(bzip2))?;
+    Ok(out)
+}
+
+#[test]
+fn arithmetic_coder_streams_of_htscodecs() {
+    let mut flags = Vec::new();
+    for (name, stream) in streams("arith") {
+        let (base, f) = name.rsplit_once('.').expect("test data");
+        let want = expected(base);
+        let out = decode_arith(&stream, want.len()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            out == want,
+            "{name}: first difference at {:?}",
+            out.iter().zip(&want).position(|(a, b)| a != b)
+        );
+        flags.push(f.parse::<u32>().expect("test data"));
+    }
+    // Order 0/1, bzip2, STRIPE, RLE, PACK, PACK+RLE.
+    for f in [0, 1, 4, 8, 9, 64, 65, 128, 129, 192, 193] {
+        assert!(flags.contains(&f), "flags {f} not covered");
+    }
+}
+
 #[test]
 fn a_wrong_output_length_is_an_error() {
     let mut s = Scratch::new();
@@ -133,6 +170,7 @@ fn every_truncation_is_an_error_not_a_panic() {
         for cut in (0..stream.len()).step_by(step) {
             let r = match dir {
                 "r4x8" => decode_4x8(&stream[..cut], &mut s),
+                "arith" => decode_arith(&stream[..cut], want.len()),
                 _ => decode_nx16(&stream[..cut], want.len(), &mut s),
             };
             // A cut stream may still decode when only unread padding was cut; never to
@@ -148,7 +186,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
     fn flipped_bytes_never_panic(which in 0usize..4, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6)) {
-        let (dir, name) = [("r4x8", "q4.0"), ("r4x8", "q4.1"), ("r4x16", "q4.193"), ("r4x16", "q4.65")][which];
+        let (dir, name) = [("r4x8", "q4.0"), ("r4x8", "q4.1"), ("r4x16", "q4.193"), ("arith", "q4.65")][which];
         let mut stream = std::fs::read(data(&format!("{dir}/{name}"))).expect("test data");
         // Flips in the first 600 bytes hit the headers and tables too.
         for (at, x) in flips {
@@ -158,6 +196,7 @@ proptest! {
         let mut s = Scratch::new();
         let _ = match dir {
             "r4x8" => decode_4x8(&stream, &mut s).map(|_| ()),
+            "arith" => decode_arith(&stream, 151_000).map(|_| ()),
             _ => decode_nx16(&stream, 151_000, &mut s).map(|_| ()),
         };
     }

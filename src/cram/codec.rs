@@ -1,5 +1,6 @@
-//! Block decompression: raw, gzip (libdeflate), bzip2, lzma (xz), rANS 4x8 and rANS Nx16
-//! (rawarrow-kernels). Each worker keeps one [`Codecs`] (decompressor state and rANS tables).
+//! Block decompression: raw, gzip (libdeflate), bzip2, lzma (xz), rANS 4x8, rANS Nx16 and the
+//! adaptive arithmetic coder (rawarrow-kernels). Each worker keeps one [`Codecs`] (decompressor
+//! state and rANS tables).
 
 use std::io::Read;
 
@@ -22,6 +23,13 @@ pub(crate) fn method_name(method: u8) -> &'static str {
         8 => "name tokeniser",
         _ => "unknown",
     }
+}
+
+/// bzip2 inside an arithmetic-coder block: exactly `out.len()` bytes.
+fn bzip2_exact(input: &[u8], out: &mut [u8]) -> Result<(), rans::RansError> {
+    bzip2::read::BzDecoder::new(input)
+        .read_exact(out)
+        .map_err(|_| rans::RansError::Truncated)
 }
 
 /// Per-worker decoder state.
@@ -99,7 +107,12 @@ impl Codecs {
                 rans::nx16::decode(block.data, out, &mut self.scratch)
                     .map_err(|e| Cause::Rans(name, e))?;
             }
-            6..=8 => return Err(Cause::UnsupportedMethod(name)),
+            6 => {
+                out.resize(size, 0);
+                rawarrow_kernels::arith::decode(block.data, out, Some(bzip2_exact))
+                    .map_err(|e| Cause::Rans(name, e))?;
+            }
+            7 | 8 => return Err(Cause::UnsupportedMethod(name)),
             m => return Err(Cause::UnknownMethod(m)),
         }
         if out.len() != size {

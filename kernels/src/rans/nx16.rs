@@ -50,7 +50,7 @@ impl Bytes<'_> {
         Err(RansError::BadFrequencies)
     }
 
-    fn u16le(&mut self) -> Result<u32, RansError> {
+    pub(crate) fn u16le(&mut self) -> Result<u32, RansError> {
         let b = self
             .buf
             .get(self.pos..self.pos + 2)
@@ -59,14 +59,14 @@ impl Bytes<'_> {
         Ok(u32::from(b[0]) | (u32::from(b[1]) << 8))
     }
 
-    fn bytes(&mut self, n: usize) -> Result<&[u8], RansError> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&[u8], RansError> {
         let end = self.pos.checked_add(n).ok_or(RansError::Truncated)?;
         let s = self.buf.get(self.pos..end).ok_or(RansError::Truncated)?;
         self.pos = end;
         Ok(s)
     }
 
-    fn rest(&self) -> &[u8] {
+    pub(crate) fn rest(&self) -> &[u8] {
         &self.buf[self.pos.min(self.buf.len())..]
     }
 }
@@ -99,16 +99,7 @@ fn decode_at(
     // PACK metadata: the symbol map and the packed length.
     let mut pack: Option<(usize, [u8; 16])> = None;
     if flags & PACK != 0 {
-        let nsym = usize::from(b.u8()?);
-        if nsym == 0 || nsym > 16 {
-            return Err(RansError::BadFrequencies);
-        }
-        let mut map = [0u8; 16];
-        map[..nsym].copy_from_slice(b.bytes(nsym)?);
-        let packed = b.u7()? as usize;
-        if packed > osz {
-            return Err(RansError::BadFrequencies);
-        }
+        let (nsym, map, packed) = pack_meta(&mut b, osz)?;
         pack = Some((nsym, map));
         n = packed;
     }
@@ -223,8 +214,31 @@ fn unrle(literals: &[u8], meta: &[u8], target: usize, out: &mut Vec<u8>) -> Resu
     check_len(out.len(), target)
 }
 
+/// PACK metadata: the symbol count, the symbol map and the packed length (at most `osz`).
+pub(crate) fn pack_meta(
+    b: &mut Bytes<'_>,
+    osz: usize,
+) -> Result<(usize, [u8; 16], usize), RansError> {
+    let nsym = usize::from(b.u8()?);
+    if nsym == 0 || nsym > 16 {
+        return Err(RansError::BadFrequencies);
+    }
+    let mut map = [0u8; 16];
+    map[..nsym].copy_from_slice(b.bytes(nsym)?);
+    let packed = b.u7()? as usize;
+    if packed > osz {
+        return Err(RansError::BadFrequencies);
+    }
+    Ok((nsym, map, packed))
+}
+
 /// Unpacks 1, 2 or 4 bits per symbol (low bits first) through the symbol map.
-fn unpack(packed: &[u8], nsym: usize, map: &[u8; 16], out: &mut [u8]) -> Result<(), RansError> {
+pub(crate) fn unpack(
+    packed: &[u8],
+    nsym: usize,
+    map: &[u8; 16],
+    out: &mut [u8],
+) -> Result<(), RansError> {
     let bits = match nsym {
         0..=1 => 0,
         2 => 1,
@@ -256,6 +270,22 @@ fn stripe(
     scratch: &mut Scratch,
     depth: u32,
 ) -> Result<(), RansError> {
+    stripe_with(b, out, depth, &mut |sub, part, depth| {
+        decode_at(sub, part, scratch, depth)
+    })
+}
+
+/// Decodes a STRIPE sub-stream (its bytes, its output, its nesting depth).
+pub(crate) type SubStream<'a> = dyn FnMut(&[u8], &mut [u8], u32) -> Result<(), RansError> + 'a;
+
+/// STRIPE: N sub-streams, each decoded by `sub` (a whole stream of the same codec, one level
+/// deeper), interleaved byte by byte.
+pub(crate) fn stripe_with(
+    b: &mut Bytes<'_>,
+    out: &mut [u8],
+    depth: u32,
+    sub: &mut SubStream<'_>,
+) -> Result<(), RansError> {
     if depth >= MAX_DEPTH {
         return Err(RansError::BadFrequencies);
     }
@@ -271,11 +301,11 @@ fn stripe(
     }
     let mut part = Vec::new();
     for (j, &c) in clen.iter().enumerate() {
-        let sub = b.bytes(c)?;
+        let stream = b.bytes(c)?;
         let len = ulen / n + usize::from(ulen % n > j);
         part.clear();
         part.resize(len, 0);
-        decode_at(sub, &mut part, scratch, depth + 1)?;
+        sub(stream, &mut part, depth + 1)?;
         for (i, &v) in part.iter().enumerate() {
             out[i * n + j] = v;
         }
