@@ -209,7 +209,7 @@ def test_detect_names_the_format_or_what_the_input_is(tmp_path):
     # CRAM is read wherever BAM is; this one ends inside its file definition.
     assert rawarrow.detect(cram) == "bam"
     with pytest.raises(rawarrow.FormatError, match="CRAM container") as e:
-        rawarrow.read_bam(cram).read_all()
+        rawarrow.read_bam(cram)
     assert e.value.path == str(cram)
     with pytest.raises(OSError):
         rawarrow.detect(tmp_path / "missing")
