@@ -1,7 +1,7 @@
 //! CRAM read as BAM is: files samtools writes from the sample and the corpus BAMs (CRAM 3.0,
 //! without a reference, against a reference FASTA (with and without its .fai), with the
 //! reference embedded, with bzip2/lzma blocks and several slices per container; CRAM 3.1 with
-//! rANS Nx16 and arithmetic-coded blocks) give
+//! rANS Nx16 and arithmetic-coded blocks, tokenised names, the fast/normal/small profiles) give
 //! `rawarrow bam view` text byte-identical to `samtools view`, and Arrow rows equal to those
 //! of the BAM samtools decodes the same CRAM into. Corrupt, truncated and unreadable CRAM is
 //! an error naming the file and the container, never a panic.

@@ -17,6 +17,7 @@
 //! | [`onset`] | indices of `u8` values above a threshold | scalar, AVX2, AVX-512 BW |
 //! | [`rans`] | CRAM's rANS 4x8 and rANS Nx16 entropy decoders (STRIPE, RLE, PACK, CAT) | scalar |
 //! | [`arith`] | CRAM's adaptive arithmetic coder: range decoder, adaptive models, order 0/1, RLE | scalar |
+//! | [`tok3`] | CRAM's name tokeniser: read names from token streams (rANS or arithmetic-coded) | scalar |
 //! | [`cache`] | prefetch of the lines of a slice (no output) | x86-64 `prefetcht0`, else a read per line |
 //!
 //! Each instruction-set implementation is a zero-sized token type (`Avx2`, `Avx512`, ...) whose
@@ -46,6 +47,7 @@ pub mod qual;
 pub mod rans;
 pub mod runs;
 pub mod seq;
+pub mod tok3;
 pub mod unshuffle;
 
 /// Declares an instruction-set token: a zero-sized proof, obtainable only through `new()`, that

@@ -140,6 +140,69 @@ fn arithmetic_coder_streams_of_htscodecs() {
     }
 }
 
+/// htscodecs' name lists (newline-separated) as the tokeniser's output (NUL-terminated names).
+fn names(name: &str) -> Vec<u8> {
+    let gz = std::fs::read(data(&format!("tok3/{name}.names.gz"))).expect("test data");
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut text)
+        .expect("gzip");
+    text.iter()
+        .map(|&c| if c == b'\n' { 0 } else { c })
+        .collect()
+}
+
+#[test]
+fn name_tokeniser_streams_of_htscodecs() {
+    let mut s = Scratch::new();
+    let mut n = 0;
+    for (name, stream) in streams("tok3")
+        .into_iter()
+        .filter(|(n, _)| !n.ends_with(".gz"))
+    {
+        let (base, level) = name.split_once(".names.").expect("test data");
+        let mut out = Vec::new();
+        rawarrow_kernels::tok3::decode(&stream, &mut out, &mut s, Some(bzip2))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = names(base);
+        assert!(
+            out == want,
+            "{name} (level {level}): first difference at {:?}",
+            out.iter().zip(&want).position(|(a, b)| a != b)
+        );
+        assert_eq!(
+            rawarrow_kernels::tok3::stated_len(&stream).expect("length"),
+            want.len()
+        );
+        n += 1;
+        // Every truncation is an error.
+        for cut in (0..stream.len()).step_by(stream.len() / 50 + 1) {
+            assert!(
+                rawarrow_kernels::tok3::decode(&stream[..cut], &mut out, &mut s, Some(bzip2))
+                    .is_err(),
+                "{name} cut at {cut}"
+            );
+        }
+    }
+    // rANS (levels 1-9) and arithmetic-coded (11-19) streams of three name styles.
+    assert_eq!(n, 30);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn flipped_name_streams_never_panic(level in 0usize..10, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
+        let lv = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19][level];
+        let mut stream = std::fs::read(data(&format!("tok3/01.names.{lv}"))).expect("test data");
+        for (at, x) in flips {
+            let n = stream.len();
+            stream[at % n] ^= x | 1;
+        }
+        let mut out = Vec::new();
+        let _ = rawarrow_kernels::tok3::decode(&stream, &mut out, &mut Scratch::new(), Some(bzip2));
+    }
+}
+
 #[test]
 fn a_wrong_output_length_is_an_error() {
     let mut s = Scratch::new();

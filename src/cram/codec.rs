@@ -1,5 +1,5 @@
-//! Block decompression: raw, gzip (libdeflate), bzip2, lzma (xz), rANS 4x8, rANS Nx16 and the
-//! adaptive arithmetic coder (rawarrow-kernels). Each worker keeps one [`Codecs`] (decompressor
+//! Block decompression: raw, gzip (libdeflate), bzip2, lzma (xz), rANS 4x8, rANS Nx16, the
+//! adaptive arithmetic coder and the name tokeniser (rawarrow-kernels). Each worker keeps one [`Codecs`] (decompressor
 //! state and rANS tables).
 
 use std::io::Read;
@@ -112,7 +112,16 @@ impl Codecs {
                 rawarrow_kernels::arith::decode(block.data, out, Some(bzip2_exact))
                     .map_err(|e| Cause::Rans(name, e))?;
             }
-            7 | 8 => return Err(Cause::UnsupportedMethod(name)),
+            8 => {
+                rawarrow_kernels::tok3::decode(
+                    block.data,
+                    out,
+                    &mut self.scratch,
+                    Some(bzip2_exact),
+                )
+                .map_err(|e| Cause::Rans(name, e))?;
+            }
+            7 => return Err(Cause::UnsupportedMethod(name)),
             m => return Err(Cause::UnknownMethod(m)),
         }
         if out.len() != size {
