@@ -1,7 +1,8 @@
 //! CRAM read as BAM is: files samtools writes from the sample and the corpus BAMs (CRAM 3.0,
 //! without a reference, against a reference FASTA (with and without its .fai), with the
 //! reference embedded, with bzip2/lzma blocks and several slices per container; CRAM 3.1 with
-//! rANS Nx16 and arithmetic-coded blocks, tokenised names, the fast/normal/small profiles) give
+//! rANS Nx16 and arithmetic-coded blocks, tokenised names, fqzcomp qualities, the fast, normal,
+//! small and archive profiles) give
 //! `rawarrow bam view` text byte-identical to `samtools view`, and Arrow rows equal to those
 //! of the BAM samtools decodes the same CRAM into. Corrupt, truncated and unreadable CRAM is
 //! an error naming the file and the container, never a panic.
@@ -229,6 +230,14 @@ fn cram_3_0_of_every_bam_equals_samtools() {
         // embedded, the sample (the corpus files add time, not cases).
         write_cram(&bam, &cram("ref"), Some(&fa), &["version=3.0"]);
         check(&cram("ref"), Some(&fa), &format!("{name} with a reference"));
+        // CRAM 3.1's archive profile: tokenised names, fqzcomp qualities, arithmetic coding.
+        write_cram(
+            &bam,
+            &cram("archive"),
+            None,
+            &["version=3.1", "archive", "no_ref=1"],
+        );
+        check(&cram("archive"), None, &format!("{name} 3.1 archive"));
         if i > 0 {
             continue;
         }

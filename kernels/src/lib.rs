@@ -17,6 +17,7 @@
 //! | [`onset`] | indices of `u8` values above a threshold | scalar, AVX2, AVX-512 BW |
 //! | [`rans`] | CRAM's rANS 4x8 and rANS Nx16 entropy decoders (STRIPE, RLE, PACK, CAT) | scalar |
 //! | [`arith`] | CRAM's adaptive arithmetic coder: range decoder, adaptive models, order 0/1, RLE | scalar |
+//! | [`fqzcomp`] | CRAM's fqzcomp quality codec (context models over the range decoder) | scalar |
 //! | [`tok3`] | CRAM's name tokeniser: read names from token streams (rANS or arithmetic-coded) | scalar |
 //! | [`cache`] | prefetch of the lines of a slice (no output) | x86-64 `prefetcht0`, else a read per line |
 //!
@@ -42,6 +43,7 @@ pub mod cpu;
 pub mod cstr;
 pub mod decimal;
 pub mod delta;
+pub mod fqzcomp;
 pub mod onset;
 pub mod qual;
 pub mod rans;

@@ -162,7 +162,7 @@ fn name_tokeniser_streams_of_htscodecs() {
     {
         let (base, level) = name.split_once(".names.").expect("test data");
         let mut out = Vec::new();
-        rawarrow_kernels::tok3::decode(&stream, &mut out, &mut s, Some(bzip2))
+        rawarrow_kernels::tok3::decode(&stream, &mut out, 1 << 20, &mut s, Some(bzip2))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let want = names(base);
         assert!(
@@ -178,8 +178,14 @@ fn name_tokeniser_streams_of_htscodecs() {
         // Every truncation is an error.
         for cut in (0..stream.len()).step_by(stream.len() / 50 + 1) {
             assert!(
-                rawarrow_kernels::tok3::decode(&stream[..cut], &mut out, &mut s, Some(bzip2))
-                    .is_err(),
+                rawarrow_kernels::tok3::decode(
+                    &stream[..cut],
+                    &mut out,
+                    1 << 20,
+                    &mut s,
+                    Some(bzip2)
+                )
+                .is_err(),
                 "{name} cut at {cut}"
             );
         }
@@ -199,7 +205,66 @@ proptest! {
             stream[at % n] ^= x | 1;
         }
         let mut out = Vec::new();
-        let _ = rawarrow_kernels::tok3::decode(&stream, &mut out, &mut Scratch::new(), Some(bzip2));
+        let _ = rawarrow_kernels::tok3::decode(&stream, &mut out, 1 << 20, &mut Scratch::new(), Some(bzip2));
+    }
+}
+
+#[test]
+fn fqzcomp_streams_of_htscodecs() {
+    let raw = |name: &str| -> Vec<u8> {
+        let gz = std::fs::read(data(&format!("fqzcomp/{name}.raw.gz"))).expect("test data");
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .expect("gzip");
+        out
+    };
+    // q4: fixed lengths, quality map, selectors; the strategies 0-3 (overlapping context
+    // fields in 3). q40+dir.multi: two parameter blocks. qdup: reversed reads and repeated
+    // records. Output: phred values (the ASCII of the files minus 33).
+    let q4: Vec<u8> = expected("q4").iter().map(|&c| c - 33).collect();
+    let cases: Vec<(String, Vec<u8>)> = (0..4)
+        .map(|n| (format!("q4.{n}"), q4.clone()))
+        .chain([
+            ("q40+dir.multi".to_string(), raw("q40+dir")),
+            ("qdup.rev.0".to_string(), raw("qdup")),
+        ])
+        .collect();
+    for (name, want) in cases {
+        let stream = std::fs::read(data(&format!("fqzcomp/{name}"))).expect("test data");
+        assert_eq!(
+            rawarrow_kernels::fqzcomp::stated_len(&stream).expect("length"),
+            want.len()
+        );
+        let mut out = Vec::new();
+        rawarrow_kernels::fqzcomp::decode(&stream, &mut out, 1 << 20)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            out == want,
+            "{name}: first difference at {:?}",
+            out.iter().zip(&want).position(|(a, b)| a != b)
+        );
+        for cut in (1..stream.len()).step_by(stream.len() / 40 + 1) {
+            assert!(
+                rawarrow_kernels::fqzcomp::decode(&stream[..cut], &mut out, 1 << 20).is_err(),
+                "{name} cut at {cut}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+    #[test]
+    fn flipped_fqzcomp_streams_never_panic(which in 0usize..3, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
+        let name = ["q4.0", "q4.3", "qdup.rev.0"][which];
+        let mut stream = std::fs::read(data(&format!("fqzcomp/{name}"))).expect("test data");
+        for (at, x) in flips {
+            let n = stream.len().min(200);
+            stream[at % n] ^= x | 1;
+        }
+        let mut out = Vec::new();
+        let _ = rawarrow_kernels::fqzcomp::decode(&stream, &mut out, 1 << 20);
     }
 }
 

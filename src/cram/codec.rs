@@ -1,5 +1,5 @@
 //! Block decompression: raw, gzip (libdeflate), bzip2, lzma (xz), rANS 4x8, rANS Nx16, the
-//! adaptive arithmetic coder and the name tokeniser (rawarrow-kernels). Each worker keeps one [`Codecs`] (decompressor
+//! adaptive arithmetic coder, the name tokeniser and fqzcomp (rawarrow-kernels). Each worker keeps one [`Codecs`] (decompressor
 //! state and rANS tables).
 
 use std::io::Read;
@@ -116,12 +116,14 @@ impl Codecs {
                 rawarrow_kernels::tok3::decode(
                     block.data,
                     out,
+                    size,
                     &mut self.scratch,
                     Some(bzip2_exact),
                 )
                 .map_err(|e| Cause::Rans(name, e))?;
             }
-            7 => return Err(Cause::UnsupportedMethod(name)),
+            7 => rawarrow_kernels::fqzcomp::decode(block.data, out, size)
+                .map_err(|e| Cause::Rans(name, e))?,
             m => return Err(Cause::UnknownMethod(m)),
         }
         if out.len() != size {

@@ -54,8 +54,6 @@ pub(crate) enum Cause {
     },
     /// A block compression method that does not exist.
     UnknownMethod(u8),
-    /// A block compression method not decoded yet.
-    UnsupportedMethod(&'static str),
     /// A compressed block would not decompress.
     Decompress {
         method: &'static str,
@@ -111,10 +109,6 @@ impl fmt::Display for Cause {
                  data)"
             ),
             Self::UnknownMethod(m) => write!(f, "unknown block compression method {m}"),
-            Self::UnsupportedMethod(m) => write!(
-                f,
-                "block compression method {m} is not decoded by this version of rawarrow"
-            ),
             Self::Decompress { method, reason } => {
                 write!(f, "a {method} block does not decompress: {reason}")
             }

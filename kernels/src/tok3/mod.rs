@@ -21,7 +21,7 @@
 //! ];
 //! let mut out = Vec::new();
 //! let mut scratch = rawarrow_kernels::rans::Scratch::new();
-//! rawarrow_kernels::tok3::decode(&stream, &mut out, &mut scratch, None).unwrap();
+//! rawarrow_kernels::tok3::decode(&stream, &mut out, 24, &mut scratch, None).unwrap();
 //! assert_eq!(out, b"r007:01\0r007:01\0r008:02\0");
 //! ```
 
@@ -82,11 +82,13 @@ pub fn stated_len(stream: &[u8]) -> Result<usize, RansError> {
     Ok(b.u32le()? as usize)
 }
 
-/// Decodes the names of `stream` into `out` (emptied first): each name, then a NUL.
-/// `bzip2` decodes the arithmetic coder's bzip2 streams (without it they are an error).
+/// Decodes the names of `stream` into `out` (emptied first): each name, then a NUL. A stream
+/// stating more than `max_len` bytes is refused before anything is allocated. `bzip2` decodes
+/// the arithmetic coder's bzip2 streams (without it they are an error).
 pub fn decode(
     stream: &[u8],
     out: &mut Vec<u8>,
+    max_len: usize,
     scratch: &mut Scratch,
     bzip2: Option<Bzip2>,
 ) -> Result<(), RansError> {
@@ -95,7 +97,13 @@ pub fn decode(
     let ulen = b.u32le()? as usize;
     let nnames = b.u32le()? as usize;
     let use_arith = b.u8()? != 0;
-    if ulen > i32::MAX as usize || nnames == 0 || nnames > MAX_NAMES || nnames > ulen {
+    if ulen > max_len {
+        return Err(RansError::WrongLength {
+            stated: ulen,
+            expected: max_len,
+        });
+    }
+    if nnames == 0 || nnames > MAX_NAMES || nnames > ulen {
         return Err(RansError::BadFrequencies);
     }
     // The stream table.
