@@ -269,6 +269,22 @@ proptest! {
 }
 
 #[test]
+fn pack_of_more_than_16_symbols_stores_the_bytes() {
+    // htscodecs marks data of too many symbols to pack with a symbol count of 0 (256) and
+    // no map: the bytes follow as they are (here stored, CAT).
+    let mut s = Scratch::new();
+    let stream = [0xa0, 3, 0, 3, b'x', b'y', b'z'];
+    let mut out = [0u8; 3];
+    nx16::decode(&stream, &mut out, &mut s).expect("decodes");
+    assert_eq!(&out, b"xyz");
+    arith::decode(&stream, &mut out, None).expect("decodes");
+    assert_eq!(&out, b"xyz");
+    // A packed length other than the output's is an error.
+    let short = [0xa0, 3, 0, 2, b'x', b'y'];
+    assert!(nx16::decode(&short, &mut out, &mut s).is_err());
+}
+
+#[test]
 fn a_wrong_output_length_is_an_error() {
     let mut s = Scratch::new();
     let stream = std::fs::read(data("r4x8/q4.0")).expect("test data");

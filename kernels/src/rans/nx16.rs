@@ -215,16 +215,20 @@ fn unrle(literals: &[u8], meta: &[u8], target: usize, out: &mut Vec<u8>) -> Resu
 }
 
 /// PACK metadata: the symbol count, the symbol map and the packed length (at most `osz`).
+/// A count above 16 (0 stands for 256) packs nothing: no map follows, and the bytes are
+/// stored as they are (htscodecs writes this for data of many symbols).
 pub(crate) fn pack_meta(
     b: &mut Bytes<'_>,
     osz: usize,
 ) -> Result<(usize, [u8; 16], usize), RansError> {
-    let nsym = usize::from(b.u8()?);
-    if nsym == 0 || nsym > 16 {
-        return Err(RansError::BadFrequencies);
-    }
+    let nsym = match b.u8()? {
+        0 => 256,
+        n => usize::from(n),
+    };
     let mut map = [0u8; 16];
-    map[..nsym].copy_from_slice(b.bytes(nsym)?);
+    if nsym <= 16 {
+        map[..nsym].copy_from_slice(b.bytes(nsym)?);
+    }
     let packed = b.u7()? as usize;
     if packed > osz {
         return Err(RansError::BadFrequencies);
@@ -243,7 +247,18 @@ pub(crate) fn unpack(
         0..=1 => 0,
         2 => 1,
         3..=4 => 2,
-        _ => 4,
+        5..=16 => 4,
+        _ => {
+            // Not packed: the bytes as they are.
+            if packed.len() != out.len() {
+                return Err(RansError::WrongLength {
+                    stated: packed.len(),
+                    expected: out.len(),
+                });
+            }
+            out.copy_from_slice(packed);
+            return Ok(());
+        }
     };
     if bits == 0 {
         out.fill(map[0]);
