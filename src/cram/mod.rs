@@ -50,6 +50,8 @@ pub(crate) struct Context {
     pub(crate) prefix: String,
     /// The reference FASTA given, and its path.
     fasta: Option<(PathBuf, reference::Fasta)>,
+    /// Its sequences read so far (the most recent two).
+    cache: std::sync::Mutex<Vec<(String, Arc<Vec<u8>>)>>,
 }
 
 impl Context {
@@ -87,6 +89,7 @@ impl Context {
             unknown_rg,
             prefix,
             fasta,
+            cache: Default::default(),
         })
     }
 
@@ -95,32 +98,36 @@ impl Context {
         self.header.bam_bytes()
     }
 
-    /// Bases `[lo, hi)` of reference `name` for a slice whose MD5 is `md5`.
-    fn reference(
-        &self,
-        name: &str,
-        lo: u64,
-        hi: u64,
-        md5: &[u8; 16],
-        out: &mut Vec<u8>,
-    ) -> Result<(), Cause> {
-        match &self.fasta {
-            Some((path, fasta)) => {
-                if fasta.len(name).is_none() {
-                    return Err(Cause::NoReference(format!(
-                        "the reference {} has no sequence {name:?} (MD5 {})",
-                        path.display(),
-                        slice::hex(md5)
-                    )));
-                }
-                fasta.bases(name, lo, hi, out)
-            }
-            None => Err(Cause::NoReference(format!(
+    /// Sequence `name` of the reference, whole and upper-cased, for a slice whose MD5 is `md5`:
+    /// read once and shared by the workers (the two most recent are kept, as a sorted file
+    /// moves from one sequence to the next).
+    fn sequence(&self, name: &str, md5: &[u8; 16]) -> Result<Arc<Vec<u8>>, Cause> {
+        let Some((path, fasta)) = &self.fasta else {
+            return Err(Cause::NoReference(format!(
                 "the slice's bases are stored against reference {name:?} (MD5 {}), and no \
                  reference was given (rawarrow bam --reference FASTA)",
                 slice::hex(md5)
-            ))),
+            )));
+        };
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, seq)) = cache.iter().find(|(n, _)| n == name) {
+            return Ok(seq.clone());
         }
+        let Some(len) = fasta.len(name) else {
+            return Err(Cause::NoReference(format!(
+                "the reference {} has no sequence {name:?} (MD5 {})",
+                path.display(),
+                slice::hex(md5)
+            )));
+        };
+        let mut bases = Vec::new();
+        fasta.bases(name, 0, len, &mut bases)?;
+        let seq = Arc::new(bases);
+        if cache.len() >= 2 {
+            cache.remove(0);
+        }
+        cache.push((name.to_string(), seq.clone()));
+        Ok(seq)
     }
 }
 
@@ -212,6 +219,7 @@ impl Containers {
             unknown_rg: -2,
             prefix: String::new(),
             fasta: None,
+            cache: Default::default(),
         };
         Self {
             ctx: Arc::new(ctx),

@@ -150,7 +150,7 @@ impl Decoder<'_> {
         Ok(())
     }
 
-    /// Sequence `ref_id` of the reference, whole, loaded once per slice.
+    /// Sequence `ref_id` of the reference, whole (the context's, kept per slice).
     fn whole_reference(
         &self,
         cache: &std::cell::RefCell<std::collections::HashMap<i32, std::sync::Arc<Vec<u8>>>>,
@@ -159,10 +159,8 @@ impl Decoder<'_> {
         if let Some(v) = cache.borrow().get(&ref_id) {
             return Ok(v.clone());
         }
-        let (name, len) = &self.ctx.header.references[ref_id as usize];
-        let mut bases = Vec::new();
-        self.ctx.reference(name, 0, *len, &[0; 16], &mut bases)?;
-        let bases = std::sync::Arc::new(bases);
+        let (name, _) = &self.ctx.header.references[ref_id as usize];
+        let bases = self.ctx.sequence(name, &[0; 16])?;
         cache.borrow_mut().insert(ref_id, bases.clone());
         Ok(bases)
     }

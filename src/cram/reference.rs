@@ -83,11 +83,11 @@ impl Fasta {
             let within = pos % e.line_bases;
             let n = (e.line_bases - within).min(end - pos);
             let at = (e.offset + line * e.line_width + within) as usize;
-            let bytes = file
-                .get(at..at + n as usize)
-                .ok_or(Cause::NoReference(format!(
+            let bytes = file.get(at..at + n as usize).ok_or_else(|| {
+                Cause::NoReference(format!(
                     "the reference's index places {name} past the end of the file"
-                )))?;
+                ))
+            })?;
             out.extend(bytes.iter().map(u8::to_ascii_uppercase));
             pos += n;
         }

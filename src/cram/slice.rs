@@ -1,6 +1,8 @@
 //! A slice: its header, its blocks, the reference its bases are differences from, and its
 //! records decoded and written out as BAM records.
 
+use std::sync::Arc;
+
 use md5::{Digest, Md5};
 
 use super::codec::Codecs;
@@ -88,11 +90,12 @@ fn decode_records(
     out: &mut Vec<u8>,
 ) -> Result<(), Cause> {
     let series = Series::bind(&comp.series, &comp.tags, ext)?;
-    // The reference: embedded in the slice, from the reference file, or none (bases stored).
+    // The reference: embedded in the slice, the sequence from the reference file, or none
+    // (bases stored).
     let mut reference = std::mem::take(&mut w.reference);
     reference.clear();
+    let whole: Arc<Vec<u8>>;
     let mut view: Option<RefView<'_>> = None;
-    let mut have_ref = false;
     let lo = (sh.start - 1).max(0);
     if sh.reference >= 0 {
         let (name, len) = ctx
@@ -112,29 +115,23 @@ fn decode_records(
                 ));
             }
             reference.extend_from_slice(&e.data);
-            have_ref = true;
-        } else if comp.reference_required {
-            ctx.reference(
-                &name,
-                lo as u64,
-                (sh.start + sh.span - 1).max(0) as u64,
-                &sh.md5,
-                &mut reference,
-            )?;
-            have_ref = true;
-        }
-        if have_ref {
             check_md5(&name, sh, &reference)?;
-            // htslib's slice extent: the span for an embedded reference, the bases loaded
-            // (clipped to the sequence's end) for one from a file.
-            let end = if sh.embedded >= 0 {
-                lo + sh.span
-            } else {
-                lo + reference.len() as i64
-            };
+            // htslib's slice extent for an embedded reference: its span.
             view = Some(RefView {
                 bases: &reference,
                 lo,
+                end: lo + sh.span,
+                len: len as i64,
+            });
+        } else if comp.reference_required {
+            whole = ctx.sequence(&name, &sh.md5)?;
+            // The slice's extent, clipped to the sequence's end (as htslib loads it).
+            let end = (lo + sh.span).min(whole.len() as i64);
+            let from = (lo as usize).min(whole.len());
+            check_md5(&name, sh, &whole[from..(end.max(lo) as usize).max(from)])?;
+            view = Some(RefView {
+                bases: &whole,
+                lo: 0,
                 end,
                 len: len as i64,
             });

@@ -22,6 +22,11 @@ impl ChunkReader {
             return self;
         }
         let reference = self.opts.reference.clone();
+        // A chunk is a whole container (thousands of records, up to 100,000 in the archive
+        // profile's): one in flight per worker and one more, not the BGZF chunks' window.
+        if self.opts.in_flight.is_none() {
+            self.opts.in_flight = Some(self.opts.threads.max(1) + 1);
+        }
         match Context::open(file, self.input.path(), reference.as_deref()) {
             Ok(ctx) => self.cram = Some(Containers::new(Arc::new(ctx))),
             Err(e) => {
