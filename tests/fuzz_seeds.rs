@@ -111,3 +111,27 @@ fn bgzf_seeds_agree_across_thread_counts() {
     }
     assert!(checked >= 3, "seeds found: {checked}");
 }
+
+/// The `cram` target's seeds (CRAM 3.0 and 3.1, without a reference and with it embedded,
+/// bzip2/lzma, several slices per container): 38 records each, the same at 1 and 2 threads.
+#[test]
+fn cram_seeds_agree_across_thread_counts() {
+    let mut checked = 0;
+    for path in inputs("cram") {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Some((_, file)) = bytes.split_first() else {
+            continue;
+        };
+        let one = batches(file, 1);
+        assert_eq!(one, batches(file, 2), "{}", path.display());
+        assert_eq!(sam(file, 1), sam(file, 2), "{}", path.display());
+        if path.starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds")) {
+            let text = sam(file, 1).expect("a seed decodes");
+            assert_eq!(text.iter().filter(|&&c| c == b'\n').count(), 38, "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "seeds found: {checked}");
+}
