@@ -129,7 +129,12 @@ fn cram_seeds_agree_across_thread_counts() {
         assert_eq!(sam(file, 1), sam(file, 2), "{}", path.display());
         if path.starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds")) {
             let text = sam(file, 1).expect("a seed decodes");
-            assert_eq!(text.iter().filter(|&&c| c == b'\n').count(), 38, "{}", path.display());
+            assert_eq!(
+                text.iter().filter(|&&c| c == b'\n').count(),
+                38,
+                "{}",
+                path.display()
+            );
             checked += 1;
         }
     }

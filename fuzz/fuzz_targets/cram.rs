@@ -53,7 +53,12 @@ fn itf8(b: &[u8], at: usize) -> Option<(u32, usize)> {
         0 => x,
         1 => ((x & 0x3f) << 8) | u32::from(rest[0]),
         2 => ((x & 0x1f) << 16) | (u32::from(rest[0]) << 8) | u32::from(rest[1]),
-        3 => ((x & 0x0f) << 24) | (u32::from(rest[0]) << 16) | (u32::from(rest[1]) << 8) | u32::from(rest[2]),
+        3 => {
+            ((x & 0x0f) << 24)
+                | (u32::from(rest[0]) << 16)
+                | (u32::from(rest[1]) << 8)
+                | u32::from(rest[2])
+        }
         _ => {
             ((x & 0x0f) << 28)
                 | (u32::from(rest[0]) << 20)
@@ -122,7 +127,9 @@ fn reseal(b: &mut [u8]) -> Option<()> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let mut file = rest.to_vec();
     if mode % 2 == 0 {
         let _ = reseal(&mut file);
@@ -132,9 +139,15 @@ fuzz_target!(|data: &[u8]| {
         (Err(_), Err(_)) => {}
         // What only an Arrow column refuses (text that is not UTF-8, a tag of another type).
         (Err(a), Ok(_)) => assert!(
-            ["is not UTF-8", "is not ASCII", "but its column holds", "exceed 2 GiB", "does not fit"]
-                .iter()
-                .any(|m| a.contains(m)),
+            [
+                "is not UTF-8",
+                "is not ASCII",
+                "but its column holds",
+                "exceed 2 GiB",
+                "does not fit"
+            ]
+            .iter()
+            .any(|m| a.contains(m)),
             "arrow: {a}"
         ),
         (Ok(_), Err(s)) => panic!("sam only: {s}"),

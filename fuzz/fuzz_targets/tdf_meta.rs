@@ -338,7 +338,10 @@ fuzz_target!(|bytes: &[u8]| {
         {
             let values = mz.values().as_any().downcast_ref::<Float64Array>();
             for v in values.expect("m/z values").iter().flatten() {
-                assert!(v.is_finite() && v > 0.0 && v < 1e5, "spectrum m/z {v} accepted");
+                assert!(
+                    v.is_finite() && v > 0.0 && v < 1e5,
+                    "spectrum m/z {v} accepted"
+                );
             }
         }
         assert_eq!(batch.column(0).null_count(), 0);
