@@ -1,4 +1,4 @@
-//! CRAM read as BAM is: files samtools writes from the sample and the corpus BAMs (CRAM 3.0,
+//! CRAM read as BAM is: files samtools writes from the sample and the corpus BAMs (CRAM 2.1, 3.0,
 //! without a reference, against a reference FASTA (with and without its .fai), with the
 //! reference embedded, with bzip2/lzma blocks and several slices per container; CRAM 3.1 with
 //! rANS Nx16 and arithmetic-coded blocks, tokenised names, fqzcomp qualities, the fast, normal,
@@ -269,6 +269,7 @@ fn every_block_codec_and_slice_layout_of_cram_3_0() {
     let bam = sample_bam();
     let fa = reference_from(&bam, dir.path());
     for (tag, opts) in [
+        ("2.1", &["version=2.1"][..]),
         ("bzip2", &["version=3.0", "use_bzip2=1", "level=9"][..]),
         ("lzma", &["version=3.0", "use_lzma=1", "use_bzip2=1"][..]),
         ("raw", &["version=3.0", "level=0"][..]),
