@@ -105,23 +105,9 @@ impl Decoder<'_> {
                             return Err(beyond());
                         }
                         let bases = rf.range(ref_pos, gap)?;
-                        if decode_md || decode_nm {
-                            for (i, &base) in bases.iter().enumerate() {
-                                if base == b'N' {
-                                    if decode_md {
-                                        push_uint(aux, md_dist);
-                                        aux.push(b'N');
-                                        md_dist = 0;
-                                    }
-                                    nm += 1;
-                                } else {
-                                    md_dist += 1;
-                                }
-                                seq[at + i] = base;
-                            }
-                        } else {
-                            seq[at..at + gap as usize].copy_from_slice(bases);
-                        }
+                        let dst = &mut seq[at..at + gap as usize];
+                        let md = decode_md.then_some(&mut *aux);
+                        matched(bases, dst, md, decode_nm, &mut md_dist, &mut nm);
                     }
                 }
                 if cig_len > 0 && cig_op != M {
@@ -413,26 +399,9 @@ impl Decoder<'_> {
                         return Err(beyond());
                     }
                     let bases = rf.range(ref_pos, rest)?;
-                    if (decode_md || decode_nm) && bases.contains(&b'N') {
-                        for (i, &base) in bases.iter().enumerate() {
-                            if base == b'N' {
-                                if decode_md {
-                                    push_uint(aux, md_dist);
-                                    aux.push(b'N');
-                                    md_dist = 0;
-                                }
-                                nm += 1;
-                            } else {
-                                md_dist += 1;
-                            }
-                            seq[at + i] = base;
-                        }
-                    } else {
-                        seq[at..at + rest as usize].copy_from_slice(bases);
-                        if decode_md || decode_nm {
-                            md_dist += rest;
-                        }
-                    }
+                    let dst = &mut seq[at..at + rest as usize];
+                    let md = decode_md.then_some(&mut *aux);
+                    matched(bases, dst, md, decode_nm, &mut md_dist, &mut nm);
                     ref_pos += rest;
                 }
             } else if r.ref_id >= 0 {
@@ -479,6 +448,40 @@ impl Decoder<'_> {
         }
         r.aux.1 = aux.len();
         Ok(())
+    }
+}
+
+/// Read bases that match the reference: copied into the read; for MD and NM (`md`: the aux
+/// bytes MD is written to, when it is generated) a reference `N` is a mismatch, as htslib
+/// counts it, and any other base extends the current match.
+fn matched(
+    bases: &[u8],
+    dst: &mut [u8],
+    md: Option<&mut Vec<u8>>,
+    decode_nm: bool,
+    md_dist: &mut i64,
+    nm: &mut i64,
+) {
+    dst.copy_from_slice(bases);
+    if md.is_none() && !decode_nm {
+        return;
+    }
+    if !bases.contains(&b'N') {
+        *md_dist += bases.len() as i64;
+        return;
+    }
+    let mut md = md;
+    for &base in bases {
+        if base == b'N' {
+            if let Some(aux) = md.as_deref_mut() {
+                push_uint(aux, *md_dist);
+                aux.push(b'N');
+                *md_dist = 0;
+            }
+            *nm += 1;
+        } else {
+            *md_dist += 1;
+        }
     }
 }
 
