@@ -8,8 +8,9 @@
 //! // A stored (CAT) stream of 3 bytes.
 //! let stream = [0x20, 3, b'a', b'b', b'c'];
 //! let mut out = [0u8; 3];
-//! rawarrow_kernels::arith::decode(&stream, &mut out, None).unwrap();
+//! rawarrow_kernels::arith::decode(&stream, &mut out, None)?;
 //! assert_eq!(&out, b"abc");
+//! # Ok::<(), rawarrow_kernels::rans::RansError>(())
 //! ```
 
 mod model;

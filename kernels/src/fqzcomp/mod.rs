@@ -9,8 +9,9 @@
 //! ```
 //! // An empty block.
 //! let mut out = Vec::new();
-//! rawarrow_kernels::fqzcomp::decode(&[0], &mut out, 0).unwrap();
+//! rawarrow_kernels::fqzcomp::decode(&[0], &mut out, 0)?;
 //! assert!(out.is_empty());
+//! # Ok::<(), rawarrow_kernels::rans::RansError>(())
 //! ```
 
 use crate::arith::{Model, RangeDecoder};

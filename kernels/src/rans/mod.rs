@@ -16,12 +16,13 @@
 //! for _ in 0..4 {
 //!     stream.extend_from_slice(&(1u32 << 23).to_le_bytes());
 //! }
-//! let (order, len) = rawarrow_kernels::rans::r4x8::sizes(&stream).unwrap();
+//! let (order, len) = rawarrow_kernels::rans::r4x8::sizes(&stream)?;
 //! assert_eq!((order, len), (0, 5));
 //! let mut out = vec![0; len];
 //! let mut scratch = rawarrow_kernels::rans::Scratch::new();
-//! rawarrow_kernels::rans::r4x8::decode(&stream, &mut out, &mut scratch).unwrap();
+//! rawarrow_kernels::rans::r4x8::decode(&stream, &mut out, &mut scratch)?;
 //! assert_eq!(&out, b"aaaaa");
+//! # Ok::<(), rawarrow_kernels::rans::RansError>(())
 //! ```
 
 pub mod nx16;

@@ -21,8 +21,9 @@
 //! ];
 //! let mut out = Vec::new();
 //! let mut scratch = rawarrow_kernels::rans::Scratch::new();
-//! rawarrow_kernels::tok3::decode(&stream, &mut out, 24, &mut scratch, None).unwrap();
+//! rawarrow_kernels::tok3::decode(&stream, &mut out, 24, &mut scratch, None)?;
 //! assert_eq!(out, b"r007:01\0r007:01\0r008:02\0");
+//! # Ok::<(), rawarrow_kernels::rans::RansError>(())
 //! ```
 
 use crate::arith::{self, Bzip2};
