@@ -419,6 +419,62 @@ fn bench_cstr(c: &mut Criterion) {
     g.finish();
 }
 
+#[path = "../kernels/tests/common/rans_encode.rs"]
+mod rans_encode;
+
+/// rANS decoders on real qualities (htscodecs' `q4` test data, 151 kB of Illumina quality
+/// lines, repeated 8 times): Nx16 order 0 and 1 with 32 and 4 states (encoded by the tests'
+/// encoder) and 4x8 order 0 and 1 (htscodecs' own streams of one copy), at every level.
+fn bench_rans(c: &mut Criterion) {
+    use rawarrow_kernels::cpu::Level;
+    use rawarrow_kernels::rans::{nx16, r4x8, Scratch};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels/tests/data/rans");
+    let gz = std::fs::read(dir.join("q4.expected.gz")).expect("q4 test data");
+    let mut q4 = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut q4).expect("gzip");
+    let data = q4.repeat(8);
+    let mut levels: Vec<Scratch> = Vec::new();
+    for l in [Level::Scalar, Level::Avx2, Level::Avx512F] {
+        let s = Scratch::with_level(l);
+        if levels.iter().all(|o| o.level() != s.level()) {
+            levels.push(s);
+        }
+    }
+    let mut g = c.benchmark_group("rans");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    let mut out = vec![0u8; data.len()];
+    for (name, order, x32) in [
+        ("nx16_o0_x32", 0, true),
+        ("nx16_o1_x32", 1, true),
+        ("nx16_o0_x4", 0, false),
+        ("nx16_o1_x4", 1, false),
+    ] {
+        let stream = rans_encode::encode(&data, order, x32, 12);
+        for s in &mut levels {
+            if !x32 && s.level() != Level::Scalar {
+                continue;
+            }
+            nx16::decode(&stream, &mut out, s).expect("decodes");
+            assert!(out == data);
+            g.bench_function(BenchmarkId::new(name, s.level().name()), |b| {
+                b.iter(|| nx16::decode(black_box(&stream), &mut out, s))
+            });
+        }
+    }
+    g.throughput(Throughput::Bytes(q4.len() as u64));
+    let mut out = vec![0u8; q4.len()];
+    for order in ["0", "1"] {
+        let stream = std::fs::read(dir.join(format!("r4x8/q4.{order}"))).expect("q4 stream");
+        let s = &mut levels[0];
+        r4x8::decode(&stream, &mut out, s).expect("decodes");
+        assert!(out == q4);
+        g.bench_function(BenchmarkId::new(format!("r4x8_o{order}"), "scalar"), |b| {
+            b.iter(|| r4x8::decode(black_box(&stream), &mut out, s))
+        });
+    }
+    g.finish();
+}
+
 mod harness {
     #![allow(missing_docs)]
     use super::*;
@@ -433,7 +489,8 @@ mod harness {
         bench_calib,
         bench_onset,
         bench_cigar,
-        bench_cstr
+        bench_cstr,
+        bench_rans
     );
 }
 criterion::criterion_main!(harness::benches);

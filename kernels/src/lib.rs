@@ -15,7 +15,7 @@
 //! | [`calib`] | TOF → m/z, scan → 1/K0 (`f64`) | scalar, AVX2, AVX-512 F |
 //! | [`runs`] | run-length expansion (per-scan and per-frame columns) | scalar, AVX2, AVX-512 F |
 //! | [`onset`] | indices of `u8` values above a threshold | scalar, AVX2, AVX-512 BW |
-//! | [`rans`] | CRAM's rANS 4x8 and rANS Nx16 entropy decoders (STRIPE, RLE, PACK, CAT) | scalar |
+//! | [`rans`] | CRAM's rANS 4x8 and rANS Nx16 entropy decoders (STRIPE, RLE, PACK, CAT) | scalar; Nx16's 32-state order 0 and 1: AVX2, AVX-512 F |
 //! | [`arith`] | CRAM's adaptive arithmetic coder: range decoder, adaptive models, order 0/1, RLE | scalar |
 //! | [`fqzcomp`] | CRAM's fqzcomp quality codec (context models over the range decoder) | scalar |
 //! | [`tok3`] | CRAM's name tokeniser: read names from token streams (rANS or arithmetic-coded) | scalar |

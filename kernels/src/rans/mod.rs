@@ -27,6 +27,12 @@
 
 pub mod nx16;
 pub mod r4x8;
+// The tokens are `pub` by the macro that declares them; their methods are the crate's own.
+#[cfg(target_arch = "x86_64")]
+#[allow(unreachable_pub)]
+mod x86_64;
+
+use crate::cpu::{self, Level};
 
 /// Why a stream could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,25 +72,27 @@ impl std::fmt::Display for RansError {
 
 impl std::error::Error for RansError {}
 
-/// Order-1 decoding tables (one symbol lookup of 4096 slots per context, 1 MiB in all), kept
-/// between calls so that a decoder allocates nothing per block.
+/// Decoding tables and intermediate buffers, kept between calls so that a decoder allocates
+/// nothing per block, and the kernel level the decoders may use.
 pub struct Scratch {
-    /// Slot → symbol, per context (`ctx * 4096 + slot`).
-    pub(crate) lookup: Vec<u8>,
-    /// Frequency and cumulative frequency of each symbol, per context (`ctx * 256 + sym`).
-    pub(crate) freq: Vec<u16>,
-    pub(crate) cum: Vec<u16>,
+    /// Order-1 decoding tables, 4096 slots per context (`ctx * 4096 + slot`, 4 MiB in all):
+    /// each slot's [`entry`].
+    pub(crate) o1: Vec<u32>,
     /// rANS Nx16's intermediate streams: RLE metadata, entropy-coded literals, expanded runs
     /// before unpacking, a compressed order-1 table.
     pub(crate) meta: Vec<u8>,
     pub(crate) literals: Vec<u8>,
     pub(crate) expanded: Vec<u8>,
     pub(crate) table: Vec<u8>,
+    /// The highest kernel level the decoders use ([`cpu::level`] unless capped lower).
+    pub(crate) level: Level,
 }
 
 impl std::fmt::Debug for Scratch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scratch").finish_non_exhaustive()
+        f.debug_struct("Scratch")
+            .field("level", &self.level)
+            .finish_non_exhaustive()
     }
 }
 
@@ -95,18 +103,70 @@ impl Default for Scratch {
 }
 
 impl Scratch {
-    /// Allocates the tables (once per decoding thread).
+    /// Allocates the tables (once per decoding thread); the decoders use the best kernels
+    /// [`cpu::level`] allows.
     pub fn new() -> Self {
+        Self::with_level(Level::Avx512)
+    }
+
+    /// As [`Scratch::new`], with the kernels capped at `level` (and at [`cpu::level`]): tests
+    /// and benchmarks compare every level's output in one process.
+    pub fn with_level(level: Level) -> Self {
         Self {
-            lookup: vec![0; 256 * 4096],
-            freq: vec![0; 256 * 256],
-            cum: vec![0; 256 * 256],
+            o1: vec![0; 256 * 4096],
             meta: Vec::new(),
             literals: Vec::new(),
             expanded: Vec::new(),
             table: Vec::new(),
+            level: level.min(cpu::level()),
         }
     }
+
+    /// The kernel level the decoders use.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+}
+
+/// A decoding table's slot: its symbol (bits 0–7), the slot's offset within the symbol's
+/// range (bits 8–19) and the symbol's frequency − 1 (bits 20–31), so that one load decodes a
+/// state (the SIMD kernels gather it for 8 or 16 states at once).
+#[inline]
+pub(crate) fn entry(sym: u8, offset: u32, freq: u32) -> u32 {
+    debug_assert!(offset < freq && (1..=4096).contains(&freq));
+    u32::from(sym) | (offset << 8) | ((freq - 1) << 20)
+}
+
+/// A state's next value from its slot's [`entry`] (before renormalisation):
+/// `freq × (x >> shift) + offset`.
+#[inline]
+pub(crate) fn advance(e: u32, x: u32, shift: u32) -> u32 {
+    ((e >> 20) + 1) * (x >> shift) + ((e >> 8) & 0xfff)
+}
+
+/// Fills `slots` (a table's first `total` slots) for the symbols of `list` with the
+/// frequencies `f`; `Err` when they sum past `total`; returns their sum.
+pub(crate) fn fill_slots(
+    f: &[u32; 256],
+    list: &[u8],
+    total: u32,
+    slots: &mut [u32],
+) -> Result<u32, RansError> {
+    let mut run = 0u32;
+    for &s in list {
+        let v = f[usize::from(s)];
+        if v > total - run {
+            return Err(RansError::BadFrequencies);
+        }
+        for (j, e) in slots[run as usize..(run + v) as usize]
+            .iter_mut()
+            .enumerate()
+        {
+            *e = entry(s, j as u32, v);
+        }
+        run += v;
+    }
+    Ok(run)
 }
 
 /// A cursor over the stream with checked reads.

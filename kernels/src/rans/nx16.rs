@@ -4,7 +4,8 @@
 //! are, CAT), or N byte-interleaved sub-streams (STRIPE). Transforms are undone in the order
 //! entropy decoding → run-length expansion → unpacking.
 
-use super::{Bytes, RansError, Scratch};
+use super::{advance, fill_slots, Bytes, RansError, Scratch};
+use crate::cpu::Level;
 
 const ORDER: u8 = 0x01;
 const X32: u8 = 0x04;
@@ -121,7 +122,7 @@ fn decode_at(
             let sub = b.bytes(c)?;
             meta.resize(a / 2, 0);
             let states = if flags & X32 != 0 { 32 } else { 4 };
-            order0(&mut Bytes::new(sub), &mut meta, states)?;
+            order0(&mut Bytes::new(sub), &mut meta, states, scratch.level)?;
         }
         rle = true;
         rle_target = n;
@@ -151,7 +152,7 @@ fn decode_at(
             if flags & ORDER != 0 {
                 order1(&mut s, dest, states, scratch)?;
             } else {
-                order0(&mut s, dest, states)?;
+                order0(&mut s, dest, states, scratch.level)?;
             }
         }
         if rle {
@@ -356,15 +357,13 @@ fn alphabet(b: &mut Bytes<'_>) -> Result<([bool; 256], Vec<u8>), RansError> {
     }
 }
 
-/// Scales frequencies summing to a power of two up to `total`, then checks they sum to it;
-/// fills cumulative frequencies and the slot → symbol lookup.
+/// Scales frequencies summing to a power of two up to `total`, then checks they sum to it,
+/// and fills the table's first `total` slots.
 fn finish_table(
     f: &mut [u32; 256],
     list: &[u8],
     total: u32,
-    cum: &mut [u16],
-    freq: &mut [u16],
-    lookup: &mut [u8],
+    slots: &mut [u32],
 ) -> Result<(), RansError> {
     let sum: u64 = list.iter().map(|&s| u64::from(f[usize::from(s)])).sum();
     if sum != 0 && sum != u64::from(total) {
@@ -376,19 +375,7 @@ fn finish_table(
             f[usize::from(s)] <<= shift;
         }
     }
-    freq.fill(0);
-    let mut run = 0u32;
-    for &s in list {
-        let v = f[usize::from(s)];
-        if v > total - run {
-            return Err(RansError::BadFrequencies);
-        }
-        freq[usize::from(s)] = v as u16;
-        cum[usize::from(s)] = run as u16;
-        lookup[run as usize..(run + v) as usize].fill(s);
-        run += v;
-    }
-    if run != total {
+    if fill_slots(f, list, total, slots)? != total {
         return Err(RansError::BadFrequencies);
     }
     Ok(())
@@ -412,40 +399,68 @@ fn read_states(b: &mut Bytes<'_>, r: &mut [u32]) -> Result<(), RansError> {
     Ok(())
 }
 
-fn order0(b: &mut Bytes<'_>, out: &mut [u8], states: usize) -> Result<(), RansError> {
+fn order0(b: &mut Bytes<'_>, out: &mut [u8], states: usize, level: Level) -> Result<(), RansError> {
     let (_, list) = alphabet(b)?;
     let mut f = [0u32; 256];
     for &s in &list {
         f[usize::from(s)] = b.u7()?;
     }
-    let mut freq = [0u16; 256];
-    let mut cum = [0u16; 256];
-    let mut lookup = [0u8; 4096];
-    finish_table(&mut f, &list, 4096, &mut cum, &mut freq, &mut lookup)?;
+    let mut table = [0u32; 4096];
+    finish_table(&mut f, &list, 4096, &mut table)?;
     let mut r = [0u32; 32];
-    let r = &mut r[..states];
-    read_states(b, r)?;
-    for (i, o) in out.iter_mut().enumerate() {
-        let k = i % states;
-        let x = r[k];
-        let m = x & 0xfff;
-        let s = lookup[m as usize];
-        *o = s;
-        r[k] = u32::from(freq[usize::from(s)]) * (x >> 12) + m - u32::from(cum[usize::from(s)]);
-        renorm(&mut r[k], b)?;
+    read_states(b, &mut r[..states])?;
+    // Whole rounds of 32 states by the SIMD kernels while the stream holds a round's worst
+    // case; the scalar loop goes on from there with the same states.
+    let mut done = 0;
+    if states == 32 {
+        done = simd_order0(level, &table, &mut r, b, out);
+    }
+    for round in out[done..].chunks_mut(states) {
+        for (x, o) in r.iter_mut().zip(round) {
+            let e = table[(*x & 0xfff) as usize];
+            *o = e as u8;
+            *x = advance(e, *x, 12);
+            renorm(x, b)?;
+        }
     }
     Ok(())
 }
 
+/// Order-0 rounds of 32 states by the best SIMD kernel `level` allows: the bytes decoded
+/// (whole rounds), the stream advanced past what they read.
+#[allow(unused_variables)]
+fn simd_order0(
+    level: Level,
+    table: &[u32; 4096],
+    r: &mut [u32; 32],
+    b: &mut Bytes<'_>,
+    out: &mut [u8],
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (done, used) = if level >= Level::Avx512F {
+            match super::x86_64::Avx512::new() {
+                Some(k) => k.order0(table, r, b.rest(), out),
+                None => (0, 0),
+            }
+        } else if level >= Level::Avx2 {
+            match super::x86_64::Avx2::new() {
+                Some(k) => k.order0(table, r, b.rest(), out),
+                None => (0, 0),
+            }
+        } else {
+            (0, 0)
+        };
+        b.pos += used;
+        done
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    0
+}
+
 /// Reads the order-1 tables (one alphabet for contexts and symbols; zero runs) into the
 /// scratch tables; returns which contexts have a row.
-fn o1_tables(
-    tb: &mut Bytes<'_>,
-    total: u32,
-    lookup: &mut [u8],
-    freq: &mut [u16],
-    cum: &mut [u16],
-) -> Result<[bool; 256], RansError> {
+fn o1_tables(tb: &mut Bytes<'_>, total: u32, o1: &mut [u32]) -> Result<[bool; 256], RansError> {
     let mut used = [false; 256];
     let (_, list) = alphabet(tb)?;
     for &i in &list {
@@ -466,14 +481,7 @@ fn o1_tables(
         if list.iter().all(|&j| f[usize::from(j)] == 0) {
             continue;
         }
-        finish_table(
-            &mut f,
-            &list,
-            total,
-            &mut cum[c * 256..][..256],
-            &mut freq[c * 256..][..256],
-            &mut lookup[c * 4096..][..total as usize],
-        )?;
+        finish_table(&mut f, &list, total, &mut o1[c * 4096..][..total as usize])?;
         used[c] = true;
     }
     Ok(used)
@@ -492,11 +500,7 @@ fn order1(
     }
     let total = 1u32 << shift;
     let Scratch {
-        lookup,
-        freq,
-        cum,
-        table,
-        ..
+        o1, table, level, ..
     } = scratch;
     let used = if head & 1 == 1 {
         // The tables are themselves an order-0 stream (always 4 states).
@@ -505,42 +509,80 @@ fn order1(
         let sub = b.bytes(c)?;
         table.clear();
         table.resize(u, 0);
-        order0(&mut Bytes::new(sub), table, 4)?;
-        o1_tables(&mut Bytes::new(table), total, lookup, freq, cum)?
+        order0(&mut Bytes::new(sub), table, 4, *level)?;
+        o1_tables(&mut Bytes::new(table), total, o1)?
     } else {
-        o1_tables(b, total, lookup, freq, cum)?
+        o1_tables(b, total, o1)?
     };
     let mut r = [0u32; 32];
-    let r = &mut r[..states];
-    read_states(b, r)?;
+    read_states(b, &mut r[..states])?;
     let q = out.len() / states;
     let mut ctx = [0u8; 32];
     let mask = total - 1;
+    let mut start = 0;
+    if states == 32 && q > 0 {
+        start = simd_order1(*level, o1, shift, &used, &mut r, &mut ctx, b, out)?;
+    }
+    let o1 = &**o1;
     let step = |z: usize, ctx: &mut [u8; 32], r: &mut [u32], b: &mut Bytes<'_>| {
         let c = usize::from(ctx[z]);
         if !used[c] {
             return Err(RansError::BadState);
         }
         let x = r[z];
-        let m = x & mask;
-        let s = lookup[c * 4096 + m as usize];
-        let f = u32::from(freq[c * 256 + usize::from(s)]);
-        let cs = u32::from(cum[c * 256 + usize::from(s)]);
-        if m < cs || m >= cs + f {
-            return Err(RansError::BadState);
-        }
-        r[z] = f * (x >> shift) + m - cs;
+        let e = o1[c * 4096 + (x & mask) as usize];
+        r[z] = advance(e, x, shift);
         renorm(&mut r[z], b)?;
-        ctx[z] = s;
-        Ok(s)
+        ctx[z] = e as u8;
+        Ok(e as u8)
     };
-    for i in 0..q {
+    for i in start..q {
         for z in 0..states {
-            out[z * q + i] = step(z, &mut ctx, r, b)?;
+            out[z * q + i] = step(z, &mut ctx, &mut r[..states], b)?;
         }
     }
     for o in &mut out[states * q..] {
-        *o = step(states - 1, &mut ctx, r, b)?;
+        *o = step(states - 1, &mut ctx, &mut r[..states], b)?;
     }
     Ok(())
+}
+
+/// Order-1 rounds of 32 states (one symbol of each state's part of the output per round) by
+/// the best SIMD kernel `level` allows: the rounds decoded, the stream advanced past what
+/// they read. A state entering a context without a table is a corrupt stream.
+#[allow(clippy::too_many_arguments, unused_variables)]
+fn simd_order1(
+    level: Level,
+    o1: &[u32],
+    shift: u32,
+    used: &[bool; 256],
+    r: &mut [u32; 32],
+    ctx: &mut [u8; 32],
+    b: &mut Bytes<'_>,
+    out: &mut [u8],
+) -> Result<usize, RansError> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // The contexts without a table, as a 256-bit set.
+        let mut unused = [0u32; 8];
+        for (c, &u) in used.iter().enumerate() {
+            if !u {
+                unused[c / 32] |= 1 << (c % 32);
+            }
+        }
+        let run = if level >= Level::Avx512F {
+            super::x86_64::Avx512::new()
+                .map(|k| k.order1(o1, shift, &unused, r, ctx, b.rest(), out))
+        } else if level >= Level::Avx2 {
+            super::x86_64::Avx2::new().map(|k| k.order1(o1, shift, &unused, r, ctx, b.rest(), out))
+        } else {
+            None
+        };
+        let Some(run) = run else { return Ok(0) };
+        let (rounds, used_bytes) = run?;
+        b.pos += used_bytes;
+        Ok(rounds)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    Ok(0)
 }

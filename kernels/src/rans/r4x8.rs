@@ -5,7 +5,7 @@
 //! state a quarter of the output (the last state also the remainder), each with its own
 //! preceding-symbol context.
 
-use super::{Bytes, RansError, Scratch};
+use super::{advance, entry, Bytes, RansError, Scratch};
 
 /// Total of a frequency table (12 bits).
 const TOTFREQ: u32 = 4096;
@@ -80,16 +80,9 @@ fn symbols(
     }
 }
 
-/// Reads one frequency table into `freq`/`cum` (256 entries each) and fills `lookup` (4096
-/// slots) with the symbol owning each slot; slots past the total are left to `fill`.
-fn table(
-    b: &mut Bytes<'_>,
-    freqs: &mut [u16],
-    cum: &mut [u16],
-    lookup: &mut [u8],
-    zero_is_total: bool,
-) -> Result<(), RansError> {
-    freqs.fill(0);
+/// Reads one frequency table into `slots` (4096 [`entry`](super::entry) slots); returns its
+/// total. Slots past the total belong to no symbol: a state reaching one is a corrupt stream.
+fn table(b: &mut Bytes<'_>, slots: &mut [u32], zero_is_total: bool) -> Result<u32, RansError> {
     let mut total = 0u32;
     symbols(b, |b, s| {
         let mut f = freq(b)?;
@@ -100,32 +93,30 @@ fn table(
         if total + f > TOTFREQ {
             return Err(RansError::BadFrequencies);
         }
-        freqs[usize::from(s)] = f as u16;
-        cum[usize::from(s)] = total as u16;
-        lookup[total as usize..(total + f) as usize].fill(s);
+        for (j, e) in slots[total as usize..(total + f) as usize]
+            .iter_mut()
+            .enumerate()
+        {
+            *e = entry(s, j as u32, f);
+        }
         total += f;
         Ok(())
     })?;
     if total == 0 {
         return Err(RansError::BadFrequencies);
     }
-    // Slots past the total (htscodecs writes totals of 4095) belong to no symbol: `step`
-    // finds the slot outside symbol 0's range and reports a corrupt stream.
-    lookup[total as usize..].fill(0);
-    Ok(())
+    Ok(total)
 }
 
 /// One decoding step of a state: its symbol and its next value (before renormalisation).
 #[inline]
-fn step(x: u32, freqs: &[u16], cum: &[u16], lookup: &[u8]) -> Result<(u8, u32), RansError> {
+fn step(x: u32, slots: &[u32], total: u32) -> Result<(u8, u32), RansError> {
     let m = x & (TOTFREQ - 1);
-    let s = lookup[m as usize];
-    let f = u32::from(freqs[usize::from(s)]);
-    let c = u32::from(cum[usize::from(s)]);
-    if m < c || m >= c + f {
+    if m >= total {
         return Err(RansError::BadState);
     }
-    Ok((s, f * (x >> 12) + m - c))
+    let e = slots[m as usize];
+    Ok((e as u8, advance(e, x, 12)))
 }
 
 #[inline]
@@ -141,15 +132,13 @@ fn states(b: &mut Bytes<'_>) -> Result<[u32; 4], RansError> {
 }
 
 fn order0(b: &mut Bytes<'_>, out: &mut [u8]) -> Result<(), RansError> {
-    let mut freqs = [0u16; 256];
-    let mut cum = [0u16; 256];
-    let mut lookup = [0u8; TOTFREQ as usize];
-    table(b, &mut freqs, &mut cum, &mut lookup, false)?;
+    let mut slots = [0u32; TOTFREQ as usize];
+    let total = table(b, &mut slots, false)?;
     let mut r = states(b)?;
     let whole = out.len() & !3;
     for quad in out[..whole].chunks_exact_mut(4) {
         for (j, o) in quad.iter_mut().enumerate() {
-            let (s, x) = step(r[j], &freqs, &cum, &lookup)?;
+            let (s, x) = step(r[j], &slots, total)?;
             *o = s;
             r[j] = x;
         }
@@ -159,30 +148,22 @@ fn order0(b: &mut Bytes<'_>, out: &mut [u8]) -> Result<(), RansError> {
     }
     // The last one to three symbols, one from each of the first states (their final step).
     for (j, o) in out[whole..].iter_mut().enumerate() {
-        *o = step(r[j], &freqs, &cum, &lookup)?.0;
+        *o = step(r[j], &slots, total)?.0;
     }
     Ok(())
 }
 
 fn order1(b: &mut Bytes<'_>, out: &mut [u8], scratch: &mut Scratch) -> Result<(), RansError> {
-    let Scratch {
-        lookup, freq, cum, ..
-    } = scratch;
-    let mut seen = [false; 256];
+    let o1 = &mut scratch.o1;
+    // Each context's total; 0 for a context without a table.
+    let mut totals = [0u32; 256];
     // Contexts listed as symbols are: a list of contexts, each followed by its table.
     {
         let mut rle = 0u8;
         let mut i = b.u8()?;
         loop {
             let c = usize::from(i);
-            seen[c] = true;
-            table(
-                b,
-                &mut freq[c * 256..][..256],
-                &mut cum[c * 256..][..256],
-                &mut lookup[c * 4096..][..4096],
-                true,
-            )?;
+            totals[c] = table(b, &mut o1[c * 4096..][..4096], true)?;
             if rle == 0 && u16::from(i) + 1 == u16::from(b.peek()?) {
                 i = b.u8()?;
                 rle = b.u8()?;
@@ -202,15 +183,8 @@ fn order1(b: &mut Bytes<'_>, out: &mut [u8], scratch: &mut Scratch) -> Result<()
     let mut ctx = [0u8; 4];
     let get = |ctx: u8, x: u32| -> Result<(u8, u32), RansError> {
         let c = usize::from(ctx);
-        if !seen[c] {
-            return Err(RansError::BadState);
-        }
-        step(
-            x,
-            &freq[c * 256..][..256],
-            &cum[c * 256..][..256],
-            &lookup[c * 4096..][..4096],
-        )
+        // A context without a table has total 0: every slot is past it.
+        step(x, &o1[c * 4096..][..4096], totals[c])
     };
     for k in 0..quarter {
         for j in 0..4 {
