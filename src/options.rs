@@ -210,7 +210,8 @@ pub const BAM: &[Opt] = &[
         "reference",
         "none (slices without a reference, or with one embedded)",
         "the reference FASTA of CRAM inputs whose bases are stored against one (its .fai \
-         beside it, else an index built in memory)",
+         beside it, else an index built in memory); sequences it lacks are looked up by MD5 \
+         in REF_CACHE and REF_PATH, then by the @SQ line's UR, as htslib does",
     )
     .cli("--reference")
     .c(&["reference"]),

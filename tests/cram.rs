@@ -15,8 +15,11 @@ use std::process::Command;
 use arrow_array::RecordBatch;
 use common::{all_bams, sample_bam, samtools, samtools_out};
 
+/// The CLI, without the environment's reference lookups (the tests set their own).
 fn cli() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rawarrow"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rawarrow"));
+    c.env_remove("REF_PATH").env_remove("REF_CACHE");
+    c
 }
 
 /// A reference for `bam`'s references: each position covered by an aligned base takes the
@@ -312,8 +315,13 @@ fn bad_cram_is_an_error_with_file_and_container() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bam = sample_bam();
     let fa = reference_from(&bam, dir.path());
+    // Written against a copy of the reference that is then deleted: the @SQ lines' UR names
+    // a file that is gone.
+    let gone = dir.path().join("gone.fa");
+    std::fs::copy(&fa, &gone).expect("copy the reference");
     let good = dir.path().join("good.cram");
-    write_cram(&bam, &good, Some(&fa), &["version=3.0"]);
+    write_cram(&bam, &good, Some(&gone), &["version=3.0"]);
+    std::fs::remove_file(&gone).expect("delete the copy");
     let bytes = std::fs::read(&good).expect("cram");
     let os = |s: &str| std::ffi::OsString::from(s);
     // No reference: the error names the reference and its MD5.
@@ -383,4 +391,111 @@ fn bad_cram_is_an_error_with_file_and_container() {
         &os("chrS1:1-100"),
     ]);
     assert!(e.contains("CRAM"), "{e}");
+}
+
+/// Without `--reference`, sequences are found as samtools finds them: by the `@SQ` line's MD5
+/// in `REF_CACHE` or a `REF_PATH` entry (files of bare bases, as `seq_cache_populate.pl`
+/// writes them), else by its `UR` (samtools writes the FASTA's path there); what is found
+/// nowhere is an error naming the MD5 and every place tried.
+#[test]
+fn references_found_by_md5_and_ur_as_samtools_finds_them() {
+    if samtools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bam = sample_bam();
+    let fa = reference_from(&bam, dir.path());
+    let cram = dir.path().join("md5.cram");
+    write_cram(&bam, &cram, Some(&fa), &["version=3.0"]);
+    let header = String::from_utf8(samtools_out(&["view", "-H", cram.to_str().expect("utf-8")]))
+        .expect("header");
+    assert!(header.contains(&format!("UR:{}", fa.display())), "{header}");
+    // The cache: each sequence's upper-cased bases under its MD5, in cache/ab/cd/rest.
+    let fasta = std::fs::read_to_string(&fa).expect("fa");
+    let mut sequences = std::collections::HashMap::new();
+    for rec in fasta.split('>').filter(|r| !r.is_empty()) {
+        let (name_line, bases) = rec.split_once('\n').expect("record");
+        let name = name_line.split_whitespace().next().expect("name");
+        sequences.insert(
+            name.to_string(),
+            bases.replace('\n', "").to_ascii_uppercase(),
+        );
+    }
+    let cache = dir.path().join("cache");
+    let mut md5s = Vec::new();
+    for line in header.lines().filter(|l| l.starts_with("@SQ")) {
+        let field = |k: &str| line.split('\t').find_map(|f| f.strip_prefix(k));
+        let (name, m5) = (field("SN:").expect("SN"), field("M5:").expect("M5"));
+        let at = cache.join(&m5[..2]).join(&m5[2..4]);
+        std::fs::create_dir_all(&at).expect("cache dirs");
+        std::fs::write(at.join(&m5[4..]), &sequences[name]).expect("cache file");
+        md5s.push(m5.to_string());
+    }
+    assert!(!md5s.is_empty(), "no @SQ lines");
+    let template = format!("{}/%2s/%2s/%s", cache.display());
+    let nowhere = dir.path().join("nowhere").display().to_string();
+    let view = |envs: &[(&str, &str)], tool: &str| {
+        let mut c = if tool == "samtools" {
+            let mut c = samtools().expect("checked");
+            c.args(["view", "--no-PG"]);
+            c
+        } else {
+            let mut c = cli();
+            c.args(["bam", "view", "-t", "2"]);
+            c
+        };
+        c.env_remove("REF_CACHE").env_remove("REF_PATH");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.arg(&cram).output().expect("run")
+    };
+    let want = samtools_view(&cram, Some(&fa), false);
+    assert!(!want.is_empty());
+    let agree = |envs: &[(&str, &str)], what: &str| {
+        for tool in ["samtools", "rawarrow"] {
+            let out = view(envs, tool);
+            assert!(
+                out.status.success(),
+                "{tool} with {what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                out.stdout == want,
+                "{tool} with {what}: {}",
+                first_difference(&want, &out.stdout)
+            );
+        }
+    };
+    // UR, the MD5 lookups finding nothing.
+    agree(&[("REF_PATH", &nowhere)], "UR");
+    // The FASTA gone: the MD5 lookups alone.
+    std::fs::rename(&fa, dir.path().join("moved.fa")).expect("move the FASTA");
+    agree(
+        &[("REF_CACHE", &template), ("REF_PATH", &nowhere)],
+        "REF_CACHE",
+    );
+    agree(
+        &[("REF_PATH", &format!("{nowhere}:{template}"))],
+        "REF_PATH",
+    );
+    // Found nowhere: the MD5 and every place tried.
+    let empty = template.replace("cache", "empty");
+    let out = view(&[("REF_CACHE", &empty), ("REF_PATH", &nowhere)], "rawarrow");
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("md5.cram") && md5s.iter().any(|m| e.contains(m.as_str())),
+        "{e}"
+    );
+    for place in [
+        "REF_CACHE",
+        "REF_PATH",
+        "nowhere",
+        "empty",
+        "UR:",
+        "no such file",
+    ] {
+        assert!(e.contains(place), "{place} in {e}");
+    }
 }

@@ -125,7 +125,8 @@ struct rawarrow_bam_options {
   uint8_t with_file;
   /* The reference FASTA of CRAM inputs whose bases are stored against one (its .fai beside
      it, else an index built in memory); NULL: none (BAM, and CRAM written with no_ref or
-     embed_ref, need none). */
+     embed_ref, need none; sequences are then looked up by MD5 in REF_CACHE/REF_PATH and by
+     the @SQ line's UR, as htslib does). */
   const char *reference;
 };
 

@@ -122,7 +122,9 @@ pub(crate) fn bam_options(
 ///     with_file: add a `file` column (Dictionary(Int32, Utf8): the input's path).
 ///     reference: the reference FASTA of CRAM inputs whose bases are stored against one
 ///         (its .fai beside it, else an index built in memory). A CRAM file is read wherever a
-///         BAM is (same schema); CRAM written with no_ref or embed_ref needs none.
+///         BAM is (same schema); CRAM written with no_ref or embed_ref needs none, and
+///         sequences the FASTA lacks are found by MD5 in REF_CACHE/REF_PATH, then by the @SQ
+///         line's UR, as htslib finds them.
 ///
 /// Schema: qname Utf8 (null for "*"), flag UInt16, rname Dictionary(Int32, Utf8) (null when
 /// unmapped), pos Int32 (1-based, null for 0), mapq UInt8 (null for 255), cigar Utf8 (the real

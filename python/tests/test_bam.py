@@ -205,5 +205,5 @@ def test_read_bam_reads_cram_as_samtools_decodes_it(tmp_path):
         want = pa.RecordBatchReader.from_stream(rawarrow.read_bam(decoded)).read_all()
         assert got.num_rows == 4000
         assert got.equals(want), name
-    with pytest.raises(rawarrow.FormatError, match="no reference was given"):
+    with pytest.raises(rawarrow.FormatError, match="found nowhere"):
         list(rawarrow.read_bam(tmp_path / "ref.cram"))

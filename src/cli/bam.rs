@@ -96,8 +96,8 @@ struct Convert {
     #[arg(long, value_name = "PATH")]
     index: Option<PathBuf>,
     /// The reference FASTA of CRAM inputs whose bases are stored against one (its .fai beside
-    /// it, else an index built in memory); not needed for BAM, or for CRAM written with
-    /// no_ref or embed_ref.
+    /// it, else an index built in memory); not needed for BAM, for CRAM written with no_ref
+    /// or embed_ref, or where REF_CACHE/REF_PATH or the @SQ line's UR find the sequences.
     #[arg(short = 'T', long, value_name = "FASTA")]
     reference: Option<PathBuf>,
     /// Output Arrow IPC file (`-` for standard output). Written under a temporary name, renamed
@@ -263,7 +263,7 @@ struct View {
     #[arg(long, value_name = "PATH")]
     index: Option<PathBuf>,
     /// The reference FASTA of a CRAM input whose bases are stored against one (as samtools
-    /// view -T).
+    /// view -T; without it, REF_CACHE/REF_PATH and the @SQ line's UR as samtools).
     #[arg(short = 'T', long, value_name = "FASTA")]
     reference: Option<PathBuf>,
     /// Print the header before the records (as `samtools view --no-PG -h`).

@@ -22,10 +22,12 @@ mod features;
 mod header;
 mod num;
 mod record;
+mod ref_path;
 mod reference;
 mod series;
 mod slice;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -50,8 +52,35 @@ pub(crate) struct Context {
     pub(crate) prefix: String,
     /// The reference FASTA given, and its path.
     fasta: Option<(PathBuf, reference::Fasta)>,
-    /// Its sequences read so far (the most recent two).
+    /// Where sequences the FASTA lacks are looked up by MD5 (`REF_CACHE`, `REF_PATH`), and
+    /// each `@SQ` line's `M5` and `UR`.
+    lookup: ref_path::Lookup,
+    sq: HashMap<String, (Option<String>, Option<String>)>,
+    /// Sequences read so far (the most recent two).
     cache: std::sync::Mutex<Vec<(String, Arc<Vec<u8>>)>>,
+}
+
+/// Each `@SQ` line's `M5` (lower-cased) and `UR`, by `SN`.
+fn sq_lines(text: &[u8]) -> HashMap<String, (Option<String>, Option<String>)> {
+    let mut out = HashMap::new();
+    for line in text.split(|&b| b == b'\n') {
+        let Some(rest) = line.strip_prefix(b"@SQ\t") else {
+            continue;
+        };
+        let rest = String::from_utf8_lossy(rest.strip_suffix(b"\r").unwrap_or(rest));
+        let field = |k: &str| {
+            rest.split('\t')
+                .find_map(|f| f.strip_prefix(k))
+                .map(str::to_owned)
+        };
+        if let Some(name) = field("SN:") {
+            out.insert(
+                name,
+                (field("M5:").map(|m| m.to_ascii_lowercase()), field("UR:")),
+            );
+        }
+    }
+    out
 }
 
 impl Context {
@@ -83,12 +112,15 @@ impl Context {
             )),
             None => None,
         };
+        let sq = sq_lines(&header.text);
         Ok(Self {
             header,
             read_groups,
             unknown_rg,
             prefix,
             fasta,
+            lookup: ref_path::Lookup::from_env(),
+            sq,
             cache: Default::default(),
         })
     }
@@ -99,35 +131,77 @@ impl Context {
     }
 
     /// Sequence `name` of the reference, whole and upper-cased, for a slice whose MD5 is `md5`:
-    /// read once and shared by the workers (the two most recent are kept, as a sorted file
-    /// moves from one sequence to the next).
+    /// from the FASTA given, else found by the `@SQ` line's MD5 or `UR` ([`ref_path`]); read
+    /// once and shared by the workers (the two most recent are kept, as a sorted file moves
+    /// from one sequence to the next).
     fn sequence(&self, name: &str, md5: &[u8; 16]) -> Result<Arc<Vec<u8>>, Cause> {
-        let Some((path, fasta)) = &self.fasta else {
-            return Err(Cause::NoReference(format!(
-                "the slice's bases are stored against reference {name:?} (MD5 {}), and no \
-                 reference was given (rawarrow bam --reference FASTA)",
-                slice::hex(md5)
-            )));
-        };
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, seq)) = cache.iter().find(|(n, _)| n == name) {
             return Ok(seq.clone());
         }
-        let Some(len) = fasta.len(name) else {
-            return Err(Cause::NoReference(format!(
-                "the reference {} has no sequence {name:?} (MD5 {})",
-                path.display(),
-                slice::hex(md5)
-            )));
-        };
         let mut bases = Vec::new();
-        fasta.bases(name, 0, len, &mut bases)?;
+        match &self.fasta {
+            Some((_, fasta)) if fasta.len(name).is_some() => {
+                fasta.bases(name, 0, u64::MAX, &mut bases)?;
+            }
+            _ => self.look_up(name, md5, &mut bases)?,
+        }
         let seq = Arc::new(bases);
         if cache.len() >= 2 {
             cache.remove(0);
         }
         cache.push((name.to_string(), seq.clone()));
         Ok(seq)
+    }
+
+    /// Sequence `name` found by MD5 or `UR`, as htslib finds it without a FASTA.
+    fn look_up(&self, name: &str, md5: &[u8; 16], out: &mut Vec<u8>) -> Result<(), Cause> {
+        let (m5, ur) = self.sq.get(name).cloned().unwrap_or_default();
+        match self.lookup.find(m5.as_deref(), ur.as_deref()) {
+            Ok(ref_path::Found::Bases(p)) => {
+                let bytes = std::fs::read(&p).map_err(|e| {
+                    Cause::NoReference(format!("the reference {} cannot be read: {e}", p.display()))
+                })?;
+                out.extend(bytes.iter().map(u8::to_ascii_uppercase));
+                Ok(())
+            }
+            Ok(ref_path::Found::Fasta(p)) => {
+                let fasta = reference::Fasta::open(&p)?;
+                if fasta.len(name).is_none() {
+                    return Err(Cause::NoReference(format!(
+                        "the reference {} (the @SQ line's UR) has no sequence {name:?}",
+                        p.display()
+                    )));
+                }
+                fasta.bases(name, 0, u64::MAX, out)
+            }
+            Err(tried) => {
+                let mut places = Vec::new();
+                if let Some((path, _)) = &self.fasta {
+                    places.push(format!(
+                        "the reference {} (no sequence {name:?})",
+                        path.display()
+                    ));
+                }
+                places.extend(tried);
+                // The whole sequence's MD5 (what the lookups use), else the slice's span's.
+                let m5 = m5.map_or_else(
+                    || {
+                        format!(
+                            "{} of the slice's span; the @SQ line has no M5",
+                            slice::hex(md5)
+                        )
+                    },
+                    |m| m.to_string(),
+                );
+                Err(Cause::NoReference(format!(
+                    "the slice's bases are stored against reference {name:?} (MD5 {m5}), \
+                     found nowhere: {}; give one with --reference FASTA, or set \
+                     REF_PATH/REF_CACHE",
+                    places.join("; ")
+                )))
+            }
+        }
     }
 }
 
@@ -219,6 +293,8 @@ impl Containers {
             unknown_rg: -2,
             prefix: String::new(),
             fasta: None,
+            lookup: Default::default(),
+            sq: HashMap::new(),
             cache: Default::default(),
         };
         Self {
