@@ -51,11 +51,12 @@ class BamDatasource(Datasource):
     """BAM files as byte-range read tasks (see :func:`read_bam`)."""
 
     def __init__(self, paths, *, columns=None, tags=None, split_bytes=128 << 20,
-                 threads_per_task=1, batch_rows=None, storage_options=None):
+                 threads_per_task=1, batch_rows=None, storage_options=None, reference=None):
         self._splits: List[Tuple[str, int, int]] = _rawarrow._plan_bam(
             paths, split_bytes, storage_options=storage_options)
         self._options = dict(columns=columns, tags=tags, threads=threads_per_task,
-                             batch_rows=batch_rows, storage_options=storage_options)
+                             batch_rows=batch_rows, storage_options=storage_options,
+                             reference=reference)
 
     def estimate_inmemory_data_size(self) -> Optional[int]:
         return int(sum(end - start for _, start, end in self._splits) * _BAM_EXPANSION)
@@ -128,7 +129,7 @@ PathArg = Union[str, Sequence[str]]
 
 def read_bam(paths: PathArg, *, columns=None, tags=None, split_bytes: int = 128 << 20,
              threads_per_task: int = 1, batch_rows=None, storage_options=None,
-             **ray_args) -> Dataset:
+             reference=None, **ray_args) -> Dataset:
     """BAM files as a Ray dataset: byte ranges of ``split_bytes`` per read task, records found
     without an index; every record once, in no particular order across tasks. ``columns``,
     ``tags`` and ``batch_rows`` as for :func:`rawarrow.read_bam`; ``threads_per_task`` decoding
@@ -139,10 +140,14 @@ def read_bam(paths: PathArg, *, columns=None, tags=None, split_bytes: int = 128 
     ``/`` is every ``.bam`` object under that prefix: the driver sizes the objects (no shared
     filesystem needed) and each task fetches only its byte range from the store (plus the
     header and the end of its last record). ``storage_options`` as for
-    :func:`rawarrow.read_bam`; they travel to the tasks with the plan."""
+    :func:`rawarrow.read_bam`; they travel to the tasks with the plan.
+
+    CRAM 3.0 and 3.1 files (local) split the same way: each task decodes the containers that
+    start in its byte range, the first found by its header's CRC32; ``reference`` (a FASTA
+    every worker can read) as for :func:`rawarrow.read_bam`."""
     source = BamDatasource(paths, columns=columns, tags=tags, split_bytes=split_bytes,
                            threads_per_task=threads_per_task, batch_rows=batch_rows,
-                           storage_options=storage_options)
+                           storage_options=storage_options, reference=reference)
     return read_datasource(source, **ray_args)
 
 

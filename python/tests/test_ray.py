@@ -208,3 +208,39 @@ def test_a_tdf_run_in_a_bucket_is_read_with_no_shared_filesystem(cluster, tmp_pa
         assert rows(dataset_table(ds)) == rows(pa.table(rawarrow.read_tdf(run, ms_level=1)))
     finally:
         store.close()
+
+
+def test_a_cram_file_splits_across_the_cluster(cluster, tmp_path):
+    """CRAM 3.1 cut into byte ranges, each task finding its first container by CRC32: the
+    dataset equals the single-process read (every record once)."""
+    import random
+    import shutil
+    import subprocess
+
+    if shutil.which("samtools") is None:
+        import os
+
+        assert "RAWARROW_REQUIRE_SAMTOOLS" not in os.environ, "samtools is not installed"
+        pytest.skip("samtools is not installed")
+    bam = DATA / "sample.bam"
+    header = subprocess.run(["samtools", "view", "-H", bam], check=True, capture_output=True,
+                            text=True).stdout
+    rng = random.Random(11)
+    fa = tmp_path / "ref.fa"
+    with open(fa, "w") as out:
+        for line in header.splitlines():
+            if line.startswith("@SQ"):
+                f = dict(x.split(":", 1) for x in line.split("\t")[1:])
+                seq = "".join(rng.choice("ACGT") for _ in range(int(f["LN"])))
+                out.write(f">{f['SN']}\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
+    cram = tmp_path / "x.cram"
+    subprocess.run(["samtools", "view", "-C", "--no-PG", "-T", fa, "--output-fmt-option",
+                    "version=3.1", "--output-fmt-option", "seqs_per_slice=500", bam, "-o", cram],
+                   check=True)
+    whole = pa.table(rawarrow.read_bam(cram, reference=fa))
+    assert whole.num_rows == 4000
+    source = NodeRecording(cram, split_bytes=max(4_096, cram.stat().st_size // 5), reference=fa)
+    got = dataset_table(ray.data.read_datasource(source)).drop(["node"])
+    assert len(source._splits) >= 5
+    assert got.num_rows == whole.num_rows
+    assert rows(got) == rows(whole)

@@ -95,6 +95,36 @@ pub(crate) fn container_header(bytes: &[u8], major: u8) -> Result<ContainerHeade
     })
 }
 
+/// The offset of the first container that starts in `[from, to)` of the CRAM 3.x `file`, or
+/// `None`: an index-free split's first container. An offset counts only when a container
+/// header parses there with its CRC32, its blocks end within the file, and the next container
+/// header (with its CRC32) starts where they end, or the file does: random bytes pass with a
+/// probability near 2⁻⁶⁴, and no offset of the test files but the containers' own does.
+pub(crate) fn find_container(file: &[u8], from: u64, to: u64) -> Option<u64> {
+    let to = to.min(file.len() as u64);
+    (from..to).find(|&p| is_container_at(&file[p as usize..]))
+}
+
+fn is_container_at(bytes: &[u8]) -> bool {
+    // The length first (cheap): the container must end within the file.
+    let Some(&[a, b, c, d]) = bytes.get(..4) else {
+        return false;
+    };
+    let length = i32::from_le_bytes([a, b, c, d]);
+    if usize::try_from(length).map_or(true, |l| l > bytes.len()) {
+        return false;
+    }
+    let Ok(h) = container_header(bytes, 3) else {
+        return false;
+    };
+    let end = h.total_len();
+    if end > bytes.len() {
+        return false;
+    }
+    end == bytes.len()
+        || container_header(&bytes[end..], 3).is_ok_and(|n| n.total_len() <= bytes.len() - end)
+}
+
 /// Block content types.
 pub(crate) mod content {
     pub(crate) const FILE_HEADER: u8 = 0;

@@ -31,6 +31,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) use container::find_container;
 use error::Cause;
 pub(crate) use error::Error;
 use header::FileHeader;
@@ -320,12 +321,26 @@ impl Containers {
         self.done.then_some(self.eof_container)
     }
 
+    /// Goes on from the container at `offset` (a range of containers, or a split's first):
+    /// with `header` the BAM header is still handed out first.
+    pub(crate) fn seek(&mut self, offset: u64, header: bool) {
+        self.next = offset.max(self.ctx.header.data_start);
+        self.header_sent = !header;
+        self.done = false;
+    }
+
+    /// The file's major version (2 or 3; only 3.x container headers carry a CRC32).
+    pub(crate) fn major(&self) -> u8 {
+        self.ctx.header.major
+    }
+
     /// The next chunk's job: the BAM header first (into `data`), then each container with
-    /// records; `None` at the end of the file.
+    /// records that starts before `end`; `None` at the end of the file or there.
     pub(crate) fn next_job(
         &mut self,
         file: &[u8],
         data: &mut Vec<u8>,
+        end: u64,
     ) -> Option<Result<Job, Error>> {
         if !self.header_sent {
             self.header_sent = true;
@@ -337,6 +352,9 @@ impl Containers {
         loop {
             if self.done || self.next >= file.len() as u64 {
                 self.done = true;
+                return None;
+            }
+            if self.next >= end {
                 return None;
             }
             let at = self.next;

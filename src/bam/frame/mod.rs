@@ -158,12 +158,23 @@ impl Records {
         opts: Options,
         marker: Option<crate::bgzf::Marker>,
     ) -> Result<Self, Error> {
-        let input = input.into();
+        Self::open_marked(input.into(), opts, marker, |_| Ok(()))
+    }
+
+    /// [`Records::new_marked`], with `prepare` setting the chunk reader up before it reads
+    /// anything (a CRAM split's containers).
+    fn open_marked(
+        input: Arc<Input>,
+        opts: Options,
+        marker: Option<crate::bgzf::Marker>,
+        prepare: impl FnOnce(&mut ChunkReader) -> Result<(), String>,
+    ) -> Result<Self, Error> {
         let path: Arc<std::path::Path> = input.path().into();
         let with_path = |e: Error| e.with_path(path.clone());
         opts.check()
             .map_err(|m| with_path(Error::new(ErrorKind::Usage(m))))?;
         let mut chunks = ChunkReader::new(input.clone(), opts);
+        prepare(&mut chunks).map_err(|m| with_path(Error::new(ErrorKind::Usage(m))))?;
         // What the input is, from its first bytes (a stream's, waited for).
         // (A stream read already has none: its first chunk says so.)
         let head = match chunks.peek(4096) {
@@ -244,6 +255,14 @@ impl Records {
         marker: Option<crate::bgzf::Marker>,
     ) -> Result<Self, Error> {
         let input = input.into();
+        if !input.is_stream()
+            && input.remote_object().is_none()
+            && crate::cram::is_cram(input.bytes())
+        {
+            // CRAM: the header, then the containers that start in the range, the first found
+            // from the range's start without an index.
+            return Self::open_marked(input, opts, marker, |chunks| chunks.cram_split(start, end));
+        }
         let path: Arc<std::path::Path> = input.path().into();
         let with_path = |e: Error| e.with_path(path.clone());
         let (at, header, header_end, seed) = match input.remote_object() {

@@ -12,13 +12,12 @@ use crate::cram::{Containers, Context, Job, Worker};
 impl ChunkReader {
     /// Makes a reader of a mapped file that starts with the CRAM magic a CRAM reader (its
     /// header read here; an error in it is the reader's first).
+    ///
+    /// From an `offset` past the start (a range of containers: a region's from the `.crai`),
+    /// the walk starts at that container and hands out no header.
     pub(super) fn open_cram(mut self, offset: u64) -> Self {
         let file = self.input.bytes();
-        if offset != 0
-            || self.stream.is_some()
-            || self.remote.is_some()
-            || !crate::cram::is_cram(file)
-        {
+        if self.stream.is_some() || self.remote.is_some() || !crate::cram::is_cram(file) {
             return self;
         }
         let reference = self.opts.reference.clone();
@@ -28,7 +27,13 @@ impl ChunkReader {
             self.opts.in_flight = Some(self.opts.threads.max(1) + 1);
         }
         match Context::open(file, self.input.path(), reference.as_deref()) {
-            Ok(ctx) => self.cram = Some(Containers::new(Arc::new(ctx))),
+            Ok(ctx) => {
+                let mut containers = Containers::new(Arc::new(ctx));
+                if offset != 0 {
+                    containers.seek(offset, false);
+                }
+                self.cram = Some(containers);
+            }
             Err(e) => {
                 self.scan_error = Some(Error::cram(e).with_path(self.path.clone()));
                 // Nothing else is read: the error is the first and only outcome.
@@ -39,10 +44,43 @@ impl ChunkReader {
         self
     }
 
-    /// The next CRAM job: the BAM header (made here), or a container for a worker.
+    /// An index-free split of a CRAM file: the BAM header, then the containers that start in
+    /// `[start, end)` (the first found by [`crate::cram::find_container`]). A usage error for
+    /// CRAM 2.1, whose container headers carry no CRC32 to find one by.
+    pub(crate) fn cram_split(&mut self, start: u64, end: u64) -> Result<(), String> {
+        let Some(containers) = self.cram.as_mut() else {
+            return Ok(());
+        };
+        if containers.major() < 3 {
+            return Err(format!(
+                "a byte range of a CRAM {}.x file: its container headers have no CRC32 to find \
+                 a container from a byte offset by (CRAM 3.0 and 3.1 split; read the whole \
+                 file)",
+                containers.major()
+            ));
+        }
+        let file = self.input.bytes();
+        let from = start.max(containers.context().header.data_start);
+        let at = crate::cram::find_container(file, from, end).unwrap_or(file.len() as u64);
+        containers.seek(at, true);
+        self.end = end;
+        Ok(())
+    }
+
+    /// The next CRAM job: the BAM header (made here), or a container for a worker (of the
+    /// current range, then of the next ranges in turn).
     pub(super) fn cram_job(&mut self, mut chunk: Chunk) -> Option<Chunk> {
         let containers = self.cram.as_mut().expect("a CRAM reader");
-        match containers.next_job(self.input.bytes(), &mut chunk.data) {
+        while containers.position() >= self.end {
+            let Some((i, start, end)) = self.ranges.pop_front() else {
+                break;
+            };
+            containers.seek(start, false);
+            self.end = end;
+            self.range = i;
+        }
+        chunk.range = self.range;
+        match containers.next_job(self.input.bytes(), &mut chunk.data, self.end) {
             None => {
                 self.spare.push(chunk);
                 None
