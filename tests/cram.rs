@@ -603,3 +603,116 @@ fn cram_splits_at_every_offset_give_every_record_once() {
     };
     assert!(e.contains("CRC32") && e.contains("old.cram"), "{e}");
 }
+
+/// Regions through the `.crai` samtools writes: `bam view x.cram REGION...` prints what
+/// `samtools view x.cram REGION...` prints (CRAM 3.0 and 3.1, small containers, regions
+/// inside one container, across several, open-ended, whole references, unmapped reads,
+/// several at once), the Arrow reader keeps as many rows, and a missing `.crai` is an error
+/// that names where it looked.
+#[test]
+fn cram_regions_through_the_crai_equal_samtools() {
+    if samtools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bam = sample_bam();
+    let fa = reference_from(&bam, dir.path());
+    let sorted = dir.path().join("sorted.bam");
+    samtools_out(&[
+        "sort",
+        "-o",
+        sorted.to_str().expect("utf-8"),
+        bam.to_str().expect("utf-8"),
+    ]);
+    let header = String::from_utf8(samtools_out(&["view", "-H", bam.to_str().expect("utf-8")]))
+        .expect("header");
+    let names: Vec<String> = header
+        .lines()
+        .filter(|l| l.starts_with("@SQ"))
+        .filter_map(|l| {
+            l.split('\t')
+                .find_map(|f| f.strip_prefix("SN:"))
+                .map(str::to_owned)
+        })
+        .collect();
+    let (a, b) = (&names[0], &names[names.len() - 1]);
+    let regions: Vec<Vec<String>> = vec![
+        vec![format!("{a}:1000-1100")],
+        vec![format!("{a}:2000-30000")],
+        vec![format!("{a}:40000-")],
+        vec![b.clone()],
+        vec!["*".into()],
+        vec![
+            format!("{b}:100-5000"),
+            format!("{a}:3000-3100"),
+            format!("{a}:2900-3050"),
+        ],
+    ];
+    for version in ["3.0", "3.1"] {
+        let cram = dir.path().join(format!("sorted{version}.cram"));
+        write_cram(
+            &sorted,
+            &cram,
+            Some(&fa),
+            &[&format!("version={version}"), "seqs_per_slice=200"],
+        );
+        let cram_s = cram.to_str().expect("utf-8").to_owned();
+        let fa_s = fa.to_str().expect("utf-8").to_owned();
+        // Without the index: the error names where it looked.
+        let e = error_of(&[
+            "bam".as_ref(),
+            "view".as_ref(),
+            "-T".as_ref(),
+            fa.as_os_str(),
+            cram.as_os_str(),
+            regions[0][0].as_ref(),
+        ]);
+        assert!(e.contains(".crai") && e.contains("samtools index"), "{e}");
+        samtools_out(&["index", &cram_s]);
+        let mut nonempty = 0;
+        for r in &regions {
+            let mut args = vec![
+                "view".to_string(),
+                "--no-PG".into(),
+                "-T".into(),
+                fa_s.clone(),
+                cram_s.clone(),
+            ];
+            args.extend(r.iter().cloned());
+            let want = samtools_out(&args);
+            let mut c = cli();
+            c.args(["bam", "view", "-t", "2", "-T", &fa_s, &cram_s])
+                .args(r);
+            let out = c.output().expect("run rawarrow");
+            assert!(
+                out.status.success(),
+                "{r:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                out.stdout == want,
+                "{version} {r:?}: {}",
+                first_difference(&want, &out.stdout)
+            );
+            let lines = want
+                .split(|&c| c == b'\n')
+                .filter(|l| !l.is_empty())
+                .count();
+            nonempty += usize::from(lines > 0);
+            // The Arrow reader keeps the same records.
+            let options = rawarrow::stream::BamOptions {
+                threads: Some(2),
+                reference: Some(fa.clone()),
+                regions: r.clone(),
+                ..Default::default()
+            };
+            let mut s = rawarrow::stream::BatchStream::bam(&[&cram], &options).expect("opens");
+            let mut rows = 0;
+            while let Some(b) = s.next_batch().expect("reads") {
+                rows += b.num_rows();
+            }
+            assert_eq!(rows, lines, "{version} {r:?}: Arrow rows");
+        }
+        assert!(nonempty >= 4, "{version}: the regions hold records");
+    }
+}

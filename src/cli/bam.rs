@@ -92,7 +92,8 @@ struct Convert {
     /// output each).
     #[arg(required = true, value_name = "IN.bam [REGION]")]
     inputs: Vec<PathBuf>,
-    /// The BAI or CSI index for regions (default: IN.bam.bai, IN.bai, IN.bam.csi or IN.csi).
+    /// The BAI or CSI index for regions (default: IN.bam.bai, IN.bai, IN.bam.csi or IN.csi;
+    /// for CRAM the .crai: IN.cram.crai or IN.crai).
     #[arg(long, value_name = "PATH")]
     index: Option<PathBuf>,
     /// The reference FASTA of CRAM inputs whose bases are stored against one (its .fai beside
@@ -259,7 +260,7 @@ struct View {
     /// Regions (samtools' syntax), read through the index; records are printed region by
     /// region, in the order given.
     regions: Vec<String>,
-    /// The BAI or CSI index for regions (default: found beside the input).
+    /// The BAI or CSI index (CRAM: the .crai) for regions (default: found beside the input).
     #[arg(long, value_name = "PATH")]
     index: Option<PathBuf>,
     /// The reference FASTA of a CRAM input whose bases are stored against one (as samtools

@@ -14,6 +14,7 @@
 mod codec;
 mod compression;
 mod container;
+pub(crate) mod crai;
 mod decoded;
 mod emit;
 mod encoding;

@@ -128,6 +128,8 @@ pub(crate) struct RegionPlan {
     pub(crate) regions: Vec<crate::bam::Region>,
     pub(crate) spans: Vec<crate::bam::frame::Span>,
     pub(crate) warnings: Vec<String>,
+    /// Whether each span is a CRAM container (decoded whole) rather than BAM index chunks.
+    pub(crate) containers: bool,
 }
 
 /// Parses `texts` against `header` and looks each region up in the index (`index`, or the one
@@ -140,17 +142,15 @@ pub(crate) fn plan_regions(
     index: Option<&std::path::Path>,
 ) -> Result<RegionPlan, Error> {
     let bam: &Arc<std::path::Path> = &input.path().into();
-    if !input.is_stream() && crate::cram::is_cram(input.bytes()) {
-        let m = "regions of a CRAM file are read through its .crai index, which rawarrow \
-                 does not read yet: read the whole file and filter, or convert it to BAM \
-                 (samtools view -b) and index that";
-        return Err(Error::new(ErrorKind::Usage(m.into())).with_path(bam.clone()));
-    }
     let mut regions = Vec::with_capacity(texts.len());
     for text in texts {
         let r = crate::bam::Region::parse(text, header)
             .map_err(|m| Error::new(ErrorKind::Usage(m)).with_path(bam.clone()))?;
         regions.push(r);
+    }
+    if !input.is_stream() && input.remote_object().is_none() && crate::cram::is_cram(input.bytes())
+    {
+        return plan_cram(input, regions, index);
     }
     // Only the references the regions name are parsed (all of them for `*`, which needs
     // every reference's end offset).
@@ -188,13 +188,85 @@ pub(crate) fn plan_regions(
         regions,
         spans,
         warnings,
+        containers: false,
+    })
+}
+
+/// A region query of a CRAM file: the containers its `.crai` says overlap each region (one
+/// span each, the records that overlap kept downstream).
+fn plan_cram(
+    input: &crate::io::Input,
+    regions: Vec<crate::bam::Region>,
+    explicit: Option<&std::path::Path>,
+) -> Result<RegionPlan, Error> {
+    let cram = input.path();
+    let with = |ext: &str| {
+        let mut s = cram.as_os_str().to_owned();
+        s.push(ext);
+        std::path::PathBuf::from(s)
+    };
+    let candidates = match explicit {
+        Some(p) => vec![p.to_path_buf()],
+        None => vec![with(".crai"), cram.with_extension("crai")],
+    };
+    let fail = |kind: ErrorKind| Error::new(kind).with_path(cram.into());
+    let Some(found) = candidates
+        .iter()
+        .find(|c| explicit.is_some() || c.is_file())
+    else {
+        let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+        return Err(fail(ErrorKind::Index(format!(
+            "no .crai index for region queries of a CRAM file (looked for {}); make one with \
+             `samtools index {}`",
+            tried.join(", "),
+            cram.display()
+        ))));
+    };
+    let bytes = std::fs::read(found).map_err(|e| {
+        fail(ErrorKind::Index(format!(
+            "the CRAM index {} cannot be read: {e}",
+            found.display()
+        )))
+    })?;
+    let entries = crate::cram::crai::parse(&bytes)
+        .map_err(|m| fail(ErrorKind::Index(format!("{}: {m}", found.display()))))?;
+    let mut warnings = Vec::new();
+    if is_older(found, cram) {
+        warnings.push(format!(
+            "the index file is older than the data file: {}",
+            found.display()
+        ));
+    }
+    let mut spans = Vec::new();
+    for (i, r) in regions.iter().enumerate() {
+        let stop_past = r.tid.map(|t| (t as i32, r.end));
+        spans.extend(
+            crate::cram::crai::containers(&entries, r.tid, r.beg, r.end)
+                .into_iter()
+                .map(|c| crate::bam::frame::Span {
+                    start: VirtualPosition::block(c),
+                    end: VirtualPosition::block(c + 1),
+                    region: i,
+                    stop_past,
+                }),
+        );
+    }
+    Ok(RegionPlan {
+        regions,
+        spans,
+        warnings,
+        containers: true,
     })
 }
 
 impl RegionPlan {
-    /// Whether the index chunks span less than 16 MiB of compressed data (counting a typical
-    /// 32 KiB block for each chunk's last block).
+    /// Whether the query is read best on the calling thread: less than 16 MiB of compressed
+    /// BAM data (counting a typical 32 KiB block for each chunk's last block), or one CRAM
+    /// container.
     pub(crate) fn is_small(&self) -> bool {
+        if self.containers {
+            return self.spans.len() <= 1;
+        }
         let bytes: u64 = self
             .spans
             .iter()
