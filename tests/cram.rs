@@ -716,3 +716,124 @@ fn cram_regions_through_the_crai_equal_samtools() {
         assert!(nonempty >= 4, "{version}: the regions hold records");
     }
 }
+
+/// htslib's own test files (Debian's `htslib-test`): the CRAM files htsjdk wrote (a second
+/// encoder: other table totals, empty blocks, Huffman codes of no symbols) and the one with
+/// its `.crai`, then every SAM file of the suite with a reference, written by samtools as
+/// CRAM 2.1, 3.0 and 3.1 (archive; small with 7 records a slice): `bam view` prints what
+/// `samtools view` prints.
+#[test]
+fn htslib_test_files_equal_samtools() {
+    let dir = Path::new("/usr/share/htslib-test/test");
+    if samtools().is_none() || !dir.is_dir() {
+        assert!(
+            std::env::var_os("RAWARROW_REQUIRE_HTSLIB_TEST").is_none(),
+            "htslib-test is not installed (apt-get install htslib-test)"
+        );
+        return;
+    }
+    let view = |cram: &Path, fa: &Path| -> Option<Vec<u8>> {
+        let out = samtools()
+            .expect("checked")
+            .args(["view", "--no-PG", "-T"])
+            .arg(fa)
+            .arg(cram)
+            .output()
+            .expect("run samtools");
+        // A file samtools itself cannot read (its writer's embed_ref of a slice without
+        // a reference) is no oracle.
+        out.status.success().then_some(out.stdout)
+    };
+    let shipped = [
+        ("auxf#values_java.cram", "auxf.fa", None),
+        ("ce#5b_java.cram", "ce.fa", None),
+        ("xx#large_aux_java.cram", "xx.fa", None),
+        ("range.cram", "ce.fa", Some("CHROMOSOME_I:900-1100")),
+    ];
+    for (name, fa, region) in shipped {
+        let (cram, fa) = (dir.join(name), dir.join(fa));
+        let want = view(&cram, &fa).expect("samtools reads htslib's test file");
+        let got = rawarrow_view(&cram, Some(&fa), false);
+        assert!(want == got, "{name}: {}", first_difference(&want, &got));
+        if let Some(r) = region {
+            let mut args: Vec<String> = vec!["view".into(), "--no-PG".into(), "-T".into()];
+            args.extend([
+                fa.display().to_string(),
+                cram.display().to_string(),
+                r.into(),
+            ]);
+            let want = samtools_out(&args);
+            let out = cli()
+                .args(["bam", "view", "-T"])
+                .arg(&fa)
+                .arg(&cram)
+                .arg(r)
+                .output()
+                .expect("run rawarrow");
+            assert!(
+                out.stdout == want,
+                "{name} {r}: {}",
+                first_difference(&want, &out.stdout)
+            );
+        }
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut sams: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("htslib-test")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sam"))
+        .collect();
+    sams.sort();
+    let (mut checked, mut skipped) = (0, 0);
+    for sam in &sams {
+        let stem = sam
+            .file_stem()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let base = stem.split('#').next().expect("name");
+        let fa = dir.join(format!("{base}.fa"));
+        if !fa.is_file() {
+            continue;
+        }
+        for opts in [
+            &["version=2.1"][..],
+            &["version=3.0"][..],
+            &["version=3.1", "archive"][..],
+            &["version=3.1", "small", "seqs_per_slice=7"][..],
+        ] {
+            let cram = tmp.path().join(format!("{stem}.cram"));
+            let mut args: Vec<String> =
+                vec!["view".into(), "-C".into(), "--no-PG".into(), "-T".into()];
+            args.push(fa.display().to_string());
+            for o in opts {
+                args.extend(["--output-fmt-option".into(), (*o).into()]);
+            }
+            args.extend([
+                sam.display().to_string(),
+                "-o".into(),
+                cram.display().to_string(),
+            ]);
+            let wrote = samtools()
+                .expect("checked")
+                .args(&args)
+                .output()
+                .expect("run samtools");
+            let Some(want) = wrote.status.success().then(|| view(&cram, &fa)).flatten() else {
+                skipped += 1;
+                continue;
+            };
+            let got = rawarrow_view(&cram, Some(&fa), false);
+            assert!(
+                want == got,
+                "{stem} {opts:?}: {}",
+                first_difference(&want, &got)
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 100 && skipped <= 4,
+        "{checked} checked, {skipped} skipped"
+    );
+}

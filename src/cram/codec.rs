@@ -63,6 +63,11 @@ impl Codecs {
         if size > MAX_BLOCK {
             return Err(Cause::TooLarge("block's uncompressed size", size as u64));
         }
+        if size == 0 {
+            // An empty block is empty whatever its method says (htslib reads it so; htsjdk
+            // writes empty rANS blocks of no bytes at all).
+            return Ok(());
+        }
         let name = method_name(block.method);
         let fail = |reason: String| Cause::Decompress {
             method: name,

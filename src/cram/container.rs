@@ -26,6 +26,8 @@ pub(crate) struct ContainerHeader {
     pub(crate) length: usize,
     pub(crate) reference: i32,
     pub(crate) records: usize,
+    /// Blocks it holds (the header container's: the header and any padding).
+    pub(crate) blocks: usize,
     /// Offsets of its slices from the end of the header (after the compression header block).
     pub(crate) landmarks: Vec<usize>,
     /// Bytes of the header itself.
@@ -64,7 +66,7 @@ pub(crate) fn container_header(bytes: &[u8], major: u8) -> Result<ContainerHeade
         itf8(&mut src, what)?;
     }
     ltf8(&mut src, what)?;
-    itf8_len(&mut src, what)?;
+    let blocks = itf8_len(&mut src, what)?;
     let n = itf8_len(&mut src, what)?;
     if n > src.len() {
         return Err(Cause::TooLarge("container's landmark count", n as u64));
@@ -90,6 +92,7 @@ pub(crate) fn container_header(bytes: &[u8], major: u8) -> Result<ContainerHeade
         length,
         reference,
         records,
+        blocks,
         landmarks,
         header_len,
     })

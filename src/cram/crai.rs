@@ -96,9 +96,10 @@ mod tests {
         // 0-based [0, 1): position 1 only.
         assert_eq!(containers(&e, Some(0), 0, 1), [500]);
         assert_eq!(containers(&e, Some(0), 100, 300), [500, 900]);
-        assert_eq!(containers(&e, Some(0), 289, 299), [500]);
-        assert_eq!(containers(&e, Some(0), 349, i64::MAX), [900]);
-        assert_eq!(containers(&e, Some(0), 350, i64::MAX), Vec::<u64>::new());
+        assert_eq!(containers(&e, Some(0), 288, 299), [500]);
+        assert_eq!(containers(&e, Some(0), 289, 299), Vec::<u64>::new());
+        assert_eq!(containers(&e, Some(0), 348, i64::MAX), [900]);
+        assert_eq!(containers(&e, Some(0), 349, i64::MAX), Vec::<u64>::new());
         assert_eq!(containers(&e, Some(1), 0, i64::MAX), [1400]);
         assert_eq!(containers(&e, None, 0, i64::MAX), [2000]);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

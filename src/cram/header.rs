@@ -25,15 +25,24 @@ pub(crate) fn read(file: &[u8]) -> Result<FileHeader, Error> {
     let fail = |c: Cause| Error::new(at, c);
     let rest = &file[FILE_DEFINITION..];
     let h = container_header(rest, major).map_err(fail)?;
-    let body = rest
-        .get(h.header_len..h.total_len())
-        .ok_or_else(|| fail(Cause::Truncated("header container")))?;
+    // The blocks are read as htslib reads them, one after the other from the container
+    // header's end: the data starts after them, or after the container's stated length when
+    // that is longer (padding). (samtools' CRAM 2.1 writer states a length two bytes short
+    // when the padded header's sizes take two-byte ITF8s.)
+    let body = &rest[h.header_len..];
     let mut src = body;
     let raw = block(&mut src, major).map_err(fail)?;
     if raw.content_type != content::FILE_HEADER {
         return Err(fail(Cause::Invalid(
             "header container (its first block is not the file header)",
         )));
+    }
+    for _ in 1..h.blocks {
+        block(&mut src, major).map_err(fail)?;
+    }
+    let consumed = body.len() - src.len();
+    if h.length.max(consumed) > body.len() {
+        return Err(fail(Cause::Truncated("header container")));
     }
     let mut data = Vec::new();
     Codecs::default()
@@ -53,7 +62,7 @@ pub(crate) fn read(file: &[u8]) -> Result<FileHeader, Error> {
         major,
         text,
         references,
-        data_start: at + h.total_len() as u64,
+        data_start: at + (h.header_len + h.length.max(consumed)) as u64,
     })
 }
 

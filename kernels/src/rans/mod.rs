@@ -133,7 +133,9 @@ impl Scratch {
 /// state (the SIMD kernels gather it for 8 or 16 states at once).
 #[inline]
 pub(crate) fn entry(sym: u8, offset: u32, freq: u32) -> u32 {
-    debug_assert!(offset < freq && (1..=4096).contains(&freq));
+    // An offset equal to the frequency: slot 4095 of a 4x8 table of total 4095, which htslib
+    // gives the last symbol.
+    debug_assert!(offset <= freq && (1..=4096).contains(&freq) && offset < 4096);
     u32::from(sym) | (offset << 8) | ((freq - 1) << 20)
 }
 

@@ -381,12 +381,15 @@ fn finish_table(
     Ok(())
 }
 
+/// Renormalises as htslib does: 16 bits below 2¹⁵, none once fewer than two bytes are left
+/// (a stream's last states may end below the bound).
 #[inline]
-fn renorm(x: &mut u32, b: &mut Bytes<'_>) -> Result<(), RansError> {
+fn renorm(x: &mut u32, b: &mut Bytes<'_>) {
     if *x < LOWER {
-        *x = (*x << 16) | b.u16le()?;
+        if let Ok(w) = b.u16le() {
+            *x = (*x << 16) | w;
+        }
     }
-    Ok(())
 }
 
 fn read_states(b: &mut Bytes<'_>, r: &mut [u32]) -> Result<(), RansError> {
@@ -420,7 +423,7 @@ fn order0(b: &mut Bytes<'_>, out: &mut [u8], states: usize, level: Level) -> Res
             let e = table[(*x & 0xfff) as usize];
             *o = e as u8;
             *x = advance(e, *x, 12);
-            renorm(x, b)?;
+            renorm(x, b);
         }
     }
     Ok(())
@@ -532,7 +535,7 @@ fn order1(
         let x = r[z];
         let e = o1[c * 4096 + (x & mask) as usize];
         r[z] = advance(e, x, shift);
-        renorm(&mut r[z], b)?;
+        renorm(&mut r[z], b);
         ctx[z] = e as u8;
         Ok(e as u8)
     };

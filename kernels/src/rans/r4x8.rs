@@ -33,7 +33,14 @@ pub fn decode(stream: &[u8], out: &mut [u8], scratch: &mut Scratch) -> Result<()
             expected: out.len(),
         });
     }
+    // The stated compressed size is the rest of the stream exactly (htslib checks it too): a
+    // cut stream is an error here, not a shorter renormalisation at its end.
     let mut b = Bytes::new(stream);
+    b.pos = 1;
+    let compressed = b.u32le()? as usize;
+    if compressed != stream.len() - 9 {
+        return Err(RansError::Truncated);
+    }
     b.pos = 9;
     if out.is_empty() {
         return Ok(());
@@ -80,10 +87,12 @@ fn symbols(
     }
 }
 
-/// Reads one frequency table into `slots` (4096 [`entry`](super::entry) slots); returns its
-/// total. Slots past the total belong to no symbol: a state reaching one is a corrupt stream.
-fn table(b: &mut Bytes<'_>, slots: &mut [u32], zero_is_total: bool) -> Result<u32, RansError> {
+/// Reads one frequency table into `slots` (4096 [`entry`](super::entry) slots). Its total
+/// must be 4096 or 4095 (htscodecs writes 4095); slot 4095 of a table of 4095 belongs to the
+/// last symbol, one past its range, as htslib decodes it.
+fn table(b: &mut Bytes<'_>, slots: &mut [u32], zero_is_total: bool) -> Result<(), RansError> {
     let mut total = 0u32;
+    let mut last = (0u8, 0u32);
     symbols(b, |b, s| {
         let mut f = freq(b)?;
         if f == 0 && zero_is_total {
@@ -100,70 +109,84 @@ fn table(b: &mut Bytes<'_>, slots: &mut [u32], zero_is_total: bool) -> Result<u3
             *e = entry(s, j as u32, f);
         }
         total += f;
+        if f > 0 {
+            last = (s, f);
+        }
         Ok(())
     })?;
-    if total == 0 {
-        return Err(RansError::BadFrequencies);
+    match total {
+        TOTFREQ => Ok(()),
+        4095 => {
+            slots[4095] = entry(last.0, last.1, last.1);
+            Ok(())
+        }
+        _ => Err(RansError::BadFrequencies),
     }
-    Ok(total)
 }
 
 /// One decoding step of a state: its symbol and its next value (before renormalisation).
 #[inline]
-fn step(x: u32, slots: &[u32], total: u32) -> Result<(u8, u32), RansError> {
-    let m = x & (TOTFREQ - 1);
-    if m >= total {
+fn step(x: u32, slots: &[u32]) -> (u8, u32) {
+    let e = slots[(x & (TOTFREQ - 1)) as usize];
+    (e as u8, advance(e, x, 12))
+}
+
+/// Renormalises as htslib does: a byte at a time below 2²³, at most two (a state that starts
+/// at 2²³ or above never falls below 2¹¹), and no more once the stream is used up.
+#[inline]
+fn renorm(x: &mut u32, b: &mut Bytes<'_>) {
+    for _ in 0..2 {
+        if *x >= LOWER {
+            return;
+        }
+        let Ok(byte) = b.u8() else { return };
+        *x = (*x << 8) | u32::from(byte);
+    }
+}
+
+/// The four states; each must be at least 2²³.
+fn states(b: &mut Bytes<'_>) -> Result<[u32; 4], RansError> {
+    let r = [b.u32le()?, b.u32le()?, b.u32le()?, b.u32le()?];
+    if r.iter().any(|&x| x < LOWER) {
         return Err(RansError::BadState);
     }
-    let e = slots[m as usize];
-    Ok((e as u8, advance(e, x, 12)))
-}
-
-#[inline]
-fn renorm(x: &mut u32, b: &mut Bytes<'_>) -> Result<(), RansError> {
-    while *x < LOWER {
-        *x = (*x << 8) | u32::from(b.u8()?);
-    }
-    Ok(())
-}
-
-fn states(b: &mut Bytes<'_>) -> Result<[u32; 4], RansError> {
-    Ok([b.u32le()?, b.u32le()?, b.u32le()?, b.u32le()?])
+    Ok(r)
 }
 
 fn order0(b: &mut Bytes<'_>, out: &mut [u8]) -> Result<(), RansError> {
     let mut slots = [0u32; TOTFREQ as usize];
-    let total = table(b, &mut slots, false)?;
+    table(b, &mut slots, false)?;
     let mut r = states(b)?;
     let whole = out.len() & !3;
     for quad in out[..whole].chunks_exact_mut(4) {
         for (j, o) in quad.iter_mut().enumerate() {
-            let (s, x) = step(r[j], &slots, total)?;
+            let (s, x) = step(r[j], &slots);
             *o = s;
             r[j] = x;
         }
         for x in &mut r {
-            renorm(x, b)?;
+            renorm(x, b);
         }
     }
     // The last one to three symbols, one from each of the first states (their final step).
     for (j, o) in out[whole..].iter_mut().enumerate() {
-        *o = step(r[j], &slots, total)?.0;
+        *o = step(r[j], &slots).0;
     }
     Ok(())
 }
 
 fn order1(b: &mut Bytes<'_>, out: &mut [u8], scratch: &mut Scratch) -> Result<(), RansError> {
     let o1 = &mut scratch.o1;
-    // Each context's total; 0 for a context without a table.
-    let mut totals = [0u32; 256];
+    // Which contexts have a table.
+    let mut used = [false; 256];
     // Contexts listed as symbols are: a list of contexts, each followed by its table.
     {
         let mut rle = 0u8;
         let mut i = b.u8()?;
         loop {
             let c = usize::from(i);
-            totals[c] = table(b, &mut o1[c * 4096..][..4096], true)?;
+            table(b, &mut o1[c * 4096..][..4096], true)?;
+            used[c] = true;
             if rle == 0 && u16::from(i) + 1 == u16::from(b.peek()?) {
                 i = b.u8()?;
                 rle = b.u8()?;
@@ -183,8 +206,10 @@ fn order1(b: &mut Bytes<'_>, out: &mut [u8], scratch: &mut Scratch) -> Result<()
     let mut ctx = [0u8; 4];
     let get = |ctx: u8, x: u32| -> Result<(u8, u32), RansError> {
         let c = usize::from(ctx);
-        // A context without a table has total 0: every slot is past it.
-        step(x, &o1[c * 4096..][..4096], totals[c])
+        if !used[c] {
+            return Err(RansError::BadState);
+        }
+        Ok(step(x, &o1[c * 4096..][..4096]))
     };
     for k in 0..quarter {
         for j in 0..4 {
@@ -194,7 +219,7 @@ fn order1(b: &mut Bytes<'_>, out: &mut [u8], scratch: &mut Scratch) -> Result<()
             r[j] = x;
         }
         for x in &mut r {
-            renorm(x, b)?;
+            renorm(x, b);
         }
     }
     // The remainder, by the last state.
@@ -203,7 +228,7 @@ fn order1(b: &mut Bytes<'_>, out: &mut [u8], scratch: &mut Scratch) -> Result<()
         *o = s;
         ctx[3] = s;
         r[3] = x;
-        renorm(&mut r[3], b)?;
+        renorm(&mut r[3], b);
     }
     Ok(())
 }
