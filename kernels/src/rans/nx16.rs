@@ -539,14 +539,54 @@ fn order1(
         ctx[z] = e as u8;
         Ok(e as u8)
     };
-    for i in start..q {
-        for z in 0..states {
-            out[z * q + i] = step(z, &mut ctx, &mut r[..states], b)?;
-        }
+    let table: &[u32; 1 << 20] = o1[..1 << 20]
+        .try_into()
+        .map_err(|_| RansError::BadFrequencies)?;
+    let rounds = (start, q);
+    match (states, shift) {
+        (4, 12) => o1_rounds::<4, 12>(table, &used, &mut r, &mut ctx, b, out, rounds)?,
+        (4, _) => o1_rounds::<4, 10>(table, &used, &mut r, &mut ctx, b, out, rounds)?,
+        (_, 12) => o1_rounds::<32, 12>(table, &used, &mut r, &mut ctx, b, out, rounds)?,
+        _ => o1_rounds::<32, 10>(table, &used, &mut r, &mut ctx, b, out, rounds)?,
     }
     for o in &mut out[states * q..] {
         *o = step(states - 1, &mut ctx, &mut r[..states], b)?;
     }
+    Ok(())
+}
+
+/// Order-1 rounds `rounds.0..rounds.1` of `N` states (state `z` writes `out[z * q + i]` in
+/// round `i`), scalar, the states and contexts held in registers for the constant `N` and
+/// table bits `SHIFT`.
+#[allow(clippy::too_many_arguments)]
+fn o1_rounds<const N: usize, const SHIFT: u32>(
+    table: &[u32; 1 << 20],
+    used: &[bool; 256],
+    r: &mut [u32; 32],
+    ctx: &mut [u8; 32],
+    b: &mut Bytes<'_>,
+    out: &mut [u8],
+    (start, q): (usize, usize),
+) -> Result<(), RansError> {
+    let mut x = [0u32; N];
+    let mut c = [0u8; N];
+    x.copy_from_slice(&r[..N]);
+    c.copy_from_slice(&ctx[..N]);
+    for i in start..q {
+        for z in 0..N {
+            if !used[usize::from(c[z])] {
+                return Err(RansError::BadState);
+            }
+            let slot = (usize::from(c[z]) << 12) | (x[z] & ((1 << SHIFT) - 1)) as usize;
+            let e = table[slot];
+            out[z * q + i] = e as u8;
+            x[z] = advance(e, x[z], SHIFT);
+            renorm(&mut x[z], b);
+            c[z] = e as u8;
+        }
+    }
+    r[..N].copy_from_slice(&x);
+    ctx[..N].copy_from_slice(&c);
     Ok(())
 }
 
