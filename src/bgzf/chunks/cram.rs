@@ -51,6 +51,10 @@ impl ChunkReader {
         let Some(containers) = self.cram.as_mut() else {
             return Ok(());
         };
+        if self.scan_error.is_some() {
+            // The header could not be read: that error is the reader's first.
+            return Ok(());
+        }
         if containers.major() < 3 {
             return Err(format!(
                 "a byte range of a CRAM {}.x file: its container headers have no CRC32 to find \
