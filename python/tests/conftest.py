@@ -165,3 +165,30 @@ def big_bam(tmp_path_factory):
     dst = tmp_path_factory.mktemp("big") / "big.bam"
     records = repeat_bam(src, dst, 300 << 20)
     return dst, records
+
+
+def samtools_or_skip() -> None:
+    """Skips the test when samtools is not installed (fails when RAWARROW_REQUIRE_SAMTOOLS says
+    it must be)."""
+    import shutil
+
+    if shutil.which("samtools") is None:
+        assert "RAWARROW_REQUIRE_SAMTOOLS" not in os.environ, "samtools is not installed"
+        pytest.skip("samtools is not installed")
+
+
+def random_reference(bam: pathlib.Path, fa: pathlib.Path, seed: int) -> pathlib.Path:
+    """A FASTA of random bases for every @SQ line of `bam`'s header (samtools writes CRAM
+    against it)."""
+    import random
+
+    header = subprocess.run(["samtools", "view", "-H", bam], check=True, capture_output=True,
+                            text=True).stdout
+    rng = random.Random(seed)
+    with open(fa, "w") as out:
+        for line in header.splitlines():
+            if line.startswith("@SQ"):
+                f = dict(x.split(":", 1) for x in line.split("\t")[1:])
+                seq = "".join(rng.choice("ACGT") for _ in range(int(f["LN"])))
+                out.write(f">{f['SN']}\n" + "\n".join(seq[i:i + 70] for i in range(0, len(seq), 70)) + "\n")
+    return fa

@@ -177,25 +177,13 @@ def test_filters_regions_and_file_column_equal_the_cli(tmp_path):
 def test_read_bam_reads_cram_as_samtools_decodes_it(tmp_path):
     """A CRAM file (samtools writes it, against a reference and without one) reads into the
     same rows as the BAM samtools decodes it into; reference= gives the FASTA."""
-    import random
-    import shutil
     import subprocess
 
-    if shutil.which("samtools") is None:
-        import os
+    from conftest import random_reference, samtools_or_skip
 
-        assert "RAWARROW_REQUIRE_SAMTOOLS" not in os.environ, "samtools is not installed"
-        pytest.skip("samtools is not installed")
+    samtools_or_skip()
     bam = DATA / "sample.bam"
-    header = subprocess.run(["samtools", "view", "-H", bam], check=True, capture_output=True, text=True).stdout
-    rng = random.Random(7)
-    fa = tmp_path / "ref.fa"
-    with open(fa, "w") as out:
-        for line in header.splitlines():
-            if line.startswith("@SQ"):
-                f = dict(x.split(":", 1) for x in line.split("\t")[1:])
-                seq = "".join(rng.choice("ACGT") for _ in range(int(f["LN"])))
-                out.write(f">{f['SN']}\n" + "\n".join(seq[i : i + 70] for i in range(0, len(seq), 70)) + "\n")
+    fa = random_reference(bam, tmp_path / "ref.fa", 7)
     for name, opts, ref in [("ref", ["-T", str(fa)], fa), ("noref", ["--output-fmt-option", "no_ref=1"], None)]:
         cram = tmp_path / f"{name}.cram"
         subprocess.run(["samtools", "view", "-C", "--no-PG", *opts, bam, "-o", cram], check=True)

@@ -213,26 +213,13 @@ def test_a_tdf_run_in_a_bucket_is_read_with_no_shared_filesystem(cluster, tmp_pa
 def test_a_cram_file_splits_across_the_cluster(cluster, tmp_path):
     """CRAM 3.1 cut into byte ranges, each task finding its first container by CRC32: the
     dataset equals the single-process read (every record once)."""
-    import random
-    import shutil
     import subprocess
 
-    if shutil.which("samtools") is None:
-        import os
+    from conftest import random_reference, samtools_or_skip
 
-        assert "RAWARROW_REQUIRE_SAMTOOLS" not in os.environ, "samtools is not installed"
-        pytest.skip("samtools is not installed")
+    samtools_or_skip()
     bam = DATA / "sample.bam"
-    header = subprocess.run(["samtools", "view", "-H", bam], check=True, capture_output=True,
-                            text=True).stdout
-    rng = random.Random(11)
-    fa = tmp_path / "ref.fa"
-    with open(fa, "w") as out:
-        for line in header.splitlines():
-            if line.startswith("@SQ"):
-                f = dict(x.split(":", 1) for x in line.split("\t")[1:])
-                seq = "".join(rng.choice("ACGT") for _ in range(int(f["LN"])))
-                out.write(f">{f['SN']}\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
+    fa = random_reference(bam, tmp_path / "ref.fa", 11)
     cram = tmp_path / "x.cram"
     subprocess.run(["samtools", "view", "-C", "--no-PG", "-T", fa, "--output-fmt-option",
                     "version=3.1", "--output-fmt-option", "seqs_per_slice=500", bam, "-o", cram],

@@ -165,16 +165,30 @@ pub(crate) fn plan_regions(
             index_path.display()
         ));
     }
+    let spans = spans_of(&regions, |r| match r.tid {
+        Some(tid) => index.chunks(tid, r.beg, r.end),
+        None => vec![(index.no_coor_offset().max(u64::from(header_end)), u64::MAX)],
+    });
+    Ok(RegionPlan {
+        regions,
+        spans,
+        warnings,
+        containers: false,
+    })
+}
+
+/// The spans of each region's chunks (virtual offsets `[start, end)` from `chunks`), in the
+/// order given. On sorted data a region ends at its first record past it (as htslib's
+/// iterator).
+fn spans_of(
+    regions: &[crate::bam::Region],
+    chunks: impl Fn(&crate::bam::Region) -> Vec<(u64, u64)>,
+) -> Vec<crate::bam::frame::Span> {
     let mut spans = Vec::new();
     for (i, r) in regions.iter().enumerate() {
-        let chunks = match r.tid {
-            Some(tid) => index.chunks(tid, r.beg, r.end),
-            None => vec![(index.no_coor_offset().max(u64::from(header_end)), u64::MAX)],
-        };
-        // On sorted data the region ends at the first record past it (as htslib's iterator).
         let stop_past = r.tid.map(|t| (t as i32, r.end));
         spans.extend(
-            chunks
+            chunks(r)
                 .into_iter()
                 .map(|(start, end)| crate::bam::frame::Span {
                     start: start.into(),
@@ -184,12 +198,7 @@ pub(crate) fn plan_regions(
                 }),
         );
     }
-    Ok(RegionPlan {
-        regions,
-        spans,
-        warnings,
-        containers: false,
-    })
+    spans
 }
 
 /// A region query of a CRAM file: the containers its `.crai` says overlap each region (one
@@ -237,20 +246,18 @@ fn plan_cram(
             found.display()
         ));
     }
-    let mut spans = Vec::new();
-    for (i, r) in regions.iter().enumerate() {
-        let stop_past = r.tid.map(|t| (t as i32, r.end));
-        spans.extend(
-            crate::cram::crai::containers(&entries, r.tid, r.beg, r.end)
-                .into_iter()
-                .map(|c| crate::bam::frame::Span {
-                    start: VirtualPosition::block(c),
-                    end: VirtualPosition::block(c + 1),
-                    region: i,
-                    stop_past,
-                }),
-        );
-    }
+    // A container's records all sit at its offset (virtual offset `container << 16`).
+    let spans = spans_of(&regions, |r| {
+        crate::cram::crai::containers(&entries, r.tid, r.beg, r.end)
+            .into_iter()
+            .map(|c| {
+                (
+                    u64::from(VirtualPosition::block(c)),
+                    u64::from(VirtualPosition::block(c + 1)),
+                )
+            })
+            .collect()
+    });
     Ok(RegionPlan {
         regions,
         spans,
