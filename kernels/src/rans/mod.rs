@@ -10,9 +10,9 @@
 //! order-1 tables.
 //!
 //! ```
-//! // An order-0 stream of five 'a's: header (order 0, 27 bytes follow, 5 out), the table
+//! // An order-0 stream of five 'a's: header (order 0, 20 bytes follow, 5 out), the table
 //! // ('a' owns all 4096 slots; 0 ends it), and four states that never need a byte.
-//! let mut stream = vec![0, 27, 0, 0, 0, 5, 0, 0, 0, b'a', 0x90, 0x00, 0];
+//! let mut stream = vec![0, 20, 0, 0, 0, 5, 0, 0, 0, b'a', 0x90, 0x00, 0];
 //! for _ in 0..4 {
 //!     stream.extend_from_slice(&(1u32 << 23).to_le_bytes());
 //! }
