@@ -27,6 +27,10 @@ pub struct Progress {
     pub total: u64,
     /// `"bytes"` (compressed BAM bytes), `"rows"` (timsTOF: peaks, precursors, spectra or windows) or `"files"` (MIDI).
     pub unit: &'static str,
+    /// Pieces of input decompressed so far: BGZF blocks (BAM; a CRAM container counts as one),
+    /// frames (timsTOF peaks) or files (MIDI). What a pushed-down region or slice saves shows
+    /// here.
+    pub blocks: u64,
 }
 
 /// Pieces of input that readers on different machines read independently, as a cluster engine

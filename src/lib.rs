@@ -14,6 +14,7 @@ pub mod io;
 pub mod midi;
 pub mod options;
 pub(crate) mod runtime;
+pub mod scan;
 pub mod sink;
 pub(crate) mod stats;
 pub mod stream;

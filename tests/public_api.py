@@ -7,8 +7,8 @@ purpose (and the change shows in review).
     python3 tests/public_api.py target/doc/rawarrow.json > tests/public-api.txt   # to accept a change
     python3 tests/public_api.py target/doc/rawarrow.json --check tests/public-api.txt
 
-Checked first: at most 500 items, none of the CLI, none reachable under two paths, no type of
-the kernels crate in a signature.
+Checked first: at most 520 items (500 until the lazy scans' planners, `rawarrow::scan`), none
+of the CLI, none reachable under two paths, no type of the kernels crate in a signature.
 
 Listed: modules, re-exports, structs (public fields), enums (variants), traits, functions and
 methods of inherent impls with their parameter and return types, constants, statics and type
@@ -186,7 +186,7 @@ def walk(doc):
     return sorted(out)
 
 
-LIMIT = 500
+LIMIT = 520
 
 
 def shape_problems(doc, lines):

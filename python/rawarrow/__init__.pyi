@@ -50,6 +50,10 @@ class BatchStream:
     @property
     def progress(self) -> Optional[Tuple[int, int, int, str]]:
         """(rows, done, total, unit); unit is "bytes", "rows" (timsTOF) or "files"."""
+    @property
+    def blocks(self) -> Optional[int]:
+        """Pieces of input decompressed so far: BGZF blocks (BAM; a CRAM container counts as
+        one), frames (timsTOF peaks) or files (MIDI)."""
     def close(self) -> None: ...
     def __enter__(self) -> "BatchStream": ...
     def __exit__(

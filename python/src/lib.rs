@@ -9,6 +9,7 @@
 mod bam;
 mod convert;
 mod midi;
+mod scan;
 mod stream;
 mod tdf;
 
@@ -22,6 +23,7 @@ use rawarrow::{Error, ErrorKind};
 pub(crate) use bam::*;
 pub(crate) use convert::*;
 pub(crate) use midi::*;
+pub(crate) use scan::*;
 pub(crate) use stream::*;
 pub(crate) use tdf::*;
 
@@ -192,5 +194,7 @@ fn _rawarrow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_plan_bam, m)?)?;
     m.add_function(wrap_pyfunction!(_plan_tdf, m)?)?;
     m.add_function(wrap_pyfunction!(_plan_midi, m)?)?;
+    m.add_function(wrap_pyfunction!(_push_bam, m)?)?;
+    m.add_function(wrap_pyfunction!(_push_tdf, m)?)?;
     Ok(())
 }

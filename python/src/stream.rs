@@ -130,6 +130,14 @@ impl PyBatchStream {
         })
     }
 
+    /// Pieces of input decompressed so far: BGZF blocks (BAM; a CRAM container counts as one),
+    /// frames (timsTOF peaks) or files (MIDI); what a region or slice saves shows here. None
+    /// once the stream was handed over or closed.
+    #[getter]
+    fn blocks(&self) -> Option<u64> {
+        self.lock().as_ref().map(|s| s.progress().blocks)
+    }
+
     /// Stops reading and joins the worker threads (also done at the end of the stream).
     fn close(&self, py: Python<'_>) {
         let stream = self.lock().take();

@@ -39,6 +39,21 @@ impl Filter {
         self
     }
 
+    /// The minimum MAPQ.
+    pub fn mapq_floor(&self) -> u8 {
+        self.min_mapq
+    }
+
+    /// The FLAG bits a record must have.
+    pub fn required_flags(&self) -> u16 {
+        self.require
+    }
+
+    /// The FLAG bits a record must not have.
+    pub fn excluded_flags(&self) -> u16 {
+        self.exclude
+    }
+
     /// Whether the filter keeps every record.
     pub(crate) fn is_all(&self) -> bool {
         *self == Self::default()

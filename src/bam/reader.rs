@@ -183,6 +183,11 @@ impl Reader {
         self.records.chunks().compressed_position()
     }
 
+    /// BGZF blocks (CRAM containers) inflated and handed to the decoders so far.
+    pub(crate) fn blocks_read(&self) -> u64 {
+        self.records.chunks().pieces()
+    }
+
     /// Whether the file ended with the BGZF EOF marker (`None` until the end is reached).
     pub(crate) fn eof_marker(&self) -> Option<bool> {
         self.records.chunks().eof_marker()

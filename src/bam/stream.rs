@@ -132,6 +132,7 @@ fn chain(inputs: Vec<Arc<Input>>, options: BamOptions) -> Result<BamChain, Error
         dictionary: None,
         schema: Arc::new(arrow_schema::Schema::empty()),
         done_bytes: 0,
+        done_blocks: 0,
         rows: 0,
         warnings: Vec::new(),
         files,
@@ -150,6 +151,8 @@ pub(crate) struct BamChain {
     dictionary: Option<Arc<arrow_array::StringArray>>,
     schema: SchemaRef,
     done_bytes: u64,
+    /// Blocks read from the inputs finished.
+    done_blocks: u64,
     rows: u64,
     warnings: Vec<String>,
     /// The input paths, for the `file` column.
@@ -235,6 +238,7 @@ impl BamChain {
                 }));
             }
             let late = reader.take_warnings();
+            let blocks = reader.blocks_read();
             let no_marker = reader.eof_marker() == Some(false);
             if whole && no_marker {
                 self.warnings.push(format!(
@@ -244,6 +248,7 @@ impl BamChain {
             }
             self.warnings.extend(late);
             self.done_bytes += self.sizes[self.next];
+            self.done_blocks += blocks;
             self.next += 1;
             self.reader = None;
         }
@@ -267,6 +272,7 @@ impl Source for BamChain {
             done: (self.done_bytes + at.saturating_sub(from)).min(total),
             total,
             unit: "bytes",
+            blocks: self.done_blocks + self.reader.as_ref().map_or(0, |r| r.blocks_read()),
         }
     }
 

@@ -185,6 +185,7 @@ impl Source for MidiSource {
             done: s.files,
             total: self.reader.paths().len() as u64,
             unit: "files",
+            blocks: s.files,
         }
     }
 

@@ -139,6 +139,7 @@ impl Source for TdfSource {
             done: r.rows(),
             total: r.expected_rows(),
             unit: "rows",
+            blocks: r.frames_decoded(),
         }
     }
 

@@ -63,6 +63,8 @@ pub struct ChunkReader {
     spare: Vec<Chunk>,
     released: u64,
     uncompressed: u64,
+    /// Blocks (or CRAM containers, or pieces of a plain gzip member) handed out so far.
+    pieces: u64,
     done: bool,
     /// No block starting at or after this compressed offset is read.
     end: u64,
@@ -146,6 +148,7 @@ impl ChunkReader {
             spare: Vec::new(),
             released: offset,
             uncompressed: 0,
+            pieces: 0,
             done: false,
             end: u64::MAX,
             ranges: std::collections::VecDeque::new(),
@@ -341,6 +344,12 @@ impl ChunkReader {
             return s.position();
         }
         self.scan.position()
+    }
+
+    /// BGZF blocks handed out so far, inflated (a CRAM container, or a piece of a plain gzip
+    /// member, counts as one).
+    pub(crate) fn pieces(&self) -> u64 {
+        self.pieces
     }
 
     /// Uncompressed bytes handed out so far.
@@ -540,6 +549,7 @@ impl ChunkReader {
                     self.mismatches = (n + k, seen.or(first));
                 }
                 self.uncompressed += chunk.len as u64;
+                self.pieces += chunk.blocks.len().max(1) as u64;
                 let end = chunk.compressed_range().end;
                 if self.opts.release && end - self.released >= RELEASE_STEP {
                     // The pages inflated leave the resident set, and those two steps ahead are
