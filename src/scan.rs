@@ -237,13 +237,38 @@ pub fn push_bam<P: AsRef<Path>>(
         }));
         return Ok(notes);
     };
-    if let Some(why) = unindexed(paths, options) {
-        notes.extend(ranged.iter().map(|r| format!("{r}: not pushed ({why})")));
-        return Ok(notes);
-    }
+    let why = unindexed(paths, options);
     let references = references(paths, options)?;
     let (lo, hi) = span.unwrap_or((i64::MIN, i64::MAX));
     let (lo, hi) = (lo.max(1), hi.min(i64::from(i32::MAX)));
+    if let Some(why) = why {
+        // Without an index, one reference's window is tested on the workers, record by record,
+        // before anything else is decoded (every block is still inflated).
+        let matching: Vec<(usize, &String)> = references
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| names.contains(*r))
+            .collect();
+        let free = options.regions.is_empty() && options.filter.window_region().is_none();
+        let to = match matching.as_slice() {
+            [] => {
+                options.limit = Some(0);
+                "nothing to read (no reference of the header matches)".to_owned()
+            }
+            [(tid, name)] if free && lo <= hi => {
+                options.filter = options.filter.window(*tid, lo - 1, hi);
+                format!(
+                    "a filter on the workers for {{{name}}}:{lo}-{hi} ({why}: every block is inflated)"
+                )
+            }
+            _ => {
+                notes.extend(ranged.iter().map(|r| format!("{r}: not pushed ({why})")));
+                return Ok(notes);
+            }
+        };
+        notes.extend(ranged.iter().map(|r| format!("{r}: pushed as {to}")));
+        return Ok(notes);
+    }
     let mut regions = Vec::new();
     if lo <= hi {
         for name in references.iter().filter(|r| names.contains(*r)) {
@@ -407,6 +432,7 @@ mod tests {
         }
     }
 
+    use arrow_array::RecordBatch;
     use Literal::{Float, Int, Text};
 
     #[test]
@@ -494,11 +520,23 @@ mod tests {
         ];
         let mut o = BamOptions::default();
         let notes = push_bam(&[&bam], &conditions, &mut o)?;
+        assert_eq!(o.filter.mapq_floor(), 30);
+        // Two references without an index: not pushed; one: a window on the workers.
         assert!(
-            o.regions.is_empty() && notes[1].contains("no index beside"),
+            o.regions.is_empty() && notes[1].contains("not pushed (no index beside"),
             "{notes:?}"
         );
-        assert_eq!(o.filter.mapq_floor(), 30);
+        let mut o = BamOptions::default();
+        let one = [
+            c("rname", "==", &[Text("chrS2".into())]),
+            c("pos", "<", &[Int(900)]),
+        ];
+        let notes = push_bam(&[&bam], &one, &mut o)?;
+        assert!(
+            notes[0].contains("a filter on the workers for {chrS2}:1-899"),
+            "{notes:?}"
+        );
+        assert_eq!(o.filter, crate::bam::Filter::default().window(1, 0, 899));
         let input = crate::io::Input::open(&bam)?;
         let index =
             crate::bam::Index::build(input, crate::bam::IndexFormat::Bai, Default::default())?;
@@ -507,6 +545,27 @@ mod tests {
         push_bam(&[&bam], &conditions, &mut o)?;
         // The header's order; the end bound widened by one.
         assert_eq!(o.regions, ["{chrS1}:1000-2000", "{chrS2}:1000-2000"]);
+        // The workers' window keeps exactly the records the index's region does.
+        for (lo, hi) in [(1, 60000), (1000, 2000), (24990, 25000), (59000, 59001)] {
+            let rows = |o: &BamOptions| -> Result<Vec<RecordBatch>, Error> {
+                let mut s = BatchStream::bam(&[&bam], o)?;
+                std::iter::from_fn(|| s.next_batch().transpose()).collect()
+            };
+            let windowed = BamOptions {
+                filter: crate::bam::Filter::default().window(0, lo - 1, hi),
+                ..Default::default()
+            };
+            let indexed = BamOptions {
+                regions: vec![format!("chrS1:{lo}-{hi}")],
+                ..Default::default()
+            };
+            let (a, b) = (rows(&windowed)?, rows(&indexed)?);
+            let n = |v: &[RecordBatch]| v.iter().map(RecordBatch::num_rows).sum::<usize>();
+            assert_eq!(n(&a), n(&b), "{lo}-{hi}");
+            assert!(n(&a) > 0, "{lo}-{hi}");
+            let one = |v: &[RecordBatch]| arrow_select::concat::concat_batches(&v[0].schema(), v);
+            assert_eq!(one(&a)?, one(&b)?, "{lo}-{hi}");
+        }
         let mut o = BamOptions::default();
         let notes = push_bam(&[&bam], &[c("rname", "==", &[Text("x".into())])], &mut o)?;
         assert_eq!((o.regions.len(), o.limit), (0, Some(0)), "{notes:?}");

@@ -9,6 +9,9 @@ BAM jobs (INPUT an indexed BAM; ARGS: REFERENCE START END, 1-based inclusive):
     polars-bio-region  polars_bio.scan_bam(p).filter(chrom, start in [START, END]).collect()
     scan-all           scan_bam(p).collect()            (every column)
     scan-proj2         scan_bam(p).select("pos", "mapq").collect()
+    duckdb-dataset     DuckDB: select count(*), avg(mapq) ... where rname, pos between, over
+                       rawarrow.dataset(p)
+    duckdb-stream      the same query over the plain stream rawarrow.read_bam(p)
 timsTOF jobs (INPUT a .d folder; ARGS: RT_LO RT_HI seconds):
     tdf-scan-rt        rawarrow.polars.scan_tdf(p).filter(rt in [RT_LO, RT_HI]).collect()
     tdf-eager-rt       pl.DataFrame(rawarrow.read_tdf(p)).filter(the same)
@@ -64,6 +67,15 @@ def job_once(job, path, *args) -> int:
                 df = rp.scan_bam(path).filter(pred).collect()
             else:
                 df = pl.DataFrame(rawarrow.read_bam(path)).filter(pred)
+        elif job in ("duckdb-dataset", "duckdb-stream"):
+            import duckdb
+            ref, start, end = args[0], int(args[1]), int(args[2])
+            src = rawarrow.dataset(path) if job == "duckdb-dataset" else rawarrow.read_bam(path)
+            con = duckdb.connect()
+            con.register("reads", src)
+            n, _ = con.sql(f"select count(*), avg(mapq) from reads where rname = '{ref}' "
+                           f"and pos between {start} and {end}").fetchall()[0]
+            return n
         elif job == "scan-all":
             df = rp.scan_bam(path).collect()
         elif job == "scan-proj2":

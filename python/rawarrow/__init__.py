@@ -34,6 +34,31 @@ from ._rawarrow import (
     read_tdf,
 )
 
+
+
+def dataset(paths, format=None, **options):
+    """A ``pyarrow.dataset.Dataset`` over BAM/CRAM files, a timsTOF run or MIDI files whose
+    scans push their projection and filter into the reader: DuckDB (``select ... from ds where
+    rname = 'chr1' and pos between a and b``), ``ds.to_table(columns=..., filter=...)``, Dask and
+    Ray's pyarrow-dataset readers read only the columns, regions (through the index), FLAG and
+    MAPQ selections and timsTOF frames and slices the filter allows; pyarrow then applies the
+    whole filter, so the rows are exactly the filter's. Needs pyarrow.
+
+    Args:
+        paths: as the matching ``read_*`` function takes them.
+        format: "bam" (BAM or CRAM), "tdf" or "midi"; default: detected from the first input.
+        options: the reader's other keyword arguments (``threads``, ``tags``, ``index``,
+            ``reference``, ``storage_options``, ``table``, ``calibration``, ...); the selection
+            arguments (columns, regions, flags, MAPQ, frames, slices) come from the query.
+
+    Methods that need pyarrow's own files (``get_fragments``, ``take``, joins) raise
+    NotImplementedError. What each scan pushed is a DEBUG line on the ``rawarrow`` logger.
+    """
+    from ._dataset import dataset as make
+
+    return make(paths, format, **options)
+
+
 __all__ = [
     "BatchStream",
     "FormatError",
@@ -42,6 +67,7 @@ __all__ = [
     "convert_bam",
     "convert_midi",
     "convert_tdf",
+    "dataset",
     "detect",
     "read_bam",
     "read_midi",

@@ -1,6 +1,8 @@
 """Type stubs of rawarrow (the readers are implemented in Rust, in rawarrow._rawarrow)."""
 
 import os
+
+import pyarrow.dataset
 from types import TracebackType
 from typing import BinaryIO, Callable, Iterator, Literal, Mapping, Optional, Sequence, Tuple, Union
 
@@ -68,6 +70,14 @@ def detect(path: PathLike) -> Literal["bam", "tdf", "midi"]:
     "midi" (a Standard MIDI File, or a folder to walk for them). An input no format reads is a
     FormatError saying what it is instead (CRAM, SAM text, an empty file); a missing one an
     OSError."""
+
+def dataset(
+    paths: Union[Paths, Sequence[PathLike]],
+    format: Optional[Literal["bam", "tdf", "midi"]] = None,
+    **options: object,
+) -> "pyarrow.dataset.Dataset":
+    """A pyarrow Dataset whose scans push projection and filter into the reader (DuckDB,
+    pyarrow, Dask and Ray read through it with the same pushdown)."""
 
 def read_bam(
     paths: Union[Paths, BinaryIO],

@@ -106,13 +106,16 @@ def test_scan_bam_random_predicates_equal_the_eager_read_filtered(indexed_bams, 
     caplog.set_level(logging.DEBUG, logger="rawarrow")
     rng = random.Random(35)
     lines = []
-    for bam in indexed_bams:
+    # Indexed (regions through the index), and the files as they are, without an index
+    # (one reference's window tested on the workers).
+    plain_bams = [b for b, _ in bams()]
+    for bam, n in [(b, 50) for b in indexed_bams] + [(b, 15) for b in plain_bams]:
         eager = pl.DataFrame(rawarrow.read_bam(bam))
         refs = eager["rname"].drop_nulls().unique().cast(pl.Utf8).to_list()
         lf = rp.scan_bam(bam)
         assert lf.collect_schema() == eager.schema
         pushed(caplog)
-        for _ in range(50):
+        for _ in range(n):
             pred = random_predicate(rng, eager, sorted(refs))
             cols = rng.sample(BAM_COLUMNS, rng.randint(1, 4)) if rng.random() < 0.6 else None
             want = eager.filter(pred)
@@ -122,9 +125,10 @@ def test_scan_bam_random_predicates_equal_the_eager_read_filtered(indexed_bams, 
             got = got.collect()
             assert_frame_equal(plain(got), plain(want)), (bam, pred, cols)
         found = pushed(caplog)
-        assert len(found) == 50, found
+        assert len(found) == n, found
         lines += [line for line, _ in found]
     for what in ["through the index", "FLAG filter", "MAPQ filter", "nothing to read",
+                 "a filter on the workers",
                  "not pushed (filtered after reading)"]:
         assert any(what in line for line in lines), what
 
@@ -165,7 +169,7 @@ def test_scan_bam_without_an_index_is_exact_and_says_why(tmp_path, caplog):
     got = rp.scan_bam(bam).filter(pred).collect()
     assert_frame_equal(plain(got), plain(eager.filter(pred)))
     ((line, _),) = pushed(caplog)
-    assert "not pushed (no index beside" in line, line
+    assert "a filter on the workers" in line and "no index beside" in line, line
 
 
 def test_scan_bam_explain_names_the_scan(indexed_bams):
@@ -243,3 +247,97 @@ def test_scan_bam_bad_input_is_the_readers_error(tmp_path):
     bad.write_bytes(b"not a bam at all")
     with pytest.raises(rawarrow.FormatError):
         rp.scan_bam(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# rawarrow.dataset: a pyarrow Dataset that DuckDB and pyarrow scan with pushdown.
+
+
+def test_duckdb_over_the_dataset_equals_duckdb_over_the_eager_table(indexed_bams, caplog):
+    import duckdb
+    import pyarrow as pa
+
+    caplog.set_level(logging.DEBUG, logger="rawarrow")
+    rng = random.Random(5)
+    con = duckdb.connect()
+    pushed_regions = 0
+    for bam in indexed_bams:
+        reads = rawarrow.dataset(bam)
+        eager = pa.table(rawarrow.read_bam(bam))
+        refs = sorted(set(eager.column("rname").to_pylist()) - {None})
+        positions = [p for p in eager.column("pos").to_pylist() if p is not None]
+        con.register("reads", reads)
+        con.register("eager", eager)
+        for _ in range(8):
+            terms = []
+            if refs:
+                terms.append(f"rname = '{rng.choice(refs)}'")
+            if positions and rng.random() < 0.7:
+                a, b = sorted(rng.sample(positions, 2) if len(positions) > 1 else positions * 2)
+                terms.append(f"pos between {a} and {b}")
+            if rng.random() < 0.4:
+                terms.append(f"mapq >= {rng.choice([1, 20, 60])}")
+            if rng.random() < 0.3:
+                terms.append("(flag = 99 or flag = 147)")
+            where = " and ".join(terms) or "true"
+            q = "select qname, flag, rname::varchar as rname, pos, mapq, cigar from {} where " + \
+                where + " order by all"
+            got, want = con.sql(q.format("reads")).fetchall(), con.sql(q.format("eager")).fetchall()
+            assert got == want, (bam, where)
+        lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dataset")]
+        pushed_regions += sum("through the index" in line for line in lines)
+        caplog.clear()
+    assert pushed_regions > 0
+
+
+def test_pyarrow_filters_on_the_dataset_equal_the_eager_table_filtered(indexed_bams, caplog):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    caplog.set_level(logging.DEBUG, logger="rawarrow")
+    rng = random.Random(11)
+    bam = max(indexed_bams, key=lambda p: p.stat().st_size)
+    reads = rawarrow.dataset(bam)
+    eager = pa.table(rawarrow.read_bam(bam))
+    refs = sorted(set(eager.column("rname").to_pylist()) - {None})
+    positions = [p for p in eager.column("pos").to_pylist() if p is not None]
+    for _ in range(20):
+        a, b = sorted(rng.sample(positions, 2))
+        terms = [pc.field("rname") == rng.choice(refs), pc.field("pos") >= a, pc.field("pos") <= b]
+        if rng.random() < 0.5:
+            terms.append(pc.field("flag").isin([99, 147, 83, 163]))
+        if rng.random() < 0.5:
+            terms.append(pc.field("mapq") > 10)
+        f = terms[0]
+        for t in terms[1:]:
+            f = f & t
+        cols = ["qname", "pos", "mapq"]
+        got = reads.to_table(columns=cols, filter=f)
+        want = eager.filter(f).select(cols)
+        assert got.equals(want), f
+    assert reads.count_rows(filter=pc.field("mapq") >= 30) == \
+        eager.filter(pc.field("mapq") >= 30).num_rows
+    assert any("through the index" in r.getMessage() for r in caplog.records)
+    with pytest.raises(NotImplementedError):
+        reads.get_fragments()
+    with pytest.raises(TypeError):
+        rawarrow.dataset(bam, regions=["x"])
+
+
+def test_duckdb_over_a_timstof_dataset_reads_the_frame_range(tmp_path_factory, caplog):
+    import duckdb
+    import pyarrow as pa
+
+    caplog.set_level(logging.DEBUG, logger="rawarrow")
+    run = tdf_runs(tmp_path_factory)[0]
+    peaks = rawarrow.dataset(run)
+    eager = pa.table(rawarrow.read_tdf(run))
+    frames = sorted(set(eager.column("frame").to_pylist()))
+    a, b = frames[len(frames) // 4], frames[len(frames) // 2]
+    # DuckDB pushes integer bounds (not float ones: NaN may satisfy them), so the frame range.
+    q = f"select frame, scan, tof, intensity, mz from {{}} where frame between {a} and {b} " \
+        "and intensity > 10 order by all"
+    got = duckdb.sql(q.format("peaks")).fetchall()
+    want = duckdb.sql(q.format("eager")).fetchall()
+    assert got == want and len(got) > 0
+    assert any(f"pushed as the frames {a}..={b}" in r.getMessage() for r in caplog.records)

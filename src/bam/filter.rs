@@ -17,6 +17,8 @@ pub struct Filter {
     min_mapq: u8,
     require: u16,
     exclude: u16,
+    /// Only records overlapping `[beg, end)` (0-based) of reference `tid`.
+    window: Option<(i32, i64, i64)>,
 }
 
 impl Filter {
@@ -37,6 +39,26 @@ impl Filter {
     pub fn exclude_flags(mut self, flags: u16) -> Self {
         self.exclude = flags;
         self
+    }
+
+    /// Keep only records overlapping `[beg, end)` (0-based, half-open) of the reference at
+    /// index `tid` of the header, as `samtools view FILE REGION` prints them (the record's end
+    /// from its CIGAR) — without an index: every record is looked at, on the workers, before
+    /// anything else is decoded. What lazy scans push for a region of an unindexed file.
+    pub fn window(mut self, tid: usize, beg: i64, end: i64) -> Self {
+        self.window = Some((i32::try_from(tid).unwrap_or(i32::MAX), beg, end));
+        self
+    }
+
+    /// The window as a region, for the overlap test that needs the parsed record.
+    pub(crate) fn window_region(&self) -> Option<crate::bam::index::region::Region> {
+        self.window
+            .map(|(tid, beg, end)| crate::bam::index::region::Region {
+                text: String::new(),
+                tid: usize::try_from(tid).ok(),
+                beg,
+                end,
+            })
     }
 
     /// The minimum MAPQ.
@@ -69,7 +91,17 @@ impl Filter {
     /// least the 32 bytes of fixed fields (framing guarantees it).
     #[inline]
     pub(crate) fn keeps_raw(&self, body: &[u8]) -> bool {
-        self.keeps(u16::from_le_bytes([body[14], body[15]]), body[9])
+        let fixed = self.keeps(u16::from_le_bytes([body[14], body[15]]), body[9]);
+        match self.window {
+            None => fixed,
+            // The reference and a start before the window's end: the overlap test, which
+            // needs the CIGAR, follows on the parsed record.
+            Some((tid, _, end)) => {
+                let word =
+                    |i: usize| i32::from_le_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+                fixed && word(0) == tid && i64::from(word(4)) < end
+            }
+        }
     }
 }
 

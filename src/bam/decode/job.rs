@@ -346,6 +346,7 @@ fn decode_records(
         // a malformed record; the first error in file order is the one returned.
         let mut kept = Vec::with_capacity(job.recs.len());
         let mut dropped_error = None;
+        let window = filter.window_region();
         for i in 0..job.recs.len() {
             let parsed = || crate::bam::Record::parse_with(body(i), n_refs, false);
             if !filter.keeps_raw(body(i)) {
@@ -358,7 +359,10 @@ fn decode_records(
             // The alignment end needs the CIGAR (the real one when a CG tag holds it); a
             // record that does not parse is kept, so decoding reports its error in order.
             let region = regions.get(job.recs[i].region as usize);
-            if region.is_none_or(|r| parsed().map_or(true, |rec| r.overlaps(&rec))) {
+            let overlaps = |r: &crate::bam::index::region::Region| {
+                parsed().map_or(true, |rec| r.overlaps(&rec))
+            };
+            if region.is_none_or(overlaps) && window.as_ref().is_none_or(overlaps) {
                 kept.push(i);
             }
         }
