@@ -51,12 +51,35 @@ def dataset(paths, format=None, **options):
             ``reference``, ``storage_options``, ``table``, ``calibration``, ...); the selection
             arguments (columns, regions, flags, MAPQ, frames, slices) come from the query.
 
-    Methods that need pyarrow's own files (``get_fragments``, ``take``, joins) raise
-    NotImplementedError. What each scan pushed is a DEBUG line on the ``rawarrow`` logger.
+    ``get_fragments()`` cuts it as the Ray datasource does (BAM byte ranges, timsTOF frame
+    groups, MIDI file lists), each fragment scanned with the same pushdown. Methods that need
+    pyarrow's own files (``take``, joins) raise NotImplementedError. What each scan pushed is a
+    DEBUG line on the ``rawarrow`` logger.
     """
     from ._dataset import dataset as make
 
     return make(paths, format, **options)
+
+
+def scan_bam(paths, **options):
+    """``rawarrow.polars.scan_bam``: a lazy polars scan with pushdown (needs polars)."""
+    from .polars import scan_bam as scan
+
+    return scan(paths, **options)
+
+
+def scan_tdf(path, **options):
+    """``rawarrow.polars.scan_tdf``: a lazy polars scan with pushdown (needs polars)."""
+    from .polars import scan_tdf as scan
+
+    return scan(path, **options)
+
+
+def scan_midi(paths, **options):
+    """``rawarrow.polars.scan_midi``: a lazy polars scan (needs polars)."""
+    from .polars import scan_midi as scan
+
+    return scan(paths, **options)
 
 
 __all__ = [
@@ -72,4 +95,7 @@ __all__ = [
     "read_bam",
     "read_midi",
     "read_tdf",
+    "scan_bam",
+    "scan_midi",
+    "scan_tdf",
 ]

@@ -2,6 +2,7 @@
 
 import os
 
+import polars
 import pyarrow.dataset
 from types import TracebackType
 from typing import BinaryIO, Callable, Iterator, Literal, Mapping, Optional, Sequence, Tuple, Union
@@ -78,6 +79,17 @@ def dataset(
 ) -> "pyarrow.dataset.Dataset":
     """A pyarrow Dataset whose scans push projection and filter into the reader (DuckDB,
     pyarrow, Dask and Ray read through it with the same pushdown)."""
+
+def scan_bam(paths: Paths, **options: object) -> "polars.LazyFrame":
+    """rawarrow.polars.scan_bam: a lazy polars scan whose projection, regions, FLAG and MAPQ
+    predicates are read through the reader."""
+
+def scan_tdf(path: PathLike, **options: object) -> "polars.LazyFrame":
+    """rawarrow.polars.scan_tdf: a lazy polars scan whose frame, rt, mobility, m/z and MS-level
+    predicates are read through the reader."""
+
+def scan_midi(paths: Paths, **options: object) -> "polars.LazyFrame":
+    """rawarrow.polars.scan_midi: a lazy polars scan of notes or files."""
 
 def read_bam(
     paths: Union[Paths, BinaryIO],

@@ -247,6 +247,12 @@ class Dataset(ds.Dataset):
     def scanner(self, columns=None, filter=None, batch_size=None, **_ignored):
         """A ``pyarrow.dataset.Scanner`` over the reader's batches, with `columns` and `filter`
         pushed into the reader as far as it can select, and applied exactly by pyarrow."""
+        return self._scan(columns, filter, batch_size, {})
+
+    def _scan(self, columns, filter, batch_size, piece):
+        """The scanner of the whole dataset (`piece` empty) or of one fragment: `piece` holds
+        its paths, byte range (BAM) or frames (timsTOF)."""
+        paths = piece.get("paths", self._paths)
         filter = self._combined(filter)
         conds, fields = conditions(filter)
         names = self._schema.names
@@ -259,11 +265,12 @@ class Dataset(ds.Dataset):
         selection, notes = {}, []
         if self._format == "bam":
             regions, mapq, require, exclude, limit, notes = _rawarrow._push_bam(
-                self._paths, conds, index=self._options.get("index"),
+                paths, conds, index=self._options.get("index"),
                 storage_options=self._options.get("storage_options"),
-                reference=self._options.get("reference"))
+                reference=self._options.get("reference"), byte_range=piece.get("byte_range"))
             selection = dict(regions=regions or None, min_mapq=mapq, require_flags=require,
-                             exclude_flags=exclude, limit=limit)
+                             exclude_flags=exclude, limit=limit,
+                             byte_range=piece.get("byte_range"))
             if not regions:
                 selection["index"] = None
             fixed = [c for c in names if c in _BAM_COLUMNS]
@@ -271,7 +278,10 @@ class Dataset(ds.Dataset):
                 # A count reads no column: the smallest is decoded.
                 selection["columns"] = [c for c in fixed if c in wanted] or ["flag"]
         elif self._format == "tdf":
-            selection, notes = _rawarrow._push_tdf(conds, table=self._options.get("table", "peaks"))
+            selection, notes = _rawarrow._push_tdf(conds, table=self._options.get("table", "peaks"),
+                                                   frames=piece.get("frames"))
+            if "frames" in piece:
+                selection.setdefault("frames", piece["frames"])
             if wanted is not None:
                 selection["columns"] = [c for c in names if c in wanted] or names[:1]
         if batch_size:
@@ -282,8 +292,9 @@ class Dataset(ds.Dataset):
         if self._format == "bam" and selection.get("limit") == 0:
             reader = pa.RecordBatchReader.from_batches(self._project(wanted), iter(()))
         else:
-            reader = pa.RecordBatchReader.from_stream(read(self._paths, **options))
-        log.debug("dataset %s: %s; reading %s", self._paths, "; ".join(notes) or "nothing pushed",
+            reader = pa.RecordBatchReader.from_stream(read(paths, **options))
+        log.debug("dataset %s%s: %s; reading %s", paths, piece.get("byte_range") or
+                  piece.get("frames") or "", "; ".join(notes) or "nothing pushed",
                   ", ".join(reader.schema.names))
         return ds.Scanner.from_batches(reader, columns=columns,
                                        filter=filter)
@@ -306,6 +317,25 @@ class Dataset(ds.Dataset):
     def head(self, num_rows, columns=None, filter=None, **kw) -> pa.Table:
         return self.scanner(columns=columns, filter=filter, **kw).head(num_rows)
 
+    def get_fragments(self, filter=None, split_bytes=128 << 20, peaks_per_split=50_000_000,
+                      files_per_split=1000):
+        """The pieces a cluster reads independently, as the Ray datasource plans them: BAM byte
+        ranges of about `split_bytes` (no index needed; every record in exactly one), timsTOF
+        groups of whole frames of about `peaks_per_split` peaks, lists of MIDI files. Each is a
+        fragment whose ``scanner``/``to_table``/``to_batches`` push `filter` (and their own)
+        as the dataset's do."""
+        storage = self._options.get("storage_options")
+        if self._format == "bam":
+            pieces = [dict(paths=p, byte_range=(a, b))
+                      for p, a, b in _rawarrow._plan_bam(self._paths, split_bytes, storage)]
+        elif self._format == "tdf":
+            pieces = [dict(frames=(a, b))
+                      for a, b, _ in _rawarrow._plan_tdf(self._paths, peaks_per_split, storage)]
+        else:
+            pieces = [dict(paths=ps)
+                      for ps, _ in _rawarrow._plan_midi(self._paths, files_per_split, storage)]
+        return [Fragment(self, p, filter) for p in pieces]
+
     def filter(self, expression) -> "Dataset":
         out = Dataset.__new__(Dataset)
         out.__dict__.update(self.__dict__)
@@ -323,7 +353,59 @@ _BAM_COLUMNS = ("qname", "flag", "rname", "pos", "mapq", "cigar", "rnext", "pnex
                 "qual", "end", "bin", "tags")
 _REFUSED = {n for n in dir(ds.Dataset) if not n.startswith("_")} - {
     "schema", "partition_expression", "scanner", "to_table", "to_batches", "count_rows", "head",
-    "filter"}
+    "filter", "get_fragments"}
+
+
+class Fragment(ds.Fragment):
+    """One piece of a :class:`Dataset` (see ``Dataset.get_fragments``): a BAM byte range, a
+    timsTOF frame range or a list of MIDI files, scanned with the dataset's pushdown."""
+
+    def __init__(self, dataset: Dataset, piece: dict, filter: Any = None):
+        # As for the Dataset: pyarrow's constructor is never called.
+        self._dataset = dataset
+        self._piece = piece
+        self._filter = filter
+
+    @property
+    def physical_schema(self) -> pa.Schema:
+        return self._dataset.schema
+
+    @property
+    def partition_expression(self):
+        return pc.scalar(True)
+
+    def __repr__(self) -> str:
+        return f"rawarrow.Fragment({self._piece})"
+
+    def __reduce__(self):
+        return (Fragment, (self._dataset, self._piece, self._filter))
+
+    def scanner(self, schema=None, columns=None, filter=None, batch_size=None, **_ignored):
+        if self._filter is not None:
+            filter = self._filter if filter is None else self._filter & filter
+        return self._dataset._scan(columns, filter, batch_size, self._piece)
+
+    def to_table(self, schema=None, columns=None, filter=None, **kw) -> pa.Table:
+        return self.scanner(columns=columns, filter=filter, **kw).to_table()
+
+    def to_batches(self, schema=None, columns=None, filter=None, **kw):
+        return self.scanner(columns=columns, filter=filter, **kw).to_batches()
+
+    def count_rows(self, filter=None, **kw) -> int:
+        return self.scanner(columns=[], filter=filter, **kw).count_rows()
+
+    def head(self, num_rows, columns=None, filter=None, **kw) -> pa.Table:
+        return self.scanner(columns=columns, filter=filter, **kw).head(num_rows)
+
+    def __getattribute__(self, name):
+        if name in _FRAGMENT_REFUSED:
+            raise NotImplementedError(f"rawarrow.Fragment has no {name}()")
+        return super().__getattribute__(name)
+
+
+_FRAGMENT_REFUSED = {n for n in dir(ds.Fragment) if not n.startswith("_")} - {
+    "physical_schema", "partition_expression", "scanner", "to_table", "to_batches", "count_rows",
+    "head"}
 
 
 def dataset(paths: Any, format: Optional[str] = None, **options) -> Dataset:

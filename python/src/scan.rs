@@ -35,7 +35,7 @@ fn conditions(raw: Vec<(String, String, Vec<Bound<'_, PyAny>>)>) -> PyResult<Vec
 /// What the conditions push into a BAM/CRAM read: (regions, min_mapq, require_flags,
 /// exclude_flags, limit, notes) — `limit` 0 when no reference can match.
 #[pyfunction]
-#[pyo3(signature = (paths, conditions, index=None, storage_options=None, reference=None))]
+#[pyo3(signature = (paths, conditions, index=None, storage_options=None, reference=None, byte_range=None))]
 #[allow(clippy::type_complexity)]
 pub(crate) fn _push_bam(
     py: Python<'_>,
@@ -44,6 +44,7 @@ pub(crate) fn _push_bam(
     index: Option<PathBuf>,
     storage_options: Option<std::collections::BTreeMap<String, String>>,
     reference: Option<PathBuf>,
+    byte_range: Option<(u64, u64)>,
 ) -> PyResult<(Vec<String>, u8, u16, u16, Option<u64>, Vec<String>)> {
     let paths = self::paths(paths)?;
     let conditions = self::conditions(conditions)?;
@@ -51,6 +52,7 @@ pub(crate) fn _push_bam(
         index,
         storage_options: storage_options.unwrap_or_default().into_iter().collect(),
         reference,
+        byte_range,
         ..Default::default()
     };
     let notes = py
@@ -67,17 +69,20 @@ pub(crate) fn _push_bam(
     ))
 }
 
-/// What the conditions push into a timsTOF read of `table`: a dict of the read_tdf keywords
-/// (frames, rt, mobility, mz, ms_level) set, and the notes.
+/// What the conditions push into a timsTOF read of `table` (of `frames` when given: a split's
+/// frames): a dict of the read_tdf keywords (frames, rt, mobility, mz, ms_level) set, and the
+/// notes.
 #[pyfunction]
-#[pyo3(signature = (conditions, table="peaks"))]
+#[pyo3(signature = (conditions, table="peaks", frames=None))]
 pub(crate) fn _push_tdf<'py>(
     py: Python<'py>,
     conditions: Vec<(String, String, Vec<Bound<'py, PyAny>>)>,
     table: &str,
+    frames: Option<(u32, u32)>,
 ) -> PyResult<(Bound<'py, pyo3::types::PyDict>, Vec<String>)> {
     let conditions = self::conditions(conditions)?;
     let mut options = TdfOptions {
+        frames,
         table: table
             .parse::<rawarrow::tdf::Table>()
             .map_err(|e| py_err(py, e.into()))?,
