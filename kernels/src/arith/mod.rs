@@ -52,7 +52,7 @@ fn decode_at(
     let mut b = Bytes::new(stream);
     let flags = b.u8()?;
     if flags & STRIPE != 0 {
-        return crate::rans::nx16::stripe_with(&mut b, out, depth, &mut |sub, part, depth| {
+        return crate::rans::transform::stripe_with(&mut b, out, depth, &mut |sub, part, depth| {
             decode_at(sub, part, bzip2, depth)
         });
     }
@@ -70,7 +70,7 @@ fn decode_at(
     let mut n = osz;
     let mut pack = None;
     if flags & PACK != 0 {
-        let (nsym, map, packed) = crate::rans::nx16::pack_meta(&mut b, osz)?;
+        let (nsym, map, packed) = crate::rans::transform::pack_meta(&mut b, osz)?;
         pack = Some((nsym, map));
         n = packed;
     }
@@ -100,7 +100,7 @@ fn decode_at(
         }
     }
     if let Some((nsym, map)) = pack {
-        crate::rans::nx16::unpack(&packed_buf, nsym, &map, out)?;
+        crate::rans::transform::unpack(&packed_buf, nsym, &map, out)?;
     }
     Ok(())
 }

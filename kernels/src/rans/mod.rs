@@ -27,6 +27,7 @@
 
 pub mod nx16;
 pub mod r4x8;
+pub(crate) mod transform;
 // The tokens are `pub` by the macro that declares them; their methods are the crate's own.
 #[cfg(target_arch = "x86_64")]
 #[allow(unreachable_pub)]
