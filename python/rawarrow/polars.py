@@ -38,13 +38,22 @@ import logging
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import polars as pl
-from polars.io.plugins import register_io_source
+from polars.io.plugins import register_io_source as _register
 
 from . import _rawarrow
 
 __all__ = ["scan_bam", "scan_tdf", "scan_midi"]
 
 log = logging.getLogger("rawarrow")
+
+def register_io_source(source, *, schema, explain_name, explain_detail) -> pl.LazyFrame:
+    """polars' IO-plugin registration; the plan's labels where this polars has them."""
+    import inspect
+
+    params = inspect.signature(_register).parameters
+    labels = dict(explain_name=explain_name, explain_detail=explain_detail)
+    return _register(source, schema=schema, **{k: v for k, v in labels.items() if k in params})
+
 
 _OPS = {"Eq": "==", "NotEq": "!=", "Lt": "<", "LtEq": "<=", "Gt": ">", "GtEq": ">="}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
