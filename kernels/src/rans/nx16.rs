@@ -4,7 +4,7 @@
 //! are, CAT), or N byte-interleaved sub-streams (STRIPE). Transforms are undone in the order
 //! entropy decoding → run-length expansion → unpacking.
 
-use super::transform::{pack_meta, stripe, unpack, unrle};
+use super::transform::{check_len, pack_meta, stripe_with, unpack, unrle};
 use super::{advance, fill_slots, Bytes, RansError, Scratch};
 use crate::cpu::Level;
 
@@ -18,8 +18,6 @@ const PACK: u8 = 0x80;
 
 /// Renormalisation bound: a state below it takes 16 more bits.
 const LOWER: u32 = 1 << 15;
-/// Nested STRIPE streams deeper than this are refused (real streams nest once at most).
-pub(super) const MAX_DEPTH: u32 = 4;
 
 /// The uncompressed length a stream states (`None` for a stream without one, whose length
 /// the caller knows).
@@ -73,14 +71,7 @@ impl Bytes<'_> {
     }
 }
 
-pub(super) fn check_len(stated: usize, expected: usize) -> Result<(), RansError> {
-    if stated != expected {
-        return Err(RansError::WrongLength { stated, expected });
-    }
-    Ok(())
-}
-
-pub(super) fn decode_at(
+fn decode_at(
     stream: &[u8],
     out: &mut [u8],
     scratch: &mut Scratch,
@@ -182,6 +173,17 @@ pub(super) fn decode_at(
 
 /// A pure symbol list (0.3 of the codec description): ascending, runs after two consecutive
 /// symbols, 0 ends it.
+fn stripe(
+    b: &mut Bytes<'_>,
+    out: &mut [u8],
+    scratch: &mut Scratch,
+    depth: u32,
+) -> Result<(), RansError> {
+    stripe_with(b, out, depth, &mut |sub, part, depth| {
+        decode_at(sub, part, scratch, depth)
+    })
+}
+
 fn alphabet(b: &mut Bytes<'_>) -> Result<([bool; 256], Vec<u8>), RansError> {
     let mut present = [false; 256];
     let mut list = Vec::new();

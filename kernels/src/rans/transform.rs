@@ -1,8 +1,17 @@
 //! rANS Nx16's transforms around the entropy decoder: run-length expansion (RLE), unpacking of
 //! 2, 4 or 16 symbols per byte (PACK) and the byte-interleaved sub-streams (STRIPE).
 
-use super::nx16::{check_len, decode_at, MAX_DEPTH};
-use super::{Bytes, RansError, Scratch};
+use super::{Bytes, RansError};
+
+/// Nested STRIPE streams deeper than this are refused (real streams nest once at most).
+pub(super) const MAX_DEPTH: u32 = 4;
+
+pub(super) fn check_len(stated: usize, expected: usize) -> Result<(), RansError> {
+    if stated != expected {
+        return Err(RansError::WrongLength { stated, expected });
+    }
+    Ok(())
+}
 
 /// Expands run-length coded literals: a literal in the run set is followed by its run
 /// (the count of further copies) from the metadata's runs.
@@ -108,17 +117,6 @@ pub(crate) fn unpack(
         *o = map[usize::from(v)];
     }
     Ok(())
-}
-
-pub(super) fn stripe(
-    b: &mut Bytes<'_>,
-    out: &mut [u8],
-    scratch: &mut Scratch,
-    depth: u32,
-) -> Result<(), RansError> {
-    stripe_with(b, out, depth, &mut |sub, part, depth| {
-        decode_at(sub, part, scratch, depth)
-    })
 }
 
 /// Decodes a STRIPE sub-stream (its bytes, its output, its nesting depth).
