@@ -273,7 +273,7 @@ class Dataset(ds.Dataset):
                              byte_range=piece.get("byte_range"))
             if not regions:
                 selection["index"] = None
-            fixed = [c for c in names if c in _BAM_COLUMNS]
+            fixed = [c for c in names if c in _rawarrow._BAM_COLUMNS]
             if wanted is not None:
                 # A count reads no column: the smallest is decoded.
                 selection["columns"] = [c for c in fixed if c in wanted] or ["flag"]
@@ -349,8 +349,6 @@ class Dataset(ds.Dataset):
         return super().__getattribute__(name)
 
 
-_BAM_COLUMNS = ("qname", "flag", "rname", "pos", "mapq", "cigar", "rnext", "pnext", "tlen", "seq",
-                "qual", "end", "bin", "tags")
 _REFUSED = {n for n in dir(ds.Dataset) if not n.startswith("_")} - {
     "schema", "partition_expression", "scanner", "to_table", "to_batches", "count_rows", "head",
     "filter", "get_fragments"}

@@ -226,7 +226,9 @@ def scan_bam(
         regions, mapq, require, exclude, limit, notes = _rawarrow._push_bam(
             paths, conditions, index=index, storage_options=storage_options, reference=reference)
         columns = _read_columns(with_columns, predicate, names)
-        fixed = [c for c in (columns or names) if c not in ("file",) and c in _BAM_COLUMNS]
+        # The columns option names the fixed columns; tag columns and `file` come with their
+        # own options (a projection of those alone decodes the smallest fixed column).
+        fixed = [c for c in (columns or names) if c in _rawarrow._BAM_COLUMNS] or ["flag"]
         if limit == 0:
             # No reference of the header can hold a row: nothing to read.
             return _frames(None, with_columns, predicate, n_rows, notes, f"scan_bam {paths}")
@@ -243,10 +245,6 @@ def scan_bam(
 
     return register_io_source(source, schema=schema, explain_name="rawarrow.scan_bam",
                               explain_detail=str(paths))
-
-
-_BAM_COLUMNS = ("qname", "flag", "rname", "pos", "mapq", "cigar", "rnext", "pnext", "tlen", "seq",
-                "qual", "end", "bin", "tags")
 
 
 def scan_tdf(

@@ -182,6 +182,8 @@ pub(crate) fn detect(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
 fn _rawarrow(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FormatError", m.py().get_type::<FormatError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // The fixed BAM columns `columns=` names (the lazy scans project onto them).
+    m.add("_BAM_COLUMNS", rawarrow::bam::COLUMNS.to_vec())?;
     m.add_class::<PyBatchStream>()?;
     m.add_class::<PyRecordBatch>()?;
     m.add_function(wrap_pyfunction!(read_bam, m)?)?;
