@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from . import _rawarrow
+from . import _pushdown, _rawarrow
 
 log = logging.getLogger("rawarrow")
 
@@ -216,17 +216,17 @@ class Dataset(ds.Dataset):
         self._options = options
         self._filter = filter
         first = {"bam": dict(limit=0), "tdf": dict(frames=(0, 0)), "midi": dict(files_per_batch=1)}
-        stream = self._read(**first[format])
+        stream = self._read(paths, **first[format])
         try:
             reader = pa.RecordBatchReader.from_stream(stream)
             self._schema = reader.schema
         finally:
             stream.close()
 
-    def _read(self, **selection):
+    def _read(self, paths, **selection):
         read = {"bam": _rawarrow.read_bam, "tdf": _rawarrow.read_tdf,
                 "midi": _rawarrow.read_midi}[self._format]
-        return read(self._paths, **self._options, **selection)
+        return read(paths, **{**self._options, **selection})
 
     @property
     def schema(self) -> pa.Schema:
@@ -264,35 +264,18 @@ class Dataset(ds.Dataset):
             wanted = set(columns) | (fields if fields is not None else set(names))
         selection, notes = {}, []
         if self._format == "bam":
-            regions, mapq, require, exclude, limit, notes = _rawarrow._push_bam(
-                paths, conds, index=self._options.get("index"),
-                storage_options=self._options.get("storage_options"),
-                reference=self._options.get("reference"), byte_range=piece.get("byte_range"))
-            selection = dict(regions=regions or None, min_mapq=mapq, require_flags=require,
-                             exclude_flags=exclude, limit=limit,
-                             byte_range=piece.get("byte_range"))
-            if not regions:
-                selection["index"] = None
-            fixed = [c for c in names if c in _rawarrow._BAM_COLUMNS]
-            if wanted is not None:
-                # A count reads no column: the smallest is decoded.
-                selection["columns"] = [c for c in fixed if c in wanted] or ["flag"]
+            selection, notes = _pushdown.bam(paths, conds, wanted, names, self._options,
+                                             byte_range=piece.get("byte_range"))
         elif self._format == "tdf":
-            selection, notes = _rawarrow._push_tdf(conds, table=self._options.get("table", "peaks"),
-                                                   frames=piece.get("frames"))
-            if "frames" in piece:
-                selection.setdefault("frames", piece["frames"])
-            if wanted is not None:
-                selection["columns"] = [c for c in names if c in wanted] or names[:1]
+            selection, notes = _pushdown.tdf(conds, wanted, names,
+                                             self._options.get("table", "peaks"),
+                                             frames=piece.get("frames"))
         if batch_size:
             selection["batch_rows"] = batch_size
-        options = {**self._options, **selection}
-        read = {"bam": _rawarrow.read_bam, "tdf": _rawarrow.read_tdf,
-                "midi": _rawarrow.read_midi}[self._format]
         if self._format == "bam" and selection.get("limit") == 0:
             reader = pa.RecordBatchReader.from_batches(self._project(wanted), iter(()))
         else:
-            reader = pa.RecordBatchReader.from_stream(read(paths, **options))
+            reader = pa.RecordBatchReader.from_stream(self._read(paths, **selection))
         log.debug("dataset %s%s: %s; reading %s", paths, piece.get("byte_range") or
                   piece.get("frames") or "", "; ".join(notes) or "nothing pushed",
                   ", ".join(reader.schema.names))

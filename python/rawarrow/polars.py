@@ -40,7 +40,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import polars as pl
 from polars.io.plugins import register_io_source as _register
 
-from . import _rawarrow
+from . import _pushdown, _rawarrow
 
 __all__ = ["scan_bam", "scan_tdf", "scan_midi"]
 
@@ -194,13 +194,14 @@ def _frames(stream: Any, with_columns, predicate, n_rows, notes, what) -> Iterat
                       "; ".join(notes) or "nothing pushed", ", ".join(decoded), rows, blocks)
 
 
-def _read_columns(with_columns, predicate, schema_names) -> Optional[list]:
+def _wanted(with_columns, predicate) -> Optional[set]:
+    """The columns to read: the projection and the predicate's own (None: all)."""
     if with_columns is None:
         return None
     need = set(with_columns)
     if predicate is not None:
         need.update(predicate.meta.root_names())
-    return [c for c in schema_names if c in need]
+    return need
 
 
 def scan_bam(
@@ -220,27 +221,19 @@ def scan_bam(
                   storage_options=storage_options, reference=reference)
     schema = _schema(_rawarrow.read_bam(paths, limit=0, **common))
     names = list(schema.names())
+    common["index"] = index
 
     def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
-        conditions = _conditions(predicate)
-        regions, mapq, require, exclude, limit, notes = _rawarrow._push_bam(
-            paths, conditions, index=index, storage_options=storage_options, reference=reference)
-        columns = _read_columns(with_columns, predicate, names)
-        # The columns option names the fixed columns; tag columns and `file` come with their
-        # own options (a projection of those alone decodes the smallest fixed column).
-        fixed = [c for c in (columns or names) if c in _rawarrow._BAM_COLUMNS] or ["flag"]
-        if limit == 0:
+        selection, notes = _pushdown.bam(paths, _conditions(predicate),
+                                         _wanted(with_columns, predicate), names, common)
+        if selection["limit"] == 0:
             # No reference of the header can hold a row: nothing to read.
             return _frames(None, with_columns, predicate, n_rows, notes, f"scan_bam {paths}")
         if n_rows is not None and predicate is None:
-            limit = n_rows if limit is None else min(limit, n_rows)
+            limit = selection["limit"]
+            selection["limit"] = n_rows if limit is None else min(limit, n_rows)
             notes.append(f"head({n_rows}): pushed as limit")
-        if columns is not None:
-            notes.append(f"columns {', '.join(columns)}: pushed")
-        stream = _rawarrow.read_bam(
-            paths, columns=fixed if columns is not None else None, regions=regions or None,
-            index=index if regions else None, min_mapq=mapq, require_flags=require,
-            exclude_flags=exclude, limit=limit, batch_rows=batch_size, **common)
+        stream = _rawarrow.read_bam(paths, batch_rows=batch_size, **{**common, **selection})
         return _frames(stream, with_columns, predicate, n_rows, notes, f"scan_bam {paths}")
 
     return register_io_source(source, schema=schema, explain_name="rawarrow.scan_bam",
@@ -265,11 +258,9 @@ def scan_tdf(
     names = list(schema.names())
 
     def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
-        pushed, notes = _rawarrow._push_tdf(_conditions(predicate), table=table)
-        columns = _read_columns(with_columns, predicate, names)
-        if columns is not None:
-            notes.append(f"columns {', '.join(columns)}: pushed")
-        stream = _rawarrow.read_tdf(path, columns=columns, **pushed, **common)
+        selection, notes = _pushdown.tdf(_conditions(predicate), _wanted(with_columns, predicate),
+                                         names, table)
+        stream = _rawarrow.read_tdf(path, batch_rows=batch_size, **common, **selection)
         return _frames(stream, with_columns, predicate, n_rows, notes, f"scan_tdf {path}")
 
     return register_io_source(source, schema=schema, explain_name="rawarrow.scan_tdf",
