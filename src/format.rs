@@ -188,9 +188,7 @@ impl Kind {
         match self {
             Self::Empty => "the file is empty",
             Self::Cram => {
-                "it is a CRAM file, which rawarrow reads whole from a local file (CRAM from a \
-                 stream or URL, by byte-range splits or by regions is not read yet: save it to \
-                 a file, or convert it with `samtools view -b`)"
+                "it is a CRAM file (rawarrow reads CRAM as BAM: `rawarrow bam`, `read_bam`)"
             }
             Self::Sam => "it is SAM text (rawarrow reads BAM; convert it with `samtools view -b`)",
             Self::Gzip => "it is gzip data",

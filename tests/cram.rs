@@ -837,3 +837,231 @@ fn htslib_test_files_equal_samtools() {
         "{checked} checked, {skipped} skipped"
     );
 }
+
+/// A reader that hands out at most `piece` bytes per read: a pipe's bytes arriving in small
+/// pieces, so that container headers and containers are waited for across reads.
+struct Trickle {
+    bytes: Vec<u8>,
+    at: usize,
+    piece: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.piece).min(self.bytes.len() - self.at);
+        buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Rows of one input through the library's stream, and the error that ended it, if any.
+fn input_rows(
+    input: rawarrow::io::Input,
+    reference: &Path,
+    threads: usize,
+) -> Result<RecordBatch, rawarrow::Error> {
+    let options = rawarrow::stream::BamOptions {
+        threads: Some(threads),
+        reference: Some(reference.to_path_buf()),
+        ..Default::default()
+    };
+    let mut s = rawarrow::stream::BatchStream::bam_inputs(vec![input], &options)?;
+    let schema = s.schema();
+    let mut batches = Vec::new();
+    while let Some(b) = s.next_batch()? {
+        batches.push(b);
+    }
+    Ok(arrow_select::concat::concat_batches(&schema, &batches).expect("concat"))
+}
+
+/// CRAM from a pipe (standard input, bytes arriving in pieces of any size) and from a URL
+/// (whole, and by regions through the `.crai` beside it, fetching only the header, the index
+/// and the containers of the region) reads as the file does; a cut stream is the file's error
+/// at the same offset; a byte range of a URL is refused with the reason.
+#[test]
+fn cram_from_pipes_and_urls_reads_as_the_file() {
+    if samtools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bam = sample_bam();
+    let fa = reference_from(&bam, dir.path());
+    let sorted = dir.path().join("sorted.bam");
+    samtools_out(&[
+        "sort",
+        "-o",
+        sorted.to_str().expect("utf-8"),
+        bam.to_str().expect("utf-8"),
+    ]);
+    let (base, log) = common::http_range::serve_logged(dir.path());
+    for version in ["2.1", "3.0", "3.1"] {
+        let name = format!("s{version}.cram");
+        let cram = dir.path().join(&name);
+        write_cram(
+            &sorted,
+            &cram,
+            Some(&fa),
+            &[&format!("version={version}"), "seqs_per_slice=300"],
+        );
+        let bytes = std::fs::read(&cram).expect("read");
+        let want_text = samtools_view(&cram, Some(&fa), false);
+        let want = rows(&cram, Some(&fa));
+        assert!(want.num_rows() > 1000, "{version}: rows");
+        // Standard input, through the CLI.
+        let mut child = cli()
+            .args(["bam", "view", "-t", "2", "-T"])
+            .arg(&fa)
+            .arg("-")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run rawarrow");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let feed = bytes.clone();
+        let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &feed));
+        let out = child.wait_with_output().expect("rawarrow ends");
+        writer.join().expect("writer").expect("written");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout == want_text,
+            "{version} from stdin: {}",
+            first_difference(&want_text, &out.stdout)
+        );
+        // The library, from readers that hand out 1 byte, 1000 bytes or 64 KiB at a time.
+        for (piece, threads) in [(1, 1), (1000, 2), (64 << 10, 2)] {
+            let reader = Trickle {
+                bytes: bytes.clone(),
+                at: 0,
+                piece,
+            };
+            let input = rawarrow::io::Input::stream(cram.clone(), Box::new(reader));
+            let got = input_rows(input, &fa, threads).expect("reads");
+            assert!(got == want, "{version}: a stream in pieces of {piece}");
+        }
+        // A cut stream: the error the cut file gives, at the same container.
+        let cut = dir.path().join(format!("cut{version}.cram"));
+        std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).expect("write");
+        let file_error = input_rows(rawarrow::io::Input::open(&cut).expect("open"), &fa, 2)
+            .expect_err("cut")
+            .to_string();
+        let reader = Trickle {
+            bytes: bytes[..bytes.len() * 2 / 3].to_vec(),
+            at: 0,
+            piece: 4096,
+        };
+        let stream_error = input_rows(
+            rawarrow::io::Input::stream(cut.clone(), Box::new(reader)),
+            &fa,
+            2,
+        )
+        .expect_err("cut")
+        .to_string();
+        assert!(
+            file_error.contains("compressed offset") && file_error.contains("CRAM container"),
+            "{file_error}"
+        );
+        assert_eq!(stream_error, file_error, "{version}: cut");
+        // A URL, whole: the same rows at 1 and 2 threads.
+        let url = format!("{base}/{name}");
+        for threads in [1, 2] {
+            let options = rawarrow::stream::BamOptions {
+                threads: Some(threads),
+                reference: Some(fa.clone()),
+                ..Default::default()
+            };
+            let mut s =
+                rawarrow::stream::BatchStream::bam(&[url.as_str()], &options).expect("opens");
+            let schema = s.schema();
+            let mut batches = Vec::new();
+            while let Some(b) = s.next_batch().expect("reads") {
+                batches.push(b);
+            }
+            let got = arrow_select::concat::concat_batches(&schema, &batches).expect("concat");
+            assert!(got == want, "{version}: {url} at {threads} threads");
+        }
+        // A byte range of a URL: refused, saying why.
+        let options = rawarrow::stream::BamOptions {
+            reference: Some(fa.clone()),
+            byte_range: Some((0, 1000)),
+            ..Default::default()
+        };
+        let e = rawarrow::stream::BatchStream::bam(&[url.as_str()], &options)
+            .and_then(|mut s| s.next_batch())
+            .expect_err("refused");
+        assert!(e.to_string().contains("byte range of a CRAM"), "{e}");
+        if version == "2.1" {
+            continue;
+        }
+        // Regions of a URL through the .crai beside it: samtools' records, and only the
+        // header, the index and the region's containers fetched.
+        samtools_out(&["index", cram.to_str().expect("utf-8")]);
+        let fa_s = fa.to_str().expect("utf-8");
+        for region in ["chrS1:1000-1100", "chrS2:100-5000", "chrS1:20000-"] {
+            let want = samtools_out(&[
+                "view",
+                "--no-PG",
+                "-T",
+                fa_s,
+                cram.to_str().expect("utf-8"),
+                region,
+            ]);
+            assert!(!want.is_empty(), "{region}: records");
+            log.lock().expect("log").clear();
+            let got = cli()
+                .args(["bam", "view", "-t", "2", "-T", fa_s, &url, region])
+                .output()
+                .expect("run rawarrow");
+            assert!(
+                got.status.success(),
+                "{}",
+                String::from_utf8_lossy(&got.stderr)
+            );
+            assert!(
+                got.stdout == want,
+                "{version} {url} {region}: {}",
+                first_difference(&want, &got.stdout)
+            );
+            let fetched: u64 = log
+                .lock()
+                .expect("log")
+                .iter()
+                .filter(|(path, _, _)| path.ends_with(".cram"))
+                .map(|(_, _, n)| n)
+                .sum();
+            let crai = log
+                .lock()
+                .expect("log")
+                .iter()
+                .any(|(p, _, _)| p.ends_with(".crai"));
+            assert!(crai, "{region}: the .crai was fetched");
+            if region == "chrS1:1000-1100" {
+                // Two header reads of at most 64 KiB, and one or two containers.
+                assert!(
+                    fetched < bytes.len() as u64 / 2,
+                    "{region}: fetched {fetched} of {}",
+                    bytes.len()
+                );
+            }
+        }
+    }
+    // A URL with no .crai beside it: the error names where it looked.
+    std::fs::remove_file(dir.path().join("s3.0.cram.crai")).expect("remove");
+    let e = cli()
+        .args(["bam", "view", "-T"])
+        .arg(&fa)
+        .arg(format!("{base}/s3.0.cram"))
+        .arg("chrS1:1-10")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&e.stderr);
+    assert!(
+        !e.status.success() && text.contains("s3.0.cram.crai") && text.contains("samtools index"),
+        "{text}"
+    );
+}

@@ -256,6 +256,51 @@ def test_regions_from_s3_with_the_index_beside_equal_samtools(www, moto):
         assert ours.stdout == theirs.stdout, region
 
 
+def test_cram_from_s3_http_and_file_objects_reads_as_the_file(www, nginx, moto, tmp_path):
+    """CRAM 3.0 and 3.1 read from S3 and over HTTP (whole, and by regions through the .crai
+    beside the object: samtools' records) and from a Python file object give the file's rows."""
+    need_samtools()
+    import io
+
+    from conftest import random_reference
+
+    bam = www / "sorted" / "sample.bam"
+    fa = random_reference(bam, tmp_path / "ref.fa", 11)
+    options = {
+        "aws_endpoint": moto.endpoint,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing-secret",
+        "aws_region": "us-east-1",
+        "aws_allow_http": "true",
+    }
+    for version in ("3.0", "3.1"):
+        name = f"sample{version}.cram"
+        cram = www / name
+        subprocess.run(["samtools", "view", "-C", "--no-PG", "-T", str(fa), "--output-fmt-option",
+                        f"version={version}", "--output-fmt-option", "seqs_per_slice=500",
+                        str(bam), "-o", str(cram)], check=True, capture_output=True)
+        subprocess.run(["samtools", "index", str(cram)], check=True, capture_output=True)
+        moto.put("reads", f"cram/{name}", cram)
+        moto.put("reads", f"cram/{name}.crai", pathlib.Path(str(cram) + ".crai"))
+        want = pa.table(rawarrow.read_bam(cram, reference=fa))
+        assert want.num_rows == 4000
+        for url, storage in ((nginx.url(name), None), (f"s3://reads/cram/{name}", options)):
+            got = pa.table(rawarrow.read_bam(url, reference=fa, storage_options=storage, threads=2))
+            assert got.equals(want), url
+        with open(cram, "rb") as f:
+            assert pa.table(rawarrow.read_bam(f, reference=fa)).equals(want)
+        assert pa.table(rawarrow.read_bam(io.BytesIO(cram.read_bytes()), reference=fa)).equals(want)
+        for region in random_regions(bam, 5, seed=5):
+            theirs = subprocess.run(["samtools", "view", "-T", str(fa), str(cram), region],
+                                    capture_output=True, text=True, check=True)
+            for url, env in ((nginx.url(name), None), (f"s3://reads/cram/{name}", moto.env())):
+                ours = ok("bam", "view", "-T", fa, url, region, env=env)
+                assert ours.stdout == theirs.stdout, (url, region)
+            rows = pa.table(rawarrow.read_bam(f"s3://reads/cram/{name}", reference=fa, regions=[region],
+                                              storage_options=options))
+            assert rows.num_rows == theirs.stdout.count("\n"), region
+
+
 # Faults: the proxy misbehaves; retried reads give the right bytes, exhausted retries and
 # swapped objects are errors naming the URL and range, nothing hangs, nothing partial is left.
 

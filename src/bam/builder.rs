@@ -256,6 +256,7 @@ impl ReaderBuilder {
                     records.header_end(),
                     &self.regions,
                     self.index.as_deref(),
+                    records.is_cram(),
                 )?;
                 let header_end = records.header_end();
                 // A small query is read on the calling thread: starting workers and inflating
@@ -265,7 +266,14 @@ impl ReaderBuilder {
                 }
                 let (opts, crew) = staged(threads)?;
                 (regions, warnings) = (plan.regions, plan.warnings);
-                let spans = Records::spans(input.clone(), opts, header, header_end, plan.spans)?;
+                let spans = Records::spans(
+                    input.clone(),
+                    opts,
+                    header,
+                    header_end,
+                    plan.spans,
+                    plan.containers,
+                )?;
                 (spans, seen, crew)
             }
             None => {

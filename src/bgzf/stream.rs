@@ -198,10 +198,12 @@ impl Stream {
     }
 
     /// Hands a buffer whose bytes were taken in back to the reader thread (when it is one
-    /// worth reading into and the thread has fewer than [`SPARE`]).
+    /// worth reading into and the thread has fewer than [`SPARE`]). A buffer grown past two
+    /// pieces (a CRAM container of megabytes waited for whole) is freed instead: the spare
+    /// buffers stay a piece each.
     fn recycle(&self, buf: Vec<u8>) {
         if let Pieces::Thread(_, back) = &self.pieces {
-            if buf.capacity() >= HEAD + PIECE {
+            if (HEAD + PIECE..=2 * (HEAD + PIECE)).contains(&buf.capacity()) {
                 let _ = back.try_send(buf);
             }
         }
@@ -237,6 +239,19 @@ impl Stream {
         }
         let end = self.buf.len().min(self.at + n);
         Some(&self.buf[self.at..end])
+    }
+
+    /// Moves the next `n` bytes, which [`peek`](Self::peek) returned, into `out` (a CRAM
+    /// container's, which the worker decodes from the copy).
+    pub(super) fn take_into(&mut self, n: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        self.pos += n as u64;
+    }
+
+    /// The read error that ended the stream, if one did (taken: reported once).
+    pub(super) fn take_read_error(&mut self) -> Option<std::io::Error> {
+        self.failed.take()
     }
 
     /// The bytes of the block [`next_block`](Self::next_block) took last.

@@ -66,9 +66,19 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     Ok(out)
 }
 
-/// The containers (byte offsets, ascending, once each) whose slices overlap `[beg, end)`
-/// (0-based) of reference `tid`, or hold unmapped reads (`tid` `None`).
-pub(crate) fn containers(entries: &[Entry], tid: Option<usize>, beg: i64, end: i64) -> Vec<u64> {
+/// The containers whose slices overlap `[beg, end)` (0-based) of reference `tid`, or hold
+/// unmapped reads (`tid` `None`): each one's byte offset and where the next container the
+/// index names starts (`len`, the file's length, for the last), ascending, once each.
+pub(crate) fn containers(
+    entries: &[Entry],
+    tid: Option<usize>,
+    beg: i64,
+    end: i64,
+    len: u64,
+) -> Vec<(u64, u64)> {
+    let mut starts: Vec<u64> = entries.iter().map(|e| e.container).collect();
+    starts.sort_unstable();
+    starts.dedup();
     let mut out: Vec<u64> = entries
         .iter()
         .filter(|e| match tid {
@@ -80,7 +90,12 @@ pub(crate) fn containers(entries: &[Entry], tid: Option<usize>, beg: i64, end: i
         .collect();
     out.sort_unstable();
     out.dedup();
-    out
+    out.into_iter()
+        .map(|c| {
+            let next = starts.partition_point(|&s| s <= c);
+            (c, starts.get(next).copied().unwrap_or(len).max(c + 1))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -94,14 +109,24 @@ mod tests {
         assert_eq!(e.len(), 5);
         assert_eq!((e[0].start, e[0].end, e[0].container), (1, 100, 500));
         // 0-based [0, 1): position 1 only.
-        assert_eq!(containers(&e, Some(0), 0, 1), [500]);
-        assert_eq!(containers(&e, Some(0), 100, 300), [500, 900]);
-        assert_eq!(containers(&e, Some(0), 288, 299), [500]);
-        assert_eq!(containers(&e, Some(0), 289, 299), Vec::<u64>::new());
-        assert_eq!(containers(&e, Some(0), 348, i64::MAX), [900]);
-        assert_eq!(containers(&e, Some(0), 349, i64::MAX), Vec::<u64>::new());
-        assert_eq!(containers(&e, Some(1), 0, i64::MAX), [1400]);
-        assert_eq!(containers(&e, None, 0, i64::MAX), [2000]);
+        let at = |tid, beg, end| -> Vec<u64> {
+            containers(&e, tid, beg, end, 3000)
+                .into_iter()
+                .map(|(c, _)| c)
+                .collect()
+        };
+        assert_eq!(at(Some(0), 0, 1), [500]);
+        assert_eq!(at(Some(0), 100, 300), [500, 900]);
+        assert_eq!(at(Some(0), 288, 299), [500]);
+        assert_eq!(at(Some(0), 289, 299), Vec::<u64>::new());
+        assert_eq!(at(Some(0), 348, i64::MAX), [900]);
+        assert_eq!(at(Some(0), 349, i64::MAX), Vec::<u64>::new());
+        assert_eq!(at(Some(1), 0, i64::MAX), [1400]);
+        assert_eq!(at(None, 0, i64::MAX), [2000]);
+        // Each container's range ends where the next the index names starts.
+        let ranges = containers(&e, Some(0), 0, i64::MAX, 3000);
+        assert_eq!(ranges, [(500, 900), (900, 1400)]);
+        assert_eq!(containers(&e, None, 0, i64::MAX, 3000), [(2000, 3000)]);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut gz, text).expect("gzip");
         assert_eq!(parse(&gz.finish().expect("gzip")).expect("parses"), e);

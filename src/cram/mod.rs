@@ -42,6 +42,19 @@ pub(crate) fn is_cram(head: &[u8]) -> bool {
     head.starts_with(b"CRAM")
 }
 
+/// For a file's first bytes as they arrive (a stream's, a remote object's): where its data
+/// containers start, once `bytes` hold the file definition and header container; `None` while
+/// more are needed (`ended`: nothing follows them).
+pub(crate) fn data_start(bytes: &[u8], ended: bool) -> Result<Option<usize>, Error> {
+    match header::read(bytes) {
+        Ok(h) => Ok(Some(h.data_start as usize)),
+        // A short read fails somewhere in the header; more bytes decide (up to a header of
+        // 256 MiB: millions of @SQ lines).
+        Err(_) if !ended && bytes.len() < 256 << 20 => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// What every container of a file shares: its header, read groups, the reference.
 #[derive(Debug)]
 pub(crate) struct Context {
@@ -213,17 +226,17 @@ pub(crate) struct Worker {
     slices: slice::SliceBuffers,
 }
 
-/// Decodes the container at `offset` of `file` into BAM records appended to `out`.
+/// Decodes the container that starts `bytes` (at byte `offset` of its file) into BAM records
+/// appended to `out`.
 pub(crate) fn transcode(
     ctx: &Context,
-    file: &[u8],
+    bytes: &[u8],
     offset: u64,
     w: &mut Worker,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     let major = ctx.header.major;
     let fail = |c: Cause| Error::new(offset, c);
-    let bytes = &file[offset as usize..];
     let h = container::container_header(bytes, major).map_err(fail)?;
     let body = bytes
         .get(h.header_len..h.total_len())
@@ -271,9 +284,30 @@ pub(crate) struct Containers {
 pub(crate) enum Job {
     /// The BAM header, already in the chunk.
     Ready,
-    /// The container at this offset, to decode.
+    /// The container at this offset of the mapped file, to decode.
     Container(u64),
+    /// The container at this offset of a stream or remote object, its bytes in the chunk.
+    Held(u64),
 }
+
+/// What a walk over bytes as they arrive ([`Containers::next_held`]) does next.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// At least this many bytes from the walk's position are needed.
+    More(usize),
+    /// A container of this many bytes with records: taken into the chunk, to decode.
+    Take(usize),
+    /// A container of this many bytes without records (the end-of-file container): passed over.
+    Skip(usize),
+    /// The input ended where a container could start.
+    End,
+}
+
+/// The largest container a stream is waited for (its length field could say anything).
+const MAX_HELD: usize = 1 << 30;
+
+/// Bytes of a container header waited for at most (the landmarks of a few thousand slices).
+const MAX_HEADER: usize = 1 << 20;
 
 impl Containers {
     pub(crate) fn new(ctx: Arc<Context>) -> Self {
@@ -335,6 +369,62 @@ impl Containers {
         self.ctx.header.major
     }
 
+    /// The BAM header into `data`, the first time only.
+    pub(crate) fn header_job(&mut self, data: &mut Vec<u8>) -> Option<Job> {
+        if self.header_sent {
+            return None;
+        }
+        self.header_sent = true;
+        data.clear();
+        data.extend_from_slice(&self.ctx.bam_header());
+        Some(Job::Ready)
+    }
+
+    /// For bytes as they arrive (a stream's, a remote object's): what to do with `bytes`, the
+    /// input's from offset `at` (`ended`: nothing follows them).
+    pub(crate) fn next_held(&mut self, at: u64, bytes: &[u8], ended: bool) -> Result<Held, Error> {
+        self.next = at;
+        if bytes.is_empty() && ended {
+            self.done = true;
+            return Ok(Held::End);
+        }
+        let h = match container::container_header(bytes, self.ctx.header.major) {
+            Ok(h) => h,
+            Err(_) if !ended && bytes.len() < MAX_HEADER => {
+                return Ok(Held::More((bytes.len() * 2).max(4096)))
+            }
+            Err(c) => {
+                self.done = true;
+                return Err(Error::new(at, c));
+            }
+        };
+        let total = h.total_len();
+        if total > MAX_HELD {
+            self.done = true;
+            return Err(Error::new(
+                at,
+                Cause::TooLarge("container length", total as u64),
+            ));
+        }
+        if bytes.len() < total {
+            if ended {
+                self.done = true;
+                return Err(Error::new(at, Cause::Truncated("container")));
+            }
+            return Ok(Held::More(total));
+        }
+        self.next = at + total as u64;
+        if h.is_eof() {
+            self.eof_container = true;
+            return Ok(Held::Skip(total));
+        }
+        if h.records == 0 && h.landmarks.is_empty() {
+            return Ok(Held::Skip(total));
+        }
+        self.eof_container = false;
+        Ok(Held::Take(total))
+    }
+
     /// The next chunk's job: the BAM header first (into `data`), then each container with
     /// records that starts before `end`; `None` at the end of the file or there.
     pub(crate) fn next_job(
@@ -343,11 +433,8 @@ impl Containers {
         data: &mut Vec<u8>,
         end: u64,
     ) -> Option<Result<Job, Error>> {
-        if !self.header_sent {
-            self.header_sent = true;
-            data.clear();
-            data.extend_from_slice(&self.ctx.bam_header());
-            return Some(Ok(Job::Ready));
+        if let Some(job) = self.header_job(data) {
+            return Some(Ok(job));
         }
         let major = self.ctx.header.major;
         loop {

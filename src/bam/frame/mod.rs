@@ -182,9 +182,8 @@ impl Records {
             None if input.is_stream() || input.remote_object().is_some() => None,
             None => Some(input.bytes()),
         };
-        // A whole local file may be CRAM (decoded by the chunk reader into BAM records).
-        let cram = !input.is_stream() && input.remote_object().is_none();
-        if let Some(what) = head.and_then(|h| super::header::sniff_reading(h, cram)) {
+        // CRAM is decoded by the chunk reader into BAM records (its stream's head was taken).
+        if let Some(what) = head.and_then(|h| super::header::sniff_reading(h, true)) {
             input
                 .check()
                 .map_err(|cut| Error::from(crate::bgzf::Error::shrunk(&cut)))?;
@@ -270,6 +269,14 @@ impl Records {
                 // The header a block at a time, then the bytes from the split's start.
                 let first = Options::default().threads(1).chunk_bytes(1);
                 let records = Self::new_marked(input.clone(), first, None)?;
+                if records.is_cram() {
+                    return Err(with_path(Error::new(ErrorKind::Usage(
+                        "a byte range of a CRAM object read by URL (CRAM from URLs is read \
+                         whole or by regions through its .crai; local CRAM files split by \
+                         byte ranges)"
+                            .into(),
+                    ))));
+                }
                 let (header, header_end) = (records.header().clone(), records.header_end());
                 let n_refs = header.references.len();
                 let (at, seed) =
@@ -347,6 +354,7 @@ impl Records {
         header: Header,
         header_end: VirtualPosition,
         spans: Vec<Span>,
+        containers: bool,
     ) -> Result<Self, Error> {
         let path: Arc<std::path::Path> = input.path().into();
         let ranges: Vec<(u64, u64)> = spans
@@ -357,7 +365,11 @@ impl Records {
         // leaves little inflated for nothing.
         let ahead = opts.thread_count();
         let opts = opts.chunk_bytes(1).in_flight(ahead);
-        let chunks = ChunkReader::ranges(input, &ranges, opts);
+        let mut chunks = ChunkReader::ranges(input, &ranges, opts);
+        if containers {
+            // A remote CRAM's header, fetched on its own (a local file's is in its map).
+            chunks.cram_remote_ranges();
+        }
         Ok(Self {
             region_end: None,
             end: header_end,
@@ -445,6 +457,11 @@ impl Records {
     }
 
     /// Virtual offset of the first record, just after the header (htslib's `bgzf_tell` there).
+    /// Whether the input is CRAM (its containers decoded into BAM records).
+    pub(crate) fn is_cram(&self) -> bool {
+        self.chunks.is_cram()
+    }
+
     pub(crate) fn header_end(&self) -> VirtualPosition {
         self.header_end
     }

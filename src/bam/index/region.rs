@@ -140,6 +140,7 @@ pub(crate) fn plan_regions(
     header_end: VirtualPosition,
     texts: &[String],
     index: Option<&std::path::Path>,
+    cram: bool,
 ) -> Result<RegionPlan, Error> {
     let bam: &Arc<std::path::Path> = &input.path().into();
     let mut regions = Vec::with_capacity(texts.len());
@@ -148,8 +149,7 @@ pub(crate) fn plan_regions(
             .map_err(|m| Error::new(ErrorKind::Usage(m)).with_path(bam.clone()))?;
         regions.push(r);
     }
-    if !input.is_stream() && input.remote_object().is_none() && crate::cram::is_cram(input.bytes())
-    {
+    if cram {
         return plan_cram(input, regions, index);
     }
     // Only the references the regions name are parsed (all of them for `*`, which needs
@@ -219,10 +219,31 @@ fn plan_cram(
         None => vec![with(".crai"), cram.with_extension("crai")],
     };
     let fail = |kind: ErrorKind| Error::new(kind).with_path(cram.into());
-    let Some(found) = candidates
-        .iter()
-        .find(|c| explicit.is_some() || c.is_file())
-    else {
+    // A remote index (beside a remote CRAM, or named by URL) is fetched whole with the CRAM's
+    // storage settings; one that is not there is the next candidate's turn.
+    let remote = input.remote_object().is_some();
+    let mut found = None;
+    for c in &candidates {
+        if remote {
+            match input.open_related_whole(c) {
+                Err(e) if explicit.is_none() && e.not_found() => continue,
+                Err(e) => return Err(fail(ErrorKind::Open(e))),
+                Ok(opened) => found = Some((c, opened.bytes().to_vec())),
+            }
+        } else if explicit.is_some() || c.is_file() {
+            let bytes = std::fs::read(c).map_err(|e| {
+                fail(ErrorKind::Index(format!(
+                    "the CRAM index {} cannot be read: {e}",
+                    c.display()
+                )))
+            })?;
+            found = Some((c, bytes));
+        }
+        if found.is_some() {
+            break;
+        }
+    }
+    let Some((found, bytes)) = found else {
         let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
         return Err(fail(ErrorKind::Index(format!(
             "no .crai index for region queries of a CRAM file (looked for {}); make one with \
@@ -231,29 +252,25 @@ fn plan_cram(
             cram.display()
         ))));
     };
-    let bytes = std::fs::read(found).map_err(|e| {
-        fail(ErrorKind::Index(format!(
-            "the CRAM index {} cannot be read: {e}",
-            found.display()
-        )))
-    })?;
     let entries = crate::cram::crai::parse(&bytes)
         .map_err(|m| fail(ErrorKind::Index(format!("{}: {m}", found.display()))))?;
     let mut warnings = Vec::new();
-    if is_older(found, cram) {
+    if !remote && is_older(found, cram) {
         warnings.push(format!(
             "the index file is older than the data file: {}",
             found.display()
         ));
     }
-    // A container's records all sit at its offset (virtual offset `container << 16`).
+    // A container's records all sit at its offset (virtual offset `container << 16`); its
+    // range ends where the next container starts (what a remote object's request fetches).
+    let len = input.len() as u64;
     let spans = spans_of(&regions, |r| {
-        crate::cram::crai::containers(&entries, r.tid, r.beg, r.end)
+        crate::cram::crai::containers(&entries, r.tid, r.beg, r.end, len)
             .into_iter()
-            .map(|c| {
+            .map(|(c, next)| {
                 (
                     u64::from(VirtualPosition::block(c)),
-                    u64::from(VirtualPosition::block(c + 1)),
+                    u64::from(VirtualPosition::block(next)),
                 )
             })
             .collect()

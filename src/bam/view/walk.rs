@@ -106,8 +106,9 @@ fn walk_records(
         return Ok(warnings);
     }
     let header = records.header().clone();
+    let cram = records.is_cram();
     let plan =
-        crate::bam::index::region::plan_regions(&input, &header, header_end, regions, index)?;
+        crate::bam::index::region::plan_regions(&input, &header, header_end, regions, index, cram)?;
     warnings.extend(plan.warnings.iter().cloned());
     drop(records);
     let threads = if plan.is_small() { Some(1) } else { threads };
@@ -117,6 +118,7 @@ fn walk_records(
         header,
         header_end,
         plan.spans,
+        cram,
     )?;
     loop {
         check()?;

@@ -199,7 +199,13 @@ impl ChunkReader {
                         _ => Fetch::Range,
                     };
                     let start = self.remote.as_ref().map_or(0, |(_, start)| *start);
-                    let limit = self.end.saturating_add(MAX_BLOCK_SIZE as u64);
+                    // A CRAM range ends where its last container does (the next one starts).
+                    let past = if self.cram.is_some() {
+                        0
+                    } else {
+                        MAX_BLOCK_SIZE as u64
+                    };
+                    let limit = self.end.saturating_add(past);
                     // The last range's bytes from this one's start on, when it fetched them
                     // (or the bytes fetched to find a split's start).
                     let given = self.seed.take().and_then(|(at, bytes)| {
@@ -331,6 +337,9 @@ impl ChunkReader {
     /// file (its bytes are the input's) and for a stream whose first read failed (the first
     /// chunk says so).
     pub(crate) fn peek(&mut self, n: usize) -> Option<&[u8]> {
+        if self.cram.is_some() {
+            return None; // A CRAM stream's header was taken already.
+        }
         self.remote_stream();
         self.stream.as_mut().and_then(|s| s.peek(n))
     }
