@@ -137,12 +137,12 @@ def read_bam(paths: PathArg, *, columns=None, tags=None, split_bytes: int = 128 
     ``ray.data.read_datasource`` (``num_cpus``, ``concurrency``, ...).
 
     Paths may be URLs (``s3://``, ``gs://``, ``az://``, ``https://``), and a URL ending in
-    ``/`` is every ``.bam`` object under that prefix: the driver sizes the objects (no shared
-    filesystem needed) and each task fetches only its byte range from the store (plus the
+    ``/`` is every ``.bam`` and ``.cram`` object under that prefix: the driver sizes the
+    objects (no shared filesystem needed) and each task fetches only its byte range from the store (plus the
     header and the end of its last record). ``storage_options`` as for
     :func:`rawarrow.read_bam`; they travel to the tasks with the plan.
 
-    CRAM 3.0 and 3.1 files (local) split the same way: each task decodes the containers that
+    CRAM 3.0 and 3.1 files and objects split the same way: each task decodes the containers that
     start in its byte range, the first found by its header's CRC32; ``reference`` (a FASTA
     every worker can read) as for :func:`rawarrow.read_bam`."""
     source = BamDatasource(paths, columns=columns, tags=tags, split_bytes=split_bytes,

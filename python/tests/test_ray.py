@@ -231,3 +231,25 @@ def test_a_cram_file_splits_across_the_cluster(cluster, tmp_path):
     assert len(source._splits) >= 5
     assert got.num_rows == whole.num_rows
     assert rows(got) == rows(whole)
+    # The same CRAM only in an S3 store, planned from its prefix (with a BAM beside it): each
+    # task fetches its own containers.
+    import servers
+
+    store = servers.Moto(servers.moto_server())
+    try:
+        store.put("crams", "runs/x.cram", cram)
+        store.put("crams", "runs/y.bam", bam)
+        options = {
+            "aws_endpoint": store.endpoint, "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing-secret", "aws_region": "us-east-1",
+            "aws_allow_http": "true",
+        }
+        source = NodeRecording("s3://crams/runs/", split_bytes=max(4_096, cram.stat().st_size // 5),
+                               reference=fa, storage_options=options)
+        assert {p for p, _, _ in source._splits} == {"s3://crams/runs/x.cram", "s3://crams/runs/y.bam"}
+        got = dataset_table(ray.data.read_datasource(source)).drop(["node"])
+        both = pa.concat_tables([whole, pa.table(rawarrow.read_bam(bam))])
+        assert got.num_rows == both.num_rows == 8000
+        assert rows(got) == rows(both)
+    finally:
+        store.close()

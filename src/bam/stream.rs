@@ -304,8 +304,8 @@ impl Source for BamChain {
 }
 
 /// Byte ranges of `split_bytes` over every BAM file (at least one per file, so an empty or
-/// broken file still reports its error when read). A URL ending in `/` is every `.bam` object
-/// under that prefix; objects are sized by listing or `HEAD`, never read.
+/// broken file still reports its error when read). A URL ending in `/` is every `.bam` and
+/// `.cram` object under that prefix; objects are sized by listing or `HEAD`, never read.
 fn plan(
     paths: &[PathBuf],
     split_bytes: u64,
@@ -318,7 +318,7 @@ fn plan(
     for path in paths {
         let text = path.to_str().unwrap_or_default();
         if crate::io::is_url(path) && text.ends_with('/') {
-            sized.extend(crate::io::list_objects(text, storage, ".bam")?);
+            sized.extend(crate::io::list_objects(text, storage, &[".bam", ".cram"])?);
         } else {
             let size = Input::open_with(path, storage)?.len() as u64;
             sized.push((path.clone(), size));

@@ -104,28 +104,84 @@ pub(crate) fn container_header(bytes: &[u8], major: u8) -> Result<ContainerHeade
 /// header (with its CRC32) starts where they end, or the file does: random bytes pass with a
 /// probability near 2⁻⁶⁴, and no offset of the test files but the containers' own does.
 pub(crate) fn find_container(file: &[u8], from: u64, to: u64) -> Option<u64> {
-    let to = to.min(file.len() as u64);
-    (from..to).find(|&p| is_container_at(&file[p as usize..]))
+    let len = file.len() as u64;
+    find_container_in(file, 0, len, from, to).unwrap_or(None)
 }
 
-fn is_container_at(bytes: &[u8]) -> bool {
+/// [`find_container`] over `window`, the bytes of a file `len` bytes long from offset `base`
+/// (a remote object's, fetched): `Ok(Some(offset))`, `Ok(None)` when no offset in
+/// `[from, to)` starts a container, `Err(n)` when telling needs the window to reach offset
+/// `n`.
+pub(crate) fn find_container_in(
+    window: &[u8],
+    base: u64,
+    len: u64,
+    from: u64,
+    to: u64,
+) -> Result<Option<u64>, u64> {
+    let end = base + window.len() as u64;
+    for p in from.max(base)..to.min(len) {
+        if p >= end {
+            return Err(p + 4096);
+        }
+        match probe(&window[(p - base) as usize..], len - p) {
+            Probe::Yes => return Ok(Some(p)),
+            Probe::No => {}
+            Probe::More(n) => return Err(p + n as u64),
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a container starts at `bytes[0]`: the file's bytes from there, `rest` of them in
+/// all (`bytes` may hold fewer).
+enum Probe {
+    Yes,
+    No,
+    /// Telling needs this many bytes from there.
+    More(usize),
+}
+
+/// Bytes of a container header waited for at most before garbage is called garbage.
+const PROBE_HEADER: usize = 1 << 20;
+
+fn probe(bytes: &[u8], rest: u64) -> Probe {
+    let whole = bytes.len() as u64 >= rest;
     // The length first (cheap): the container must end within the file.
     let Some(&[a, b, c, d]) = bytes.get(..4) else {
-        return false;
+        return if whole { Probe::No } else { Probe::More(4096) };
     };
     let length = i32::from_le_bytes([a, b, c, d]);
-    if usize::try_from(length).map_or(true, |l| l > bytes.len()) {
-        return false;
+    if u64::try_from(length).map_or(true, |l| l > rest) {
+        return Probe::No;
     }
-    let Ok(h) = container_header(bytes, 3) else {
-        return false;
+    // A header cut short by the window's end fails as truncated (or with a landmark count
+    // larger than the bytes left); a CRC32 mismatch is final.
+    let more = |got: usize, c: &Cause| {
+        !whole && got < PROBE_HEADER && matches!(c, Cause::Truncated(_) | Cause::TooLarge(..))
+    };
+    let h = match container_header(bytes, 3) {
+        Ok(h) => h,
+        Err(c) if more(bytes.len(), &c) => return Probe::More((bytes.len() * 2).max(4096)),
+        Err(_) => return Probe::No,
     };
     let end = h.total_len();
-    if end > bytes.len() {
-        return false;
+    if end as u64 > rest {
+        return Probe::No;
     }
-    end == bytes.len()
-        || container_header(&bytes[end..], 3).is_ok_and(|n| n.total_len() <= bytes.len() - end)
+    if end as u64 == rest {
+        return Probe::Yes;
+    }
+    if bytes.len() <= end {
+        return Probe::More(end + 4096);
+    }
+    let next = &bytes[end..];
+    match container_header(next, 3) {
+        Ok(n) if n.total_len() as u64 <= rest - end as u64 => Probe::Yes,
+        Ok(_) => Probe::No,
+        Err(c) if more(next.len(), &c) => Probe::More(end + (next.len() * 2).max(4096)),
+        Err(_) => Probe::No,
+    }
 }
 
 /// Block content types.
@@ -226,4 +282,53 @@ pub(crate) fn slice_header(mut src: &[u8], major: u8) -> Result<SliceHeader, Cau
         embedded,
         md5,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CRAM 3.x container: its header (one landmark, CRC32) and `length` bytes of body.
+    fn container(length: usize, seed: u8) -> Vec<u8> {
+        let mut c = (length as i32).to_le_bytes().to_vec();
+        // reference, start, span, records, counter, bases, blocks, one landmark at 0.
+        c.extend_from_slice(&[0, 1, 10, 5, 0, 50, 1, 1, 0]);
+        let crc = libdeflater::crc32(&c);
+        c.extend_from_slice(&crc.to_le_bytes());
+        c.extend((0..length).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
+        c
+    }
+
+    /// Found through windows of any start and size, grown as asked, a container start is the
+    /// one the whole file gives, for every `[from, to)`.
+    #[test]
+    fn windows_find_what_the_whole_file_finds() {
+        let mut file: Vec<u8> = (0..97u8).map(|i| i.wrapping_mul(7)).collect();
+        for (length, seed) in [(300, 1), (40, 2), (1000, 3), (5, 4)] {
+            file.extend(container(length, seed));
+        }
+        let len = file.len() as u64;
+        for from in (0..len).step_by(13) {
+            for to in [from + 1, from + 50, from + 400, len] {
+                let want = find_container(&file, from, to);
+                for first in [1u64, 16, 64, 700] {
+                    let mut size = first;
+                    let got = loop {
+                        let end = (from + size).min(len);
+                        let window = &file[from as usize..end as usize];
+                        match find_container_in(window, from, len, from, to) {
+                            Ok(found) => break found,
+                            Err(n) => {
+                                assert!(n > end, "{from}..{to}: asked for {n} with {end}");
+                                size = (n - from).max(size * 2);
+                            }
+                        }
+                    };
+                    assert_eq!(got, want, "{from}..{to} from windows of {first}");
+                }
+            }
+        }
+        assert_eq!(find_container(&file, 0, len), Some(97));
+        assert_eq!(find_container(&file, 98, len), Some(97 + 17 + 300));
+    }
 }

@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub(crate) use container::find_container;
+pub(crate) use container::{find_container, find_container_in};
 use error::Cause;
 pub(crate) use error::Error;
 use header::FileHeader;

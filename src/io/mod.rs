@@ -20,12 +20,12 @@ pub(crate) mod remote;
 pub use output::OutputFile;
 pub(crate) use remote::is_url;
 
-/// The objects under the URL prefix `url` (ending in `/`) whose names end in `suffix`, sorted,
+/// The objects under the URL prefix `url` (ending in `/`) whose names end in one of `suffixes` (any name, with none), sorted,
 /// with their sizes: the inputs a cluster engine plans splits of.
 pub(crate) fn list_objects(
     url: &str,
     storage: &[(String, String)],
-    suffix: &str,
+    suffixes: &[&str],
 ) -> Result<Vec<(PathBuf, u64)>, OpenError> {
     let err = |kind| OpenError {
         path: remote::redact(url).into(),
@@ -38,12 +38,18 @@ pub(crate) fn list_objects(
     })?;
     let mut out: Vec<(PathBuf, u64)> = listed
         .into_iter()
-        .filter(|(u, _)| u.ends_with(suffix))
+        .filter(|(u, _)| suffixes.is_empty() || suffixes.iter().any(|x| u.ends_with(x)))
         .map(|(u, size)| (PathBuf::from(u), size))
         .collect();
     out.sort();
     if out.is_empty() {
-        let none = format!("no object whose name ends in {suffix} under this prefix");
+        let none = match suffixes {
+            [] => "no object under this prefix".to_string(),
+            _ => format!(
+                "no object whose name ends in {} under this prefix",
+                suffixes.join(" or ")
+            ),
+        };
         return Err(err(OpenErrorKind::Io(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             none,

@@ -151,7 +151,7 @@ pub(crate) fn list<P: AsRef<Path>>(
         let p = p.as_ref();
         if crate::io::is_url(p) {
             if p.to_str().is_some_and(|u| u.ends_with('/')) {
-                let listed = crate::io::list_objects(p.to_str().unwrap_or_default(), storage, "")?;
+                let listed = crate::io::list_objects(p.to_str().unwrap_or_default(), storage, &[])?;
                 out.extend(
                     listed
                         .into_iter()

@@ -56,8 +56,8 @@ pub fn detect(path: impl AsRef<Path>) -> Result<&'static str, Error> {
 /// each: compressed bytes of BAM (at least one split per file, so that an empty or broken file
 /// still reports its error when read), peaks of whole timsTOF frames (one `.d` folder), MIDI
 /// files (folders walked as a stream walks them, sorted). BAM paths may be URLs, and a URL
-/// ending in `/` names every `.bam` object under that prefix (listed, sorted); `storage` are
-/// their settings (see [`BamOptions::storage_options`](crate::stream::BamOptions)).
+/// ending in `/` names every `.bam` and `.cram` object under that prefix (listed, sorted);
+/// `storage` are their settings (see [`BamOptions::storage_options`](crate::stream::BamOptions)).
 pub fn plan<P: AsRef<Path>>(
     format: &str,
     paths: &[P],

@@ -169,11 +169,23 @@ impl Records {
         marker: Option<crate::bgzf::Marker>,
         prepare: impl FnOnce(&mut ChunkReader) -> Result<(), String>,
     ) -> Result<Self, Error> {
+        Self::open_at(input, opts, marker, 0, prepare)
+    }
+
+    /// [`Records::open_marked`] with the chunk reader made at `offset` (a remote CRAM split's
+    /// reader, whose `prepare` reads the header on its own).
+    fn open_at(
+        input: Arc<Input>,
+        opts: Options,
+        marker: Option<crate::bgzf::Marker>,
+        offset: u64,
+        prepare: impl FnOnce(&mut ChunkReader) -> Result<(), String>,
+    ) -> Result<Self, Error> {
         let path: Arc<std::path::Path> = input.path().into();
         let with_path = |e: Error| e.with_path(path.clone());
         opts.check()
             .map_err(|m| with_path(Error::new(ErrorKind::Usage(m))))?;
-        let mut chunks = ChunkReader::new(input.clone(), opts);
+        let mut chunks = ChunkReader::from_offset(input.clone(), offset, opts);
         prepare(&mut chunks).map_err(|m| with_path(Error::new(ErrorKind::Usage(m))))?;
         // What the input is, from its first bytes (a stream's, waited for).
         // (A stream read already has none: its first chunk says so.)
@@ -270,12 +282,13 @@ impl Records {
                 let first = Options::default().threads(1).chunk_bytes(1);
                 let records = Self::new_marked(input.clone(), first, None)?;
                 if records.is_cram() {
-                    return Err(with_path(Error::new(ErrorKind::Usage(
-                        "a byte range of a CRAM object read by URL (CRAM from URLs is read \
-                         whole or by regions through its .crai; local CRAM files split by \
-                         byte ranges)"
-                            .into(),
-                    ))));
+                    // CRAM: the header, then the containers that start in the range, the
+                    // first found in windows fetched from the range's start.
+                    drop(records);
+                    let at = start.max(1);
+                    return Self::open_at(input, opts, marker, at, |chunks| {
+                        chunks.cram_remote_split(start, end)
+                    });
                 }
                 let (header, header_end) = (records.header().clone(), records.header_end());
                 let n_refs = header.references.len();

@@ -105,28 +105,82 @@ impl ChunkReader {
         let Some((object, start)) = self.remote.clone() else {
             return;
         };
+        let opened = self.remote_header(&object);
+        // The ranges start at a container: no BAM header is handed out.
+        self.start_cram(opened, start.max(1));
+    }
+
+    /// A remote CRAM object's header, fetched on its own (16 KiB, more only when it is longer).
+    fn remote_header(&self, object: &Arc<crate::io::remote::Object>) -> Result<Context, Error> {
         let mut want: u64 = 16 << 10;
-        let opened = loop {
+        loop {
             let end = want.min(object.len());
-            let bytes = match object.read(0..end) {
-                Ok(b) => b,
-                Err(e) => {
-                    let reason = e.reason();
-                    break Err(Error::new(0, ErrorKind::Read { reason }));
-                }
-            };
+            let bytes = object.read(0..end).map_err(|e| {
+                let reason = e.reason();
+                Error::new(0, ErrorKind::Read { reason })
+            })?;
             match crate::cram::data_start(&bytes, end >= object.len()) {
                 Ok(Some(n)) => {
                     let path = self.input.path();
-                    break Context::open(&bytes[..n], path, self.opts.reference.as_deref())
+                    return Context::open(&bytes[..n], path, self.opts.reference.as_deref())
                         .map_err(Error::cram);
                 }
                 Ok(None) => want *= 4,
-                Err(e) => break Err(Error::cram(e)),
+                Err(e) => return Err(Error::cram(e)),
+            }
+        }
+    }
+
+    /// An index-free split of a remote CRAM object (a reader made at an offset past its
+    /// start): the BAM header, then the containers that start in `[start, end)`, the first
+    /// found in windows fetched from `start` (the range, 64 KiB to 1 MiB, growing until one holds a whole container
+    /// and the next one's header), fetching ahead only until shortly past `end`. A usage error
+    /// for CRAM 2.1, as for a file.
+    pub(crate) fn cram_remote_split(&mut self, start: u64, end: u64) -> Result<(), String> {
+        let Some((object, _)) = self.remote.clone() else {
+            return Ok(());
+        };
+        let opened = self.remote_header(&object);
+        let (major, data_start) = opened
+            .as_ref()
+            .map_or((3, 0), |c| (c.header.major, c.header.data_start));
+        self.start_cram(opened, 0);
+        if self.scan_error.is_some() {
+            return Ok(());
+        }
+        if major < 3 {
+            return Err(unsplittable(major));
+        }
+        let (from, len) = (start.max(data_start), object.len());
+        let mut want = (end.saturating_sub(from)).clamp(64 << 10, 1 << 20);
+        let at = loop {
+            if from >= end.min(len) {
+                break len;
+            }
+            let window = match object.read(from..(from + want).min(len)) {
+                Ok(w) => w,
+                Err(e) => {
+                    let reason = e.reason();
+                    let e = Error::new(from, ErrorKind::Read { reason });
+                    self.scan_error = Some(e.with_path(self.path.clone()));
+                    return Ok(());
+                }
+            };
+            match crate::cram::find_container_in(&window, from, len, from, end) {
+                Ok(Some(at)) => {
+                    let seed = window[(at - from) as usize..].to_vec();
+                    self.remote = Some((object, at));
+                    self.seed_remote(at, seed, end);
+                    return Ok(());
+                }
+                Ok(None) => break len,
+                Err(n) => want = (n - from).max(want * 2),
             }
         };
-        // The ranges start at a container: no BAM header is handed out.
-        self.start_cram(opened, start.max(1));
+        // No container starts in the range: the header only.
+        self.remote = Some((object, at));
+        self.seed_remote(at, Vec::new(), 0);
+        Ok(())
     }
 
     /// Whether the input is CRAM (decoded into BAM records on the workers).
@@ -146,12 +200,7 @@ impl ChunkReader {
             return Ok(());
         }
         if containers.major() < 3 {
-            return Err(format!(
-                "a byte range of a CRAM {}.x file: its container headers have no CRC32 to find \
-                 a container from a byte offset by (CRAM 3.0 and 3.1 split; read the whole \
-                 file)",
-                containers.major()
-            ));
+            return Err(unsplittable(containers.major()));
         }
         let file = self.input.bytes();
         let from = start.max(containers.context().header.data_start);
@@ -212,6 +261,10 @@ impl ChunkReader {
             };
             chunk.range = self.range;
             let at = stream.position();
+            // A remote split ends at the first container that starts past it.
+            if at >= self.fetch_end {
+                break;
+            }
             let mut want = 4096;
             let step = loop {
                 let bytes = stream.peek(want).unwrap_or_default();
@@ -267,6 +320,14 @@ impl ChunkReader {
         self.dispatched += 1;
         chunk
     }
+}
+
+/// Why a CRAM 2.x file has no byte-range splits.
+fn unsplittable(major: u8) -> String {
+    format!(
+        "a byte range of a CRAM {major}.x file: its container headers have no CRC32 to find a \
+         container from a byte offset by (CRAM 3.0 and 3.1 split; read the whole file)"
+    )
 }
 
 /// Decodes a CRAM chunk's container on a worker (the header chunk is ready as it is).

@@ -110,3 +110,30 @@ impl ChunkReader {
         Ok(chunk)
     }
 }
+
+impl ChunkReader {
+    /// What was read leniently so far, as htslib reads it, and is worth a warning: plain gzip
+    /// members (inflated sequentially, not in parallel) and blocks whose ISIZE disagrees with
+    /// their data. Each kind is reported once, with a count; the list is emptied.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let path = self.path.display();
+        if let (n @ 1.., first) = self.members {
+            out.push(format!(
+                "{path}: {n} plain gzip member(s), the first at compressed offset {first}, \
+                 not BGZF: read sequentially on one thread (recompress with bgzip for \
+                 parallel reading and indexing)"
+            ));
+        }
+        if let (n @ 1.., Some((at, stated, inflated))) = self.mismatches {
+            out.push(format!(
+                "{path}: {n} BGZF block(s) whose ISIZE disagrees with the data, the first at \
+                 compressed offset {at} (ISIZE {stated}, inflated {inflated}); the data, \
+                 checked by its CRC32, is used as htslib uses it"
+            ));
+        }
+        self.members = (0, 0);
+        self.mismatches = (0, None);
+        out
+    }
+}

@@ -308,31 +308,6 @@ impl ChunkReader {
         scanned.then(|| self.scan.after_eof_marker())
     }
 
-    /// What was read leniently so far, as htslib reads it, and is worth a warning: plain gzip
-    /// members (inflated sequentially, not in parallel) and blocks whose ISIZE disagrees with
-    /// their data. Each kind is reported once, with a count; the list is emptied.
-    pub fn take_warnings(&mut self) -> Vec<String> {
-        let mut out = Vec::new();
-        let path = self.path.display();
-        if let (n @ 1.., first) = self.members {
-            out.push(format!(
-                "{path}: {n} plain gzip member(s), the first at compressed offset {first}, \
-                 not BGZF: read sequentially on one thread (recompress with bgzip for \
-                 parallel reading and indexing)"
-            ));
-        }
-        if let (n @ 1.., Some((at, stated, inflated))) = self.mismatches {
-            out.push(format!(
-                "{path}: {n} BGZF block(s) whose ISIZE disagrees with the data, the first at \
-                 compressed offset {at} (ISIZE {stated}, inflated {inflated}); the data, \
-                 checked by its CRC32, is used as htslib uses it"
-            ));
-        }
-        self.members = (0, 0);
-        self.mismatches = (0, None);
-        out
-    }
-
     /// For a stream, its first `n` bytes (fewer if it is shorter), waited for; `None` for a
     /// file (its bytes are the input's) and for a stream whose first read failed (the first
     /// chunk says so).
@@ -560,7 +535,7 @@ impl ChunkReader {
                 self.uncompressed += chunk.len as u64;
                 self.pieces += chunk.blocks.len().max(1) as u64;
                 let end = chunk.compressed_range().end;
-                if self.opts.release && end - self.released >= RELEASE_STEP {
+                if self.opts.release && end.saturating_sub(self.released) >= RELEASE_STEP {
                     // The pages inflated leave the resident set, and those two steps ahead are
                     // mapped for the scan: on a worker when there are workers.
                     let (input, consumed) =
