@@ -7,9 +7,17 @@ qualities above 93 in the decompressed stream (re-compressed as BGZF, so every C
 flips in BGZF header fields and trailers, blocks duplicated, removed or rewritten as plain gzip
 in the compressed file; truncations of either; bytes inserted or deleted.
 
+CRAM: the same records written by samtools as CRAM 3.0 and 3.1 (no reference, 50 records a
+slice), mutated with blocks changed and re-sealed (their CRC32 recomputed, so that the change
+reaches the codecs and record decoders), container header fields changed and re-sealed, raw sizes
+changed, containers dropped or duplicated, raw flips and truncations.
+
 Asserted for every mutant (the campaign fails otherwise, keeping the mutant under --keep):
   - rawarrow never panics, hangs or dies of a signal (exit 0 or 1 only);
-  - no false rejection: when samtools reads the mutant (exit 0), rawarrow does too;
+  - no false rejection: when samtools reads the mutant (exit 0), rawarrow does too — except, for
+    CRAM, where samtools printed text other than the unmutated file's (htslib decodes a corrupt
+    entropy stream into whatever it yields; rawarrow refuses it) or the refusal is a CRC32
+    mismatch (htslib never checks a slice header block's); both are counted;
   - no differing text: then `rawarrow bam view -h` prints exactly what `samtools view -h` does;
   - every refusal names the file and an offset;
   - no leftover file: a refused `rawarrow bam -o OUT` leaves neither OUT nor a temporary file.
@@ -157,6 +165,103 @@ def mutate(bam, file, rng):
     return bytes(f[:off]) + gzip.compress(data, 1) + bytes(f[off + size:]), kind
 
 
+# CRAM: mutants of CRAM 3.0 and 3.1 files samtools writes from the same inputs (no reference:
+# bases stored, so samtools needs no FASTA either).
+
+
+def itf8(b, at):
+    """An ITF8 integer at `at`: (value, next offset)."""
+    x = b[at]
+    if x < 0x80:
+        return x, at + 1
+    if x < 0xC0:
+        return (x & 0x3F) << 8 | b[at + 1], at + 2
+    if x < 0xE0:
+        return (x & 0x1F) << 16 | b[at + 1] << 8 | b[at + 2], at + 3
+    if x < 0xF0:
+        return (x & 0x0F) << 24 | b[at + 1] << 16 | b[at + 2] << 8 | b[at + 3], at + 4
+    return (x & 0x0F) << 28 | b[at + 1] << 20 | b[at + 2] << 12 | b[at + 3] << 4 | b[at + 4] & 0x0F, at + 5
+
+
+def ltf8(b, at):
+    """An LTF8 integer's extent (the campaign never changes one): its next offset."""
+    x, n = b[at], 0
+    while n < 8 and x & (0x80 >> n):
+        n += 1
+    return at + 1 + n
+
+
+class Cram:
+    """A CRAM 3.x file's containers: (offset, header end, end, [(block offset, data offset,
+    data end, block end)], [(field offset, field end)] of the header's ITF8 fields)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.containers = []
+        at = 26
+        while at + 4 <= len(data):
+            length = struct.unpack_from("<i", data, at)[0]
+            fields, p = [], at + 4
+            for _ in range(4):  # reference, start, span, records
+                _, q = itf8(data, p)
+                fields.append((p, q))
+                p = q
+            p = ltf8(data, ltf8(data, p))
+            nblocks, p = itf8(data, p)
+            n, p = itf8(data, p)
+            for _ in range(n):
+                _, p = itf8(data, p)
+            header_end = p + 4
+            blocks, b = [], header_end
+            for _ in range(nblocks):
+                q = b + 2
+                _, q = itf8(data, q)
+                size, q = itf8(data, q)
+                _, q = itf8(data, q)
+                blocks.append((b, q, q + size, q + size + 4))
+                b = q + size + 4
+            self.containers.append((at, header_end, header_end + length, blocks, fields))
+            at = header_end + length
+
+
+def mutate_cram(cram, rng):
+    """A CRAM mutant (bytes) and a short description: blocks changed and re-sealed (their
+    CRC32 recomputed, so the change reaches the codecs and record decoders), header fields
+    changed and re-sealed, containers dropped or duplicated, raw flips and truncations."""
+    f = bytearray(cram.data)
+    data_containers = [c for c in cram.containers[1:] if c[3]]
+    kind = rng.choice(["cram-block", "cram-block", "cram-block", "cram-size", "cram-field",
+                       "cram-flip", "cram-cut", "cram-drop", "cram-dup"])
+    if kind == "cram-flip" or not data_containers:
+        for _ in range(rng.randint(1, 3)):
+            f[rng.randrange(len(f))] ^= 1 << rng.randrange(8)
+        return bytes(f), "cram-flip"
+    if kind == "cram-cut":
+        return bytes(f[:rng.randrange(len(f))]), kind
+    at, header_end, end, blocks, fields = rng.choice(data_containers)
+    if kind == "cram-drop":
+        return bytes(f[:at] + f[end:]), kind
+    if kind == "cram-dup":
+        return bytes(f[:end] + f[at:]), kind
+    if kind == "cram-field":
+        p, q = rng.choice(fields)
+        if q - p == 1:
+            f[p] = rng.choice([0, 1, 2, 5, 100, 127, rng.randrange(128)])
+        else:
+            f[q - 1] ^= 1 << rng.randrange(8)
+        struct.pack_into("<I", f, header_end - 4, zlib.crc32(bytes(f[at:header_end - 4])))
+        return bytes(f), kind
+    b, d, e, block_end = rng.choice(blocks)
+    if kind == "cram-size":
+        # The raw size (ITF8 before the data): one byte of it changed.
+        f[d - 1] = rng.choice([0, 1, f[d - 1] ^ 1, f[d - 1] + 1 & 0xFF, 0xFF & (f[d - 1] - 1)])
+    elif e > d:
+        for _ in range(rng.randint(1, 3)):
+            f[rng.randrange(d, e)] ^= 1 << rng.randrange(8)
+    struct.pack_into("<I", f, e, zlib.crc32(bytes(f[b:e])))
+    return bytes(f), f"{kind}-method{f[b]}-content{f[b + 1]}"
+
+
 def run(cmd, timeout=30):
     try:
         p = subprocess.run(cmd, capture_output=True, timeout=timeout)
@@ -179,21 +284,43 @@ def main():
         inputs += sorted(glob.glob(os.path.join(os.environ["RAWARROW_CORPUS"], "bam", "*.bam")))
     rng = random.Random(args.seed)
     bases = []
+    work = tempfile.mkdtemp(prefix="rawarrow-mutants-")
     for path in inputs:
         with gzip.open(path) as g:
             raw = g.read(4 << 20)
         bam = Bam(raw, args.records)
         bases.append((os.path.basename(path), bam, bgzf(bam.raw)))
-    work = tempfile.mkdtemp(prefix="rawarrow-mutants-")
+        # The same records as CRAM 3.0 and 3.1 (small slices: several containers).
+        cut = os.path.join(work, "cut.bam")
+        with open(cut, "wb") as f:
+            f.write(bgzf(bam.raw))
+        for version in ("3.0", "3.1"):
+            out = os.path.join(work, "cut.cram")
+            subprocess.run(["samtools", "view", "-C", "--no-PG", "--output-fmt-option", "no_ref=1",
+                            "--output-fmt-option", f"version={version}", "--output-fmt-option",
+                            "seqs_per_slice=50", cut, "-o", out], check=True, capture_output=True)
+            with open(out, "rb") as f:
+                cram = Cram(f.read())
+            # What samtools prints for the unmutated file: a mutant it reads into other text
+            # carries corruption it let through.
+            original = subprocess.run(["samtools", "view", "-h", "--no-PG", out], check=True,
+                                      capture_output=True).stdout
+            bases.append((os.path.basename(path) + f".{version}.cram", cram, original))
+        for e in os.listdir(work):
+            os.remove(os.path.join(work, e))
     counts = {"mutants": 0, "samtools reads": 0, "identical": 0, "both refuse": 0,
-              "only samtools refuses": 0}
+              "only samtools refuses": 0, "samtools prints altered records, rawarrow refuses": 0,
+              "rawarrow refuses a CRC32 mismatch samtools does not check": 0}
     failures = []
     start = time.monotonic()
     try:
         while time.monotonic() - start < args.seconds:
             name, bam, file = rng.choice(bases)
-            mutant, kind = mutate(bam, file, rng)
-            path = os.path.join(work, "m.bam")
+            if isinstance(bam, Cram):
+                mutant, kind = mutate_cram(bam, rng)
+            else:
+                mutant, kind = mutate(bam, file, rng)
+            path = os.path.join(work, "m.cram" if isinstance(bam, Cram) else "m.bam")
             with open(path, "wb") as f:
                 f.write(mutant)
             counts["mutants"] += 1
@@ -208,14 +335,22 @@ def main():
                     problems.append(f"{what}: exit {rc}: {err.strip()[:300]}")
                 elif rc == 1 and not (path in err and "offset" in err):
                     problems.append(f"{what}: refusal without file and offset: {err.strip()[:300]}")
-            leftovers = [e for e in os.listdir(work) if e not in ("m.bam", "out.arrow")]
+            leftovers = [e for e in os.listdir(work) if e not in (os.path.basename(path), "out.arrow")]
             if a_rc != 0 and os.path.exists(out):
                 leftovers.append("out.arrow")
             if leftovers:
                 problems.append(f"leftover files after a refused conversion: {leftovers}")
             if s_rc == 0:
                 counts["samtools reads"] += 1
-                if r_rc != 0:
+                if r_rc != 0 and isinstance(bam, Cram) and s_out != file:
+                    # htslib checks the CRC32 of the blocks it decompresses only and decodes a
+                    # corrupt entropy stream into whatever it yields; rawarrow checks every
+                    # block and stream. A refusal is right when samtools printed altered text.
+                    counts["samtools prints altered records, rawarrow refuses"] += 1
+                elif r_rc != 0 and isinstance(bam, Cram) and "CRC32 is" in r_err:
+                    # The slice header block's CRC32, which htslib never checks.
+                    counts["rawarrow refuses a CRC32 mismatch samtools does not check"] += 1
+                elif r_rc != 0:
                     problems.append(f"false rejection: {r_err.strip()[:300]}")
                 elif r_out != s_out:
                     problems.append("SAM text differs from samtools")
@@ -225,25 +360,24 @@ def main():
                 counts["only samtools refuses"] += 1
                 if counts["only samtools refuses"] <= 3:
                     os.makedirs(args.keep, exist_ok=True)
-                    kept = os.path.join(args.keep, f"lenient-{counts['only samtools refuses']}-{name}-{kind}.bam")
+                    kept = os.path.join(args.keep, f"lenient-{counts['only samtools refuses']}-{name}-{kind}")
                     shutil.copy(path, kept)
                     print(f"note: samtools refuses, rawarrow reads: {kept}", flush=True)
             else:
                 counts["both refuse"] += 1
-            for e in os.listdir(work):
-                if e != "m.bam":
-                    p = os.path.join(work, e)
-                    shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
             if problems:
                 os.makedirs(args.keep, exist_ok=True)
-                kept = os.path.join(args.keep, f"mutant-{len(failures)}-{name}-{kind}.bam")
+                kept = os.path.join(args.keep, f"mutant-{len(failures)}-{name}-{kind}")
                 shutil.copy(path, kept)
                 failures.append((kept, problems))
                 print(f"FAIL {kept} (t={threads}): " + "; ".join(problems), flush=True)
+            for e in os.listdir(work):
+                p = os.path.join(work, e)
+                shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     secs = time.monotonic() - start
-    print(f"{counts['mutants']} mutants of {len(bases)} BAMs in {secs:.0f} s: "
+    print(f"{counts['mutants']} mutants of {len(bases)} BAM and CRAM files in {secs:.0f} s: "
           + ", ".join(f"{v} {k}" for k, v in counts.items() if k != "mutants")
           + f", {len(failures)} failures")
     return 1 if failures else 0

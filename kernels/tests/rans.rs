@@ -286,6 +286,31 @@ fn pack_of_more_than_16_symbols_stores_the_bytes() {
 }
 
 #[test]
+fn a_one_symbol_pack_with_nothing_after_it_is_that_symbol() {
+    // A PACK of one symbol needs no packed bytes: with none following, htscodecs decodes the
+    // symbol repeated whatever packed length the metadata states, and so do both decoders
+    // (a mutant of a samtools-written CRAM 3.1 found it).
+    let mut s = Scratch::new();
+    for stated in [0u8, 1, 16] {
+        let stream = [0xa0, 50, 1, 0x28, stated];
+        let mut out = [0u8; 50];
+        nx16::decode(&stream, &mut out, &mut s).expect("decodes");
+        assert_eq!(out, [0x28; 50], "rANS Nx16, packed length {stated}");
+        let mut out = [0u8; 50];
+        arith::decode(&stream, &mut out, None).expect("decodes");
+        assert_eq!(out, [0x28; 50], "arithmetic coder, packed length {stated}");
+    }
+    // A packed length cut short by the stream's end reads as far as it goes (htscodecs).
+    let stream = [0xa4, 50, 1, 0x28, 0x84];
+    let mut out = [0u8; 50];
+    nx16::decode(&stream, &mut out, &mut s).expect("decodes");
+    assert_eq!(out, [0x28; 50]);
+    // Two symbols need their bits: none following is an error.
+    let mut out = [0u8; 50];
+    assert!(nx16::decode(&[0xa0, 50, 2, 0x28, 0x29, 7], &mut out, &mut s).is_err());
+}
+
+#[test]
 fn a_wrong_output_length_is_an_error() {
     let mut s = Scratch::new();
     let stream = std::fs::read(data("r4x8/q4.0")).expect("test data");

@@ -54,6 +54,20 @@ pub use view::walk::{push_sam_checked, walk};
 /// Name of the column [`with_file_column`] adds.
 pub(crate) const FILE_COLUMN: &str = "file";
 
+/// The warning for an input whose end has no end-of-file marker: BAM's EOF marker block, or
+/// CRAM's end-of-file container.
+pub(crate) fn no_eof_marker(path: &std::path::Path, cram: bool) -> String {
+    let marker = if cram {
+        "CRAM end-of-file container"
+    } else {
+        "BGZF EOF marker block"
+    };
+    format!(
+        "{}: no {marker} at the end; the file may be truncated",
+        path.display()
+    )
+}
+
 /// `schema` with the `file` column (Dictionary(Int32, Utf8), not null) appended.
 pub(crate) fn with_file_field(schema: &arrow_schema::SchemaRef) -> arrow_schema::SchemaRef {
     use arrow_schema::{DataType, Field};

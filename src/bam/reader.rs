@@ -188,6 +188,11 @@ impl Reader {
         self.records.chunks().pieces()
     }
 
+    /// Whether the input is CRAM (its containers decoded into BAM records).
+    pub(crate) fn is_cram(&self) -> bool {
+        self.records.is_cram()
+    }
+
     /// Whether the file ended with the BGZF EOF marker (`None` until the end is reached).
     pub(crate) fn eof_marker(&self) -> Option<bool> {
         self.records.chunks().eof_marker()

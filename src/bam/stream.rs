@@ -240,11 +240,10 @@ impl BamChain {
             let late = reader.take_warnings();
             let blocks = reader.blocks_read();
             let no_marker = reader.eof_marker() == Some(false);
+            let cram = reader.is_cram();
             if whole && no_marker {
-                self.warnings.push(format!(
-                    "{}: no BGZF EOF marker block at the end; the file may be truncated",
-                    self.inputs[self.next].path().display()
-                ));
+                let path = self.inputs[self.next].path();
+                self.warnings.push(bam::no_eof_marker(path, cram));
             }
             self.warnings.extend(late);
             self.done_bytes += self.sizes[self.next];

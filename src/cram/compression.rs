@@ -34,7 +34,8 @@ impl CompressionHeader {
     pub(crate) fn parse(mut src: &[u8]) -> Result<Self, Cause> {
         let src = &mut src;
         let mut h = CompressionHeader {
-            read_names: true,
+            // Without an RN key, htslib takes the names as not stored (and generates them).
+            read_names: false,
             delta_positions: true,
             reference_required: true,
             substitutions: default_substitutions(),
@@ -59,8 +60,17 @@ impl CompressionHeader {
                     let len = itf8_len(map, what)?;
                     h.tag_lines = tag_dictionary(take(map, len, "tag dictionary")?)?;
                 }
-                _ => return Err(Cause::Invalid("preservation map key")),
+                // An unknown key: htslib warns and skips one byte (its guess at the value),
+                // and so does this reader; the map's stated size then decides.
+                _ => {
+                    u8(map, what)?;
+                }
             }
+        }
+        if !map.is_empty() {
+            return Err(Cause::Invalid(
+                "preservation map (its keys end before its stated size)",
+            ));
         }
         // Data series encodings.
         let what = "data series encoding map";

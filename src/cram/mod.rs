@@ -384,7 +384,9 @@ impl Containers {
     /// input's from offset `at` (`ended`: nothing follows them).
     pub(crate) fn next_held(&mut self, at: u64, bytes: &[u8], ended: bool) -> Result<Held, Error> {
         self.next = at;
-        if bytes.is_empty() && ended {
+        // Fewer bytes than a container's length field: the end, without the end-of-file
+        // container (htslib reads such a file to there, warning).
+        if bytes.len() < 4 && ended {
             self.done = true;
             return Ok(Held::End);
         }
@@ -438,7 +440,8 @@ impl Containers {
         }
         let major = self.ctx.header.major;
         loop {
-            if self.done || self.next >= file.len() as u64 {
+            // Fewer bytes than a container's length field: the end (as `next_held`).
+            if self.done || self.next + 4 > file.len() as u64 {
                 self.done = true;
                 return None;
             }

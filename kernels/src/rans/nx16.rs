@@ -50,6 +50,23 @@ impl Bytes<'_> {
         Err(RansError::BadFrequencies)
     }
 
+    /// A uint7 as htscodecs reads the PACK map's length: cut short by the end of the input,
+    /// the value of the bytes there (0 for none).
+    pub(crate) fn u7_to_end(&mut self) -> Result<u32, RansError> {
+        let mut v: u64 = 0;
+        for _ in 0..5 {
+            let Some(&b) = self.buf.get(self.pos) else {
+                break;
+            };
+            self.pos += 1;
+            v = (v << 7) | u64::from(b & 0x7f);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        u32::try_from(v).map_err(|_| RansError::BadFrequencies)
+    }
+
     pub(crate) fn u16le(&mut self) -> Result<u32, RansError> {
         let b = self
             .buf
@@ -123,6 +140,11 @@ fn decode_at(
     // The entropy-coded (or stored) bytes: straight into `out` when nothing follows.
     let mut lit = std::mem::take(&mut scratch.literals);
     let direct = !rle && pack.is_none();
+    // With no bytes after the metadata, htscodecs decodes no literals, whatever count the
+    // metadata states (a one-symbol PACK needs none); so does this decoder.
+    if !direct && b.rest().is_empty() {
+        n = 0;
+    }
     let result = (|| {
         let dest: &mut [u8] = if direct {
             &mut *out

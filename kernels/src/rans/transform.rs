@@ -69,7 +69,9 @@ pub(crate) fn pack_meta(
     if nsym <= 16 {
         map[..nsym].copy_from_slice(b.bytes(nsym)?);
     }
-    let packed = b.u7()? as usize;
+    // htscodecs reads this length up to the end of the input when that cuts it short (a
+    // one-symbol PACK needs no bytes after it).
+    let packed = b.u7_to_end()? as usize;
     if packed > osz {
         return Err(RansError::BadFrequencies);
     }

@@ -91,10 +91,7 @@ fn walk_records(
             }
         }
         if records.chunks().eof_marker() == Some(false) {
-            warnings.push(format!(
-                "{}: no BGZF EOF marker block at the end; the file may be truncated",
-                path.display()
-            ));
+            warnings.push(crate::bam::no_eof_marker(&path, records.is_cram()));
         }
         warnings.extend(records.take_warnings());
         return Ok(warnings);
