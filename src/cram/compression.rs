@@ -125,21 +125,16 @@ fn substitution_matrix(bytes: &[u8]) -> [[u8; 4]; 5] {
 
 /// Tag lines: NUL-terminated runs of 3-byte tags.
 fn tag_dictionary(bytes: &[u8]) -> Result<Vec<Vec<[u8; 3]>>, Cause> {
-    let mut lines = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let end = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or(Cause::Invalid("tag dictionary (a line lacks its NUL)"))?;
-        let line = &rest[..end];
-        if !line.len().is_multiple_of(3) {
-            return Err(Cause::Invalid("tag dictionary (a line is not whole tags)"));
-        }
-        lines.push(line.chunks_exact(3).map(|t| [t[0], t[1], t[2]]).collect());
-        rest = &rest[end + 1..];
+    // As htslib reads it: the last line's NUL may be missing, and a line's bytes past its
+    // last whole tag are not tags.
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == 0).collect();
+    if bytes.is_empty() || bytes.ends_with(&[0]) {
+        lines.pop();
     }
-    Ok(lines)
+    Ok(lines
+        .into_iter()
+        .map(|line| line.chunks_exact(3).map(|t| [t[0], t[1], t[2]]).collect())
+        .collect())
 }
 
 #[cfg(test)]
@@ -164,6 +159,10 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0], vec![*b"NMi", *b"MDZ"]);
         assert!(lines[1].is_empty());
-        assert!(tag_dictionary(b"NMi").is_err());
+        // As htslib: the last NUL may be missing, bytes past the last whole tag are none.
+        assert_eq!(tag_dictionary(b"NMi").expect("test input"), [vec![*b"NMi"]]);
+        let lines = tag_dictionary(b"NMiM\0RGZ").expect("test input");
+        assert_eq!(lines, [vec![*b"NMi"], vec![*b"RGZ"]]);
+        assert!(tag_dictionary(b"").expect("test input").is_empty());
     }
 }
