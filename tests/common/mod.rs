@@ -101,10 +101,18 @@ pub(crate) fn flate2_bgzf(data: &[u8], cuts: &[usize], level: u32) -> Vec<u8> {
             .chunks(0xff00)
             .chain(std::iter::once(&[][..]).filter(|_| piece.is_empty()))
         {
-            let mut enc =
-                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
-            enc.write_all(sub).expect("deflate");
-            let deflated = enc.finish().expect("deflate");
+            let deflate = |level: u32| {
+                let mut enc =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+                enc.write_all(sub).expect("deflate");
+                enc.finish().expect("deflate")
+            };
+            // Random bytes can deflate to more than a block holds (zlib-rs' level 1 never
+            // falls back to stored blocks): then stored, as bgzip does.
+            let mut deflated = deflate(level);
+            if 18 + deflated.len() + 8 > 1 << 16 {
+                deflated = deflate(0);
+            }
             let mut crc = flate2::Crc::new();
             crc.update(sub);
             let bsize = (18 + deflated.len() + 8 - 1) as u16;
