@@ -20,7 +20,9 @@ Asserted for every mutant (the campaign fails otherwise, keeping the mutant unde
     the refusal is a CRC32 mismatch (htslib never checks a slice header block's), and the
     rest, kept under --keep as `strict-*` (htslib reads corrupt CRAM structures leniently in
     ways rawarrow matches one by one as the campaign finds them);
-  - no differing text: then `rawarrow bam view -h` prints exactly what `samtools view -h` does;
+  - no differing text: then `rawarrow bam view -h` prints exactly what `samtools view -h` does
+    (for CRAM, unless samtools' text is not the unmutated file's either: both decoded a corrupt
+    block into altered records; counted and kept as `altered-*`);
   - every refusal names the file and an offset;
   - no leftover file: a refused `rawarrow bam -o OUT` leaves neither OUT nor a temporary file.
 
@@ -313,7 +315,8 @@ def main():
     counts = {"mutants": 0, "samtools reads": 0, "identical": 0, "both refuse": 0,
               "only samtools refuses": 0, "samtools prints altered records, rawarrow refuses": 0,
               "rawarrow refuses a CRC32 mismatch samtools does not check": 0,
-              "only rawarrow refuses (CRAM, kept)": 0}
+              "only rawarrow refuses (CRAM, kept)": 0,
+              "both print altered records, differently (CRAM, kept)": 0}
     failures = []
     start = time.monotonic()
     try:
@@ -366,6 +369,13 @@ def main():
                           f"{r_err.strip()[:200]}", flush=True)
                 elif r_rc != 0:
                     problems.append(f"false rejection: {r_err.strip()[:300]}")
+                elif r_out != s_out and isinstance(bam, Cram) and s_out != file:
+                    # samtools printed altered records too (a corrupt stream decoded into
+                    # whatever came out); rawarrow's differ: kept for study and counted.
+                    counts["both print altered records, differently (CRAM, kept)"] += 1
+                    os.makedirs(args.keep, exist_ok=True)
+                    n = counts["both print altered records, differently (CRAM, kept)"]
+                    shutil.copy(path, os.path.join(args.keep, f"altered-{n}-{name}-{kind}"))
                 elif r_out != s_out:
                     problems.append("SAM text differs from samtools")
                 else:
