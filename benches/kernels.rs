@@ -475,6 +475,45 @@ fn bench_rans(c: &mut Criterion) {
     g.finish();
 }
 
+/// MD5 of sixteen 1 MiB messages (as many slices' reference spans), at every level, and the
+/// md-5 crate (the one-message code rawarrow used before) for comparison.
+fn bench_md5(c: &mut Criterion) {
+    use md5::Digest;
+    use rawarrow_kernels::md5 as k;
+    type Many = Box<dyn Fn(&[&[u8]], &mut [[u8; 16]])>;
+    let data = bytes(16 << 20, 5);
+    let msgs: Vec<&[u8]> = data.chunks(1 << 20).collect();
+    let mut out = vec![[0u8; 16]; msgs.len()];
+    let mut impls: Vec<(&str, Many)> = vec![
+        (
+            "md-5_crate",
+            Box::new(|m: &[&[u8]], o: &mut [[u8; 16]]| {
+                for (d, m) in o.iter_mut().zip(m) {
+                    *d = md5::Md5::digest(m).into();
+                }
+            }),
+        ),
+        ("scalar", Box::new(k::scalar::digest_many)),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(t) = k::x86_64::avx2::Avx2::new() {
+            impls.push(("avx2", Box::new(move |m, o| t.digest_many(m, o))));
+        }
+        if let Some(t) = k::x86_64::avx512::Avx512::new() {
+            impls.push(("avx512", Box::new(move |m, o| t.digest_many(m, o))));
+        }
+    }
+    let mut g = c.benchmark_group("md5");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    for (name, imp) in &impls {
+        g.bench_function(BenchmarkId::new("16x1MiB", name), |b| {
+            b.iter(|| imp(black_box(&msgs), &mut out))
+        });
+    }
+    g.finish();
+}
+
 mod harness {
     #![allow(missing_docs)]
     use super::*;
@@ -490,7 +529,8 @@ mod harness {
         bench_onset,
         bench_cigar,
         bench_cstr,
-        bench_rans
+        bench_rans,
+        bench_md5
     );
 }
 criterion::criterion_main!(harness::benches);

@@ -100,6 +100,20 @@ fn reference_from(bam: &Path, dir: &Path) -> PathBuf {
     fa
 }
 
+/// The sample sorted by position (`dir/sorted.bam`) and its reference (`dir/ref.fa`).
+fn sorted_sample(dir: &Path) -> (PathBuf, PathBuf) {
+    let bam = sample_bam();
+    let fa = reference_from(&bam, dir);
+    let sorted = dir.join("sorted.bam");
+    samtools_out(&[
+        "sort",
+        "-o",
+        sorted.to_str().expect("utf-8"),
+        bam.to_str().expect("utf-8"),
+    ]);
+    (sorted, fa)
+}
+
 fn write_cram(bam: &Path, out: &Path, reference: Option<&Path>, options: &[&str]) {
     let mut args: Vec<String> = vec!["view".into(), "-C".into(), "--no-PG".into()];
     if let Some(r) = reference {
@@ -394,6 +408,116 @@ fn bad_cram_is_an_error_with_file_and_container() {
     assert!(e.contains("CRAM"), "{e}");
 }
 
+/// `.crai` entries of `cram` (indexed here): reference, start, span, container offset, slice.
+fn crai_entries(cram: &Path) -> Vec<(i64, i64, i64, u64, usize)> {
+    samtools_out(&["index", cram.to_str().expect("utf-8")]);
+    let gz = std::fs::read(format!("{}.crai", cram.display())).expect("crai");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut text)
+        .expect("gzip");
+    let mut out: Vec<(i64, i64, i64, u64, usize)> = Vec::new();
+    for line in text.lines() {
+        let f: Vec<i64> = line
+            .split('\t')
+            .map(|x| x.parse().expect("number"))
+            .collect();
+        let slice = out.iter().filter(|e| e.3 == f[3] as u64).count();
+        out.push((f[0], f[1], f[2], f[3] as u64, slice));
+    }
+    out
+}
+
+/// Reference MD5s are hashed ahead in batches (a worker hashes the spans of the containers
+/// after its own, a slice per SIMD lane): files of many containers (one and three slices each)
+/// decode as samtools decodes them, and a base changed under one slice's span alone is that
+/// slice's error, with one worker and with two.
+#[test]
+fn reference_md5s_hashed_in_batches_name_the_slice_that_differs() {
+    if samtools().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sorted, fa) = sorted_sample(dir.path());
+    let fasta = std::fs::read(&fa).expect("fa");
+    for (tag, per_container) in [("one", "1"), ("three", "3")] {
+        let cram = dir.path().join(format!("{tag}.cram"));
+        let spc = format!("slices_per_container={per_container}");
+        write_cram(
+            &sorted,
+            &cram,
+            Some(&fa),
+            &["version=3.0", "seqs_per_slice=60", &spc],
+        );
+        let got = rawarrow_view(&cram, Some(&fa), false);
+        let want = samtools_view(&cram, Some(&fa), false);
+        assert!(got == want, "{tag}: {}", first_difference(&got, &want));
+        let entries: Vec<_> = crai_entries(&cram)
+            .into_iter()
+            .filter(|e| e.0 >= 0)
+            .collect();
+        assert!(entries.len() > 20, "{tag}: {} slices", entries.len());
+        // A slice past the first batch whose span has a position no other slice covers.
+        let (target, p) = entries[entries.len() / 2..]
+            .iter()
+            .find_map(|e| {
+                (e.1..e.1 + e.2)
+                    .find(|&p| {
+                        entries
+                            .iter()
+                            .all(|o| o == e || o.0 != e.0 || p < o.1 || p >= o.1 + o.2)
+                    })
+                    .map(|p| (*e, p))
+            })
+            .expect("a position one slice covers");
+        // That base, changed: the sequence's header line, then 60 bases a line.
+        let name = {
+            let header =
+                String::from_utf8(samtools_out(&["view", "-H", cram.to_str().expect("utf-8")]))
+                    .expect("header");
+            header
+                .lines()
+                .filter(|l| l.starts_with("@SQ"))
+                .nth(target.0 as usize)
+                .and_then(|l| l.split('\t').find_map(|f| f.strip_prefix("SN:")))
+                .expect("SN")
+                .to_owned()
+        };
+        let head = format!(">{name} ");
+        let at = fasta
+            .windows(head.len())
+            .position(|w| w == head.as_bytes())
+            .expect("sequence in the FASTA");
+        let first = at + fasta[at..].iter().position(|&b| b == b'\n').expect("line") + 1;
+        let i = (p - 1) as usize;
+        let byte = first + i + i / 60;
+        let mut bad = fasta.clone();
+        bad[byte] = if bad[byte].eq_ignore_ascii_case(&b'A') {
+            b'C'
+        } else {
+            b'A'
+        };
+        let bad_fa = dir.path().join(format!("bad-{tag}.fa"));
+        std::fs::write(&bad_fa, &bad).expect("write");
+        let os = |s: &str| std::ffi::OsString::from(s);
+        for threads in ["1", "2"] {
+            let e = error_of(&[
+                &os("bam"),
+                &os("view"),
+                &os("-t"),
+                &os(threads),
+                &os("-T"),
+                bad_fa.as_os_str(),
+                cram.as_os_str(),
+            ]);
+            let place = format!("offset {}: CRAM container, slice {}:", target.3, target.4);
+            assert!(
+                e.contains(&place) && e.contains("MD5"),
+                "{tag}, -t {threads}: wanted {place}: {e}"
+            );
+        }
+    }
+}
+
 /// Without `--reference`, sequences are found as samtools finds them: by the `@SQ` line's MD5
 /// in `REF_CACHE` or a `REF_PATH` entry (files of bare bases, as `seq_cache_populate.pl`
 /// writes them), else by its `UR` (samtools writes the FASTA's path there); what is found
@@ -616,17 +740,13 @@ fn cram_regions_through_the_crai_equal_samtools() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let bam = sample_bam();
-    let fa = reference_from(&bam, dir.path());
-    let sorted = dir.path().join("sorted.bam");
-    samtools_out(&[
-        "sort",
-        "-o",
+    let (sorted, fa) = sorted_sample(dir.path());
+    let header = String::from_utf8(samtools_out(&[
+        "view",
+        "-H",
         sorted.to_str().expect("utf-8"),
-        bam.to_str().expect("utf-8"),
-    ]);
-    let header = String::from_utf8(samtools_out(&["view", "-H", bam.to_str().expect("utf-8")]))
-        .expect("header");
+    ]))
+    .expect("header");
     let names: Vec<String> = header
         .lines()
         .filter(|l| l.starts_with("@SQ"))
@@ -886,15 +1006,7 @@ fn cram_from_pipes_and_urls_reads_as_the_file() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let bam = sample_bam();
-    let fa = reference_from(&bam, dir.path());
-    let sorted = dir.path().join("sorted.bam");
-    samtools_out(&[
-        "sort",
-        "-o",
-        sorted.to_str().expect("utf-8"),
-        bam.to_str().expect("utf-8"),
-    ]);
+    let (sorted, fa) = sorted_sample(dir.path());
     let (base, log) = common::http_range::serve_logged(dir.path());
     for version in ["2.1", "3.0", "3.1"] {
         let name = format!("s{version}.cram");
@@ -1084,8 +1196,19 @@ fn cram_from_pipes_and_urls_reads_as_the_file() {
 }
 
 /// `cram` decoded by noodles-cram (a second, independent CRAM decoder) and printed by its SAM
-/// writer.
+/// writer, on a thread of its own with a large stack (noodles' decoder, inlined whole in an
+/// optimised build, overflows a test thread's 2 MiB).
 fn noodles_view(cram: &Path, reference: Option<&Path>) -> Vec<u8> {
+    let (cram, reference) = (cram.to_owned(), reference.map(Path::to_owned));
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(move || noodles_decode(&cram, reference.as_deref()))
+        .expect("a thread")
+        .join()
+        .expect("noodles decodes")
+}
+
+fn noodles_decode(cram: &Path, reference: Option<&Path>) -> Vec<u8> {
     use noodles_sam::alignment::io::Write as _;
     let repository = match reference {
         Some(fa) => {

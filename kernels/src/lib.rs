@@ -18,6 +18,7 @@
 //! | [`rans`] | CRAM's rANS 4x8 and rANS Nx16 entropy decoders (STRIPE, RLE, PACK, CAT) | scalar; Nx16's 32-state order 0 and 1: AVX2, AVX-512 F |
 //! | [`arith`] | CRAM's adaptive arithmetic coder: range decoder, adaptive models, order 0/1, RLE | scalar |
 //! | [`fqzcomp`] | CRAM's fqzcomp quality codec (context models over the range decoder) | scalar |
+//! | [`md5`] | MD5 of many messages at once (CRAM's reference checks), a message per lane | scalar; AVX2 (8 lanes), AVX-512 F (16) |
 //! | [`tok3`] | CRAM's name tokeniser: read names from token streams (rANS or arithmetic-coded) | scalar |
 //! | [`cache`] | prefetch of the lines of a slice (no output) | x86-64 `prefetcht0`, else a read per line |
 //!
@@ -44,6 +45,7 @@ pub mod cstr;
 pub mod decimal;
 pub mod delta;
 pub mod fqzcomp;
+pub mod md5;
 pub mod onset;
 pub mod qual;
 pub mod rans;

@@ -92,7 +92,7 @@ impl Chunk {
         match (self.blocks.first(), self.blocks.last()) {
             (Some(a), Some(b)) => a.offset..b.end(),
             _ => match self.cram {
-                Some(crate::cram::Job::Container(at)) => at..at,
+                Some(crate::cram::Job::Container(at, _)) => at..at,
                 _ => self.member.map_or(0..0, |m| m..m),
             },
         }

@@ -27,6 +27,7 @@ mod ref_path;
 mod reference;
 mod series;
 mod slice;
+mod verify;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -73,6 +74,8 @@ pub(crate) struct Context {
     sq: HashMap<String, (Option<String>, Option<String>)>,
     /// Sequences read so far (the most recent two).
     cache: std::sync::Mutex<Vec<(String, Arc<Vec<u8>>)>>,
+    /// Reference MD5s hashed ahead, in batches.
+    md5: verify::Batches,
 }
 
 /// Each `@SQ` line's `M5` (lower-cased) and `UR`, by `SN`.
@@ -137,6 +140,7 @@ impl Context {
             lookup: ref_path::Lookup::from_env(),
             sq,
             cache: Default::default(),
+            md5: Default::default(),
         })
     }
 
@@ -227,11 +231,13 @@ pub(crate) struct Worker {
 }
 
 /// Decodes the container that starts `bytes` (at byte `offset` of its file) into BAM records
-/// appended to `out`.
+/// appended to `out`. The containers that start in `bytes` before `limit` after it may have
+/// their reference spans hashed with its own ([`verify`]).
 pub(crate) fn transcode(
     ctx: &Context,
     bytes: &[u8],
     offset: u64,
+    limit: usize,
     w: &mut Worker,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
@@ -259,7 +265,14 @@ pub(crate) fn transcode(
                 "container landmark (a slice offset past its end)",
             ))
         })?;
-        slice::decode(ctx, &comp, s, &mut w.slices, out).map_err(|cause| Error {
+        let ahead = verify::Ahead {
+            bytes,
+            limit,
+            offset,
+            slice: i,
+            major,
+        };
+        slice::decode(ctx, &comp, s, ahead, &mut w.slices, out).map_err(|cause| Error {
             container: offset,
             slice: Some(i),
             cause: Box::new(cause),
@@ -284,8 +297,9 @@ pub(crate) struct Containers {
 pub(crate) enum Job {
     /// The BAM header, already in the chunk.
     Ready,
-    /// The container at this offset of the mapped file, to decode.
-    Container(u64),
+    /// The container at this offset of the mapped file, to decode, and where its job's range
+    /// ends (containers that start before it may be read ahead: [`verify`]).
+    Container(u64, u64),
     /// The container at this offset of a stream or remote object, its bytes in the chunk.
     Held(u64),
 }
@@ -332,6 +346,7 @@ impl Containers {
             lookup: Default::default(),
             sq: HashMap::new(),
             cache: Default::default(),
+            md5: Default::default(),
         };
         Self {
             ctx: Arc::new(ctx),
@@ -456,12 +471,12 @@ impl Containers {
                     return Some(Err(Error::new(at, c)));
                 }
             };
-            let end = at + h.total_len() as u64;
-            if end > file.len() as u64 {
+            let stop = at + h.total_len() as u64;
+            if stop > file.len() as u64 {
                 self.done = true;
                 return Some(Err(Error::new(at, Cause::Truncated("container"))));
             }
-            self.next = end;
+            self.next = stop;
             if h.is_eof() {
                 self.eof_container = true;
                 continue;
@@ -470,7 +485,7 @@ impl Containers {
                 continue;
             }
             self.eof_container = false;
-            return Some(Ok(Job::Container(at)));
+            return Some(Ok(Job::Container(at, end)));
         }
     }
 }

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use md5::{Digest, Md5};
-
 use super::codec::Codecs;
 use super::compression::CompressionHeader;
 use super::container::{block, content};
@@ -13,6 +11,7 @@ use super::decoded::{Decoder, Rec, RefView};
 use super::encoding::Bits;
 use super::error::Cause;
 use super::series::{Blocks, External, Series};
+use super::verify::{span_range, Ahead};
 use super::Context;
 
 /// A worker's buffers for decoding slices, reused from slice to slice.
@@ -32,6 +31,7 @@ pub(crate) fn decode(
     ctx: &Context,
     comp: &CompressionHeader,
     bytes: &[u8],
+    ahead: Ahead<'_>,
     w: &mut SliceBuffers,
     out: &mut Vec<u8>,
 ) -> Result<(), Cause> {
@@ -75,7 +75,7 @@ pub(crate) fn decode(
     if !core_seen {
         w.core.clear();
     }
-    let result = decode_records(ctx, comp, &sh, w, &mut ext, out);
+    let result = decode_records(ctx, comp, &sh, ahead, w, &mut ext, out);
     ext.append(&mut spare);
     w.ext = ext;
     result
@@ -85,6 +85,7 @@ fn decode_records(
     ctx: &Context,
     comp: &CompressionHeader,
     sh: &SliceHeader,
+    ahead: Ahead<'_>,
     w: &mut SliceBuffers,
     ext: &mut [External],
     out: &mut Vec<u8>,
@@ -96,6 +97,8 @@ fn decode_records(
     reference.clear();
     let whole: Arc<Vec<u8>>;
     let mut view: Option<RefView<'_>> = None;
+    // The reference file's span to check once the records are decoded.
+    let mut check: Option<(String, std::ops::Range<usize>, Arc<Vec<u8>>)> = None;
     let lo = (sh.start - 1).max(0);
     if sh.reference >= 0 {
         let (name, len) = ctx
@@ -115,7 +118,10 @@ fn decode_records(
                 ));
             }
             reference.extend_from_slice(&e.data);
-            check_md5(&name, sh, &reference)?;
+            if sh.md5 != [0; 16] {
+                let len = (sh.span.max(0) as usize).min(reference.len());
+                compare(&name, sh, rawarrow_kernels::md5::digest(&reference[..len]))?;
+            }
             // htslib's slice extent for an embedded reference: its span.
             view = Some(RefView {
                 bases: &reference,
@@ -127,8 +133,9 @@ fn decode_records(
             whole = ctx.sequence(&name, &sh.md5)?;
             // The slice's extent, clipped to the sequence's end (as htslib loads it).
             let end = (lo + sh.span).min(whole.len() as i64);
-            let from = (lo as usize).min(whole.len());
-            check_md5(&name, sh, &whole[from..(end.max(lo) as usize).max(from)])?;
+            if sh.md5 != [0; 16] {
+                check = Some((name, span_range(whole.len(), sh), Arc::clone(&whole)));
+            }
             view = Some(RefView {
                 bases: &whole,
                 lo: 0,
@@ -152,6 +159,17 @@ fn decode_records(
         multi,
     };
     let result = dec.records(&mut blocks, &mut w.recs, &mut w.bufs);
+    // The MD5 after the records (a batch another worker hashes has time to finish); a
+    // mismatch is the error even when the records failed too.
+    if let Some((name, span, whole)) = check {
+        let d = ctx
+            .md5
+            .digest(ahead, &mut w.codecs, sh.reference, &whole, span);
+        if let Err(e) = compare(&name, sh, d) {
+            w.reference = reference;
+            return Err(e);
+        }
+    }
     let result = result.and_then(|()| {
         super::emit::resolve_mates(&mut w.recs)?;
         super::emit::write_bam(ctx, sh, &w.recs, &w.bufs, out)
@@ -160,13 +178,8 @@ fn decode_records(
     result
 }
 
-/// The slice's MD5 (when not all zeros) must be that of the reference bases it covers.
-fn check_md5(name: &str, sh: &SliceHeader, reference: &[u8]) -> Result<(), Cause> {
-    if sh.md5 == [0; 16] {
-        return Ok(());
-    }
-    let len = (sh.span.max(0) as usize).min(reference.len());
-    let digest: [u8; 16] = Md5::digest(&reference[..len]).into();
+/// The slice's MD5 must be that of the reference bases it covers (`digest`).
+fn compare(name: &str, sh: &SliceHeader, digest: [u8; 16]) -> Result<(), Cause> {
     if digest != sh.md5 {
         return Err(Cause::ReferenceMd5 {
             name: name.to_string(),

@@ -337,14 +337,16 @@ pub(super) fn decode(
     worker: &mut Option<Worker>,
     mut chunk: Chunk,
 ) -> Result<Chunk, Error> {
-    let (bytes, at) = match chunk.cram {
-        Some(Job::Container(at)) => (&file[at as usize..], at),
-        Some(Job::Held(at)) => (&chunk.compressed[..], at),
+    let (bytes, at, limit) = match chunk.cram {
+        Some(Job::Container(at, end)) => {
+            (&file[at as usize..], at, end.saturating_sub(at) as usize)
+        }
+        Some(Job::Held(at)) => (&chunk.compressed[..], at, chunk.compressed.len()),
         Some(Job::Ready) | None => return Ok(chunk),
     };
     let w = worker.get_or_insert_with(Worker::default);
     chunk.data.clear();
-    crate::cram::transcode(ctx, bytes, at, w, &mut chunk.data).map_err(Error::cram)?;
+    crate::cram::transcode(ctx, bytes, at, limit, w, &mut chunk.data).map_err(Error::cram)?;
     chunk.len = chunk.data.len();
     Ok(chunk)
 }
