@@ -5,7 +5,8 @@
 //! spans of the slices after it as well (the containers its job's range holds, on the same
 //! reference sequence, up to [`BATCH`] slices), one per SIMD lane
 //! ([`rawarrow_kernels::md5::digest_many`]); the workers that decode those containers take
-//! their digests from here, waiting only while a batch that holds them is being hashed.
+//! their digests from here. A worker whose slice is in a batch another is hashing hashes the
+//! next batch meanwhile, and waits only when no slice is left to take.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -19,6 +20,9 @@ use super::container::{block, container_header, content, slice_header, SliceHead
 
 /// The most slices one batch hashes (AVX-512's lanes).
 const BATCH: usize = 16;
+
+/// The most containers one walk looks at (those other batches took included).
+const WALK: usize = 4 * BATCH;
 
 /// Digests hashed ahead, shared by a file's workers.
 #[derive(Debug, Default)]
@@ -81,8 +85,10 @@ impl Batches {
     }
 
     /// The MD5 of `whole[span]`, the reference span of slice `at.slice` of the container at
-    /// `at.offset` on sequence `reference`: taken from a batch, waited for, or hashed here with
-    /// the slices ahead of it.
+    /// `at.offset` on sequence `reference`: taken from a batch, or hashed here in a batch with
+    /// the slices after it. While another worker hashes the batch that holds it, this one
+    /// hashes the next slices no batch has taken (work some worker needs later), and waits
+    /// only when there are none.
     pub(crate) fn digest(
         &self,
         at: Ahead<'_>,
@@ -91,86 +97,80 @@ impl Batches {
         whole: &[u8],
         span: Range<usize>,
     ) -> [u8; 16] {
+        let key = (at.offset, at.slice);
         let mut st = self.lock();
         loop {
-            if let Some(d) = st.done.remove(&(at.offset, at.slice)) {
+            if let Some(d) = st.done.remove(&key) {
                 return d;
             }
-            if !st.claimed.contains(&at.offset) {
-                break;
-            }
-            if !st.pending.contains(&at.offset) {
+            let claimed = st.claimed.contains(&at.offset);
+            if claimed && !st.pending.contains(&at.offset) {
                 // Its batch left this slice out (or it is read a second time): hash it here.
                 drop(st);
                 return md5::digest(&whole[span]);
             }
-            st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-        st.claimed.insert(at.offset);
-        st.pending.insert(at.offset);
-        drop(st);
-        let mut claim = Claim {
-            batches: self,
-            containers: vec![at.offset],
-        };
-        let walked = walk(at, codecs, reference, whole.len());
-        // Keep the containers after this one up to the first another batch took.
-        let mut st = self.lock();
-        let mut spans: Vec<(u64, usize, Range<usize>)> = Vec::new();
-        for (i, (offset, slices)) in walked.into_iter().enumerate() {
-            if i > 0 {
-                if st.claimed.contains(&offset) {
-                    break;
-                }
+            let walked = walk(at, codecs, reference, whole.len(), |o| {
+                st.claimed.contains(&o)
+            });
+            if claimed && walked.is_empty() {
+                st = self.ready.wait(st).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            let mut claim = Claim {
+                batches: self,
+                containers: Vec::new(),
+            };
+            let mut spans: Vec<(u64, usize, Range<usize>)> = Vec::new();
+            for (offset, slices) in walked {
                 st.claimed.insert(offset);
                 st.pending.insert(offset);
                 claim.containers.push(offset);
+                spans.extend(slices.into_iter().map(|(s, r)| (offset, s, r)));
             }
-            spans.extend(slices.into_iter().map(|(s, r)| (offset, s, r)));
-        }
-        drop(st);
-        if !spans
-            .iter()
-            .any(|&(o, s, _)| o == at.offset && s == at.slice)
-        {
-            spans.push((at.offset, at.slice, span));
-        }
-        let msgs: Vec<&[u8]> = spans.iter().map(|(_, _, r)| &whole[r.clone()]).collect();
-        let mut digests = vec![[0u8; 16]; msgs.len()];
-        md5::digest_many(&msgs, &mut digests);
-        let mut own = None;
-        let mut st = self.lock();
-        for ((offset, slice, _), d) in spans.into_iter().zip(digests) {
-            if (offset, slice) == (at.offset, at.slice) {
-                own = Some(d);
-            } else {
+            if !claimed && !spans.iter().any(|&(o, s, _)| (o, s) == key) {
+                // Its own container could not be walked: its own span, alone.
+                if st.claimed.insert(at.offset) {
+                    st.pending.insert(at.offset);
+                    claim.containers.push(at.offset);
+                }
+                spans.push((at.offset, at.slice, span.clone()));
+            }
+            drop(st);
+            let msgs: Vec<&[u8]> = spans.iter().map(|(_, _, r)| &whole[r.clone()]).collect();
+            let mut digests = vec![[0u8; 16]; msgs.len()];
+            md5::digest_many(&msgs, &mut digests);
+            st = self.lock();
+            for ((offset, slice, _), d) in spans.into_iter().zip(digests) {
                 st.done.insert((offset, slice), d);
             }
+            drop(st);
+            drop(claim);
+            st = self.lock();
         }
-        drop(st);
-        drop(claim);
-        own.expect("the slice's own span is in its batch")
     }
 }
 
 /// A slice's index in its container and its span in the reference sequence.
 type SliceSpan = (usize, Range<usize>);
 
-/// The containers from `at`'s (which comes first, whatever it holds) up to `at.limit`, while
-/// they are on `reference`, need it, and hold fewer than [`BATCH`] slices to hash before them:
-/// each with the spans of its slices that state an MD5 of the file's reference. Stops at the
-/// first container it cannot read (its worker reports why).
+/// The containers from `at`'s up to `at.limit` that `taken` does not rule out, while they are
+/// on `reference` and need it, and hold fewer than [`BATCH`] slices to hash before them: each
+/// with the spans of its slices that state an MD5 of the file's reference. Stops at the first
+/// container it cannot read (its worker reports why), and after [`WALK`] containers.
 fn walk(
     at: Ahead<'_>,
     codecs: &mut Codecs,
     reference: i32,
     whole: usize,
+    taken: impl Fn(u64) -> bool,
 ) -> Vec<(u64, Vec<SliceSpan>)> {
     let mut out = Vec::new();
     let mut data = Vec::new();
     let mut pos = 0usize;
     let mut n = 0;
-    while pos < at.limit.min(at.bytes.len()) && n < BATCH {
+    let mut seen = 0;
+    while pos < at.limit.min(at.bytes.len()) && n < BATCH && seen < WALK {
+        seen += 1;
         let Ok(h) = container_header(&at.bytes[pos..], at.major) else {
             break;
         };
@@ -179,6 +179,11 @@ fn walk(
         };
         if h.reference != reference && pos > 0 {
             break;
+        }
+        let offset = at.offset + pos as u64;
+        if taken(offset) {
+            pos += h.total_len();
+            continue;
         }
         let mut src = body;
         let Ok(raw) = block(&mut src, at.major) else {
@@ -217,7 +222,7 @@ fn walk(
                 n += 1;
             }
         }
-        out.push((at.offset + pos as u64, slices));
+        out.push((offset, slices));
         pos += h.total_len();
     }
     out

@@ -126,7 +126,7 @@ fn table(b: &mut Bytes<'_>, slots: &mut [u32], zero_is_total: bool) -> Result<()
 
 /// One decoding step of a state: its symbol and its next value (before renormalisation).
 #[inline]
-fn step(x: u32, slots: &[u32]) -> (u8, u32) {
+fn step(x: u32, slots: &[u32; 4096]) -> (u8, u32) {
     let e = slots[(x & (TOTFREQ - 1)) as usize];
     (e as u8, advance(e, x, 12))
 }
@@ -204,17 +204,39 @@ fn order1(b: &mut Bytes<'_>, out: &mut [u8], scratch: &mut Scratch) -> Result<()
     let mut r = states(b)?;
     let quarter = out.len() / 4;
     let mut ctx = [0u8; 4];
+    let tables: &[[u32; 4096]; 256] = o1
+        .as_chunks::<4096>()
+        .0
+        .try_into()
+        .expect("256 order-1 tables");
     let get = |ctx: u8, x: u32| -> Result<(u8, u32), RansError> {
         let c = usize::from(ctx);
         if !used[c] {
             return Err(RansError::BadState);
         }
-        Ok(step(x, &o1[c * 4096..][..4096]))
+        Ok(step(x, &tables[c]))
     };
-    for k in 0..quarter {
-        for j in 0..4 {
-            let (s, x) = get(ctx[j], r[j])?;
-            out[j * quarter + k] = s;
+    let (q0, rest) = out.split_at_mut(quarter);
+    let (q1, rest) = rest.split_at_mut(quarter);
+    let (q2, q3) = rest.split_at_mut(quarter);
+    for (((o0, o1), o2), o3) in q0
+        .iter_mut()
+        .zip(q1.iter_mut())
+        .zip(q2.iter_mut())
+        .zip(q3.iter_mut())
+    {
+        // Any context used must have a table (a corrupt stream may point at one it lacks).
+        if !(used[usize::from(ctx[0])]
+            & used[usize::from(ctx[1])]
+            & used[usize::from(ctx[2])]
+            & used[usize::from(ctx[3])])
+        {
+            return Err(RansError::BadState);
+        }
+        for (j, o) in [o0, o1, o2, o3].into_iter().enumerate() {
+            let t = &tables[usize::from(ctx[j])];
+            let (s, x) = step(r[j], t);
+            *o = s;
             ctx[j] = s;
             r[j] = x;
         }
