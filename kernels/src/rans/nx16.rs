@@ -443,18 +443,26 @@ fn o1_rounds<const N: usize, const SHIFT: u32>(
     out: &mut [u8],
     (start, q): (usize, usize),
 ) -> Result<(), RansError> {
+    if start >= q {
+        return Ok(());
+    }
     let mut x = [0u32; N];
     let mut c = [0u8; N];
     x.copy_from_slice(&r[..N]);
     c.copy_from_slice(&ctx[..N]);
-    for i in start..q {
+    // Each state's part of the output from round `start` on (bounds checked once, here).
+    let mut parts = out.chunks_exact_mut(q);
+    let part: [&mut [u8]; N] =
+        std::array::from_fn(|_| &mut parts.next().expect("a part per state")[start..q]);
+    #[allow(clippy::needless_range_loop)] // round `i` indexes every state's part
+    for i in 0..q - start {
         for z in 0..N {
             if !used[usize::from(c[z])] {
                 return Err(RansError::BadState);
             }
             let slot = (usize::from(c[z]) << 12) | (x[z] & ((1 << SHIFT) - 1)) as usize;
             let e = table[slot];
-            out[z * q + i] = e as u8;
+            part[z][i] = e as u8;
             x[z] = advance(e, x[z], SHIFT);
             renorm(&mut x[z], b);
             c[z] = e as u8;
