@@ -30,71 +30,45 @@ fn rol<const S: i32, const R: i32>(x: __m256i) -> __m256i {
     _mm256_or_si256(_mm256_slli_epi32::<S>(x), _mm256_srli_epi32::<R>(x))
 }
 
+/// One step: `b + rotl(a + m + k + fx, S)`, `fx` the round's function of `b, c, d`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn mk(a: __m256i, m: __m256i, k: u32) -> __m256i {
-    _mm256_add_epi32(a, _mm256_add_epi32(m, _mm256_set1_epi32(k as i32)))
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-fn f<const S: i32, const R: i32>(
+fn step<const S: i32, const R: i32>(
     a: __m256i,
     b: __m256i,
-    c: __m256i,
-    d: __m256i,
     m: __m256i,
     k: u32,
+    fx: __m256i,
 ) -> __m256i {
+    let t = _mm256_add_epi32(a, _mm256_add_epi32(m, _mm256_set1_epi32(k as i32)));
+    _mm256_add_epi32(rol::<S, R>(_mm256_add_epi32(t, fx)), b)
+}
+
+/// The four rounds' steps, each with its boolean function of `b, c, d`.
+macro_rules! rounds {
+    ($($name:ident: |$b:ident, $c:ident, $d:ident| $fx:expr;)*) => {$(
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn $name<const S: i32, const R: i32>(
+            a: __m256i,
+            $b: __m256i,
+            $c: __m256i,
+            $d: __m256i,
+            m: __m256i,
+            k: u32,
+        ) -> __m256i {
+            step::<S, R>(a, $b, m, k, $fx)
+        }
+    )*};
+}
+rounds! {
     // d ^ (b & (c ^ d))
-    let x = _mm256_xor_si256(d, _mm256_and_si256(b, _mm256_xor_si256(c, d)));
-    _mm256_add_epi32(rol::<S, R>(_mm256_add_epi32(mk(a, m, k), x)), b)
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-fn g<const S: i32, const R: i32>(
-    a: __m256i,
-    b: __m256i,
-    c: __m256i,
-    d: __m256i,
-    m: __m256i,
-    k: u32,
-) -> __m256i {
-    // (b & d) + (c & !d): the terms share no bit.
-    let t = _mm256_add_epi32(mk(a, m, k), _mm256_andnot_si256(d, c));
-    let t = _mm256_add_epi32(t, _mm256_and_si256(b, d));
-    _mm256_add_epi32(rol::<S, R>(t), b)
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-fn h<const S: i32, const R: i32>(
-    a: __m256i,
-    b: __m256i,
-    c: __m256i,
-    d: __m256i,
-    m: __m256i,
-    k: u32,
-) -> __m256i {
-    let x = _mm256_xor_si256(_mm256_xor_si256(b, c), d);
-    _mm256_add_epi32(rol::<S, R>(_mm256_add_epi32(mk(a, m, k), x)), b)
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-fn i<const S: i32, const R: i32>(
-    a: __m256i,
-    b: __m256i,
-    c: __m256i,
-    d: __m256i,
-    m: __m256i,
-    k: u32,
-) -> __m256i {
+    f: |b, c, d| _mm256_xor_si256(d, _mm256_and_si256(b, _mm256_xor_si256(c, d)));
+    // (b & d) | (c & !d): the terms share no bit, so OR is addition.
+    g: |b, c, d| _mm256_or_si256(_mm256_and_si256(b, d), _mm256_andnot_si256(d, c));
+    h: |b, c, d| _mm256_xor_si256(_mm256_xor_si256(b, c), d);
     // c ^ (b | !d)
-    let not_d = _mm256_xor_si256(d, _mm256_set1_epi32(-1));
-    let x = _mm256_xor_si256(c, _mm256_or_si256(b, not_d));
-    _mm256_add_epi32(rol::<S, R>(_mm256_add_epi32(mk(a, m, k), x)), b)
+    i: |b, c, d| _mm256_xor_si256(c, _mm256_or_si256(b, _mm256_xor_si256(d, _mm256_set1_epi32(-1))));
 }
 
 /// Transposes eight rows of eight words: `out[w]` holds every row's word `w`.

@@ -25,73 +25,38 @@ impl Avx512 {
     }
 }
 
+/// One step: `b + rotl(a + m + k + fx, S)`, `fx` the round's function of `b, c, d`.
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn f<const S: i32, const R: i32>(
-    a: __m512i,
-    b: __m512i,
-    c: __m512i,
-    d: __m512i,
-    m: __m512i,
-    k: u32,
-) -> __m512i {
-    {
-        let t = _mm512_add_epi32(a, _mm512_add_epi32(m, _mm512_set1_epi32(k as i32)));
-        let t = _mm512_add_epi32(t, _mm512_ternarylogic_epi32::<0xca>(b, c, d));
-        _mm512_add_epi32(_mm512_rol_epi32::<S>(t), b)
-    }
+fn step<const S: i32>(a: __m512i, b: __m512i, m: __m512i, k: u32, fx: __m512i) -> __m512i {
+    let t = _mm512_add_epi32(a, _mm512_add_epi32(m, _mm512_set1_epi32(k as i32)));
+    _mm512_add_epi32(_mm512_rol_epi32::<S>(_mm512_add_epi32(t, fx)), b)
 }
 
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn g<const S: i32, const R: i32>(
-    a: __m512i,
-    b: __m512i,
-    c: __m512i,
-    d: __m512i,
-    m: __m512i,
-    k: u32,
-) -> __m512i {
-    {
-        let t = _mm512_add_epi32(a, _mm512_add_epi32(m, _mm512_set1_epi32(k as i32)));
-        let t = _mm512_add_epi32(t, _mm512_ternarylogic_epi32::<0xca>(d, b, c));
-        _mm512_add_epi32(_mm512_rol_epi32::<S>(t), b)
-    }
+/// The four rounds' steps (`R`, the right shift, is for the implementations without a rotate).
+/// Each round function is one `vpternlogd`: F = b ? c : d, G = d ? b : c, H = b ^ c ^ d,
+/// I = c ^ (b | !d).
+macro_rules! rounds {
+    ($($name:ident: $imm:literal |$b:ident, $c:ident, $d:ident| ($x:ident, $y:ident, $z:ident);)*) => {$(
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn $name<const S: i32, const R: i32>(
+            a: __m512i,
+            $b: __m512i,
+            $c: __m512i,
+            $d: __m512i,
+            m: __m512i,
+            k: u32,
+        ) -> __m512i {
+            step::<S>(a, $b, m, k, _mm512_ternarylogic_epi32::<$imm>($x, $y, $z))
+        }
+    )*};
 }
-
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn h<const S: i32, const R: i32>(
-    a: __m512i,
-    b: __m512i,
-    c: __m512i,
-    d: __m512i,
-    m: __m512i,
-    k: u32,
-) -> __m512i {
-    {
-        let t = _mm512_add_epi32(a, _mm512_add_epi32(m, _mm512_set1_epi32(k as i32)));
-        let t = _mm512_add_epi32(t, _mm512_ternarylogic_epi32::<0x96>(b, c, d));
-        _mm512_add_epi32(_mm512_rol_epi32::<S>(t), b)
-    }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn i<const S: i32, const R: i32>(
-    a: __m512i,
-    b: __m512i,
-    c: __m512i,
-    d: __m512i,
-    m: __m512i,
-    k: u32,
-) -> __m512i {
-    {
-        let t = _mm512_add_epi32(a, _mm512_add_epi32(m, _mm512_set1_epi32(k as i32)));
-        // c ^ (b | !d)
-        let t = _mm512_add_epi32(t, _mm512_ternarylogic_epi32::<0x39>(b, c, d));
-        _mm512_add_epi32(_mm512_rol_epi32::<S>(t), b)
-    }
+rounds! {
+    f: 0xca |b, c, d| (b, c, d);
+    g: 0xca |b, c, d| (d, b, c);
+    h: 0x96 |b, c, d| (b, c, d);
+    i: 0x39 |b, c, d| (b, c, d);
 }
 
 /// Transposes four rows' 16 words into four vectors per 128-bit lane: `out[j]`'s lane `k`
