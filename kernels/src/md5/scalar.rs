@@ -34,7 +34,7 @@ fn i<const S: u32, const R: u32>(a: u32, b: u32, c: u32, d: u32, m: u32, k: u32)
 }
 
 /// Advances `state` over `data`'s whole 64-byte blocks (a remainder is ignored).
-pub fn compress(state: &mut [u32; 4], data: &[u8]) {
+pub(crate) fn compress(state: &mut [u32; 4], data: &[u8]) {
     let [mut a, mut b, mut c, mut d] = *state;
     for block in data.chunks_exact(64) {
         let mut m = [0u32; 16];
@@ -54,7 +54,7 @@ pub fn compress(state: &mut [u32; 4], data: &[u8]) {
 /// Finishes a message from `state` (its whole blocks before `tail` hashed): `tail` is what is
 /// left (fewer than 64 bytes hash as they are; more is hashed first), `len` the message's whole
 /// length in bytes.
-pub fn finish(state: &mut [u32; 4], tail: &[u8], len: usize) -> [u8; 16] {
+pub(crate) fn finish(state: &mut [u32; 4], tail: &[u8], len: usize) -> [u8; 16] {
     let whole = tail.len() & !63;
     compress(state, &tail[..whole]);
     let rest = &tail[whole..];
